@@ -1,0 +1,28 @@
+#ifndef COHORT_COMMON_BASE_FILES_H_
+#define COHORT_COMMON_BASE_FILES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cohort::base {
+
+// Reads a whole file. NOT_FOUND if missing, RESOURCE_EXHAUSTED if larger than
+// max_bytes, INTERNAL on read errors.
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     int64_t max_bytes = int64_t{1} << 30);
+
+// Writes `contents` durably: a temp file in the same directory, fsync, rename
+// over `path`, fsync of the directory. A crash leaves either the old or the new
+// file, never a torn one. INTERNAL on I/O errors.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents);
+
+// Creates a directory and its parents. OK if it exists.
+absl::Status MakeDirs(const std::string& path);
+
+}  // namespace cohort::base
+
+#endif  // COHORT_COMMON_BASE_FILES_H_

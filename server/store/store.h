@@ -1,0 +1,88 @@
+#ifndef COHORT_SERVER_STORE_STORE_H_
+#define COHORT_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cohort::server {
+
+// One committed model version. `weights` is a serialized cohort.v1.Weights;
+// the store treats it as opaque bytes.
+struct ModelVersionRecord {
+  std::string task;
+  int64_t version = 0;  // 1, 2, 3, ... per task
+  int64_t parent = 0;   // 0 for the initial model
+  int64_t round_id = 0;  // round that produced it; 0 for the initial model
+  std::string architecture;
+  int64_t created_at_unix_ms = 0;
+  std::map<std::string, double> metrics;
+  std::string weights;
+};
+
+// A device as the coordinator remembers it: identity, last seen and counters.
+// Raw device data is never stored.
+struct DeviceRecord {
+  std::string device_id;
+  int64_t last_seen_unix_ms = 0;
+  int64_t check_ins = 0;
+  int64_t reports_accepted = 0;
+  int64_t reports_rejected = 0;
+};
+
+// Durable state of the coordinator: the model history of each task (an
+// append-only log of versions plus a "current" pointer) and per-device rows.
+//
+// Implementations are thread-safe. Every mutating call is atomic: after a
+// crash at any point, a reader sees either all of a call's effects or none.
+//
+// Status codes: UNAVAILABLE when the backing service cannot be reached (the
+// caller may retry), DATA_LOSS when stored state fails to parse, INTERNAL for
+// other I/O failures.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Appends `record` and makes it the task's current version, atomically.
+  // FAILED_PRECONDITION unless record.parent equals the current version
+  // (0 when the task has none): this stops two writers from forking history.
+  // ALREADY_EXISTS if the version number is taken. INVALID_ARGUMENT if
+  // record.version <= record.parent or task is empty.
+  virtual absl::Status CommitVersion(const ModelVersionRecord& record) = 0;
+
+  // The task's current version; std::nullopt if the task has none yet.
+  virtual absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
+      const std::string& task) = 0;
+
+  // NOT_FOUND if the version does not exist.
+  virtual absl::StatusOr<ModelVersionRecord> GetVersion(
+      const std::string& task, int64_t version) = 0;
+
+  // Every version of the task, oldest first, with `weights` left empty.
+  virtual absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
+      const std::string& task) = 0;
+
+  // Highest round id recorded for the task (0 if none), so that a restarted
+  // coordinator never reuses a round id.
+  virtual absl::StatusOr<int64_t> LastRoundId(const std::string& task) = 0;
+
+  // Records a check-in: creates the row if needed, sets last_seen and adds to
+  // the counters. Atomic per call.
+  virtual absl::Status RecordDevice(const std::string& device_id,
+                                    int64_t seen_unix_ms, int64_t check_ins,
+                                    int64_t reports_accepted,
+                                    int64_t reports_rejected) = 0;
+
+  // NOT_FOUND if the device has never checked in.
+  virtual absl::StatusOr<DeviceRecord> GetDevice(
+      const std::string& device_id) = 0;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_STORE_H_
