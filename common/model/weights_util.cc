@@ -1,0 +1,95 @@
+#include "common/model/weights_util.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace cohort::model {
+namespace {
+
+std::string ShapeString(const cohort::v1::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.shape(), ","), "]");
+}
+
+}  // namespace
+
+int64_t ElementCount(const cohort::v1::Tensor& tensor) {
+  int64_t n = 1;
+  for (int64_t d : tensor.shape()) {
+    if (d < 0) return -1;
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) return -1;
+    n *= d;
+  }
+  return n;
+}
+
+std::span<const float> FloatView(const cohort::v1::Tensor& tensor) {
+  // protobuf's std::string storage is suitably aligned for float.
+  return {reinterpret_cast<const float*>(tensor.data().data()),
+          tensor.data().size() / sizeof(float)};
+}
+
+void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor) {
+  tensor->set_dtype(cohort::v1::DTYPE_FLOAT32);
+  tensor->mutable_data()->assign(reinterpret_cast<const char*>(values.data()),
+                                 values.size() * sizeof(float));
+}
+
+absl::Status ValidateDelta(const cohort::v1::Weights& model,
+                           const cohort::v1::Weights& delta) {
+  if (delta.tensors_size() != model.tensors_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("update has ", delta.tensors_size(),
+                     " tensors, the model has ", model.tensors_size()));
+  }
+  for (int i = 0; i < model.tensors_size(); ++i) {
+    const auto& m = model.tensors(i);
+    const auto& d = delta.tensors(i);
+    if (d.name() != m.name()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor ", i, " is named '", d.name(), "', expected '", m.name(),
+          "'"));
+    }
+    if (d.shape_size() != m.shape_size() ||
+        !std::equal(d.shape().begin(), d.shape().end(), m.shape().begin())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", d.name(), "' has shape ", ShapeString(d),
+                       ", expected ", ShapeString(m)));
+    }
+    if (d.dtype() != cohort::v1::DTYPE_FLOAT32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", d.name(), "' must be FLOAT32"));
+    }
+    int64_t n = ElementCount(d);
+    if (n < 0 || static_cast<int64_t>(d.data().size()) != n * 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", d.name(), "' carries ", d.data().size(),
+                       " bytes, expected ", n * 4));
+    }
+    for (float v : FloatView(d)) {
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor '", d.name(), "' holds NaN or Inf"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string SerializeWeights(const cohort::v1::Weights& weights) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    weights.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+}  // namespace cohort::model

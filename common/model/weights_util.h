@@ -1,0 +1,35 @@
+#ifndef COHORT_COMMON_MODEL_WEIGHTS_UTIL_H_
+#define COHORT_COMMON_MODEL_WEIGHTS_UTIL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "cohort/v1/model.pb.h"
+
+namespace cohort::model {
+
+// Checks that `delta` is a valid update for `model`: the same tensor names in
+// the same order, identical shapes, DTYPE_FLOAT32 with exactly 4 bytes per
+// element, and every value finite. INVALID_ARGUMENT naming the first problem.
+absl::Status ValidateDelta(const cohort::v1::Weights& model,
+                           const cohort::v1::Weights& delta);
+
+// Element count of a tensor's shape; -1 if a dimension is negative or the
+// product overflows int64.
+int64_t ElementCount(const cohort::v1::Tensor& tensor);
+
+// Views a FLOAT32 tensor's payload as floats. The caller has validated it.
+std::span<const float> FloatView(const cohort::v1::Tensor& tensor);
+
+// Copies `values` into a FLOAT32 tensor payload.
+void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor);
+
+// Deterministic serialization of a Weights message (what is hashed, stored
+// and streamed to devices).
+std::string SerializeWeights(const cohort::v1::Weights& weights);
+
+}  // namespace cohort::model
+
+#endif  // COHORT_COMMON_MODEL_WEIGHTS_UTIL_H_

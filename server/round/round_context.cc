@@ -1,0 +1,71 @@
+#include "server/round/round_context.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/model/weights_util.h"
+
+namespace cohort::server {
+
+cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
+  cohort::v1::TaskAssignment a;
+  a.set_round_id(ctx.round_id);
+  a.set_task(ctx.options->task);
+  auto* ref = a.mutable_model();
+  ref->set_version(ctx.model->version);
+  ref->set_size_bytes(static_cast<int64_t>(ctx.model->bytes.size()));
+  ref->set_sha256(ctx.model->sha256);
+  ref->set_architecture(ctx.model->architecture);
+  *a.mutable_plan() = ctx.options->plan;
+  a.set_report_deadline_unix_ms(absl::ToUnixMillis(ctx.report_deadline));
+  return a;
+}
+
+cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
+                                  const std::string& reason) {
+  cohort::v1::RetryWindow r;
+  r.set_min_delay_ms(absl::ToInt64Milliseconds(ctx.options->retry_min));
+  r.set_max_delay_ms(absl::ToInt64Milliseconds(ctx.options->retry_max));
+  r.set_reason(reason);
+  return r;
+}
+
+absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
+                                             const std::string& device_id,
+                                             const cohort::v1::Report& report) {
+  if (!ctx.assigned.contains(device_id)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device '", device_id, "' is not assigned to round ", ctx.round_id));
+  }
+  if (report.round_id() != ctx.round_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("report is for round ", report.round_id(),
+                     ", the open round is ", ctx.round_id));
+  }
+  if (ctx.reported.contains(device_id) || ctx.dropped.contains(device_id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("device '", device_id, "' already reported"));
+  }
+  absl::Status valid = model::ValidateDelta(ctx.model->weights, report.delta());
+  if (valid.ok() && report.num_examples() <= 0) {
+    valid = absl::InvalidArgumentError("num_examples must be > 0");
+  }
+  if (valid.ok() && !std::isfinite(report.train_loss())) {
+    valid = absl::InvalidArgumentError("train_loss is not finite");
+  }
+  if (valid.ok()) {
+    valid = ctx.aggregator->Accumulate(report.delta(), report.num_examples());
+  }
+  if (!valid.ok()) {
+    ctx.dropped.insert(device_id);
+    return valid;
+  }
+  ctx.reported.insert(device_id);
+  ctx.loss_sum += report.train_loss() * report.num_examples();
+  cohort::v1::Ack ack;
+  ack.set_round_id(ctx.round_id);
+  ack.set_accepted(true);
+  return ack;
+}
+
+}  // namespace cohort::server

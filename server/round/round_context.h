@@ -1,0 +1,66 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_CONTEXT_H_
+#define COHORT_SERVER_ROUND_ROUND_CONTEXT_H_
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "server/aggregation/fedavg_aggregator.h"
+#include "server/round/published_model.h"
+#include "server/round/round_options.h"
+
+namespace cohort::server {
+
+// What a check-in gets: work, or a time to come back.
+using CheckInOutcome =
+    std::variant<cohort::v1::TaskAssignment, cohort::v1::RetryWindow>;
+
+// Data of one round, shared by its states. Owned by the RoundEngine and only
+// touched under the engine's mutex; a state receives it by reference and hands
+// it on to the next state.
+struct RoundContext {
+  const RoundOptions* options = nullptr;
+  int64_t round_id = 0;
+  std::shared_ptr<const PublishedModel> model;
+  absl::Time started;
+  absl::Time selection_deadline;
+  absl::Time report_deadline;
+
+  std::set<std::string> assigned;
+  std::set<std::string> reported;
+  // Assigned devices that sent a bad report or went away before reporting.
+  std::set<std::string> dropped;
+  std::unique_ptr<FedAvgAggregator> aggregator;
+  // Example-weighted sum of the reported train losses.
+  double loss_sum = 0.0;
+
+  // Devices that can still report.
+  int64_t outstanding() const {
+    return static_cast<int64_t>(assigned.size() - reported.size() -
+                                dropped.size());
+  }
+};
+
+// Builds the TaskAssignment for `ctx`'s round.
+cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);
+
+// A RetryWindow from the configured bounds.
+cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
+                                  const std::string& reason);
+
+// Validates and aggregates one report. Return codes: FAILED_PRECONDITION for
+// a device not assigned to this round, a wrong round id or a second report
+// (the message is ignored); INVALID_ARGUMENT for a malformed update (the device
+// is dropped from the round). On success the device counts as reported.
+absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
+                                             const std::string& device_id,
+                                             const cohort::v1::Report& report);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_CONTEXT_H_

@@ -1,0 +1,247 @@
+#include "server/round/round_engine.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "glog/logging.h"
+
+namespace cohort::server {
+
+RoundEngine::RoundEngine(RoundOptions options, Store* store,
+                         TaskModel* task_model, base::Clock* clock,
+                         Observer observer)
+    : options_(std::move(options)),
+      store_(store),
+      task_model_(task_model),
+      clock_(clock),
+      observer_(std::move(observer)) {}
+
+absl::Status RoundEngine::Start() {
+  COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
+  std::shared_ptr<const PublishedModel> model;
+  if (current.has_value()) {
+    cohort::v1::Weights weights;
+    if (!weights.ParseFromString(current->weights)) {
+      return absl::DataLossError(absl::StrCat(
+          "stored weights of version ", current->version, " do not parse"));
+    }
+    if (current->architecture != task_model_->architecture()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "task '", options_.task, "' was created with architecture '",
+          current->architecture, "', config says '",
+          task_model_->architecture(), "'"));
+    }
+    model = Publish(current->version, current->round_id,
+                    current->architecture, std::move(weights),
+                    current->metrics);
+    LOG(INFO) << "resuming task " << options_.task << " from version "
+              << model->version;
+  } else {
+    COHORT_ASSIGN_OR_RETURN(auto weights, task_model_->InitialWeights());
+    COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
+    model = Publish(1, 0, task_model_->architecture(), std::move(weights),
+                    std::move(metrics));
+    ModelVersionRecord record;
+    record.task = options_.task;
+    record.version = 1;
+    record.architecture = model->architecture;
+    record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
+    record.metrics = model->metrics;
+    record.weights = model->bytes;
+    COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
+    LOG(INFO) << "created task " << options_.task << " at version 1";
+  }
+  COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
+  absl::MutexLock lock(&mu_);
+  model_ = std::move(model);
+  next_round_id_ = last_round + 1;
+  OpenRoundLocked(clock_->Now());
+  return absl::OkStatus();
+}
+
+void RoundEngine::OpenRoundLocked(absl::Time now) {
+  auto ctx = std::make_unique<RoundContext>();
+  ctx->options = &options_;
+  ctx->round_id = next_round_id_++;
+  ctx->model = model_;
+  ctx->started = now;
+  ctx->selection_deadline = now + options_.selection_timeout;
+  ctx->report_deadline = ctx->selection_deadline + options_.report_timeout;
+  ctx->aggregator = std::make_unique<FedAvgAggregator>(model_->weights);
+  ctx_ = std::move(ctx);
+  state_ = std::make_unique<SelectingState>();
+  VLOG(1) << "round " << ctx_->round_id << " open";
+}
+
+void RoundEngine::AdvanceLocked(absl::Time now) {
+  while (auto next = state_->ProceedToNext(*ctx_, now)) state_ = std::move(next);
+}
+
+void RoundEngine::CountDevice(const std::string& device_id, int check_ins,
+                              int accepted, int rejected) {
+  DeviceCounts& c = pending_devices_[device_id];
+  c.last_seen_ms = absl::ToUnixMillis(clock_->Now());
+  c.check_ins += check_ins;
+  c.accepted += accepted;
+  c.rejected += rejected;
+}
+
+CheckInOutcome RoundEngine::CheckIn(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  CountDevice(device_id, 1, 0, 0);
+  CheckInOutcome out = state_->HandleCheckIn(*ctx_, device_id);
+  AdvanceLocked(clock_->Now());
+  return out;
+}
+
+absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
+    const std::string& device_id, const cohort::v1::Report& report) {
+  absl::MutexLock lock(&mu_);
+  auto ack = state_->HandleReport(*ctx_, device_id, report);
+  bool used = ack.ok() && ack->accepted();
+  CountDevice(device_id, 0, used ? 1 : 0, used ? 0 : 1);
+  if (!ack.ok()) {
+    LOG(WARNING) << "round " << ctx_->round_id << ": report from "
+                 << device_id << " refused: " << ack.status();
+  }
+  AdvanceLocked(clock_->Now());
+  return ack;
+}
+
+void RoundEngine::Drop(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  state_->HandleDrop(*ctx_, device_id);
+  AdvanceLocked(clock_->Now());
+}
+
+bool RoundEngine::RunOnce() {
+  std::unique_ptr<RoundContext> ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_->phase() == RoundPhase::kFinished) return false;
+    AdvanceLocked(clock_->Now());
+    RoundPhase phase = state_->phase();
+    if (phase == RoundPhase::kAbandoned) {
+      LOG(WARNING) << "round " << ctx_->round_id << " abandoned: "
+                   << ctx_->reported.size() << " reports, need "
+                   << options_.min_reports;
+      OpenRoundLocked(clock_->Now());
+    }
+    if (phase != RoundPhase::kCommitting) return true;
+    // Keep the context's identity visible to handlers; move the heavy parts.
+    ctx = std::make_unique<RoundContext>();
+    std::swap(ctx->aggregator, ctx_->aggregator);
+    ctx->options = ctx_->options;
+    ctx->round_id = ctx_->round_id;
+    ctx->model = ctx_->model;
+    ctx->started = ctx_->started;
+    ctx->assigned = ctx_->assigned;
+    ctx->reported = ctx_->reported;
+    ctx->dropped = ctx_->dropped;
+    ctx->loss_sum = ctx_->loss_sum;
+  }
+  FlushDevices();
+  RoundSummary summary;
+  auto committed = Commit(*ctx, &summary);
+  absl::MutexLock lock(&mu_);
+  if (committed.ok()) {
+    previous_ = model_;
+    model_ = *committed;
+    ++rounds_committed_;
+  } else {
+    LOG(ERROR) << "round " << ctx->round_id
+               << " not committed, model stays at version " << model_->version
+               << ": " << committed.status();
+  }
+  if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
+    state_ = std::make_unique<FinishedState>();
+  } else {
+    OpenRoundLocked(clock_->Now());
+  }
+  if (committed.ok() && observer_) observer_(summary);
+  return state_->phase() != RoundPhase::kFinished;
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
+    RoundContext& ctx, RoundSummary* summary) {
+  const int64_t examples = ctx.aggregator->total_examples();
+  COHORT_ASSIGN_OR_RETURN(auto weights,
+                          std::move(*ctx.aggregator).Apply(ctx.model->weights));
+  COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
+  const double train_loss = ctx.loss_sum / static_cast<double>(examples);
+  metrics["train_loss"] = train_loss;
+  metrics["participants"] = static_cast<double>(ctx.reported.size());
+  auto model = Publish(ctx.model->version + 1, ctx.round_id,
+                       ctx.model->architecture, std::move(weights),
+                       std::move(metrics));
+  ModelVersionRecord record;
+  record.task = options_.task;
+  record.version = model->version;
+  record.parent = ctx.model->version;
+  record.round_id = ctx.round_id;
+  record.architecture = model->architecture;
+  record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
+  record.metrics = model->metrics;
+  record.weights = model->bytes;
+  COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
+
+  summary->round_id = ctx.round_id;
+  summary->version = model->version;
+  summary->assigned = static_cast<int64_t>(ctx.assigned.size());
+  summary->participants = static_cast<int64_t>(ctx.reported.size());
+  summary->dropped = static_cast<int64_t>(ctx.dropped.size());
+  summary->total_examples = examples;
+  summary->train_loss = train_loss;
+  summary->duration = clock_->Now() - ctx.started;
+  summary->metrics = model->metrics;
+  return model;
+}
+
+void RoundEngine::FlushDevices() {
+  std::map<std::string, DeviceCounts> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    pending.swap(pending_devices_);
+  }
+  for (const auto& [id, c] : pending) {
+    absl::Status s = store_->RecordDevice(id, c.last_seen_ms, c.check_ins,
+                                          c.accepted, c.rejected);
+    if (!s.ok()) LOG(WARNING) << "device record for " << id << ": " << s;
+  }
+}
+
+void RoundEngine::Run(absl::Notification* stop, absl::Duration tick) {
+  while (!stop->HasBeenNotified()) {
+    if (!RunOnce()) return;
+    stop->WaitForNotificationWithTimeout(tick);
+  }
+}
+
+std::shared_ptr<const PublishedModel> RoundEngine::current_model() const {
+  absl::MutexLock lock(&mu_);
+  return model_;
+}
+
+std::shared_ptr<const PublishedModel> RoundEngine::FindModel(
+    int64_t version) const {
+  absl::MutexLock lock(&mu_);
+  if (model_ && model_->version == version) return model_;
+  if (previous_ && previous_->version == version) return previous_;
+  return nullptr;
+}
+
+RoundPhase RoundEngine::phase() const {
+  absl::MutexLock lock(&mu_);
+  return state_->phase();
+}
+
+int64_t RoundEngine::round_id() const {
+  absl::MutexLock lock(&mu_);
+  return ctx_->round_id;
+}
+
+int64_t RoundEngine::rounds_committed() const {
+  absl::MutexLock lock(&mu_);
+  return rounds_committed_;
+}
+
+}  // namespace cohort::server

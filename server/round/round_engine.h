@@ -1,0 +1,110 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_ENGINE_H_
+#define COHORT_SERVER_ROUND_ROUND_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/base/clock.h"
+#include "server/round/round_context.h"
+#include "server/round/round_options.h"
+#include "server/round/round_state.h"
+#include "server/round/task_model.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// Summary of a committed round, handed to the observer (progress line,
+// metrics.csv, Prometheus).
+struct RoundSummary {
+  int64_t round_id = 0;
+  int64_t version = 0;
+  int64_t assigned = 0;
+  int64_t participants = 0;
+  int64_t dropped = 0;
+  int64_t total_examples = 0;
+  double train_loss = 0.0;
+  absl::Duration duration;
+  std::map<std::string, double> metrics;
+};
+
+// The coordinator's round loop for one task, independent of any transport:
+// the gRPC service and the simulator both drive it through CheckIn,
+// SubmitReport and Drop, and a driver thread calls RunOnce (or Run).
+//
+// Thread-safe: one mutex guards the round; the heavy commit (aggregate,
+// evaluate, store) runs on the driver thread without it, so RPC handlers never
+// wait for it. Store, TaskModel and Clock are injected and must outlive it.
+class RoundEngine {
+ public:
+  using Observer = std::function<void(const RoundSummary&)>;
+
+  RoundEngine(RoundOptions options, Store* store, TaskModel* task_model,
+              base::Clock* clock, Observer observer = nullptr);
+
+  // Loads the current version from the store, or creates, evaluates and
+  // commits version 1 from TaskModel::InitialWeights(). Opens the first round.
+  // Errors from the store (UNAVAILABLE, DATA_LOSS, ...) are returned as-is.
+  absl::Status Start();
+
+  // A device asks for work. Never blocks on I/O.
+  CheckInOutcome CheckIn(const std::string& device_id);
+  // See AcceptReport() for the codes. Never blocks on I/O.
+  absl::StatusOr<cohort::v1::Ack> SubmitReport(const std::string& device_id,
+                                               const cohort::v1::Report& report);
+  // The device's stream ended without a report.
+  void Drop(const std::string& device_id);
+
+  // Advances deadlines, commits or abandons the round when it is over, and
+  // opens the next one. Returns false once max_rounds have been committed.
+  bool RunOnce();
+  // Calls RunOnce until it returns false or `stop` is notified.
+  void Run(absl::Notification* stop, absl::Duration tick = absl::Milliseconds(20));
+
+  // Current published version (never null after Start()).
+  std::shared_ptr<const PublishedModel> current_model() const;
+  // The current or the previous version, else nullptr.
+  std::shared_ptr<const PublishedModel> FindModel(int64_t version) const;
+  RoundPhase phase() const;
+  int64_t round_id() const;
+  int64_t rounds_committed() const;
+
+ private:
+  void OpenRoundLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AdvanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commit work, run without mu_. Returns the new model or an error.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> Commit(
+      RoundContext& ctx, RoundSummary* summary);
+  void CountDevice(const std::string& device_id, int check_ins, int accepted,
+                   int rejected) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushDevices();
+
+  const RoundOptions options_;
+  Store* const store_;
+  TaskModel* const task_model_;
+  base::Clock* const clock_;
+  const Observer observer_;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<RoundState> state_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RoundContext> ctx_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const PublishedModel> model_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const PublishedModel> previous_ ABSL_GUARDED_BY(mu_);
+  int64_t next_round_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t rounds_committed_ ABSL_GUARDED_BY(mu_) = 0;
+  struct DeviceCounts {
+    int64_t last_seen_ms = 0;
+    int check_ins = 0, accepted = 0, rejected = 0;
+  };
+  std::map<std::string, DeviceCounts> pending_devices_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_ENGINE_H_

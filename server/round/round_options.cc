@@ -1,0 +1,73 @@
+#include "server/round/round_options.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace cohort::server {
+namespace {
+
+absl::Status Bad(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+}  // namespace
+
+int RoundOptions::selection_target() const {
+  return static_cast<int>(std::ceil(goal_count * over_selection - 1e-9));
+}
+
+absl::StatusOr<RoundOptions> ResolveRoundOptions(
+    const std::string& task, const cohort::v1::RoundConfig& c,
+    const cohort::v1::TrainingPlan& plan) {
+  RoundOptions o;
+  if (!task.empty()) o.task = task;
+  if (c.goal_count() < 0) return Bad("round.goal_count", "must be >= 1");
+  if (c.goal_count() > 0) o.goal_count = c.goal_count();
+  if (c.over_selection() != 0) {
+    if (!(c.over_selection() >= 1.0) || c.over_selection() > 10.0) {
+      return Bad("round.over_selection", "must be in [1, 10]");
+    }
+    o.over_selection = c.over_selection();
+  }
+  o.min_reports = c.min_reports() == 0 ? o.goal_count : c.min_reports();
+  if (o.min_reports < 1 || o.min_reports > o.goal_count) {
+    return Bad("round.min_reports", "must be in [1, goal_count]");
+  }
+  auto ms = [](int64_t v, absl::Duration def) {
+    return v == 0 ? def : absl::Milliseconds(v);
+  };
+  if (c.selection_timeout_ms() < 0 || c.report_timeout_ms() < 0 ||
+      c.retry_min_ms() < 0 || c.retry_max_ms() < 0) {
+    return Bad("round", "timeouts must not be negative");
+  }
+  o.selection_timeout = ms(c.selection_timeout_ms(), o.selection_timeout);
+  o.report_timeout = ms(c.report_timeout_ms(), o.report_timeout);
+  o.retry_min = ms(c.retry_min_ms(), o.retry_min);
+  o.retry_max = ms(c.retry_max_ms(), o.retry_max);
+  if (o.retry_min > o.retry_max) {
+    return Bad("round.retry_min_ms", "must not exceed retry_max_ms");
+  }
+  if (c.max_rounds() < 0) return Bad("round.max_rounds", "must be >= 0");
+  o.max_rounds = c.max_rounds();
+
+  o.plan = plan;
+  if (o.plan.epochs() == 0) o.plan.set_epochs(1);
+  if (o.plan.batch_size() == 0) o.plan.set_batch_size(32);
+  if (o.plan.learning_rate() == 0) o.plan.set_learning_rate(0.05f);
+  if (o.plan.epochs() < 0 || o.plan.epochs() > 1000) {
+    return Bad("plan.epochs", "must be in [1, 1000]");
+  }
+  if (o.plan.batch_size() < 0 || o.plan.batch_size() > 65536) {
+    return Bad("plan.batch_size", "must be in [1, 65536]");
+  }
+  if (!(o.plan.learning_rate() > 0) || !std::isfinite(o.plan.learning_rate())) {
+    return Bad("plan.learning_rate", "must be a positive number");
+  }
+  if (o.plan.momentum() < 0 || o.plan.momentum() >= 1) {
+    return Bad("plan.momentum", "must be in [0, 1)");
+  }
+  return o;
+}
+
+}  // namespace cohort::server

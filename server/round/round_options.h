@@ -1,0 +1,39 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_OPTIONS_H_
+#define COHORT_SERVER_ROUND_ROUND_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cohort/v1/config.pb.h"
+
+namespace cohort::server {
+
+// RoundConfig with defaults applied and values checked.
+struct RoundOptions {
+  std::string task = "fashion_mnist";
+  int goal_count = 10;
+  double over_selection = 1.3;
+  int min_reports = 10;
+  absl::Duration selection_timeout = absl::Seconds(5);
+  absl::Duration report_timeout = absl::Minutes(5);
+  absl::Duration retry_min = absl::Seconds(1);
+  absl::Duration retry_max = absl::Seconds(3);
+  int max_rounds = 0;
+  cohort::v1::TrainingPlan plan;
+
+  // Devices assigned per round: ceil(goal_count * over_selection).
+  int selection_target() const;
+};
+
+// Applies the documented defaults. INVALID_ARGUMENT, naming the field, for
+// impossible values (goal_count < 1, over_selection < 1, min_reports outside
+// [1, goal_count], negative timeouts, retry_min > retry_max, bad plan).
+absl::StatusOr<RoundOptions> ResolveRoundOptions(
+    const std::string& task, const cohort::v1::RoundConfig& config,
+    const cohort::v1::TrainingPlan& plan);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_OPTIONS_H_

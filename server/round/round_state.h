@@ -1,0 +1,89 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_STATE_H_
+#define COHORT_SERVER_ROUND_ROUND_STATE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "server/round/round_context.h"
+
+namespace cohort::server {
+
+enum class RoundPhase {
+  kSelecting,   // assigning devices, up to the over-selection target
+  kReporting,   // waiting for reports until the goal or the deadline
+  kCommitting,  // the engine is turning the sum into a new version
+  kAbandoned,   // quorum lost; nothing from this round is kept
+  kFinished,    // max_rounds reached; the server only sends RetryWindow
+};
+
+const char* PhaseName(RoundPhase phase);
+
+// One state of a round. The engine calls these under its mutex with the
+// round's context; ProceedToNext returns the next state, or nullptr to stay.
+// Transitions: Selecting -> Reporting -> Committing | Abandoned.
+// Committing, Abandoned and Finished are left by the engine itself.
+class RoundState {
+ public:
+  virtual ~RoundState() = default;
+  virtual RoundPhase phase() const = 0;
+
+  // Default: the device is not needed now.
+  virtual CheckInOutcome HandleCheckIn(RoundContext& ctx,
+                                       const std::string& device_id);
+  // Default: the round no longer takes reports (Ack with accepted = false).
+  virtual absl::StatusOr<cohort::v1::Ack> HandleReport(
+      RoundContext& ctx, const std::string& device_id,
+      const cohort::v1::Report& report);
+  // A device's stream ended before it reported.
+  virtual void HandleDrop(RoundContext& ctx, const std::string& device_id);
+  virtual std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
+                                                    absl::Time now);
+};
+
+// Assigns devices until the target is reached or selection times out with at
+// least min_reports assigned. Accepts early reports.
+class SelectingState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kSelecting; }
+  CheckInOutcome HandleCheckIn(RoundContext& ctx,
+                               const std::string& device_id) override;
+  absl::StatusOr<cohort::v1::Ack> HandleReport(
+      RoundContext& ctx, const std::string& device_id,
+      const cohort::v1::Report& report) override;
+  std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
+                                            absl::Time now) override;
+};
+
+// Collects reports. Commits at goal_count reports, or at the deadline (or when
+// nobody is left to report) with at least min_reports; otherwise abandons.
+class ReportingState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kReporting; }
+  absl::StatusOr<cohort::v1::Ack> HandleReport(
+      RoundContext& ctx, const std::string& device_id,
+      const cohort::v1::Report& report) override;
+  std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
+                                            absl::Time now) override;
+};
+
+class CommittingState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kCommitting; }
+};
+
+class AbandonedState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kAbandoned; }
+};
+
+class FinishedState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kFinished; }
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_STATE_H_

@@ -1,0 +1,66 @@
+#include "common/model/weights_util.h"
+
+#include <limits>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace cohort::model {
+namespace {
+
+cohort::v1::Weights OneTensor(std::vector<float> values,
+                              std::vector<int64_t> shape,
+                              const std::string& name = "w") {
+  cohort::v1::Weights w;
+  auto* t = w.add_tensors();
+  t->set_name(name);
+  for (int64_t d : shape) t->add_shape(d);
+  SetFloatData(values, t);
+  return w;
+}
+
+TEST(WeightsUtilTest, ValidateDeltaAcceptsMatchingUpdate) {
+  auto model = OneTensor({1, 2, 3, 4}, {2, 2});
+  auto delta = OneTensor({0.5f, 0, 0, -1}, {2, 2});
+  EXPECT_TRUE(ValidateDelta(model, delta).ok());
+}
+
+TEST(WeightsUtilTest, ValidateDeltaRejectsWrongShapeNameSizeAndNonFinite) {
+  auto model = OneTensor({1, 2, 3, 4}, {2, 2});
+  EXPECT_EQ(ValidateDelta(model, OneTensor({1, 2, 3, 4}, {4, 1})).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateDelta(model, OneTensor({1, 2, 3, 4}, {2, 2}, "x")).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateDelta(model, OneTensor({1, 2, 3}, {2, 2})).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto nan = OneTensor({1, std::numeric_limits<float>::quiet_NaN(), 3, 4}, {2, 2});
+  absl::Status s = ValidateDelta(model, nan);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("NaN"), std::string::npos);
+  auto inf = OneTensor({1, std::numeric_limits<float>::infinity(), 3, 4}, {2, 2});
+  EXPECT_EQ(ValidateDelta(model, inf).code(), absl::StatusCode::kInvalidArgument);
+  cohort::v1::Weights empty;
+  EXPECT_EQ(ValidateDelta(model, empty).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WeightsUtilTest, ElementCountRejectsOverflowAndNegative) {
+  cohort::v1::Tensor t;
+  t.add_shape(-1);
+  EXPECT_EQ(ElementCount(t), -1);
+  cohort::v1::Tensor big;
+  big.add_shape(int64_t{1} << 40);
+  big.add_shape(int64_t{1} << 40);
+  EXPECT_EQ(ElementCount(big), -1);
+}
+
+TEST(WeightsUtilTest, SerializeIsDeterministicAndParses) {
+  auto w = OneTensor({1, 2}, {2});
+  std::string a = SerializeWeights(w);
+  EXPECT_EQ(a, SerializeWeights(w));
+  cohort::v1::Weights back;
+  ASSERT_TRUE(back.ParseFromString(a));
+  EXPECT_EQ(FloatView(back.tensors(0))[1], 2.0f);
+}
+
+}  // namespace
+}  // namespace cohort::model

@@ -1,0 +1,77 @@
+#include "server/aggregation/fedavg_aggregator.h"
+
+#include <random>
+#include <vector>
+
+#include "common/model/weights_util.h"
+#include "gtest/gtest.h"
+
+namespace cohort::server {
+namespace {
+
+cohort::v1::Weights Make(std::vector<float> a, std::vector<float> b) {
+  cohort::v1::Weights w;
+  auto* t0 = w.add_tensors();
+  t0->set_name("a");
+  t0->add_shape(a.size());
+  model::SetFloatData(a, t0);
+  auto* t1 = w.add_tensors();
+  t1->set_name("b");
+  t1->add_shape(b.size());
+  model::SetFloatData(b, t1);
+  return w;
+}
+
+TEST(FedAvgAggregatorTest, ApplyIsExampleWeightedMean) {
+  auto model = Make({1, 1}, {0});
+  FedAvgAggregator agg(model);
+  ASSERT_TRUE(agg.Accumulate(Make({1, 0}, {3}), 1).ok());
+  ASSERT_TRUE(agg.Accumulate(Make({0, 1}, {-1}), 3).ok());
+  EXPECT_EQ(agg.num_clients(), 2);
+  EXPECT_EQ(agg.total_examples(), 4);
+  auto out = std::move(agg).Apply(model);
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto a = model::FloatView(out->tensors(0));
+  auto b = model::FloatView(out->tensors(1));
+  EXPECT_FLOAT_EQ(a[0], 1.25f);
+  EXPECT_FLOAT_EQ(a[1], 1.75f);
+  EXPECT_FLOAT_EQ(b[0], 0.0f);
+}
+
+TEST(FedAvgAggregatorTest, ResultMatchesDirectMeanForRandomUpdates) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  const int kClients = 50, kDim = 33;
+  std::vector<float> zeros(kDim, 0.0f);
+  auto model = Make(zeros, {0});
+  FedAvgAggregator agg(model);
+  std::vector<double> expected(kDim, 0.0);
+  int64_t total = 0;
+  for (int c = 0; c < kClients; ++c) {
+    std::vector<float> d(kDim);
+    for (float& x : d) x = normal(rng);
+    int64_t n = 1 + c % 7;
+    for (int j = 0; j < kDim; ++j) expected[j] += n * d[j];
+    total += n;
+    ASSERT_TRUE(agg.Accumulate(Make(d, {0}), n).ok());
+  }
+  auto out = std::move(agg).Apply(model);
+  ASSERT_TRUE(out.ok());
+  auto a = model::FloatView(out->tensors(0));
+  for (int j = 0; j < kDim; ++j) EXPECT_NEAR(a[j], expected[j] / total, 1e-5);
+}
+
+TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyApply) {
+  auto model = Make({1, 1}, {0});
+  FedAvgAggregator agg(model);
+  EXPECT_EQ(agg.Accumulate(Make({1, 0}, {3}), 0).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(agg.Accumulate(Make({1}, {3}), 2).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(agg.num_clients(), 0);
+  EXPECT_EQ(std::move(agg).Apply(model).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace cohort::server

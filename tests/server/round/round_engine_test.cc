@@ -1,0 +1,264 @@
+#include "server/round/round_engine.h"
+
+#include <limits>
+#include <vector>
+
+#include "common/model/weights_util.h"
+#include "gtest/gtest.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
+
+namespace cohort::server {
+namespace {
+
+using cohort::testing::FakeClock;
+using cohort::testing::FakeTaskModel;
+
+class RoundEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "/round_engine_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(root_);
+    auto store = DirectoryStore::Open(root_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    options_.task = "t";
+    options_.goal_count = 10;
+    options_.over_selection = 1.3;
+    options_.min_reports = 8;
+    options_.selection_timeout = absl::Seconds(10);
+    options_.report_timeout = absl::Seconds(60);
+  }
+
+  std::unique_ptr<RoundEngine> MakeEngine() {
+    auto engine = std::make_unique<RoundEngine>(
+        options_, store_.get(), &model_, &clock_,
+        [this](const RoundSummary& s) { summaries_.push_back(s); });
+    EXPECT_TRUE(engine->Start().ok());
+    return engine;
+  }
+
+  static std::string Dev(int i) { return "device-" + std::to_string(i); }
+
+  cohort::v1::Report ReportOf(int64_t round, float value, int64_t n) {
+    cohort::v1::Report r;
+    r.set_round_id(round);
+    *r.mutable_delta() = model_.Filled(value);
+    r.set_num_examples(n);
+    r.set_train_loss(1.0);
+    return r;
+  }
+
+  // Checks in devices [0, n) and returns how many were assigned.
+  int CheckInAll(RoundEngine& engine, int n) {
+    int assigned = 0;
+    for (int i = 0; i < n; ++i) {
+      auto out = engine.CheckIn(Dev(i));
+      if (std::holds_alternative<cohort::v1::TaskAssignment>(out)) ++assigned;
+    }
+    return assigned;
+  }
+
+  std::string root_;
+  std::unique_ptr<DirectoryStore> store_;
+  RoundOptions options_;
+  FakeTaskModel model_;
+  FakeClock clock_;
+  std::vector<RoundSummary> summaries_;
+};
+
+TEST_F(RoundEngineTest, StartCreatesVersionOneAndOpensSelection) {
+  auto engine = MakeEngine();
+  EXPECT_EQ(engine->current_model()->version, 1);
+  EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, 1);
+}
+
+TEST_F(RoundEngineTest, CheckInOverSelectsThirtyPercentThenSendsRetryWindow) {
+  auto engine = MakeEngine();
+  EXPECT_EQ(CheckInAll(*engine, 20), 13);
+  EXPECT_EQ(engine->phase(), RoundPhase::kReporting);
+  auto out = engine->CheckIn("late");
+  ASSERT_TRUE(std::holds_alternative<cohort::v1::RetryWindow>(out));
+  EXPECT_EQ(std::get<cohort::v1::RetryWindow>(out).min_delay_ms(), 1000);
+}
+
+TEST_F(RoundEngineTest, GoalReportsCommitExampleWeightedAverage) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  // Devices 0..4 send +1 with 1 example, 5..9 send -0.5 with 3 examples:
+  // mean = (5*1 - 5*1.5) / 20 = -0.125.
+  for (int i = 0; i < 10; ++i) {
+    auto ack = engine->SubmitReport(
+        Dev(i), ReportOf(round, i < 5 ? 1.0f : -0.5f, i < 5 ? 1 : 3));
+    ASSERT_TRUE(ack.ok()) << ack.status();
+    EXPECT_TRUE(ack->accepted());
+  }
+  EXPECT_EQ(engine->phase(), RoundPhase::kCommitting);
+  // A straggler's report is acknowledged but not used.
+  auto late = engine->SubmitReport(Dev(11), ReportOf(round, 5.0f, 1));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->accepted());
+
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 2);
+  auto w = model::FloatView(engine->current_model()->weights.tensors(0));
+  EXPECT_FLOAT_EQ(w[0], -0.125f);
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].participants, 10);
+  EXPECT_DOUBLE_EQ(summaries_[0].metrics.at("test_accuracy"), -0.125);
+  EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);
+  EXPECT_EQ(engine->round_id(), round + 1);
+  auto stored = store_->GetVersion("t", 2);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->parent, 1);
+  EXPECT_EQ(stored->round_id, round);
+}
+
+TEST_F(RoundEngineTest, MalformedReportDropsOnlyThatDevice) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  auto nan = ReportOf(round, std::numeric_limits<float>::quiet_NaN(), 1);
+  EXPECT_EQ(engine->SubmitReport(Dev(0), nan).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto wrong_shape = ReportOf(round, 1.0f, 1);
+  wrong_shape.mutable_delta()->mutable_tensors(0)->set_shape(0, 3);
+  EXPECT_EQ(engine->SubmitReport(Dev(1), wrong_shape).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // The dropped device cannot try again.
+  EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round, 1.0f, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  for (int i = 2; i < 12; ++i) {
+    ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 2.0f, 1)).ok());
+  }
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 2);
+  auto w = model::FloatView(engine->current_model()->weights.tensors(0));
+  EXPECT_FLOAT_EQ(w[0], 2.0f);
+  EXPECT_EQ(summaries_.at(0).dropped, 2);
+}
+
+TEST_F(RoundEngineTest, ReportsFromStrangersAndReplaysAreRefused) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  EXPECT_EQ(engine->SubmitReport("stranger", ReportOf(round, 1, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round + 7, 1, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(engine->SubmitReport(Dev(0), ReportOf(round, 1, 1)).ok());
+  EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round, 1, 1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RoundEngineTest, DeadlineWithoutQuorumAbandonsRoundAndKeepsVersion) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+  }
+  clock_.Advance(absl::Seconds(61));
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 1);
+  EXPECT_TRUE(summaries_.empty());
+  EXPECT_EQ(engine->round_id(), round + 1);
+  EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);
+  auto versions = store_->ListVersions("t");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 1u);
+}
+
+TEST_F(RoundEngineTest, DeadlineWithQuorumCommitsPartialRound) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+  }
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 1);  // still waiting
+  clock_.Advance(absl::Seconds(61));
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 2);
+}
+
+TEST_F(RoundEngineTest, DisconnectsBelowQuorumAbandonEarly) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  for (int i = 0; i < 6; ++i) engine->Drop(Dev(i));
+  EXPECT_EQ(engine->phase(), RoundPhase::kAbandoned);
+}
+
+TEST_F(RoundEngineTest, SelectionTimeoutStartsReportingWithEnoughDevices) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 5), 5);
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);  // below min_reports
+  ASSERT_EQ(CheckInAll(*engine, 9), 4);
+  EXPECT_EQ(engine->phase(), RoundPhase::kReporting);
+}
+
+TEST_F(RoundEngineTest, RestartResumesFromLastCommittedVersion) {
+  int64_t round = 0;
+  {
+    auto engine = MakeEngine();
+    ASSERT_EQ(CheckInAll(*engine, 13), 13);
+    round = engine->round_id();
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+    }
+    ASSERT_TRUE(engine->RunOnce());
+    // A second round is in flight when the "crash" happens.
+    CheckInAll(*engine, 13);
+  }
+  auto engine = MakeEngine();
+  EXPECT_EQ(engine->current_model()->version, 2);
+  EXPECT_GT(engine->round_id(), round);
+  auto w = model::FloatView(engine->current_model()->weights.tensors(0));
+  EXPECT_FLOAT_EQ(w[0], 1.0f);
+}
+
+TEST_F(RoundEngineTest, MaxRoundsFinishesAndStopsAssigning) {
+  options_.max_rounds = 1;
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+  }
+  EXPECT_FALSE(engine->RunOnce());
+  EXPECT_EQ(engine->phase(), RoundPhase::kFinished);
+  EXPECT_TRUE(std::holds_alternative<cohort::v1::RetryWindow>(
+      engine->CheckIn("x")));
+}
+
+TEST(RoundOptionsTest, ResolveAppliesDefaultsAndNamesBadFields) {
+  auto o = ResolveRoundOptions("", cohort::v1::RoundConfig(),
+                               cohort::v1::TrainingPlan());
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->goal_count, 10);
+  EXPECT_EQ(o->selection_target(), 13);
+  EXPECT_EQ(o->plan.batch_size(), 32);
+  cohort::v1::RoundConfig bad;
+  bad.set_goal_count(5);
+  bad.set_min_reports(6);
+  auto s = ResolveRoundOptions("", bad, cohort::v1::TrainingPlan()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("min_reports"), std::string::npos);
+  cohort::v1::TrainingPlan plan;
+  plan.set_learning_rate(-1);
+  s = ResolveRoundOptions("", cohort::v1::RoundConfig(), plan).status();
+  EXPECT_NE(s.message().find("learning_rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -1,0 +1,45 @@
+#ifndef COHORT_TESTS_TESTING_FAKE_TASK_MODEL_H_
+#define COHORT_TESTS_TESTING_FAKE_TASK_MODEL_H_
+
+#include <string>
+#include <vector>
+
+#include "common/model/weights_util.h"
+#include "server/round/task_model.h"
+
+namespace cohort::testing {
+
+// A linear "model" of one tensor "w" whose metric is the mean of its values,
+// so tests can see exactly what FedAvg produced.
+class FakeTaskModel final : public server::TaskModel {
+ public:
+  explicit FakeTaskModel(int dim = 4) : dim_(dim) {}
+  const std::string& architecture() const override { return arch_; }
+  absl::StatusOr<cohort::v1::Weights> InitialWeights() override {
+    return Filled(0.0f);
+  }
+  absl::StatusOr<std::map<std::string, double>> Evaluate(
+      const cohort::v1::Weights& w) override {
+    ++evaluations;
+    double sum = 0;
+    for (float v : model::FloatView(w.tensors(0))) sum += v;
+    return std::map<std::string, double>{{"test_accuracy", sum / dim_}};
+  }
+  cohort::v1::Weights Filled(float value) const {
+    cohort::v1::Weights w;
+    auto* t = w.add_tensors();
+    t->set_name("w");
+    t->add_shape(dim_);
+    model::SetFloatData(std::vector<float>(dim_, value), t);
+    return w;
+  }
+  int evaluations = 0;
+
+ private:
+  int dim_;
+  std::string arch_ = "fake";
+};
+
+}  // namespace cohort::testing
+
+#endif  // COHORT_TESTS_TESTING_FAKE_TASK_MODEL_H_
