@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -79,6 +80,31 @@ absl::Status ValidateDelta(const cohort::v1::Weights& model,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
+                                             const cohort::v1::Weights& b) {
+  if (a.tensors_size() != b.tensors_size()) {
+    return absl::InvalidArgumentError("weights differ in tensor count");
+  }
+  cohort::v1::Weights out = a;
+  std::vector<float> diff;
+  for (int i = 0; i < a.tensors_size(); ++i) {
+    const auto& ta = a.tensors(i);
+    const auto& tb = b.tensors(i);
+    if (ta.name() != tb.name() || ta.dtype() != cohort::v1::DTYPE_FLOAT32 ||
+        tb.dtype() != cohort::v1::DTYPE_FLOAT32 ||
+        ta.data().size() != tb.data().size() || ta.data().size() % 4 != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", ta.name(), "' differs in layout"));
+    }
+    auto va = FloatView(ta);
+    auto vb = FloatView(tb);
+    diff.resize(va.size());
+    for (size_t j = 0; j < va.size(); ++j) diff[j] = va[j] - vb[j];
+    SetFloatData(diff, out.mutable_tensors(i));
+  }
+  return out;
 }
 
 std::string SerializeWeights(const cohort::v1::Weights& weights) {

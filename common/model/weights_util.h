@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "cohort/v1/model.pb.h"
 
 namespace cohort::model {
@@ -25,6 +26,11 @@ std::span<const float> FloatView(const cohort::v1::Tensor& tensor);
 
 // Copies `values` into a FLOAT32 tensor payload.
 void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor);
+
+// a - b, tensor by tensor, for FLOAT32 weights of the same layout (checked).
+// INVALID_ARGUMENT on a layout mismatch.
+absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
+                                             const cohort::v1::Weights& b);
 
 // Deterministic serialization of a Weights message (what is hashed, stored
 // and streamed to devices).

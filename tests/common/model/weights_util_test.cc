@@ -64,3 +64,27 @@ TEST(WeightsUtilTest, SerializeIsDeterministicAndParses) {
 
 }  // namespace
 }  // namespace cohort::model
+
+namespace cohort::model {
+namespace {
+
+TEST(WeightsUtilTest, SubtractIsElementwiseAndChecksLayout) {
+  cohort::v1::Weights a, b;
+  auto* ta = a.add_tensors();
+  ta->set_name("w");
+  ta->add_shape(2);
+  SetFloatData(std::vector<float>{3, 5}, ta);
+  auto* tb = b.add_tensors();
+  tb->set_name("w");
+  tb->add_shape(2);
+  SetFloatData(std::vector<float>{1, 7}, tb);
+  auto d = Subtract(a, b);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(FloatView(d->tensors(0))[0], 2.0f);
+  EXPECT_EQ(FloatView(d->tensors(0))[1], -2.0f);
+  tb->set_name("v");
+  EXPECT_EQ(Subtract(a, b).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace cohort::model

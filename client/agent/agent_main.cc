@@ -1,0 +1,110 @@
+// cohort-agent: the device daemon.
+//
+//   cohort-agent --config=configs/agent.textproto [--device_id=... --shard_index=N]
+//
+// Exit codes: 0 after SIGTERM/SIGINT or max_rounds, 2 for a bad config or
+// missing data, 3 when the server's certificate is not trusted, 1 otherwise.
+
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "client/agent/agent.h"
+#include "client/agent/agent_setup.h"
+#include "common/base/logging.h"
+#include "common/base/signals.h"
+#include "common/base/textproto.h"
+
+ABSL_FLAG(std::string, config, "", "Path of a cohort.v1.AgentConfig textproto.");
+ABSL_FLAG(std::string, device_id, "", "Overrides device_id.");
+ABSL_FLAG(int, shard_index, -1, "Overrides partition.shard_index.");
+ABSL_FLAG(std::string, state_dir, "", "Overrides state_dir.");
+ABSL_FLAG(std::string, server_address, "", "Overrides server_address.");
+ABSL_FLAG(int, max_rounds, -1, "Overrides max_rounds.");
+ABSL_FLAG(std::string, cert_path, "", "Overrides tls.cert_path (mTLS identity).");
+ABSL_FLAG(std::string, key_path, "", "Overrides tls.key_path.");
+
+namespace {
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "cohort-agent: %s\n", s.ToString().c_str());
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      return 3;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Federated learning device agent.\n  cohort-agent --config=agent.textproto");
+  absl::ParseCommandLine(argc, argv);
+  cohort::base::InitLogging(argv[0]);
+  absl::Notification stop;
+  absl::Mutex agent_mu;
+  cohort::client::Agent* running = nullptr;
+  cohort::base::StopOnTerminationSignals(&stop, [&] {
+    absl::MutexLock lock(&agent_mu);
+    if (running != nullptr) running->Cancel();
+  });
+
+  cohort::v1::AgentConfig config;
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    std::fprintf(stderr, "cohort-agent: --config is required (see --help)\n");
+    return 2;
+  }
+  absl::Status loaded =
+      cohort::base::LoadTextProtoFile(absl::GetFlag(FLAGS_config), &config);
+  if (!loaded.ok()) return Fail(loaded);
+  if (!absl::GetFlag(FLAGS_device_id).empty()) {
+    config.set_device_id(absl::GetFlag(FLAGS_device_id));
+  }
+  if (absl::GetFlag(FLAGS_shard_index) >= 0) {
+    config.mutable_partition()->set_shard_index(absl::GetFlag(FLAGS_shard_index));
+  }
+  if (!absl::GetFlag(FLAGS_state_dir).empty()) {
+    config.set_state_dir(absl::GetFlag(FLAGS_state_dir));
+  }
+  if (!absl::GetFlag(FLAGS_server_address).empty()) {
+    config.set_server_address(absl::GetFlag(FLAGS_server_address));
+  }
+  if (!absl::GetFlag(FLAGS_cert_path).empty()) {
+    config.mutable_tls()->set_cert_path(absl::GetFlag(FLAGS_cert_path));
+  }
+  if (!absl::GetFlag(FLAGS_key_path).empty()) {
+    config.mutable_tls()->set_key_path(absl::GetFlag(FLAGS_key_path));
+  }
+  if (absl::GetFlag(FLAGS_max_rounds) >= 0) {
+    config.set_max_rounds(absl::GetFlag(FLAGS_max_rounds));
+  }
+
+  absl::Status valid = cohort::client::ApplyAgentDefaults(&config);
+  if (!valid.ok()) return Fail(valid);
+  auto trainer = cohort::client::MakeLocalTrainer(config);
+  if (!trainer.ok()) return Fail(trainer.status());
+  auto stub = cohort::client::MakeStub(config);
+  if (!stub.ok()) return Fail(stub.status());
+
+  cohort::client::Agent agent(config, std::move(*stub), trainer->get(), &stop);
+  {
+    absl::MutexLock lock(&agent_mu);
+    running = &agent;
+  }
+  LOG(INFO) << "device " << config.device_id() << " holds "
+            << (*trainer)->num_examples() << " examples; server "
+            << config.server_address();
+  absl::Status s = agent.Run();
+  {
+    absl::MutexLock lock(&agent_mu);
+    running = nullptr;
+  }
+  if (!s.ok()) return Fail(s);
+  return 0;
+}

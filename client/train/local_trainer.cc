@@ -1,0 +1,40 @@
+#include "client/train/local_trainer.h"
+
+#include "common/base/status_macros.h"
+#include "common/model/weights_util.h"
+
+namespace cohort::client {
+
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(
+    data::ImageDataset data) {
+  if (data.num_examples == 0) {
+    return absl::InvalidArgumentError("the device holds no examples");
+  }
+  return std::unique_ptr<LocalTrainer>(new LocalTrainer(std::move(data)));
+}
+
+absl::StatusOr<LocalUpdate> LocalTrainer::Train(
+    const std::string& architecture, const cohort::v1::Weights& start,
+    const cohort::v1::TrainingPlan& plan, uint64_t seed) {
+  if (model_ == nullptr || model_->architecture() != architecture) {
+    COHORT_ASSIGN_OR_RETURN(model_, ml::Model::Create(architecture, seed));
+  }
+  COHORT_RETURN_IF_ERROR(model_->SetWeights(start));
+  ml::TrainOptions options;
+  options.epochs = plan.epochs() > 0 ? plan.epochs() : 1;
+  options.batch_size = plan.batch_size() > 0 ? plan.batch_size() : 32;
+  options.learning_rate = plan.learning_rate() > 0 ? plan.learning_rate() : 0.05f;
+  options.momentum = plan.momentum();
+  options.seed = seed;
+  COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data_, options));
+  LocalUpdate update;
+  // The delta is taken against `start` itself, not a re-read of the model, so
+  // it matches the server's copy of the weights bit for bit.
+  COHORT_ASSIGN_OR_RETURN(update.delta,
+                          model::Subtract(model_->GetWeights(), start));
+  update.num_examples = result.num_examples;
+  update.train_loss = result.mean_loss;
+  return update;
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,27 @@
+#ifndef COHORT_SERVER_API_SERVER_APP_H_
+#define COHORT_SERVER_API_SERVER_APP_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "cohort/v1/config.pb.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// Opens the configured store backend. For PostgreSQL this connects and runs
+// migrations; an unreachable database is UNAVAILABLE naming the problem.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(
+    const cohort::v1::StoreConfig& config);
+
+// Runs the coordinator described by `config` until `stop` is notified or
+// round.max_rounds rounds have committed: opens the store, loads the holdout
+// set, starts the round engine and serves the device API over TLS.
+// Returns the first start-up error (bad config, store, TLS, port in use).
+absl::Status RunServer(const cohort::v1::ServerConfig& config,
+                       absl::Notification* stop);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_API_SERVER_APP_H_

@@ -1,0 +1,114 @@
+#include "tests/integration/cluster_fixture.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "tests/testing/synthetic_idx.h"
+
+namespace cohort::testing {
+namespace {
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+}  // namespace
+
+void ClusterTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  dir_ = absl::StrCat(::testing::TempDir(), "/cluster_", info->name(), "_",
+                      ::getpid());
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  data_dir_ = dir_ + "/data";
+  pki_dir_ = dir_ + "/pki";
+  ASSERT_TRUE(WriteSyntheticFashionMnist(data_dir_, 1500, 500, 3));
+  std::string cmd = absl::StrCat(COHORT_SOURCE_DIR,
+                                 "/deploy/pki/make-dev-pki.sh ", pki_dir_,
+                                 " 3 > /dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+std::string ClusterTest::PgDsn() {
+  const char* dsn = std::getenv("COHORT_TEST_PG_DSN");
+  return dsn == nullptr ? "" : dsn;
+}
+
+std::string ClusterTest::UniqueTask() const {
+  return absl::StrCat(
+      "it_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+      "_", ::getpid(), "_", absl::ToUnixMillis(absl::Now()));
+}
+
+std::unique_ptr<Subprocess> ClusterTest::StartServer(const ServerOptions& o,
+                                                     const std::string& name) {
+  const std::string pki = o.pki.empty() ? pki_dir_ : o.pki;
+  std::string config = absl::StrFormat(
+      R"(listen_address: "%s"
+port_file: "%s/%s.port"
+tls { cert_path: "%s/%s.crt" key_path: "%s/%s.key" %s }
+store { %s }
+task: "%s"
+architecture: "small_cnn"
+round { goal_count: %d over_selection: 1.3 selection_timeout_ms: 1000
+        report_timeout_ms: 120000 retry_min_ms: 100 retry_max_ms: 300
+        max_rounds: %d }
+plan { epochs: 1 batch_size: 16 learning_rate: 0.05 momentum: 0.9 }
+holdout { idx_dir: "%s" }
+run_dir: "%s/%s-run"
+max_message_bytes: %d
+)",
+      o.listen, dir_, name, pki, o.cert, pki, o.cert,
+      o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
+      o.store, o.task, o.goal, o.max_rounds, data_dir_, dir_, name,
+      o.max_message_bytes);
+  std::string path = absl::StrCat(dir_, "/", name, ".textproto");
+  WriteText(path, config);
+  std::filesystem::remove(absl::StrCat(dir_, "/", name, ".port"));
+  return std::make_unique<Subprocess>(
+      std::vector<std::string>{BinaryPath("cohort-server"),
+                               "--config=" + path},
+      absl::StrCat(dir_, "/", name, ".log"));
+}
+
+int ClusterTest::WaitForPort(Subprocess& server, const std::string& name) {
+  const std::string path = absl::StrCat(dir_, "/", name, ".port");
+  for (int i = 0; i < 1200; ++i) {
+    std::ifstream in(path);
+    int port = 0;
+    if (in >> port && port > 0) return port;
+    if (!server.running()) return 0;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return 0;
+}
+
+std::unique_ptr<Subprocess> ClusterTest::StartAgent(int index, int port,
+                                                    const std::string& ca) {
+  const std::string id = absl::StrCat("device-", index);
+  std::string config = absl::StrFormat(
+      R"(server_address: "127.0.0.1:%d"
+tls { ca_cert_path: "%s" cert_path: "%s/%s.crt" key_path: "%s/%s.key" }
+device_id: "%s"
+data { idx_dir: "%s" }
+partition { scheme: IID num_shards: 3 shard_index: %d seed: 5 }
+state_dir: "%s/%s-state"
+backoff_initial_ms: 100
+backoff_max_ms: 1000
+)",
+      port, ca.empty() ? pki_dir_ + "/ca.crt" : ca, pki_dir_, id, pki_dir_, id,
+      id, data_dir_, index, dir_, id);
+  std::string path = absl::StrCat(dir_, "/", id, ".textproto");
+  WriteText(path, config);
+  return std::make_unique<Subprocess>(
+      std::vector<std::string>{BinaryPath("cohort-agent"), "--config=" + path},
+      absl::StrCat(dir_, "/", id, ".log"));
+}
+
+}  // namespace cohort::testing

@@ -1,0 +1,49 @@
+#ifndef COHORT_TESTS_INTEGRATION_CLUSTER_FIXTURE_H_
+#define COHORT_TESTS_INTEGRATION_CLUSTER_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace cohort::testing {
+
+// Runs real cohort-server and cohort-agent binaries on loopback over TLS,
+// with a private PKI and synthetic data in a fresh temp directory.
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // PostgreSQL DSN from COHORT_TEST_PG_DSN, or "" (the caller skips).
+  static std::string PgDsn();
+  // A task name unique to this test run, so tests can share a database.
+  std::string UniqueTask() const;
+
+  struct ServerOptions {
+    std::string store;  // textproto for the `store` field
+    std::string task = "it";
+    int goal = 3;
+    int max_rounds = 3;
+    std::string listen = "127.0.0.1:0";
+    bool mtls = true;
+    int64_t max_message_bytes = 0;
+    std::string cert = "server";  // certificate name in the PKI dir
+    std::string pki;              // default: dir_/pki
+  };
+  std::unique_ptr<Subprocess> StartServer(const ServerOptions& o,
+                                          const std::string& name);
+  // Waits for the server's port file; 0 if the server died first.
+  int WaitForPort(Subprocess& server, const std::string& name);
+  std::unique_ptr<Subprocess> StartAgent(int index, int port,
+                                         const std::string& ca_path = "");
+
+  std::string dir_;
+  std::string data_dir_;
+  std::string pki_dir_;
+};
+
+}  // namespace cohort::testing
+
+#endif  // COHORT_TESTS_INTEGRATION_CLUSTER_FIXTURE_H_

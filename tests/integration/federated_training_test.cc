@@ -1,0 +1,112 @@
+// End to end: real cohort-server and cohort-agent processes over mutual TLS
+// on loopback, with the PostgreSQL store.
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/store/postgres_store.h"
+#include "tests/integration/cluster_fixture.h"
+
+namespace cohort::testing {
+namespace {
+
+class FederatedTrainingTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    dsn_ = PgDsn();
+    if (dsn_.empty()) GTEST_SKIP() << "COHORT_TEST_PG_DSN is not set";
+    ClusterTest::SetUp();
+    auto store = server::PostgresStore::Connect(dsn_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+
+  std::vector<server::ModelVersionRecord> Versions(const std::string& task) {
+    auto v = store_->ListVersions(task);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : std::vector<server::ModelVersionRecord>{};
+  }
+
+  std::string dsn_;
+  std::unique_ptr<server::PostgresStore> store_;
+};
+
+TEST_F(FederatedTrainingTest, ThreeAgentsThreeRoundsImproveAccuracy) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", dsn_, "\"");
+  o.task = UniqueTask();
+  auto server = StartServer(o, "server");
+  int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  std::vector<std::unique_ptr<Subprocess>> agents;
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port));
+
+  auto code = server->Wait(absl::Minutes(5));
+  ASSERT_TRUE(code.has_value()) << "server did not finish 3 rounds:\n"
+                                << server->Log();
+  EXPECT_EQ(*code, 0) << server->Log();
+  // Agents stop cleanly on SIGTERM.
+  for (auto& a : agents) a->Signal(SIGTERM);
+  for (auto& a : agents) {
+    auto agent_code = a->Wait(absl::Seconds(30));
+    ASSERT_TRUE(agent_code.has_value()) << a->Log();
+    EXPECT_EQ(*agent_code, 0) << a->Log();
+  }
+
+  auto versions = Versions(o.task);
+  ASSERT_EQ(versions.size(), 4u);  // initial + 3 rounds
+  for (size_t i = 1; i < versions.size(); ++i) {
+    EXPECT_EQ(versions[i].version, versions[i - 1].version + 1);
+    EXPECT_EQ(versions[i].parent, versions[i - 1].version);
+    EXPECT_EQ(versions[i].metrics.at("participants"), 3.0);
+  }
+  const double before = versions.front().metrics.at("test_accuracy");
+  const double after = versions.back().metrics.at("test_accuracy");
+  EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;
+  EXPECT_GT(after, 0.8);
+}
+
+TEST_F(FederatedTrainingTest, KilledServerLosesNoCommittedVersionAndResumes) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", dsn_, "\"");
+  o.task = UniqueTask();
+  o.max_rounds = 0;  // run until killed
+  auto first = StartServer(o, "first");
+  int port = WaitForPort(*first, "first");
+  ASSERT_GT(port, 0) << first->Log();
+  std::vector<std::unique_ptr<Subprocess>> agents;
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port));
+
+  absl::Time deadline = absl::Now() + absl::Minutes(4);
+  while (Versions(o.task).size() < 3 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_GE(Versions(o.task).size(), 3u) << first->Log();
+  // Kill it in the middle of the next round.
+  absl::SleepFor(absl::Milliseconds(700));
+  first->Signal(SIGKILL);
+  ASSERT_TRUE(first->Wait(absl::Seconds(10)).has_value());
+  auto before = Versions(o.task);
+
+  o.listen = absl::StrCat("127.0.0.1:", port);
+  o.max_rounds = 1;
+  auto second = StartServer(o, "second");
+  auto code = second->Wait(absl::Minutes(4));
+  ASSERT_TRUE(code.has_value()) << second->Log();
+  EXPECT_EQ(*code, 0) << second->Log();
+  EXPECT_NE(second->Log().find("resuming task"), std::string::npos);
+
+  auto after = Versions(o.task);
+  ASSERT_EQ(after.size(), before.size() + 1);
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].version, before[i].version);
+    EXPECT_EQ(after[i].round_id, before[i].round_id);
+  }
+  EXPECT_EQ(after.back().parent, before.back().version);
+  EXPECT_GT(after.back().round_id, before.back().round_id);
+  for (auto& a : agents) a->Signal(SIGTERM);
+}
+
+}  // namespace
+}  // namespace cohort::testing
