@@ -13,7 +13,9 @@ namespace cohort::data {
 // gzip-compressed or plain. Keeps at most max_examples (0 = all).
 // Returns NOT_FOUND for a missing file, INVALID_ARGUMENT (naming the file) for
 // a bad magic, truncated payload, count mismatch, a label >= 10, or a header
-// declaring more than 1 GiB of data.
+// declaring more than 1 GiB of data; INVALID_ARGUMENT also for
+// max_examples < 0 and for trailing bytes after a fully read payload.
+// PERMISSION_DENIED or UNAVAILABLE if a file exists but cannot be opened.
 absl::StatusOr<ImageDataset> ReadIdxImages(const std::string& images_path,
                                            const std::string& labels_path,
                                            int64_t max_examples = 0);

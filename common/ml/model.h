@@ -41,7 +41,9 @@ struct EvalResult {
 // "small_cnn" (two 5x5 conv layers + two linear, under 100K parameters).
 std::vector<std::string> ZooArchitectures();
 
-// Limits LibTorch's intra-op threads for the whole process.
+// Limits LibTorch's intra-op threads for the whole process (n < 1 means 1).
+// The first call also sizes the inter-op pool, which LibTorch allows only
+// once; later calls change only the intra-op count. Never aborts.
 void SetNumThreads(int n);
 
 // One model instance: an architecture from the zoo plus its fp32 weights.
@@ -65,11 +67,14 @@ class Model {
   absl::Status SetWeights(const cohort::v1::Weights& weights);
 
   // Local SGD on `data` (images scaled to [0,1], then normalised).
-  // INVALID_ARGUMENT for an empty data set or bad options; INTERNAL if
-  // LibTorch fails.
+  // INVALID_ARGUMENT for an empty or malformed data set (as for Evaluate) or
+  // bad options (epochs or batch_size < 1, learning_rate not > 0, momentum
+  // outside [0, 1)); INTERNAL if LibTorch fails.
   absl::StatusOr<TrainResult> Train(const data::ImageDataset& data,
                                     const TrainOptions& options);
-  // Accuracy and mean cross-entropy over `data`.
+  // Accuracy and mean cross-entropy over `data`. INVALID_ARGUMENT for an
+  // empty or malformed data set (not 28x28, sizes inconsistent, label >= 10)
+  // or batch_size < 1; INTERNAL if LibTorch fails.
   absl::StatusOr<EvalResult> Evaluate(const data::ImageDataset& data,
                                       int batch_size = 500);
 

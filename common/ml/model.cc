@@ -1,0 +1,54 @@
+#include "common/ml/model.h"
+
+#include <c10/util/Exception.h>
+
+#include <exception>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/ml/convert.h"
+#include "common/ml/model_impl.h"
+
+namespace cohort::ml {
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Create(
+    const std::string& architecture, uint64_t seed) {
+  try {
+    absl::StatusOr<std::shared_ptr<internal::Network>> network =
+        internal::BuildNetwork(architecture, seed);
+    if (!network.ok()) return network.status();
+    auto impl = std::make_unique<Impl>();
+    impl->architecture = architecture;
+    impl->network = *std::move(network);
+    return std::unique_ptr<Model>(new Model(std::move(impl)));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("LibTorch: ", e.what()));
+  }
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Model::~Model() = default;
+
+const std::string& Model::architecture() const { return impl_->architecture; }
+
+int64_t Model::NumParameters() const {
+  int64_t total = 0;
+  for (const auto& param : impl_->network->parameters()) total += param.numel();
+  return total;
+}
+
+cohort::v1::Weights Model::GetWeights() const {
+  return internal::ToWeights(impl_->network->named_parameters());
+}
+
+absl::Status Model::SetWeights(const cohort::v1::Weights& weights) {
+  internal::NamedTensors params = impl_->network->named_parameters();
+  return internal::AssignWeights(weights, params);
+}
+
+}  // namespace cohort::ml
