@@ -1,0 +1,222 @@
+#include "server/store/directory_format.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/types/span.h"
+#include "server/store/store_util.h"
+
+namespace cohort::server {
+namespace {
+
+constexpr char kMetaFormat[] = "cohort-model-version-1";
+constexpr char kDeviceFormat[] = "cohort-device-1";
+constexpr absl::string_view kMetaKeys[] = {
+    "task",          "version",      "parent",
+    "round_id",      "architecture", "created_at_unix_ms",
+    "weights_bytes", "weights_crc32"};
+constexpr absl::string_view kDeviceKeys[] = {"device_id", "last_seen_unix_ms",
+                                             "check_ins", "reports_accepted",
+                                             "reports_rejected"};
+
+enum class FieldResult { kOk, kBadValue, kUnknownKey };
+
+absl::Status Corrupt(const std::string& path, absl::string_view why) {
+  return absl::DataLossError(
+      absl::StrCat("corrupt store file ", path, ": ", why));
+}
+
+bool Unescape(absl::string_view value, std::string* out) {
+  return absl::CUnescape(value, out);
+}
+
+FieldResult IntField(absl::string_view value, int64_t* out) {
+  return ParseInt64(value, out) ? FieldResult::kOk : FieldResult::kBadValue;
+}
+
+// Runs `handle` on each "key=value" line after the "format=" line. Every key
+// in `required` must appear exactly once; `repeatable` may appear any number
+// of times. Values are handed over still escaped.
+absl::Status DecodeFields(
+    absl::string_view text, const std::string& path, absl::string_view format,
+    absl::Span<const absl::string_view> required, absl::string_view repeatable,
+    absl::FunctionRef<FieldResult(absl::string_view, absl::string_view)>
+        handle) {
+  if (text.empty() || text.back() != '\n') {
+    return Corrupt(path, "empty or truncated (no final newline)");
+  }
+  text.remove_suffix(1);
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  if (lines[0] != absl::StrCat("format=", format)) {
+    return Corrupt(path,
+                   absl::StrCat("first line is not \"format=", format, "\""));
+  }
+  std::set<absl::string_view> seen;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    size_t eq = lines[i].find('=');
+    if (eq == absl::string_view::npos) {
+      return Corrupt(path, absl::StrCat("line ", i + 1, " has no '='"));
+    }
+    absl::string_view key = lines[i].substr(0, eq);
+    absl::string_view value = lines[i].substr(eq + 1);
+    if (key != repeatable && !seen.insert(key).second) {
+      return Corrupt(path, absl::StrCat("key \"", absl::CHexEscape(key),
+                                        "\" repeats on line ", i + 1));
+    }
+    switch (handle(key, value)) {
+      case FieldResult::kOk:
+        break;
+      case FieldResult::kBadValue:
+        return Corrupt(
+            path, absl::StrCat("bad value for \"", key, "\" on line ", i + 1));
+      case FieldResult::kUnknownKey:
+        return Corrupt(path,
+                       absl::StrCat("unknown key \"", absl::CHexEscape(key),
+                                    "\" on line ", i + 1));
+    }
+  }
+  std::vector<absl::string_view> missing;
+  for (absl::string_view key : required) {
+    if (!seen.count(key)) missing.push_back(key);
+  }
+  if (!missing.empty()) {
+    return Corrupt(path,
+                   absl::StrCat("missing ", absl::StrJoin(missing, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+// "metric=<escaped name> <value>": the value never holds a space, so the
+// last space separates the two even when the name has spaces.
+FieldResult DecodeMetric(absl::string_view value,
+                         std::map<std::string, double>* metrics) {
+  size_t space = value.rfind(' ');
+  if (space == absl::string_view::npos) return FieldResult::kBadValue;
+  std::string name;
+  double number = 0;
+  if (!Unescape(value.substr(0, space), &name) ||
+      !ParseDouble(value.substr(space + 1), &number) ||
+      !metrics->emplace(std::move(name), number).second) {
+    return FieldResult::kBadValue;
+  }
+  return FieldResult::kOk;
+}
+
+}  // namespace
+
+uint32_t WeightsChecksum(absl::string_view data) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
+  return static_cast<uint32_t>(crc);
+}
+
+std::string EncodeVersionMeta(const ModelVersionRecord& record) {
+  std::string out = absl::StrCat(
+      "format=", kMetaFormat, "\ntask=", absl::CEscape(record.task),
+      "\nversion=", record.version, "\nparent=", record.parent,
+      "\nround_id=", record.round_id,
+      "\narchitecture=", absl::CEscape(record.architecture),
+      "\ncreated_at_unix_ms=", record.created_at_unix_ms,
+      "\nweights_bytes=", record.weights.size(),
+      "\nweights_crc32=", WeightsChecksum(record.weights), "\n");
+  for (const auto& [name, value] : record.metrics) {
+    absl::StrAppend(&out, "metric=", absl::CEscape(name), " ",
+                    FormatDouble(value), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
+                                              const std::string& path) {
+  VersionMeta meta;
+  ModelVersionRecord& r = meta.record;
+  int64_t crc = 0;
+  absl::Status s = DecodeFields(
+      text, path, kMetaFormat, kMetaKeys, "metric",
+      [&](absl::string_view key, absl::string_view value) {
+        if (key == "metric") return DecodeMetric(value, &r.metrics);
+        if (key == "task" || key == "architecture") {
+          std::string* out = key == "task" ? &r.task : &r.architecture;
+          return Unescape(value, out) ? FieldResult::kOk
+                                      : FieldResult::kBadValue;
+        }
+        if (key == "version") return IntField(value, &r.version);
+        if (key == "parent") return IntField(value, &r.parent);
+        if (key == "round_id") return IntField(value, &r.round_id);
+        if (key == "created_at_unix_ms") {
+          return IntField(value, &r.created_at_unix_ms);
+        }
+        if (key == "weights_bytes") return IntField(value, &meta.weights_bytes);
+        if (key == "weights_crc32") return IntField(value, &crc);
+        return FieldResult::kUnknownKey;
+      });
+  if (!s.ok()) return s;
+  if (r.parent < 0 || r.version <= r.parent) {
+    return Corrupt(
+        path, absl::StrCat("version ", r.version, " with parent ", r.parent));
+  }
+  if (meta.weights_bytes < 0 || crc < 0 || crc > 0xffffffffLL) {
+    return Corrupt(path, "bad weights size or checksum");
+  }
+  meta.weights_crc32 = static_cast<uint32_t>(crc);
+  return meta;
+}
+
+std::string EncodeCurrent(int64_t version) {
+  return absl::StrCat(version, "\n");
+}
+
+absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,
+                                      const std::string& path) {
+  int64_t version = 0;
+  if (text.empty() || text.back() != '\n' ||
+      !ParseInt64(text.substr(0, text.size() - 1), &version) || version <= 0) {
+    return Corrupt(path, "expected a positive version number and a newline");
+  }
+  return version;
+}
+
+std::string EncodeDevice(const DeviceRecord& device) {
+  return absl::StrCat("format=", kDeviceFormat,
+                      "\ndevice_id=", absl::CEscape(device.device_id),
+                      "\nlast_seen_unix_ms=", device.last_seen_unix_ms,
+                      "\ncheck_ins=", device.check_ins,
+                      "\nreports_accepted=", device.reports_accepted,
+                      "\nreports_rejected=", device.reports_rejected, "\n");
+}
+
+absl::StatusOr<DeviceRecord> DecodeDevice(absl::string_view text,
+                                          const std::string& path) {
+  DeviceRecord d;
+  absl::Status s = DecodeFields(
+      text, path, kDeviceFormat, kDeviceKeys, /*repeatable=*/"",
+      [&](absl::string_view key, absl::string_view value) {
+        if (key == "device_id") {
+          return Unescape(value, &d.device_id) ? FieldResult::kOk
+                                               : FieldResult::kBadValue;
+        }
+        if (key == "last_seen_unix_ms") {
+          return IntField(value, &d.last_seen_unix_ms);
+        }
+        if (key == "check_ins") return IntField(value, &d.check_ins);
+        if (key == "reports_accepted") {
+          return IntField(value, &d.reports_accepted);
+        }
+        if (key == "reports_rejected") {
+          return IntField(value, &d.reports_rejected);
+        }
+        return FieldResult::kUnknownKey;
+      });
+  if (!s.ok()) return s;
+  return d;
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,65 @@
+#ifndef COHORT_SERVER_STORE_DIRECTORY_FORMAT_H_
+#define COHORT_SERVER_STORE_DIRECTORY_FORMAT_H_
+
+// The on-disk text formats of DirectoryStore. Each file is self-describing
+// "key=value" lines, the first of which names the format:
+//
+//   <version>.meta                       CURRENT
+//     format=cohort-model-version-1        <version>\n
+//     task=mnist
+//     version=2                          devices/<id>.device
+//     parent=1                             format=cohort-device-1
+//     round_id=7                           device_id=phone-1
+//     architecture=mlp                     last_seen_unix_ms=...
+//     created_at_unix_ms=1700000000000     check_ins=3
+//     weights_bytes=1234                   reports_accepted=2
+//     weights_crc32=305419896              reports_rejected=0
+//     metric=accuracy 0.91
+//
+// String values are C-escaped (absl::CEscape), so they never hold a newline;
+// doubles use the shortest exact decimal form. Decoding is strict: unknown,
+// missing or repeated keys, bad escapes, trailing garbage and a missing final
+// newline are all DATA_LOSS with the file's path in the message.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// A decoded .meta file: the record without weights, plus what the weights
+// file must hold.
+struct VersionMeta {
+  ModelVersionRecord record;  // `weights` is empty.
+  int64_t weights_bytes = 0;
+  uint32_t weights_crc32 = 0;
+};
+
+// CRC-32 (zlib polynomial) of `data`, used to detect damaged weights files.
+uint32_t WeightsChecksum(absl::string_view data);
+
+// Encodes `record` (its weights contribute only size and checksum).
+std::string EncodeVersionMeta(const ModelVersionRecord& record);
+
+// DATA_LOSS naming `path` if `text` is not a valid .meta file.
+absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
+                                              const std::string& path);
+
+std::string EncodeCurrent(int64_t version);
+
+// DATA_LOSS naming `path` unless `text` is "<positive version>\n".
+absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,
+                                      const std::string& path);
+
+std::string EncodeDevice(const DeviceRecord& device);
+
+// DATA_LOSS naming `path` if `text` is not a valid device file.
+absl::StatusOr<DeviceRecord> DecodeDevice(absl::string_view text,
+                                          const std::string& path);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_DIRECTORY_FORMAT_H_

@@ -1,0 +1,109 @@
+#ifndef COHORT_SERVER_STORE_DIRECTORY_STORE_H_
+#define COHORT_SERVER_STORE_DIRECTORY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/directory_format.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// A Store kept in plain files under one root directory: the embedded backend
+// for cohort-sim and single-node trials. Layout (formats in
+// directory_format.h):
+//
+//   <root>/LOCK                              flock()ed around every write
+//   <root>/tasks/<task>/CURRENT              "<version>\n"
+//   <root>/tasks/<task>/versions/<v>.meta    record without weights
+//   <root>/tasks/<task>/versions/<v>.weights opaque weights bytes
+//   <root>/devices/<device_id>.device        counters
+//
+// Every file is written with cohort::base::WriteFileAtomically (temp file,
+// fsync, rename, directory fsync). A commit writes the weights, then the
+// meta, then CURRENT, so the commit point is the rename of CURRENT. The
+// committed history is the parent chain that starts at CURRENT; version files
+// off that chain (left by a crash before CURRENT moved) and temp files are
+// never read, and are overwritten when their number is committed.
+//
+// Thread-safe. Writers also hold an exclusive flock() on <root>/LOCK, so
+// several DirectoryStore instances, in this process or others, may share a
+// root; readers need no lock because every file is replaced atomically.
+//
+// Task names and device ids are checked with ValidateStoreName
+// (store_util.h). Reads cost one small file per version visited: ListVersions
+// and LastRoundId read every committed .meta, GetVersion walks back from
+// CURRENT. Pruning old version files breaks the chain and reads as DATA_LOSS.
+//
+// Status codes, in addition to those documented on Store:
+//   INVALID_ARGUMENT  bad task name or device id, or negative counters;
+//   DATA_LOSS         a file on the committed chain is missing, unparsable,
+//                     or fails its size/CRC-32 check (message has the path);
+//   INTERNAL          other I/O errors.
+// CommitVersion checks the parent first, and a version above the current one
+// is never on the committed chain, so it never returns ALREADY_EXISTS.
+class DirectoryStore final : public Store {
+ public:
+  // Opens the store at `root`, creating the directory if needed.
+  // INVALID_ARGUMENT if `root` is empty; INTERNAL if it cannot be created or
+  // is not a writable directory.
+  static absl::StatusOr<std::unique_ptr<DirectoryStore>> Open(
+      const std::string& root);
+
+  DirectoryStore(const DirectoryStore&) = delete;
+  DirectoryStore& operator=(const DirectoryStore&) = delete;
+  ~DirectoryStore() override;
+
+  absl::Status CommitVersion(const ModelVersionRecord& record) override;
+  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
+      const std::string& task) override;
+  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& task,
+                                                int64_t version) override;
+  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
+      const std::string& task) override;
+  absl::StatusOr<int64_t> LastRoundId(const std::string& task) override;
+  absl::Status RecordDevice(const std::string& device_id, int64_t seen_unix_ms,
+                            int64_t check_ins, int64_t reports_accepted,
+                            int64_t reports_rejected) override;
+  absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+
+ private:
+  DirectoryStore(std::string root, int lock_fd);
+
+  std::string TaskDir(const std::string& task) const;
+  std::string CurrentPath(const std::string& task) const;
+  std::string VersionPath(const std::string& task, int64_t version,
+                          const char* suffix) const;
+  std::string DevicePath(const std::string& device_id) const;
+
+  // The task's current version, 0 if it has none.
+  absl::StatusOr<int64_t> ReadCurrent(const std::string& task) const;
+  // The .meta of a version on the committed chain; DATA_LOSS if it is
+  // missing, unparsable or does not match its file name.
+  absl::StatusOr<VersionMeta> ReadMeta(const std::string& task,
+                                       int64_t version) const;
+  // Reads the weights that `meta` describes into meta->record.weights;
+  // DATA_LOSS on a size or CRC-32 mismatch.
+  absl::Status ReadWeights(VersionMeta* meta) const;
+  // The committed chain, newest first, down to and including the first
+  // version <= `stop_at`. Records have no weights.
+  absl::StatusOr<std::vector<VersionMeta>> ReadChain(const std::string& task,
+                                                     int64_t stop_at) const;
+
+  const std::string root_;
+  const int lock_fd_;  // <root>/LOCK, open for the lifetime of the store.
+  // Serializes this instance's writers: flock() on lock_fd_ excludes other
+  // instances and processes but not threads sharing the descriptor. Readers
+  // take no lock; every file they read is replaced atomically.
+  absl::Mutex write_mu_;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_DIRECTORY_STORE_H_

@@ -1,0 +1,103 @@
+#ifndef COHORT_SERVER_STORE_POSTGRES_STORE_H_
+#define COHORT_SERVER_STORE_POSTGRES_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/store.h"
+
+namespace pqxx {
+class connection_base;
+}  // namespace pqxx
+
+namespace cohort::server {
+
+// The production Store: PostgreSQL through libpqxx. Schema and migrations are
+// described in postgres_schema.h; tables live in the first schema of the
+// connection's search_path (set it with the DSN's `options`, e.g.
+// "options='-c search_path=cohort'").
+//
+// Every call is one transaction. CommitVersion takes a transaction-scoped
+// advisory lock on the task and the task's current_version row, checks the
+// parent, inserts the version and its metrics and moves current_version, so
+// several coordinators may share a database.
+//
+// Thread-safe: one connection, used by one call at a time under a mutex. If a
+// call finds the connection broken it reconnects and retries the call once
+// (the failed transaction was rolled back by the server); if the connection
+// broke during COMMIT the outcome is unknown and the call is not retried.
+//
+// Task names and device ids are checked with ValidateStoreName
+// (store_util.h), as in every backend.
+//
+// Status codes, in addition to those documented on Store:
+//   UNAVAILABLE       the server cannot be reached, or the connection broke
+//                     and reconnecting failed or the commit outcome is
+//                     unknown (check GetCurrent before retrying a commit);
+//   INVALID_ARGUMENT  bad names or counters; text the server rejects (e.g.
+//                     not UTF-8);
+//   DATA_LOSS         a stored value does not parse;
+//   INTERNAL          other database errors.
+// CommitVersion checks the parent first under the lock, so ALREADY_EXISTS
+// (a unique violation) only appears if the tables were edited by hand.
+class PostgresStore final : public Store {
+ public:
+  // Connects to `dsn` (libpq key=value or URI form) and applies any missing
+  // schema migrations. UNAVAILABLE "cannot connect to PostgreSQL (<dsn
+  // without password>): <libpq message>" if the server cannot be reached;
+  // INVALID_ARGUMENT if `dsn` does not parse; FAILED_PRECONDITION if the
+  // database was migrated by a newer binary; INTERNAL if a migration fails.
+  static absl::StatusOr<std::unique_ptr<PostgresStore>> Connect(
+      const std::string& dsn);
+
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+  ~PostgresStore() override;
+
+  absl::Status CommitVersion(const ModelVersionRecord& record) override;
+  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
+      const std::string& task) override;
+  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& task,
+                                                int64_t version) override;
+  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
+      const std::string& task) override;
+  absl::StatusOr<int64_t> LastRoundId(const std::string& task) override;
+  absl::Status RecordDevice(const std::string& device_id, int64_t seen_unix_ms,
+                            int64_t check_ins, int64_t reports_accepted,
+                            int64_t reports_rejected) override;
+  absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+
+ private:
+  class Session;  // Owns the pqxx connection; defined in the .cc file.
+
+  PostgresStore(std::string dsn, std::string redacted_dsn,
+                std::unique_ptr<Session> session);
+
+  static absl::StatusOr<std::unique_ptr<Session>> OpenSession(
+      const std::string& dsn, const std::string& redacted_dsn);
+
+  // Runs `body` (one transaction) on the connection and turns libpqxx
+  // exceptions into a Status prefixed with `what`. On a broken connection it
+  // reconnects and runs `body` once more, so `body` must reset its outputs.
+  absl::Status Run(absl::string_view what,
+                   absl::FunctionRef<absl::Status(pqxx::connection_base&)> body)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string dsn_;           // May hold a password; never logged.
+  const std::string redacted_dsn_;  // For messages.
+  absl::Mutex mu_;
+  std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);  // Null if lost.
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_POSTGRES_STORE_H_

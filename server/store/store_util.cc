@@ -1,0 +1,121 @@
+#include "server/store/store_util.h"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace cohort::server {
+namespace {
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '-';
+}
+
+}  // namespace
+
+absl::Status ValidateStoreName(absl::string_view name, absl::string_view what) {
+  if (name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  }
+  if (name.size() > kMaxStoreNameLength) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is ", name.size(),
+                                                   " bytes, over the limit of ",
+                                                   kMaxStoreNameLength));
+  }
+  bool ok = absl::ascii_isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) ok = ok && IsNameChar(c);
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " \"", absl::CHexEscape(name),
+        "\" must be [A-Za-z0-9._-] and start with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCommit(const ModelVersionRecord& record) {
+  absl::Status s = ValidateStoreName(record.task, "task name");
+  if (!s.ok()) return s;
+  if (record.parent < 0 || record.version <= record.parent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("task ", record.task, ": version ", record.version,
+                     " must be greater than parent ", record.parent,
+                     " and the parent must be >= 0"));
+  }
+  if (record.architecture.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("architecture contains a NUL byte");
+  }
+  for (const auto& [name, value] : record.metrics) {
+    if (name.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metric name \"", absl::CHexEscape(name), "\" contains a NUL byte"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDeviceUpdate(absl::string_view device_id,
+                                  int64_t check_ins, int64_t reports_accepted,
+                                  int64_t reports_rejected) {
+  absl::Status s = ValidateStoreName(device_id, "device id");
+  if (!s.ok()) return s;
+  if (check_ins < 0 || reports_accepted < 0 || reports_rejected < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "device ", device_id,
+        ": counter increments must be >= 0, got check_ins=", check_ins,
+        " reports_accepted=", reports_accepted,
+        " reports_rejected=", reports_rejected));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatDouble(double value) {
+  // std::to_chars without a precision writes the shortest text that reads
+  // back to the same double, which is what makes metrics round-trip exactly.
+  if (std::isnan(value)) return "nan";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  if (ec != std::errc()) return "nan";  // Cannot happen with 64 bytes.
+  return std::string(buf, end);
+}
+
+bool ParseDouble(absl::string_view text, double* value) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (text == "inf" || text == "Infinity") {
+    *value = kInf;
+    return true;
+  }
+  if (text == "-inf" || text == "-Infinity") {
+    *value = -kInf;
+    return true;
+  }
+  if (text == "nan" || text == "NaN") {
+    *value = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  if (text.empty()) return false;
+  // from_chars would also accept spellings such as "INF" or "nan(123)"; only
+  // the plain decimal forms are allowed past this point.
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '+' && c != '.' && c != 'e' && c != 'E') {
+      return false;
+    }
+  }
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *value);
+  return ec == std::errc() && ptr == end;
+}
+
+bool ParseInt64(absl::string_view text, int64_t* value) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *value);
+  return ec == std::errc() && ptr == end;
+}
+
+}  // namespace cohort::server

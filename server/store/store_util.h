@@ -1,0 +1,51 @@
+#ifndef COHORT_SERVER_STORE_STORE_UTIL_H_
+#define COHORT_SERVER_STORE_STORE_UTIL_H_
+
+// Argument checks and number codecs shared by every Store backend, so that a
+// name or record one backend accepts is accepted by all of them and data can
+// move between backends unchanged.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// Longest task name or device id, in bytes.
+inline constexpr size_t kMaxStoreNameLength = 128;
+
+// Task names and device ids are 1..kMaxStoreNameLength bytes of [A-Za-z0-9._-]
+// starting with a letter or digit, so they are safe as file names (no '/',
+// no "." or "..", no hidden files). INVALID_ARGUMENT otherwise; the message
+// names `what` ("task name", "device id").
+absl::Status ValidateStoreName(absl::string_view name, absl::string_view what);
+
+// Checks a record before CommitVersion: valid task name, 0 <= parent <
+// version, and no NUL bytes in the architecture or metric names (PostgreSQL
+// text cannot hold them). INVALID_ARGUMENT otherwise.
+absl::Status ValidateCommit(const ModelVersionRecord& record);
+
+// Checks RecordDevice arguments: valid device id and non-negative counter
+// increments. INVALID_ARGUMENT otherwise.
+absl::Status ValidateDeviceUpdate(absl::string_view device_id,
+                                  int64_t check_ins, int64_t reports_accepted,
+                                  int64_t reports_rejected);
+
+// Shortest decimal text that parses back to exactly `value` ("0.1", "-0",
+// "1e-300"); "inf", "-inf" and "nan" for the non-finite values.
+std::string FormatDouble(double value);
+
+// Parses FormatDouble output and PostgreSQL float8 output ("Infinity",
+// "-Infinity", "NaN"). The whole string must be consumed; false otherwise.
+bool ParseDouble(absl::string_view text, double* value);
+
+// Parses a base-10 int64 with an optional leading '-', nothing else (no
+// spaces, no '+'). False on any other input or overflow.
+bool ParseInt64(absl::string_view text, int64_t* value);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_STORE_UTIL_H_

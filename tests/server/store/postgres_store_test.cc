@@ -1,0 +1,162 @@
+// PostgresStore behaviour beyond the shared contract: connection failures,
+// migrations and reconnecting. Cases that need a server skip unless
+// COHORT_TEST_PG_DSN is set.
+
+#include "server/store/postgres_store.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/store/postgres_schema.h"
+#include "tests/server/store/store_test_util.h"
+
+namespace cohort::server {
+namespace {
+
+using ::absl::StatusCode;
+using store_testing::AppendDsnOption;
+using store_testing::PgSkipMessage;
+using store_testing::ScratchSchema;
+using store_testing::TestPgDsn;
+using store_testing::UniqueName;
+
+// A local TCP port with nothing listening: bound, then released.
+int DeadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "cannot pick a port";
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+ModelVersionRecord MakeRecord(int64_t version, int64_t parent) {
+  return store_testing::MakeTestRecord("mnist", version, parent);
+}
+
+TEST(PostgresStoreConnectTest, DeadPortIsUnavailableWithAClearMessage) {
+  const int port = DeadPort();
+  auto store = PostgresStore::Connect(
+      absl::StrCat("host=127.0.0.1 port=", port,
+                   " dbname=cohort user=cohort password=hunter2 "
+                   "connect_timeout=5"));
+  ASSERT_FALSE(store.ok());
+  const absl::Status& s = store.status();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "cannot connect to PostgreSQL ("))
+      << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), absl::StrCat("port=", port))) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "Connection refused")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "hunter2")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "\n")) << s;
+}
+
+TEST(PostgresStoreConnectTest, UriPasswordIsNotShown) {
+  auto store = PostgresStore::Connect(absl::StrCat(
+      "postgresql://cohort:hunter2@127.0.0.1:", DeadPort(), "/cohort"));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status();
+  EXPECT_FALSE(absl::StrContains(store.status().message(), "hunter2"))
+      << store.status();
+}
+
+TEST(PostgresStoreConnectTest, MalformedDsnIsInvalidArgument) {
+  auto store = PostgresStore::Connect("host=localhost port");
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument)
+      << store.status();
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::optional<std::string> dsn = TestPgDsn();
+    if (!dsn) GTEST_SKIP() << PgSkipMessage();
+    auto schema = ScratchSchema::Create(*dsn);
+    ASSERT_TRUE(schema.ok()) << schema.status();
+    schema_ = std::move(*schema);
+  }
+
+  std::string Query(const std::string& sql) {
+    std::string value;
+    absl::Status s = schema_->Exec(sql, &value);
+    EXPECT_TRUE(s.ok()) << s;
+    return value;
+  }
+
+  std::unique_ptr<ScratchSchema> schema_;
+};
+
+TEST_F(PostgresStoreTest, MigrationsAreAppliedOnceAcrossConnects) {
+  auto first = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->CommitVersion(MakeRecord(1, 0)).ok());
+  auto second = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"),
+            absl::StrCat(LatestSchemaVersion()));
+  EXPECT_EQ(Query("SELECT max(version) FROM schema_migrations"),
+            absl::StrCat(LatestSchemaVersion()));
+  auto current = (*second)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->weights, "weights-1");
+}
+
+TEST_F(PostgresStoreTest, DatabaseMigratedByNewerBinaryIsFailedPrecondition) {
+  ASSERT_TRUE(PostgresStore::Connect(schema_->dsn()).ok());
+  Query(
+      absl::StrCat("INSERT INTO schema_migrations (version, description) "
+                   "VALUES (",
+                   LatestSchemaVersion() + 1, ", 'from the future')"));
+  auto store = PostgresStore::Connect(schema_->dsn());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition)
+      << store.status();
+}
+
+TEST_F(PostgresStoreTest, ReconnectsAfterTheServerDropsTheConnection) {
+  const std::string app = UniqueName("cohort_store_test");
+  auto store = PostgresStore::Connect(
+      AppendDsnOption(schema_->dsn(), "application_name", app));
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(pg_terminate_backend(pid)) "
+                               "FROM pg_stat_activity "
+                               "WHERE application_name = '",
+                               app, "'")),
+            "1");
+  auto current = (*store)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, 1);
+  EXPECT_TRUE((*store)->CommitVersion(MakeRecord(2, 1)).ok());
+}
+
+TEST_F(PostgresStoreTest, TextTheServerRejectsIsInvalidArgument) {
+  auto store = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ModelVersionRecord r = MakeRecord(1, 0);
+  r.architecture = "\xff\xfe not UTF-8";
+  absl::Status s = (*store)->CommitVersion(r);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+  auto current = (*store)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_FALSE(current->has_value());
+}
+
+}  // namespace
+}  // namespace cohort::server
