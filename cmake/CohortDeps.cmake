@@ -11,4 +11,6 @@ find_package(GTest CONFIG REQUIRED)
 find_package(benchmark CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# libpq itself: the store strips passwords from DSNs with PQconninfoParse.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 find_package(Torch CONFIG REQUIRED)

@@ -90,7 +90,8 @@ absl::Status Agent::Run() {
       Wait(*delay);
       continue;
     }
-    if (delay.status().code() == absl::StatusCode::kUnauthenticated) {
+    if (delay.status().code() == absl::StatusCode::kUnauthenticated ||
+        delay.status().code() == absl::StatusCode::kFailedPrecondition) {
       return delay.status();
     }
     absl::Duration backoff = NextBackoff();
@@ -113,6 +114,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   check_in->set_cached_model_version(cached_version_);
 
   absl::StatusOr<absl::Duration> result = absl::ZeroDuration();
+  bool assigned = false;
   cohort::v1::ServerMessage reply;
   if (!stream->Write(hello) || !stream->Read(&reply)) {
     result = absl::UnavailableError("stream closed during check-in");
@@ -123,6 +125,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
     VLOG(1) << "retry window: " << w.reason();
     result = absl::Milliseconds(random_.UniformInRange(lo, hi));
   } else if (reply.has_task_assignment()) {
+    assigned = true;
     result = DoAssignment(stream.get(), reply.task_assignment());
   } else {
     result = absl::InternalError("server sent neither assignment nor retry");
@@ -136,13 +139,24 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
         " failed: the server's certificate is not trusted by ca_cert ",
         config_.tls().ca_cert_path(), " (", finish.error_message(), ")"));
   }
-  if (!finish.ok() && result.ok()) return FromGrpc(finish, "Participate");
-  if (!finish.ok() && !result.ok()) {
-    return absl::Status(result.status().code(),
-                        absl::StrCat(result.status().message(), " (server: ",
-                                     finish.error_message(), ")"));
+  if (finish.ok()) return result;
+  absl::Status server = FromGrpc(finish, "server");
+  if (!assigned && (server.code() == absl::StatusCode::kFailedPrecondition ||
+                    server.code() == absl::StatusCode::kInvalidArgument)) {
+    // The server refuses this device as configured; retrying cannot help.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "check-in refused: ", finish.error_message()));
   }
-  return result;
+  if (assigned && server.code() == absl::StatusCode::kFailedPrecondition) {
+    // The round moved on (closed, or this device was dropped): check in again.
+    return absl::AbortedError(server.message());
+  }
+  if (!result.ok()) {
+    return absl::Status(server.code(),
+                        absl::StrCat(result.status().message(), " (",
+                                     server.message(), ")"));
+  }
+  return server;
 }
 
 absl::StatusOr<absl::Duration> Agent::DoAssignment(

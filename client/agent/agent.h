@@ -31,8 +31,9 @@ class Agent {
         LocalTrainer* trainer, absl::Notification* stop);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
-  // server's certificate is not trusted (no point retrying); other codes only
-  // for local failures that retrying cannot fix.
+  // server's certificate is not trusted; FAILED_PRECONDITION when the server
+  // refuses the check-in itself (wrong population, bad identity). Neither is
+  // retried. Everything else is retried with backoff.
   absl::Status Run();
 
   // Cancels the RPC in flight, if any.

@@ -3,7 +3,7 @@
 //   cohort-agent --config=configs/agent.textproto [--device_id=... --shard_index=N]
 //
 // Exit codes: 0 after SIGTERM/SIGINT or max_rounds, 2 for a bad config or
-// missing data, 3 when the server's certificate is not trusted, 1 otherwise.
+// missing data or a check-in the server refuses, 3 when the server's certificate is not trusted, 1 otherwise.
 
 #include <cstdio>
 
@@ -34,6 +34,7 @@ int Fail(const absl::Status& s) {
       return 3;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
       return 2;
     default:
       return 1;

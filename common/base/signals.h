@@ -8,10 +8,9 @@
 namespace cohort::base {
 
 // Turns SIGTERM and SIGINT into a notification, for a clean daemon stop.
-// Blocks both signals in the calling thread, so call it at the top of main()
-// before any thread starts (threads inherit the mask); a detached thread then
-// waits for them with sigwait, runs `on_stop` (may be empty) and notifies
-// `stop`. A second signal after the first is ignored. Call at most once.
+// Installs a process-wide handler that writes to a self-pipe; a detached
+// thread reads it, runs `on_stop` (may be empty) and notifies `stop`. Signals
+// after the first are ignored. Call once, at the top of main().
 void StopOnTerminationSignals(absl::Notification* stop,
                               std::function<void()> on_stop = nullptr);
 

@@ -87,6 +87,13 @@ class ParticipateReactor final
            "device_id must be 1-128 characters of [A-Za-z0-9-_.@]");
       return;
     }
+    const std::string& population = in_.check_in().population();
+    if (!population.empty() && population != engine_->task()) {
+      Fail(grpc::StatusCode::FAILED_PRECONDITION,
+           absl::StrCat("this coordinator serves population '",
+                        engine_->task(), "', not '", population, "'"));
+      return;
+    }
     CheckInOutcome outcome = engine_->CheckIn(device_);
     if (auto* retry = std::get_if<cohort::v1::RetryWindow>(&outcome)) {
       *out_.mutable_retry_window() = std::move(*retry);

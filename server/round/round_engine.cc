@@ -245,3 +245,12 @@ int64_t RoundEngine::rounds_committed() const {
 }
 
 }  // namespace cohort::server
+
+namespace cohort::server {
+
+int64_t RoundEngine::assigned_count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(ctx_->assigned.size());
+}
+
+}  // namespace cohort::server

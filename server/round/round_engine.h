@@ -72,8 +72,11 @@ class RoundEngine {
   // The current or the previous version, else nullptr.
   std::shared_ptr<const PublishedModel> FindModel(int64_t version) const;
   RoundPhase phase() const;
+  const std::string& task() const { return options_.task; }
   int64_t round_id() const;
   int64_t rounds_committed() const;
+  // Devices holding an assignment in the open round.
+  int64_t assigned_count() const;
 
  private:
   void OpenRoundLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -67,13 +67,21 @@ absl::StatusOr<cohort::v1::Ack> SelectingState::HandleReport(
   return AcceptReport(ctx, device_id, report);
 }
 
+void SelectingState::HandleDrop(RoundContext& ctx,
+                                const std::string& device_id) {
+  if (!ctx.reported.contains(device_id)) ctx.assigned.erase(device_id);
+}
+
 std::unique_ptr<RoundState> SelectingState::ProceedToNext(RoundContext& ctx,
                                                           absl::Time now) {
   const int assigned = static_cast<int>(ctx.assigned.size());
   const bool full = assigned >= ctx.options->selection_target();
   const bool timed_out = now >= ctx.selection_deadline &&
                          assigned >= ctx.options->min_reports;
-  if (!full && !timed_out) return nullptr;
+  // Fast devices may reach the goal before selection would close.
+  const bool goal_met =
+      static_cast<int>(ctx.reported.size()) >= ctx.options->goal_count;
+  if (!full && !timed_out && !goal_met) return nullptr;
   // Report deadline counts from the end of selection.
   ctx.report_deadline = now + ctx.options->report_timeout;
   return std::make_unique<ReportingState>();

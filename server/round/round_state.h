@@ -43,8 +43,9 @@ class RoundState {
                                                     absl::Time now);
 };
 
-// Assigns devices until the target is reached or selection times out with at
-// least min_reports assigned. Accepts early reports.
+// Assigns devices until the target is reached, goal_count reports are in, or
+// selection times out with at least min_reports assigned. Accepts early
+// reports.
 class SelectingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kSelecting; }
@@ -53,6 +54,8 @@ class SelectingState final : public RoundState {
   absl::StatusOr<cohort::v1::Ack> HandleReport(
       RoundContext& ctx, const std::string& device_id,
       const cohort::v1::Report& report) override;
+  // A device lost during selection frees its slot for another.
+  void HandleDrop(RoundContext& ctx, const std::string& device_id) override;
   std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
                                             absl::Time now) override;
 };

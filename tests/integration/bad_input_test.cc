@@ -25,7 +25,7 @@ TEST_F(BadInputTest, AgentRefusesServerItDoesNotTrust) {
   auto server = StartServer(o, "server");
   int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();
-  auto agent = StartAgent(0, port);
+  auto agent = StartAgent(0, port, o.task);
   auto code = agent->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.has_value()) << agent->Log();
   EXPECT_EQ(*code, 3) << agent->Log();
@@ -106,6 +106,21 @@ TEST_F(BadInputTest, MalformedFirstMessageIsInvalidArgument) {
   stream->WritesDone();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(server->running());
+}
+
+TEST_F(BadInputTest, AgentOfAnotherPopulationStopsWithClearError) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  o.max_rounds = 0;
+  auto server = StartServer(o, "server");
+  int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  auto agent = StartAgent(0, port, "some_other_task");
+  auto code = agent->Wait(absl::Seconds(60));
+  ASSERT_TRUE(code.has_value()) << agent->Log();
+  EXPECT_EQ(*code, 2) << agent->Log();
+  EXPECT_NE(agent->Log().find("check-in refused"), std::string::npos)
+      << agent->Log();
 }
 
 TEST_F(BadInputTest, ServerExitsNonZeroNamingUnreachableDatabase) {

@@ -89,13 +89,14 @@ int ClusterTest::WaitForPort(Subprocess& server, const std::string& name) {
   return 0;
 }
 
-std::unique_ptr<Subprocess> ClusterTest::StartAgent(int index, int port,
-                                                    const std::string& ca) {
+std::unique_ptr<Subprocess> ClusterTest::StartAgent(
+    int index, int port, const std::string& population, const std::string& ca) {
   const std::string id = absl::StrCat("device-", index);
   std::string config = absl::StrFormat(
       R"(server_address: "127.0.0.1:%d"
 tls { ca_cert_path: "%s" cert_path: "%s/%s.crt" key_path: "%s/%s.key" }
 device_id: "%s"
+population: "%s"
 data { idx_dir: "%s" }
 partition { scheme: IID num_shards: 3 shard_index: %d seed: 5 }
 state_dir: "%s/%s-state"
@@ -103,7 +104,7 @@ backoff_initial_ms: 100
 backoff_max_ms: 1000
 )",
       port, ca.empty() ? pki_dir_ + "/ca.crt" : ca, pki_dir_, id, pki_dir_, id,
-      id, data_dir_, index, dir_, id);
+      id, population, data_dir_, index, dir_, id);
   std::string path = absl::StrCat(dir_, "/", id, ".textproto");
   WriteText(path, config);
   return std::make_unique<Subprocess>(

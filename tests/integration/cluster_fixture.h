@@ -37,6 +37,7 @@ class ClusterTest : public ::testing::Test {
   // Waits for the server's port file; 0 if the server died first.
   int WaitForPort(Subprocess& server, const std::string& name);
   std::unique_ptr<Subprocess> StartAgent(int index, int port,
+                                         const std::string& population,
                                          const std::string& ca_path = "");
 
   std::string dir_;

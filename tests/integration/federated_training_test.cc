@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include "tests/testing/pg_env.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/store/postgres_store.h"
@@ -15,7 +16,7 @@ class FederatedTrainingTest : public ClusterTest {
  protected:
   void SetUp() override {
     dsn_ = PgDsn();
-    if (dsn_.empty()) GTEST_SKIP() << "COHORT_TEST_PG_DSN is not set";
+    if (dsn_.empty()) COHORT_SKIP_OR_FAIL_WITHOUT_PG("COHORT_TEST_PG_DSN is not set");
     ClusterTest::SetUp();
     auto store = server::PostgresStore::Connect(dsn_);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -40,9 +41,9 @@ TEST_F(FederatedTrainingTest, ThreeAgentsThreeRoundsImproveAccuracy) {
   int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();
   std::vector<std::unique_ptr<Subprocess>> agents;
-  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port));
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port, o.task));
 
-  auto code = server->Wait(absl::Minutes(5));
+  auto code = server->Wait(absl::Minutes(3));
   ASSERT_TRUE(code.has_value()) << "server did not finish 3 rounds:\n"
                                 << server->Log();
   EXPECT_EQ(*code, 0) << server->Log();
@@ -76,9 +77,9 @@ TEST_F(FederatedTrainingTest, KilledServerLosesNoCommittedVersionAndResumes) {
   int port = WaitForPort(*first, "first");
   ASSERT_GT(port, 0) << first->Log();
   std::vector<std::unique_ptr<Subprocess>> agents;
-  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port));
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port, o.task));
 
-  absl::Time deadline = absl::Now() + absl::Minutes(4);
+  absl::Time deadline = absl::Now() + absl::Minutes(3);
   while (Versions(o.task).size() < 3 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(100));
   }
@@ -92,7 +93,7 @@ TEST_F(FederatedTrainingTest, KilledServerLosesNoCommittedVersionAndResumes) {
   o.listen = absl::StrCat("127.0.0.1:", port);
   o.max_rounds = 1;
   auto second = StartServer(o, "second");
-  auto code = second->Wait(absl::Minutes(4));
+  auto code = second->Wait(absl::Minutes(3));
   ASSERT_TRUE(code.has_value()) << second->Log();
   EXPECT_EQ(*code, 0) << second->Log();
   EXPECT_NE(second->Log().find("resuming task"), std::string::npos);

@@ -1,5 +1,6 @@
 #include "server/round/round_engine.h"
 
+#include <filesystem>
 #include <limits>
 #include <vector>
 
@@ -203,7 +204,10 @@ TEST_F(RoundEngineTest, SelectionTimeoutStartsReportingWithEnoughDevices) {
   clock_.Advance(absl::Seconds(11));
   EXPECT_TRUE(engine->RunOnce());
   EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);  // below min_reports
-  ASSERT_EQ(CheckInAll(*engine, 9), 4);
+  // Devices 0-4 already hold assignments; 5, 6 and 7 bring the round to
+  // min_reports, which closes the timed-out selection, so 8 is turned away.
+  EXPECT_EQ(CheckInAll(*engine, 9), 3);
+  EXPECT_EQ(engine->assigned_count(), 8);
   EXPECT_EQ(engine->phase(), RoundPhase::kReporting);
 }
 
@@ -258,6 +262,38 @@ TEST(RoundOptionsTest, ResolveAppliesDefaultsAndNamesBadFields) {
   plan.set_learning_rate(-1);
   s = ResolveRoundOptions("", cohort::v1::RoundConfig(), plan).status();
   EXPECT_NE(s.message().find("learning_rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+TEST_F(RoundEngineTest, GoalReachedDuringSelectionCommits) {
+  options_.goal_count = 2;
+  options_.min_reports = 2;
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 2), 2);  // target is 3
+  EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);
+  int64_t round = engine->round_id();
+  ASSERT_TRUE(engine->SubmitReport(Dev(0), ReportOf(round, 1, 1)).ok());
+  ASSERT_TRUE(engine->SubmitReport(Dev(1), ReportOf(round, 1, 1)).ok());
+  EXPECT_EQ(engine->phase(), RoundPhase::kCommitting);
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_EQ(engine->current_model()->version, 2);
+}
+
+TEST_F(RoundEngineTest, DropDuringSelectionFreesTheSlot) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 12), 12);
+  engine->Drop(Dev(0));
+  EXPECT_EQ(engine->assigned_count(), 11);
+  EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(
+      engine->CheckIn("newcomer")));
+  EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(
+      engine->CheckIn(Dev(0))));
+  EXPECT_EQ(engine->phase(), RoundPhase::kReporting);
 }
 
 }  // namespace

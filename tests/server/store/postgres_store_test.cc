@@ -2,6 +2,7 @@
 // migrations and reconnecting. Cases that need a server skip unless
 // COHORT_TEST_PG_DSN is set.
 
+#include "tests/testing/pg_env.h"
 #include "server/store/postgres_store.h"
 
 #include <arpa/inet.h>
@@ -85,7 +86,7 @@ class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::optional<std::string> dsn = TestPgDsn();
-    if (!dsn) GTEST_SKIP() << PgSkipMessage();
+    if (!dsn) COHORT_SKIP_OR_FAIL_WITHOUT_PG(PgSkipMessage());
     auto schema = ScratchSchema::Create(*dsn);
     ASSERT_TRUE(schema.ok()) << schema.status();
     schema_ = std::move(*schema);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/pg_env.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -43,7 +44,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "postgres") {
       std::optional<std::string> dsn = TestPgDsn();
-      if (!dsn) GTEST_SKIP() << PgSkipMessage();
+      if (!dsn) COHORT_SKIP_OR_FAIL_WITHOUT_PG(PgSkipMessage());
       auto backend = MakePostgresBackend(*dsn);
       ASSERT_TRUE(backend.ok()) << backend.status();
       backend_ = std::move(*backend);

@@ -1,0 +1,158 @@
+#include "server/api/coordinator_service.h"
+
+#include <filesystem>
+
+#include "common/crypto/sha256.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
+
+namespace cohort::server {
+namespace {
+
+// The service over an in-process channel: no sockets, same reactors.
+class CoordinatorServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "/service_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(root_);
+    store_ = std::move(*DirectoryStore::Open(root_));
+    options_.task = "t";
+    options_.goal_count = 1;
+    options_.min_reports = 1;
+    engine_ = std::make_unique<RoundEngine>(options_, store_.get(), &model_,
+                                            &clock_);
+    ASSERT_TRUE(engine_->Start().ok());
+    service_ = std::make_unique<CoordinatorService>(engine_.get());
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = cohort::v1::Coordinator::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  std::string Fetch(int64_t version, int64_t offset, grpc::Status* status,
+                    int* chunks) {
+    grpc::ClientContext ctx;
+    cohort::v1::FetchModelRequest req;
+    req.set_version(version);
+    req.set_offset(offset);
+    auto reader = stub_->FetchModel(&ctx, req);
+    cohort::v1::ModelChunk chunk;
+    std::string bytes;
+    *chunks = 0;
+    while (reader->Read(&chunk)) {
+      EXPECT_EQ(chunk.offset(), offset + static_cast<int64_t>(bytes.size()));
+      EXPECT_LE(chunk.data().size(), size_t{CoordinatorService::kChunkBytes});
+      bytes += chunk.data();
+      ++*chunks;
+    }
+    *status = reader->Finish();
+    return bytes;
+  }
+
+  std::string root_;
+  std::unique_ptr<DirectoryStore> store_;
+  RoundOptions options_;
+  cohort::testing::FakeTaskModel model_{700000};  // 2.8 MB: three chunks
+  cohort::testing::FakeClock clock_;
+  std::unique_ptr<RoundEngine> engine_;
+  std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<cohort::v1::Coordinator::Stub> stub_;
+};
+
+TEST_F(CoordinatorServiceTest, FetchModelStreamsChunksAndResumesAtOffset) {
+  grpc::Status status;
+  int chunks = 0;
+  std::string full = Fetch(1, 0, &status, &chunks);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(chunks, 3);
+  EXPECT_EQ(crypto::Sha256Hex(full), engine_->current_model()->sha256);
+  const int64_t cut = 1500000;
+  std::string tail = Fetch(1, cut, &status, &chunks);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(full.substr(cut), tail);
+}
+
+TEST_F(CoordinatorServiceTest, FetchModelRejectsBadOffsetAndUnknownVersion) {
+  grpc::Status status;
+  int chunks = 0;
+  Fetch(1, -1, &status, &chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  Fetch(1, int64_t{1} << 40, &status, &chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  Fetch(99, 0, &status, &chunks);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CoordinatorServiceTest, ParticipateAssignsAcceptsReportAndCommits) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->Participate(&ctx);
+  cohort::v1::ClientMessage hello;
+  hello.mutable_check_in()->set_device_id("d1");
+  hello.mutable_check_in()->set_population("t");
+  ASSERT_TRUE(stream->Write(hello));
+  cohort::v1::ServerMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_task_assignment());
+  EXPECT_EQ(reply.task_assignment().model().version(), 1);
+  cohort::v1::ClientMessage msg;
+  auto* report = msg.mutable_report();
+  report->set_round_id(reply.task_assignment().round_id());
+  *report->mutable_delta() = model_.Filled(0.5f);
+  report->set_num_examples(10);
+  ASSERT_TRUE(stream->Write(msg));
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_ack());
+  EXPECT_TRUE(reply.ack().accepted());
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  engine_->RunOnce();
+  EXPECT_EQ(engine_->current_model()->version, 2);
+}
+
+TEST_F(CoordinatorServiceTest, ParticipateRejectsWrongPopulationAndBadIdentity) {
+  for (auto [id, population, code] :
+       {std::tuple{"d1", "other", grpc::StatusCode::FAILED_PRECONDITION},
+        std::tuple{"", "t", grpc::StatusCode::INVALID_ARGUMENT},
+        std::tuple{"bad/id", "t", grpc::StatusCode::INVALID_ARGUMENT}}) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->Participate(&ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id(id);
+    hello.mutable_check_in()->set_population(population);
+    stream->Write(hello);
+    stream->WritesDone();
+    EXPECT_EQ(stream->Finish().error_code(), code) << id << " " << population;
+  }
+  EXPECT_EQ(engine_->phase(), RoundPhase::kSelecting);
+}
+
+TEST_F(CoordinatorServiceTest, StreamEndingAfterAssignmentFreesTheSlot) {
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub_->Participate(&ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id("d1");
+    ASSERT_TRUE(stream->Write(hello));
+    cohort::v1::ServerMessage reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_TRUE(reply.has_task_assignment());
+    EXPECT_EQ(engine_->assigned_count(), 1);
+    stream->WritesDone();
+    stream->Finish();
+  }
+  for (int i = 0; i < 200 && engine_->assigned_count() != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(engine_->assigned_count(), 0);
+  EXPECT_EQ(engine_->phase(), RoundPhase::kSelecting);
+}
+
+}  // namespace
+}  // namespace cohort::server
