@@ -3,7 +3,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
-#include "common/base/files.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/cluster_fixture.h"
 
@@ -43,13 +42,7 @@ TEST_F(BadInputTest, OversizedReportIsResourceExhaustedAndServerKeepsServing) {
   int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();
 
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = *base::ReadFile(pki_dir_ + "/ca.crt");
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetMaxSendMessageSize(64 << 20);
-  auto stub = cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl), args));
+  auto stub = TlsStub(port);
 
   {
     grpc::ClientContext ctx;
@@ -92,12 +85,7 @@ TEST_F(BadInputTest, MalformedFirstMessageIsInvalidArgument) {
   auto server = StartServer(o, "server");
   int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = *base::ReadFile(pki_dir_ + "/ca.crt");
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  auto stub = cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl), args));
+  auto stub = TlsStub(port);
   grpc::ClientContext ctx;
   auto stream = stub->Participate(&ctx);
   cohort::v1::ClientMessage report_first;

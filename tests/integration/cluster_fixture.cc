@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/base/files.h"
+#include "grpcpp/grpcpp.h"
 #include "tests/testing/synthetic_idx.h"
 
 namespace cohort::testing {
@@ -110,6 +112,18 @@ backoff_max_ms: 1000
   return std::make_unique<Subprocess>(
       std::vector<std::string>{BinaryPath("cohort-agent"), "--config=" + path},
       absl::StrCat(dir_, "/", id, ".log"));
+}
+
+std::unique_ptr<cohort::v1::Coordinator::Stub> ClusterTest::TlsStub(int port) {
+  grpc::SslCredentialsOptions ssl;
+  auto ca = base::ReadFile(pki_dir_ + "/ca.crt");
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  ssl.pem_root_certs = ca.ok() ? *ca : "";
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetMaxSendMessageSize(64 << 20);
+  return cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl), args));
 }
 
 }  // namespace cohort::testing

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cohort/v1/coordinator.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
 
@@ -39,6 +40,10 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<Subprocess> StartAgent(int index, int port,
                                          const std::string& population,
                                          const std::string& ca_path = "");
+
+  // A raw device-API client over TLS that trusts the test CA (no client
+  // certificate), for sending hand-made messages.
+  std::unique_ptr<cohort::v1::Coordinator::Stub> TlsStub(int port);
 
   std::string dir_;
   std::string data_dir_;
