@@ -90,10 +90,11 @@ int main(int argc, char** argv) {
   if (!valid.ok()) return Fail(valid);
   auto trainer = cohort::client::MakeLocalTrainer(config);
   if (!trainer.ok()) return Fail(trainer.status());
-  auto stub = cohort::client::MakeStub(config);
-  if (!stub.ok()) return Fail(stub.status());
+  auto transport = cohort::client::MakeTransport(config);
+  if (!transport.ok()) return Fail(transport.status());
 
-  cohort::client::Agent agent(config, std::move(*stub), trainer->get(), &stop);
+  cohort::client::Agent agent(config, std::move(*transport), trainer->get(),
+                              &stop);
   {
     absl::MutexLock lock(&agent_mu);
     running = &agent;

@@ -1,6 +1,7 @@
 #include "client/agent/agent_setup.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/transport/grpc_transport.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
@@ -71,8 +72,8 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
   return LocalTrainer::Create(data::Subset(all, shards[p.shard_index()]));
 }
 
-absl::StatusOr<std::unique_ptr<cohort::v1::Coordinator::StubInterface>>
-MakeStub(const cohort::v1::AgentConfig& c) {
+absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
+    const cohort::v1::AgentConfig& c) {
   grpc::SslCredentialsOptions ssl;
   COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
                           base::ReadFile(c.tls().ca_cert_path(), 1 << 20));
@@ -88,8 +89,9 @@ MakeStub(const cohort::v1::AgentConfig& c) {
   args.SetMaxSendMessageSize(64 << 20);
   auto channel = grpc::CreateCustomChannel(
       c.server_address(), grpc::SslCredentials(ssl), args);
-  return std::unique_ptr<cohort::v1::Coordinator::StubInterface>(
-      cohort::v1::Coordinator::NewStub(channel));
+  return std::unique_ptr<CoordinatorTransport>(std::make_unique<GrpcTransport>(
+      cohort::v1::Coordinator::NewStub(channel), c.server_address(),
+      c.tls().ca_cert_path()));
 }
 
 }  // namespace cohort::client

@@ -6,7 +6,7 @@
 #include "absl/status/statusor.h"
 #include "client/train/local_trainer.h"
 #include "cohort/v1/config.pb.h"
-#include "cohort/v1/coordinator.grpc.pb.h"
+#include "client/transport/transport.h"
 
 namespace cohort::client {
 
@@ -20,10 +20,10 @@ absl::Status ApplyAgentDefaults(cohort::v1::AgentConfig* config);
 absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
     const cohort::v1::AgentConfig& config);
 
-// A TLS channel to the server: the configured CA is the only trust root, and
+// A gRPC transport over TLS: the configured CA is the only trust root, and
 // the device's certificate is presented when configured (mTLS).
-absl::StatusOr<std::unique_ptr<cohort::v1::Coordinator::StubInterface>>
-MakeStub(const cohort::v1::AgentConfig& config);
+absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
+    const cohort::v1::AgentConfig& config);
 
 }  // namespace cohort::client
 

@@ -13,9 +13,20 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(
   return std::unique_ptr<LocalTrainer>(new LocalTrainer(std::move(data)));
 }
 
+std::unique_ptr<LocalTrainer> LocalTrainer::CreateWithoutData() {
+  return std::unique_ptr<LocalTrainer>(new LocalTrainer(data::ImageDataset()));
+}
+
 absl::StatusOr<LocalUpdate> LocalTrainer::Train(
     const std::string& architecture, const cohort::v1::Weights& start,
     const cohort::v1::TrainingPlan& plan, uint64_t seed) {
+  return TrainOn(data_, architecture, start, plan, seed);
+}
+
+absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
+    const data::ImageDataset& data, const std::string& architecture,
+    const cohort::v1::Weights& start, const cohort::v1::TrainingPlan& plan,
+    uint64_t seed) {
   if (model_ == nullptr || model_->architecture() != architecture) {
     COHORT_ASSIGN_OR_RETURN(model_, ml::Model::Create(architecture, seed));
   }
@@ -26,7 +37,7 @@ absl::StatusOr<LocalUpdate> LocalTrainer::Train(
   options.learning_rate = plan.learning_rate() > 0 ? plan.learning_rate() : 0.05f;
   options.momentum = plan.momentum();
   options.seed = seed;
-  COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data_, options));
+  COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data, options));
   LocalUpdate update;
   // The delta is taken against `start` itself, not a re-read of the model, so
   // it matches the server's copy of the weights bit for bit.

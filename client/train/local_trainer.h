@@ -35,7 +35,18 @@ class LocalTrainer {
                                     const cohort::v1::TrainingPlan& plan,
                                     uint64_t seed);
 
+  // As Train, on `data` instead of the trainer's own examples (the simulator
+  // keeps one trainer per worker thread and hands it each client's data).
+  absl::StatusOr<LocalUpdate> TrainOn(const data::ImageDataset& data,
+                                      const std::string& architecture,
+                                      const cohort::v1::Weights& start,
+                                      const cohort::v1::TrainingPlan& plan,
+                                      uint64_t seed);
+
   int64_t num_examples() const { return data_.num_examples; }
+
+  // A trainer with no data of its own, for TrainOn only.
+  static std::unique_ptr<LocalTrainer> CreateWithoutData();
 
  private:
   explicit LocalTrainer(data::ImageDataset data) : data_(std::move(data)) {}

@@ -1,0 +1,45 @@
+#include "client/train/client_task.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/sha256.h"
+
+namespace cohort::client {
+
+absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
+    const cohort::v1::ModelRef& ref, const std::string& bytes) {
+  if (static_cast<int64_t>(bytes.size()) != ref.size_bytes()) {
+    return absl::DataLossError(absl::StrCat("model version ", ref.version(),
+                                            " has ", bytes.size(),
+                                            " bytes, expected ",
+                                            ref.size_bytes()));
+  }
+  if (crypto::Sha256Hex(bytes) != ref.sha256()) {
+    return absl::DataLossError(absl::StrCat(
+        "model version ", ref.version(), " failed its SHA-256 check"));
+  }
+  cohort::v1::Weights weights;
+  if (!weights.ParseFromString(bytes)) {
+    return absl::DataLossError("model bytes do not parse as Weights");
+  }
+  return weights;
+}
+
+cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update) {
+  cohort::v1::Report report;
+  report.set_round_id(round_id);
+  *report.mutable_delta() = std::move(update.delta);
+  report.set_num_examples(update.num_examples);
+  report.set_train_loss(update.train_loss);
+  return report;
+}
+
+uint64_t TrainingSeed(uint64_t device_key, int64_t round_id) {
+  // SplitMix64 finaliser over the pair, so nearby keys and rounds decorrelate.
+  uint64_t z = device_key * 0x9e3779b97f4a7c15ULL +
+               static_cast<uint64_t>(round_id) + 0x632be59bd9b4e019ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,30 @@
+#ifndef COHORT_CLIENT_TRAIN_CLIENT_TASK_H_
+#define COHORT_CLIENT_TRAIN_CLIENT_TASK_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "client/train/local_trainer.h"
+#include "cohort/v1/coordinator.pb.h"
+
+namespace cohort::client {
+
+// The steps of a device's round that the agent and the simulator share, so
+// both run the same client code.
+
+// Checks downloaded model bytes against the assignment's reference (size and
+// SHA-256) before parsing them. DATA_LOSS on any mismatch or parse failure.
+absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
+    const cohort::v1::ModelRef& ref, const std::string& bytes);
+
+// Wraps a local update as the Report for `round_id`.
+cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update);
+
+// Seed of a device's local training in a round: distinct per (device, round),
+// and the same on every run.
+uint64_t TrainingSeed(uint64_t device_key, int64_t round_id);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_TRAIN_CLIENT_TASK_H_

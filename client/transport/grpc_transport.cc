@@ -1,0 +1,173 @@
+#include "client/transport/grpc_transport.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace cohort::client {
+namespace {
+
+constexpr int kDownloadAttempts = 5;
+
+using Stream = grpc::ClientReaderWriterInterface<cohort::v1::ClientMessage,
+                                                 cohort::v1::ServerMessage>;
+
+class GrpcSession final : public ParticipationSession {
+ public:
+  explicit GrpcSession(GrpcTransport* transport) : transport_(transport) {
+    transport_->Track(&ctx_);
+    stream_ = transport_->stub()->Participate(&ctx_);
+  }
+  ~GrpcSession() override {
+    Close();
+    transport_->Untrack(&ctx_);
+  }
+
+  absl::StatusOr<cohort::v1::ServerMessage> CheckIn(
+      const cohort::v1::CheckIn& check_in) override {
+    cohort::v1::ClientMessage msg;
+    *msg.mutable_check_in() = check_in;
+    return Exchange(msg, "check-in");
+  }
+
+  absl::StatusOr<cohort::v1::Ack> Report(
+      const cohort::v1::Report& report) override {
+    cohort::v1::ClientMessage msg;
+    *msg.mutable_report() = report;
+    auto reply = Exchange(msg, "report");
+    if (!reply.ok()) return reply.status();
+    if (!reply->has_ack()) {
+      return absl::InternalError("server answered a report without an Ack");
+    }
+    return reply->ack();
+  }
+
+  void Close() override {
+    if (finished_) return;
+    stream_->WritesDone();
+    Finish();
+  }
+
+ private:
+  absl::StatusOr<cohort::v1::ServerMessage> Exchange(
+      const cohort::v1::ClientMessage& msg, const char* what) {
+    if (finished_) return absl::FailedPreconditionError("session is closed");
+    cohort::v1::ServerMessage reply;
+    if (stream_->Write(msg) && stream_->Read(&reply)) return reply;
+    grpc::Status s = Finish();
+    if (s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("stream closed during ", what));
+    }
+    return transport_->FromGrpc(s, what);
+  }
+
+  grpc::Status Finish() {
+    finished_ = true;
+    status_ = stream_->Finish();
+    return status_;
+  }
+
+  GrpcTransport* const transport_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<Stream> stream_;
+  bool finished_ = false;
+  grpc::Status status_;
+};
+
+}  // namespace
+
+bool IsTlsTrustFailure(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  std::string m = absl::AsciiStrToLower(status.error_message());
+  return absl::StrContains(m, "certificate_verify_failed") ||
+         absl::StrContains(m, "certificate verify failed") ||
+         absl::StrContains(m, "handshake failed");
+}
+
+GrpcTransport::GrpcTransport(
+    std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub,
+    std::string server_address, std::string ca_path)
+    : stub_(std::move(stub)),
+      server_address_(std::move(server_address)),
+      ca_path_(std::move(ca_path)) {}
+
+std::unique_ptr<ParticipationSession> GrpcTransport::OpenSession() {
+  return std::make_unique<GrpcSession>(this);
+}
+
+void GrpcTransport::Track(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  active_.insert(ctx);
+  if (cancelled_) ctx->TryCancel();
+}
+
+void GrpcTransport::Untrack(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  active_.erase(ctx);
+}
+
+void GrpcTransport::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  for (grpc::ClientContext* ctx : active_) ctx->TryCancel();
+}
+
+absl::Status GrpcTransport::FromGrpc(const grpc::Status& s,
+                                     const std::string& what) const {
+  if (IsTlsTrustFailure(s)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "TLS handshake with ", server_address_,
+        " failed: the server's certificate is not trusted by ca_cert ",
+        ca_path_, " (", s.error_message(), ")"));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+absl::StatusOr<std::string> GrpcTransport::FetchModel(
+    const cohort::v1::ModelRef& ref, const std::string& task) {
+  if (ref.size_bytes() < 0 || ref.size_bytes() > kMaxModelBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "model of ", ref.size_bytes(), " bytes is over the limit"));
+  }
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(ref.size_bytes()));
+  grpc::Status last;
+  for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
+    cohort::v1::FetchModelRequest request;
+    request.set_task(task);
+    request.set_version(ref.version());
+    request.set_offset(static_cast<int64_t>(bytes.size()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    Track(&ctx);
+    auto reader = stub_->FetchModel(&ctx, request);
+    cohort::v1::ModelChunk chunk;
+    bool bad = false;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() != static_cast<int64_t>(bytes.size()) ||
+          chunk.total_size() != ref.size_bytes() ||
+          static_cast<int64_t>(bytes.size() + chunk.data().size()) >
+              ref.size_bytes()) {
+        bad = true;
+        ctx.TryCancel();
+        break;
+      }
+      bytes.append(chunk.data());
+    }
+    last = reader->Finish();
+    Untrack(&ctx);
+    if (bad) return absl::DataLossError("model stream is inconsistent");
+    if (static_cast<int64_t>(bytes.size()) == ref.size_bytes()) return bytes;
+    if (last.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return FromGrpc(last, "FetchModel");
+    }
+    LOG(WARNING) << "download interrupted at byte " << bytes.size()
+                 << "; resuming";
+  }
+  return FromGrpc(last, "FetchModel incomplete");
+}
+
+}  // namespace cohort::client

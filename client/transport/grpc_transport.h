@@ -1,0 +1,55 @@
+#ifndef COHORT_CLIENT_TRANSPORT_GRPC_TRANSPORT_H_
+#define COHORT_CLIENT_TRANSPORT_GRPC_TRANSPORT_H_
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "client/transport/transport.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+
+namespace cohort::client {
+
+// CoordinatorTransport over gRPC (TLS). FetchModel resumes an interrupted
+// download from the bytes received so far, up to 5 attempts. Thread-safe:
+// sessions may be used from different threads, one thread per session.
+class GrpcTransport final : public CoordinatorTransport {
+ public:
+  // `ca_path` only names the trust root in error messages.
+  GrpcTransport(std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub,
+                std::string server_address, std::string ca_path);
+
+  std::unique_ptr<ParticipationSession> OpenSession() override;
+  absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
+                                         const std::string& task) override;
+  void CancelAll() override;
+
+  // Registers a call so CancelAll can reach it. Used by sessions.
+  void Track(grpc::ClientContext* ctx);
+  void Untrack(grpc::ClientContext* ctx);
+  // Converts a finished call's status, naming an untrusted server clearly.
+  absl::Status FromGrpc(const grpc::Status& status,
+                        const std::string& what) const;
+
+  cohort::v1::Coordinator::StubInterface* stub() { return stub_.get(); }
+
+  static constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
+
+ private:
+  std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub_;
+  const std::string server_address_;
+  const std::string ca_path_;
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<grpc::ClientContext*> active_ ABSL_GUARDED_BY(mu_);
+};
+
+// True when an RPC failed because the TLS handshake rejected the server's
+// certificate (so retrying cannot help).
+bool IsTlsTrustFailure(const grpc::Status& status);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_TRANSPORT_GRPC_TRANSPORT_H_

@@ -1,0 +1,53 @@
+#ifndef COHORT_CLIENT_TRANSPORT_TRANSPORT_H_
+#define COHORT_CLIENT_TRANSPORT_TRANSPORT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cohort/v1/coordinator.pb.h"
+
+namespace cohort::client {
+
+// One Participate conversation, as a device sees it: CheckIn, then (after an
+// assignment) Report, then Close. Implementations: gRPC over TLS
+// (GrpcTransport) and the simulator's in-process transport. Not thread-safe;
+// one session belongs to one device.
+class ParticipationSession {
+ public:
+  virtual ~ParticipationSession() = default;
+
+  // Sends the check-in and returns the server's answer: a TaskAssignment or a
+  // RetryWindow. Errors carry the server's status code; UNAUTHENTICATED means
+  // the server's certificate was not trusted.
+  virtual absl::StatusOr<cohort::v1::ServerMessage> CheckIn(
+      const cohort::v1::CheckIn& check_in) = 0;
+
+  // Uploads the report and returns the acknowledgement.
+  virtual absl::StatusOr<cohort::v1::Ack> Report(
+      const cohort::v1::Report& report) = 0;
+
+  // Ends the conversation. Closing after an assignment without a report
+  // tells the server the device dropped out. Idempotent.
+  virtual void Close() = 0;
+};
+
+// The device's connection to a coordinator.
+class CoordinatorTransport {
+ public:
+  virtual ~CoordinatorTransport() = default;
+
+  virtual std::unique_ptr<ParticipationSession> OpenSession() = 0;
+
+  // The serialized weights of `ref`, exactly ref.size_bytes() long. The caller
+  // checks the hash (VerifyModelBytes) before using a byte.
+  virtual absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
+                                                 const std::string& task) = 0;
+
+  // Aborts any call in flight (from another thread, e.g. on SIGTERM).
+  virtual void CancelAll() {}
+};
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_TRANSPORT_TRANSPORT_H_
