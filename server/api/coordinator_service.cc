@@ -17,10 +17,14 @@ grpc::Status ToGrpc(const absl::Status& s) {
                       std::string(s.message()));
 }
 
+// The same rule the stores apply to device ids, so every device the engine
+// accepts can also be recorded.
 bool ValidDeviceId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128 || !std::isalnum(static_cast<unsigned char>(id[0]))) {
+    return false;
+  }
   return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '@';
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
   });
 }
 
@@ -84,7 +88,8 @@ class ParticipateReactor final
     device_ = cert_name_.empty() ? in_.check_in().device_id() : cert_name_;
     if (!ValidDeviceId(device_)) {
       Fail(grpc::StatusCode::INVALID_ARGUMENT,
-           "device_id must be 1-128 characters of [A-Za-z0-9-_.@]");
+           "device_id must be 1-128 characters of [A-Za-z0-9._-], starting "
+           "with a letter or digit");
       return;
     }
     const std::string& population = in_.check_in().population();
@@ -102,6 +107,7 @@ class ParticipateReactor final
     } else {
       *out_.mutable_task_assignment() =
           std::move(std::get<cohort::v1::TaskAssignment>(outcome));
+      round_id_ = out_.task_assignment().round_id();
       finish_after_write_ = false;
       phase_ = Phase::kAwaitReport;
     }
@@ -127,7 +133,7 @@ class ParticipateReactor final
   }
 
   void DropIfAssigned() {
-    if (phase_ == Phase::kAwaitReport) engine_->Drop(device_);
+    if (phase_ == Phase::kAwaitReport) engine_->Drop(device_, round_id_);
     phase_ = Phase::kDone;
   }
 
@@ -139,6 +145,7 @@ class ParticipateReactor final
   RoundEngine* const engine_;
   const std::string cert_name_;
   std::string device_;
+  int64_t round_id_ = 0;
   Phase phase_ = Phase::kAwaitCheckIn;
   bool finish_after_write_ = false;
   ClientMessage in_;

@@ -11,6 +11,7 @@
 #include "common/ml/model.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/resource_quota.h"
 #include "server/api/coordinator_service.h"
 #include "server/api/tls.h"
 #include "server/round/ml_task_model.h"
@@ -85,6 +86,12 @@ absl::Status RunServer(const cohort::v1::ServerConfig& config,
                                 : int64_t{16} << 20;
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::min<int64_t>(max_bytes, std::numeric_limits<int>::max())));
+  // Bound what the network can make the server hold: concurrent streams per
+  // connection and the total memory gRPC may use for buffers.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1024);
+  grpc::ResourceQuota quota("cohort-server");
+  quota.Resize(size_t{1} << 30);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -34,21 +34,26 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report) {
   if (!ctx.assigned.contains(device_id)) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return absl::AbortedError(absl::StrCat(
         "device '", device_id, "' is not assigned to round ", ctx.round_id));
   }
   if (report.round_id() != ctx.round_id) {
-    return absl::FailedPreconditionError(
+    return absl::AbortedError(
         absl::StrCat("report is for round ", report.round_id(),
                      ", the open round is ", ctx.round_id));
   }
   if (ctx.reported.contains(device_id) || ctx.dropped.contains(device_id)) {
-    return absl::FailedPreconditionError(
+    return absl::AbortedError(
         absl::StrCat("device '", device_id, "' already reported"));
   }
   absl::Status valid = model::ValidateDelta(ctx.model->weights, report.delta());
-  if (valid.ok() && report.num_examples() <= 0) {
-    valid = absl::InvalidArgumentError("num_examples must be > 0");
+  if (valid.ok() && (report.num_examples() <= 0 ||
+                     report.num_examples() >
+                         ctx.options->max_examples_per_report)) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("num_examples must be in [1, ",
+                     ctx.options->max_examples_per_report, "], got ",
+                     report.num_examples()));
   }
   if (valid.ok() && !std::isfinite(report.train_loss())) {
     valid = absl::InvalidArgumentError("train_loss is not finite");

@@ -41,8 +41,9 @@ struct RoundContext {
 
   // Devices that can still report.
   int64_t outstanding() const {
-    return static_cast<int64_t>(assigned.size() - reported.size() -
-                                dropped.size());
+    return static_cast<int64_t>(assigned.size()) -
+           static_cast<int64_t>(reported.size()) -
+           static_cast<int64_t>(dropped.size());
   }
 };
 
@@ -53,10 +54,11 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);
 cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
                                   const std::string& reason);
 
-// Validates and aggregates one report. Return codes: FAILED_PRECONDITION for
-// a device not assigned to this round, a wrong round id or a second report
-// (the message is ignored); INVALID_ARGUMENT for a malformed update (the device
-// is dropped from the round). On success the device counts as reported.
+// Validates and aggregates one report. Return codes: ABORTED for a device not
+// assigned to this round, a wrong round id or a second report (the message is
+// ignored; the device should check in again); INVALID_ARGUMENT for a malformed
+// update or a num_examples outside [1, max_examples_per_report] (the device is
+// dropped from the round). On success the device counts as reported.
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/model/weights_util.h"
 #include "glog/logging.h"
 
 namespace cohort::server {
@@ -19,20 +20,7 @@ absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
   std::shared_ptr<const PublishedModel> model;
   if (current.has_value()) {
-    cohort::v1::Weights weights;
-    if (!weights.ParseFromString(current->weights)) {
-      return absl::DataLossError(absl::StrCat(
-          "stored weights of version ", current->version, " do not parse"));
-    }
-    if (current->architecture != task_model_->architecture()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "task '", options_.task, "' was created with architecture '",
-          current->architecture, "', config says '",
-          task_model_->architecture(), "'"));
-    }
-    model = Publish(current->version, current->round_id,
-                    current->architecture, std::move(weights),
-                    current->metrics);
+    COHORT_ASSIGN_OR_RETURN(model, LoadRecord(*current));
     LOG(INFO) << "resuming task " << options_.task << " from version "
               << model->version;
   } else {
@@ -58,6 +46,53 @@ absl::Status RoundEngine::Start() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
+    const ModelVersionRecord& record) {
+  if (record.architecture != task_model_->architecture()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task '", options_.task, "' was created with architecture '",
+        record.architecture, "', config says '", task_model_->architecture(),
+        "'"));
+  }
+  cohort::v1::Weights weights;
+  if (!weights.ParseFromString(record.weights)) {
+    return absl::DataLossError(absl::StrCat(
+        "stored weights of version ", record.version, " do not parse"));
+  }
+  // Stored bytes are untrusted: they must have exactly the architecture's
+  // layout (names, shapes, sizes) and hold only finite values.
+  COHORT_ASSIGN_OR_RETURN(auto reference, task_model_->InitialWeights());
+  absl::Status layout = model::ValidateDelta(reference, weights);
+  if (!layout.ok()) {
+    return absl::DataLossError(absl::StrCat("stored weights of version ",
+                                            record.version, " are corrupt: ",
+                                            layout.message()));
+  }
+  return Publish(record.version, record.round_id, record.architecture,
+                 std::move(weights), record.metrics);
+}
+
+void RoundEngine::ReconcileWithStore() {
+  auto current = store_->GetCurrent(options_.task);
+  if (!current.ok() || !current->has_value()) return;
+  int64_t ours;
+  {
+    absl::MutexLock lock(&mu_);
+    ours = model_->version;
+  }
+  if ((*current)->version == ours) return;
+  auto model = LoadRecord(**current);
+  // The store is the source of truth; an unreadable current version is a
+  // broken invariant that no round can recover from.
+  CHECK(model.ok()) << "store holds version " << (*current)->version
+                    << " that cannot be loaded: " << model.status();
+  LOG(WARNING) << "store is at version " << (*model)->version
+               << " after a failed commit; adopting it";
+  absl::MutexLock lock(&mu_);
+  previous_ = model_;
+  model_ = *model;
+}
+
 void RoundEngine::OpenRoundLocked(absl::Time now) {
   auto ctx = std::make_unique<RoundContext>();
   ctx->options = &options_;
@@ -78,6 +113,10 @@ void RoundEngine::AdvanceLocked(absl::Time now) {
 
 void RoundEngine::CountDevice(const std::string& device_id, int check_ins,
                               int accepted, int rejected) {
+  if (pending_devices_.size() >= kMaxPendingDevices &&
+      !pending_devices_.contains(device_id)) {
+    return;
+  }
   DeviceCounts& c = pending_devices_[device_id];
   c.last_seen_ms = absl::ToUnixMillis(clock_->Now());
   c.check_ins += check_ins;
@@ -87,8 +126,12 @@ void RoundEngine::CountDevice(const std::string& device_id, int check_ins,
 
 CheckInOutcome RoundEngine::CheckIn(const std::string& device_id) {
   absl::MutexLock lock(&mu_);
-  CountDevice(device_id, 1, 0, 0);
   CheckInOutcome out = state_->HandleCheckIn(*ctx_, device_id);
+  // Only devices given work are remembered, so a flood of check-ins under
+  // made-up ids costs no memory or disk.
+  if (std::holds_alternative<cohort::v1::TaskAssignment>(out)) {
+    CountDevice(device_id, 1, 0, 0);
+  }
   AdvanceLocked(clock_->Now());
   return out;
 }
@@ -98,7 +141,9 @@ absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
   absl::MutexLock lock(&mu_);
   auto ack = state_->HandleReport(*ctx_, device_id, report);
   bool used = ack.ok() && ack->accepted();
-  CountDevice(device_id, 0, used ? 1 : 0, used ? 0 : 1);
+  if (ack.ok() || ack.status().code() == absl::StatusCode::kInvalidArgument) {
+    CountDevice(device_id, 0, used ? 1 : 0, used ? 0 : 1);
+  }
   if (!ack.ok()) {
     LOG(WARNING) << "round " << ctx_->round_id << ": report from "
                  << device_id << " refused: " << ack.status();
@@ -107,8 +152,9 @@ absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
   return ack;
 }
 
-void RoundEngine::Drop(const std::string& device_id) {
+void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
   absl::MutexLock lock(&mu_);
+  if (round_id != ctx_->round_id) return;
   state_->HandleDrop(*ctx_, device_id);
   AdvanceLocked(clock_->Now());
 }
@@ -139,26 +185,31 @@ bool RoundEngine::RunOnce() {
     ctx->dropped = ctx_->dropped;
     ctx->loss_sum = ctx_->loss_sum;
   }
-  FlushDevices();
   RoundSummary summary;
   auto committed = Commit(*ctx, &summary);
-  absl::MutexLock lock(&mu_);
-  if (committed.ok()) {
-    previous_ = model_;
-    model_ = *committed;
-    ++rounds_committed_;
-  } else {
-    LOG(ERROR) << "round " << ctx->round_id
-               << " not committed, model stays at version " << model_->version
-               << ": " << committed.status();
+  if (!committed.ok()) {
+    LOG(ERROR) << "round " << ctx->round_id << " not committed: "
+               << committed.status();
+    ReconcileWithStore();
   }
-  if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
-    state_ = std::make_unique<FinishedState>();
-  } else {
-    OpenRoundLocked(clock_->Now());
+  bool running;
+  {
+    absl::MutexLock lock(&mu_);
+    if (committed.ok()) {
+      previous_ = model_;
+      model_ = *committed;
+      ++rounds_committed_;
+    }
+    if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
+      state_ = std::make_unique<FinishedState>();
+    } else {
+      OpenRoundLocked(clock_->Now());
+    }
+    running = state_->phase() != RoundPhase::kFinished;
   }
+  FlushDevices();
   if (committed.ok() && observer_) observer_(summary);
-  return state_->phase() != RoundPhase::kFinished;
+  return running;
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
@@ -166,6 +217,12 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
   const int64_t examples = ctx.aggregator->total_examples();
   COHORT_ASSIGN_OR_RETURN(auto weights,
                           std::move(*ctx.aggregator).Apply(ctx.model->weights));
+  // Never publish a model the next round could not train from.
+  absl::Status finite = model::ValidateDelta(ctx.model->weights, weights);
+  if (!finite.ok()) {
+    return absl::InternalError(
+        absl::StrCat("aggregate is unusable: ", finite.message()));
+  }
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
   const double train_loss = ctx.loss_sum / static_cast<double>(examples);
   metrics["train_loss"] = train_loss;

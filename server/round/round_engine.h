@@ -58,8 +58,9 @@ class RoundEngine {
   // See AcceptReport() for the codes. Never blocks on I/O.
   absl::StatusOr<cohort::v1::Ack> SubmitReport(const std::string& device_id,
                                                const cohort::v1::Report& report);
-  // The device's stream ended without a report.
-  void Drop(const std::string& device_id);
+  // The device's stream for round `round_id` ended without a report. Ignored
+  // when that round is no longer open (a stale stream closing late).
+  void Drop(const std::string& device_id, int64_t round_id);
 
   // Advances deadlines, commits or abandons the round when it is over, and
   // opens the next one. Returns false once max_rounds have been committed.
@@ -87,6 +88,12 @@ class RoundEngine {
   void CountDevice(const std::string& device_id, int check_ins, int accepted,
                    int rejected) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDevices();
+  // After a failed commit: the store may still hold the new version (an
+  // in-doubt transaction). Adopts whatever the store says is current.
+  void ReconcileWithStore();
+  // Parses stored weights and checks their layout against the architecture.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> LoadRecord(
+      const ModelVersionRecord& record);
 
   const RoundOptions options_;
   Store* const store_;
@@ -106,6 +113,8 @@ class RoundEngine {
     int check_ins = 0, accepted = 0, rejected = 0;
   };
   std::map<std::string, DeviceCounts> pending_devices_ ABSL_GUARDED_BY(mu_);
+  // Bounds pending_devices_ between flushes.
+  static constexpr size_t kMaxPendingDevices = 100000;
 };
 
 }  // namespace cohort::server

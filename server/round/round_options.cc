@@ -50,6 +50,12 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   }
   if (c.max_rounds() < 0) return Bad("round.max_rounds", "must be >= 0");
   o.max_rounds = c.max_rounds();
+  if (c.max_examples_per_report() < 0) {
+    return Bad("round.max_examples_per_report", "must be >= 1");
+  }
+  if (c.max_examples_per_report() > 0) {
+    o.max_examples_per_report = c.max_examples_per_report();
+  }
 
   o.plan = plan;
   if (o.plan.epochs() == 0) o.plan.set_epochs(1);

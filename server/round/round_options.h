@@ -21,6 +21,7 @@ struct RoundOptions {
   absl::Duration retry_min = absl::Seconds(1);
   absl::Duration retry_max = absl::Seconds(3);
   int max_rounds = 0;
+  int64_t max_examples_per_report = 1000000;
   cohort::v1::TrainingPlan plan;
 
   // Devices assigned per round: ceil(goal_count * over_selection).

@@ -69,7 +69,9 @@ absl::StatusOr<cohort::v1::Ack> SelectingState::HandleReport(
 
 void SelectingState::HandleDrop(RoundContext& ctx,
                                 const std::string& device_id) {
-  if (!ctx.reported.contains(device_id)) ctx.assigned.erase(device_id);
+  if (!ctx.reported.contains(device_id) && !ctx.dropped.contains(device_id)) {
+    ctx.assigned.erase(device_id);
+  }
 }
 
 std::unique_ptr<RoundState> SelectingState::ProceedToNext(RoundContext& ctx,

@@ -60,8 +60,12 @@ TEST_F(FederatedTrainingTest, ThreeAgentsThreeRoundsImproveAccuracy) {
   for (size_t i = 1; i < versions.size(); ++i) {
     EXPECT_EQ(versions[i].version, versions[i - 1].version + 1);
     EXPECT_EQ(versions[i].parent, versions[i - 1].version);
-    EXPECT_EQ(versions[i].metrics.at("participants"), 3.0);
+    auto participants = versions[i].metrics.find("participants");
+    ASSERT_NE(participants, versions[i].metrics.end());
+    EXPECT_EQ(participants->second, 3.0);
   }
+  ASSERT_TRUE(versions.front().metrics.contains("test_accuracy"));
+  ASSERT_TRUE(versions.back().metrics.contains("test_accuracy"));
   const double before = versions.front().metrics.at("test_accuracy");
   const double after = versions.back().metrics.at("test_accuracy");
   EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;

@@ -1,6 +1,7 @@
 #include "server/api/coordinator_service.h"
 
 #include <filesystem>
+#include <limits>
 
 #include "common/crypto/sha256.h"
 #include "grpcpp/grpcpp.h"
@@ -152,6 +153,51 @@ TEST_F(CoordinatorServiceTest, StreamEndingAfterAssignmentFreesTheSlot) {
   }
   EXPECT_EQ(engine_->assigned_count(), 0);
   EXPECT_EQ(engine_->phase(), RoundPhase::kSelecting);
+}
+
+}  // namespace
+}  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+TEST_F(CoordinatorServiceTest, NanReportIsInvalidArgumentAndOthersGoOn) {
+  auto open = [&](const std::string& id, grpc::ClientContext* ctx,
+                  cohort::v1::ServerMessage* reply) {
+    auto stream = stub_->Participate(ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id(id);
+    EXPECT_TRUE(stream->Write(hello));
+    EXPECT_TRUE(stream->Read(reply));
+    return stream;
+  };
+  grpc::ClientContext bad_ctx, good_ctx;
+  cohort::v1::ServerMessage bad_reply, good_reply;
+  auto bad = open("bad", &bad_ctx, &bad_reply);
+  auto good = open("good", &good_ctx, &good_reply);
+  ASSERT_TRUE(bad_reply.has_task_assignment());
+  ASSERT_TRUE(good_reply.has_task_assignment());
+
+  cohort::v1::ClientMessage msg;
+  msg.mutable_report()->set_round_id(bad_reply.task_assignment().round_id());
+  *msg.mutable_report()->mutable_delta() =
+      model_.Filled(std::numeric_limits<float>::quiet_NaN());
+  msg.mutable_report()->set_num_examples(5);
+  bad->Write(msg);
+  bad->WritesDone();
+  grpc::Status s = bad->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("NaN"), std::string::npos);
+
+  *msg.mutable_report()->mutable_delta() = model_.Filled(0.25f);
+  ASSERT_TRUE(good->Write(msg));
+  cohort::v1::ServerMessage ack;
+  ASSERT_TRUE(good->Read(&ack));
+  EXPECT_TRUE(ack.ack().accepted());
+  good->WritesDone();
+  EXPECT_TRUE(good->Finish().ok());
+  engine_->RunOnce();
+  EXPECT_EQ(engine_->current_model()->version, 2);
 }
 
 }  // namespace

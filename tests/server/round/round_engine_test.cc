@@ -135,7 +135,7 @@ TEST_F(RoundEngineTest, MalformedReportDropsOnlyThatDevice) {
             absl::StatusCode::kInvalidArgument);
   // The dropped device cannot try again.
   EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round, 1.0f, 1)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
   for (int i = 2; i < 12; ++i) {
     ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 2.0f, 1)).ok());
   }
@@ -151,12 +151,12 @@ TEST_F(RoundEngineTest, ReportsFromStrangersAndReplaysAreRefused) {
   ASSERT_EQ(CheckInAll(*engine, 13), 13);
   int64_t round = engine->round_id();
   EXPECT_EQ(engine->SubmitReport("stranger", ReportOf(round, 1, 1)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
   EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round + 7, 1, 1)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
   ASSERT_TRUE(engine->SubmitReport(Dev(0), ReportOf(round, 1, 1)).ok());
   EXPECT_EQ(engine->SubmitReport(Dev(0), ReportOf(round, 1, 1)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
 }
 
 TEST_F(RoundEngineTest, DeadlineWithoutQuorumAbandonsRoundAndKeepsVersion) {
@@ -194,7 +194,10 @@ TEST_F(RoundEngineTest, DeadlineWithQuorumCommitsPartialRound) {
 TEST_F(RoundEngineTest, DisconnectsBelowQuorumAbandonEarly) {
   auto engine = MakeEngine();
   ASSERT_EQ(CheckInAll(*engine, 13), 13);
-  for (int i = 0; i < 6; ++i) engine->Drop(Dev(i));
+  // A stale stream of an older round closing changes nothing.
+  engine->Drop(Dev(0), engine->round_id() - 1);
+  EXPECT_EQ(engine->assigned_count(), 13);
+  for (int i = 0; i < 6; ++i) engine->Drop(Dev(i), engine->round_id());
   EXPECT_EQ(engine->phase(), RoundPhase::kAbandoned);
 }
 
@@ -284,10 +287,99 @@ TEST_F(RoundEngineTest, GoalReachedDuringSelectionCommits) {
   EXPECT_EQ(engine->current_model()->version, 2);
 }
 
+TEST_F(RoundEngineTest, OversizedExampleCountDropsTheDevice) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  int64_t round = engine->round_id();
+  auto greedy = ReportOf(round, 100.0f, options_.max_examples_per_report + 1);
+  auto s = engine->SubmitReport(Dev(0), greedy).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("num_examples"), std::string::npos);
+  for (int i = 1; i < 11; ++i) {
+    ASSERT_TRUE(engine->SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+  }
+  EXPECT_TRUE(engine->RunOnce());
+  auto w = model::FloatView(engine->current_model()->weights.tensors(0));
+  EXPECT_FLOAT_EQ(w[0], 1.0f);
+}
+
+TEST_F(RoundEngineTest, CorruptStoredWeightsAreDataLossNotACrash) {
+  { MakeEngine(); }
+  // Overwrite history with a version 2 whose tensor claims a huge shape.
+  auto bad = model_.Filled(1.0f);
+  bad.mutable_tensors(0)->set_shape(0, int64_t{1} << 40);
+  ModelVersionRecord record;
+  record.task = "t";
+  record.version = 2;
+  record.parent = 1;
+  record.round_id = 1;
+  record.architecture = "fake";
+  record.weights = bad.SerializeAsString();
+  ASSERT_TRUE(store_->CommitVersion(record).ok());
+  RoundEngine engine(options_, store_.get(), &model_, &clock_);
+  absl::Status s = engine.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+// A store that commits but then reports an error, as an in-doubt PostgreSQL
+// COMMIT or a failed directory fsync can.
+class InDoubtStore final : public Store {
+ public:
+  explicit InDoubtStore(Store* inner) : inner_(inner) {}
+  absl::Status CommitVersion(const ModelVersionRecord& r) override {
+    absl::Status s = inner_->CommitVersion(r);
+    if (s.ok() && r.version > 1 && fail_next_) {
+      fail_next_ = false;
+      return absl::UnavailableError("connection lost during COMMIT");
+    }
+    return s;
+  }
+  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
+      const std::string& t) override { return inner_->GetCurrent(t); }
+  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& t,
+                                                int64_t v) override {
+    return inner_->GetVersion(t, v);
+  }
+  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
+      const std::string& t) override { return inner_->ListVersions(t); }
+  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
+    return inner_->LastRoundId(t);
+  }
+  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
+                            int64_t a, int64_t r) override {
+    return inner_->RecordDevice(d, s, c, a, r);
+  }
+  absl::StatusOr<DeviceRecord> GetDevice(const std::string& d) override {
+    return inner_->GetDevice(d);
+  }
+  bool fail_next_ = true;
+
+ private:
+  Store* inner_;
+};
+
+TEST_F(RoundEngineTest, InDoubtCommitIsAdoptedAndLaterRoundsStillCommit) {
+  InDoubtStore store(store_.get());
+  RoundEngine engine(options_, &store, &model_, &clock_);
+  ASSERT_TRUE(engine.Start().ok());
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(CheckInAll(engine, 13), 13);
+    int64_t round = engine.round_id();
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(engine.SubmitReport(Dev(i), ReportOf(round, 1, 1)).ok());
+    }
+    EXPECT_TRUE(engine.RunOnce());
+  }
+  // Round 1's commit reported failure but landed; round 2 built on it.
+  EXPECT_EQ(engine.current_model()->version, 3);
+  auto w = model::FloatView(engine.current_model()->weights.tensors(0));
+  EXPECT_FLOAT_EQ(w[0], 2.0f);
+}
+
 TEST_F(RoundEngineTest, DropDuringSelectionFreesTheSlot) {
   auto engine = MakeEngine();
   ASSERT_EQ(CheckInAll(*engine, 12), 12);
-  engine->Drop(Dev(0));
+  engine->Drop(Dev(0), engine->round_id());
   EXPECT_EQ(engine->assigned_count(), 11);
   EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(
       engine->CheckIn("newcomer")));
