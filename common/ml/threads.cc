@@ -1,4 +1,5 @@
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <exception>
 #include <mutex>
@@ -8,8 +9,25 @@
 
 namespace cohort::ml {
 
+namespace {
+
+// Debian's LibTorch runs fp32 matmul through the system BLAS, which keeps its
+// own thread pool. Left at its default (one thread per core) it competes with
+// the caller's threads and sums in a thread-count-dependent order, so it is
+// sized together with LibTorch's pools. Looked up at run time: another BLAS
+// simply has no such symbol.
+void SetBlasThreads(int n) {
+  using SetThreads = void (*)(int);
+  auto fn = reinterpret_cast<SetThreads>(
+      dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (fn != nullptr) fn(n);
+}
+
+}  // namespace
+
 void SetNumThreads(int n) {
   if (n < 1) n = 1;
+  SetBlasThreads(n);
   try {
     at::set_num_threads(n);
   } catch (const std::exception& e) {

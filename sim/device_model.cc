@@ -1,0 +1,73 @@
+#include "sim/device_model.h"
+
+#include <cmath>
+
+namespace cohort::sim {
+namespace {
+
+uint64_t SplitMix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Keys that separate the independent draws of one device.
+enum Stream : uint64_t { kSpeed = 1, kPhase = 2, kDrop = 3, kDropAt = 4 };
+
+}  // namespace
+
+uint64_t MixKey(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
+  return SplitMix(SplitMix(SplitMix(seed ^ SplitMix(a)) ^ b) ^ c);
+}
+
+double DeviceModel::Uniform(uint64_t a, uint64_t b, uint64_t c) const {
+  // 53 random bits -> [0, 1).
+  return static_cast<double>(MixKey(seed_, a, b, c) >> 11) * 0x1.0p-53;
+}
+
+double DeviceModel::Speed(int64_t id) const {
+  if (config_.speed_sigma() == 0) return 1.0;
+  // Box-Muller from two keyed uniforms.
+  double u1 = Uniform(kSpeed, static_cast<uint64_t>(id), 1);
+  double u2 = Uniform(kSpeed, static_cast<uint64_t>(id), 2);
+  double z = std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(2 * M_PI * u2);
+  return std::exp(config_.speed_sigma() * z);
+}
+
+bool DeviceModel::Available(int64_t id, double t_s) const {
+  const double period = config_.availability_period_s();
+  const double window = config_.availability_window_s();
+  if (window >= period) return true;
+  double phase = Uniform(kPhase, static_cast<uint64_t>(id), 0) * period;
+  return std::fmod(t_s + phase, period) < window;
+}
+
+ClientTimeline DeviceModel::Plan(int64_t id, int64_t round,
+                                 int64_t num_examples, int epochs,
+                                 int64_t download_bytes,
+                                 int64_t upload_bytes) const {
+  const double speed = Speed(id);
+  ClientTimeline t;
+  t.download_s = download_bytes * 8.0 / (config_.downlink_mbps() * 1e6) / speed;
+  t.train_s = num_examples * epochs * config_.ms_per_example() / 1000.0 / speed;
+  t.upload_s = upload_bytes * 8.0 / (config_.uplink_mbps() * 1e6) / speed;
+  const uint64_t key = static_cast<uint64_t>(id);
+  const uint64_t r = static_cast<uint64_t>(round);
+  const double at = Uniform(kDropAt, key, r);
+  if (Uniform(kDrop, key, r * 3 + 0) < config_.dropout_after_checkin()) {
+    t.drop = DropPhase::kAfterCheckIn;
+    t.event_s = 0;
+  } else if (Uniform(kDrop, key, r * 3 + 1) < config_.dropout_during_training()) {
+    t.drop = DropPhase::kDuringTraining;
+    t.event_s = t.download_s + at * t.train_s;
+  } else if (Uniform(kDrop, key, r * 3 + 2) < config_.dropout_during_upload()) {
+    t.drop = DropPhase::kDuringUpload;
+    t.event_s = t.download_s + t.train_s + at * t.upload_s;
+  } else {
+    t.event_s = t.download_s + t.train_s + t.upload_s;
+  }
+  return t;
+}
+
+}  // namespace cohort::sim

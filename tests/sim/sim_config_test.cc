@@ -1,0 +1,98 @@
+#include "sim/sim_config.h"
+
+#include <fstream>
+
+#include "common/base/textproto.h"
+#include "gtest/gtest.h"
+#include "tests/testing/synthetic_idx.h"
+
+namespace cohort::sim {
+namespace {
+
+class SimConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = ::testing::TempDir() + "/sim_config_data";
+    ASSERT_TRUE(testing::WriteSyntheticFashionMnist(data_dir_, 50, 20, 1));
+  }
+
+  // A valid scenario plus `extra` textproto fields.
+  absl::StatusOr<cohort::v1::SimConfig> Resolve(const std::string& extra) {
+    cohort::v1::SimConfig c, more;
+    absl::Status parsed = base::ParseTextProto(
+        "population { num_clients: 100 } clients_per_round: 10 data { idx_dir: '" +
+            data_dir_ + "' }",
+        &c);
+    if (!parsed.ok()) return parsed;
+    parsed = base::ParseTextProto(extra, &more);
+    if (!parsed.ok()) return parsed;
+    c.MergeFrom(more);
+    return ResolveSimConfig(c);
+  }
+
+  void ExpectNamed(const std::string& extra, const std::string& field,
+                   absl::StatusCode code = absl::StatusCode::kInvalidArgument) {
+    auto r = Resolve(extra);
+    ASSERT_FALSE(r.ok()) << extra;
+    EXPECT_EQ(r.status().code(), code) << r.status();
+    EXPECT_NE(r.status().message().find(field), std::string::npos)
+        << "'" << field << "' not named in: " << r.status();
+  }
+
+  std::string data_dir_;
+};
+
+TEST_F(SimConfigTest, ValidScenarioGetsDocumentedDefaults) {
+  auto c = Resolve("");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rounds(), 10);
+  EXPECT_EQ(c->threads(), 2);
+  EXPECT_EQ(c->architecture(), "small_cnn");
+  EXPECT_EQ(c->population().mean_examples(), 60);
+  EXPECT_EQ(c->round().goal_count(), 10);
+  EXPECT_EQ(c->devices().uplink_mbps(), 5.0);
+}
+
+TEST_F(SimConfigTest, UnknownFieldIsNamed) {
+  ExpectNamed("populaton { num_clients: 3 }", "populaton");
+}
+
+TEST_F(SimConfigTest, ImpossibleValuesAreNamed) {
+  ExpectNamed("clients_per_round: 101", "clients_per_round");
+  ExpectNamed("population { partition: DIRICHLET alpha: -1 }", "population.alpha");
+  ExpectNamed("population { partition: DIRICHLET alpha: 0 }", "population.alpha");
+  ExpectNamed("population { num_clients: -5 }", "population.num_clients");
+  ExpectNamed("population { labels_per_client: 11 partition: LABEL_SHARDS }",
+              "population.labels_per_client");
+  ExpectNamed("devices { dropout_during_training: 1.5 }",
+              "devices.dropout_during_training");
+  ExpectNamed("devices { availability_period_s: 10 availability_window_s: 20 }",
+              "devices.availability_window_s");
+  ExpectNamed("threads: -1", "threads");
+  ExpectNamed("architecture: 'resnet'", "architecture");
+  ExpectNamed("round { min_reports: 50 }", "round.min_reports");
+  ExpectNamed("plan { learning_rate: -0.1 }", "plan.learning_rate");
+  ExpectNamed("name: '../x'", "name");
+}
+
+TEST_F(SimConfigTest, MissingDataSetIsNotFoundNamingTheField) {
+  cohort::v1::SimConfig c;
+  c.mutable_population()->set_num_clients(10);
+  c.set_clients_per_round(2);
+  c.mutable_data()->set_idx_dir(::testing::TempDir() + "/no_such_dir");
+  auto r = ResolveSimConfig(c);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("data.idx_dir"), std::string::npos);
+}
+
+TEST_F(SimConfigTest, ShippedScenariosResolve) {
+  for (const char* path : {"configs/sim/demo.textproto"}) {
+    auto c = LoadSimConfig(std::string(COHORT_SOURCE_DIR) + "/" + path);
+    ASSERT_TRUE(c.ok()) << path << ": " << c.status();
+    c->mutable_data()->set_idx_dir(data_dir_);
+    EXPECT_TRUE(ResolveSimConfig(*c).ok()) << path;
+  }
+}
+
+}  // namespace
+}  // namespace cohort::sim

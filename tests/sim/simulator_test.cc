@@ -1,0 +1,148 @@
+#include "sim/simulator.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/base/files.h"
+#include "gtest/gtest.h"
+#include "sim/sim_config.h"
+#include "tests/testing/synthetic_idx.h"
+
+namespace cohort::sim {
+namespace {
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/simulator_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    ASSERT_TRUE(testing::WriteSyntheticFashionMnist(dir_ + "/data", 2000, 300, 4));
+  }
+
+  cohort::v1::SimConfig Scenario() {
+    cohort::v1::SimConfig c;
+    c.mutable_population()->set_num_clients(300);
+    c.mutable_population()->set_partition(cohort::v1::PopulationConfig::DIRICHLET);
+    c.mutable_population()->set_alpha(0.5);
+    c.mutable_population()->set_mean_examples(20);
+    c.mutable_population()->set_quantity_sigma(0.5);
+    c.set_clients_per_round(12);
+    c.mutable_round()->set_min_reports(8);
+    c.mutable_plan()->set_batch_size(8);
+    c.mutable_plan()->set_learning_rate(0.05f);
+    c.set_architecture("mlp");
+    c.set_rounds(3);
+    c.set_seed(9);
+    c.mutable_devices()->set_speed_sigma(0.5);
+    c.mutable_devices()->set_dropout_after_checkin(0.05);
+    c.mutable_devices()->set_dropout_during_training(0.1);
+    c.mutable_devices()->set_dropout_during_upload(0.05);
+    c.mutable_data()->set_idx_dir(dir_ + "/data");
+    return c;
+  }
+
+  struct Outcome {
+    std::vector<SimRoundRow> rows;
+    std::string csv;  // without wall_seconds
+    std::string model;
+  };
+
+  Outcome RunSim(cohort::v1::SimConfig config, TransportKind transport,
+                 const std::string& name) {
+    Outcome out;
+    auto resolved = ResolveSimConfig(config);
+    EXPECT_TRUE(resolved.ok()) << resolved.status();
+    if (!resolved.ok()) return out;
+    auto sim = Simulator::Create(*resolved, transport, dir_ + "/" + name);
+    EXPECT_TRUE(sim.ok()) << sim.status();
+    if (!sim.ok()) return out;
+    Simulator::Callbacks cb;
+    cb.on_round = [&](const SimRoundRow& r) {
+      out.rows.push_back(r);
+      out.csv += MetricsCsvWriter::FormatRow(r, /*include_wall=*/false) + "\n";
+    };
+    absl::Status s = (*sim)->Run(cb);
+    EXPECT_TRUE(s.ok()) << s;
+    out.model = (*sim)->current_model()->bytes;
+    return out;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(SimulatorTest, RunsRoundsOnVirtualTimeWithDropouts) {
+  Outcome o = RunSim(Scenario(), TransportKind::kInProcess, "basic");
+  ASSERT_EQ(o.rows.size(), 3u);
+  int64_t dropped = 0;
+  for (size_t i = 0; i < o.rows.size(); ++i) {
+    const SimRoundRow& r = o.rows[i];
+    EXPECT_EQ(r.round, static_cast<int64_t>(i + 1));
+    EXPECT_GE(r.participants, 8);
+    EXPECT_LE(r.participants, 12);
+    EXPECT_GT(r.bytes_up, 0);
+    EXPECT_GT(r.bytes_down, r.bytes_up / 2);
+    EXPECT_GT(r.sim_seconds, i == 0 ? 0.0 : o.rows[i - 1].sim_seconds);
+    dropped += r.dropped;
+  }
+  EXPECT_GT(dropped, 0) << "20% per-round dropout should show up";
+  EXPECT_GT(o.rows.back().test_accuracy, o.rows.front().test_accuracy - 0.05);
+}
+
+TEST_F(SimulatorTest, SameSeedIsBitIdenticalAcrossThreadCounts) {
+  auto one = Scenario();
+  one.set_threads(1);
+  auto three = Scenario();
+  three.set_threads(3);
+  Outcome a = RunSim(one, TransportKind::kInProcess, "t1");
+  Outcome b = RunSim(three, TransportKind::kInProcess, "t3");
+  ASSERT_FALSE(a.csv.empty());
+  EXPECT_EQ(a.csv, b.csv);
+  EXPECT_TRUE(a.model == b.model);
+  auto other = Scenario();
+  other.set_seed(10);
+  Outcome c = RunSim(other, TransportKind::kInProcess, "seed10");
+  EXPECT_NE(a.csv, c.csv);
+}
+
+TEST_F(SimulatorTest, InProcessAndGrpcTransportsAgree) {
+  const std::string pki = dir_ + "/pki";
+  ASSERT_EQ(std::system(absl::StrCat(COHORT_SOURCE_DIR, "/deploy/pki/make-dev-pki.sh ",
+                                     pki, " 0 > /dev/null").c_str()), 0);
+  auto config = Scenario();
+  config.set_rounds(2);
+  config.mutable_grpc_tls()->set_cert_path(pki + "/server.crt");
+  config.mutable_grpc_tls()->set_key_path(pki + "/server.key");
+  config.mutable_grpc_tls()->set_ca_cert_path(pki + "/ca.crt");
+  Outcome in_process = RunSim(config, TransportKind::kInProcess, "inproc");
+  Outcome grpc = RunSim(config, TransportKind::kGrpc, "grpc");
+  ASSERT_EQ(in_process.rows.size(), 2u);
+  EXPECT_EQ(in_process.csv, grpc.csv);
+  EXPECT_TRUE(in_process.model == grpc.model);
+}
+
+TEST_F(SimulatorTest, MillionClientPopulationRunsLazily) {
+  auto config = Scenario();
+  config.mutable_population()->set_num_clients(1000000);
+  config.set_rounds(1);
+  Outcome o = RunSim(config, TransportKind::kInProcess, "million");
+  ASSERT_EQ(o.rows.size(), 1u);
+  EXPECT_GE(o.rows[0].participants, 8);
+}
+
+TEST_F(SimulatorTest, UnfillableRoundsFailCleanly) {
+  auto config = Scenario();
+  config.mutable_devices()->set_dropout_after_checkin(1.0);
+  auto resolved = ResolveSimConfig(config);
+  ASSERT_TRUE(resolved.ok());
+  auto sim = Simulator::Create(*resolved, TransportKind::kInProcess, dir_ + "/all_drop");
+  ASSERT_TRUE(sim.ok());
+  absl::Status s = (*sim)->Run({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ((*sim)->current_model()->version, 1);
+}
+
+}  // namespace
+}  // namespace cohort::sim
