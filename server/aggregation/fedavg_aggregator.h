@@ -35,6 +35,11 @@ class FedAvgAggregator {
   absl::StatusOr<cohort::v1::Weights> Apply(
       const cohort::v1::Weights& model) &&;
 
+  // Returns the example-weighted mean delta, laid out like `model`.
+  // FAILED_PRECONDITION if nothing was accumulated.
+  absl::StatusOr<cohort::v1::Weights> MeanDelta(
+      const cohort::v1::Weights& model) &&;
+
  private:
   std::vector<std::vector<double>> sums_;
   int64_t num_clients_ = 0;

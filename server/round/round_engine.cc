@@ -14,7 +14,8 @@ RoundEngine::RoundEngine(RoundOptions options, Store* store,
       store_(store),
       task_model_(task_model),
       clock_(clock),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      optimizer_(options_.server_learning_rate, options_.server_momentum) {}
 
 absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
@@ -215,8 +216,11 @@ bool RoundEngine::RunOnce() {
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
     RoundContext& ctx, RoundSummary* summary) {
   const int64_t examples = ctx.aggregator->total_examples();
-  COHORT_ASSIGN_OR_RETURN(auto weights,
-                          std::move(*ctx.aggregator).Apply(ctx.model->weights));
+  COHORT_ASSIGN_OR_RETURN(
+      auto mean_delta, std::move(*ctx.aggregator).MeanDelta(ctx.model->weights));
+  COHORT_ASSIGN_OR_RETURN(auto step,
+                          optimizer_.Step(ctx.model->weights, mean_delta));
+  cohort::v1::Weights weights = std::move(step.weights);
   // Never publish a model the next round could not train from.
   absl::Status finite = model::ValidateDelta(ctx.model->weights, weights);
   if (!finite.ok()) {
@@ -240,6 +244,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
   record.metrics = model->metrics;
   record.weights = model->bytes;
   COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
+  optimizer_.Accept(std::move(step));
 
   summary->round_id = ctx.round_id;
   summary->version = model->version;

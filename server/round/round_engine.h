@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/base/clock.h"
+#include "server/aggregation/server_optimizer.h"
 #include "server/round/round_context.h"
 #include "server/round/round_options.h"
 #include "server/round/round_state.h"
@@ -100,6 +101,8 @@ class RoundEngine {
   TaskModel* const task_model_;
   base::Clock* const clock_;
   const Observer observer_;
+  // Driver thread only.
+  ServerOptimizer optimizer_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<RoundState> state_ ABSL_GUARDED_BY(mu_);

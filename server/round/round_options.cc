@@ -57,6 +57,17 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
     o.max_examples_per_report = c.max_examples_per_report();
   }
 
+  if (!(c.server_momentum() >= 0 && c.server_momentum() < 1)) {
+    return Bad("round.server_momentum", "must be in [0, 1)");
+  }
+  o.server_momentum = c.server_momentum();
+  if (c.server_learning_rate() != 0) {
+    if (!(c.server_learning_rate() > 0 && c.server_learning_rate() <= 10)) {
+      return Bad("round.server_learning_rate", "must be in (0, 10]");
+    }
+    o.server_learning_rate = c.server_learning_rate();
+  }
+
   o.plan = plan;
   if (o.plan.epochs() == 0) o.plan.set_epochs(1);
   if (o.plan.batch_size() == 0) o.plan.set_batch_size(32);

@@ -22,6 +22,8 @@ struct RoundOptions {
   absl::Duration retry_max = absl::Seconds(3);
   int max_rounds = 0;
   int64_t max_examples_per_report = 1000000;
+  double server_momentum = 0.0;
+  double server_learning_rate = 1.0;
   cohort::v1::TrainingPlan plan;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
