@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/random.h"
+#include "common/data/dirichlet.h"
 
 namespace cohort::data {
 namespace {
@@ -19,32 +20,6 @@ void Shuffle(std::vector<int64_t>& values, base::Random& random) {
     const size_t j = static_cast<size_t>(random.Uniform(i));
     std::swap(values[i - 1], values[j]);
   }
-}
-
-// Log of a Gamma(alpha, 1) draw. For alpha < 1 a direct draw underflows to 0
-// for every shard once alpha is small (e.g. 0.01), which would leave the
-// proportions undefined; Gamma(alpha) = Gamma(alpha + 1) * U^(1/alpha) keeps
-// the draw in log space instead.
-double LogGamma(double alpha, base::Random& random) {
-  if (alpha >= 1.0) return std::log(random.Gamma(alpha));
-  const double boosted = random.Gamma(alpha + 1.0);
-  const double u = 1.0 - random.UniformDouble();  // In (0, 1].
-  return std::log(boosted) + std::log(u) / alpha;
-}
-
-// Dirichlet(alpha, ..., alpha) proportions of length k, summing to 1.
-std::vector<double> DirichletProportions(int k, double alpha,
-                                         base::Random& random) {
-  std::vector<double> logs(k);
-  for (double& value : logs) value = LogGamma(alpha, random);
-  const double max_log = *std::max_element(logs.begin(), logs.end());
-  double sum = 0.0;
-  for (double& value : logs) {
-    value = std::exp(value - max_log);
-    sum += value;
-  }
-  for (double& value : logs) value /= sum;
-  return logs;
 }
 
 }  // namespace

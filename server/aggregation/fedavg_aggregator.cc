@@ -61,27 +61,4 @@ absl::StatusOr<cohort::v1::Weights> FedAvgAggregator::MeanDelta(
   return out;
 }
 
-absl::StatusOr<cohort::v1::Weights> FedAvgAggregator::Apply(
-    const cohort::v1::Weights& model) && {
-  if (total_examples_ == 0) {
-    return absl::FailedPreconditionError("no updates were aggregated");
-  }
-  if (model.tensors_size() != static_cast<int>(sums_.size())) {
-    return absl::InvalidArgumentError("model layout changed during the round");
-  }
-  cohort::v1::Weights out = model;
-  const double inv = 1.0 / static_cast<double>(total_examples_);
-  std::vector<float> buffer;
-  for (size_t i = 0; i < sums_.size(); ++i) {
-    auto* t = out.mutable_tensors(static_cast<int>(i));
-    auto base = model::FloatView(*t);
-    buffer.assign(base.begin(), base.end());
-    for (size_t j = 0; j < buffer.size(); ++j) {
-      buffer[j] = static_cast<float>(buffer[j] + sums_[i][j] * inv);
-    }
-    model::SetFloatData(buffer, t);
-  }
-  return out;
-}
-
 }  // namespace cohort::server

@@ -15,7 +15,8 @@ namespace cohort::server {
 // rounding.
 //
 // Not thread-safe. The owner feeds validated deltas (model::ValidateDelta)
-// with Accumulate() and consumes the aggregator once with Apply().
+// with Accumulate() and consumes the aggregator once with MeanDelta(); the
+// ServerOptimizer turns that into new weights.
 class FedAvgAggregator {
  public:
   // `model` fixes the layout every delta must have.
@@ -29,11 +30,6 @@ class FedAvgAggregator {
 
   int64_t num_clients() const { return num_clients_; }
   int64_t total_examples() const { return total_examples_; }
-
-  // Returns model + sum / total_examples. FAILED_PRECONDITION if nothing was
-  // accumulated.
-  absl::StatusOr<cohort::v1::Weights> Apply(
-      const cohort::v1::Weights& model) &&;
 
   // Returns the example-weighted mean delta, laid out like `model`.
   // FAILED_PRECONDITION if nothing was accumulated.

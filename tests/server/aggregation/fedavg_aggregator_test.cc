@@ -22,20 +22,21 @@ cohort::v1::Weights Make(std::vector<float> a, std::vector<float> b) {
   return w;
 }
 
-TEST(FedAvgAggregatorTest, ApplyIsExampleWeightedMean) {
+TEST(FedAvgAggregatorTest, MeanDeltaIsExampleWeightedMean) {
   auto model = Make({1, 1}, {0});
   FedAvgAggregator agg(model);
   ASSERT_TRUE(agg.Accumulate(Make({1, 0}, {3}), 1).ok());
   ASSERT_TRUE(agg.Accumulate(Make({0, 1}, {-1}), 3).ok());
   EXPECT_EQ(agg.num_clients(), 2);
   EXPECT_EQ(agg.total_examples(), 4);
-  auto out = std::move(agg).Apply(model);
+  auto out = std::move(agg).MeanDelta(model);
   ASSERT_TRUE(out.ok()) << out.status();
   auto a = model::FloatView(out->tensors(0));
   auto b = model::FloatView(out->tensors(1));
-  EXPECT_FLOAT_EQ(a[0], 1.25f);
-  EXPECT_FLOAT_EQ(a[1], 1.75f);
+  EXPECT_FLOAT_EQ(a[0], 0.25f);
+  EXPECT_FLOAT_EQ(a[1], 0.75f);
   EXPECT_FLOAT_EQ(b[0], 0.0f);
+  EXPECT_EQ(out->tensors(1).name(), "b");
 }
 
 TEST(FedAvgAggregatorTest, ResultMatchesDirectMeanForRandomUpdates) {
@@ -55,13 +56,13 @@ TEST(FedAvgAggregatorTest, ResultMatchesDirectMeanForRandomUpdates) {
     total += n;
     ASSERT_TRUE(agg.Accumulate(Make(d, {0}), n).ok());
   }
-  auto out = std::move(agg).Apply(model);
+  auto out = std::move(agg).MeanDelta(model);
   ASSERT_TRUE(out.ok());
   auto a = model::FloatView(out->tensors(0));
   for (int j = 0; j < kDim; ++j) EXPECT_NEAR(a[j], expected[j] / total, 1e-5);
 }
 
-TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyApply) {
+TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyMean) {
   auto model = Make({1, 1}, {0});
   FedAvgAggregator agg(model);
   EXPECT_EQ(agg.Accumulate(Make({1, 0}, {3}), 0).code(),
@@ -69,7 +70,7 @@ TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyApply) {
   EXPECT_EQ(agg.Accumulate(Make({1}, {3}), 2).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(agg.num_clients(), 0);
-  EXPECT_EQ(std::move(agg).Apply(model).status().code(),
+  EXPECT_EQ(std::move(agg).MeanDelta(model).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
