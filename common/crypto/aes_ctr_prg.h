@@ -1,0 +1,71 @@
+#ifndef COHORT_COMMON_CRYPTO_AES_CTR_PRG_H_
+#define COHORT_COMMON_CRYPTO_AES_CTR_PRG_H_
+
+#include <openssl/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace cohort::crypto {
+
+inline constexpr size_t kAesCtrPrgSeedSize = 32;
+
+// A pseudorandom generator that expands a 32-byte seed into a keystream, used
+// for SecAgg masks.
+//
+// Construction (fixed; masks computed by different devices must agree):
+//   keystream = AES-256-CTR(key = seed, initial counter block = 0^128) applied
+//   to zeros, i.e. the concatenation of AES-256_seed(i) for i = 0, 1, 2, ...
+//   where i is a 128-bit big-endian block counter.
+// Elements modulo 2^b (b in [1, 64]) are read from the keystream in
+// w = ceil(b / 8) byte words: element j is the little-endian integer of
+// keystream bytes [w*j, w*j + w), masked to its low b bits. Because w*8 >= b
+// and whole bytes are uniform, elements are uniform over [0, 2^b). The result
+// depends only on the bytes, never on the host's endianness.
+//
+// The generator is a stream: successive calls continue where the last one
+// stopped. Owns its OpenSSL context; movable, not copyable, not thread-safe.
+class AesCtrPrg {
+ public:
+  // Returns INVALID_ARGUMENT unless `seed` is exactly 32 bytes; INTERNAL if
+  // OpenSSL fails.
+  static absl::StatusOr<AesCtrPrg> Create(absl::Span<const uint8_t> seed);
+
+  AesCtrPrg(AesCtrPrg&&) = default;
+  AesCtrPrg& operator=(AesCtrPrg&&) = default;
+  ~AesCtrPrg();
+
+  // Writes the next out.size() keystream bytes. Returns INTERNAL if OpenSSL
+  // fails; the stream position is then unspecified.
+  absl::Status Fill(absl::Span<uint8_t> out);
+
+  // The next `num` elements modulo 2^`bits` (see above), consuming
+  // num * ceil(bits / 8) keystream bytes.
+  // Returns INVALID_ARGUMENT if bits is outside [1, 64]; INTERNAL if OpenSSL
+  // fails.
+  absl::StatusOr<std::vector<uint64_t>> NextModPow2(size_t num, int bits);
+
+ private:
+  struct CtxDeleter {
+    void operator()(EVP_CIPHER_CTX* ctx) const;
+  };
+  explicit AesCtrPrg(std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx)
+      : ctx_(std::move(ctx)) {}
+
+  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx_;
+};
+
+// One-shot helpers: the first `length` bytes / `num` elements of the stream
+// for `seed`. Same status codes as AesCtrPrg::Create and its methods.
+absl::StatusOr<std::vector<uint8_t>> ExpandSeedToBytes(
+    absl::Span<const uint8_t> seed, size_t length);
+absl::StatusOr<std::vector<uint64_t>> ExpandSeedModPow2(
+    absl::Span<const uint8_t> seed, size_t num, int bits);
+
+}  // namespace cohort::crypto
+
+#endif  // COHORT_COMMON_CRYPTO_AES_CTR_PRG_H_
