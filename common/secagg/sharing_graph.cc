@@ -1,0 +1,67 @@
+#include "common/secagg/sharing_graph.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/codec/splitmix64.h"
+#include "glog/logging.h"
+
+namespace cohort::secagg {
+
+absl::StatusOr<SharingGraph> SharingGraph::Create(int n, int k, uint64_t seed) {
+  if (n < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("need n >= 2, got ", n));
+  }
+  if (k < 1 || k > n - 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("need 1 <= k <= n-1, got k=", k, " n=", n));
+  }
+  if (k % 2 != 0 && k != n - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "k must be even (or n-1 for the complete graph), got k=", k));
+  }
+  // ring[p] is the node at ring position p.
+  std::vector<int> ring(n);
+  for (int i = 0; i < n; ++i) ring[i] = i;
+  codec::SplitMix64 rng(seed);
+  for (int i = n - 1; i > 0; --i) {
+    std::swap(ring[i], ring[rng.Uniform(static_cast<uint64_t>(i) + 1)]);
+  }
+  std::vector<int> position(n);
+  for (int p = 0; p < n; ++p) position[ring[p]] = p;
+
+  std::vector<std::vector<int>> neighbors(n);
+  for (int i = 0; i < n; ++i) {
+    auto& out = neighbors[i];
+    if (k == n - 1) {
+      for (int j = 0; j < n; ++j) {
+        if (j != i) out.push_back(j);
+      }
+      continue;
+    }
+    for (int d = 1; d <= k / 2; ++d) {
+      out.push_back(ring[(position[i] + d) % n]);
+      out.push_back(ring[(position[i] - d + n) % n]);
+    }
+    std::sort(out.begin(), out.end());
+  }
+  return SharingGraph(k, std::move(position), std::move(neighbors));
+}
+
+const std::vector<int>& SharingGraph::Neighbors(int i) const {
+  CHECK(i >= 0 && i < num_nodes()) << "node " << i << " out of range";
+  return neighbors_[i];
+}
+
+bool SharingGraph::AreNeighbors(int i, int j) const {
+  CHECK(j >= 0 && j < num_nodes()) << "node " << j << " out of range";
+  const auto& n = Neighbors(i);
+  return std::binary_search(n.begin(), n.end(), j);
+}
+
+int SharingGraph::RingPosition(int i) const {
+  CHECK(i >= 0 && i < num_nodes()) << "node " << i << " out of range";
+  return position_[i];
+}
+
+}  // namespace cohort::secagg
