@@ -36,23 +36,68 @@ inline uint64_t LoadLe(const uint8_t* p) {
   return v;
 }
 
-template <int W>
+// How a keystream element v combines with the existing output word x.
+enum class Op { kAssign, kAdd, kSubtract };
+
+template <int W, Op kOp>
 void Decode(const uint8_t* p, size_t count, uint64_t mask, uint64_t* out) {
-  for (size_t j = 0; j < count; ++j, p += W) out[j] = LoadLe<W>(p) & mask;
+  for (size_t j = 0; j < count; ++j, p += W) {
+    const uint64_t v = LoadLe<W>(p);
+    // Unsigned arithmetic wraps mod 2^64, and 2^b divides 2^64, so masking
+    // afterwards gives the result mod 2^b.
+    if constexpr (kOp == Op::kAssign) out[j] = v & mask;
+    if constexpr (kOp == Op::kAdd) out[j] = (out[j] + v) & mask;
+    if constexpr (kOp == Op::kSubtract) out[j] = (out[j] - v) & mask;
+  }
 }
 
+template <Op kOp>
 void DecodeWords(const uint8_t* p, size_t count, int width, uint64_t mask,
                  uint64_t* out) {
   switch (width) {
-    case 1: return Decode<1>(p, count, mask, out);
-    case 2: return Decode<2>(p, count, mask, out);
-    case 3: return Decode<3>(p, count, mask, out);
-    case 4: return Decode<4>(p, count, mask, out);
-    case 5: return Decode<5>(p, count, mask, out);
-    case 6: return Decode<6>(p, count, mask, out);
-    case 7: return Decode<7>(p, count, mask, out);
-    default: return Decode<8>(p, count, mask, out);
+    case 1:
+      return Decode<1, kOp>(p, count, mask, out);
+    case 2:
+      return Decode<2, kOp>(p, count, mask, out);
+    case 3:
+      return Decode<3, kOp>(p, count, mask, out);
+    case 4:
+      return Decode<4, kOp>(p, count, mask, out);
+    case 5:
+      return Decode<5, kOp>(p, count, mask, out);
+    case 6:
+      return Decode<6, kOp>(p, count, mask, out);
+    case 7:
+      return Decode<7, kOp>(p, count, mask, out);
+    default:
+      return Decode<8, kOp>(p, count, mask, out);
   }
+}
+
+absl::Status CheckBits(int bits) {
+  if (bits < 1 || bits > 64) {
+    return absl::InvalidArgumentError("bits must be in [1, 64], got " +
+                                      std::to_string(bits));
+  }
+  return absl::OkStatus();
+}
+
+// Streams the next out.size() elements of `prg` into `out` with kOp.
+template <Op kOp>
+absl::Status Expand(AesCtrPrg& prg, int bits, absl::Span<uint64_t> out) {
+  COHORT_RETURN_IF_ERROR(CheckBits(bits));
+  const int width = (bits + 7) / 8;
+  const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  // Whole elements per chunk, so no element straddles two chunks; the chunk
+  // stays in L1/L2 between encryption and decoding.
+  const size_t per_chunk = kChunkBytes / width;
+  std::array<uint8_t, kChunkBytes> buf;
+  for (size_t start = 0; start < out.size(); start += per_chunk) {
+    const size_t count = std::min(per_chunk, out.size() - start);
+    COHORT_RETURN_IF_ERROR(prg.Fill(absl::MakeSpan(buf.data(), count * width)));
+    DecodeWords<kOp>(buf.data(), count, width, mask, out.data() + start);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -65,8 +110,9 @@ AesCtrPrg::~AesCtrPrg() = default;
 
 absl::StatusOr<AesCtrPrg> AesCtrPrg::Create(absl::Span<const uint8_t> seed) {
   if (seed.size() != kAesCtrPrgSeedSize) {
-    return absl::InvalidArgumentError("AES-CTR PRG seed must be 32 bytes, got " +
-                                      std::to_string(seed.size()));
+    return absl::InvalidArgumentError(
+        "AES-CTR PRG seed must be 32 bytes, got " +
+        std::to_string(seed.size()));
   }
   CipherPtr cipher(EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr),
                    &EVP_CIPHER_free);
@@ -85,8 +131,8 @@ absl::Status AesCtrPrg::Fill(absl::Span<uint8_t> out) {
   for (size_t off = 0; off < out.size(); off += kChunkBytes) {
     const int n = static_cast<int>(std::min(kChunkBytes, out.size() - off));
     int written = 0;
-    if (EVP_EncryptUpdate(ctx_.get(), out.data() + off, &written, Zeros(),
-                          n) != 1 ||
+    if (EVP_EncryptUpdate(ctx_.get(), out.data() + off, &written, Zeros(), n) !=
+            1 ||
         written != n) {
       return OpenSslError(absl::StatusCode::kInternal,
                           "AES-256-CTR keystream failed");
@@ -97,22 +143,22 @@ absl::Status AesCtrPrg::Fill(absl::Span<uint8_t> out) {
 
 absl::StatusOr<std::vector<uint64_t>> AesCtrPrg::NextModPow2(size_t num,
                                                              int bits) {
-  if (bits < 1 || bits > 64) {
-    return absl::InvalidArgumentError("bits must be in [1, 64], got " +
-                                      std::to_string(bits));
-  }
-  const int width = (bits + 7) / 8;
-  const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  COHORT_RETURN_IF_ERROR(CheckBits(bits));
   std::vector<uint64_t> out(num);
-  // Whole elements per chunk, so no element straddles two chunks.
-  const size_t per_chunk = kChunkBytes / width;
-  std::vector<uint8_t> buf(per_chunk * width);
-  for (size_t start = 0; start < num; start += per_chunk) {
-    const size_t count = std::min(per_chunk, num - start);
-    COHORT_RETURN_IF_ERROR(Fill(absl::MakeSpan(buf.data(), count * width)));
-    DecodeWords(buf.data(), count, width, mask, out.data() + start);
-  }
+  COHORT_RETURN_IF_ERROR(NextModPow2(bits, absl::MakeSpan(out)));
   return out;
+}
+
+absl::Status AesCtrPrg::NextModPow2(int bits, absl::Span<uint64_t> out) {
+  return Expand<Op::kAssign>(*this, bits, out);
+}
+
+absl::Status AesCtrPrg::AddModPow2(int bits, absl::Span<uint64_t> acc) {
+  return Expand<Op::kAdd>(*this, bits, acc);
+}
+
+absl::Status AesCtrPrg::SubtractModPow2(int bits, absl::Span<uint64_t> acc) {
+  return Expand<Op::kSubtract>(*this, bits, acc);
 }
 
 absl::StatusOr<std::vector<uint8_t>> ExpandSeedToBytes(

@@ -49,6 +49,17 @@ class AesCtrPrg {
   // fails.
   absl::StatusOr<std::vector<uint64_t>> NextModPow2(size_t num, int bits);
 
+  // As above, writing out.size() elements into caller-owned memory (no
+  // allocation). Same status codes; on error `out` is unspecified.
+  absl::Status NextModPow2(int bits, absl::Span<uint64_t> out);
+
+  // acc[j] = (acc[j] + e_j) mod 2^bits (Add) or (acc[j] - e_j) mod 2^bits
+  // (Subtract) for the next acc.size() elements e_j: applies or removes a
+  // mask in one pass over `acc`. Inputs need not be reduced; outputs are.
+  // Same status codes; on error `acc` is unspecified.
+  absl::Status AddModPow2(int bits, absl::Span<uint64_t> acc);
+  absl::Status SubtractModPow2(int bits, absl::Span<uint64_t> acc);
+
  private:
   struct CtxDeleter {
     void operator()(EVP_CIPHER_CTX* ctx) const;

@@ -36,15 +36,15 @@ absl::StatusOr<std::array<uint8_t, N>> ToArray(absl::Span<const uint8_t> in,
 
 absl::StatusOr<Ed25519Signature> Ed25519Signature::FromBytes(
     absl::Span<const uint8_t> bytes) {
-  COHORT_ASSIGN_OR_RETURN(auto sig, ToArray<kEd25519SignatureSize>(
-                                        bytes, "Ed25519 signature"));
+  COHORT_ASSIGN_OR_RETURN(
+      auto sig, ToArray<kEd25519SignatureSize>(bytes, "Ed25519 signature"));
   return Ed25519Signature(sig);
 }
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromBytes(
     absl::Span<const uint8_t> bytes) {
-  COHORT_ASSIGN_OR_RETURN(auto key, ToArray<kEd25519PublicKeySize>(
-                                        bytes, "Ed25519 public key"));
+  COHORT_ASSIGN_OR_RETURN(
+      auto key, ToArray<kEd25519PublicKeySize>(bytes, "Ed25519 public key"));
   return Ed25519PublicKey(key);
 }
 
@@ -59,9 +59,9 @@ absl::Status Ed25519PublicKey::Verify(absl::Span<const uint8_t> message,
         "Ed25519 signature verification failed: unusable public key");
   }
   MdCtxPtr ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (ctx == nullptr || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr,
-                                                nullptr, nullptr, pkey.get(),
-                                                nullptr) != 1) {
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
+                              pkey.get(), nullptr) != 1) {
     return OpenSslError(absl::StatusCode::kInternal,
                         "Ed25519 verify setup failed");
   }

@@ -18,6 +18,8 @@ std::array<uint8_t, kSha256Size> Sha256(std::string_view data) {
   return digest;
 }
 
-std::string Sha256Hex(std::string_view data) { return BytesToHex(Sha256(data)); }
+std::string Sha256Hex(std::string_view data) {
+  return BytesToHex(Sha256(data));
+}
 
 }  // namespace cohort::crypto

@@ -21,9 +21,9 @@ using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 
 absl::Status CheckSize(absl::Span<const uint8_t> bytes, const char* what) {
   if (bytes.size() != kX25519KeySize) {
-    return absl::InvalidArgumentError(
-        std::string(what) + " must be 32 bytes, got " +
-        std::to_string(bytes.size()));
+    return absl::InvalidArgumentError(std::string(what) +
+                                      " must be 32 bytes, got " +
+                                      std::to_string(bytes.size()));
   }
   return absl::OkStatus();
 }
@@ -80,10 +80,10 @@ X25519PrivateKey::ComputeSharedSecret(const X25519PublicKey& peer) const {
   PkeyPtr own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr,
                                            bytes_.data(), bytes_.size()),
               &EVP_PKEY_free);
-  PkeyPtr theirs(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr,
-                                             peer.bytes().data(),
-                                             peer.bytes().size()),
-                 &EVP_PKEY_free);
+  PkeyPtr theirs(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.bytes().data(),
+                                  peer.bytes().size()),
+      &EVP_PKEY_free);
   if (own == nullptr || theirs == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot load X25519 keys");
   }

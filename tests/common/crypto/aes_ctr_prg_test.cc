@@ -43,9 +43,9 @@ std::vector<uint8_t> AesEcbBlock(const std::vector<uint8_t>& key,
 
 TEST(AesCtrPrgTest, ReferenceMatchesFips197) {
   // FIPS-197 appendix C.3 (AES-256).
-  EXPECT_EQ(BytesToHex(AesEcbBlock(Seed(0),
-                                   Hex("00112233445566778899aabbccddeeff"))),
-            "8ea2b7ca516745bfeafc49904b496089");
+  EXPECT_EQ(
+      BytesToHex(AesEcbBlock(Seed(0), Hex("00112233445566778899aabbccddeeff"))),
+      "8ea2b7ca516745bfeafc49904b496089");
 }
 
 TEST(AesCtrPrgTest, KeystreamIsAesOfBigEndianCounter) {
@@ -132,6 +132,39 @@ TEST(AesCtrPrgTest, StreamContinuesAcrossModPow2Calls) {
   }
 }
 
+TEST(AesCtrPrgTest, SpanOutputMatchesVectorOutput) {
+  auto expected = ExpandSeedModPow2(Seed(5), 100000, 20);
+  ASSERT_TRUE(expected.ok());
+  auto prg = AesCtrPrg::Create(Seed(5));
+  ASSERT_TRUE(prg.ok());
+  std::vector<uint64_t> out(100000, 0xdeadbeef);
+  ASSERT_TRUE(prg->NextModPow2(20, absl::MakeSpan(out)).ok());
+  EXPECT_EQ(out, *expected);
+}
+
+// Adding a mask, then subtracting the same mask, restores the input; and
+// adding equals the plain modular sum with the expanded vector.
+TEST(AesCtrPrgTest, AddThenSubtractCancels) {
+  for (int bits : {1, 7, 16, 33, 64}) {
+    const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    auto input = ExpandSeedModPow2(Seed(100), 50000, bits);
+    auto masks = ExpandSeedModPow2(Seed(6), 50000, bits);
+    ASSERT_TRUE(input.ok() && masks.ok());
+    std::vector<uint64_t> acc = *input;
+    auto adder = AesCtrPrg::Create(Seed(6));
+    ASSERT_TRUE(adder.ok());
+    ASSERT_TRUE(adder->AddModPow2(bits, absl::MakeSpan(acc)).ok());
+    for (size_t j = 0; j < acc.size(); j += 101) {
+      ASSERT_EQ(acc[j], ((*input)[j] + (*masks)[j]) & mask) << bits;
+    }
+    EXPECT_NE(acc, *input);
+    auto subtractor = AesCtrPrg::Create(Seed(6));
+    ASSERT_TRUE(subtractor.ok());
+    ASSERT_TRUE(subtractor->SubtractModPow2(bits, absl::MakeSpan(acc)).ok());
+    EXPECT_EQ(acc, *input) << bits;
+  }
+}
+
 // Chi-square goodness of fit over 2^bits bins. With deterministic seeds this
 // cannot flake; the bound is about 6 standard deviations above the mean.
 double ChiSquare(const std::vector<uint64_t>& values, int bits) {
@@ -146,8 +179,8 @@ double ChiSquare(const std::vector<uint64_t>& values, int bits) {
 TEST(AesCtrPrgTest, LowBitsLookUniform) {
   for (int bits : {1, 4, 8, 11}) {
     const size_t bins = size_t{1} << bits;
-    auto values = ExpandSeedModPow2(Seed(static_cast<uint8_t>(bits)),
-                                    bins * 500, bits);
+    auto values =
+        ExpandSeedModPow2(Seed(static_cast<uint8_t>(bits)), bins * 500, bits);
     ASSERT_TRUE(values.ok());
     const double df = bins - 1;
     const double chi = ChiSquare(*values, bits);
@@ -170,6 +203,13 @@ TEST(AesCtrPrgTest, BadArgumentsAreInvalidArgument) {
   EXPECT_EQ(ExpandSeedModPow2(Seed(0), 4, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ExpandSeedModPow2(Seed(0), 4, 65).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto prg = AesCtrPrg::Create(Seed(0));
+  ASSERT_TRUE(prg.ok());
+  std::vector<uint64_t> acc(4);
+  EXPECT_EQ(prg->AddModPow2(0, absl::MakeSpan(acc)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(prg->SubtractModPow2(65, absl::MakeSpan(acc)).code(),
             absl::StatusCode::kInvalidArgument);
   auto empty = ExpandSeedModPow2(Seed(0), 0, 8);
   ASSERT_TRUE(empty.ok());

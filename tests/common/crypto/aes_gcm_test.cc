@@ -43,8 +43,8 @@ const Vector kVectors[] = {
 
 TEST(AesGcmTest, SealMatchesGcmSpecVectors) {
   for (const Vector& v : kVectors) {
-    auto sealed = AesGcmSeal(Key(v.key), Hex(v.nonce), Hex(v.plaintext),
-                             Hex(v.aad));
+    auto sealed =
+        AesGcmSeal(Key(v.key), Hex(v.nonce), Hex(v.plaintext), Hex(v.aad));
     ASSERT_TRUE(sealed.ok()) << sealed.status();
     EXPECT_EQ(BytesToHex(*sealed),
               std::string(v.ciphertext) + std::string(v.tag));
@@ -64,9 +64,9 @@ class AesGcmTamperTest : public ::testing::Test {
  protected:
   void SetUp() override {
     key_ = Key(kVectors[2].key).bytes();
-    sealed_ = AesGcmSeal(AesGcmKey::FromBytes(key_).value(), nonce_, plaintext_,
-                         aad_)
-                  .value();
+    sealed_ =
+        AesGcmSeal(AesGcmKey::FromBytes(key_).value(), nonce_, plaintext_, aad_)
+            .value();
   }
 
   absl::Status OpenStatus(absl::Span<const uint8_t> key,
@@ -165,11 +165,11 @@ TEST(AesGcmTest, BadSizesAreInvalidArgument) {
   const AesGcmKey key = AesGcmKey::FromBytes(std::vector<uint8_t>(32)).value();
   EXPECT_EQ(AesGcmSeal(key, std::vector<uint8_t>(16), {}, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AesGcmOpen(key, std::vector<uint8_t>(8), std::vector<uint8_t>(32),
-                       {})
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      AesGcmOpen(key, std::vector<uint8_t>(8), std::vector<uint8_t>(32), {})
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -67,8 +67,8 @@ TEST(Ed25519Test, TamperedSignatureOrMessageIsUnauthenticated) {
   for (size_t i = 0; i < kEd25519SignatureSize; ++i) {
     auto bad = sig.bytes();
     bad[i] ^= 0x01;
-    auto status = key->PublicKey().Verify(
-        msg, Ed25519Signature::FromBytes(bad).value());
+    auto status =
+        key->PublicKey().Verify(msg, Ed25519Signature::FromBytes(bad).value());
     EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << i;
   }
   auto bad_msg = msg;
@@ -122,12 +122,15 @@ TEST(Ed25519Test, SigningIsDeterministicAndGenerateUsesRandom) {
 }
 
 TEST(Ed25519Test, WrongSizesAreInvalidArgument) {
-  EXPECT_EQ(Ed25519PrivateKey::FromSeed(std::vector<uint8_t>(64)).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Ed25519PublicKey::FromBytes(std::vector<uint8_t>(31)).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Ed25519Signature::FromBytes(std::vector<uint8_t>(63)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Ed25519PrivateKey::FromSeed(std::vector<uint8_t>(64)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Ed25519PublicKey::FromBytes(std::vector<uint8_t>(31)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Ed25519Signature::FromBytes(std::vector<uint8_t>(63)).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

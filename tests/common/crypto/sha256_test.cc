@@ -20,8 +20,8 @@ TEST(Sha256Test, KnownAnswers) {
 }
 
 TEST(Sha256Test, RawBytesMatchHex) {
-  for (const std::string& input : {std::string(""), std::string("abc"),
-                                   std::string(1000, 'x')}) {
+  for (const std::string& input :
+       {std::string(""), std::string("abc"), std::string(1000, 'x')}) {
     EXPECT_EQ(BytesToHex(Sha256(input)), Sha256Hex(input)) << input;
   }
   const auto digest = Sha256("abc");

@@ -107,10 +107,12 @@ TEST(X25519Test, LowOrderPeerIsInvalidArgument) {
 }
 
 TEST(X25519Test, WrongSizesAreInvalidArgument) {
-  EXPECT_EQ(X25519PrivateKey::FromBytes(std::vector<uint8_t>(31)).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(X25519PublicKey::FromBytes(std::vector<uint8_t>(33)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      X25519PrivateKey::FromBytes(std::vector<uint8_t>(31)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      X25519PublicKey::FromBytes(std::vector<uint8_t>(33)).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(X25519PublicKey::FromBytes({}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
