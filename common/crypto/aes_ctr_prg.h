@@ -28,7 +28,8 @@ inline constexpr size_t kAesCtrPrgSeedSize = 32;
 // depends only on the bytes, never on the host's endianness.
 //
 // The generator is a stream: successive calls continue where the last one
-// stopped. Owns its OpenSSL context; movable, not copyable, not thread-safe.
+// stopped. Owns its OpenSSL context; movable (a moved-from PRG must not be
+// used), not copyable, not thread-safe.
 class AesCtrPrg {
  public:
   // Returns INVALID_ARGUMENT unless `seed` is exactly 32 bytes; INTERNAL if
