@@ -1,0 +1,87 @@
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "client/secagg/secagg_client_state.h"
+#include "common/base/status_macros.h"
+#include "common/crypto/aes_ctr_prg.h"
+#include "common/crypto/aes_gcm.h"
+#include "common/secagg/secagg_derivation.h"
+
+namespace cohort::secagg {
+
+absl::Status ClientMaskedInputState::DecryptShare(const EncryptedShare& share) {
+  ClientContext& c = ctx();
+  const int from = share.peer;
+  if (!std::binary_search(c.sent_to.begin(), c.sent_to.end(), from)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share from unexpected client ", from));
+  }
+  for (const HeldSharePair& h : c.held) {
+    if (h.owner == from) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("two shares from client ", from));
+    }
+  }
+  COHORT_ASSIGN_OR_RETURN(auto key,
+                          DeriveShareKey(*c.enc_key, *c.enc_peer[from],
+                                         c.config.round_id, c.id, from));
+  const auto nonce = ShareNonce(from);
+  const std::string ad = ShareAssociatedData(c.config.round_id, from, c.id);
+  auto plain =
+      crypto::AesGcmOpen(key, nonce, share.ciphertext, internal::AsBytes(ad));
+  if (!plain.ok() || plain->size() != kSharePlaintextSize) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "SecAgg share from client ", from,
+        " failed AES-GCM authentication: ", plain.status().message()));
+  }
+  if (GetU32(plain->data()) != static_cast<uint32_t>(from) ||
+      GetU32(plain->data() + 4) != static_cast<uint32_t>(c.id)) {
+    return absl::InvalidArgumentError("share header names the wrong pair");
+  }
+  constexpr size_t kE = FieldElement::kEncodedBytes;
+  const absl::Span<const uint8_t> body(*plain);
+  COHORT_ASSIGN_OR_RETURN(auto seed_share,
+                          FieldElement::FromBytes(body.subspan(8, kE)));
+  COHORT_ASSIGN_OR_RETURN(auto key_share,
+                          FieldElement::FromBytes(body.subspan(8 + kE, kE)));
+  c.held.push_back(HeldSharePair{from, seed_share, key_share});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint64_t>> ClientMaskedInputState::MaskInput() {
+  ClientContext& c = ctx();
+  const int bits = c.config.bits;
+  std::vector<uint64_t> y = c.input;
+  COHORT_ASSIGN_OR_RETURN(auto self, crypto::AesCtrPrg::Create(c.self_seed));
+  COHORT_RETURN_IF_ERROR(self.AddModPow2(bits, absl::MakeSpan(y)));
+  for (const HeldSharePair& h : c.held) {
+    const int j = h.owner;
+    COHORT_ASSIGN_OR_RETURN(auto seed,
+                            DerivePairwiseSeed(*c.mask_key, *c.mask_peer[j],
+                                               c.config.round_id, c.id, j));
+    COHORT_ASSIGN_OR_RETURN(auto prg, crypto::AesCtrPrg::Create(seed));
+    if (c.id < j) {
+      COHORT_RETURN_IF_ERROR(prg.AddModPow2(bits, absl::MakeSpan(y)));
+    } else {
+      COHORT_RETURN_IF_ERROR(prg.SubtractModPow2(bits, absl::MakeSpan(y)));
+    }
+  }
+  return y;
+}
+
+absl::StatusOr<std::unique_ptr<ClientState>> ClientMaskedInputState::Handle(
+    const ServerToClient& message) {
+  const auto* msg = std::get_if<SharesDelivery>(&message);
+  if (msg == nullptr) {
+    return absl::FailedPreconditionError(
+        "SecAgg client expected SharesDelivery");
+  }
+  for (const EncryptedShare& share : msg->shares) {
+    COHORT_RETURN_IF_ERROR(DecryptShare(share));
+  }
+  COHORT_ASSIGN_OR_RETURN(auto y, MaskInput());
+  ctx().sender->Send(MaskedInput{std::move(y)});
+  return std::make_unique<ClientUnmaskingState>(TakeContext());
+}
+
+}  // namespace cohort::secagg

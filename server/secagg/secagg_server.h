@@ -1,0 +1,76 @@
+#ifndef COHORT_SERVER_SECAGG_SECAGG_SERVER_H_
+#define COHORT_SERVER_SECAGG_SECAGG_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/secagg/secagg_messages.h"
+#include "server/secagg/secagg_server_state.h"
+
+namespace cohort::secagg {
+
+// The server side of one SecAgg+ instance (Bell et al. 2020 over a
+// SharingGraph): it learns only the sum mod 2^bits of the inputs of the
+// clients that sent a masked input, and only if enough clients stay.
+//
+// Phases: AdvertiseKeys -> ShareKeys -> MaskedInputCollection -> Unmasking
+// -> Completed, or Aborted from any phase. A phase ends when every live
+// client answered, or when the caller's phase deadline passes and it calls
+// ProceedToNext(). Failure tiers: a bad message (malformed, wrong size,
+// replayed, out of phase, revealing the wrong kind of share) drops only its
+// sender; fewer than t clients in a phase, or fewer than t shares for a
+// secret in Unmasking, aborts with no sum released.
+//
+// Thread-safe: one mutex serializes all calls. The sender is called with the
+// mutex held and must outlive the server.
+class SecAggServer {
+ public:
+  // INVALID_ARGUMENT for inconsistent parameters (n < 2, bad k for the
+  // SharingGraph, t outside [1, k], bits outside [1, 64], no coordinates).
+  static absl::StatusOr<std::unique_ptr<SecAggServer>> Create(
+      const SecAggConfig& config, ServerSender* sender);
+
+  // Handles one message from client `from`. OK if it was accepted.
+  // Otherwise the message was rejected and, unless the code is
+  // FAILED_PRECONDITION (client already dropped or round over) or the id is
+  // unknown (INVALID_ARGUMENT), its sender was dropped; the round goes on
+  // unless that lost quorum (see IsAborted()).
+  absl::Status ReceiveMessage(int from, const ClientToServer& message);
+
+  // The current phase's deadline passed: drops pending clients and advances
+  // or aborts. OK also when it aborts; check IsAborted().
+  absl::Status ProceedToNext();
+
+  std::string StateName() const;
+  bool IsCompleted() const;
+  bool IsAborted() const;
+  // The abort reason (ABORTED), or OK if not aborted.
+  absl::Status AbortStatus() const;
+  // The unmasked sum. FAILED_PRECONDITION unless Completed.
+  absl::StatusOr<std::vector<uint64_t>> Result() const;
+  // Whether the server stopped listening to `client`.
+  bool IsDropped(int client) const;
+
+  // Test hook: per client, ServerContext bits kRevealedSeedBit /
+  // kRevealedKeyBit for the kinds of its shares the server ever accepted.
+  std::vector<uint8_t> RevealedShareKindsForTesting() const;
+
+ private:
+  explicit SecAggServer(std::unique_ptr<ServerState> state)
+      : state_(std::move(state)) {}
+  void Transition(absl::StatusOr<std::unique_ptr<ServerState>> next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<ServerState> state_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::secagg
+
+#endif  // COHORT_SERVER_SECAGG_SECAGG_SERVER_H_

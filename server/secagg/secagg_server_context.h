@@ -1,0 +1,84 @@
+#ifndef COHORT_SERVER_SECAGG_SECAGG_SERVER_CONTEXT_H_
+#define COHORT_SERVER_SECAGG_SECAGG_SERVER_CONTEXT_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/crypto/x25519.h"
+#include "common/secagg/field_element.h"
+#include "common/secagg/secagg_messages.h"
+#include "common/secagg/sharing_graph.h"
+
+namespace cohort::secagg {
+
+// Delivers server messages to clients. The gRPC round implements it over the
+// Participate stream; tests queue messages in memory. Called with the
+// SecAggServer's mutex held, so it must not call back into the server.
+class ServerSender {
+ public:
+  virtual ~ServerSender() = default;
+  virtual void Send(int client, ServerToClient message) = 0;
+};
+
+// Bits of ServerContext::revealed_kinds.
+inline constexpr uint8_t kRevealedSeedBit = 1;
+inline constexpr uint8_t kRevealedKeyBit = 2;
+
+// One revealed share, kept per responder until Unmasking ends.
+struct HeldShare {
+  int owner = -1;
+  ShareKind kind = ShareKind::kUnspecified;
+  FieldElement y;
+};
+
+// Data shared by the server states; each state owns it and moves it to the
+// next. Not thread-safe: the SecAggServer facade serializes access.
+struct ServerContext {
+  ServerContext(const SecAggConfig& c, SharingGraph g, ServerSender* s)
+      : config(c), graph(std::move(g)), sender(s) {
+    const auto n = static_cast<size_t>(c.n);
+    live.assign(n, true);
+    reached.assign(n, 0);
+    enc_keys.resize(n);
+    mask_keys.resize(n);
+    pending_shares.resize(n);
+    delivered_from.resize(n);
+    masked_inputs.resize(n);
+    responses.resize(n);
+    revealed_kinds.assign(n, 0);
+  }
+
+  SecAggConfig config;
+  SharingGraph graph;
+  ServerSender* sender;  // not owned
+
+  // false once a client dropped (timed out or sent a bad message).
+  std::vector<bool> live;
+  // Last phase a client completed: 0 none, 1 AdvertiseKeys, 2 ShareKeys,
+  // 3 MaskedInputCollection, 4 Unmasking.
+  std::vector<int> reached;
+  // Survivor sets, fixed at the end of each phase (sorted ids).
+  std::vector<int> u1, u2, u3;
+  std::vector<bool> in_u2, in_u3;
+
+  std::vector<std::optional<crypto::X25519PublicKey>> enc_keys, mask_keys;
+  // ShareKeys messages, by sender, until the phase ends.
+  std::vector<std::vector<EncryptedShare>> pending_shares;
+  // delivered_from[j]: senders whose share was routed to j (pairs are routed
+  // only in both directions, so it is symmetric: the pairwise-mask graph).
+  std::vector<std::vector<int>> delivered_from;
+  std::vector<std::vector<uint64_t>> masked_inputs;
+  std::vector<std::vector<HeldShare>> responses;
+  // Per owner: which kinds of its shares the server ever accepted. Never
+  // both bits (CHECKed).
+  std::vector<uint8_t> revealed_kinds;
+
+  // Why the last message was rejected (OK if it was accepted).
+  absl::Status last_rejection;
+};
+
+}  // namespace cohort::secagg
+
+#endif  // COHORT_SERVER_SECAGG_SECAGG_SERVER_CONTEXT_H_

@@ -1,0 +1,96 @@
+#ifndef COHORT_SERVER_SECAGG_SECAGG_SERVER_STATE_H_
+#define COHORT_SERVER_SECAGG_SECAGG_SERVER_STATE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/secagg/secagg_server_context.h"
+
+namespace cohort::secagg {
+
+// One state of the server's SecAgg+ state machine. HandleMessage and
+// ProceedToNext return the next state, or nullptr to stay. They never fail
+// because of a client: a bad message drops its sender (recorded in
+// context().last_rejection) and quorum loss returns an AbortedServerState.
+// A non-OK status means a local failure (e.g. OpenSSL), which the facade
+// turns into an abort. Not thread-safe; the facade holds the mutex.
+class ServerState {
+ public:
+  explicit ServerState(std::unique_ptr<ServerContext> ctx)
+      : ctx_(std::move(ctx)) {}
+  virtual ~ServerState() = default;
+
+  virtual std::string_view Name() const = 0;
+  virtual bool IsTerminal() const { return false; }
+
+  // Phase states: accept a message from client `from` or drop its sender.
+  // Terminal states ignore messages (last_rejection = FAILED_PRECONDITION).
+  virtual absl::StatusOr<std::unique_ptr<ServerState>> HandleMessage(
+      int from, const ClientToServer& message);
+  // The phase deadline passed: drop everyone still pending and advance (or
+  // abort). No-op in terminal states.
+  virtual absl::StatusOr<std::unique_ptr<ServerState>> ProceedToNext();
+
+  const ServerContext& context() const { return *ctx_; }
+
+ protected:
+  // Phase number 1..4 this state completes (0 for terminal states).
+  virtual int phase() const { return 0; }
+  // Minimum number of clients that must complete this phase.
+  virtual int Threshold() const { return ctx_->config.t; }
+  // Validates and stores one message from a pending live client. A non-OK
+  // status rejects it (nothing stored) and drops the sender.
+  virtual absl::Status Accept(int from, const ClientToServer& message) {
+    return absl::FailedPreconditionError("no message expected");
+  }
+  // Builds the next state after the phase ended with enough clients.
+  virtual absl::StatusOr<std::unique_ptr<ServerState>> Finish() {
+    return nullptr;
+  }
+
+  ServerContext& ctx() { return *ctx_; }
+  std::unique_ptr<ServerContext> TakeContext() { return std::move(ctx_); }
+  void Drop(int client, const absl::Status& why);
+  // Live clients that completed this phase, sorted.
+  std::vector<int> Completed() const;
+  std::unique_ptr<ServerState> Abort(absl::Status why);
+
+ private:
+  bool AnyPending() const;
+  std::unique_ptr<ServerContext> ctx_;
+};
+
+// Terminal: the round aborted; no sum is ever released.
+class AbortedServerState final : public ServerState {
+ public:
+  AbortedServerState(std::unique_ptr<ServerContext> ctx, absl::Status why)
+      : ServerState(std::move(ctx)), status_(std::move(why)) {}
+  std::string_view Name() const override { return "Aborted"; }
+  bool IsTerminal() const override { return true; }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// Terminal: holds the unmasked sum of the survivors' inputs mod 2^bits.
+class CompletedServerState final : public ServerState {
+ public:
+  CompletedServerState(std::unique_ptr<ServerContext> ctx,
+                       std::vector<uint64_t> sum)
+      : ServerState(std::move(ctx)), sum_(std::move(sum)) {}
+  std::string_view Name() const override { return "Completed"; }
+  bool IsTerminal() const override { return true; }
+  const std::vector<uint64_t>& sum() const { return sum_; }
+
+ private:
+  std::vector<uint64_t> sum_;
+};
+
+}  // namespace cohort::secagg
+
+#endif  // COHORT_SERVER_SECAGG_SECAGG_SERVER_STATE_H_

@@ -1,0 +1,162 @@
+// End-to-end SecAgg+ protocol tests: N in-memory clients against the server.
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/secagg/parameter_finder.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/secagg/secagg_test_harness.h"
+
+namespace cohort::secagg {
+namespace {
+
+using testing::Harness;
+using testing::SplitMix;
+
+// Drops floor(rate * remaining) clients after each of phases 1, 2 and 3,
+// chosen by a seeded shuffle. Returns last_phase per client.
+std::vector<int> DropPlan(int n, double rate, uint64_t seed) {
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  uint64_t s = seed;
+  for (int i = n - 1; i > 0; --i) std::swap(order[i], order[SplitMix(s) % (i + 1)]);
+  std::vector<int> last(n, 4);
+  int pos = 0, remaining = n;
+  for (int phase = 1; phase <= 3; ++phase) {
+    const int drops = static_cast<int>(std::floor(rate * remaining));
+    for (int d = 0; d < drops; ++d) last[order[pos++]] = phase;
+    remaining -= drops;
+  }
+  return last;
+}
+
+// Whether every secret needed in Unmasking has t holders among the
+// neighbours that answer it.
+bool Feasible(const SecAggConfig& c, const std::vector<int>& last) {
+  auto graph = SharingGraph::Create(c.n, c.k, c.graph_seed);
+  if (!graph.ok()) return false;
+  for (int o = 0; o < c.n; ++o) {
+    if (last[o] < 2) continue;
+    int holders = 0;
+    for (int h : graph->Neighbors(o)) holders += last[h] == 4;
+    if (holders < c.t) return false;
+  }
+  return true;
+}
+
+// k and t from FindParameters for the compound dropout, falling back to the
+// complete graph with a generous (low) threshold when the finder has no
+// answer for this n or the seeded drops would starve a secret.
+SecAggConfig ConfigFor(int n, double rate, const std::vector<int>& last,
+                       int bits) {
+  SecAggConfig c{.n = n, .bits = bits, .vector_length = 17,
+                 .graph_seed = 1234u + n, .round_id = 77};
+  const double total = 1 - std::pow(1 - rate, 3);
+  auto params = FindParameters(n, std::min(total + 0.05, 0.95), 0.05);
+  if (params.ok()) {
+    c.k = params->k;
+    c.t = params->t;
+    if (Feasible(c, last)) return c;
+  }
+  const int answering = static_cast<int>(std::count(last.begin(), last.end(), 4));
+  c.k = n - 1;
+  c.t = std::max(1, std::min(c.k, answering - 1));
+  return c;
+}
+
+struct SumCase {
+  int n;
+  double rate;
+  int bits;
+};
+
+class ExactSumTest : public ::testing::TestWithParam<SumCase> {};
+
+TEST_P(ExactSumTest, UnmaskedSumEqualsPlainSumOfSurvivors) {
+  const SumCase& p = GetParam();
+  const auto last = DropPlan(p.n, p.rate, 99 + p.n);
+  const SecAggConfig config = ConfigFor(p.n, p.rate, last, p.bits);
+  Harness h(config, last, 5 + p.n);
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted())
+      << h.server().StateName() << " " << h.server().AbortStatus()
+      << " k=" << config.k << " t=" << config.t;
+  auto sum = h.server().Result();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, h.ExpectedSum());
+  EXPECT_TRUE(h.client_errors.empty());
+  // No double revelation, and each kind only where the protocol allows it.
+  const auto kinds = h.server().RevealedShareKindsForTesting();
+  for (int i = 0; i < p.n; ++i) {
+    EXPECT_NE(kinds[i], kRevealedSeedBit | kRevealedKeyBit) << i;
+    if (last[i] >= 3) {
+      EXPECT_EQ(kinds[i], kRevealedSeedBit) << i;
+    } else if (last[i] == 2) {
+      EXPECT_EQ(kinds[i], kRevealedKeyBit) << i;
+    } else {
+      EXPECT_EQ(kinds[i], 0) << i;
+    }
+  }
+}
+
+std::vector<SumCase> SumCases() {
+  std::vector<SumCase> cases;
+  for (int n : {3, 10, 100}) {
+    for (double rate : {0.0, 0.1, 0.3}) cases.push_back({n, rate, 20});
+  }
+  cases.push_back({10, 0.3, 64});
+  cases.push_back({10, 0.1, 1});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Dropouts, ExactSumTest, ::testing::ValuesIn(SumCases()),
+    [](const ::testing::TestParamInfo<SumCase>& info) {
+      return "n" + std::to_string(info.param.n) + "_drop" +
+             std::to_string(static_cast<int>(info.param.rate * 100)) + "_b" +
+             std::to_string(info.param.bits);
+    });
+
+SecAggConfig SmallConfig() {
+  return SecAggConfig{.n = 10, .k = 9, .t = 5, .bits = 24, .vector_length = 8,
+                      .graph_seed = 3, .round_id = 5};
+}
+
+void ExpectAbortedWithoutSum(Harness& h) {
+  EXPECT_TRUE(h.server().IsAborted()) << h.server().StateName();
+  EXPECT_EQ(h.server().AbortStatus().code(), absl::StatusCode::kAborted);
+  EXPECT_FALSE(h.server().Result().ok());
+}
+
+TEST(SecAggServerTest, DropsPastThresholdAfterKeysAbort) {
+  std::vector<int> last(10, 4);
+  for (int i = 0; i < 6; ++i) last[i] = 1;  // 4 share keys, t = 5
+  Harness h(SmallConfig(), last, 1);
+  h.Run();
+  ExpectAbortedWithoutSum(h);
+  for (int i = 6; i < 10; ++i) EXPECT_TRUE(h.client(i).IsAborted());
+}
+
+TEST(SecAggServerTest, DropsPastThresholdInUnmaskingAbort) {
+  std::vector<int> last(10, 3);  // everyone sends input, 4 unmask
+  for (int i = 0; i < 4; ++i) last[i] = 4;
+  Harness h(SmallConfig(), last, 2);
+  h.Run();
+  ExpectAbortedWithoutSum(h);
+  EXPECT_THAT(std::string(h.server().AbortStatus().message()),
+              ::testing::HasSubstr("shares of client"));
+}
+
+TEST(SecAggServerTest, ExactlyThresholdSurvivesAndCompletes) {
+  std::vector<int> last(10, 4);
+  for (int i = 0; i < 4; ++i) last[i] = 2;  // 6 survivors, each with 5 holders
+  Harness h(SmallConfig(), last, 3);
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
+}
+
+}  // namespace
+}  // namespace cohort::secagg
