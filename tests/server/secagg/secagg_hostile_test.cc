@@ -1,5 +1,7 @@
-// Hostile and malformed messages: each drops only its sender (server) or is
-// a clear error (client); the sum over the rest stays exact.
+// Hostile and malformed messages: each drops only its sender (server side)
+// or is a clear error (client side); the sum over the rest stays exact.
+
+#include <variant>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -9,13 +11,254 @@ namespace cohort::secagg {
 namespace {
 
 using testing::Harness;
+using ::testing::HasSubstr;
+
+constexpr int kN = 10;
 
 SecAggConfig Config() {
-  return SecAggConfig{.n = 10, .k = 9, .t = 5, .bits = 32, .vector_length = 6,
-                      .graph_seed = 11, .round_id = 9};
+  return SecAggConfig{.n = kN, .k = kN - 1, .t = 5, .bits = 32,
+                      .vector_length = 6, .graph_seed = 11, .round_id = 9};
 }
 
-TEST(SecAggHostileTest, PlaceholderCompiles) { SUCCEED(); }
+std::vector<int> NoDrops() { return std::vector<int>(kN, 4); }
+
+std::vector<ClientToServer> One(ClientToServer m) {
+  std::vector<ClientToServer> v;
+  v.push_back(std::move(m));
+  return v;
+}
+
+// Runs with one hook and checks that exactly `culprit` was dropped by the
+// server with `code`, and that the round completed with the exact sum of
+// the others (`culprit_counted`: its masked input was already accepted).
+void ExpectOnlyCulpritDropped(Harness& h, int culprit, absl::StatusCode code,
+                              bool culprit_counted) {
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  ASSERT_EQ(h.rejections.size(), 1u);
+  EXPECT_EQ(h.rejections[0].first, culprit);
+  EXPECT_EQ(h.rejections[0].second.code(), code) << h.rejections[0].second;
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(h.server().IsDropped(i), i == culprit);
+  std::vector<int> excluded;
+  if (!culprit_counted) excluded.push_back(culprit);
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum(excluded));
+  for (uint8_t kinds : h.server().RevealedShareKindsForTesting()) {
+    EXPECT_NE(kinds, kRevealedSeedBit | kRevealedKeyBit);
+  }
+}
+
+TEST(SecAggHostileTest, TamperedShareCiphertextIsClientAuthError) {
+  Harness h(Config(), NoDrops(), 1);
+  h.server_hook = [](int phase, int client, ServerToClient& m) {
+    if (phase == 2 && client == 3) {
+      std::get<SharesDelivery>(m).shares[0].ciphertext[5] ^= 0x40;
+    }
+  };
+  h.Run();
+  ASSERT_EQ(h.client_errors.size(), 1u);
+  EXPECT_EQ(h.client_errors[0].first, 3);
+  EXPECT_EQ(h.client_errors[0].second.code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(h.client_errors[0].second.message()),
+              HasSubstr("AES-GCM"));
+  EXPECT_TRUE(h.client(3).IsAborted());
+  // The victim stops; the server drops only it (at the phase deadline).
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(h.server().IsDropped(i), i == 3);
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
+}
+
+TEST(SecAggHostileTest, TruncatedShareCiphertextDropsSender) {
+  Harness h(Config(), NoDrops(), 2);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 2 && client == 4) {
+      std::get<ShareKeys>(m).shares[1].ciphertext.pop_back();
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 4, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, ShareToNonNeighbourDropsSender) {
+  Harness h(Config(), NoDrops(), 3);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 2 && client == 1) {
+      std::get<ShareKeys>(m).shares[0].peer = 1;  // to itself
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 1, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, ReplayedShareKeysDropsSender) {
+  Harness h(Config(), NoDrops(), 4);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    auto out = One(m);
+    if (phase == 2 && client == 2) out.push_back(std::move(m));
+    return out;
+  };
+  ExpectOnlyCulpritDropped(h, 2, absl::StatusCode::kInvalidArgument, false);
+  EXPECT_THAT(std::string(h.rejections[0].second.message()),
+              HasSubstr("replayed"));
+}
+
+TEST(SecAggHostileTest, ReplayedMaskedInputDropsSenderAndRevealsOnlyItsKey) {
+  Harness h(Config(), NoDrops(), 5);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    auto out = One(m);
+    if (phase == 3 && client == 5) out.push_back(std::move(m));
+    return out;
+  };
+  ExpectOnlyCulpritDropped(h, 5, absl::StatusCode::kInvalidArgument, false);
+  EXPECT_EQ(h.server().RevealedShareKindsForTesting()[5], kRevealedKeyBit);
+}
+
+TEST(SecAggHostileTest, OutOfPhaseMessageDropsSender) {
+  Harness h(Config(), NoDrops(), 6);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 2 && client == 6) return One(MaskedInput{{1, 2, 3, 4, 5, 6}});
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 6, absl::StatusCode::kInvalidArgument, false);
+  EXPECT_THAT(std::string(h.rejections[0].second.message()),
+              HasSubstr("out-of-phase"));
+}
+
+TEST(SecAggHostileTest, EarlyUnmaskingResponseDropsSender) {
+  Harness h(Config(), NoDrops(), 7);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 1 && client == 0) return One(UnmaskingResponse{});
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 0, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, ShortPublicKeyDropsSender) {
+  Harness h(Config(), NoDrops(), 8);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 1 && client == 9) {
+      std::get<AdvertiseKeys>(m).mask_public_key.pop_back();
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 9, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, WrongLengthMaskedInputDropsSender) {
+  Harness h(Config(), NoDrops(), 9);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 3 && client == 7) std::get<MaskedInput>(m).masked.push_back(0);
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 7, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, OutOfRangeMaskedValueDropsSender) {
+  Harness h(Config(), NoDrops(), 10);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 3 && client == 8) {
+      std::get<MaskedInput>(m).masked[2] = uint64_t{1} << 40;
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 8, absl::StatusCode::kInvalidArgument, false);
+}
+
+TEST(SecAggHostileTest, WrongShareKindInUnmaskingDropsResponderOnly) {
+  Harness h(Config(), NoDrops(), 11);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 4 && client == 0) {
+      // Ask the server to take a survivor's mask-key share as well.
+      std::get<UnmaskingResponse>(m).shares[0].kind = ShareKind::kMaskKey;
+    }
+    return One(std::move(m));
+  };
+  // Client 0's masked input is already in the sum; only its response goes.
+  ExpectOnlyCulpritDropped(h, 0, absl::StatusCode::kInvalidArgument, true);
+  for (uint8_t kinds : h.server().RevealedShareKindsForTesting()) {
+    EXPECT_EQ(kinds, kRevealedSeedBit);
+  }
+}
+
+TEST(SecAggHostileTest, MalformedFieldElementInUnmaskingDropsResponder) {
+  Harness h(Config(), NoDrops(), 12);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 4 && client == 2) {
+      auto& share = std::get<UnmaskingResponse>(m).shares[1].share;
+      std::fill(share.begin(), share.end(), 0xff);  // >= p
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 2, absl::StatusCode::kInvalidArgument, true);
+}
+
+TEST(SecAggHostileTest, UnknownIdAndLateMessagesAreRejectedHarmlessly) {
+  Harness h(Config(), NoDrops(), 13);
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted());
+  const auto sum = *h.server().Result();
+  EXPECT_EQ(h.server().ReceiveMessage(kN, MaskedInput{}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.server().ReceiveMessage(-1, MaskedInput{}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.server().ReceiveMessage(3, MaskedInput{}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*h.server().Result(), sum);
+}
+
+// ---- client side: bad server messages are clear errors ----
+
+class ClientSideTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = SecAggClient::Create(Config(), 0, std::vector<uint64_t>(6, 1),
+                                  &random_, &out_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = *std::move(c);
+    ASSERT_TRUE(client_->Start().ok());
+  }
+  cohort::testing::FakeRandom random_{42};
+  testing::ClientOutbox out_;
+  std::unique_ptr<SecAggClient> client_;
+};
+
+TEST_F(ClientSideTest, OutOfPhaseServerMessageIsError) {
+  EXPECT_EQ(client_->ReceiveMessage(UnmaskingRequest{}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(client_->IsAborted());
+  EXPECT_EQ(client_->ReceiveMessage(KeysBroadcast{}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientSideTest, MalformedKeysBroadcastIsError) {
+  KeysBroadcast b;
+  b.neighbours.push_back(PeerKeys{1, std::vector<uint8_t>(31, 1),
+                                  std::vector<uint8_t>(32, 1)});
+  EXPECT_EQ(client_->ReceiveMessage(b).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientSideTest, TooFewNeighboursAborts) {
+  KeysBroadcast b;  // nobody else advertised
+  EXPECT_EQ(client_->ReceiveMessage(b).code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(ClientSideTest, AbortRoundEndsClient) {
+  EXPECT_TRUE(client_->ReceiveMessage(AbortRound{"quorum lost"}).ok());
+  EXPECT_TRUE(client_->IsAborted());
+}
+
+TEST(SecAggClientTest, InputOutOfRangeRejected) {
+  cohort::testing::FakeRandom random(1);
+  testing::ClientOutbox out;
+  SecAggConfig c = Config();
+  c.bits = 8;
+  EXPECT_EQ(SecAggClient::Create(c, 0, std::vector<uint64_t>(6, 256), &random,
+                                 &out)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
 
 }  // namespace
 }  // namespace cohort::secagg
