@@ -248,6 +248,25 @@ TEST_F(ClientSideTest, AbortRoundEndsClient) {
   EXPECT_TRUE(client_->IsAborted());
 }
 
+TEST(SecAggHostileTest, ClientRefusesSurvivorListedAsDropped) {
+  Harness h(Config(), NoDrops(), 14);
+  h.server_hook = [](int phase, int client, ServerToClient& m) {
+    if (phase == 3 && client == 4) {
+      auto& req = std::get<UnmaskingRequest>(m);
+      req.dropped.push_back(req.survivors[0] == 4 ? req.survivors[1]
+                                                  : req.survivors[0]);
+    }
+  };
+  h.Run();
+  ASSERT_EQ(h.client_errors.size(), 1u);
+  EXPECT_EQ(h.client_errors[0].first, 4);
+  EXPECT_EQ(h.client_errors[0].second.code(),
+            absl::StatusCode::kInvalidArgument);
+  // The refusing client's input is summed; the others unmask it.
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
+}
+
 TEST(SecAggClientTest, InputOutOfRangeRejected) {
   cohort::testing::FakeRandom random(1);
   testing::ClientOutbox out;
