@@ -77,6 +77,16 @@ absl::StatusOr<std::array<uint8_t, 32>> UnmaskingServerState::Reconstruct(
         " arrived, threshold ", c.config.t));
   }
   auto secret = ShamirSecretSharing::Reconstruct(shares, c.config.t);
+  if (secret.ok() && static_cast<int>(shares.size()) > c.config.t) {
+    // With spare shares, a second, different t-subset must agree; otherwise
+    // some responder lied and the sum would be silently wrong.
+    const absl::Span<const ShamirShare> tail(
+        shares.data() + shares.size() - c.config.t, c.config.t);
+    auto check = ShamirSecretSharing::Reconstruct(tail, c.config.t);
+    if (!check.ok() || *check != *secret) {
+      secret = absl::FailedPreconditionError("two share subsets disagree");
+    }
+  }
   if (!secret.ok()) {
     return absl::AbortedError(absl::StrCat("SecAgg: shares of client ", owner,
                                            " inconsistent: ",

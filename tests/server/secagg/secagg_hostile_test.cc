@@ -192,6 +192,22 @@ TEST(SecAggHostileTest, MalformedFieldElementInUnmaskingDropsResponder) {
   ExpectOnlyCulpritDropped(h, 2, absl::StatusCode::kInvalidArgument, true);
 }
 
+TEST(SecAggHostileTest, LyingSeedShareAbortsInsteadOfWrongSum) {
+  Harness h(Config(), NoDrops(), 15);
+  h.client_hook = [](int phase, int client, ClientToServer m) {
+    if (phase == 4 && client == 6) {
+      // A well-formed but wrong share value (still < p).
+      std::get<UnmaskingResponse>(m).shares[0].share[32] ^= 1;
+    }
+    return One(std::move(m));
+  };
+  h.Run();
+  EXPECT_TRUE(h.server().IsAborted()) << h.server().StateName();
+  EXPECT_THAT(std::string(h.server().AbortStatus().message()),
+              HasSubstr("inconsistent"));
+  EXPECT_FALSE(h.server().Result().ok());
+}
+
 TEST(SecAggHostileTest, UnknownIdAndLateMessagesAreRejectedHarmlessly) {
   Harness h(Config(), NoDrops(), 13);
   h.Run();
