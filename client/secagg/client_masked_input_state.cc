@@ -6,6 +6,7 @@
 #include "common/crypto/aes_ctr_prg.h"
 #include "common/crypto/aes_gcm.h"
 #include "common/secagg/secagg_derivation.h"
+#include "glog/logging.h"
 
 namespace cohort::secagg {
 
@@ -36,15 +37,18 @@ absl::Status ClientMaskedInputState::DecryptShare(const EncryptedShare& share) {
   }
   if (GetU32(plain->data()) != static_cast<uint32_t>(from) ||
       GetU32(plain->data() + 4) != static_cast<uint32_t>(c.id)) {
-    return absl::InvalidArgumentError("share header names the wrong pair");
+    return absl::UnauthenticatedError(
+        absl::StrCat("share from client ", from, " names the wrong pair"));
   }
   constexpr size_t kE = FieldElement::kEncodedBytes;
   const absl::Span<const uint8_t> body(*plain);
-  COHORT_ASSIGN_OR_RETURN(auto seed_share,
-                          FieldElement::FromBytes(body.subspan(8, kE)));
-  COHORT_ASSIGN_OR_RETURN(auto key_share,
-                          FieldElement::FromBytes(body.subspan(8 + kE, kE)));
-  c.held.push_back(HeldSharePair{from, seed_share, key_share});
+  auto seed_share = FieldElement::FromBytes(body.subspan(8, kE));
+  auto key_share = FieldElement::FromBytes(body.subspan(8 + kE, kE));
+  if (!seed_share.ok() || !key_share.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("share from client ", from, " is not a field element"));
+  }
+  c.held.push_back(HeldSharePair{from, *seed_share, *key_share});
   return absl::OkStatus();
 }
 
@@ -76,11 +80,19 @@ absl::StatusOr<std::unique_ptr<ClientState>> ClientMaskedInputState::Handle(
     return absl::FailedPreconditionError(
         "SecAgg client expected SharesDelivery");
   }
+  std::vector<int32_t> rejected;
   for (const EncryptedShare& share : msg->shares) {
-    COHORT_RETURN_IF_ERROR(DecryptShare(share));
+    absl::Status s = DecryptShare(share);
+    if (s.code() == absl::StatusCode::kUnauthenticated) {
+      // A forged share: report its sender instead of failing this client.
+      LOG(WARNING) << "SecAgg client " << ctx().id << ": " << s;
+      rejected.push_back(share.peer);
+      continue;
+    }
+    COHORT_RETURN_IF_ERROR(s);
   }
   COHORT_ASSIGN_OR_RETURN(auto y, MaskInput());
-  ctx().sender->Send(MaskedInput{std::move(y)});
+  ctx().sender->Send(MaskedInput{std::move(y), std::move(rejected)});
   return std::make_unique<ClientUnmaskingState>(TakeContext());
 }
 

@@ -46,6 +46,10 @@ struct ShareKeys {
 };
 struct MaskedInput {
   std::vector<uint64_t> masked;  // vector_length values < 2^bits
+  // Neighbours whose delivered share failed AES-GCM authentication or
+  // validation here; this client did not mask with them. The server drops
+  // them (their masked inputs are not summed; their mask keys are recovered).
+  std::vector<int32_t> rejected_peers;
 };
 struct RevealedShare {
   int32_t owner = -1;  // whose secret this share belongs to

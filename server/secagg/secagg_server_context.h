@@ -47,6 +47,7 @@ struct ServerContext {
     delivered_from.resize(n);
     masked_inputs.resize(n);
     responses.resize(n);
+    rejected_peers.resize(n);
     revealed_kinds.assign(n, 0);
   }
 
@@ -67,9 +68,13 @@ struct ServerContext {
   // ShareKeys messages, by sender, until the phase ends.
   std::vector<std::vector<EncryptedShare>> pending_shares;
   // delivered_from[j]: senders whose share was routed to j (pairs are routed
-  // only in both directions, so it is symmetric: the pairwise-mask graph).
+  // only in both directions). After MaskedInputCollection, senders that j
+  // rejected as forged are removed: then it lists exactly the clients j
+  // masked with and holds shares of.
   std::vector<std::vector<int>> delivered_from;
   std::vector<std::vector<uint64_t>> masked_inputs;
+  // MaskedInput::rejected_peers, by accuser, until the phase ends.
+  std::vector<std::vector<int32_t>> rejected_peers;
   std::vector<std::vector<HeldShare>> responses;
   // Per owner: which kinds of its shares the server ever accepted. Never
   // both bits (CHECKed).

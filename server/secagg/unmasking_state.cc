@@ -118,8 +118,13 @@ absl::Status UnmaskingServerState::RemovePairwiseMasks(
           "SecAgg: reconstructed mask key of client ", d,
           " does not match its advertised key"));
     }
-    for (int j : c.delivered_from[d]) {
-      if (!c.in_u3[j]) continue;
+    for (int j : c.graph.Neighbors(d)) {
+      // Survivor j masked with d iff it accepted d's share.
+      const auto& masked_with = c.delivered_from[j];
+      if (!c.in_u3[j] ||
+          !std::binary_search(masked_with.begin(), masked_with.end(), d)) {
+        continue;
+      }
       COHORT_ASSIGN_OR_RETURN(
           auto seed,
           DerivePairwiseSeed(key, *c.mask_keys[j], c.config.round_id, d, j));
