@@ -23,8 +23,10 @@ namespace cohort::secagg {
 // one neighbour. To aggregate an example count securely, append it to x as
 // an extra coordinate.
 //
-// Any error (bad server message, failed AES-GCM authentication, too few
-// neighbours) ends this client: the facade reports it and moves to Aborted.
+// Any error (bad server message, too few neighbours) ends this client: the
+// facade reports it and moves to Aborted. A neighbour's forged share (AES-GCM
+// authentication failure) is reported to the server instead, which drops
+// that neighbour.
 // Thread-safe; random and sender must outlive the client.
 class SecAggClient {
  public:

@@ -32,8 +32,10 @@ class ClientState {
   }
   // Handles one server message; returns the next state. AbortRound moves to
   // Aborted. Errors: FAILED_PRECONDITION (out of phase), INVALID_ARGUMENT
-  // (malformed), UNAUTHENTICATED (a share failed AES-GCM authentication),
-  // ABORTED (too few neighbours to go on), INTERNAL (crypto failure).
+  // (malformed), ABORTED (too few neighbours to go on), INTERNAL (crypto
+  // failure). A neighbour's share that fails AES-GCM authentication is not
+  // an error of this client: it is logged, that neighbour is left out of the
+  // masks and reported in MaskedInput::rejected_peers.
   absl::StatusOr<std::unique_ptr<ClientState>> HandleMessage(
       const ServerToClient& message);
 

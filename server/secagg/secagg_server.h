@@ -24,8 +24,9 @@ namespace cohort::secagg {
 // client answered, or when the caller's phase deadline passes and it calls
 // ProceedToNext(). Failure tiers: a bad message (malformed, wrong size,
 // replayed, out of phase, revealing the wrong kind of share) drops only its
-// sender; fewer than t clients in a phase, or fewer than t shares for a
-// secret in Unmasking, aborts with no sum released.
+// sender, and a share its recipient reports as forged drops the share's
+// sender; fewer than t clients in a phase, fewer than t shares for a secret
+// in Unmasking, or shares that disagree, abort with no sum released.
 //
 // Thread-safe: one mutex serializes all calls. The sender is called with the
 // mutex held and must outlive the server.
