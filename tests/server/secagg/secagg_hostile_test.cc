@@ -154,7 +154,7 @@ TEST(SecAggHostileTest, ReplayedMaskedInputDropsSenderAndRevealsOnlyItsKey) {
 TEST(SecAggHostileTest, OutOfPhaseMessageDropsSender) {
   Harness h(Config(), NoDrops(), 6);
   h.client_hook = [](int phase, int client, ClientToServer m) {
-    if (phase == 2 && client == 6) return One(MaskedInput{{1, 2, 3, 4, 5, 6}});
+    if (phase == 2 && client == 6) return One(MaskedInput{{1, 2, 3, 4, 5, 6}, {}});
     return One(std::move(m));
   };
   ExpectOnlyCulpritDropped(h, 6, absl::StatusCode::kInvalidArgument, false);
