@@ -49,6 +49,9 @@ std::string QuoteConninfoValue(absl::string_view value) {
 
 }  // namespace
 
+// This is the libpqxx adapter (STYLE.md: exceptions are converted at one
+// adapter per library): it rethrows the exception being handled only to
+// classify it by type, and every path returns a Status.
 PgError PgErrorFromCurrentException(absl::string_view context) {
   try {
     throw;
