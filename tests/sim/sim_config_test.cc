@@ -86,7 +86,9 @@ TEST_F(SimConfigTest, MissingDataSetIsNotFoundNamingTheField) {
 }
 
 TEST_F(SimConfigTest, ShippedScenariosResolve) {
-  for (const char* path : {"configs/sim/demo.textproto"}) {
+  for (const char* path : {"configs/sim/demo.textproto",
+                           "configs/sim/label_shards.textproto",
+                           "configs/sim/stragglers.textproto"}) {
     auto c = LoadSimConfig(std::string(COHORT_SOURCE_DIR) + "/" + path);
     ASSERT_TRUE(c.ok()) << path << ": " << c.status();
     c->mutable_data()->set_idx_dir(data_dir_);
