@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "client/train/client_task.h"
 #include "client/transport/grpc_transport.h"
-#include "common/base/files.h"
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
@@ -102,18 +101,12 @@ absl::Status Simulator::StartGrpc() {
   if (server_ == nullptr || port == 0) {
     return absl::UnavailableError("cannot start the loopback gRPC server");
   }
-  grpc::SslCredentialsOptions ssl;
-  COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          base::ReadFile(config_.grpc_tls().ca_cert_path(), 1 << 20));
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  const std::string address = absl::StrCat("127.0.0.1:", port);
-  transport_ = std::make_unique<client::GrpcTransport>(
-      cohort::v1::Coordinator::NewStub(
-          grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args)),
-      address, config_.grpc_tls().ca_cert_path());
+  // Virtual clients trust the configured CA and present no certificate.
+  cohort::v1::TlsConfig client_tls;
+  client_tls.set_ca_cert_path(config_.grpc_tls().ca_cert_path());
+  COHORT_ASSIGN_OR_RETURN(
+      transport_, client::GrpcTransport::Connect(
+                      absl::StrCat("127.0.0.1:", port), client_tls, "localhost"));
   return absl::OkStatus();
 }
 

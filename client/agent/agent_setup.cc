@@ -2,12 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
-#include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
 #include "common/ml/model.h"
-#include "grpcpp/grpcpp.h"
 
 namespace cohort::client {
 namespace {
@@ -74,24 +72,10 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
 
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
     const cohort::v1::AgentConfig& c) {
-  grpc::SslCredentialsOptions ssl;
-  COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          base::ReadFile(c.tls().ca_cert_path(), 1 << 20));
-  if (!c.tls().cert_path().empty()) {
-    COHORT_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
-                            base::ReadFile(c.tls().cert_path(), 1 << 20));
-    COHORT_ASSIGN_OR_RETURN(ssl.pem_private_key,
-                            base::ReadFile(c.tls().key_path(), 1 << 20));
-  }
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride(c.server_name_override());
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(
-      c.server_address(), grpc::SslCredentials(ssl), args);
-  return std::unique_ptr<CoordinatorTransport>(std::make_unique<GrpcTransport>(
-      cohort::v1::Coordinator::NewStub(channel), c.server_address(),
-      c.tls().ca_cert_path()));
+  COHORT_ASSIGN_OR_RETURN(
+      auto transport, GrpcTransport::Connect(c.server_address(), c.tls(),
+                                             c.server_name_override()));
+  return std::unique_ptr<CoordinatorTransport>(std::move(transport));
 }
 
 }  // namespace cohort::client

@@ -3,7 +3,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/files.h"
+#include "common/base/status_macros.h"
 #include "glog/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace cohort::client {
 namespace {
@@ -77,6 +81,34 @@ class GrpcSession final : public ParticipationSession {
 };
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeTlsChannel(
+    const std::string& address, const cohort::v1::TlsConfig& tls,
+    const std::string& server_name) {
+  grpc::SslCredentialsOptions ssl;
+  COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                          base::ReadFile(tls.ca_cert_path(), 1 << 20));
+  if (!tls.cert_path().empty()) {
+    COHORT_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                            base::ReadFile(tls.cert_path(), 1 << 20));
+    COHORT_ASSIGN_OR_RETURN(ssl.pem_private_key,
+                            base::ReadFile(tls.key_path(), 1 << 20));
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(server_name);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Connect(
+    const std::string& address, const cohort::v1::TlsConfig& tls,
+    const std::string& server_name) {
+  COHORT_ASSIGN_OR_RETURN(auto channel,
+                          MakeTlsChannel(address, tls, server_name));
+  return std::make_unique<GrpcTransport>(
+      cohort::v1::Coordinator::NewStub(channel), address, tls.ca_cert_path());
+}
 
 bool IsTlsTrustFailure(const grpc::Status& status) {
   if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;

@@ -8,7 +8,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "client/transport/transport.h"
+#include "cohort/v1/config.pb.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "grpcpp/channel.h"
 
 namespace cohort::client {
 
@@ -20,6 +22,11 @@ class GrpcTransport final : public CoordinatorTransport {
   // `ca_path` only names the trust root in error messages.
   GrpcTransport(std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub,
                 std::string server_address, std::string ca_path);
+
+  // A transport over MakeTlsChannel(address, tls, server_name).
+  static absl::StatusOr<std::unique_ptr<GrpcTransport>> Connect(
+      const std::string& address, const cohort::v1::TlsConfig& tls,
+      const std::string& server_name);
 
   std::unique_ptr<ParticipationSession> OpenSession() override;
   absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
@@ -45,6 +52,14 @@ class GrpcTransport final : public CoordinatorTransport {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> active_ ABSL_GUARDED_BY(mu_);
 };
+
+// A TLS channel to `address` whose only trust root is tls.ca_cert_path,
+// expecting `server_name` in the server's certificate. The device's own
+// certificate is presented when tls.cert_path and tls.key_path are set (mTLS).
+// Messages of up to 64 MiB either way. NOT_FOUND for a missing PEM file.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeTlsChannel(
+    const std::string& address, const cohort::v1::TlsConfig& tls,
+    const std::string& server_name);
 
 // True when an RPC failed because the TLS handshake rejected the server's
 // certificate (so retrying cannot help).

@@ -9,8 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/base/files.h"
-#include "grpcpp/grpcpp.h"
+#include "client/transport/grpc_transport.h"
 #include "tests/testing/synthetic_idx.h"
 
 namespace cohort::testing {
@@ -115,15 +114,12 @@ backoff_max_ms: 1000
 }
 
 std::unique_ptr<cohort::v1::Coordinator::Stub> ClusterTest::TlsStub(int port) {
-  grpc::SslCredentialsOptions ssl;
-  auto ca = base::ReadFile(pki_dir_ + "/ca.crt");
-  EXPECT_TRUE(ca.ok()) << ca.status();
-  ssl.pem_root_certs = ca.ok() ? *ca : "";
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetMaxSendMessageSize(64 << 20);
-  return cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl), args));
+  cohort::v1::TlsConfig tls;
+  tls.set_ca_cert_path(pki_dir_ + "/ca.crt");
+  auto channel = client::MakeTlsChannel(absl::StrCat("127.0.0.1:", port), tls,
+                                        "localhost");
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  return channel.ok() ? cohort::v1::Coordinator::NewStub(*channel) : nullptr;
 }
 
 }  // namespace cohort::testing
