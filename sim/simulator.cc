@@ -214,8 +214,14 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
     return client::MakeReport(round_id, std::move(update));
   });
 
+  // Every assigned device downloads the model unless it drops at check-in,
+  // including those still training when the round closes.
+  int64_t bytes_down = 0;
+  for (const auto& p : assigned) {
+    if (p.timeline.drop != DropPhase::kAfterCheckIn) bytes_down += model_bytes;
+  }
   // Play the events in order: drops close their stream, reporters upload.
-  int64_t bytes_up = 0, bytes_down = 0, dropped = 0, done = 0;
+  int64_t bytes_up = 0, dropped = 0, done = 0;
   size_t next_reporter = 0;
   absl::Status failure;
   for (size_t i = 0; i < assigned.size(); ++i) {
@@ -227,7 +233,6 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
                          reporters[next_reporter] == i;
     if (p.timeline.drop == DropPhase::kNone && !reports) continue;
     clock_.AdvanceTo(t0 + absl::Seconds(p.timeline.event_s));
-    if (p.timeline.drop != DropPhase::kAfterCheckIn) bytes_down += model_bytes;
     if (p.timeline.drop != DropPhase::kNone) ++dropped;
     if (reports) {
       auto report = pool_->Take(next_reporter++);
@@ -248,14 +253,6 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   }
   while (next_reporter < reporters.size()) pool_->Take(next_reporter++).IgnoreError();
   COHORT_RETURN_IF_ERROR(failure);
-  // Devices still training when the round closed downloaded the model too.
-  for (const auto& p : assigned) {
-    if (p.timeline.drop == DropPhase::kNone &&
-        !std::binary_search(reporters.begin(), reporters.end(),
-                            static_cast<size_t>(&p - assigned.data()))) {
-      bytes_down += model_bytes;
-    }
-  }
   // Close everyone else; a round short of its goal runs to its deadline.
   for (auto& p : assigned) p.session->Close();
   if (engine_->phase() == server::RoundPhase::kReporting) {
