@@ -1,3 +1,5 @@
+#include <openssl/crypto.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -54,22 +56,23 @@ absl::Status ClientMaskedInputState::DecryptShare(const EncryptedShare& share) {
 
 absl::StatusOr<std::vector<uint64_t>> ClientMaskedInputState::MaskInput() {
   ClientContext& c = ctx();
-  const int bits = c.config.bits;
-  std::vector<uint64_t> y = c.input;
-  COHORT_ASSIGN_OR_RETURN(auto self, crypto::AesCtrPrg::Create(c.self_seed));
-  COHORT_RETURN_IF_ERROR(self.AddModPow2(bits, absl::MakeSpan(y)));
+  // All masks go on in one pass over y (crypto::AddMasks), so a client with
+  // k neighbours reads and writes its vector once, not k + 1 times.
+  std::vector<crypto::MaskSeed> masks;
+  masks.reserve(c.held.size() + 1);
+  masks.push_back(crypto::MaskSeed{c.self_seed, false});
   for (const HeldSharePair& h : c.held) {
     const int j = h.owner;
     COHORT_ASSIGN_OR_RETURN(auto seed,
                             DerivePairwiseSeed(*c.mask_key, *c.mask_peer[j],
                                                c.config.round_id, c.id, j));
-    COHORT_ASSIGN_OR_RETURN(auto prg, crypto::AesCtrPrg::Create(seed));
-    if (c.id < j) {
-      COHORT_RETURN_IF_ERROR(prg.AddModPow2(bits, absl::MakeSpan(y)));
-    } else {
-      COHORT_RETURN_IF_ERROR(prg.SubtractModPow2(bits, absl::MakeSpan(y)));
-    }
+    // The lower id adds the pair's mask and the higher one subtracts it.
+    masks.push_back(crypto::MaskSeed{seed, c.id > j});
   }
+  std::vector<uint64_t> y = c.input;
+  absl::Status s = crypto::AddMasks(masks, c.config.bits, absl::MakeSpan(y));
+  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
+  COHORT_RETURN_IF_ERROR(s);
   return y;
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
@@ -15,63 +17,36 @@ namespace {
 
 using internal::OpenSslError;
 
-using CipherPtr = std::unique_ptr<EVP_CIPHER, decltype(&EVP_CIPHER_free)>;
+using CtxPtr =
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
-// Keystream is produced by encrypting this many zero bytes per
-// EVP_EncryptUpdate call: large enough to amortise the call, small enough to
-// stay in L2 while the caller consumes it.
-constexpr size_t kChunkBytes = 64 * 1024;
+// Keystream bytes per EVP_EncryptUpdate call, and per block of elements in
+// the expansion below. 16 KiB makes the per-call overhead a few percent of
+// the AES work, while the keystream chunk and the block's lane sums (at most
+// another 16 KiB for the native widths) both fit in a 32 KiB L1 cache.
+constexpr size_t kChunkBytes = 16 * 1024;
 
 const uint8_t* Zeros() {
   static const std::array<uint8_t, kChunkBytes> kZeros{};
   return kZeros.data();
 }
 
-// Little-endian decode of W bytes; portable across host byte orders. A
-// compile-time width lets the compiler turn this into a single load.
-template <int W>
-inline uint64_t LoadLe(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = W - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
+// Fetched once for the process: a fetch per PRG means a provider lookup
+// under a lock, which dominated when the server created thousands of PRGs.
+// Deliberately never freed.
+const EVP_CIPHER* Aes256Ctr() {
+  static EVP_CIPHER* const cipher =
+      EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr);
+  return cipher;
 }
 
-// How a keystream element v combines with the existing output word x.
-enum class Op { kAssign, kAdd, kSubtract };
-
-template <int W, Op kOp>
-void Decode(const uint8_t* p, size_t count, uint64_t mask, uint64_t* out) {
-  for (size_t j = 0; j < count; ++j, p += W) {
-    const uint64_t v = LoadLe<W>(p);
-    // Unsigned arithmetic wraps mod 2^64, and 2^b divides 2^64, so masking
-    // afterwards gives the result mod 2^b.
-    if constexpr (kOp == Op::kAssign) out[j] = v & mask;
-    if constexpr (kOp == Op::kAdd) out[j] = (out[j] + v) & mask;
-    if constexpr (kOp == Op::kSubtract) out[j] = (out[j] - v) & mask;
+absl::Status CheckSeed(absl::Span<const uint8_t> seed) {
+  if (seed.size() != kAesCtrPrgSeedSize) {
+    return absl::InvalidArgumentError(
+        "AES-CTR PRG seed must be 32 bytes, got " +
+        std::to_string(seed.size()));
   }
-}
-
-template <Op kOp>
-void DecodeWords(const uint8_t* p, size_t count, int width, uint64_t mask,
-                 uint64_t* out) {
-  switch (width) {
-    case 1:
-      return Decode<1, kOp>(p, count, mask, out);
-    case 2:
-      return Decode<2, kOp>(p, count, mask, out);
-    case 3:
-      return Decode<3, kOp>(p, count, mask, out);
-    case 4:
-      return Decode<4, kOp>(p, count, mask, out);
-    case 5:
-      return Decode<5, kOp>(p, count, mask, out);
-    case 6:
-      return Decode<6, kOp>(p, count, mask, out);
-    case 7:
-      return Decode<7, kOp>(p, count, mask, out);
-    default:
-      return Decode<8, kOp>(p, count, mask, out);
-  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckBits(int bits) {
@@ -82,22 +57,143 @@ absl::Status CheckBits(int bits) {
   return absl::OkStatus();
 }
 
-// Streams the next out.size() elements of `prg` into `out` with kOp.
-template <Op kOp>
-absl::Status Expand(AesCtrPrg& prg, int bits, absl::Span<uint64_t> out) {
-  COHORT_RETURN_IF_ERROR(CheckBits(bits));
-  const int width = (bits + 7) / 8;
-  const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-  // Whole elements per chunk, so no element straddles two chunks; the chunk
-  // stays in L1/L2 between encryption and decoding.
-  const size_t per_chunk = kChunkBytes / width;
-  std::array<uint8_t, kChunkBytes> buf;
-  for (size_t start = 0; start < out.size(); start += per_chunk) {
-    const size_t count = std::min(per_chunk, out.size() - start);
-    COHORT_RETURN_IF_ERROR(prg.Fill(absl::MakeSpan(buf.data(), count * width)));
-    DecodeWords<kOp>(buf.data(), count, width, mask, out.data() + start);
+absl::StatusOr<CtxPtr> NewCtx(absl::Span<const uint8_t> seed) {
+  COHORT_RETURN_IF_ERROR(CheckSeed(seed));
+  CtxPtr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  static constexpr std::array<uint8_t, 16> kZeroCounter{};
+  if (Aes256Ctr() == nullptr || ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), Aes256Ctr(), nullptr, seed.data(),
+                         kZeroCounter.data()) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal,
+                        "AES-256-CTR setup failed");
+  }
+  return ctx;
+}
+
+// CTR mode XORs the keystream into its input, so encrypting zeros yields the
+// keystream itself.
+absl::Status Keystream(EVP_CIPHER_CTX* ctx, uint8_t* out, size_t size) {
+  for (size_t off = 0; off < size; off += kChunkBytes) {
+    const int n = static_cast<int>(std::min(kChunkBytes, size - off));
+    int written = 0;
+    if (EVP_EncryptUpdate(ctx, out + off, &written, Zeros(), n) != 1 ||
+        written != n) {
+      return OpenSslError(absl::StatusCode::kInternal,
+                          "AES-256-CTR keystream failed");
+    }
   }
   return absl::OkStatus();
+}
+
+// Element value of the W keystream bytes at p, little-endian by definition.
+// On little-endian hosts with a native width this is a single load, which
+// lets the compiler vectorise the loops below.
+// For W < sizeof(Lane) this reads sizeof(Lane) - W bytes past the element,
+// so keystream buffers carry kLoadSlack spare bytes.
+constexpr size_t kLoadSlack = 8;
+
+template <typename Lane, int W>
+inline Lane LoadElement(const uint8_t* p) {
+  if constexpr (std::endian::native == std::endian::little) {
+    Lane v;
+    std::memcpy(&v, p, sizeof(Lane));
+    if constexpr (W < sizeof(Lane)) v &= (Lane{1} << (8 * W)) - 1;
+    return v;
+  } else {
+    Lane v = 0;
+    for (int i = W - 1; i >= 0; --i) v = static_cast<Lane>((v << 8) | p[i]);
+    return v;
+  }
+}
+
+// sums[j] += or -= element j of the keystream chunk. Lanes are at least W
+// bytes wide and wrap modulo 2^(8*sizeof(Lane)), a multiple of 2^bits, so
+// reducing once at the end gives the sum modulo 2^bits.
+template <typename Lane, int W, bool kSubtract>
+void Accumulate(const uint8_t* __restrict ks, size_t count,
+                Lane* __restrict sums) {
+  for (size_t j = 0; j < count; ++j) {
+    const Lane v = LoadElement<Lane, W>(ks + W * j);
+    if constexpr (kSubtract) {
+      sums[j] = static_cast<Lane>(sums[j] - v);
+    } else {
+      sums[j] = static_cast<Lane>(sums[j] + v);
+    }
+  }
+}
+
+// How a block's lane sums land in the caller's 64-bit words.
+enum class Fold { kAssign, kAdd };
+
+template <typename Lane, Fold kFold>
+void FoldInto(const Lane* __restrict sums, size_t count, uint64_t mask,
+              uint64_t* __restrict out) {
+  for (size_t j = 0; j < count; ++j) {
+    const uint64_t v = sums[j];
+    if constexpr (kFold == Fold::kAssign) {
+      out[j] = v & mask;
+    } else {
+      out[j] = (out[j] + v) & mask;  // wraps mod 2^64, a multiple of 2^bits
+    }
+  }
+}
+
+struct Stream {
+  EVP_CIPHER_CTX* ctx;
+  bool subtract;
+};
+
+// Walks `out` once in blocks; for each block, sums every stream's next
+// elements in Lane-wide words, then folds the sums into `out`.
+template <typename Lane, int W>
+absl::Status ExpandBlocks(absl::Span<const Stream> streams, Fold fold,
+                          uint64_t mask, absl::Span<uint64_t> out) {
+  constexpr size_t kPerBlock = kChunkBytes / W;
+  std::vector<uint8_t> ks(kPerBlock * W + kLoadSlack);
+  std::vector<Lane> sums(kPerBlock);
+  for (size_t start = 0; start < out.size(); start += kPerBlock) {
+    const size_t count = std::min(kPerBlock, out.size() - start);
+    std::fill_n(sums.data(), count, Lane{0});
+    for (const Stream& s : streams) {
+      COHORT_RETURN_IF_ERROR(Keystream(s.ctx, ks.data(), count * W));
+      if (s.subtract) {
+        Accumulate<Lane, W, true>(ks.data(), count, sums.data());
+      } else {
+        Accumulate<Lane, W, false>(ks.data(), count, sums.data());
+      }
+    }
+    uint64_t* dst = out.data() + start;
+    if (fold == Fold::kAssign) {
+      FoldInto<Lane, Fold::kAssign>(sums.data(), count, mask, dst);
+    } else {
+      FoldInto<Lane, Fold::kAdd>(sums.data(), count, mask, dst);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Expand(absl::Span<const Stream> streams, int bits, Fold fold,
+                    absl::Span<uint64_t> out) {
+  COHORT_RETURN_IF_ERROR(CheckBits(bits));
+  const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  switch ((bits + 7) / 8) {
+    case 1:
+      return ExpandBlocks<uint8_t, 1>(streams, fold, mask, out);
+    case 2:
+      return ExpandBlocks<uint16_t, 2>(streams, fold, mask, out);
+    case 3:
+      return ExpandBlocks<uint32_t, 3>(streams, fold, mask, out);
+    case 4:
+      return ExpandBlocks<uint32_t, 4>(streams, fold, mask, out);
+    case 5:
+      return ExpandBlocks<uint64_t, 5>(streams, fold, mask, out);
+    case 6:
+      return ExpandBlocks<uint64_t, 6>(streams, fold, mask, out);
+    case 7:
+      return ExpandBlocks<uint64_t, 7>(streams, fold, mask, out);
+    default:
+      return ExpandBlocks<uint64_t, 8>(streams, fold, mask, out);
+  }
 }
 
 }  // namespace
@@ -109,36 +205,12 @@ void AesCtrPrg::CtxDeleter::operator()(EVP_CIPHER_CTX* ctx) const {
 AesCtrPrg::~AesCtrPrg() = default;
 
 absl::StatusOr<AesCtrPrg> AesCtrPrg::Create(absl::Span<const uint8_t> seed) {
-  if (seed.size() != kAesCtrPrgSeedSize) {
-    return absl::InvalidArgumentError(
-        "AES-CTR PRG seed must be 32 bytes, got " +
-        std::to_string(seed.size()));
-  }
-  CipherPtr cipher(EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr),
-                   &EVP_CIPHER_free);
-  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx(EVP_CIPHER_CTX_new());
-  static constexpr std::array<uint8_t, 16> kZeroCounter{};
-  if (cipher == nullptr || ctx == nullptr ||
-      EVP_EncryptInit_ex(ctx.get(), cipher.get(), nullptr, seed.data(),
-                         kZeroCounter.data()) != 1) {
-    return OpenSslError(absl::StatusCode::kInternal,
-                        "AES-256-CTR setup failed");
-  }
-  return AesCtrPrg(std::move(ctx));
+  COHORT_ASSIGN_OR_RETURN(CtxPtr ctx, NewCtx(seed));
+  return AesCtrPrg(std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>(ctx.release()));
 }
 
 absl::Status AesCtrPrg::Fill(absl::Span<uint8_t> out) {
-  for (size_t off = 0; off < out.size(); off += kChunkBytes) {
-    const int n = static_cast<int>(std::min(kChunkBytes, out.size() - off));
-    int written = 0;
-    if (EVP_EncryptUpdate(ctx_.get(), out.data() + off, &written, Zeros(), n) !=
-            1 ||
-        written != n) {
-      return OpenSslError(absl::StatusCode::kInternal,
-                          "AES-256-CTR keystream failed");
-    }
-  }
-  return absl::OkStatus();
+  return Keystream(ctx_.get(), out.data(), out.size());
 }
 
 absl::StatusOr<std::vector<uint64_t>> AesCtrPrg::NextModPow2(size_t num,
@@ -150,15 +222,41 @@ absl::StatusOr<std::vector<uint64_t>> AesCtrPrg::NextModPow2(size_t num,
 }
 
 absl::Status AesCtrPrg::NextModPow2(int bits, absl::Span<uint64_t> out) {
-  return Expand<Op::kAssign>(*this, bits, out);
+  const Stream s{ctx_.get(), false};
+  return Expand({&s, 1}, bits, Fold::kAssign, out);
 }
 
 absl::Status AesCtrPrg::AddModPow2(int bits, absl::Span<uint64_t> acc) {
-  return Expand<Op::kAdd>(*this, bits, acc);
+  const Stream s{ctx_.get(), false};
+  return Expand({&s, 1}, bits, Fold::kAdd, acc);
 }
 
 absl::Status AesCtrPrg::SubtractModPow2(int bits, absl::Span<uint64_t> acc) {
-  return Expand<Op::kSubtract>(*this, bits, acc);
+  const Stream s{ctx_.get(), true};
+  return Expand({&s, 1}, bits, Fold::kAdd, acc);
+}
+
+absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,
+                      absl::Span<uint64_t> acc) {
+  COHORT_RETURN_IF_ERROR(CheckBits(bits));
+  std::vector<CtxPtr> ctxs;
+  std::vector<Stream> streams;
+  ctxs.reserve(masks.size());
+  streams.reserve(masks.size());
+  for (const MaskSeed& m : masks) {
+    COHORT_ASSIGN_OR_RETURN(CtxPtr ctx, NewCtx(m.seed));
+    streams.push_back(Stream{ctx.get(), m.subtract});
+    ctxs.push_back(std::move(ctx));
+  }
+  return Expand(streams, bits, Fold::kAdd, acc);
+}
+
+absl::Status AddMask(absl::Span<uint64_t> acc, absl::Span<const uint8_t> seed,
+                     bool subtract, int bits) {
+  COHORT_RETURN_IF_ERROR(CheckBits(bits));
+  COHORT_ASSIGN_OR_RETURN(CtxPtr ctx, NewCtx(seed));
+  const Stream s{ctx.get(), subtract};
+  return Expand({&s, 1}, bits, Fold::kAdd, acc);
 }
 
 absl::StatusOr<std::vector<uint8_t>> ExpandSeedToBytes(

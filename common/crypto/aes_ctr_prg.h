@@ -3,6 +3,7 @@
 
 #include <openssl/types.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -70,6 +71,30 @@ class AesCtrPrg {
 
   std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx_;
 };
+
+// One mask for AddMasks: the element stream of `seed` (as AesCtrPrg defines
+// it, from the start of the stream), to be added or, if `subtract`, removed.
+struct MaskSeed {
+  std::array<uint8_t, kAesCtrPrgSeedSize> seed{};
+  bool subtract = false;
+};
+
+// acc[j] = (acc[j] + sum over masks of +-e_j) mod 2^bits, where e is each
+// mask's element stream. Equivalent to one AesCtrPrg per seed calling
+// AddModPow2 / SubtractModPow2 on `acc`, but `acc` is walked once in
+// cache-sized blocks: each block's masks are summed in narrow lanes while the
+// keystream is still in L1, and folded into the 64-bit words once. This is
+// the path for masking (client) and unmasking (server); it allocates two
+// block buffers per call, never a vector per seed.
+// INVALID_ARGUMENT if bits is outside [1, 64]; INTERNAL if OpenSSL fails (acc
+// is then unspecified). Thread-safe for distinct `acc`.
+absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,
+                      absl::Span<uint64_t> acc);
+
+// AddMasks with one seed. Same status codes, plus INVALID_ARGUMENT unless
+// `seed` is 32 bytes.
+absl::Status AddMask(absl::Span<uint64_t> acc, absl::Span<const uint8_t> seed,
+                     bool subtract, int bits);
 
 // One-shot helpers: the first `length` bytes / `num` elements of the stream
 // for `seed`. Same status codes as AesCtrPrg::Create and its methods.

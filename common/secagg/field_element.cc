@@ -41,48 +41,59 @@ uint64_t AddInPlace(std::array<uint64_t, N>& a, const std::array<uint64_t, N>& b
   return carry;
 }
 
-using Wide = std::array<uint64_t, 10>;
+// Both reductions below use 2^256 = -c (mod p): a value lo + 2^256 * hi is
+// congruent to lo - c * hi, and c is small, so c * hi is much shorter than
+// hi. One or two such folds plus one conditional correction by p replace a
+// general division.
 
-bool HighIsZero(const Wide& m) {
-  for (int i = 4; i < 10; ++i) {
-    if (m[i] != 0) return false;
-  }
-  return true;
-}
-
-// Reduces a value < 2^640 mod p. Because 2^256 = -c (mod p), m = hi*2^256 +
-// lo is congruent to lo - c*hi; we fold until hi vanishes, tracking the sign
-// of the running value, since the difference may go negative.
-FieldElement::Limbs ReduceWide(Wide m) {
-  bool negative = false;
-  while (!HighIsZero(m)) {
-    Wide chi{};  // c * hi, at most 7 limbs
-    uint64_t carry = 0;
-    for (int i = 4; i < 10; ++i) {
-      const u128 p = static_cast<u128>(m[i]) * kC + carry;
-      chi[i - 4] = static_cast<uint64_t>(p);
-      carry = static_cast<uint64_t>(p >> 64);
-    }
-    chi[6] = carry;
-    Wide lo{};
-    for (int i = 0; i < 4; ++i) lo[i] = m[i];
-    if (Compare(lo, chi) >= 0) {
-      SubInPlace(lo, chi);
-      m = lo;
-    } else {
-      SubInPlace(chi, lo);
-      m = chi;
-      negative = !negative;
-    }
-  }
-  FieldElement::Limbs r{m[0], m[1], m[2], m[3], 0};
-  bool zero = (r == FieldElement::Limbs{});
-  if (negative && !zero) {
-    FieldElement::Limbs p = FieldElement::Prime();
-    SubInPlace(p, r);
-    r = p;
+// Adds p if the five-limb two's-complement value r is negative (top limb all
+// ones, i.e. -1), otherwise subtracts p once if r >= p. Callers guarantee
+// -p < r < 2p.
+FieldElement::Limbs Normalize(FieldElement::Limbs r) {
+  const FieldElement::Limbs p = FieldElement::Prime();
+  if (r[4] == ~uint64_t{0}) {
+    AddInPlace(r, p);  // the carry out of limb 4 cancels the sign
+  } else if (Compare(r, p) >= 0) {
+    SubInPlace(r, p);
   }
   return r;
+}
+
+// lo (limbs 0-3) + 2^256 * (w[4] + 2^64 * w[5]) mod p, for w[5] < 2^62.
+FieldElement::Limbs ReduceShort(const std::array<uint64_t, 6>& w) {
+  const u128 t0 = static_cast<u128>(w[4]) * kC;
+  const u128 t1 = static_cast<u128>(w[5]) * kC + static_cast<uint64_t>(t0 >> 64);
+  // c * hi = t1:t0 < 2^136; r = lo - c * hi is above -2^136 > -p.
+  const FieldElement::Limbs sub{static_cast<uint64_t>(t0),
+                                static_cast<uint64_t>(t1),
+                                static_cast<uint64_t>(t1 >> 64), 0, 0};
+  FieldElement::Limbs r{w[0], w[1], w[2], w[3], 0};
+  SubInPlace(r, sub);  // a borrow leaves limb 4 all ones: negative
+  return Normalize(r);
+}
+
+// A product of two elements (< p^2 < 2^514, nine limbs) mod p. The first
+// fold leaves lo - c * hi with c * hi < 2^267; splitting c * hi at 2^256 and
+// folding its top (< 2^11) again leaves lo - tlo + c * thi, which lies in
+// (-2^256, 2^256 + 2^20): within one p of the result.
+FieldElement::Limbs ReduceProduct(const std::array<uint64_t, 9>& w) {
+  std::array<uint64_t, 5> t{};  // c * w[4..8] below 2^256, top in `top`
+  uint64_t carry = 0;
+  for (int i = 0; i < 5; ++i) {
+    const u128 m = static_cast<u128>(w[4 + i]) * kC + carry;
+    t[i] = static_cast<uint64_t>(m);
+    carry = static_cast<uint64_t>(m >> 64);
+  }
+  // carry is 0 since c * hi < 2^267; t[4] < 2^11.
+  const u128 add = static_cast<u128>(t[4]) * kC + w[0];
+  FieldElement::Limbs r{static_cast<uint64_t>(add), w[1], w[2], w[3], 0};
+  uint64_t c = static_cast<uint64_t>(add >> 64);
+  for (int i = 1; i < 5 && c != 0; ++i) {
+    r[i] += c;
+    c = r[i] == 0 ? 1 : 0;
+  }
+  SubInPlace(r, FieldElement::Limbs{t[0], t[1], t[2], t[3], 0});
+  return Normalize(r);
 }
 
 }  // namespace
@@ -90,9 +101,8 @@ FieldElement::Limbs ReduceWide(Wide m) {
 FieldElement::Limbs FieldElement::Prime() { return {kC, 0, 0, 0, 1}; }
 
 FieldElement FieldElement::FromLimbsReduced(const Limbs& limbs) {
-  Wide w{};
-  for (int i = 0; i < kLimbs; ++i) w[i] = limbs[i];
-  return FieldElement(ReduceWide(w));
+  return FieldElement(
+      ReduceShort({limbs[0], limbs[1], limbs[2], limbs[3], limbs[4], 0}));
 }
 
 absl::StatusOr<FieldElement> FieldElement::FromSecretBytes(
@@ -163,18 +173,45 @@ FieldElement operator-(const FieldElement& a, const FieldElement& b) {
 }
 
 FieldElement operator*(const FieldElement& a, const FieldElement& b) {
-  Wide w{};
-  for (int i = 0; i < FieldElement::kLimbs; ++i) {
+  // Elements are below p < 2^257, so limb 4 is 0 or 1: a 4x4 schoolbook
+  // product plus shifted additions for the top bits.
+  const auto& x = a.limbs_;
+  const auto& y = b.limbs_;
+  std::array<uint64_t, 9> w{};
+  for (int i = 0; i < 4; ++i) {
     uint64_t carry = 0;
-    for (int j = 0; j < FieldElement::kLimbs; ++j) {
-      const u128 t = static_cast<u128>(a.limbs_[i]) * b.limbs_[j] + w[i + j] +
-                     carry;
+    for (int j = 0; j < 4; ++j) {
+      const u128 t = static_cast<u128>(x[i]) * y[j] + w[i + j] + carry;
       w[i + j] = static_cast<uint64_t>(t);
       carry = static_cast<uint64_t>(t >> 64);
     }
-    w[i + FieldElement::kLimbs] = carry;
+    w[i + 4] = carry;
   }
-  return FieldElement(ReduceWide(w));
+  auto add_high = [&w](const FieldElement::Limbs& v) {  // w += v_lo * 2^256
+    uint64_t carry = 0;
+    for (int i = 0; i < 4; ++i) {
+      const u128 s = static_cast<u128>(w[4 + i]) + v[i] + carry;
+      w[4 + i] = static_cast<uint64_t>(s);
+      carry = static_cast<uint64_t>(s >> 64);
+    }
+    w[8] += carry;
+  };
+  if (x[4] != 0) add_high(y);
+  if (y[4] != 0) add_high(x);
+  if (x[4] != 0 && y[4] != 0) w[8] += 1;
+  return FieldElement(ReduceProduct(w));
+}
+
+FieldElement FieldElement::MulSmall(uint64_t m) const {
+  std::array<uint64_t, 6> w{};
+  uint64_t carry = 0;
+  for (int i = 0; i < kLimbs; ++i) {
+    const u128 t = static_cast<u128>(limbs_[i]) * m + carry;
+    w[i] = static_cast<uint64_t>(t);
+    carry = static_cast<uint64_t>(t >> 64);
+  }
+  w[5] = carry;  // the product is below 2^321, so w[5] < 2
+  return FieldElement(ReduceShort(w));
 }
 
 FieldElement FieldElement::Pow(const Limbs& e) const {

@@ -35,6 +35,35 @@ absl::StatusOr<FieldElement> RandomFieldElement(RandomFill rng);
 absl::StatusOr<FieldElement> InterpolateAtZero(
     absl::Span<const ShamirShare> shares);
 
+// The Lagrange coefficients at x = 0 for one set of share points, so that
+// the secret is sum_i coefficient_i * y_i. The server reconstructs one
+// secret per client, and owners whose shares come from the same points (all
+// of them when nobody drops) reuse one set; computing it costs about t^2/6
+// small multiplications and one field inversion. Immutable once created;
+// thread-compatible.
+class LagrangeAtZero {
+ public:
+  // INVALID_ARGUMENT if `xs` is empty or has a zero or repeated point.
+  static absl::StatusOr<LagrangeAtZero> Create(absl::Span<const uint32_t> xs);
+
+  const std::vector<uint32_t>& xs() const { return xs_; }
+  const std::vector<FieldElement>& coefficients() const { return coeffs_; }
+
+  // sum_i coefficient_i * ys[i], where ys[i] is the share at xs()[i].
+  // CHECK-fails unless ys.size() == xs().size().
+  FieldElement Interpolate(absl::Span<const FieldElement> ys) const;
+
+ private:
+  LagrangeAtZero(std::vector<uint32_t> xs, std::vector<FieldElement> coeffs)
+      : xs_(std::move(xs)), coeffs_(std::move(coeffs)) {}
+  std::vector<uint32_t> xs_;
+  std::vector<FieldElement> coeffs_;
+};
+
+// Replaces each (nonzero) element by its inverse with one field inversion
+// and 3(n-1) multiplications (Montgomery's trick). CHECK-fails on zero.
+void BatchInvert(absl::Span<FieldElement> values);
+
 // t-of-n Shamir secret sharing of 32-byte secrets over GF(2^256 + 297).
 // Stateless; the functions are thread-safe if rng is.
 class ShamirSecretSharing {

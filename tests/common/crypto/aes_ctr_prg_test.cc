@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <memory>
@@ -163,6 +164,104 @@ TEST(AesCtrPrgTest, AddThenSubtractCancels) {
     ASSERT_TRUE(subtractor->SubtractModPow2(bits, absl::MakeSpan(acc)).ok());
     EXPECT_EQ(acc, *input) << bits;
   }
+}
+
+// Reference for AddMasks, independent of the block code: decodes element j
+// of each seed's raw keystream bytes and adds or subtracts it, element by
+// element, with one plain 64-bit word per element.
+std::vector<uint64_t> ReferenceMasked(std::vector<uint64_t> acc,
+                                      const std::vector<MaskSeed>& masks,
+                                      int bits) {
+  const int w = (bits + 7) / 8;
+  const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  for (const MaskSeed& m : masks) {
+    auto bytes = ExpandSeedToBytes(m.seed, acc.size() * w);
+    EXPECT_TRUE(bytes.ok());
+    for (size_t j = 0; j < acc.size(); ++j) {
+      uint64_t e = 0;
+      for (int k = w - 1; k >= 0; --k) e = (e << 8) | (*bytes)[w * j + k];
+      acc[j] = m.subtract ? acc[j] - e : acc[j] + e;
+    }
+  }
+  for (auto& v : acc) v &= mask;
+  return acc;
+}
+
+MaskSeed Mask(uint8_t first, bool subtract) {
+  MaskSeed m;
+  const auto seed = Seed(first);
+  std::copy(seed.begin(), seed.end(), m.seed.begin());
+  m.subtract = subtract;
+  return m;
+}
+
+// Every width, lengths that end inside, at and just past a 16 KiB block,
+// mixed signs, unreduced inputs.
+TEST(AesCtrPrgTest, AddMasksMatchesElementwiseReference) {
+  std::vector<MaskSeed> masks;
+  for (int i = 0; i < 5; ++i) masks.push_back(Mask(10 + i, i % 2 == 1));
+  for (int bits = 1; bits <= 64; ++bits) {
+    const size_t block = 16384 / ((bits + 7) / 8);
+    for (size_t len : {size_t{1}, size_t{37}, block, block + 1, 2 * block + 5}) {
+      std::vector<uint64_t> acc(len);
+      uint64_t s = 0x12345 + len * 64 + bits;
+      for (auto& v : acc) v = (s = s * 6364136223846793005ULL + 1) >> 3;
+      const auto expected = ReferenceMasked(acc, masks, bits);
+      ASSERT_TRUE(AddMasks(masks, bits, absl::MakeSpan(acc)).ok());
+      ASSERT_EQ(acc, expected) << "bits " << bits << " len " << len;
+    }
+  }
+}
+
+TEST(AesCtrPrgTest, AddMasksEqualsSequentialPrgCalls) {
+  for (int bits : {8, 16, 20, 32, 64}) {
+    std::vector<MaskSeed> masks = {Mask(1, false), Mask(2, true),
+                                   Mask(3, false)};
+    std::vector<uint64_t> fused(50001, 5), seq(50001, 5);
+    ASSERT_TRUE(AddMasks(masks, bits, absl::MakeSpan(fused)).ok());
+    for (const MaskSeed& m : masks) {
+      auto prg = AesCtrPrg::Create(m.seed);
+      ASSERT_TRUE(prg.ok());
+      auto span = absl::MakeSpan(seq);
+      ASSERT_TRUE((m.subtract ? prg->SubtractModPow2(bits, span)
+                              : prg->AddModPow2(bits, span))
+                      .ok());
+    }
+    EXPECT_EQ(fused, seq) << bits;
+    std::vector<uint64_t> one(50001, 5);
+    ASSERT_TRUE(AddMask(absl::MakeSpan(one), masks[1].seed, true, bits).ok());
+    EXPECT_EQ(one, ReferenceMasked(std::vector<uint64_t>(50001, 5),
+                                   {masks[1]}, bits));
+  }
+}
+
+// A mask added by one party and subtracted by another cancels exactly, as
+// the pairwise masks of SecAgg must.
+TEST(AesCtrPrgTest, AddMasksOppositeSignsCancel) {
+  std::vector<uint64_t> input(30000);
+  for (size_t j = 0; j < input.size(); ++j) input[j] = (j * 7919) & 0xfffff;
+  std::vector<uint64_t> acc = input;
+  ASSERT_TRUE(
+      AddMasks({Mask(4, false), Mask(5, false), Mask(4, true), Mask(5, true)},
+               20, absl::MakeSpan(acc))
+          .ok());
+  EXPECT_EQ(acc, input);
+  ASSERT_TRUE(AddMasks({Mask(4, false)}, 20, absl::MakeSpan(acc)).ok());
+  EXPECT_NE(acc, input);
+}
+
+TEST(AesCtrPrgTest, AddMasksBadArguments) {
+  std::vector<uint64_t> acc(4, 1);
+  EXPECT_EQ(AddMasks({Mask(1, false)}, 0, absl::MakeSpan(acc)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AddMask(absl::MakeSpan(acc), std::vector<uint8_t>(31), false, 16)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AddMask(absl::MakeSpan(acc), Seed(1), false, 65).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(acc, std::vector<uint64_t>(4, 1));
+  ASSERT_TRUE(AddMasks({}, 16, absl::MakeSpan(acc)).ok());
+  EXPECT_EQ(acc, std::vector<uint64_t>(4, 1));
 }
 
 // Chi-square goodness of fit over 2^bits bins. With deterministic seeds this

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "common/codec/splitmix64.h"
 #include "gtest/gtest.h"
@@ -79,6 +80,45 @@ TEST(FieldElementTest, MulMatchesIndependentDoubleAndAdd) {
   const FieldElement minus_one = FieldElement::Zero() - FieldElement::One();
   EXPECT_EQ(minus_one * minus_one, FieldElement::One());
   EXPECT_EQ(minus_one * minus_one, SlowMul(minus_one, minus_one));
+}
+
+// Elements at or above 2^256 (limb 4 set) take extra paths in operator*;
+// random limbs reduced mod p almost never land there.
+std::vector<FieldElement> HighElements() {
+  std::vector<FieldElement> v;
+  for (uint64_t off : {1, 2, 5, 100, 296, 297}) {
+    v.push_back(FieldElement::FromLimbsReduced(PrimeMinus(off)));
+  }
+  return v;
+}
+
+TEST(FieldElementTest, MulOfHighElementsMatchesDoubleAndAdd) {
+  codec::SplitMix64 rng(7);
+  const auto high = HighElements();
+  for (const FieldElement& a : high) {
+    EXPECT_EQ(a.limbs()[4], 1u);  // p - 297 = 2^256 is the smallest such
+    for (const FieldElement& b : high) EXPECT_EQ(a * b, SlowMul(a, b));
+    for (int i = 0; i < 20; ++i) {
+      const FieldElement r = RandomElement(rng);
+      EXPECT_EQ(a * r, SlowMul(a, r));
+      EXPECT_EQ(r * a, SlowMul(a, r));
+    }
+  }
+  // 2^256 = -297, so (2^256)^2 = 297^2.
+  const FieldElement two256 = FieldElement::FromLimbsReduced(PrimeMinus(297));
+  EXPECT_EQ(two256 * two256, FieldElement(297 * 297));
+}
+
+TEST(FieldElementTest, MulSmallMatchesFullMultiplication) {
+  codec::SplitMix64 rng(8);
+  std::vector<FieldElement> values = HighElements();
+  for (int i = 0; i < 200; ++i) values.push_back(RandomElement(rng));
+  for (const FieldElement& a : values) {
+    for (uint64_t m : {uint64_t{0}, uint64_t{1}, uint64_t{297}, rng.Next(),
+                       ~uint64_t{0}}) {
+      EXPECT_EQ(a.MulSmall(m), a * FieldElement(m)) << m;
+    }
+  }
 }
 
 TEST(FieldElementTest, RingAxiomsAndInverse) {

@@ -67,6 +67,69 @@ TEST(ShamirTest, AnyTSharesReconstructAndTMinusOneDoNot) {
   }
 }
 
+// The coefficients interpolate every polynomial of degree < t exactly: the
+// constant 1 (coefficients sum to 1) and random polynomials, at arbitrary
+// point sets; and they agree with InterpolateAtZero.
+TEST(LagrangeAtZeroTest, InterpolatesLowDegreePolynomialsAtArbitraryPoints) {
+  codec::SplitMix64 rng(11);
+  for (int t : {1, 2, 3, 17, 60, 200}) {
+    std::vector<uint32_t> xs;
+    while (static_cast<int>(xs.size()) < t) {
+      const uint32_t x = 1 + static_cast<uint32_t>(rng.Uniform(3 * t + 5));
+      if (std::find(xs.begin(), xs.end(), x) == xs.end()) xs.push_back(x);
+    }
+    auto lagrange = LagrangeAtZero::Create(xs);
+    ASSERT_TRUE(lagrange.ok()) << lagrange.status();
+    FieldElement sum;
+    for (const FieldElement& c : lagrange->coefficients()) sum = sum + c;
+    EXPECT_EQ(sum, FieldElement::One()) << t;
+    std::vector<FieldElement> poly(t);
+    for (auto& c : poly) {
+      FieldElement::Limbs l{rng.Next(), rng.Next(), rng.Next(), rng.Next(), 0};
+      c = FieldElement::FromLimbsReduced(l);
+    }
+    std::vector<FieldElement> ys;
+    std::vector<ShamirShare> shares;
+    for (uint32_t x : xs) {
+      FieldElement y;
+      for (size_t i = poly.size(); i-- > 0;) y = y * FieldElement(x) + poly[i];
+      ys.push_back(y);
+      shares.push_back({x, y});
+    }
+    EXPECT_EQ(lagrange->Interpolate(ys), poly[0]) << t;
+    auto direct = InterpolateAtZero(shares);
+    ASSERT_TRUE(direct.ok());
+    EXPECT_EQ(*direct, poly[0]) << t;
+  }
+}
+
+TEST(LagrangeAtZeroTest, RejectsBadPointSets) {
+  EXPECT_EQ(LagrangeAtZero::Create({}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LagrangeAtZero::Create({1, 0, 2}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LagrangeAtZero::Create({3, 1, 3}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BatchInvertTest, MatchesOneInversionPerElement) {
+  codec::SplitMix64 rng(12);
+  std::vector<FieldElement> values;
+  for (int i = 0; i < 50; ++i) {
+    FieldElement::Limbs l{rng.Next(), rng.Next(), rng.Next(), rng.Next(), 0};
+    values.push_back(FieldElement::FromLimbsReduced(l) + FieldElement::One());
+  }
+  values.push_back(FieldElement::Zero() - FieldElement::One());
+  std::vector<FieldElement> inverted = values;
+  BatchInvert(absl::MakeSpan(inverted));
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(inverted[i], values[i].Inverse()) << i;
+    EXPECT_EQ(inverted[i] * values[i], FieldElement::One()) << i;
+  }
+  std::vector<FieldElement> none;
+  BatchInvert(absl::MakeSpan(none));  // no-op
+}
+
 TEST(ShamirTest, EdgeSecretsRoundTrip) {
   FakeRandom fake(2);
   auto fill = [&](absl::Span<uint8_t> b) { return fake.Fill(b); };
