@@ -85,6 +85,11 @@ bool SecAggServer::IsDropped(int client) const {
   return client < 0 || client >= static_cast<int>(live.size()) || !live[client];
 }
 
+UnmaskingTimings SecAggServer::unmasking_timings() const {
+  absl::MutexLock lock(&mu_);
+  return state_->context().unmasking_timings;
+}
+
 std::vector<uint8_t> SecAggServer::RevealedShareKindsForTesting() const {
   absl::MutexLock lock(&mu_);
   return state_->context().revealed_kinds;

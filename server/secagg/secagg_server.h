@@ -58,6 +58,10 @@ class SecAggServer {
   // Whether the server stopped listening to `client`.
   bool IsDropped(int client) const;
 
+  // Where the last Unmasking spent its time (summation, reconstruction, key
+  // agreement, mask expansion); all zero before Unmasking finishes.
+  UnmaskingTimings unmasking_timings() const;
+
   // Test hook: per client, ServerContext bits kRevealedSeedBit /
   // kRevealedKeyBit for the kinds of its shares the server ever accepted.
   std::vector<uint8_t> RevealedShareKindsForTesting() const;

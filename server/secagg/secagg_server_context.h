@@ -33,6 +33,20 @@ struct HeldShare {
   FieldElement y;
 };
 
+// Where the Unmasking phase's final step (reconstruct, unmask) spent its
+// time, measured with a steady clock. All zero until that step runs. Read by
+// benchmarks and logs through SecAggServer::unmasking_timings().
+struct UnmaskingTimings {
+  double summation_ms = 0;       // adding up the survivors' masked inputs
+  double reconstruction_ms = 0;  // Shamir: Lagrange coefficients, interpolation
+  double key_agreement_ms = 0;   // dropped clients' pairwise seeds (X25519, HKDF)
+  double mask_expansion_ms = 0;  // AES-CTR expansion of every mask into the sum
+  double total_ms = 0;           // the whole step, including the above
+  int secrets_reconstructed = 0;  // self-mask seeds plus mask keys
+  int lagrange_sets = 0;  // distinct share-point sets (coefficient computations)
+  int masks_removed = 0;  // self masks plus pairwise masks
+};
+
 // Data shared by the server states; each state owns it and moves it to the
 // next. Not thread-safe: the SecAggServer facade serializes access.
 struct ServerContext {
@@ -79,6 +93,8 @@ struct ServerContext {
   // Per owner: which kinds of its shares the server ever accepted. Never
   // both bits (CHECKed).
   std::vector<uint8_t> revealed_kinds;
+
+  UnmaskingTimings unmasking_timings;
 
   // Why the last message was rejected (OK if it was accepted).
   absl::Status last_rejection;

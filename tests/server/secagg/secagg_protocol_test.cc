@@ -91,6 +91,20 @@ TEST_P(ExactSumTest, UnmaskedSumEqualsPlainSumOfSurvivors) {
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_EQ(*sum, h.ExpectedSum());
   EXPECT_TRUE(h.client_errors.empty());
+  // The server's own accounting of Unmasking: one secret per survivor (its
+  // self-mask seed) and per client that dropped after sharing keys (its mask
+  // key); with nobody dropping, every owner's shares sit at the same points,
+  // so at most two Lagrange sets (first and last t) are computed.
+  const UnmaskingTimings timings = h.server().unmasking_timings();
+  const auto& lp = h.last_phase();
+  const int survivors = static_cast<int>(std::count_if(
+      lp.begin(), lp.end(), [](int v) { return v >= 3; }));
+  const int dropped_after_shares =
+      static_cast<int>(std::count(lp.begin(), lp.end(), 2));
+  EXPECT_EQ(timings.secrets_reconstructed, survivors + dropped_after_shares);
+  EXPECT_GE(timings.masks_removed, survivors);
+  if (p.rate == 0) EXPECT_LE(timings.lagrange_sets, 2);
+  EXPECT_GE(timings.total_ms, timings.mask_expansion_ms);
   // No double revelation, and each kind only where the protocol allows it.
   const auto kinds = h.server().RevealedShareKindsForTesting();
   for (int i = 0; i < p.n; ++i) {
