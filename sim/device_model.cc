@@ -13,7 +13,13 @@ uint64_t SplitMix(uint64_t z) {
 }
 
 // Keys that separate the independent draws of one device.
-enum Stream : uint64_t { kSpeed = 1, kPhase = 2, kDrop = 3, kDropAt = 4 };
+enum Stream : uint64_t {
+  kSpeed = 1,
+  kPhase = 2,
+  kDrop = 3,
+  kDropAt = 4,
+  kSecAggDrop = 5
+};
 
 }  // namespace
 
@@ -68,6 +74,22 @@ ClientTimeline DeviceModel::Plan(int64_t id, int64_t round,
     t.event_s = t.download_s + t.train_s + t.upload_s;
   }
   return t;
+}
+
+SecAggDrop DeviceModel::SecAggDropOf(int64_t id, int64_t round) const {
+  const uint64_t key = static_cast<uint64_t>(id);
+  const uint64_t r = static_cast<uint64_t>(round) * 3;
+  if (Uniform(kSecAggDrop, key, r) < config_.secagg_dropout_after_keys()) {
+    return SecAggDrop::kAfterKeys;
+  }
+  if (Uniform(kSecAggDrop, key, r + 1) < config_.secagg_dropout_after_shares()) {
+    return SecAggDrop::kAfterShares;
+  }
+  if (Uniform(kSecAggDrop, key, r + 2) <
+      config_.secagg_dropout_after_masked_input()) {
+    return SecAggDrop::kAfterMaskedInput;
+  }
+  return SecAggDrop::kNone;
 }
 
 }  // namespace cohort::sim

@@ -10,6 +10,9 @@ namespace cohort::sim {
 // Where in the round a device drops out, if it does.
 enum class DropPhase { kNone, kAfterCheckIn, kDuringTraining, kDuringUpload };
 
+// Secure rounds: the last SecAgg message a device sends before it drops.
+enum class SecAggDrop { kNone, kAfterKeys, kAfterShares, kAfterMaskedInput };
+
 // A device's round on the virtual clock, in seconds from its assignment.
 struct ClientTimeline {
   double download_s = 0;
@@ -38,6 +41,10 @@ class DeviceModel {
   ClientTimeline Plan(int64_t id, int64_t round, int64_t num_examples,
                       int epochs, int64_t download_bytes,
                       int64_t upload_bytes) const;
+
+  // Whether, and after which message, device `id` drops out of the SecAgg
+  // protocol of `round` (the secagg_dropout_* probabilities, in order).
+  SecAggDrop SecAggDropOf(int64_t id, int64_t round) const;
 
  private:
   double Uniform(uint64_t a, uint64_t b, uint64_t c) const;

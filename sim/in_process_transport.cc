@@ -1,13 +1,45 @@
 #include "sim/in_process_transport.h"
 
+#include <deque>
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace cohort::sim {
 namespace {
 
+// The engine's pushes to one session, queued until the simulator reads them.
+class Inbox final : public server::DeviceChannel {
+ public:
+  void Send(cohort::v1::ServerMessage message) override {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) queue_.push_back(std::move(message));
+  }
+  std::optional<cohort::v1::ServerMessage> Pop() {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty()) return std::nullopt;
+    auto m = std::move(queue_.front());
+    queue_.pop_front();
+    return m;
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    queue_.clear();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<cohort::v1::ServerMessage> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 class InProcessSession final : public client::ParticipationSession {
  public:
-  explicit InProcessSession(server::RoundEngine* engine) : engine_(engine) {}
+  explicit InProcessSession(server::RoundEngine* engine)
+      : engine_(engine), inbox_(std::make_shared<Inbox>()) {}
   ~InProcessSession() override { Close(); }
 
   absl::StatusOr<cohort::v1::ServerMessage> CheckIn(
@@ -36,14 +68,50 @@ class InProcessSession final : public client::ParticipationSession {
     return engine_->SubmitReport(device_, report);
   }
 
+  absl::Status Send(const cohort::v1::ClientMessage& message) override {
+    if (!ended_.ok()) return ended_;
+    if (closed_ || !assigned_) {
+      return absl::FailedPreconditionError("no assignment in this session");
+    }
+    if (!message.has_secagg()) {
+      return absl::InvalidArgumentError("only SecAgg messages are sent here");
+    }
+    auto ack = engine_->SubmitSecAgg(device_, round_id_, message.secagg(), inbox_);
+    if (!ack.ok()) {
+      // As over gRPC: the stream ends with the error, the device is dropped.
+      ended_ = ack.status();
+      Close();
+      return absl::OkStatus();
+    }
+    if (ack->has_value()) {
+      cohort::v1::ServerMessage m;
+      *m.mutable_ack() = **ack;
+      inbox_->Send(std::move(m));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<cohort::v1::ServerMessage> Receive() override {
+    if (auto m = inbox_->Pop()) {
+      if (m->has_ack()) reported_ = true;  // the stream's answer is final
+      return *std::move(m);
+    }
+    if (!ended_.ok()) return ended_;
+    if (closed_) return absl::FailedPreconditionError("session is closed");
+    return absl::UnavailableError("no message queued");
+  }
+
   void Close() override {
     if (closed_) return;
     closed_ = true;
     if (assigned_ && !reported_) engine_->Drop(device_, round_id_);
+    if (ended_.ok()) inbox_->Close();
   }
 
  private:
   server::RoundEngine* const engine_;
+  const std::shared_ptr<Inbox> inbox_;
+  absl::Status ended_;
   std::string device_;
   int64_t round_id_ = 0;
   bool assigned_ = false;

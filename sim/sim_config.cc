@@ -43,6 +43,15 @@ absl::Status ResolveDevices(cohort::v1::DeviceProfileConfig* d) {
   if (!IsProbability(d->dropout_during_upload())) {
     return Bad("devices.dropout_during_upload", "must be in [0, 1]");
   }
+  if (!IsProbability(d->secagg_dropout_after_keys())) {
+    return Bad("devices.secagg_dropout_after_keys", "must be in [0, 1]");
+  }
+  if (!IsProbability(d->secagg_dropout_after_shares())) {
+    return Bad("devices.secagg_dropout_after_shares", "must be in [0, 1]");
+  }
+  if (!IsProbability(d->secagg_dropout_after_masked_input())) {
+    return Bad("devices.secagg_dropout_after_masked_input", "must be in [0, 1]");
+  }
   if (!(d->availability_period_s() > 0)) {
     return Bad("devices.availability_period_s", "must be > 0");
   }

@@ -9,6 +9,7 @@
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
+#include "common/model/flat_weights.h"
 #include "common/ml/model.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
@@ -22,6 +23,7 @@ namespace {
 
 constexpr uint64_t kSelectStream = 11;
 constexpr uint64_t kTrainStream = 12;
+constexpr uint64_t kRoundingStream = 13;
 // Consecutive abandoned or unfillable round attempts before giving up.
 constexpr int kMaxFailedAttempts = 20;
 
@@ -70,6 +72,12 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
       [raw](const server::RoundSummary& s) { raw->last_summary_ = s; });
   COHORT_RETURN_IF_ERROR(sim->engine_->Start());
   if (transport == TransportKind::kGrpc) {
+    if (sim->options_.secagg.enabled) {
+      return absl::InvalidArgumentError(
+          "secure aggregation runs with the in-process transport only (the "
+          "simulator plays every device on one thread; real agents run it "
+          "over gRPC)");
+    }
     COHORT_RETURN_IF_ERROR(sim->StartGrpc());
   } else {
     sim->transport_ = std::make_unique<InProcessTransport>(sim->engine_.get());
@@ -123,6 +131,26 @@ absl::Status Simulator::Run(const Callbacks& callbacks) {
           "clients are reachable or too many drop out to reach min_reports"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::SendReady(int64_t id,
+                                  client::ParticipationSession* session,
+                                  int64_t round_id, cohort::v1::Report report) {
+  SecureClient c;
+  c.id = id;
+  c.session = session;
+  c.participant = std::make_unique<secagg::SecAggParticipant>(
+      model::FlattenFloats(report.delta()), report.num_examples(),
+      report.train_loss(),
+      MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
+             static_cast<uint64_t>(round_id)),
+      &random_);
+  c.drop = devices_->SecAggDropOf(id, round_id);
+  cohort::v1::ClientMessage ready;
+  *ready.mutable_secagg() = c.participant->Ready(round_id);
+  COHORT_RETURN_IF_ERROR(session->Send(ready));
+  secure_.push_back(std::move(c));
   return absl::OkStatus();
 }
 
@@ -222,6 +250,13 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   }
   // Play the events in order: drops close their stream, reporters upload.
   int64_t bytes_up = 0, dropped = 0, done = 0;
+  auto report_progress = [&] {
+    if (callbacks.on_progress) {
+      callbacks.on_progress(committed_ + 1, ++done,
+                            static_cast<int64_t>(assigned.size()));
+    }
+  };
+  secure_.clear();
   size_t next_reporter = 0;
   absl::Status failure;
   for (size_t i = 0; i < assigned.size(); ++i) {
@@ -241,25 +276,40 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
         p.session->Close();
         continue;
       }
+      if (options_.secagg.enabled) {
+        // Keeps its session open: the update waits for the secure cohort.
+        COHORT_RETURN_IF_ERROR(
+            SendReady(p.id, p.session.get(), round_id, *std::move(report)));
+        report_progress();
+        continue;
+      }
       bytes_up += static_cast<int64_t>(report->ByteSizeLong());
       auto ack = p.session->Report(*report);
       if (!ack.ok()) LOG(WARNING) << DeviceName(p.id) << ": " << ack.status();
     }
     p.session->Close();
-    if (callbacks.on_progress) {
-      callbacks.on_progress(committed_ + 1, ++done,
-                            static_cast<int64_t>(assigned.size()));
-    }
+    report_progress();
   }
   while (next_reporter < reporters.size()) pool_->Take(next_reporter++).IgnoreError();
   COHORT_RETURN_IF_ERROR(failure);
   // Close everyone else; a round short of its goal runs to its deadline.
-  for (auto& p : assigned) p.session->Close();
+  std::set<int64_t> waiting;
+  for (const auto& c : secure_) waiting.insert(c.id);
+  for (auto& p : assigned) {
+    if (!waiting.contains(p.id)) p.session->Close();
+  }
   if (engine_->phase() == server::RoundPhase::kReporting) {
     clock_.AdvanceTo(t0 + absl::Seconds(deadline_s));
   }
   last_summary_.reset();
   engine_->RunOnce();
+  if (engine_->phase() == server::RoundPhase::kAggregating) {
+    COHORT_RETURN_IF_ERROR(RunSecureAggregation(engine_.get(), &clock_,
+                                                options_.secagg.phase_timeout,
+                                                secure_, &bytes_up));
+  }
+  for (auto& p : assigned) p.session->Close();
+  secure_.clear();
   if (!last_summary_.has_value()) return false;
 
   ++committed_;

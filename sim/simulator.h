@@ -15,7 +15,9 @@
 #include "server/round/round_engine.h"
 #include "server/store/store.h"
 #include "sim/device_model.h"
+#include "common/crypto/secure_random.h"
 #include "sim/output/sim_metrics.h"
+#include "sim/secure_rounds.h"
 #include "sim/training_pool.h"
 #include "sim/virtual_clock.h"
 
@@ -61,6 +63,9 @@ class Simulator {
  private:
   Simulator() = default;
   absl::Status StartGrpc();
+  // Secure rounds: wraps a trained client as a SecureClient and sends ready.
+  absl::Status SendReady(int64_t id, client::ParticipationSession* session,
+                         int64_t round_id, cohort::v1::Report report);
   // One round attempt; returns true when a round was committed.
   absl::StatusOr<bool> RunRound(const Callbacks& callbacks);
 
@@ -76,6 +81,9 @@ class Simulator {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<client::CoordinatorTransport> transport_;
   std::unique_ptr<TrainingPool> pool_;
+  crypto::OpenSslRandom random_;
+  // Devices of the current secure round waiting for, or in, SecAgg.
+  std::vector<SecureClient> secure_;
 
   server::RoundOptions options_;
   std::optional<server::RoundSummary> last_summary_;

@@ -5,10 +5,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/secagg/secagg_participant.h"
 #include "client/train/client_task.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/secure_random.h"
 #include "common/crypto/sha256.h"
+#include "common/model/flat_weights.h"
 #include "glog/logging.h"
 
 namespace cohort::client {
@@ -120,6 +123,11 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
                       assignment.plan(),
                       TrainingSeed(DeviceKey(config_.device_id()), round)));
   if (stop_->HasBeenNotified()) return absl::CancelledError("stopping");
+  if (assignment.secure_aggregation()) {
+    LOG(INFO) << "round " << round << ": trained in " << absl::Now() - t0
+              << "; aggregating securely";
+    return RunSecureRound(session, round, std::move(update));
+  }
   const int64_t examples = update.num_examples;
   const double loss = update.train_loss;
   auto ack = session.Report(MakeReport(round, std::move(update)));
@@ -136,6 +144,53 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
             << ack->message();
   if (ack->accepted()) ++rounds_reported_;
   return absl::ZeroDuration();
+}
+
+absl::StatusOr<absl::Duration> Agent::RunSecureRound(
+    ParticipationSession& session, int64_t round, LocalUpdate update) {
+  crypto::OpenSslRandom random;
+  // The rounding stream is distinct from the training stream of this round.
+  secagg::SecAggParticipant participant(
+      model::FlattenFloats(update.delta), update.num_examples,
+      update.train_loss,
+      TrainingSeed(DeviceKey(config_.device_id()), round) ^ 0x5ec0a66ULL,
+      &random);
+  update.delta.Clear();
+  auto send = [&session](cohort::v1::SecAggClientMessage m) {
+    cohort::v1::ClientMessage c;
+    *c.mutable_secagg() = std::move(m);
+    return session.Send(c);
+  };
+  // Any failure here only costs this round: check in again later.
+  auto retry = [round](const absl::Status& s) {
+    return absl::AbortedError(
+        absl::StrCat("secure round ", round, ": ", s.message()));
+  };
+  if (absl::Status s = send(participant.Ready(round)); !s.ok()) return retry(s);
+  std::vector<cohort::v1::SecAggClientMessage> out;
+  while (!stop_->HasBeenNotified()) {
+    auto reply = session.Receive();
+    if (!reply.ok()) return retry(reply.status());
+    if (reply->has_ack()) {
+      LOG(INFO) << "round " << round << ": "
+                << (reply->ack().accepted() ? "update summed securely"
+                                            : "update not used: ")
+                << (reply->ack().accepted() ? "" : reply->ack().message());
+      if (reply->ack().accepted()) ++rounds_reported_;
+      return absl::ZeroDuration();
+    }
+    if (!reply->has_secagg()) {
+      return retry(absl::InvalidArgumentError("unexpected server message"));
+    }
+    out.clear();
+    absl::Status handled = participant.Handle(reply->secagg(), &out);
+    for (auto& m : out) {
+      if (absl::Status s = send(std::move(m)); !s.ok()) return retry(s);
+    }
+    if (!handled.ok()) return retry(handled);
+    VLOG(1) << "round " << round << ": SecAgg " << participant.StateName();
+  }
+  return absl::CancelledError("stopping");
 }
 
 absl::StatusOr<cohort::v1::Weights> Agent::GetModel(

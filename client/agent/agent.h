@@ -46,6 +46,10 @@ class Agent {
       ParticipationSession& session,
       const cohort::v1::TaskAssignment& assignment);
   // Cached or downloaded weights of `ref`, verified against its hash.
+  // Secure rounds: waits for the cohort and runs SecAgg+ on `session`.
+  absl::StatusOr<absl::Duration> RunSecureRound(ParticipationSession& session,
+                                                int64_t round,
+                                                LocalUpdate update);
   absl::StatusOr<cohort::v1::Weights> GetModel(const cohort::v1::ModelRef& ref,
                                                const std::string& task);
   absl::Duration NextBackoff();

@@ -47,9 +47,27 @@ class GrpcSession final : public ParticipationSession {
     return reply->ack();
   }
 
+  absl::Status Send(const cohort::v1::ClientMessage& message) override {
+    if (finished_) return absl::FailedPreconditionError("session is closed");
+    if (stream_->Write(message)) return absl::OkStatus();
+    return Ended("a SecAgg send");
+  }
+
+  absl::StatusOr<cohort::v1::ServerMessage> Receive() override {
+    if (finished_) return absl::FailedPreconditionError("session is closed");
+    cohort::v1::ServerMessage reply;
+    if (stream_->Read(&reply)) return reply;
+    return Ended("a SecAgg receive");
+  }
+
   void Close() override {
     if (finished_) return;
     stream_->WritesDone();
+    // Finish waits for every incoming message to be read; the server ends
+    // the stream once it sees the half-close.
+    cohort::v1::ServerMessage unread;
+    while (stream_->Read(&unread)) {
+    }
     Finish();
   }
 
@@ -59,6 +77,11 @@ class GrpcSession final : public ParticipationSession {
     if (finished_) return absl::FailedPreconditionError("session is closed");
     cohort::v1::ServerMessage reply;
     if (stream_->Write(msg) && stream_->Read(&reply)) return reply;
+    return Ended(what);
+  }
+
+  // The stream broke or the server ended it: its status, as absl.
+  absl::Status Ended(const char* what) {
     grpc::Status s = Finish();
     if (s.ok()) {
       return absl::UnavailableError(

@@ -27,6 +27,15 @@ class ParticipationSession {
   virtual absl::StatusOr<cohort::v1::Ack> Report(
       const cohort::v1::Report& report) = 0;
 
+  // Secure rounds (TaskAssignment.secure_aggregation): sends one message on
+  // the stream, and reads the server's next one. The gRPC transport blocks
+  // in Receive until a message arrives or the stream ends (CancelAll
+  // interrupts it); the simulator's in-process transport never blocks and
+  // returns UNAVAILABLE when nothing is queued. After the stream ended, both
+  // return its status (an Ack is the last message of a healthy stream).
+  virtual absl::Status Send(const cohort::v1::ClientMessage& message) = 0;
+  virtual absl::StatusOr<cohort::v1::ServerMessage> Receive() = 0;
+
   // Ends the conversation. Closing after an assignment without a report
   // tells the server the device dropped out. Idempotent.
   virtual void Close() = 0;

@@ -18,6 +18,7 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   ref->set_architecture(ctx.model->architecture);
   *a.mutable_plan() = ctx.options->plan;
   a.set_report_deadline_unix_ms(absl::ToUnixMillis(ctx.report_deadline));
+  a.set_secure_aggregation(ctx.options->secagg.enabled);
   return a;
 }
 
@@ -30,21 +31,55 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
   return r;
 }
 
-absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
-                                             const std::string& device_id,
-                                             const cohort::v1::Report& report) {
+namespace {
+
+// ABORTED unless `device_id` holds an assignment in this round that it has
+// not used yet.
+absl::Status CheckAssigned(const RoundContext& ctx, const std::string& device_id,
+                           int64_t round_id) {
   if (!ctx.assigned.contains(device_id)) {
     return absl::AbortedError(absl::StrCat(
         "device '", device_id, "' is not assigned to round ", ctx.round_id));
   }
-  if (report.round_id() != ctx.round_id) {
-    return absl::AbortedError(
-        absl::StrCat("report is for round ", report.round_id(),
-                     ", the open round is ", ctx.round_id));
+  if (round_id != ctx.round_id) {
+    return absl::AbortedError(absl::StrCat("report is for round ", round_id,
+                                           ", the open round is ", ctx.round_id));
   }
   if (ctx.reported.contains(device_id) || ctx.dropped.contains(device_id)) {
     return absl::AbortedError(
         absl::StrCat("device '", device_id, "' already reported"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AcceptReady(RoundContext& ctx, const std::string& device_id,
+                         int64_t round_id,
+                         std::shared_ptr<DeviceChannel> channel) {
+  if (!ctx.options->secagg.enabled) {
+    return absl::InvalidArgumentError(
+        "this task does not use secure aggregation; send a Report");
+  }
+  if (absl::Status s = CheckAssigned(ctx, device_id, round_id); !s.ok()) {
+    return s;
+  }
+  ctx.reported.insert(device_id);
+  ctx.ready_channels[device_id] = std::move(channel);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
+                                             const std::string& device_id,
+                                             const cohort::v1::Report& report) {
+  if (absl::Status s = CheckAssigned(ctx, device_id, report.round_id());
+      !s.ok()) {
+    return s;
+  }
+  if (ctx.options->secagg.enabled) {
+    ctx.dropped.insert(device_id);
+    return absl::InvalidArgumentError(
+        "this task uses secure aggregation: plaintext reports are refused");
   }
   absl::Status valid = model::ValidateDelta(ctx.model->weights, report.delta());
   if (valid.ok() && (report.num_examples() <= 0 ||

@@ -2,7 +2,9 @@
 #define COHORT_SERVER_ROUND_ROUND_CONTEXT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -11,8 +13,10 @@
 #include "absl/time/time.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "server/aggregation/fedavg_aggregator.h"
+#include "server/round/device_channel.h"
 #include "server/round/published_model.h"
 #include "server/round/round_options.h"
+#include "server/round/secagg_round.h"
 
 namespace cohort::server {
 
@@ -39,6 +43,17 @@ struct RoundContext {
   // Example-weighted sum of the reported train losses.
   double loss_sum = 0.0;
 
+  // Secure aggregation (options->secagg.enabled). `reported` holds the
+  // devices that finished training; their streams wait here for the cohort.
+  std::map<std::string, std::shared_ptr<DeviceChannel>> ready_channels;
+  std::shared_ptr<SecAggRound> secagg;
+  // Set when the secure sum is decoded: what Commit uses instead of the
+  // aggregator.
+  std::optional<cohort::v1::Weights> secure_mean_delta;
+  int64_t secure_examples = 0;
+  int64_t secure_participants = 0;
+  double secure_mean_loss = 0.0;
+
   // Devices that can still report.
   int64_t outstanding() const {
     return static_cast<int64_t>(assigned.size()) -
@@ -62,6 +77,14 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);
+
+// Secure rounds: a device finished training and waits for the cohort on
+// `channel`. Codes: INVALID_ARGUMENT when the task does not use secure
+// aggregation; ABORTED as for AcceptReport. On success the device counts as
+// reported.
+absl::Status AcceptReady(RoundContext& ctx, const std::string& device_id,
+                         int64_t round_id,
+                         std::shared_ptr<DeviceChannel> channel);
 
 }  // namespace cohort::server
 

@@ -106,6 +106,50 @@ absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
   return ack;
 }
 
+absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
+    const std::string& device_id, int64_t round_id,
+    const cohort::v1::SecAggClientMessage& message,
+    std::shared_ptr<DeviceChannel> channel) {
+  std::shared_ptr<SecAggRound> round;
+  {
+    absl::MutexLock lock(&mu_);
+    if (message.has_ready()) {
+      absl::Status s = state_->HandleReady(*ctx_, device_id,
+                                           message.ready().round_id(),
+                                           std::move(channel));
+      if (s.code() == absl::StatusCode::kFailedPrecondition) {
+        cohort::v1::Ack ack;
+        ack.set_round_id(message.ready().round_id());
+        ack.set_accepted(false);
+        ack.set_message(std::string(s.message()));
+        return std::optional<cohort::v1::Ack>(ack);
+      }
+      if (!s.ok()) {
+        if (s.code() == absl::StatusCode::kInvalidArgument) {
+          CountDevice(device_id, 0, 0, 1);
+        }
+        return s;
+      }
+      AdvanceLocked(clock_->Now());
+      return std::optional<cohort::v1::Ack>();
+    }
+    if (round_id != ctx_->round_id || ctx_->secagg == nullptr) {
+      return absl::AbortedError(absl::StrCat(
+          "no secure aggregation is running for round ", round_id));
+    }
+    round = ctx_->secagg;
+  }
+  // Without the engine's lock: the last message of a phase may trigger the
+  // unmasking, which must not stall check-ins.
+  absl::Status s = round->Receive(device_id, message);
+  if (!s.ok()) {
+    LOG(WARNING) << "round " << round_id << ": SecAgg message from "
+                 << device_id << " refused: " << s;
+    return s;
+  }
+  return std::optional<cohort::v1::Ack>();
+}
+
 void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
   absl::MutexLock lock(&mu_);
   if (round_id != ctx_->round_id) return;
@@ -138,6 +182,10 @@ bool RoundEngine::RunOnce() {
     ctx->reported = ctx_->reported;
     ctx->dropped = ctx_->dropped;
     ctx->loss_sum = ctx_->loss_sum;
+    std::swap(ctx->secure_mean_delta, ctx_->secure_mean_delta);
+    ctx->secure_examples = ctx_->secure_examples;
+    ctx->secure_participants = ctx_->secure_participants;
+    ctx->secure_mean_loss = ctx_->secure_mean_loss;
   }
   RoundSummary summary;
   auto committed = Commit(*ctx, &summary);

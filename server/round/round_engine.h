@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -59,6 +60,17 @@ class RoundEngine {
   // See AcceptReport() for the codes. Never blocks on I/O.
   absl::StatusOr<cohort::v1::Ack> SubmitReport(const std::string& device_id,
                                                const cohort::v1::Report& report);
+  // Secure rounds: one SecAgg message from a device after its assignment.
+  // `ready` registers `channel`, on which the engine then sends the device's
+  // SecAgg messages and, last, its Ack. Returns an Ack to send now and end the
+  // stream with (a ready that came too late), or nullopt to keep the stream
+  // open. An error ends the stream with that status: INVALID_ARGUMENT for a
+  // malformed or refused message (the device is out of the protocol),
+  // ABORTED for a message that belongs to no running aggregation.
+  absl::StatusOr<std::optional<cohort::v1::Ack>> SubmitSecAgg(
+      const std::string& device_id, int64_t round_id,
+      const cohort::v1::SecAggClientMessage& message,
+      std::shared_ptr<DeviceChannel> channel);
   // The device's stream for round `round_id` ended without a report. Ignored
   // when that round is no longer open (a stale stream closing late).
   void Drop(const std::string& device_id, int64_t round_id);

@@ -59,9 +59,16 @@ void RoundEngine::ReconcileWithStore() {
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
     RoundContext& ctx, RoundSummary* summary) {
-  const int64_t examples = ctx.aggregator->total_examples();
-  COHORT_ASSIGN_OR_RETURN(
-      auto mean_delta, std::move(*ctx.aggregator).MeanDelta(ctx.model->weights));
+  const bool secure = ctx.secure_mean_delta.has_value();
+  const int64_t examples =
+      secure ? ctx.secure_examples : ctx.aggregator->total_examples();
+  cohort::v1::Weights mean_delta;
+  if (secure) {
+    mean_delta = *std::move(ctx.secure_mean_delta);
+  } else {
+    COHORT_ASSIGN_OR_RETURN(
+        mean_delta, std::move(*ctx.aggregator).MeanDelta(ctx.model->weights));
+  }
   COHORT_ASSIGN_OR_RETURN(auto step,
                           optimizer_.Step(ctx.model->weights, mean_delta));
   cohort::v1::Weights weights = std::move(step.weights);
@@ -72,9 +79,14 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
         absl::StrCat("aggregate is unusable: ", finite.message()));
   }
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
-  const double train_loss = ctx.loss_sum / static_cast<double>(examples);
+  const double train_loss =
+      secure ? ctx.secure_mean_loss
+             : ctx.loss_sum / static_cast<double>(examples);
+  const int64_t participants = secure
+                                   ? ctx.secure_participants
+                                   : static_cast<int64_t>(ctx.reported.size());
   metrics["train_loss"] = train_loss;
-  metrics["participants"] = static_cast<double>(ctx.reported.size());
+  metrics["participants"] = static_cast<double>(participants);
   auto model = Publish(ctx.model->version + 1, ctx.round_id,
                        ctx.model->architecture, std::move(weights),
                        std::move(metrics));
@@ -93,7 +105,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
   summary->round_id = ctx.round_id;
   summary->version = model->version;
   summary->assigned = static_cast<int64_t>(ctx.assigned.size());
-  summary->participants = static_cast<int64_t>(ctx.reported.size());
+  summary->participants = participants;
   summary->dropped = static_cast<int64_t>(ctx.dropped.size());
   summary->total_examples = examples;
   summary->train_loss = train_loss;

@@ -1,5 +1,6 @@
 #include "server/round/round_options.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +68,48 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
     }
     o.server_learning_rate = c.server_learning_rate();
   }
+
+  const auto& sa = c.secure_aggregation();
+  o.secagg.enabled = sa.enabled();
+  if (sa.bits_per_coordinate() != 0) {
+    if (sa.bits_per_coordinate() < 2 || sa.bits_per_coordinate() > 30) {
+      return Bad("round.secure_aggregation.bits_per_coordinate",
+                 "must be in [2, 30]");
+    }
+    o.secagg.bits_per_coordinate = sa.bits_per_coordinate();
+  }
+  if (sa.clip_norm() != 0) {
+    if (!(sa.clip_norm() > 0) || !std::isfinite(sa.clip_norm()) ||
+        sa.clip_norm() > 1e6) {
+      return Bad("round.secure_aggregation.clip_norm", "must be in (0, 1e6]");
+    }
+    o.secagg.clip_norm = sa.clip_norm();
+  }
+  o.secagg.rotate = sa.rotate();
+  o.secagg.example_cap = std::min<int64_t>(o.max_examples_per_report, 1000);
+  if (sa.example_cap() != 0) {
+    if (sa.example_cap() < 1 || sa.example_cap() > 1000000000) {
+      return Bad("round.secure_aggregation.example_cap", "must be in [1, 1e9]");
+    }
+    o.secagg.example_cap = sa.example_cap();
+  }
+  auto rate = [](double v) { return v >= 0 && v < 1; };
+  if (sa.expected_dropout() != 0) {
+    if (!rate(sa.expected_dropout())) {
+      return Bad("round.secure_aggregation.expected_dropout", "must be in [0, 1)");
+    }
+    o.secagg.expected_dropout = sa.expected_dropout();
+  }
+  if (sa.corrupt_fraction() != 0) {
+    if (!rate(sa.corrupt_fraction())) {
+      return Bad("round.secure_aggregation.corrupt_fraction", "must be in [0, 1)");
+    }
+    o.secagg.corrupt_fraction = sa.corrupt_fraction();
+  }
+  if (sa.phase_timeout_ms() < 0) {
+    return Bad("round.secure_aggregation.phase_timeout_ms", "must be >= 0");
+  }
+  o.secagg.phase_timeout = ms(sa.phase_timeout_ms(), o.secagg.phase_timeout);
 
   o.plan = plan;
   if (o.plan.epochs() == 0) o.plan.set_epochs(1);

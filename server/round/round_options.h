@@ -10,6 +10,18 @@
 
 namespace cohort::server {
 
+// SecureAggregationConfig with defaults applied.
+struct SecAggOptions {
+  bool enabled = false;
+  int bits_per_coordinate = 16;
+  double clip_norm = 10.0;
+  bool rotate = false;
+  int64_t example_cap = 1000;
+  double expected_dropout = 0.1;
+  double corrupt_fraction = 0.05;
+  absl::Duration phase_timeout = absl::Seconds(60);
+};
+
 // RoundConfig with defaults applied and values checked.
 struct RoundOptions {
   std::string task = "fashion_mnist";
@@ -25,6 +37,7 @@ struct RoundOptions {
   double server_momentum = 0.0;
   double server_learning_rate = 1.0;
   cohort::v1::TrainingPlan plan;
+  SecAggOptions secagg;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
   int selection_target() const;

@@ -1,6 +1,8 @@
 #include "server/round/round_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/model/flat_weights.h"
+#include "glog/logging.h"
 
 namespace cohort::server {
 
@@ -10,6 +12,8 @@ const char* PhaseName(RoundPhase phase) {
       return "selecting";
     case RoundPhase::kReporting:
       return "reporting";
+    case RoundPhase::kAggregating:
+      return "aggregating";
     case RoundPhase::kCommitting:
       return "committing";
     case RoundPhase::kAbandoned:
@@ -37,7 +41,17 @@ absl::StatusOr<cohort::v1::Ack> RoundState::HandleReport(
   return ack;
 }
 
+absl::Status RoundState::HandleReady(RoundContext& ctx,
+                                     const std::string& device_id,
+                                     int64_t round_id,
+                                     std::shared_ptr<DeviceChannel> channel) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "round ", ctx.round_id, " is ", PhaseName(phase()), "; update not used"));
+}
+
 void RoundState::HandleDrop(RoundContext& ctx, const std::string& device_id) {
+  // A device waiting for the secure cohort no longer counts as ready.
+  if (ctx.ready_channels.erase(device_id) > 0) ctx.reported.erase(device_id);
   if (ctx.assigned.contains(device_id) && !ctx.reported.contains(device_id)) {
     ctx.dropped.insert(device_id);
   }
@@ -67,8 +81,18 @@ absl::StatusOr<cohort::v1::Ack> SelectingState::HandleReport(
   return AcceptReport(ctx, device_id, report);
 }
 
+absl::Status SelectingState::HandleReady(
+    RoundContext& ctx, const std::string& device_id, int64_t round_id,
+    std::shared_ptr<DeviceChannel> channel) {
+  return AcceptReady(ctx, device_id, round_id, std::move(channel));
+}
+
 void SelectingState::HandleDrop(RoundContext& ctx,
                                 const std::string& device_id) {
+  if (ctx.ready_channels.contains(device_id)) {
+    RoundState::HandleDrop(ctx, device_id);
+    return;
+  }
   if (!ctx.reported.contains(device_id) && !ctx.dropped.contains(device_id)) {
     ctx.assigned.erase(device_id);
   }
@@ -95,23 +119,101 @@ absl::StatusOr<cohort::v1::Ack> ReportingState::HandleReport(
   return AcceptReport(ctx, device_id, report);
 }
 
+absl::Status ReportingState::HandleReady(
+    RoundContext& ctx, const std::string& device_id, int64_t round_id,
+    std::shared_ptr<DeviceChannel> channel) {
+  return AcceptReady(ctx, device_id, round_id, std::move(channel));
+}
+
+namespace {
+
+// Ends the streams of devices still waiting for a secure round that will not
+// run.
+std::unique_ptr<RoundState> Abandon(RoundContext& ctx, const std::string& why) {
+  for (auto& [device, channel] : ctx.ready_channels) {
+    cohort::v1::ServerMessage m;
+    m.mutable_ack()->set_round_id(ctx.round_id);
+    m.mutable_ack()->set_accepted(false);
+    m.mutable_ack()->set_message(why);
+    channel->Send(std::move(m));
+  }
+  ctx.ready_channels.clear();
+  return std::make_unique<AbandonedState>();
+}
+
+// Enough updates are in: commit them, or start aggregating them securely.
+std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
+  if (!ctx.options->secagg.enabled) return std::make_unique<CommittingState>();
+  auto round = SecAggRound::Start(ctx.options->secagg, ctx.round_id,
+                                  model::TotalElements(ctx.model->weights),
+                                  std::move(ctx.ready_channels), now);
+  ctx.ready_channels.clear();
+  if (!round.ok()) {
+    LOG(WARNING) << "round " << ctx.round_id
+                 << ": secure aggregation cannot start: " << round.status();
+    return std::make_unique<AbandonedState>();
+  }
+  ctx.secagg = *std::move(round);
+  return std::make_unique<AggregatingState>();
+}
+
+}  // namespace
+
 std::unique_ptr<RoundState> ReportingState::ProceedToNext(RoundContext& ctx,
                                                           absl::Time now) {
   const int64_t reported = static_cast<int64_t>(ctx.reported.size());
   const int min = ctx.options->min_reports;
-  if (reported >= ctx.options->goal_count) {
-    return std::make_unique<CommittingState>();
-  }
+  if (reported >= ctx.options->goal_count) return Conclude(ctx, now);
   const bool over = now >= ctx.report_deadline || ctx.outstanding() == 0;
   if (over) {
-    if (reported >= min) return std::make_unique<CommittingState>();
-    return std::make_unique<AbandonedState>();
+    if (reported >= min) return Conclude(ctx, now);
+    return Abandon(ctx, "too few devices finished training");
   }
   // Quorum can no longer be reached: stop waiting.
   if (reported + ctx.outstanding() < min) {
-    return std::make_unique<AbandonedState>();
+    return Abandon(ctx, "too few devices left to finish training");
   }
   return nullptr;
+}
+
+void AggregatingState::HandleDrop(RoundContext& ctx,
+                                  const std::string& device_id) {
+  RoundState::HandleDrop(ctx, device_id);
+  ctx.secagg->Gone(device_id);
+}
+
+std::unique_ptr<RoundState> AggregatingState::ProceedToNext(RoundContext& ctx,
+                                                            absl::Time now) {
+  ctx.secagg->Tick(now);
+  if (ctx.secagg->aborted()) {
+    LOG(WARNING) << "round " << ctx.round_id << ": "
+                 << ctx.secagg->abort_status();
+    ctx.secagg->SendAcks("secure aggregation aborted; no sum was released");
+    return std::make_unique<AbandonedState>();
+  }
+  if (!ctx.secagg->completed()) return nullptr;
+  auto sum = ctx.secagg->Result();
+  absl::StatusOr<cohort::v1::Weights> mean =
+      absl::InternalError("no secure sum");
+  if (sum.ok()) {
+    std::vector<double> values = std::move(sum->weighted_delta_sum);
+    for (double& v : values) v /= sum->weight_sum;
+    mean = model::UnflattenLike(ctx.model->weights, values);
+  } else {
+    mean = sum.status();
+  }
+  if (!mean.ok()) {
+    LOG(ERROR) << "round " << ctx.round_id
+               << ": the secure sum does not decode: " << mean.status();
+    ctx.secagg->SendAcks("the secure sum could not be decoded");
+    return std::make_unique<AbandonedState>();
+  }
+  ctx.secure_mean_delta = *std::move(mean);
+  ctx.secure_examples = sum->capped_examples;
+  ctx.secure_mean_loss = sum->mean_loss;
+  ctx.secure_participants = ctx.secagg->contributors();
+  ctx.secagg->SendAcks("input not in the secure sum");
+  return std::make_unique<CommittingState>();
 }
 
 }  // namespace cohort::server

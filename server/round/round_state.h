@@ -14,6 +14,7 @@ namespace cohort::server {
 enum class RoundPhase {
   kSelecting,   // assigning devices, up to the over-selection target
   kReporting,   // waiting for reports until the goal or the deadline
+  kAggregating, // secure rounds: SecAgg+ runs over the fixed cohort
   kCommitting,  // the engine is turning the sum into a new version
   kAbandoned,   // quorum lost; nothing from this round is kept
   kFinished,    // max_rounds reached; the server only sends RetryWindow
@@ -23,7 +24,8 @@ const char* PhaseName(RoundPhase phase);
 
 // One state of a round. The engine calls these under its mutex with the
 // round's context; ProceedToNext returns the next state, or nullptr to stay.
-// Transitions: Selecting -> Reporting -> Committing | Abandoned.
+// Transitions: Selecting -> Reporting -> Committing | Abandoned, and for
+// secure rounds Reporting -> Aggregating -> Committing | Abandoned.
 // Committing, Abandoned and Finished are left by the engine itself.
 class RoundState {
  public:
@@ -37,6 +39,13 @@ class RoundState {
   virtual absl::StatusOr<cohort::v1::Ack> HandleReport(
       RoundContext& ctx, const std::string& device_id,
       const cohort::v1::Report& report);
+  // Secure rounds: a device finished training (see AcceptReady). Default:
+  // FAILED_PRECONDITION, the cohort is fixed or the round is over; the
+  // device's update is not used.
+  virtual absl::Status HandleReady(RoundContext& ctx,
+                                   const std::string& device_id,
+                                   int64_t round_id,
+                                   std::shared_ptr<DeviceChannel> channel);
   // A device's stream ended before it reported.
   virtual void HandleDrop(RoundContext& ctx, const std::string& device_id);
   virtual std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
@@ -54,6 +63,9 @@ class SelectingState final : public RoundState {
   absl::StatusOr<cohort::v1::Ack> HandleReport(
       RoundContext& ctx, const std::string& device_id,
       const cohort::v1::Report& report) override;
+  absl::Status HandleReady(RoundContext& ctx, const std::string& device_id,
+                           int64_t round_id,
+                           std::shared_ptr<DeviceChannel> channel) override;
   // A device lost during selection frees its slot for another.
   void HandleDrop(RoundContext& ctx, const std::string& device_id) override;
   std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
@@ -62,12 +74,27 @@ class SelectingState final : public RoundState {
 
 // Collects reports. Commits at goal_count reports, or at the deadline (or when
 // nobody is left to report) with at least min_reports; otherwise abandons.
+// Secure rounds collect "ready" devices the same way, then aggregate.
 class ReportingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kReporting; }
   absl::StatusOr<cohort::v1::Ack> HandleReport(
       RoundContext& ctx, const std::string& device_id,
       const cohort::v1::Report& report) override;
+  absl::Status HandleReady(RoundContext& ctx, const std::string& device_id,
+                           int64_t round_id,
+                           std::shared_ptr<DeviceChannel> channel) override;
+  std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
+                                            absl::Time now) override;
+};
+
+// Runs SecAgg+ over the ready devices (ctx.secagg), one deadline per phase.
+// Completed: decodes the sum into ctx.secure_mean_delta and commits.
+// Aborted: abandons, releasing no sum.
+class AggregatingState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kAggregating; }
+  void HandleDrop(RoundContext& ctx, const std::string& device_id) override;
   std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
                                             absl::Time now) override;
 };

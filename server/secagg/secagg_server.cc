@@ -42,6 +42,11 @@ absl::Status SecAggServer::ReceiveMessage(int from,
   return state_->context().last_rejection;
 }
 
+void SecAggServer::ClientGone(int client) {
+  absl::MutexLock lock(&mu_);
+  Transition(state_->HandleGone(client));
+}
+
 absl::Status SecAggServer::ProceedToNext() {
   absl::MutexLock lock(&mu_);
   Transition(state_->ProceedToNext());
@@ -77,6 +82,14 @@ absl::StatusOr<std::vector<uint64_t>> SecAggServer::Result() const {
         absl::StrCat("SecAgg round is in ", std::string(state_->Name()), ", no sum"));
   }
   return done->sum();
+}
+
+std::vector<int> SecAggServer::Contributors() const {
+  absl::MutexLock lock(&mu_);
+  if (dynamic_cast<const CompletedServerState*>(state_.get()) == nullptr) {
+    return {};
+  }
+  return state_->context().u3;
 }
 
 bool SecAggServer::IsDropped(int client) const {

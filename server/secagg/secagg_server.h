@@ -44,6 +44,10 @@ class SecAggServer {
   // unless that lost quorum (see IsAborted()).
   absl::Status ReceiveMessage(int from, const ClientToServer& message);
 
+  // Client `client` went away (its stream ended): dropped now rather than at
+  // the phase deadline. Ignored for unknown or already dropped clients.
+  void ClientGone(int client);
+
   // The current phase's deadline passed: drops pending clients and advances
   // or aborts. OK also when it aborts; check IsAborted().
   absl::Status ProceedToNext();
@@ -55,6 +59,8 @@ class SecAggServer {
   absl::Status AbortStatus() const;
   // The unmasked sum. FAILED_PRECONDITION unless Completed.
   absl::StatusOr<std::vector<uint64_t>> Result() const;
+  // Clients whose masked input is in the sum, sorted. Empty unless Completed.
+  std::vector<int> Contributors() const;
   // Whether the server stopped listening to `client`.
   bool IsDropped(int client) const;
 

@@ -32,6 +32,22 @@ absl::StatusOr<std::unique_ptr<ServerState>> ServerState::HandleMessage(
   } else {
     ctx_->reached[from] = phase();
   }
+  return AfterChange();
+}
+
+absl::StatusOr<std::unique_ptr<ServerState>> ServerState::HandleGone(
+    int client) {
+  if (client < 0 || client >= ctx_->config.n || IsTerminal() ||
+      !ctx_->live[client]) {
+    return nullptr;
+  }
+  const absl::Status kept = ctx_->last_rejection;
+  Drop(client, absl::CancelledError("client went away"));
+  ctx_->last_rejection = kept;
+  return AfterChange();
+}
+
+absl::StatusOr<std::unique_ptr<ServerState>> ServerState::AfterChange() {
   int live = 0;
   for (bool l : ctx_->live) live += l;
   if (live < Threshold()) {

@@ -31,6 +31,10 @@ class ServerState {
   // Terminal states ignore messages (last_rejection = FAILED_PRECONDITION).
   virtual absl::StatusOr<std::unique_ptr<ServerState>> HandleMessage(
       int from, const ClientToServer& message);
+  // `client` is gone for good (its stream ended): drop it now instead of at
+  // the deadline, and advance if nobody else is pending. No-op for unknown,
+  // dropped clients and in terminal states.
+  absl::StatusOr<std::unique_ptr<ServerState>> HandleGone(int client);
   // The phase deadline passed: drop everyone still pending and advance (or
   // abort). No-op in terminal states.
   virtual absl::StatusOr<std::unique_ptr<ServerState>> ProceedToNext();
@@ -61,6 +65,9 @@ class ServerState {
 
  private:
   bool AnyPending() const;
+  // After a drop or an accepted message: abort below threshold, advance when
+  // nobody is pending.
+  absl::StatusOr<std::unique_ptr<ServerState>> AfterChange();
   std::unique_ptr<ServerContext> ctx_;
 };
 

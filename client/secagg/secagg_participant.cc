@@ -1,0 +1,77 @@
+#include "client/secagg/secagg_participant.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/codec/splitmix64.h"
+
+namespace cohort::secagg {
+
+SecAggParticipant::SecAggParticipant(std::vector<float> delta, int64_t examples,
+                                     double loss, uint64_t rounding_seed,
+                                     crypto::SecureRandom* random)
+    : delta_(std::move(delta)),
+      examples_(examples),
+      loss_(loss),
+      rounding_seed_(rounding_seed),
+      random_(random) {}
+
+cohort::v1::SecAggClientMessage SecAggParticipant::Ready(
+    int64_t round_id) const {
+  cohort::v1::SecAggClientMessage m;
+  m.mutable_ready()->set_round_id(round_id);
+  return m;
+}
+
+std::string SecAggParticipant::StateName() const {
+  return client_ == nullptr ? "Waiting" : client_->StateName();
+}
+
+void SecAggParticipant::Send(ClientToServer message) {
+  pending_.push_back(ToProto(message, params_.config));
+}
+
+absl::Status SecAggParticipant::Begin(const cohort::v1::SecAggBegin& begin) {
+  auto params = ParseBegin(begin);
+  if (!params.ok()) return params.status();
+  if (params->encoding.dimension != static_cast<int64_t>(delta_.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SecAggBegin is for ", params->encoding.dimension,
+        " coordinates, this update has ", delta_.size()));
+  }
+  params_ = *std::move(params);
+  codec::SplitMix64 rng(rounding_seed_);
+  auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
+                            [&rng] { return rng.NextDouble(); });
+  if (!input.ok()) return input.status();
+  delta_.clear();
+  delta_.shrink_to_fit();
+  auto client = SecAggClient::Create(params_.config, params_.client_id,
+                                     *std::move(input), random_, this);
+  if (!client.ok()) return client.status();
+  client_ = *std::move(client);
+  return client_->Start();
+}
+
+absl::Status SecAggParticipant::Handle(
+    const cohort::v1::SecAggServerMessage& message,
+    std::vector<cohort::v1::SecAggClientMessage>* out) {
+  absl::Status status;
+  if (message.has_begin()) {
+    status = client_ != nullptr
+                 ? absl::InvalidArgumentError("a second SecAggBegin")
+                 : Begin(message.begin());
+  } else if (client_ == nullptr) {
+    status = absl::InvalidArgumentError("SecAgg message before SecAggBegin");
+  } else if (message.has_abort()) {
+    status = absl::AbortedError(
+        absl::StrCat("the server aborted secure aggregation: ",
+                     message.abort().reason()));
+  } else {
+    auto parsed = FromProto(message);
+    status = parsed.ok() ? client_->ReceiveMessage(*parsed) : parsed.status();
+  }
+  for (auto& m : pending_) out->push_back(std::move(m));
+  pending_.clear();
+  return status;
+}
+
+}  // namespace cohort::secagg

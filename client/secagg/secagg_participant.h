@@ -1,0 +1,58 @@
+#ifndef COHORT_CLIENT_SECAGG_SECAGG_PARTICIPANT_H_
+#define COHORT_CLIENT_SECAGG_SECAGG_PARTICIPANT_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/secagg/secagg_client.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "common/crypto/secure_random.h"
+#include "common/secagg/secagg_wire.h"
+
+namespace cohort::secagg {
+
+// A device's side of a secure round, on the Participate stream's messages:
+// it holds the trained update until the server fixes the cohort (begin),
+// encodes it with the server's parameters (secure_update.h), and then runs a
+// SecAggClient. The agent and the simulator share it.
+//
+// Not thread-safe; `random` must outlive it.
+class SecAggParticipant final : public ClientSender {
+ public:
+  // `delta` is the flattened update (model::FlattenFloats); rounding_seed
+  // keys its stochastic rounding.
+  SecAggParticipant(std::vector<float> delta, int64_t examples, double loss,
+                    uint64_t rounding_seed, crypto::SecureRandom* random);
+
+  cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
+
+  // Handles one server message and appends the answers to `out`. Errors end
+  // the device's part: INVALID_ARGUMENT for a bad or unexpected server
+  // message, ABORTED when the server aborted the protocol.
+  absl::Status Handle(const cohort::v1::SecAggServerMessage& message,
+                      std::vector<cohort::v1::SecAggClientMessage>* out);
+
+  // After begin: the protocol's state name, else "Waiting".
+  std::string StateName() const;
+
+  // ClientSender: collects the SecAggClient's messages.
+  void Send(ClientToServer message) override;
+
+ private:
+  absl::Status Begin(const cohort::v1::SecAggBegin& begin);
+
+  std::vector<float> delta_;
+  int64_t examples_;
+  double loss_;
+  uint64_t rounding_seed_;
+  crypto::SecureRandom* const random_;
+  BeginParams params_;
+  std::unique_ptr<SecAggClient> client_;
+  std::vector<cohort::v1::SecAggClientMessage> pending_;
+};
+
+}  // namespace cohort::secagg
+
+#endif  // COHORT_CLIENT_SECAGG_SECAGG_PARTICIPANT_H_

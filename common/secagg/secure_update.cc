@@ -1,0 +1,158 @@
+#include "common/secagg/secure_update.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/codec/encoding_params.h"
+
+namespace cohort::secagg {
+namespace {
+
+// Largest magnitude of one encoded coordinate at b bits per coordinate,
+// leaving 1 for MaxAbsEncodedValue's rounding slack.
+double Budget(int bits_per_coordinate) {
+  return std::ldexp(1.0, bits_per_coordinate - 1) - 2.0;
+}
+
+// Two's-complement value of v in Z_{2^bits}.
+int64_t Signed(uint64_t v, int bits) {
+  const uint64_t half = uint64_t{1} << (bits - 1);
+  return v >= half ? static_cast<int64_t>(v) - static_cast<int64_t>(half) -
+                         static_cast<int64_t>(half)
+                   : static_cast<int64_t>(v);
+}
+
+uint64_t Wrap(int64_t v, int bits) {
+  return static_cast<uint64_t>(v) & ((uint64_t{1} << bits) - 1);
+}
+
+}  // namespace
+
+absl::StatusOr<UpdateEncoding> PlanUpdateEncoding(int bits_per_coordinate,
+                                                  double clip_norm, bool rotate,
+                                                  uint64_t rotation_seed,
+                                                  int64_t example_cap,
+                                                  int64_t dimension,
+                                                  int num_clients) {
+  if (bits_per_coordinate < 2 || bits_per_coordinate > 30) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bits_per_coordinate ", bits_per_coordinate, " outside [2, 30]"));
+  }
+  if (example_cap < 1 || example_cap > 1000000000) {
+    return absl::InvalidArgumentError("example_cap outside [1, 1e9]");
+  }
+  if (num_clients < 1) return absl::InvalidArgumentError("no clients");
+  UpdateEncoding e;
+  e.dimension = dimension;
+  e.example_cap = example_cap;
+  e.params.clip_norm = clip_norm;
+  e.params.rotate = rotate;
+  e.params.rotation_seed = rotation_seed;
+  e.params.scale = Budget(bits_per_coordinate) / clip_norm;
+  e.loss_scale = Budget(bits_per_coordinate) / e.loss_cap;
+  COHORT_ASSIGN_OR_RETURN(
+      int bits, codec::ChooseBits(clip_norm, e.params.scale, num_clients));
+  // The count coordinate sums up to num_clients * example_cap.
+  const double max_count = static_cast<double>(num_clients) *
+                           static_cast<double>(example_cap);
+  while (bits <= 62 && std::ldexp(1.0, bits - 1) <= max_count) ++bits;
+  if (bits > 62) {
+    return absl::InvalidArgumentError(
+        "the modulus for this cohort would exceed 62 bits");
+  }
+  e.params.bits = bits;
+  COHORT_RETURN_IF_ERROR(ValidateUpdateEncoding(e));
+  return e;
+}
+
+absl::Status ValidateUpdateEncoding(const UpdateEncoding& e) {
+  COHORT_RETURN_IF_ERROR(codec::ValidateParams(e.params));
+  if (e.dimension < 1 || e.dimension > (int64_t{1} << 28)) {
+    return absl::InvalidArgumentError("update dimension outside [1, 2^28]");
+  }
+  if (e.example_cap < 1 || e.example_cap > 1000000000) {
+    return absl::InvalidArgumentError("example_cap outside [1, 1e9]");
+  }
+  if (!(e.loss_cap > 0) || !std::isfinite(e.loss_cap) || !(e.loss_scale > 0) ||
+      !std::isfinite(e.loss_scale) ||
+      e.loss_cap * e.loss_scale > std::ldexp(1.0, e.params.bits - 2)) {
+    return absl::InvalidArgumentError("loss encoding out of range");
+  }
+  if (std::ldexp(1.0, e.params.bits - 1) <= static_cast<double>(e.example_cap)) {
+    return absl::InvalidArgumentError("modulus too small for example_cap");
+  }
+  return absl::OkStatus();
+}
+
+int64_t InputLength(const UpdateEncoding& e) {
+  int64_t d = e.dimension;
+  if (e.params.rotate) {
+    int64_t p = 1;
+    while (p < d) p <<= 1;
+    d = p;
+  }
+  return d + 2;
+}
+
+absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
+    const UpdateEncoding& e, absl::Span<const float> delta, int64_t examples,
+    double loss, codec::UniformSource uniform) {
+  if (examples < 1) return absl::InvalidArgumentError("examples must be >= 1");
+  if (!std::isfinite(loss)) return absl::InvalidArgumentError("loss is not finite");
+  if (static_cast<int64_t>(delta.size()) != e.dimension) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "delta has ", delta.size(), " values, expected ", e.dimension));
+  }
+  std::vector<double> clipped(delta.begin(), delta.end());
+  for (double v : clipped) {
+    if (!std::isfinite(v)) return absl::InvalidArgumentError("delta is not finite");
+  }
+  codec::ClipToNorm(absl::MakeSpan(clipped), e.params.clip_norm);
+  const int64_t capped = std::min(examples, e.example_cap);
+  const double w = static_cast<double>(capped) / static_cast<double>(e.example_cap);
+  std::vector<float> weighted(clipped.size());
+  for (size_t i = 0; i < clipped.size(); ++i) {
+    weighted[i] = static_cast<float>(w * clipped[i]);
+  }
+  COHORT_ASSIGN_OR_RETURN(codec::Encoder encoder,
+                          codec::Encoder::Create(e.params, e.dimension));
+  COHORT_ASSIGN_OR_RETURN(std::vector<uint64_t> out,
+                          encoder.Encode(weighted, uniform));
+  const double l = std::clamp(loss, 0.0, e.loss_cap);
+  out.push_back(Wrap(codec::StochasticRound(w * l * e.loss_scale, uniform()),
+                     e.params.bits));
+  out.push_back(Wrap(capped, e.params.bits));
+  return out;
+}
+
+absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
+    const UpdateEncoding& e, absl::Span<const uint64_t> sum) {
+  if (static_cast<int64_t>(sum.size()) != InputLength(e)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sum has ", sum.size(), " values, expected ", InputLength(e)));
+  }
+  COHORT_ASSIGN_OR_RETURN(codec::Encoder encoder,
+                          codec::Encoder::Create(e.params, e.dimension));
+  DecodedUpdateSum out;
+  COHORT_ASSIGN_OR_RETURN(out.weighted_delta_sum,
+                          encoder.DecodeSum(sum.subspan(0, sum.size() - 2)));
+  const int bits = e.params.bits;
+  const uint64_t limit = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  if (sum[sum.size() - 2] > limit || sum.back() > limit) {
+    return absl::InvalidArgumentError("sum value out of range");
+  }
+  out.capped_examples = Signed(sum.back(), bits);
+  if (out.capped_examples < 1) {
+    return absl::InvalidArgumentError("the summed example count is not positive");
+  }
+  out.weight_sum = static_cast<double>(out.capped_examples) /
+                   static_cast<double>(e.example_cap);
+  const double loss_sum =
+      static_cast<double>(Signed(sum[sum.size() - 2], bits)) / e.loss_scale;
+  out.mean_loss = loss_sum / out.weight_sum;
+  return out;
+}
+
+}  // namespace cohort::secagg

@@ -1,0 +1,71 @@
+#ifndef COHORT_COMMON_SECAGG_SECURE_UPDATE_H_
+#define COHORT_COMMON_SECAGG_SECURE_UPDATE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/codec/encoder.h"
+
+namespace cohort::secagg {
+
+// How a device turns (delta, example count, training loss) into the integer
+// vector it feeds to SecAgg+, and how the server reads the sum. Layout:
+//
+//   [ Encode(w * clip(delta)) | loss coordinate | count coordinate ]
+//
+// with w = min(examples, example_cap) / example_cap in (0, 1]. Weighting
+// before encoding makes the sum the FedAvg numerator sum_i w_i clip(delta_i);
+// the count coordinate sums min(examples, cap), so the server divides by the
+// total weight without ever seeing one device's count. The loss coordinate is
+// w * clamp(loss, 0, loss_cap) in fixed point. Every coordinate of one input
+// is at most 2^(bits_per_coordinate - 1) in absolute value, and the modulus
+// has headroom for num_clients summands, so sums never wrap.
+struct UpdateEncoding {
+  // params.bits is the modulus (the SecAgg+ instance's bits).
+  codec::EncodingParams params;
+  int64_t dimension = 0;  // float coordinates of the delta
+  int64_t example_cap = 1;
+  double loss_cap = 16.0;
+  double loss_scale = 1.0;
+};
+
+// Scale, loss scale and modulus for `num_clients` inputs of
+// `bits_per_coordinate` (2..30) bits. INVALID_ARGUMENT for values out of
+// range or a modulus that would exceed 62 bits.
+absl::StatusOr<UpdateEncoding> PlanUpdateEncoding(int bits_per_coordinate,
+                                                  double clip_norm, bool rotate,
+                                                  uint64_t rotation_seed,
+                                                  int64_t example_cap,
+                                                  int64_t dimension,
+                                                  int num_clients);
+
+// INVALID_ARGUMENT unless the parameters are ones PlanUpdateEncoding could
+// have produced (a device checks what the server sent before using it).
+absl::Status ValidateUpdateEncoding(const UpdateEncoding& encoding);
+
+// Coordinates of one input: the encoded delta (padded with rotation) + 2.
+int64_t InputLength(const UpdateEncoding& encoding);
+
+// INVALID_ARGUMENT for a delta of the wrong length or with NaN/Inf,
+// examples < 1 or a non-finite loss.
+absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
+    const UpdateEncoding& encoding, absl::Span<const float> delta,
+    int64_t examples, double loss, codec::UniformSource uniform);
+
+struct DecodedUpdateSum {
+  std::vector<double> weighted_delta_sum;  // sum_i w_i clip(delta_i)
+  double weight_sum = 0;                   // sum_i w_i
+  int64_t capped_examples = 0;             // sum_i min(examples_i, cap)
+  double mean_loss = 0;                    // sum_i w_i loss_i / weight_sum
+};
+
+// INVALID_ARGUMENT for a sum of the wrong length or out of range, or one whose
+// count coordinate is not positive (no input was summed).
+absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
+    const UpdateEncoding& encoding, absl::Span<const uint64_t> sum);
+
+}  // namespace cohort::secagg
+
+#endif  // COHORT_COMMON_SECAGG_SECURE_UPDATE_H_

@@ -1,0 +1,19 @@
+#ifndef COHORT_SERVER_API_PARTICIPATE_REACTOR_H_
+#define COHORT_SERVER_API_PARTICIPATE_REACTOR_H_
+
+#include <string>
+
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "server/round/round_engine.h"
+
+namespace cohort::server {
+
+// Creates the reactor of one Participate stream (it deletes itself when the
+// RPC is done). `cert_name` is the client certificate's common name under
+// mTLS, else empty (then CheckIn.device_id names the device).
+grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
+NewParticipateReactor(RoundEngine* engine, std::string cert_name);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_API_PARTICIPATE_REACTOR_H_

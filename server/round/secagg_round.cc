@@ -1,0 +1,154 @@
+#include "server/round/secagg_round.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto/sha256.h"
+#include "common/secagg/parameter_finder.h"
+#include "common/secagg/secagg_wire.h"
+#include "glog/logging.h"
+
+namespace cohort::server {
+namespace {
+
+// Public per-round seeds (graph ring order, rotation signs), fixed by the
+// round and its cohort so a run is reproducible.
+uint64_t PublicSeed(int64_t round_id, const std::vector<std::string>& devices,
+                    const char* label) {
+  std::string material = absl::StrCat(label, "|", round_id);
+  for (const auto& d : devices) absl::StrAppend(&material, "|", d);
+  const auto digest = crypto::Sha256(material);
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
+  return seed;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
+    const SecAggOptions& options, int64_t round_id, int64_t dimension,
+    std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
+    absl::Time now) {
+  const int n = static_cast<int>(cohort.size());
+  if (n < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("secure aggregation needs at least 2 devices, have ", n));
+  }
+  std::shared_ptr<SecAggRound> r(new SecAggRound());
+  for (auto& [device, channel] : cohort) {
+    r->ids_[device] = static_cast<int>(r->devices_.size());
+    r->devices_.push_back(device);
+    r->channels_.push_back(std::move(channel));
+  }
+  r->phase_timeout_ = options.phase_timeout;
+  auto params = secagg::FindParameters(n, options.expected_dropout,
+                                       options.corrupt_fraction);
+  secagg::SecAggConfig& c = r->config_;
+  c.n = n;
+  if (params.ok()) {
+    c.k = params->k;
+    c.t = params->t;
+  } else {
+    // Small cohorts cannot meet the 2^-40 / 2^-20 targets at this dropout.
+    c.k = n - 1;
+    c.t = (n - 1) / 2 + 1;
+    LOG(WARNING) << "round " << round_id << ": " << params.status().message()
+                 << "; using the complete graph with threshold " << c.t;
+  }
+  auto encoding = secagg::PlanUpdateEncoding(
+      options.bits_per_coordinate, options.clip_norm, options.rotate,
+      PublicSeed(round_id, r->devices_, "rotation"), options.example_cap,
+      dimension, n);
+  if (!encoding.ok()) return encoding.status();
+  r->encoding_ = *encoding;
+  c.bits = r->encoding_.params.bits;
+  c.vector_length = secagg::InputLength(r->encoding_);
+  c.graph_seed = PublicSeed(round_id, r->devices_, "graph");
+  c.round_id = static_cast<uint64_t>(round_id);
+  auto server = secagg::SecAggServer::Create(c, r.get());
+  if (!server.ok()) return server.status();
+  r->server_ = *std::move(server);
+  {
+    absl::MutexLock lock(&r->mu_);
+    r->armed_phase_ = r->server_->StateName();
+    r->deadline_ = now + r->phase_timeout_;
+  }
+  LOG(INFO) << "round " << round_id << ": secure aggregation over " << n
+            << " devices, k=" << c.k << " t=" << c.t << ", "
+            << c.vector_length << " coordinates mod 2^" << c.bits;
+  for (int i = 0; i < n; ++i) {
+    secagg::BeginParams begin{c, i, r->encoding_};
+    cohort::v1::ServerMessage m;
+    *m.mutable_secagg()->mutable_begin() = secagg::MakeBegin(begin);
+    r->channels_[i]->Send(std::move(m));
+  }
+  return r;
+}
+
+absl::Status SecAggRound::Receive(
+    const std::string& device, const cohort::v1::SecAggClientMessage& message) {
+  auto it = ids_.find(device);
+  if (it == ids_.end()) {
+    return absl::AbortedError("device is not in this round's SecAgg cohort");
+  }
+  auto parsed = secagg::FromProto(message, config_);
+  if (!parsed.ok()) {
+    // Malformed on the wire: treated as any other bad message.
+    server_->ClientGone(it->second);
+    return parsed.status();
+  }
+  return server_->ReceiveMessage(it->second, *parsed);
+}
+
+void SecAggRound::Gone(const std::string& device) {
+  auto it = ids_.find(device);
+  if (it != ids_.end()) server_->ClientGone(it->second);
+}
+
+void SecAggRound::Tick(absl::Time now) {
+  const std::string phase = server_->StateName();
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase != armed_phase_) {
+      armed_phase_ = phase;
+      deadline_ = now + phase_timeout_;
+      return;
+    }
+    if (now < deadline_) return;
+  }
+  if (completed() || aborted()) return;
+  LOG(INFO) << "SecAgg phase " << phase << " deadline passed";
+  server_->ProceedToNext().IgnoreError();
+}
+
+absl::StatusOr<secagg::DecodedUpdateSum> SecAggRound::Result() const {
+  auto sum = server_->Result();
+  if (!sum.ok()) return sum.status();
+  return secagg::DecodeUpdateSum(encoding_, *sum);
+}
+
+int64_t SecAggRound::contributors() const {
+  return static_cast<int64_t>(server_->Contributors().size());
+}
+
+void SecAggRound::SendAcks(const std::string& message) {
+  std::vector<bool> in_sum(devices_.size(), false);
+  for (int i : server_->Contributors()) in_sum[i] = true;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    cohort::v1::ServerMessage m;
+    m.mutable_ack()->set_round_id(static_cast<int64_t>(config_.round_id));
+    m.mutable_ack()->set_accepted(in_sum[i]);
+    m.mutable_ack()->set_message(in_sum[i] ? "update summed securely" : message);
+    channels_[i]->Send(std::move(m));
+  }
+}
+
+void SecAggRound::Send(int client, secagg::ServerToClient message) {
+  if (client < 0 || client >= static_cast<int>(channels_.size())) return;
+  cohort::v1::ServerMessage m;
+  *m.mutable_secagg() = secagg::ToProto(message);
+  channels_[client]->Send(std::move(m));
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,88 @@
+#ifndef COHORT_SERVER_ROUND_SECAGG_ROUND_H_
+#define COHORT_SERVER_ROUND_SECAGG_ROUND_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "common/secagg/secure_update.h"
+#include "server/round/device_channel.h"
+#include "server/round/round_options.h"
+#include "server/secagg/secagg_server.h"
+
+namespace cohort::server {
+
+// The secure-aggregation part of one round: the fixed cohort of devices that
+// finished training, mapped to SecAgg+ ids 0..n-1 in device-id order, the
+// SecAggServer, and the routing of its messages onto the devices' streams.
+//
+// Thread-safe. Receive and Gone may run on RPC threads without the engine's
+// lock; Tick runs on the engine's driver thread. The unmasking work runs on
+// whichever thread completes the last phase.
+class SecAggRound final : public secagg::ServerSender {
+ public:
+  // Picks k and t for n = cohort.size() devices (secagg::FindParameters; a
+  // cohort too small to meet its targets gets the complete graph with t just
+  // above k/2 and a warning), plans the update encoding for `dimension`
+  // coordinates, and sends every device its SecAggBegin. INVALID_ARGUMENT for
+  // fewer than 2 devices or an impossible encoding.
+  static absl::StatusOr<std::shared_ptr<SecAggRound>> Start(
+      const SecAggOptions& options, int64_t round_id, int64_t dimension,
+      std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
+      absl::Time now);
+
+  // One protocol message from `device`. OK if accepted; otherwise the device
+  // is out of the protocol and its stream should end with the status
+  // (ABORTED for a device not in the cohort).
+  absl::Status Receive(const std::string& device,
+                       const cohort::v1::SecAggClientMessage& message);
+  // The device's stream ended: it is dropped now rather than at the deadline.
+  void Gone(const std::string& device);
+  // Advances past a phase whose deadline passed; (re)arms the deadline when
+  // the phase changed since the last tick.
+  void Tick(absl::Time now);
+
+  bool completed() const { return server_->IsCompleted(); }
+  bool aborted() const { return server_->IsAborted(); }
+  absl::Status abort_status() const { return server_->AbortStatus(); }
+  // The decoded sum. FAILED_PRECONDITION unless completed.
+  absl::StatusOr<secagg::DecodedUpdateSum> Result() const;
+  // Devices whose input is in the sum (after completion).
+  int64_t contributors() const;
+  int num_clients() const { return config_.n; }
+  const secagg::SecAggConfig& config() const { return config_; }
+  std::string phase_name() const { return server_->StateName(); }
+
+  // Ends every device's stream with an Ack: accepted for the contributors of
+  // a completed round, not accepted (with `message`) for everyone else.
+  void SendAcks(const std::string& message);
+
+  // secagg::ServerSender: routes to the device's channel.
+  void Send(int client, secagg::ServerToClient message) override;
+
+ private:
+  SecAggRound() = default;
+
+  secagg::SecAggConfig config_;
+  secagg::UpdateEncoding encoding_;
+  absl::Duration phase_timeout_;
+  std::vector<std::string> devices_;
+  std::map<std::string, int> ids_;
+  std::vector<std::shared_ptr<DeviceChannel>> channels_;
+  std::unique_ptr<secagg::SecAggServer> server_;
+
+  mutable absl::Mutex mu_;
+  std::string armed_phase_ ABSL_GUARDED_BY(mu_);
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_SECAGG_ROUND_H_
