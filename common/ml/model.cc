@@ -1,33 +1,29 @@
 #include "common/ml/model.h"
 
-#include <c10/util/Exception.h>
-
-#include <exception>
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "common/ml/convert.h"
+#include "common/ml/dataset_tensors.h"
 #include "common/ml/model_impl.h"
 
 namespace cohort::ml {
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(
     const std::string& architecture, uint64_t seed) {
-  try {
+  std::unique_ptr<Model> model;
+  absl::Status status = internal::GuardTorch([&]() -> absl::Status {
     absl::StatusOr<std::shared_ptr<internal::Network>> network =
         internal::BuildNetwork(architecture, seed);
     if (!network.ok()) return network.status();
     auto impl = std::make_unique<Impl>();
     impl->architecture = architecture;
     impl->network = *std::move(network);
-    return std::unique_ptr<Model>(new Model(std::move(impl)));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("LibTorch: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", e.what()));
-  }
+    model.reset(new Model(std::move(impl)));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return model;
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -49,6 +45,19 @@ cohort::v1::Weights Model::GetWeights() const {
 absl::Status Model::SetWeights(const cohort::v1::Weights& weights) {
   internal::NamedTensors params = impl_->network->named_parameters();
   return internal::AssignWeights(weights, params);
+}
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Clone() const {
+  std::unique_ptr<Model> copy;
+  absl::Status status = internal::GuardTorch([&]() -> absl::Status {
+    auto impl = std::make_unique<Impl>();
+    impl->architecture = impl_->architecture;
+    impl->network = impl_->network->Clone();
+    copy.reset(new Model(std::move(impl)));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return copy;
 }
 
 }  // namespace cohort::ml

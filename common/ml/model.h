@@ -23,6 +23,24 @@ struct TrainOptions {
   float momentum = 0.0f;
   // Seeds the per-epoch shuffle so local training is reproducible.
   uint64_t seed = 1;
+  // Quantization-aware training: the forward pass fake-quantizes weights
+  // (per output channel, symmetric int8, exactly as the int8 artifact) and
+  // activations (per tensor, uint8, ranges from moving-average observers);
+  // gradients pass straight through. The learned activation ranges stay with
+  // the model and are used by Int8Model. Off by default here; the training
+  // plan decides (see docs/DECISIONS.md, "Edge-ready models").
+  bool qat = false;
+};
+
+// Knowledge distillation (Hinton et al. 2015): the student matches the
+// teacher's temperature-softened class distribution on proxy data.
+struct DistillOptions {
+  TrainOptions train;
+  // Softmax temperature for both teacher and student (> 0).
+  float temperature = 4.0f;
+  // Weight of the soft (KL) term; 1 - soft_weight goes to cross-entropy on
+  // the proxy data's labels. 1.0 ignores labels (unlabelled proxy data).
+  float soft_weight = 0.9f;
 };
 
 struct TrainResult {
@@ -37,8 +55,10 @@ struct EvalResult {
   int64_t num_examples = 0;
 };
 
-// Names of the built-in architectures: "mlp" (784-96-10, ~76K parameters) and
-// "small_cnn" (two 5x5 conv layers + two linear, under 100K parameters).
+// Names of the built-in architectures: "mlp" (784-96-10, ~76K parameters),
+// "small_cnn" (two 5x5 conv layers + two linear, under 100K parameters) and
+// "tiny_cnn" (the same shape at 6/12/32 channels, ~8.5K parameters: the
+// default distillation student).
 std::vector<std::string> ZooArchitectures();
 
 // Limits LibTorch's intra-op threads for the whole process (n < 1 means 1).
@@ -72,6 +92,36 @@ class Model {
   // outside [0, 1)); INTERNAL if LibTorch fails.
   absl::StatusOr<TrainResult> Train(const data::ImageDataset& data,
                                     const TrainOptions& options);
+  // Logits [count, 10], row-major, of examples [start, start + count) in
+  // eval mode. INVALID_ARGUMENT for a malformed data set or range.
+  absl::StatusOr<std::vector<float>> Logits(const data::ImageDataset& data,
+                                            int64_t start, int64_t count);
+
+  // A deep copy (weights, activation ranges, pruning masks).
+  // INTERNAL if LibTorch fails.
+  absl::StatusOr<std::unique_ptr<Model>> Clone() const;
+
+  // Structured magnitude pruning: removes round(fraction * channels) output
+  // channels with the smallest L1 norm from every layer but the last, and
+  // the matching inputs of the next layer, so tensors (and compute) shrink.
+  // Drops activation ranges (re-calibrate or re-run QAT). Fine-tune with
+  // Train afterwards. INVALID_ARGUMENT unless 0 <= fraction < 1.
+  absl::Status PruneStructured(double fraction);
+  // Unstructured magnitude pruning: zeroes the fraction of each weight
+  // tensor with the smallest |w| and keeps them zero through later
+  // training. Shapes are unchanged. INVALID_ARGUMENT unless 0 <= fraction < 1.
+  absl::Status PruneUnstructured(double fraction);
+  // Fraction of weight-tensor (rank >= 2) entries that are exactly zero.
+  double WeightSparsity() const;
+
+  // Trains this model (the student) on `proxy` against `teacher`'s logits.
+  // Returns the mean combined loss of the last epoch. INVALID_ARGUMENT for
+  // bad data or options (temperature <= 0, soft_weight outside [0, 1]);
+  // INTERNAL if LibTorch fails.
+  absl::StatusOr<TrainResult> Distill(Model& teacher,
+                                      const data::ImageDataset& proxy,
+                                      const DistillOptions& options);
+
   // Accuracy and mean cross-entropy over `data`. INVALID_ARGUMENT for an
   // empty or malformed data set (not 28x28, sizes inconsistent, label >= 10)
   // or batch_size < 1; INTERNAL if LibTorch fails.
@@ -79,6 +129,7 @@ class Model {
                                       int batch_size = 500);
 
  private:
+  friend class Int8Model;
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

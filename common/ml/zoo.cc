@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,47 +18,39 @@ namespace {
 
 constexpr char kMlp[] = "mlp";
 constexpr char kSmallCnn[] = "small_cnn";
+constexpr char kTinyCnn[] = "tiny_cnn";
 
-class Mlp : public Network {
- public:
-  Mlp()
-      : fc1_(register_module("fc1",
-                             torch::nn::Linear(kImageSide * kImageSide, 96))),
-        fc2_(register_module("fc2", torch::nn::Linear(96, kNumClasses))) {}
+LayerSpec Conv(const char* name, int64_t in, int64_t out) {
+  LayerSpec s;
+  s.kind = LayerSpec::Kind::kConv2d;
+  s.name = name;
+  s.in = in;
+  s.out = out;
+  s.kernel = 5;
+  s.relu = true;
+  s.pool = 2;
+  s.pool_stride = 2;
+  return s;
+}
 
-  torch::Tensor Forward(const torch::Tensor& input) override {
-    return fc2_(torch::relu(fc1_(input.flatten(1))));
-  }
+LayerSpec Linear(const char* name, int64_t in, int64_t out, bool relu,
+                 bool flatten_before) {
+  LayerSpec s;
+  s.name = name;
+  s.in = in;
+  s.out = out;
+  s.relu = relu;
+  s.flatten_before = flatten_before;
+  return s;
+}
 
- private:
-  torch::nn::Linear fc1_;
-  torch::nn::Linear fc2_;
-};
-
-// 28 -conv5-> 24 -pool-> 12 -conv5-> 8 -pool-> 4, so 32 * 4 * 4 = 512
-// features reach the first linear layer.
-class SmallCnn : public Network {
- public:
-  SmallCnn()
-      : conv1_(register_module(
-            "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 16, 5)))),
-        conv2_(register_module(
-            "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 5)))),
-        fc1_(register_module("fc1", torch::nn::Linear(512, 64))),
-        fc2_(register_module("fc2", torch::nn::Linear(64, kNumClasses))) {}
-
-  torch::Tensor Forward(const torch::Tensor& input) override {
-    torch::Tensor x = torch::max_pool2d(torch::relu(conv1_(input)), 2);
-    x = torch::max_pool2d(torch::relu(conv2_(x)), 2);
-    return fc2_(torch::relu(fc1_(x.flatten(1))));
-  }
-
- private:
-  torch::nn::Conv2d conv1_;
-  torch::nn::Conv2d conv2_;
-  torch::nn::Linear fc1_;
-  torch::nn::Linear fc2_;
-};
+// 28 -conv5-> 24 -pool-> 12 -conv5-> 8 -pool-> 4, so a CNN with c2 channels
+// in its second conv feeds c2 * 16 features to its first linear layer.
+std::vector<LayerSpec> Cnn(int64_t c1, int64_t c2, int64_t hidden) {
+  return {Conv("conv1", 1, c1), Conv("conv2", c1, c2),
+          Linear("fc1", c2 * 16, hidden, /*relu=*/true, /*flatten=*/true),
+          Linear("fc2", hidden, kNumClasses, false, false)};
+}
 
 void FillUniform(torch::Tensor& tensor, double bound, base::Random& random) {
   CHECK(tensor.is_contiguous() && tensor.scalar_type() == torch::kFloat);
@@ -70,43 +61,37 @@ void FillUniform(torch::Tensor& tensor, double bound, base::Random& random) {
   }
 }
 
-// Every zoo layer is a direct child with "weight" and optional "bias", so
-// one pass over the children in registration order covers all parameters.
+// Layer by layer in chain order, weight before bias.
 void InitFromSeed(Network& network, uint64_t seed) {
   base::Random random(seed);
   torch::NoGradGuard no_grad;
-  size_t initialised = 0;
-  for (const auto& child : network.children()) {
-    auto params = child->named_parameters(/*recurse=*/false);
-    torch::Tensor* weight = params.find("weight");
-    if (weight == nullptr) continue;
-    const int64_t fan_in = weight->numel() / weight->size(0);
+  for (size_t i = 0; i < network.specs().size(); ++i) {
+    torch::Tensor& weight = network.weight(i);
+    const int64_t fan_in = weight.numel() / weight.size(0);
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    FillUniform(*weight, bound, random);
-    ++initialised;
-    if (torch::Tensor* bias = params.find("bias"); bias != nullptr) {
-      FillUniform(*bias, bound, random);
-      ++initialised;
-    }
+    FillUniform(weight, bound, random);
+    if (network.bias(i).defined()) FillUniform(network.bias(i), bound, random);
   }
-  CHECK_EQ(initialised, network.parameters().size())
-      << "zoo network has a parameter outside a weight/bias child";
 }
 
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
     const std::string& architecture, uint64_t seed) {
-  std::shared_ptr<Network> network;
+  std::vector<LayerSpec> specs;
   if (architecture == kMlp) {
-    network = std::make_shared<Mlp>();
+    specs = {Linear("fc1", kImageSide * kImageSide, 96, true, true),
+             Linear("fc2", 96, kNumClasses, false, false)};
   } else if (architecture == kSmallCnn) {
-    network = std::make_shared<SmallCnn>();
+    specs = Cnn(16, 32, 64);
+  } else if (architecture == kTinyCnn) {
+    specs = Cnn(6, 12, 32);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown architecture \"", architecture,
                      "\"; known: ", absl::StrJoin(ZooArchitectures(), ", ")));
   }
+  auto network = std::make_shared<Network>(std::move(specs));
   InitFromSeed(*network, seed);
   return network;
 }
@@ -114,7 +99,7 @@ absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
 }  // namespace internal
 
 std::vector<std::string> ZooArchitectures() {
-  return {internal::kMlp, internal::kSmallCnn};
+  return {internal::kMlp, internal::kSmallCnn, internal::kTinyCnn};
 }
 
 }  // namespace cohort::ml

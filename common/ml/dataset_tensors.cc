@@ -1,0 +1,149 @@
+#include "common/ml/dataset_tensors.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/random.h"
+
+namespace cohort::ml::internal {
+namespace {
+
+// Fashion-MNIST training-set mean and standard deviation of pixel/255.
+constexpr float kPixelMean = 0.2860f;
+constexpr float kPixelStd = 0.3530f;
+
+void Shuffle(std::vector<int64_t>& order, base::Random& random) {
+  for (size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[static_cast<size_t>(random.Uniform(i))]);
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateDataset(const data::ImageDataset& data) {
+  if (data.num_examples <= 0) {
+    return absl::InvalidArgumentError("data set is empty");
+  }
+  if (data.height != kImageSide || data.width != kImageSide) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("images are ", data.height, "x", data.width, ", want ",
+                     kImageSide, "x", kImageSide));
+  }
+  const size_t n = static_cast<size_t>(data.num_examples);
+  if (data.images.size() != n * kImageSide * kImageSide ||
+      data.labels.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data set of ", n, " examples holds ", data.images.size(),
+                     " pixel bytes and ", data.labels.size(), " labels"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (data.labels[i] >= kNumClasses) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", data.labels[i], " at index ", i,
+                       " is not in [0, ", kNumClasses, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRange(const data::ImageDataset& data, int64_t start,
+                           int64_t count) {
+  if (absl::Status s = ValidateDataset(data); !s.ok()) return s;
+  if (start < 0 || count < 1 || start > data.num_examples - count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("examples [", start, ", ", start, " + ", count,
+                     ") are outside a set of ", data.num_examples));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const TrainOptions& options) {
+  if (options.epochs < 1 || options.batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("epochs and batch_size must be >= 1, got ", options.epochs,
+                     " and ", options.batch_size));
+  }
+  if (!(options.learning_rate > 0.0f) ||
+      !std::isfinite(options.learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "learning_rate must be finite and > 0, got ", options.learning_rate));
+  }
+  if (!(options.momentum >= 0.0f && options.momentum < 1.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("momentum must be in [0, 1), got ", options.momentum));
+  }
+  return absl::OkStatus();
+}
+
+at::Tensor ImagesTensor(const data::ImageDataset& data, int64_t start,
+                        int64_t count) {
+  if (count < 0) count = data.num_examples - start;
+  constexpr int64_t kPixels = kImageSide * kImageSide;
+  // from_blob does not copy, but .to() below does, so the const_cast never
+  // lets LibTorch write into the caller's buffer.
+  torch::Tensor raw = torch::from_blob(
+      const_cast<uint8_t*>(data.images.data()) + start * kPixels,
+      {count, 1, kImageSide, kImageSide}, torch::kUInt8);
+  return raw.to(torch::kFloat).div_(255.0f).sub_(kPixelMean).div_(kPixelStd);
+}
+
+at::Tensor LabelsTensor(const data::ImageDataset& data) {
+  return torch::from_blob(const_cast<uint8_t*>(data.labels.data()),
+                          {data.num_examples}, torch::kUInt8)
+      .to(torch::kLong);
+}
+
+TrainResult TrainLoop(Network& network, const at::Tensor& images,
+                      const TrainOptions& options, const BatchLoss& loss_fn) {
+  const int64_t n = images.size(0);
+  torch::optim::SGD optimizer(network.parameters(),
+                              torch::optim::SGDOptions(options.learning_rate)
+                                  .momentum(options.momentum));
+  network.set_quant_mode(options.qat ? QuantMode::kFakeQuant
+                                     : QuantMode::kOff);
+  network.train();
+  base::Random random(options.seed);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  TrainResult result;
+  result.num_examples = n;
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    Shuffle(order, random);
+    // A view of `order`, which outlives it and is not touched mid-epoch.
+    const torch::Tensor order_tensor =
+        torch::from_blob(order.data(), {n}, torch::kLong);
+    double loss_sum = 0.0;
+    for (int64_t start = 0; start < n; start += options.batch_size) {
+      const int64_t size = std::min<int64_t>(options.batch_size, n - start);
+      const torch::Tensor index = order_tensor.narrow(0, start, size);
+      optimizer.zero_grad();
+      torch::Tensor loss =
+          loss_fn(network.Forward(images.index_select(0, index)), index);
+      loss.backward();
+      optimizer.step();
+      network.ApplyMasks();
+      loss_sum += loss.item<double>() * static_cast<double>(size);
+    }
+    result.mean_loss = loss_sum / static_cast<double>(n);
+  }
+  network.eval();
+  return result;
+}
+
+absl::Status GuardTorch(const std::function<absl::Status()>& body) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("LibTorch: ", e.what()));
+  }
+}
+
+}  // namespace cohort::ml::internal

@@ -1,0 +1,40 @@
+#ifndef COHORT_COMMON_ML_INT8_NET_H_
+#define COHORT_COMMON_ML_INT8_NET_H_
+
+// Internal to common/ml: a Network lowered onto LibTorch's quantized kernels.
+
+#include <ATen/Context.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/native/quantized/PackedParams.h>
+
+#include <vector>
+
+#include "common/ml/zoo.h"
+
+namespace cohort::ml::internal {
+
+// Built for one engine (packed weights are engine-specific). `network` must
+// have activation ranges (Network::HasRanges). Throws c10::Error on failure.
+class Int8Net {
+ public:
+  Int8Net(Network& network, at::QEngine engine);
+
+  at::QEngine engine() const { return engine_; }
+  // fp32 batch [N, 1, 28, 28] in, fp32 logits out; int8 in between.
+  at::Tensor Forward(const at::Tensor& input) const;
+
+ private:
+  struct Layer {
+    LayerSpec spec;
+    c10::intrusive_ptr<ConvPackedParamsBase<2>> conv;
+    c10::intrusive_ptr<LinearPackedParamsBase> linear;
+    AffineParams output;
+  };
+  at::QEngine engine_;
+  AffineParams input_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace cohort::ml::internal
+
+#endif  // COHORT_COMMON_ML_INT8_NET_H_
