@@ -66,7 +66,8 @@ absl::StatusOr<X25519PrivateKey> X25519PrivateKey::FromBytes(
   }
   std::array<uint8_t, kX25519KeySize> priv;
   std::copy(bytes.begin(), bytes.end(), priv.begin());
-  X25519PrivateKey key(priv, X25519PublicKey(pub));
+  X25519PrivateKey key(priv, X25519PublicKey(pub),
+                       std::shared_ptr<EVP_PKEY>(pkey.release(), &EVP_PKEY_free));
   OPENSSL_cleanse(priv.data(), priv.size());
   return key;
 }
@@ -77,17 +78,14 @@ X25519PrivateKey::~X25519PrivateKey() {
 
 absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>>
 X25519PrivateKey::ComputeSharedSecret(const X25519PublicKey& peer) const {
-  PkeyPtr own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr,
-                                           bytes_.data(), bytes_.size()),
-              &EVP_PKEY_free);
   PkeyPtr theirs(
       EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.bytes().data(),
                                   peer.bytes().size()),
       &EVP_PKEY_free);
-  if (own == nullptr || theirs == nullptr) {
+  if (pkey_ == nullptr || theirs == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "cannot load X25519 keys");
   }
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(own.get(), nullptr), &EVP_PKEY_CTX_free);
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(pkey_.get(), nullptr), &EVP_PKEY_CTX_free);
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal,
                         "cannot initialise X25519 derivation");
