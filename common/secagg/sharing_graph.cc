@@ -31,19 +31,24 @@ absl::StatusOr<SharingGraph> SharingGraph::Create(int n, int k, uint64_t seed) {
   for (int p = 0; p < n; ++p) position[ring[p]] = p;
 
   std::vector<std::vector<int>> neighbors(n);
-  for (int i = 0; i < n; ++i) {
-    auto& out = neighbors[i];
-    if (k == n - 1) {
+  for (auto& out : neighbors) out.reserve(k);
+  if (k == n - 1) {
+    for (int i = 0; i < n; ++i) {
       for (int j = 0; j < n; ++j) {
-        if (j != i) out.push_back(j);
+        if (j != i) neighbors[i].push_back(j);
       }
-      continue;
     }
-    for (int d = 1; d <= k / 2; ++d) {
-      out.push_back(ring[(position[i] + d) % n]);
-      out.push_back(ring[(position[i] - d + n) % n]);
+  } else {
+    // The graph is symmetric, so visiting j in increasing order and
+    // appending j to each of its neighbours' lists leaves every list sorted
+    // without a sort (each graph is built by every client and the server).
+    // For even k < n-1 the k/2 positions on either side never coincide.
+    for (int j = 0; j < n; ++j) {
+      for (int d = 1; d <= k / 2; ++d) {
+        neighbors[ring[(position[j] + d) % n]].push_back(j);
+        neighbors[ring[(position[j] - d + n) % n]].push_back(j);
+      }
     }
-    std::sort(out.begin(), out.end());
   }
   return SharingGraph(k, std::move(position), std::move(neighbors));
 }
