@@ -1,0 +1,123 @@
+#include "common/secagg/secure_update.h"
+
+#include <cmath>
+#include <vector>
+
+#include "common/codec/encoder.h"
+#include "common/codec/splitmix64.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cohort::secagg {
+namespace {
+
+std::vector<float> RandomDelta(int64_t d, uint64_t seed, double scale) {
+  codec::SplitMix64 rng(seed);
+  std::vector<float> v(d);
+  for (auto& x : v) x = static_cast<float>((rng.NextDouble() - 0.5) * scale);
+  return v;
+}
+
+double Norm(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += double{x} * x;
+  return std::sqrt(s);
+}
+
+TEST(PlanUpdateEncodingTest, ModulusHasHeadroomForTheCohort) {
+  auto e = PlanUpdateEncoding(16, 1.0, false, 0, 1000, 100, 100);
+  ASSERT_TRUE(e.ok()) << e.status();
+  // 100 inputs of magnitude < 2^15 need 2^b > 2 * 100 * 2^15, so b >= 23.
+  EXPECT_GE(e->params.bits, 23);
+  EXPECT_LE(e->params.bits, 25);
+  EXPECT_EQ(InputLength(*e), 102);
+  auto bigger = PlanUpdateEncoding(16, 1.0, false, 0, 1000, 100, 10000);
+  ASSERT_TRUE(bigger.ok());
+  EXPECT_GT(bigger->params.bits, e->params.bits);
+}
+
+TEST(PlanUpdateEncodingTest, RejectsOutOfRangeSettings) {
+  EXPECT_FALSE(PlanUpdateEncoding(1, 1.0, false, 0, 10, 10, 10).ok());
+  EXPECT_FALSE(PlanUpdateEncoding(31, 1.0, false, 0, 10, 10, 10).ok());
+  EXPECT_FALSE(PlanUpdateEncoding(16, 0.0, false, 0, 10, 10, 10).ok());
+  EXPECT_FALSE(PlanUpdateEncoding(16, 1.0, false, 0, 0, 10, 10).ok());
+  EXPECT_FALSE(PlanUpdateEncoding(16, 1.0, false, 0, 10, 0, 10).ok());
+  EXPECT_FALSE(PlanUpdateEncoding(16, 1.0, false, 0, 10, 10, 0).ok());
+}
+
+// The modular sum of n encodings decodes to the capped-example-weighted sum
+// of the clipped deltas, the exact capped example total and the weighted
+// mean loss.
+void CheckSumDecodes(bool rotate) {
+  const int n = 20;
+  const int64_t d = 300;
+  const int64_t cap = 50;
+  const double clip = 1.0;
+  auto e = PlanUpdateEncoding(16, clip, rotate, 7, cap, d, n);
+  ASSERT_TRUE(e.ok()) << e.status();
+  codec::SplitMix64 rng(99);
+  std::vector<uint64_t> sum(InputLength(*e), 0);
+  std::vector<double> expected(d, 0.0);
+  double weights = 0, loss_sum = 0;
+  int64_t examples = 0;
+  for (int i = 0; i < n; ++i) {
+    // Some deltas are over the clip norm, some under; some counts over cap.
+    std::vector<float> delta = RandomDelta(d, i + 1, i % 2 == 0 ? 0.5 : 0.05);
+    const int64_t count = 10 + 7 * i;
+    const double loss = 0.1 * i;
+    auto enc = EncodeUpdate(*e, delta, count, loss, [&] { return rng.NextDouble(); });
+    ASSERT_TRUE(enc.ok()) << enc.status();
+    ASSERT_EQ(static_cast<int64_t>(enc->size()), InputLength(*e));
+    ASSERT_TRUE(codec::ModularAdd(absl::MakeSpan(sum), *enc, e->params.bits).ok());
+    const int64_t capped = std::min(count, cap);
+    const double w = static_cast<double>(capped) / cap;
+    const double f = std::min(1.0, clip / Norm(delta));
+    for (int64_t j = 0; j < d; ++j) expected[j] += w * f * delta[j];
+    weights += w;
+    loss_sum += w * loss;
+    examples += capped;
+  }
+  auto decoded = DecodeUpdateSum(*e, sum);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->capped_examples, examples);
+  EXPECT_NEAR(decoded->weight_sum, weights, 1e-12);
+  EXPECT_NEAR(decoded->mean_loss, loss_sum / weights, 1e-3);
+  // Each rounded coordinate is within one quantum; with rotation the L2
+  // error is bounded by n * sqrt(D) quanta (encoder.h).
+  const double quantum = 1.0 / e->params.scale;
+  double err2 = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    const double err = decoded->weighted_delta_sum[j] - expected[j];
+    if (!rotate) EXPECT_LE(std::abs(err), n * quantum) << j;
+    err2 += err * err;
+  }
+  EXPECT_LE(std::sqrt(err2), n * std::sqrt(512.0) * quantum);
+}
+
+TEST(SecureUpdateTest, SumDecodesWithoutRotation) { CheckSumDecodes(false); }
+TEST(SecureUpdateTest, SumDecodesWithRotation) { CheckSumDecodes(true); }
+
+TEST(SecureUpdateTest, RefusesBadInputs) {
+  auto e = PlanUpdateEncoding(16, 1.0, false, 0, 10, 4, 3);
+  ASSERT_TRUE(e.ok());
+  auto u = [] { return 0.5; };
+  std::vector<float> ok = {0.1f, 0.2f, 0.3f, 0.4f};
+  EXPECT_TRUE(EncodeUpdate(*e, ok, 5, 1.0, u).ok());
+  EXPECT_EQ(EncodeUpdate(*e, {0.1f}, 5, 1.0, u).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeUpdate(*e, ok, 0, 1.0, u).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeUpdate(*e, ok, 5, NAN, u).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<float> nan = {0.1f, NAN, 0.3f, 0.4f};
+  EXPECT_EQ(EncodeUpdate(*e, nan, 5, 1.0, u).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A sum of nothing (count 0) or of the wrong length does not decode.
+  std::vector<uint64_t> zero(InputLength(*e), 0);
+  EXPECT_FALSE(DecodeUpdateSum(*e, zero).ok());
+  zero.pop_back();
+  EXPECT_FALSE(DecodeUpdateSum(*e, zero).ok());
+}
+
+}  // namespace
+}  // namespace cohort::secagg

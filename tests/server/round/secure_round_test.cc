@@ -1,0 +1,261 @@
+// Secure rounds through the RoundEngine: devices run SecAggParticipant over
+// in-memory channels, exactly the messages the Participate stream carries.
+
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "client/secagg/secagg_participant.h"
+#include "common/crypto/secure_random.h"
+#include "common/model/flat_weights.h"
+#include "common/model/weights_util.h"
+#include "gtest/gtest.h"
+#include "server/round/round_engine.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
+
+namespace cohort::server {
+namespace {
+
+using cohort::testing::FakeClock;
+using cohort::testing::FakeTaskModel;
+
+class QueueChannel final : public DeviceChannel {
+ public:
+  void Send(cohort::v1::ServerMessage m) override { queue.push_back(std::move(m)); }
+  std::deque<cohort::v1::ServerMessage> queue;
+};
+
+struct Device {
+  std::string name;
+  std::shared_ptr<QueueChannel> channel = std::make_shared<QueueChannel>();
+  std::unique_ptr<secagg::SecAggParticipant> participant;
+  bool silent = false;  // stops answering (no stream close)
+  std::optional<cohort::v1::Ack> ack;
+  absl::Status error;
+};
+
+class SecureRoundTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "/secure_round_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(root_);
+    auto store = DirectoryStore::Open(root_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    options_.task = "t";
+    options_.goal_count = 6;
+    options_.over_selection = 1.0;
+    options_.min_reports = 4;
+    options_.selection_timeout = absl::Seconds(10);
+    options_.report_timeout = absl::Seconds(60);
+    options_.secagg.enabled = true;
+    options_.secagg.example_cap = 100;
+    options_.secagg.phase_timeout = absl::Seconds(30);
+    StartEngine(6);
+  }
+
+  void StartEngine(int goal) {
+    options_.goal_count = goal;
+    engine_ = std::make_unique<RoundEngine>(
+        options_, store_.get(), &model_, &clock_,
+        [this](const RoundSummary& s) { summaries_.push_back(s); });
+    ASSERT_TRUE(engine_->Start().ok());
+  }
+
+  // Assigns n devices; device i trains to a delta of all `values[i]` on
+  // `counts[i]` examples and sends ready.
+  void Train(const std::vector<float>& values, const std::vector<int64_t>& counts) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      Device d;
+      d.name = "device-" + std::to_string(i);
+      auto out = engine_->CheckIn(d.name);
+      ASSERT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(out));
+      const auto& a = std::get<cohort::v1::TaskAssignment>(out);
+      ASSERT_TRUE(a.secure_aggregation());
+      round_ = a.round_id();
+      d.participant = std::make_unique<secagg::SecAggParticipant>(
+          model::FlattenFloats(model_.Filled(values[i])), counts[i], 0.5,
+          1000 + i, &random_);
+      devices_.push_back(std::move(d));
+    }
+    for (auto& d : devices_) {
+      auto r = engine_->SubmitSecAgg(d.name, round_, d.participant->Ready(round_),
+                                     d.channel);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_FALSE(r->has_value());
+    }
+  }
+
+  // Delivers queued messages until nobody has anything to say. `hook` runs
+  // before each device message is submitted; returning false withholds it.
+  void Pump(std::function<bool(Device&, const cohort::v1::SecAggClientMessage&)>
+                hook = nullptr) {
+    for (bool progressed = true; progressed;) {
+      progressed = false;
+      for (auto& d : devices_) {
+        while (!d.channel->queue.empty()) {
+          auto m = std::move(d.channel->queue.front());
+          d.channel->queue.pop_front();
+          progressed = true;
+          if (m.has_ack()) {
+            d.ack = m.ack();
+            continue;
+          }
+          if (d.silent || !d.error.ok()) continue;
+          std::vector<cohort::v1::SecAggClientMessage> out;
+          absl::Status s = d.participant->Handle(m.secagg(), &out);
+          for (auto& o : out) {
+            if (hook && !hook(d, o)) continue;
+            auto r = engine_->SubmitSecAgg(d.name, round_, o, d.channel);
+            if (!r.ok()) d.error = r.status();
+          }
+          if (!s.ok() && d.error.ok()) d.error = s;
+        }
+      }
+      engine_->RunOnce();
+      // The engine may have answered (e.g. Acks after a commit).
+      for (auto& d : devices_) progressed |= !d.channel->queue.empty();
+    }
+  }
+
+  float CurrentValue() {
+    return model::FloatView(engine_->current_model()->weights.tensors(0))[0];
+  }
+
+  std::string root_;
+  std::unique_ptr<DirectoryStore> store_;
+  RoundOptions options_;
+  FakeTaskModel model_;
+  FakeClock clock_;
+  crypto::OpenSslRandom random_;
+  std::unique_ptr<RoundEngine> engine_;
+  std::vector<RoundSummary> summaries_;
+  std::vector<Device> devices_;
+  int64_t round_ = 0;
+};
+
+TEST_F(SecureRoundTest, CommitsTheExampleWeightedMeanOfTheSecureSum) {
+  Train({0.1f, 0.2f, 0.3f, -0.1f, 0.5f, 0.05f}, {10, 20, 30, 40, 50, 300});
+  EXPECT_EQ(engine_->phase(), RoundPhase::kAggregating);
+  Pump();
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].participants, 6);
+  // Counts are capped at 100: weights 10, 20, 30, 40, 50, 100.
+  EXPECT_EQ(summaries_[0].total_examples, 250);
+  const double expected =
+      (0.1 * 10 + 0.2 * 20 + 0.3 * 30 - 0.1 * 40 + 0.5 * 50 + 0.05 * 100) / 250;
+  EXPECT_NEAR(CurrentValue(), expected, 1e-3);
+  EXPECT_NEAR(summaries_[0].train_loss, 0.5, 1e-3);
+  for (auto& d : devices_) {
+    ASSERT_TRUE(d.ack.has_value()) << d.name;
+    EXPECT_TRUE(d.ack->accepted()) << d.name;
+  }
+}
+
+TEST_F(SecureRoundTest, DevicesDroppingInEachPhaseLeaveTheSurvivorsSum) {
+  // 8 devices: complete graph, t = 4, so 5 responders can unmask.
+  StartEngine(8);
+  Train({1, 1, 1, 0.2f, 0.2f, 0.2f, 0.2f, 0.2f}, std::vector<int64_t>(8, 50));
+  // device-0 leaves after its keys, device-1 after its shares (stream
+  // closes), device-2 goes silent after its masked input.
+  Pump([&](Device& d, const cohort::v1::SecAggClientMessage& m) {
+    if (d.name == "device-0" && m.has_share_keys()) {
+      engine_->Drop(d.name, round_);
+      d.silent = true;
+      return false;
+    }
+    if (d.name == "device-1" && m.has_masked_input()) {
+      engine_->Drop(d.name, round_);
+      d.silent = true;
+      return false;
+    }
+    if (d.name == "device-2" && m.has_unmasking_response()) {
+      d.silent = true;
+      return false;
+    }
+    return true;
+  });
+  if (summaries_.empty()) {
+    // device-2's silence holds Unmasking until its deadline.
+    clock_.Advance(absl::Seconds(31));
+    Pump();
+  }
+  ASSERT_EQ(summaries_.size(), 1u);
+  // In the sum: device-2 (its masked input arrived) and devices 3..7.
+  EXPECT_EQ(summaries_[0].participants, 6);
+  EXPECT_NEAR(CurrentValue(), (1 + 0.2 * 5) / 6, 1e-3);
+  // Only the devices in the sum are told their update was used.
+  for (int i : {0, 1}) {
+    EXPECT_TRUE(!devices_[i].ack.has_value() || !devices_[i].ack->accepted());
+  }
+  EXPECT_TRUE(devices_[2].ack.has_value() && devices_[2].ack->accepted());
+  EXPECT_TRUE(devices_[3].ack.has_value() && devices_[3].ack->accepted());
+}
+
+TEST_F(SecureRoundTest, TooManyDropsAbandonTheRoundAndReleaseNothing) {
+  Train({1, 1, 1, 1, 1, 1}, {10, 10, 10, 10, 10, 10});
+  // 4 of 6 leave after their keys: 2 < t = 3.
+  Pump([&](Device& d, const cohort::v1::SecAggClientMessage& m) {
+    if (d.name <= "device-3" && m.has_share_keys()) {
+      engine_->Drop(d.name, round_);
+      d.silent = true;
+      return false;
+    }
+    return true;
+  });
+  clock_.Advance(absl::Seconds(31));
+  Pump();
+  EXPECT_TRUE(summaries_.empty());
+  EXPECT_EQ(engine_->current_model()->version, 1);
+  EXPECT_EQ(engine_->phase(), RoundPhase::kSelecting);  // the next round
+  EXPECT_GT(engine_->round_id(), round_);
+  for (size_t i = 4; i < devices_.size(); ++i) {
+    ASSERT_TRUE(devices_[i].ack.has_value());
+    EXPECT_FALSE(devices_[i].ack->accepted());
+  }
+}
+
+TEST_F(SecureRoundTest, MalformedMessageDropsOnlyItsSender) {
+  Train({0.4f, 0.4f, 0.4f, 0.4f, 0.4f, 0.1f}, {10, 10, 10, 10, 10, 10});
+  Pump([&](Device& d, const cohort::v1::SecAggClientMessage& m) {
+    if (d.name == "device-5" && m.has_masked_input()) {
+      cohort::v1::SecAggClientMessage bad = m;
+      bad.mutable_masked_input()->mutable_packed()->pop_back();
+      auto r = engine_->SubmitSecAgg(d.name, round_, bad, d.channel);
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+      d.silent = true;
+      return false;
+    }
+    return true;
+  });
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].participants, 5);
+  EXPECT_NEAR(CurrentValue(), 0.4, 1e-3);
+}
+
+TEST_F(SecureRoundTest, PlaintextReportsAndStrangersAreRefused) {
+  Train({1, 1, 1, 1}, {1, 1, 1, 1});  // 4 of 6: still selecting
+  cohort::v1::Report report;
+  report.set_round_id(round_);
+  *report.mutable_delta() = model_.Filled(1);
+  report.set_num_examples(1);
+  auto stranger = engine_->CheckIn("device-9");
+  ASSERT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(stranger));
+  EXPECT_EQ(engine_->SubmitReport("device-9", report).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  cohort::v1::SecAggClientMessage keys;
+  keys.mutable_advertise_keys();
+  EXPECT_EQ(engine_->SubmitSecAgg("device-0", round_, keys, nullptr).status().code(),
+            absl::StatusCode::kAborted);  // no aggregation running yet
+  auto again = engine_->SubmitSecAgg("device-0", round_,
+                                     devices_[0].participant->Ready(round_),
+                                     devices_[0].channel);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAborted);  // second ready
+}
+
+}  // namespace
+}  // namespace cohort::server
