@@ -59,7 +59,7 @@ task: "%s"
 architecture: "small_cnn"
 round { goal_count: %d over_selection: 1.3 selection_timeout_ms: 1000
         report_timeout_ms: 120000 retry_min_ms: 100 retry_max_ms: 300
-        max_rounds: %d }
+        max_rounds: %d %s }
 plan { epochs: 1 batch_size: 16 learning_rate: 0.05 momentum: 0.9 }
 holdout { idx_dir: "%s" }
 run_dir: "%s/%s-run"
@@ -67,7 +67,7 @@ max_message_bytes: %d
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
       o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
-      o.store, o.task, o.goal, o.max_rounds, data_dir_, dir_, name,
+      o.store, o.task, o.goal, o.max_rounds, o.round_extra, data_dir_, dir_, name,
       o.max_message_bytes);
   std::string path = absl::StrCat(dir_, "/", name, ".textproto");
   WriteText(path, config);

@@ -32,6 +32,7 @@ class ClusterTest : public ::testing::Test {
     int64_t max_message_bytes = 0;
     std::string cert = "server";  // certificate name in the PKI dir
     std::string pki;              // default: dir_/pki
+    std::string round_extra;      // more RoundConfig fields (textproto)
   };
   std::unique_ptr<Subprocess> StartServer(const ServerOptions& o,
                                           const std::string& name);

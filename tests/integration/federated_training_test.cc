@@ -6,6 +6,7 @@
 #include "tests/testing/pg_env.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/cluster_fixture.h"
 
@@ -70,6 +71,44 @@ TEST_F(FederatedTrainingTest, ThreeAgentsThreeRoundsImproveAccuracy) {
   const double after = versions.back().metrics.at("test_accuracy");
   EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;
   EXPECT_GT(after, 0.8);
+}
+
+// The production path with SecAgg+: real agents over mTLS; the server only
+// ever sees masked updates and still learns.
+TEST_F(FederatedTrainingTest, SecureAggregationAcrossAgentsImprovesAccuracy) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", dsn_, "\"");
+  o.task = UniqueTask();
+  o.max_rounds = 2;
+  o.round_extra =
+      "secure_aggregation { enabled: true bits_per_coordinate: 16 "
+      "phase_timeout_ms: 30000 }";
+  auto server = StartServer(o, "server");
+  int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  std::vector<std::unique_ptr<Subprocess>> agents;
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port, o.task));
+  auto code = server->Wait(absl::Minutes(3));
+  ASSERT_TRUE(code.has_value()) << "server did not finish 2 secure rounds:\n"
+                                << server->Log();
+  EXPECT_EQ(*code, 0) << server->Log();
+  EXPECT_THAT(server->Log(),
+              ::testing::HasSubstr("secure aggregation over 3 devices"));
+  for (auto& a : agents) a->Signal(SIGTERM);
+  for (auto& a : agents) {
+    auto agent_code = a->Wait(absl::Seconds(30));
+    ASSERT_TRUE(agent_code.has_value()) << a->Log();
+    EXPECT_EQ(*agent_code, 0) << a->Log();
+    EXPECT_THAT(a->Log(), ::testing::HasSubstr("update summed securely"));
+  }
+  auto versions = Versions(o.task);
+  ASSERT_EQ(versions.size(), 3u);  // initial + 2 rounds
+  for (size_t i = 1; i < versions.size(); ++i) {
+    EXPECT_EQ(versions[i].metrics.at("participants"), 3.0);
+  }
+  const double before = versions.front().metrics.at("test_accuracy");
+  const double after = versions.back().metrics.at("test_accuracy");
+  EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;
 }
 
 TEST_F(FederatedTrainingTest, KilledServerLosesNoCommittedVersionAndResumes) {
