@@ -307,6 +307,7 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
     COHORT_RETURN_IF_ERROR(RunSecureAggregation(engine_.get(), &clock_,
                                                 options_.secagg.phase_timeout,
                                                 secure_, &bytes_up));
+    for (const auto& c : secure_) dropped += c.drop != SecAggDrop::kNone;
   }
   for (auto& p : assigned) p.session->Close();
   secure_.clear();
