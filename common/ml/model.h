@@ -74,6 +74,17 @@ class Model {
   // `seed`, so the same (architecture, seed) gives the same weights.
   static absl::StatusOr<std::unique_ptr<Model>> Create(
       const std::string& architecture, uint64_t seed);
+  // Imports a TorchScript module file (the operator's own, e.g. exported
+  // with torch.jit.script or torch.jit.trace). Its forward must be a chain of
+  // conv2d / linear layers with relu, max_pool2d, flatten and dropout, map
+  // [N, 1, 28, 28] to [N, 10], and have trainable parameters; the result is
+  // then trained, quantized and converted like a zoo model, and weights
+  // travel only as model.proto. Parameter names keep the module's paths
+  // with '.' inside a submodule path turned into '_' ("features_0.weight").
+  // NOT_FOUND if the file is unreadable, RESOURCE_EXHAUSTED above 64 MiB,
+  // INVALID_ARGUMENT with the reason for any module that is refused.
+  static absl::StatusOr<std::unique_ptr<Model>> ImportTorchScript(
+      const std::string& path);
   ~Model();
 
   const std::string& architecture() const;

@@ -1,0 +1,196 @@
+// Model::ImportTorchScript: bring-your-own-model through TorchScript.
+//
+// The module file is the operator's own (a local path given to cohortctl or
+// the coordinator); it is unpickled only here. Its parameters are copied
+// into a Network, so weights then travel as model.proto like any zoo model.
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ml/dataset_tensors.h"
+#include "common/ml/model.h"
+#include "common/ml/model_impl.h"
+#include "common/ml/torchscript_chain.h"
+
+namespace cohort::ml {
+namespace {
+
+using internal::ChainLayer;
+using internal::Network;
+
+constexpr uintmax_t kMaxModuleBytes = 64u << 20;
+constexpr int64_t kProbeBatch = 3;
+
+std::string FirstLine(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+// The TorchScript interpreter wraps the failing op's message in a long
+// traceback; the line that says what went wrong comes last.
+std::string Reason(const std::string& what) {
+  const size_t at = what.rfind("RuntimeError: ");
+  if (at == std::string::npos) return FirstLine(what);
+  return FirstLine(what.substr(at + std::string("RuntimeError: ").size()));
+}
+
+std::string ShapeString(at::IntArrayRef sizes) {
+  return absl::StrCat("[", absl::StrJoin(sizes, ", "), "]");
+}
+
+absl::Status CheckFile(const std::string& path) {
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read TorchScript file ", path, ": ",
+                     error.message()));
+  }
+  if (size > kMaxModuleBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("TorchScript file ", path, " is ", size,
+                     " bytes; the limit is ", kMaxModuleBytes));
+  }
+  return absl::OkStatus();
+}
+
+// Runs the module on a probe batch: it must take [N, 1, 28, 28] and give
+// [N, 10]. Returns the output for comparison with the translation.
+absl::StatusOr<at::Tensor> Probe(torch::jit::Module& module,
+                                 const at::Tensor& input) {
+  torch::jit::IValue output;
+  try {
+    output = module.forward({input});
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module does not accept input [N, 1, 28, 28]: ",
+                     Reason(e.what_without_backtrace())));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module does not accept input [N, 1, 28, 28]: ", Reason(e.what())));
+  }
+  if (!output.isTensor()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module returns ", output.tagKind(), ", want a tensor"));
+  }
+  at::Tensor logits = output.toTensor();
+  if (logits.dim() != 2 || logits.size(0) != input.size(0) ||
+      logits.size(1) != internal::kNumClasses) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module maps [", input.size(0), ", 1, 28, 28] to ",
+                     ShapeString(logits.sizes()), ", want [",
+                     input.size(0), ", 10]"));
+  }
+  return logits;
+}
+
+absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
+    const std::vector<ChainLayer>& chain, torch::jit::Module& module) {
+  std::map<std::string, at::Tensor> params;
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) {
+    params[p.name] = p.value;
+  }
+  std::vector<internal::LayerSpec> specs;
+  for (const ChainLayer& layer : chain) {
+    internal::LayerSpec spec = layer.spec;
+    const at::Tensor& w = params[layer.weight_path];
+    const bool conv = spec.kind == internal::LayerSpec::Kind::kConv2d;
+    if (!w.defined() || w.dim() != (conv ? 4 : 2) ||
+        (conv && w.size(2) != w.size(3))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter ", layer.weight_path,
+                       " is not a trainable weight of the expected shape"));
+    }
+    spec.out = w.size(0);
+    spec.in = w.size(1);
+    if (conv) spec.kernel = w.size(2);
+    specs.push_back(spec);
+  }
+  auto network = std::make_shared<Network>(specs);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    network->weight(i).copy_(params[chain[i].weight_path]);
+    if (!chain[i].bias_path.empty()) {
+      const at::Tensor& b = params[chain[i].bias_path];
+      if (!b.defined() || b.sizes() != network->bias(i).sizes()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parameter ", chain[i].bias_path, " does not fit its layer"));
+      }
+      network->bias(i).copy_(b);
+    }
+  }
+  return network;
+}
+
+absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path);
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a loadable TorchScript module: ",
+                     FirstLine(e.what_without_backtrace())));
+  }
+  module.eval();
+  int64_t trainable = 0;
+  for (const at::Tensor& p : module.parameters()) {
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  if (trainable == 0) {
+    return absl::InvalidArgumentError(
+        "module has no trainable parameters; nothing to train or federate");
+  }
+  torch::NoGradGuard no_grad;
+  const at::Tensor probe = torch::randn(
+      {kProbeBatch, 1, internal::kImageSide, internal::kImageSide},
+      torch::TensorOptions().dtype(torch::kFloat));
+  absl::StatusOr<at::Tensor> want = Probe(module, probe);
+  if (!want.ok()) return want.status();
+  absl::StatusOr<std::vector<ChainLayer>> chain = internal::ReadChain(module);
+  if (!chain.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module cannot be trained and exported to int8 by Cohort: ",
+        chain.status().message()));
+  }
+  absl::StatusOr<std::shared_ptr<Network>> network =
+      BuildNetwork(*chain, module);
+  if (!network.ok()) return network.status();
+  (*network)->eval();
+  const at::Tensor got = (*network)->Forward(probe);
+  const double diff = (got - *want).abs().max().item<double>();
+  const double scale = 1.0 + want->abs().max().item<double>();
+  if (!(diff <= 1e-4 * scale)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module's forward could not be reproduced as a layer chain (max "
+        "difference ",
+        diff, "); it may reshape or reorder in ways Cohort does not model"));
+  }
+  return network;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> Model::ImportTorchScript(
+    const std::string& path) {
+  if (absl::Status s = CheckFile(path); !s.ok()) return s;
+  std::unique_ptr<Model> model;
+  absl::Status status = internal::GuardTorch([&]() -> absl::Status {
+    absl::StatusOr<std::shared_ptr<Network>> network = Import(path);
+    if (!network.ok()) return network.status();
+    auto impl = std::make_unique<Impl>();
+    impl->architecture = absl::StrCat(
+        "torchscript:", std::filesystem::path(path).filename().string());
+    impl->network = *std::move(network);
+    model.reset(new Model(std::move(impl)));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return model;
+}
+
+}  // namespace cohort::ml

@@ -1,0 +1,153 @@
+// Bring-your-own-model: TorchScript import and refusal of modules that do
+// not fit. The modules are written by common/ml/testing (LibTorch's own
+// TorchScript compiler); tests/testdata/torchscript/make_modules.py writes
+// the same ones from PyTorch and is exercised when python3-torch exists.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/ml/int8_model.h"
+#include "common/ml/model.h"
+#include "common/ml/testing/torchscript_fixtures.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/ml/squares_dataset.h"
+
+namespace cohort::ml {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Fixture;
+using testing::SquaresDataset;
+
+std::string TempPath(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("cohort_ts_", getpid());
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::string Fixtured(Fixture fixture, const std::string& name) {
+  const std::string path = TempPath(name);
+  const absl::Status s = testing::WriteTorchScriptFixture(fixture, path);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return path;
+}
+
+std::vector<std::string> Names(const Model& model) {
+  std::vector<std::string> names;
+  const cohort::v1::Weights weights = model.GetWeights();
+  for (const auto& t : weights.tensors()) names.push_back(t.name());
+  return names;
+}
+
+TEST(TorchScriptImportTest, ChainModuleTrainsQuantizesAndConverts) {
+  SetNumThreads(1);
+  auto model = Model::ImportTorchScript(Fixtured(Fixture::kChainCnn, "c.pt"));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->architecture(), "torchscript:c.pt");
+  EXPECT_EQ((*model)->NumParameters(), (4 * 9 + 4) + (16 * 784 + 16) + 170);
+  EXPECT_THAT(Names(**model),
+              ElementsAre("features_conv.weight", "features_conv.bias",
+                          "classifier_fc1.weight", "classifier_fc1.bias",
+                          "classifier_fc2.weight", "classifier_fc2.bias"));
+
+  const data::ImageDataset train = SquaresDataset(30, 1);
+  const data::ImageDataset test = SquaresDataset(10, 2);
+  TrainOptions options{.epochs = 4,
+                       .batch_size = 16,
+                       .learning_rate = 0.05f,
+                       .momentum = 0.9f,
+                       .qat = true};
+  auto first = (*model)->Train(train, {.epochs = 1, .qat = true});
+  auto later = (*model)->Train(train, options);
+  ASSERT_TRUE(first.ok() && later.ok()) << later.status();
+  EXPECT_LT(later->mean_loss, first->mean_loss);
+  auto eval = (*model)->Evaluate(test);
+  ASSERT_TRUE(eval.ok());
+  EXPECT_GT(eval->accuracy, 0.9);
+
+  auto int8 = Int8Model::Create(**model, train);
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  auto int8_eval = (*int8)->Evaluate(test);
+  ASSERT_TRUE(int8_eval.ok());
+  EXPECT_NEAR(int8_eval->accuracy, eval->accuracy, 0.03);
+
+  // Weights leave as model.proto and load into a fresh import.
+  auto fresh = Model::ImportTorchScript(Fixtured(Fixture::kChainCnn, "d.pt"));
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE((*fresh)->SetWeights((*model)->GetWeights()).ok());
+  EXPECT_EQ((*fresh)->GetWeights().SerializeAsString(),
+            (*model)->GetWeights().SerializeAsString());
+}
+
+struct Refusal {
+  Fixture fixture;
+  const char* reason;
+};
+
+class TorchScriptRefusalTest : public ::testing::TestWithParam<Refusal> {};
+
+TEST_P(TorchScriptRefusalTest, UnsupportedModuleIsRefusedWithItsReason) {
+  auto model = Model::ImportTorchScript(Fixtured(GetParam().fixture, "r.pt"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(model.status().message()),
+              HasSubstr(GetParam().reason));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modules, TorchScriptRefusalTest,
+    ::testing::Values(
+        Refusal{Fixture::kNoParameters, "no trainable parameters"},
+        Refusal{Fixture::kWrongInput,
+                "does not accept input [N, 1, 28, 28]"},
+        Refusal{Fixture::kUnsupportedOp, "aten::sigmoid"},
+        Refusal{Fixture::kResidual, "single chain"}));
+
+TEST(TorchScriptImportTest, MissingAndGarbageFilesAreRefused) {
+  auto missing = Model::ImportTorchScript(TempPath("does-not-exist.pt"));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  const std::string garbage = TempPath("garbage.pt");
+  std::ofstream(garbage) << "not a zip archive";
+  auto bad = Model::ImportTorchScript(garbage);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("not a loadable TorchScript module"));
+}
+
+// The same module exported by PyTorch itself, when it is installed.
+TEST(TorchScriptImportTest, PyTorchExportImports) {
+  if (std::system("python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3-torch is not installed";
+  }
+  const std::string dir = TempPath("py");
+  std::filesystem::create_directories(dir);
+  const std::string cmd = absl::StrCat(
+      "python3 tests/testdata/torchscript/make_modules.py ", dir);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto model = Model::ImportTorchScript(dir + "/chain_cnn.pt");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->NumParameters(), (4 * 9 + 4) + (16 * 784 + 16) + 170);
+  auto traced = Model::ImportTorchScript(dir + "/chain_cnn_traced.pt");
+  EXPECT_TRUE(traced.ok()) << traced.status().ToString();
+  for (const char* name : {"no_parameters", "wrong_input", "residual"}) {
+    EXPECT_FALSE(Model::ImportTorchScript(absl::StrCat(dir, "/", name, ".pt"))
+                     .ok())
+        << name;
+  }
+  auto refused = Model::ImportTorchScript(dir + "/unsupported_op.pt");
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("aten::sigmoid"));
+}
+
+}  // namespace
+}  // namespace cohort::ml
