@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/sha256.h"
+#include "common/model/quantize.h"
 
 namespace cohort::client {
 
@@ -21,7 +22,16 @@ absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
   if (!weights.ParseFromString(bytes)) {
     return absl::DataLossError("model bytes do not parse as Weights");
   }
-  return weights;
+  if (!model::IsQuantized(weights)) return weights;
+  // An int8 artifact: train from (and send the delta against) exactly its
+  // dequantized values.
+  auto dequantized = model::DequantizeWeights(weights);
+  if (!dequantized.ok()) {
+    return absl::DataLossError(absl::StrCat("model version ", ref.version(),
+                                            " is a malformed int8 artifact: ",
+                                            dequantized.status().message()));
+  }
+  return *std::move(dequantized);
 }
 
 cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update) {

@@ -14,7 +14,9 @@ namespace cohort::client {
 // both run the same client code.
 
 // Checks downloaded model bytes against the assignment's reference (size and
-// SHA-256) before parsing them. DATA_LOSS on any mismatch or parse failure.
+// SHA-256) before parsing them, and returns the fp32 weights to train from:
+// an int8 artifact is dequantized. DATA_LOSS on any mismatch, parse failure
+// or malformed int8 tensor.
 absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
     const cohort::v1::ModelRef& ref, const std::string& bytes);
 

@@ -37,6 +37,7 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
   options.learning_rate = plan.learning_rate() > 0 ? plan.learning_rate() : 0.05f;
   options.momentum = plan.momentum();
   options.seed = seed;
+  options.qat = plan.qat() == cohort::v1::TrainingPlan::QAT_ON;
   COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data, options));
   LocalUpdate update;
   // The delta is taken against `start` itself, not a re-read of the model, so

@@ -27,15 +27,16 @@ absl::Status RoundEngine::Start() {
   } else {
     COHORT_ASSIGN_OR_RETURN(auto weights, task_model_->InitialWeights());
     COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
-    model = Publish(1, 0, task_model_->architecture(), std::move(weights),
-                    std::move(metrics));
+    COHORT_ASSIGN_OR_RETURN(
+        model, Publish(1, 0, task_model_->architecture(), std::move(weights),
+                       std::move(metrics), options_.int8_artifacts));
     ModelVersionRecord record;
     record.task = options_.task;
     record.version = 1;
     record.architecture = model->architecture;
     record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
     record.metrics = model->metrics;
-    record.weights = model->bytes;
+    record.weights = model::SerializeWeights(model->weights);
     COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
     LOG(INFO) << "created task " << options_.task << " at version 1";
   }

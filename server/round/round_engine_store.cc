@@ -33,7 +33,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
                                             layout.message()));
   }
   return Publish(record.version, record.round_id, record.architecture,
-                 std::move(weights), record.metrics);
+                 std::move(weights), record.metrics, options_.int8_artifacts);
 }
 
 void RoundEngine::ReconcileWithStore() {
@@ -87,9 +87,10 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
                                    : static_cast<int64_t>(ctx.reported.size());
   metrics["train_loss"] = train_loss;
   metrics["participants"] = static_cast<double>(participants);
-  auto model = Publish(ctx.model->version + 1, ctx.round_id,
-                       ctx.model->architecture, std::move(weights),
-                       std::move(metrics));
+  COHORT_ASSIGN_OR_RETURN(
+      auto model,
+      Publish(ctx.model->version + 1, ctx.round_id, ctx.model->architecture,
+              std::move(weights), std::move(metrics), options_.int8_artifacts));
   ModelVersionRecord record;
   record.task = options_.task;
   record.version = model->version;
@@ -98,7 +99,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
   record.architecture = model->architecture;
   record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
   record.metrics = model->metrics;
-  record.weights = model->bytes;
+  record.weights = model::SerializeWeights(model->weights);
   COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
   optimizer_.Accept(std::move(step));
 

@@ -111,7 +111,13 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   }
   o.secagg.phase_timeout = ms(sa.phase_timeout_ms(), o.secagg.phase_timeout);
 
+  o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
+
   o.plan = plan;
+  if (o.plan.qat() == cohort::v1::TrainingPlan::QAT_DEFAULT) {
+    o.plan.set_qat(o.int8_artifacts ? cohort::v1::TrainingPlan::QAT_ON
+                                    : cohort::v1::TrainingPlan::QAT_OFF);
+  }
   if (o.plan.epochs() == 0) o.plan.set_epochs(1);
   if (o.plan.batch_size() == 0) o.plan.set_batch_size(32);
   if (o.plan.learning_rate() == 0) o.plan.set_learning_rate(0.05f);

@@ -38,6 +38,8 @@ struct RoundOptions {
   double server_learning_rate = 1.0;
   cohort::v1::TrainingPlan plan;
   SecAggOptions secagg;
+  // Devices download the int8 artifact (default) or fp32 weights.
+  bool int8_artifacts = true;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
   int selection_target() const;

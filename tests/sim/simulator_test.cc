@@ -83,7 +83,10 @@ TEST_F(SimulatorTest, RunsRoundsOnVirtualTimeWithDropouts) {
     EXPECT_GE(r.participants, 8);
     EXPECT_LE(r.participants, 12);
     EXPECT_GT(r.bytes_up, 0);
-    EXPECT_GT(r.bytes_down, r.bytes_up / 2);
+    // Devices download the int8 artifact (~4x smaller than the fp32 delta
+    // they upload) and more devices download than upload.
+    EXPECT_GT(r.bytes_down, r.bytes_up / 8);
+    EXPECT_LT(r.bytes_down, r.bytes_up);
     EXPECT_GT(r.sim_seconds, i == 0 ? 0.0 : o.rows[i - 1].sim_seconds);
     dropped += r.dropped;
   }
