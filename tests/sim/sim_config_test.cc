@@ -88,6 +88,7 @@ TEST_F(SimConfigTest, MissingDataSetIsNotFoundNamingTheField) {
 TEST_F(SimConfigTest, ShippedScenariosResolve) {
   for (const char* path : {"configs/sim/demo.textproto",
                            "configs/sim/demo-secagg.textproto",
+                           "configs/sim/demo-fp32.textproto",
                            "configs/sim/label_shards.textproto",
                            "configs/sim/stragglers.textproto"}) {
     auto c = LoadSimConfig(std::string(COHORT_SOURCE_DIR) + "/" + path);
