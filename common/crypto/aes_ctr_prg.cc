@@ -224,10 +224,47 @@ void Accumulate(const uint8_t* __restrict ks, size_t count,
 // How a block's lane sums land in the caller's 64-bit words.
 enum class Fold { kAssign, kAdd };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Widens four lane sums at a time to 64 bits. Returns how many elements it
+// handled; the caller finishes the tail.
+template <typename Lane, Fold kFold>
+__attribute__((target("avx2"))) size_t FoldAvx2(const Lane* sums, size_t count,
+                                                uint64_t mask, uint64_t* out) {
+  const __m256i m = _mm256_set1_epi64x(static_cast<long long>(mask));
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    __m256i v;
+    if constexpr (sizeof(Lane) == 1) {
+      int32_t packed;
+      std::memcpy(&packed, sums + j, 4);
+      v = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(packed));
+    } else if constexpr (sizeof(Lane) == 2) {
+      v = _mm256_cvtepu16_epi64(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sums + j)));
+    } else if constexpr (sizeof(Lane) == 4) {
+      v = _mm256_cvtepu32_epi64(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(sums + j)));
+    } else {
+      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + j));
+    }
+    __m256i* dst = reinterpret_cast<__m256i*>(out + j);
+    if constexpr (kFold == Fold::kAdd) {
+      v = _mm256_add_epi64(_mm256_loadu_si256(dst), v);
+    }
+    _mm256_storeu_si256(dst, _mm256_and_si256(v, m));
+  }
+  return j;
+}
+#endif
+
 template <typename Lane, Fold kFold>
 void FoldInto(const Lane* __restrict sums, size_t count, uint64_t mask,
               uint64_t* __restrict out) {
-  for (size_t j = 0; j < count; ++j) {
+  size_t start = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (HasAvx2()) start = FoldAvx2<Lane, kFold>(sums, count, mask, out);
+#endif
+  for (size_t j = start; j < count; ++j) {
     const uint64_t v = sums[j];
     if constexpr (kFold == Fold::kAssign) {
       out[j] = v & mask;
