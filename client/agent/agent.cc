@@ -213,6 +213,9 @@ absl::StatusOr<cohort::v1::Weights> Agent::GetModel(
   if (!cached.ok() || *cached != bytes) {
     COHORT_RETURN_IF_ERROR(base::MakeDirs(dir));
     COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(path, bytes));
+    // For `cohort-agent profile`: which architecture the cached bytes hold.
+    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
+        absl::StrCat(dir, "/model.arch"), ref.architecture()));
   }
   cached_version_ = ref.version();
   cached_weights_ = weights;

@@ -1,6 +1,9 @@
 // cohort-agent: the device daemon.
 //
 //   cohort-agent --config=configs/agent.textproto [--device_id=... --shard_index=N]
+//   cohort-agent profile --config=... [--model=PATH --architecture=NAME] [--json]
+//     runs the cached (or given) model on the device's data: latency p50/p95,
+//     peak RSS and time per operator.
 //
 // Exit codes: 0 after SIGTERM/SIGINT or max_rounds, 2 for a bad config or
 // missing data or a check-in the server refuses, 3 when the server's certificate is not trusted, 1 otherwise.
@@ -11,7 +14,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/agent/agent.h"
+#include "absl/strings/str_cat.h"
 #include "client/agent/agent_setup.h"
+#include "client/agent/profile.h"
+#include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
 #include "common/base/textproto.h"
@@ -24,6 +30,12 @@ ABSL_FLAG(std::string, server_address, "", "Overrides server_address.");
 ABSL_FLAG(int, max_rounds, -1, "Overrides max_rounds.");
 ABSL_FLAG(std::string, cert_path, "", "Overrides tls.cert_path (mTLS identity).");
 ABSL_FLAG(std::string, key_path, "", "Overrides tls.key_path.");
+ABSL_FLAG(std::string, model, "",
+          "profile: serialized Weights to run (default: the cached model in "
+          "state_dir).");
+ABSL_FLAG(std::string, architecture, "",
+          "profile: architecture of --model (default: the cached model's).");
+ABSL_FLAG(bool, json, false, "profile: print one JSON object.");
 
 namespace {
 
@@ -41,12 +53,53 @@ int Fail(const absl::Status& s) {
   }
 }
 
+// `cohort-agent profile`: runs the device's current model on its own data.
+int Profile(const cohort::v1::AgentConfig& config) {
+  const std::string dir =
+      config.state_dir().empty() ? "cohort-agent-state" : config.state_dir();
+  std::string model_path = absl::GetFlag(FLAGS_model);
+  std::string arch = absl::GetFlag(FLAGS_architecture);
+  if (model_path.empty()) model_path = dir + "/model.pb";
+  if (arch.empty()) {
+    auto saved = cohort::base::ReadFile(dir + "/model.arch", 256);
+    if (!saved.ok()) {
+      return Fail(absl::FailedPreconditionError(
+          "no model architecture: pass --architecture, or run the agent until "
+          "it has cached a model"));
+    }
+    arch = *saved;
+  }
+  auto bytes = cohort::base::ReadFile(model_path, int64_t{256} << 20);
+  if (!bytes.ok()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "no model at ", model_path, " (", bytes.status().message(),
+        "): pass --model, or run the agent until it has cached one")));
+  }
+  cohort::v1::Weights weights;
+  if (!weights.ParseFromString(*bytes)) {
+    return Fail(absl::InvalidArgumentError(model_path + " is not a Weights message"));
+  }
+  auto data = cohort::client::LoadDeviceData(config);
+  if (!data.ok()) return Fail(data.status());
+  auto report = cohort::client::ProfileModel(weights, arch, *data);
+  if (!report.ok()) return Fail(report.status());
+  std::fputs(cohort::client::FormatProfile(*report, absl::GetFlag(FLAGS_json)).c_str(),
+             stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Federated learning device agent.\n  cohort-agent --config=agent.textproto");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const bool profile = args.size() > 1 && std::string(args[1]) == "profile";
+  if (args.size() > 1 && !profile) {
+    std::fprintf(stderr, "cohort-agent: unknown command '%s' (try: profile)\n",
+                 args[1]);
+    return 2;
+  }
   cohort::base::InitLogging(argv[0]);
   absl::Notification stop;
   absl::Mutex agent_mu;
@@ -88,6 +141,7 @@ int main(int argc, char** argv) {
 
   absl::Status valid = cohort::client::ApplyAgentDefaults(&config);
   if (!valid.ok()) return Fail(valid);
+  if (profile) return Profile(config);
   auto trainer = cohort::client::MakeLocalTrainer(config);
   if (!trainer.ok()) return Fail(trainer.status());
   auto transport = cohort::client::MakeTransport(config);

@@ -52,6 +52,12 @@ absl::Status ApplyAgentDefaults(cohort::v1::AgentConfig* c) {
 
 absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
     const cohort::v1::AgentConfig& c) {
+  COHORT_ASSIGN_OR_RETURN(data::ImageDataset mine, LoadDeviceData(c));
+  return LocalTrainer::Create(std::move(mine));
+}
+
+absl::StatusOr<data::ImageDataset> LoadDeviceData(
+    const cohort::v1::AgentConfig& c) {
   ml::SetNumThreads(c.num_threads());
   COHORT_ASSIGN_OR_RETURN(
       data::ImageDataset all,
@@ -67,7 +73,7 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
     COHORT_ASSIGN_OR_RETURN(
         shards, data::PartitionIid(all.num_examples, p.num_shards(), p.seed()));
   }
-  return LocalTrainer::Create(data::Subset(all, shards[p.shard_index()]));
+  return data::Subset(all, shards[p.shard_index()]);
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(

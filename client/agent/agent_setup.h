@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/train/local_trainer.h"
+#include "common/data/dataset.h"
 #include "cohort/v1/config.pb.h"
 #include "client/transport/transport.h"
 
@@ -18,6 +19,11 @@ absl::Status ApplyAgentDefaults(cohort::v1::AgentConfig* config);
 // Loads the device's shard of the data set (the rest is discarded) and sets
 // the training thread count. NOT_FOUND if the data is missing.
 absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
+    const cohort::v1::AgentConfig& config);
+
+// The device's shard alone (what MakeLocalTrainer trains on), with the
+// thread count applied.
+absl::StatusOr<data::ImageDataset> LoadDeviceData(
     const cohort::v1::AgentConfig& config);
 
 // A gRPC transport over TLS: the configured CA is the only trust root, and

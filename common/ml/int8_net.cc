@@ -1,6 +1,7 @@
 #include "common/ml/int8_net.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 namespace cohort::ml::internal {
@@ -72,10 +73,16 @@ at::Tensor Int8Net::Forward(const at::Tensor& input) const {
     if (spec.flatten_before) x = x.flatten(1).contiguous();
     const double scale = layer.output.scale;
     const int64_t zero = layer.output.zero_point;
+    // Packed-params kernels bypass the dispatcher; the scopes make them
+    // visible to LibTorch's profiler (cohort-agent profile).
     if (layer.conv) {
+      RECORD_FUNCTION(spec.relu ? "quantized::conv2d_relu" : "quantized::conv2d",
+                      std::vector<c10::IValue>());
       x = spec.relu ? layer.conv->apply_relu(x, scale, zero)
                     : layer.conv->apply(x, scale, zero);
     } else {
+      RECORD_FUNCTION(spec.relu ? "quantized::linear_relu" : "quantized::linear",
+                      std::vector<c10::IValue>());
       x = spec.relu ? layer.linear->apply_relu(x, scale, zero)
                     : layer.linear->apply(x, scale, zero);
     }
