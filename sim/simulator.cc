@@ -225,7 +225,8 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   }
 
   const auto ref = assignment.model();
-  const auto plan = config_.plan();
+  // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
+  const auto plan = assignment.plan();
   const std::string arch = config_.architecture();
   pool_->Start(reporters.size(), [&, round_id](size_t k, client::LocalTrainer& trainer)
                                      -> absl::StatusOr<cohort::v1::Report> {
