@@ -21,7 +21,8 @@ namespace cohort::ml::internal {
 // INVALID_ARGUMENT for an empty set, images that are not 28x28, sizes that
 // disagree, or a label >= 10.
 absl::Status ValidateDataset(const data::ImageDataset& data);
-// ValidateDataset plus 0 <= start, 1 <= count, start + count <= n.
+// For inference: 28x28 images whose buffer matches num_examples (labels are
+// not read), 0 <= start, 1 <= count, start + count <= n.
 absl::Status ValidateRange(const data::ImageDataset& data, int64_t start,
                            int64_t count);
 absl::Status ValidateOptions(const TrainOptions& options);

@@ -44,7 +44,16 @@ cohort::v1::Weights Model::GetWeights() const {
 
 absl::Status Model::SetWeights(const cohort::v1::Weights& weights) {
   internal::NamedTensors params = impl_->network->named_parameters();
-  return internal::AssignWeights(weights, params);
+  absl::Status status = internal::AssignWeights(weights, params);
+  if (!status.ok()) return status;
+  // Activation ranges were observed on the old weights. Dropping them keeps
+  // a model reused across clients (the simulator's per-thread trainers)
+  // from carrying one client's QAT state into the next.
+  for (internal::ActivationRange& range : impl_->network->ranges()) {
+    range = internal::ActivationRange();
+  }
+  impl_->network->set_quant_mode(internal::QuantMode::kOff);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Clone() const {

@@ -94,7 +94,9 @@ class Model {
   // (e.g. "conv1.weight"), in a fixed order.
   cohort::v1::Weights GetWeights() const;
   // INVALID_ARGUMENT if a name, shape or dtype does not match, or a payload
-  // has the wrong size. The model is unchanged on error.
+  // has the wrong size. The model is unchanged on error. On success any
+  // activation ranges from QAT or calibration are dropped (they belonged to
+  // the old weights) and the forward pass is plain fp32 again.
   absl::Status SetWeights(const cohort::v1::Weights& weights);
 
   // Local SGD on `data` (images scaled to [0,1], then normalised).

@@ -1,0 +1,137 @@
+// `cohortctl model optimize` as an operator runs it: the binary on a small
+// synthetic Fashion-MNIST, checking the report and the artifacts it writes.
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/files.h"
+#include "common/ml/testing/torchscript_fixtures.h"
+#include "common/model/quantize.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/synthetic_idx.h"
+
+namespace cohort::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CohortctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/cohortctl";
+    std::filesystem::remove_all(dir_);
+    ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 600, 200, 3));
+  }
+
+  int Run(std::vector<std::string> args, std::string* log) {
+    std::vector<std::string> argv = {BinaryPath("cohortctl")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const char* flag :
+         {"--epochs=1", "--distill_epochs=1", "--prune_epochs=1",
+          "--runs_b1=5", "--runs_b32=2", "--train_threads=1"}) {
+      argv.push_back(flag);
+    }
+    argv.push_back("--data_dir=" + dir_ + "/data");
+    Subprocess ctl(argv, dir_ + "/log.txt");
+    const std::optional<int> code = ctl.Wait(absl::Minutes(5));
+    *log = ctl.Log();
+    return code.value_or(-1);
+  }
+
+  // Value of `key` in the JSON object of `variant`.
+  static double Field(const std::string& json, const std::string& variant,
+                      const std::string& key) {
+    const size_t at = json.find("\"variant\": \"" + variant + "\"");
+    EXPECT_NE(at, std::string::npos) << variant;
+    const std::string object = json.substr(at, json.find('}', at) - at);
+    std::smatch m;
+    const std::regex re("\"" + key + "\": ([0-9.eE+-]+)");
+    EXPECT_TRUE(std::regex_search(object, m, re)) << variant << " " << key;
+    return m.empty() ? -1.0 : std::stod(m[1]);
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CohortctlTest, OptimizeSmallCnnReportsEveryVariantAndWritesArtifacts) {
+  std::string log;
+  ASSERT_EQ(Run({"model", "optimize", "--arch=small_cnn",
+                 "--out=" + dir_ + "/out", "--json"},
+                &log),
+            0)
+      << log;
+  auto json = base::ReadFile(dir_ + "/out/report.json", 1 << 20);
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(log, HasSubstr("\"variant\": \"fp32\""));
+  for (const char* variant :
+       {"fp32", "ptq_int8", "qat_int8", "pruned", "distilled"}) {
+    for (const char* key :
+         {"size_bytes", "latency_ms_p50_b1", "latency_ms_p95_b1",
+          "latency_ms_p50_b32", "peak_rss_mib", "test_accuracy"}) {
+      EXPECT_GE(Field(*json, variant, key), 0.0) << variant << " " << key;
+    }
+    EXPECT_TRUE(std::filesystem::exists(
+        absl::StrCat(dir_, "/out/", variant, ".weights.pb")))
+        << variant;
+  }
+  EXPECT_GE(Field(*json, "fp32", "size_bytes") /
+                Field(*json, "ptq_int8", "size_bytes"),
+            3.5);
+  EXPECT_LT(Field(*json, "pruned", "num_parameters"),
+            Field(*json, "fp32", "num_parameters") / 2);
+  EXPECT_LT(Field(*json, "distilled", "num_parameters"),
+            Field(*json, "fp32", "num_parameters"));
+  EXPECT_GE(Field(*json, "distilled", "student_alone_accuracy"), 0.0);
+  EXPECT_THAT(*json, ::testing::ContainsRegex(
+                         "\"variant\": \"ptq_int8\", \"engine\": "
+                         "\"(qnnpack|onednn)\""));
+
+  // The int8 artifact on disk is a valid, quantized Weights message.
+  auto bytes = base::ReadFile(dir_ + "/out/ptq_int8.weights.pb", 1 << 24);
+  ASSERT_TRUE(bytes.ok());
+  cohort::v1::Weights artifact;
+  ASSERT_TRUE(artifact.ParseFromString(*bytes));
+  EXPECT_TRUE(model::IsQuantized(artifact));
+  EXPECT_TRUE(model::DequantizeWeights(artifact).ok());
+}
+
+TEST_F(CohortctlTest, OptimizeImportsATorchScriptModule) {
+  const std::string module = dir_ + "/chain.pt";
+  ASSERT_TRUE(
+      ml::testing::WriteTorchScriptFixture(ml::testing::Fixture::kChainCnn,
+                                           module)
+          .ok());
+  std::string log;
+  ASSERT_EQ(Run({"model", "optimize", "--torchscript=" + module,
+                 "--out=" + dir_ + "/ts"},
+                &log),
+            0)
+      << log;
+  EXPECT_THAT(log, HasSubstr("torchscript:chain.pt"));
+  EXPECT_THAT(log, HasSubstr("qat_int8"));
+}
+
+TEST_F(CohortctlTest, RefusedModuleAndBadUsageExitNonZero) {
+  const std::string module = dir_ + "/sigmoid.pt";
+  ASSERT_TRUE(ml::testing::WriteTorchScriptFixture(
+                  ml::testing::Fixture::kUnsupportedOp, module)
+                  .ok());
+  std::string log;
+  EXPECT_EQ(Run({"model", "optimize", "--torchscript=" + module,
+                 "--out=" + dir_ + "/bad"},
+                &log),
+            1);
+  EXPECT_THAT(log, HasSubstr("aten::sigmoid"));
+  EXPECT_EQ(Run({"model", "optimize"}, &log), 2);
+  EXPECT_THAT(log, HasSubstr("--out is required"));
+  EXPECT_EQ(Run({"model", "frobnicate"}, &log), 2);
+  EXPECT_THAT(log, HasSubstr("unknown command"));
+}
+
+}  // namespace
+}  // namespace cohort::testing

@@ -1,0 +1,107 @@
+// cohortctl: the operator's command-line tool.
+//
+//   cohortctl model optimize --arch=small_cnn --out=DIR [--json]
+//   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
+//
+// Exit codes: 0 on success, 2 for bad usage, 1 when the work fails.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/base/files.h"
+#include "common/base/logging.h"
+#include "tools/cohortctl/model_optimize.h"
+
+ABSL_FLAG(std::string, arch, "small_cnn",
+          "model optimize: zoo architecture of the fp32 model (mlp, "
+          "small_cnn, tiny_cnn).");
+ABSL_FLAG(std::string, torchscript, "",
+          "model optimize: a TorchScript module file to import instead of "
+          "--arch.");
+ABSL_FLAG(std::string, out, "", "model optimize: output directory.");
+ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
+ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
+          "Fashion-MNIST directory (Debian's gzipped IDX files).");
+ABSL_FLAG(int64_t, train_examples, 0, "Training examples (0: all 60,000).");
+ABSL_FLAG(int64_t, test_examples, 0, "Test examples (0: all 10,000).");
+ABSL_FLAG(int, epochs, 3, "fp32 training epochs.");
+ABSL_FLAG(int, qat_epochs, 1, "QAT fine-tuning epochs.");
+ABSL_FLAG(double, prune_fraction, 0.5,
+          "Fraction of channels structured pruning removes per layer.");
+ABSL_FLAG(int, prune_epochs, 2, "Fine-tuning epochs after pruning.");
+ABSL_FLAG(std::string, student, "tiny_cnn", "Distillation student architecture.");
+ABSL_FLAG(int, distill_epochs, 3, "Distillation epochs.");
+ABSL_FLAG(int, train_threads, 2, "LibTorch threads for training.");
+ABSL_FLAG(int, bench_threads, 1, "LibTorch threads for latency measurement.");
+ABSL_FLAG(int, runs_b1, 300, "Timed batch-1 runs per variant.");
+ABSL_FLAG(int, runs_b32, 60, "Timed batch-32 runs per variant.");
+
+namespace {
+
+constexpr char kUsage[] =
+    "Cohort operator tool.\n"
+    "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
+    "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
+    "Trains or imports an fp32 model, derives ptq_int8, qat_int8, pruned\n"
+    "(and pruned_int8) and distilled variants, writes <variant>.weights.pb\n"
+    "and report.{txt,json} into --out and prints a report.";
+
+int ModelOptimize() {
+  cohort::tools::OptimizeOptions o;
+  o.arch = absl::GetFlag(FLAGS_arch);
+  o.torchscript = absl::GetFlag(FLAGS_torchscript);
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.train_examples = absl::GetFlag(FLAGS_train_examples);
+  o.test_examples = absl::GetFlag(FLAGS_test_examples);
+  o.epochs = absl::GetFlag(FLAGS_epochs);
+  o.qat_epochs = absl::GetFlag(FLAGS_qat_epochs);
+  o.prune_fraction = absl::GetFlag(FLAGS_prune_fraction);
+  o.prune_finetune_epochs = absl::GetFlag(FLAGS_prune_epochs);
+  o.student_arch = absl::GetFlag(FLAGS_student);
+  o.distill_epochs = absl::GetFlag(FLAGS_distill_epochs);
+  o.train_threads = absl::GetFlag(FLAGS_train_threads);
+  o.bench_threads = absl::GetFlag(FLAGS_bench_threads);
+  o.latency.runs_batch1 = absl::GetFlag(FLAGS_runs_b1);
+  o.latency.runs_batch32 = absl::GetFlag(FLAGS_runs_b32);
+  if (o.out_dir.empty()) {
+    std::fprintf(stderr, "cohortctl: --out is required (see --help)\n");
+    return 2;
+  }
+  auto reports = cohort::tools::RunModelOptimize(o);
+  if (!reports.ok()) {
+    std::fprintf(stderr, "cohortctl: %s\n",
+                 reports.status().ToString().c_str());
+    return 1;
+  }
+  const std::string table = cohort::tools::FormatTable(*reports);
+  const std::string json = cohort::tools::FormatJson(*reports);
+  for (const auto& [name, text] :
+       {std::pair{"/report.txt", &table}, std::pair{"/report.json", &json}}) {
+    absl::Status s = cohort::base::WriteFileAtomically(o.out_dir + name, *text);
+    if (!s.ok()) {
+      std::fprintf(stderr, "cohortctl: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  std::fputs(absl::GetFlag(FLAGS_json) ? json.c_str() : table.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  cohort::base::InitLogging(argv[0]);
+  const std::vector<std::string> command(args.begin() + 1, args.end());
+  if (command == std::vector<std::string>{"model", "optimize"}) {
+    return ModelOptimize();
+  }
+  std::fprintf(stderr, "cohortctl: unknown command\n%s\n", kUsage);
+  return 2;
+}
