@@ -23,7 +23,9 @@ using ::testing::HasSubstr;
 class CohortctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/cohortctl";
+    // One folder per test: ctest -j runs these tests in parallel processes.
+    dir_ = ::testing::TempDir() + "/cohortctl_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 600, 200, 3));
   }
