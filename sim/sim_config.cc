@@ -131,7 +131,8 @@ absl::StatusOr<cohort::v1::SimConfig> ResolveSimConfig(
   if (c.rounds() < 0) return Bad("rounds", "must be >= 1");
   if (c.threads() < 1 || c.threads() > 256) return Bad("threads", "must be in [1, 256]");
   if (c.holdout_examples() < 0) return Bad("holdout_examples", "must be >= 0");
-  if (c.architecture() != "mlp" && c.architecture() != "small_cnn") {
+  if (c.torchscript_path().empty() && c.architecture() != "mlp" &&
+      c.architecture() != "small_cnn") {
     return Bad("architecture", "must be \"mlp\" or \"small_cnn\"");
   }
   auto* round = c.mutable_round();

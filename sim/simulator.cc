@@ -62,10 +62,16 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
                                                       config.plan()));
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
   sim->store_ = std::move(store);
-  COHORT_ASSIGN_OR_RETURN(
-      sim->task_model_,
-      server::MlTaskModel::Create(config.architecture(), config.seed(),
-                                  std::move(holdout)));
+  if (!config.torchscript_path().empty()) {
+    COHORT_ASSIGN_OR_RETURN(sim->task_model_,
+                            server::MlTaskModel::CreateFromTorchScript(
+                                config.torchscript_path(), std::move(holdout)));
+  } else {
+    COHORT_ASSIGN_OR_RETURN(
+        sim->task_model_,
+        server::MlTaskModel::Create(config.architecture(), config.seed(),
+                                    std::move(holdout)));
+  }
   Simulator* raw = sim.get();
   sim->engine_ = std::make_unique<server::RoundEngine>(
       sim->options_, sim->store_.get(), sim->task_model_.get(), &sim->clock_,
@@ -227,7 +233,9 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   const auto ref = assignment.model();
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
   const auto plan = assignment.plan();
-  const std::string arch = config_.architecture();
+  // As agents do: the architecture the assignment names (an imported
+  // model's chain travels this way).
+  const std::string arch = ref.architecture();
   pool_->Start(reporters.size(), [&, round_id](size_t k, client::LocalTrainer& trainer)
                                      -> absl::StatusOr<cohort::v1::Report> {
     const int64_t id = assigned[reporters[k]].id;

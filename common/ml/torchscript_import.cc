@@ -16,6 +16,7 @@
 #include "common/ml/dataset_tensors.h"
 #include "common/ml/model.h"
 #include "common/ml/model_impl.h"
+#include "common/ml/chain_spec.h"
 #include "common/ml/torchscript_chain.h"
 
 namespace cohort::ml {
@@ -183,8 +184,9 @@ absl::StatusOr<std::unique_ptr<Model>> Model::ImportTorchScript(
     absl::StatusOr<std::shared_ptr<Network>> network = Import(path);
     if (!network.ok()) return network.status();
     auto impl = std::make_unique<Impl>();
-    impl->architecture = absl::StrCat(
-        "torchscript:", std::filesystem::path(path).filename().string());
+    // The chain itself is the architecture name, so devices can rebuild the
+    // model from a ModelRef without the module file.
+    impl->architecture = internal::ChainSpecString((*network)->specs());
     impl->network = *std::move(network);
     model.reset(new Model(std::move(impl)));
     return absl::OkStatus();

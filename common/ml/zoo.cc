@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/random.h"
+#include "common/ml/chain_spec.h"
 #include "common/ml/model.h"
 #include "glog/logging.h"
 
@@ -86,6 +87,11 @@ absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
     specs = Cnn(16, 32, 64);
   } else if (architecture == kTinyCnn) {
     specs = Cnn(6, 12, 32);
+  } else if (IsChainSpec(architecture)) {
+    // An imported model's chain, as the coordinator published it.
+    auto parsed = ParseChainSpec(architecture);
+    if (!parsed.ok()) return parsed.status();
+    specs = *std::move(parsed);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown architecture \"", architecture,

@@ -64,8 +64,15 @@ absl::Status RunServer(const cohort::v1::ServerConfig& config,
   const std::string arch =
       config.architecture().empty() ? "small_cnn" : config.architecture();
   const uint64_t seed = config.seed() == 0 ? 1 : config.seed();
-  COHORT_ASSIGN_OR_RETURN(auto task_model,
-                          MlTaskModel::Create(arch, seed, std::move(holdout)));
+  std::unique_ptr<MlTaskModel> task_model;
+  if (!config.torchscript_path().empty()) {
+    COHORT_ASSIGN_OR_RETURN(task_model, MlTaskModel::CreateFromTorchScript(
+                                            config.torchscript_path(),
+                                            std::move(holdout)));
+  } else {
+    COHORT_ASSIGN_OR_RETURN(task_model,
+                            MlTaskModel::Create(arch, seed, std::move(holdout)));
+  }
   COHORT_ASSIGN_OR_RETURN(auto recorder,
                           RunRecorder::Create(config.run_dir(), stdout));
 

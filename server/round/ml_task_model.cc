@@ -15,6 +15,17 @@ absl::StatusOr<std::unique_ptr<MlTaskModel>> MlTaskModel::Create(
       new MlTaskModel(architecture, std::move(model), std::move(holdout)));
 }
 
+absl::StatusOr<std::unique_ptr<MlTaskModel>> MlTaskModel::CreateFromTorchScript(
+    const std::string& path, data::ImageDataset holdout) {
+  if (holdout.num_examples == 0) {
+    return absl::InvalidArgumentError("holdout set is empty");
+  }
+  COHORT_ASSIGN_OR_RETURN(auto model, ml::Model::ImportTorchScript(path));
+  const std::string architecture = model->architecture();
+  return std::unique_ptr<MlTaskModel>(
+      new MlTaskModel(architecture, std::move(model), std::move(holdout)));
+}
+
 absl::StatusOr<cohort::v1::Weights> MlTaskModel::InitialWeights() {
   return model_->GetWeights();
 }

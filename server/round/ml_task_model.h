@@ -21,6 +21,13 @@ class MlTaskModel final : public TaskModel {
       const std::string& architecture, uint64_t seed,
       data::ImageDataset holdout);
 
+  // The task trains an imported TorchScript module (ml::Model::
+  // ImportTorchScript): its weights are the initial weights and its chain is
+  // the architecture. Errors as the import's, or INVALID_ARGUMENT for an
+  // empty holdout set.
+  static absl::StatusOr<std::unique_ptr<MlTaskModel>> CreateFromTorchScript(
+      const std::string& path, data::ImageDataset holdout);
+
   const std::string& architecture() const override { return architecture_; }
   absl::StatusOr<cohort::v1::Weights> InitialWeights() override;
   absl::StatusOr<std::map<std::string, double>> Evaluate(

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/files.h"
+#include "common/ml/testing/torchscript_fixtures.h"
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
 #include "tests/testing/synthetic_idx.h"
@@ -145,6 +146,27 @@ TEST_F(SimulatorTest, UnfillableRoundsFailCleanly) {
   absl::Status s = (*sim)->Run({});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_EQ((*sim)->current_model()->version, 1);
+}
+
+// Bring your own model through rounds: an imported TorchScript chain is
+// published under its chain as the architecture, and clients rebuild,
+// train and report on it like a zoo model.
+TEST_F(SimulatorTest, ImportedTorchScriptModelTrainsThroughRounds) {
+  const std::string module = dir_ + "/chain_cnn.pt";
+  ASSERT_TRUE(ml::testing::WriteTorchScriptFixture(
+                  ml::testing::Fixture::kChainCnn, module)
+                  .ok());
+  cohort::v1::SimConfig c = Scenario();
+  c.set_torchscript_path(module);
+  Outcome o = RunSim(c, TransportKind::kInProcess, "imported");
+  ASSERT_EQ(o.rows.size(), 3u);
+  cohort::v1::Weights published;
+  ASSERT_TRUE(published.ParseFromString(o.model));
+  // The module's own parameter names, published as an int8 artifact.
+  EXPECT_EQ(published.tensors(0).name(), "features_conv.weight");
+  EXPECT_EQ(published.tensors(0).dtype(), cohort::v1::DTYPE_INT8);
+  EXPECT_GT(o.rows.back().test_accuracy, o.rows.front().test_accuracy - 0.05);
+  EXPECT_GT(o.rows.back().participants, 0);
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ TEST_F(CohortctlTest, OptimizeImportsATorchScriptModule) {
                 &log),
             0)
       << log;
-  EXPECT_THAT(log, HasSubstr("torchscript:chain.pt"));
+  EXPECT_THAT(log, HasSubstr("training fp32 chain:conv2d/features_conv/"));
   EXPECT_THAT(log, HasSubstr("qat_int8"));
 }
 

@@ -1,0 +1,38 @@
+#ifndef COHORT_COMMON_ML_CHAIN_SPEC_H_
+#define COHORT_COMMON_ML_CHAIN_SPEC_H_
+
+// Internal to common/ml: a Network's layer chain as a printable architecture
+// name, so a model imported from TorchScript can travel through rounds like a
+// zoo model. The coordinator puts the string in ModelRef.architecture and
+// every device rebuilds the same chain from it; no code or pickled object
+// ever crosses the network. Example (two layers):
+//
+//   chain:conv2d/conv1/1/8/k5/s1/p0/b1/r1/m2x2;linear/fc/1152/10/f1/b1
+//
+// Fields after kind/name/in/out: k kernel, s stride, p padding, b bias,
+// r relu, m max-pool kernel x stride, f flatten before.
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/ml/zoo.h"
+
+namespace cohort::ml::internal {
+
+inline constexpr absl::string_view kChainPrefix = "chain:";
+
+bool IsChainSpec(absl::string_view architecture);
+
+std::string ChainSpecString(const std::vector<LayerSpec>& specs);
+
+// Parses and checks a chain from an untrusted string: at most 64 layers,
+// names of [A-Za-z0-9_], sizes in range, shapes that chain from
+// [N, 1, 28, 28] to [N, 10], at most 50M parameters. INVALID_ARGUMENT with
+// the reason otherwise.
+absl::StatusOr<std::vector<LayerSpec>> ParseChainSpec(absl::string_view text);
+
+}  // namespace cohort::ml::internal
+
+#endif  // COHORT_COMMON_ML_CHAIN_SPEC_H_
