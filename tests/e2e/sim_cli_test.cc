@@ -17,7 +17,9 @@ namespace {
 class SimCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/sim_cli";
+    // One folder per test: ctest -j runs the tests of this file in parallel.
+    dir_ = ::testing::TempDir() + "/sim_cli_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 1500, 300, 2));
     scenario_ = dir_ + "/scenario.textproto";
