@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/base/percentile.h"
 #include "common/base/status_macros.h"
 #include "common/ml/int8_model.h"
 #include "common/ml/model.h"
@@ -15,12 +16,7 @@
 namespace cohort::client {
 namespace {
 
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using base::Percentile;
 
 // Times `runs` calls of logits(start, count), cycling over the data.
 template <typename Fn>

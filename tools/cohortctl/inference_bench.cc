@@ -6,15 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "common/base/percentile.h"
+
 namespace cohort::tools {
 namespace {
 
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const size_t index = static_cast<size_t>(q * (values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
+using base::Percentile;
 
 // Timing in interleaved blocks: each round runs every function for a block
 // of calls (the first few untimed), so each call finds its own weights in
