@@ -33,6 +33,13 @@ at::Tensor ImagesTensor(const data::ImageDataset& data, int64_t start = 0,
                         int64_t count = -1);
 at::Tensor LabelsTensor(const data::ImageDataset& data);
 
+// Accuracy and mean cross-entropy of `forward` (a batch of images to logits)
+// over `data` in batches of batch_size, without gradients. INVALID_ARGUMENT
+// for a bad data set or batch_size < 1; LibTorch errors as GuardTorch.
+absl::StatusOr<EvalResult> EvaluateForward(
+    const data::ImageDataset& data, int batch_size,
+    const std::function<at::Tensor(const at::Tensor& images)>& forward);
+
 // Loss of one batch given its logits and the batch's example indices.
 using BatchLoss =
     std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& index)>;

@@ -189,37 +189,9 @@ absl::StatusOr<std::vector<float>> Int8Model::Logits(
 
 absl::StatusOr<EvalResult> Int8Model::Evaluate(const data::ImageDataset& data,
                                                int batch_size) {
-  if (absl::Status s = internal::ValidateDataset(data); !s.ok()) return s;
-  if (batch_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch_size must be >= 1, got ", batch_size));
-  }
-  EvalResult result;
-  absl::Status status = internal::GuardTorch([&]() -> absl::Status {
-    torch::NoGradGuard no_grad;
-    const at::Tensor labels = internal::LabelsTensor(data);
-    const int64_t n = data.num_examples;
-    double loss_sum = 0.0;
-    int64_t correct = 0;
-    for (int64_t start = 0; start < n; start += batch_size) {
-      const int64_t size = std::min<int64_t>(batch_size, n - start);
-      const at::Tensor logits =
-          impl_->net->Forward(internal::ImagesTensor(data, start, size));
-      const at::Tensor target = labels.narrow(0, start, size);
-      loss_sum += torch::nn::functional::cross_entropy(
-                      logits, target,
-                      torch::nn::functional::CrossEntropyFuncOptions()
-                          .reduction(torch::kSum))
-                      .item<double>();
-      correct += logits.argmax(1).eq(target).sum().item<int64_t>();
-    }
-    result.num_examples = n;
-    result.mean_loss = loss_sum / static_cast<double>(n);
-    result.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return result;
+  return internal::EvaluateForward(
+      data, batch_size,
+      [this](const at::Tensor& images) { return impl_->net->Forward(images); });
 }
 
 }  // namespace cohort::ml
