@@ -141,6 +141,14 @@ std::unique_ptr<RoundState> Abandon(RoundContext& ctx, const std::string& why) {
   return std::make_unique<AbandonedState>();
 }
 
+// The FedAvg mean of a decoded secure sum, laid out like `model`.
+absl::StatusOr<cohort::v1::Weights> MeanDelta(
+    const cohort::v1::Weights& model, const secagg::DecodedUpdateSum& sum) {
+  std::vector<double> values = sum.weighted_delta_sum;
+  for (double& v : values) v /= sum.weight_sum;
+  return model::UnflattenLike(model, values);
+}
+
 // Enough updates are in: commit them, or start aggregating them securely.
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return std::make_unique<CommittingState>();
@@ -193,15 +201,8 @@ std::unique_ptr<RoundState> AggregatingState::ProceedToNext(RoundContext& ctx,
   }
   if (!ctx.secagg->completed()) return nullptr;
   auto sum = ctx.secagg->Result();
-  absl::StatusOr<cohort::v1::Weights> mean =
-      absl::InternalError("no secure sum");
-  if (sum.ok()) {
-    std::vector<double> values = std::move(sum->weighted_delta_sum);
-    for (double& v : values) v /= sum->weight_sum;
-    mean = model::UnflattenLike(ctx.model->weights, values);
-  } else {
-    mean = sum.status();
-  }
+  auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
+                       : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {
     LOG(ERROR) << "round " << ctx.round_id
                << ": the secure sum does not decode: " << mean.status();
