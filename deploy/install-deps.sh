@@ -15,6 +15,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  socat
   # services and data
   postgresql postgresql-client
   dataset-fashion-mnist

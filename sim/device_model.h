@@ -13,6 +13,18 @@ enum class DropPhase { kNone, kAfterCheckIn, kDuringTraining, kDuringUpload };
 // Secure rounds: the last SecAgg message a device sends before it drops.
 enum class SecAggDrop { kNone, kAfterKeys, kAfterShares, kAfterMaskedInput };
 
+// A device's SecAgg+ work for one server message: what it downloaded, the
+// cryptography its answer took, and what it uploaded. Counted by the
+// simulator from the real messages (sim/secure_rounds.cc).
+struct SecAggStep {
+  int64_t bytes_down = 0;
+  int64_t bytes_up = 0;
+  int64_t key_agreements = 0;  // X25519 key generations and agreements
+  int64_t field_ops = 0;  // Shamir field multiply-adds (k * t per secret)
+  int64_t mask_bytes = 0;  // AES-CTR keystream expanded into masks
+  int64_t encoded_coordinates = 0;  // update coordinates encoded
+};
+
 // A device's round on the virtual clock, in seconds from its assignment.
 struct ClientTimeline {
   double download_s = 0;
@@ -45,6 +57,13 @@ class DeviceModel {
   // Whether, and after which message, device `id` drops out of the SecAgg
   // protocol of `round` (the secagg_dropout_* probabilities, in order).
   SecAggDrop SecAggDropOf(int64_t id, int64_t round) const;
+
+  // Seconds device `id` spends on `step`: the transfers at its link speeds,
+  // and the cryptography at rates measured on the benchmark host
+  // (docs/BENCHMARKS.md, secure aggregation) scaled by how much slower than
+  // that host the device trains (ms_per_example against the host's
+  // kHostMsPerExample), all divided by Speed(id). Deterministic.
+  double SecAggSeconds(int64_t id, const SecAggStep& step) const;
 
  private:
   double Uniform(uint64_t a, uint64_t b, uint64_t c) const;

@@ -6,6 +6,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/round/device_session.h"
 
 namespace cohort::sim {
 namespace {
@@ -36,47 +37,43 @@ class Inbox final : public server::DeviceChannel {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A thin adapter over server::DeviceSession, which holds the device rules
+// the gRPC reactor applies too.
 class InProcessSession final : public client::ParticipationSession {
  public:
   explicit InProcessSession(server::RoundEngine* engine)
-      : engine_(engine), inbox_(std::make_shared<Inbox>()) {}
+      : session_(engine, /*live=*/nullptr, /*cert_name=*/""),
+        inbox_(std::make_shared<Inbox>()) {}
   ~InProcessSession() override { Close(); }
 
   absl::StatusOr<cohort::v1::ServerMessage> CheckIn(
       const cohort::v1::CheckIn& check_in) override {
     if (closed_) return absl::FailedPreconditionError("session is closed");
-    device_ = check_in.device_id();
+    auto outcome = session_.CheckIn(check_in);
+    if (!outcome.ok()) return outcome.status();
     cohort::v1::ServerMessage reply;
-    auto outcome = engine_->CheckIn(device_);
-    if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&outcome)) {
-      round_id_ = a->round_id();
+    if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&*outcome)) {
       *reply.mutable_task_assignment() = std::move(*a);
-      assigned_ = true;
     } else {
       *reply.mutable_retry_window() =
-          std::move(std::get<cohort::v1::RetryWindow>(outcome));
+          std::move(std::get<cohort::v1::RetryWindow>(*outcome));
     }
     return reply;
   }
 
   absl::StatusOr<cohort::v1::Ack> Report(
       const cohort::v1::Report& report) override {
-    if (closed_ || !assigned_) {
-      return absl::FailedPreconditionError("no assignment in this session");
-    }
-    reported_ = true;
-    return engine_->SubmitReport(device_, report);
+    if (closed_) return absl::FailedPreconditionError("session is closed");
+    return session_.Report(report);
   }
 
   absl::Status Send(const cohort::v1::ClientMessage& message) override {
     if (!ended_.ok()) return ended_;
-    if (closed_ || !assigned_) {
-      return absl::FailedPreconditionError("no assignment in this session");
-    }
+    if (closed_) return absl::FailedPreconditionError("session is closed");
     if (!message.has_secagg()) {
       return absl::InvalidArgumentError("only SecAgg messages are sent here");
     }
-    auto ack = engine_->SubmitSecAgg(device_, round_id_, message.secagg(), inbox_);
+    auto ack = session_.SecAgg(message.secagg(), inbox_);
     if (!ack.ok()) {
       // As over gRPC: the stream ends with the error, the device is dropped.
       ended_ = ack.status();
@@ -93,7 +90,7 @@ class InProcessSession final : public client::ParticipationSession {
 
   absl::StatusOr<cohort::v1::ServerMessage> Receive() override {
     if (auto m = inbox_->Pop()) {
-      if (m->has_ack()) reported_ = true;  // the stream's answer is final
+      if (m->has_ack()) session_.Answered();  // the stream's answer is final
       return *std::move(m);
     }
     if (!ended_.ok()) return ended_;
@@ -104,18 +101,14 @@ class InProcessSession final : public client::ParticipationSession {
   void Close() override {
     if (closed_) return;
     closed_ = true;
-    if (assigned_ && !reported_) engine_->Drop(device_, round_id_);
+    session_.End();
     if (ended_.ok()) inbox_->Close();
   }
 
  private:
-  server::RoundEngine* const engine_;
+  server::DeviceSession session_;
   const std::shared_ptr<Inbox> inbox_;
   absl::Status ended_;
-  std::string device_;
-  int64_t round_id_ = 0;
-  bool assigned_ = false;
-  bool reported_ = false;
   bool closed_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "sim/secure_rounds.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
@@ -26,10 +28,100 @@ void Leave(SecureClient& c) {
   c.session->Close();
 }
 
-// Delivers everything queued for `c`; returns whether anything was.
-bool Serve(SecureClient& c, int64_t* bytes_up) {
-  bool any = false;
+// The phase (1..kSecAggPhases) a server message starts, 0 for an abort.
+int PhaseOf(const cohort::v1::SecAggServerMessage& m) {
+  switch (m.kind_case()) {
+    case cohort::v1::SecAggServerMessage::kBegin:
+      return 1;
+    case cohort::v1::SecAggServerMessage::kKeys:
+      return 2;
+    case cohort::v1::SecAggServerMessage::kShares:
+      return 3;
+    case cohort::v1::SecAggServerMessage::kUnmaskingRequest:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+// The cryptography a device does to answer `m` (the client's work as
+// client/secagg does it; its download and upload are added by the caller).
+// Reads the instance's parameters from begin.
+SecAggStep WorkFor(SecureClient& c, const cohort::v1::SecAggServerMessage& m) {
+  SecAggStep s;
+  switch (PhaseOf(m)) {
+    case 1:
+      c.threshold = m.begin().threshold();
+      c.vector_length = m.begin().vector_length();
+      c.modulus_bits = m.begin().modulus_bits();
+      s.key_agreements = 2;  // its encryption and mask key pairs
+      break;
+    case 2: {
+      const int64_t k = m.keys().neighbours_size();
+      s.key_agreements = k;  // a key per neighbour to encrypt its shares
+      s.field_ops = 2 * k * c.threshold;  // two secrets, k shares of degree t-1
+      break;
+    }
+    case 3: {
+      const int64_t k = m.shares().shares_size();
+      s.key_agreements = k;  // a pairwise mask seed per neighbour
+      s.encoded_coordinates = c.vector_length;
+      // The self mask plus one pairwise mask, ceil(bits/8) bytes an element.
+      s.mask_bytes = (k + 1) * c.vector_length * ((c.modulus_bits + 7) / 8);
+      break;
+    }
+    default:
+      break;  // Unmasking reveals shares the device already holds.
+  }
+  return s;
+}
+
+// Sends the device's answers, counting their bytes; the device leaves after
+// the message its SecAggDrop names. Returns whether it is still there.
+bool SendAll(SecureClient& c, std::vector<cohort::v1::SecAggClientMessage>& out,
+             SecAggStep& step, SecAggTraffic* traffic) {
+  for (auto& m : out) {
+    const bool drop_now = DropsAfter(c.drop, m);
+    cohort::v1::ClientMessage wrapped;
+    *wrapped.mutable_secagg() = std::move(m);
+    const int64_t bytes = static_cast<int64_t>(wrapped.ByteSizeLong());
+    step.bytes_up += bytes;
+    traffic->bytes_up += bytes;
+    if (!c.session->Send(wrapped).ok() || drop_now) {
+      Leave(c);
+      return false;
+    }
+  }
+  return true;
+}
+
+// One server message: the device answers it and its phase is charged the
+// time. Returns whether the device is still in the protocol.
+bool HandleOne(SecureClient& c, const cohort::v1::ServerMessage& message,
+               const DeviceModel& devices, SecAggTraffic* traffic) {
+  if (message.has_ack() || !message.has_secagg()) {
+    Leave(c);
+    return false;
+  }
+  const int phase = PhaseOf(message.secagg());
+  SecAggStep step = WorkFor(c, message.secagg());
+  step.bytes_down = static_cast<int64_t>(message.ByteSizeLong());
+  traffic->bytes_down += step.bytes_down;
   std::vector<cohort::v1::SecAggClientMessage> out;
+  absl::Status handled = c.participant->Handle(message.secagg(), &out);
+  const bool stays = SendAll(c, out, step, traffic);
+  if (phase > 0) c.phase_seconds[phase - 1] += devices.SecAggSeconds(c.id, step);
+  if (stays && !handled.ok()) {
+    VLOG(1) << "client " << c.id << " leaves SecAgg: " << handled;
+    Leave(c);
+    return false;
+  }
+  return stays;
+}
+
+// Delivers everything queued for `c`; returns whether anything was.
+bool Serve(SecureClient& c, const DeviceModel& devices, SecAggTraffic* traffic) {
+  bool any = false;
   while (c.active) {
     auto message = c.session->Receive();
     if (!message.ok()) {
@@ -38,45 +130,49 @@ bool Serve(SecureClient& c, int64_t* bytes_up) {
       return any;
     }
     any = true;
-    if (message->has_ack() || !message->has_secagg()) {
-      Leave(c);
-      return any;
-    }
-    out.clear();
-    absl::Status handled = c.participant->Handle(message->secagg(), &out);
-    for (auto& m : out) {
-      const bool drop_now = DropsAfter(c.drop, m);
-      cohort::v1::ClientMessage wrapped;
-      *wrapped.mutable_secagg() = std::move(m);
-      *bytes_up += static_cast<int64_t>(wrapped.ByteSizeLong());
-      if (!c.session->Send(wrapped).ok()) {
-        Leave(c);
-        return any;
-      }
-      if (drop_now) {
-        Leave(c);
-        return any;
-      }
-    }
-    if (!handled.ok()) {
-      VLOG(1) << "client " << c.id << " leaves SecAgg: " << handled;
-      Leave(c);
-    }
+    if (!HandleOne(c, *message, devices, traffic)) return any;
   }
   return any;
+}
+
+// Moves the clock by what the slowest device added to each phase since the
+// last call. A phase lasts as long as its slowest device, but no longer than
+// the deadline at which the server stops waiting.
+void ChargePhases(const std::vector<SecureClient>& clients,
+                  absl::Duration phase_timeout,
+                  std::array<double, kSecAggPhases>& charged,
+                  VirtualClock* clock) {
+  const double cap = absl::ToDoubleSeconds(phase_timeout);
+  double advance = 0;
+  for (int p = 0; p < kSecAggPhases; ++p) {
+    double slowest = 0;
+    for (const SecureClient& c : clients) {
+      slowest = std::max(slowest, c.phase_seconds[p]);
+    }
+    slowest = std::min(slowest, cap);
+    if (slowest > charged[p]) {
+      advance += slowest - charged[p];
+      charged[p] = slowest;
+    }
+  }
+  if (advance > 0) clock->AdvanceTo(clock->Now() + absl::Seconds(advance));
 }
 
 }  // namespace
 
 absl::Status RunSecureAggregation(server::RoundEngine* engine,
                                   VirtualClock* clock,
+                                  const DeviceModel& devices,
                                   absl::Duration phase_timeout,
                                   std::vector<SecureClient>& clients,
-                                  int64_t* bytes_up) {
+                                  SecAggTraffic* traffic) {
+  std::array<double, kSecAggPhases> charged{};
   // Bounded: every idle pass moves a phase deadline, and there are 4 phases.
   for (int idle = 0; engine->phase() == server::RoundPhase::kAggregating;) {
     bool progressed = false;
-    for (SecureClient& c : clients) progressed |= Serve(c, bytes_up);
+    for (SecureClient& c : clients) progressed |= Serve(c, devices, traffic);
+    // Before the engine looks at the clock: the phases' work took this long.
+    ChargePhases(clients, phase_timeout, charged, clock);
     engine->RunOnce();
     if (progressed) continue;
     if (++idle > 16) {
@@ -87,7 +183,7 @@ absl::Status RunSecureAggregation(server::RoundEngine* engine,
     engine->RunOnce();
   }
   for (SecureClient& c : clients) {
-    if (c.active) Serve(c, bytes_up);  // read the final Acks
+    if (c.active) Serve(c, devices, traffic);  // read the final Acks
     if (c.active) Leave(c);
   }
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/base/textproto.h"
@@ -63,6 +64,33 @@ absl::Status ResolveDevices(cohort::v1::DeviceProfileConfig* d) {
   return absl::OkStatus();
 }
 
+// Defaults and the checks that need the proto (which fields were set).
+absl::Status ResolvePopulation(cohort::v1::PopulationConfig* p) {
+  using Config = cohort::v1::PopulationConfig;
+  const bool shards = p->layout() == Config::SHARDS;
+  if (p->alpha() == 0 && p->partition() != Config::DIRICHLET) {
+    p->set_alpha(0.5);
+  }
+  if (p->labels_per_client() == 0) p->set_labels_per_client(2);
+  if (p->mean_examples() == 0 && !shards) p->set_mean_examples(60);
+  if (p->min_examples() == 0) p->set_min_examples(data::kDefaultMinExamples);
+  if (p->num_clients() < 1) {
+    return Bad("population.num_clients", "must be >= 1");
+  }
+  if (p->partition() == Config::DIRICHLET && !(p->alpha() > 0)) {
+    return Bad("population.alpha", "must be > 0");
+  }
+  if (shards && p->mean_examples() != 0) {
+    return Bad("population.mean_examples",
+               "must be unset in layout SHARDS: the split sets the counts");
+  }
+  if (shards && p->quantity_sigma() != 0) {
+    return Bad("population.quantity_sigma",
+               "must be unset in layout SHARDS: the split sets the counts");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<cohort::v1::SimConfig> LoadSimConfig(const std::string& path) {
@@ -75,6 +103,9 @@ data::PopulationSpec ToPopulationSpec(const cohort::v1::SimConfig& c) {
   data::PopulationSpec spec;
   const auto& p = c.population();
   spec.num_clients = p.num_clients();
+  spec.layout = p.layout() == cohort::v1::PopulationConfig::SHARDS
+                    ? data::PopulationLayout::kShards
+                    : data::PopulationLayout::kSampled;
   switch (p.partition()) {
     case cohort::v1::PopulationConfig::DIRICHLET:
       spec.scheme = data::PartitionScheme::kDirichlet;
@@ -89,6 +120,7 @@ data::PopulationSpec ToPopulationSpec(const cohort::v1::SimConfig& c) {
   spec.labels_per_client = p.labels_per_client();
   spec.mean_examples = p.mean_examples();
   spec.quantity_sigma = p.quantity_sigma();
+  spec.min_examples = p.min_examples();
   spec.seed = c.seed();
   return spec;
 }
@@ -97,16 +129,17 @@ absl::StatusOr<cohort::v1::SimConfig> ResolveSimConfig(
     cohort::v1::SimConfig c) {
   if (c.name().empty()) c.set_name("sim");
   if (c.output_dir().empty()) c.set_output_dir("runs");
-  if (c.architecture().empty()) c.set_architecture("small_cnn");
+  // An imported module names its own architecture (its chain spec); the
+  // resolved config must not claim the zoo default for it.
+  // torchscript_path overrides architecture, as in ServerConfig.
+  if (!c.torchscript_path().empty()) {
+    c.clear_architecture();
+  } else if (c.architecture().empty()) {
+    c.set_architecture("small_cnn");
+  }
   if (c.rounds() == 0) c.set_rounds(10);
   if (c.seed() == 0) c.set_seed(1);
   if (c.threads() == 0) c.set_threads(2);
-  auto* p = c.mutable_population();
-  if (p->alpha() == 0 && p->partition() != cohort::v1::PopulationConfig::DIRICHLET) {
-    p->set_alpha(0.5);
-  }
-  if (p->labels_per_client() == 0) p->set_labels_per_client(2);
-  if (p->mean_examples() == 0) p->set_mean_examples(60);
   if (c.data().idx_dir().empty()) {
     c.mutable_data()->set_idx_dir(data::kDefaultFashionMnistDir);
   }
@@ -115,18 +148,15 @@ absl::StatusOr<cohort::v1::SimConfig> ResolveSimConfig(
       c.name() == "..") {
     return Bad("name", "must be a plain folder name");
   }
-  if (p->num_clients() < 1) return Bad("population.num_clients", "must be >= 1");
-  if (p->partition() == cohort::v1::PopulationConfig::DIRICHLET &&
-      !(p->alpha() > 0)) {
-    return Bad("population.alpha", "must be > 0");
-  }
+  COHORT_RETURN_IF_ERROR(ResolvePopulation(c.mutable_population()));
   COHORT_RETURN_IF_ERROR(
       data::ValidatePopulationSpec(ToPopulationSpec(c), /*num_classes=*/10));
+  const int64_t num_clients = c.population().num_clients();
   if (c.clients_per_round() < 1) return Bad("clients_per_round", "must be >= 1");
-  if (c.clients_per_round() > p->num_clients()) {
+  if (c.clients_per_round() > num_clients) {
     return Bad("clients_per_round", absl::StrCat(
         "is ", c.clients_per_round(), ", larger than population.num_clients (",
-        p->num_clients(), ")"));
+        num_clients, ")"));
   }
   if (c.rounds() < 0) return Bad("rounds", "must be >= 1");
   if (c.threads() < 1 || c.threads() > 256) return Bad("threads", "must be in [1, 256]");
@@ -138,8 +168,14 @@ absl::StatusOr<cohort::v1::SimConfig> ResolveSimConfig(
   auto* round = c.mutable_round();
   round->set_goal_count(c.clients_per_round());
   round->set_max_rounds(c.rounds());
-  COHORT_RETURN_IF_ERROR(
-      server::ResolveRoundOptions("sim", *round, c.plan()).status());
+  if (absl::Status s =
+          server::ResolveRoundOptions("sim", *round, c.plan()).status();
+      !s.ok()) {
+    // The scenario sets round.goal_count through clients_per_round.
+    if (!absl::StartsWith(s.message(), "round.goal_count")) return s;
+    return absl::Status(s.code(), absl::StrCat("clients_per_round (as ",
+                                               s.message(), ")"));
+  }
   COHORT_RETURN_IF_ERROR(ResolveDevices(c.mutable_devices()));
 
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -9,8 +9,7 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "common/base/command_line.h"
 #include "common/base/logging.h"
 #include "google/protobuf/text_format.h"
 #include "sim/output/plots.h"
@@ -39,9 +38,9 @@ int Fail(int code, const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cohort::base::ParseCommandLine(
+      argc, argv,
       "Federated learning simulator.\n  cohort-sim --config=scenario.textproto");
-  absl::ParseCommandLine(argc, argv);
   cohort::base::InitLogging(argv[0]);
   using namespace cohort::sim;
 
@@ -111,7 +110,7 @@ int main(int argc, char** argv) {
   std::printf("cohort-sim: %lld clients, %d per round, %d rounds, %s, %s transport -> %s\n",
               static_cast<long long>(config->population().num_clients()),
               config->clients_per_round(), config->rounds(),
-              config->architecture().c_str(),
+              (*sim)->architecture().c_str(),
               absl::GetFlag(FLAGS_transport).c_str(), run->path().c_str());
   std::fflush(stdout);
   absl::Status ran = (*sim)->Run(callbacks);

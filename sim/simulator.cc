@@ -1,9 +1,11 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/train/client_task.h"
 #include "client/transport/grpc_transport.h"
 #include "common/base/random.h"
@@ -14,6 +16,7 @@
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "server/api/tls.h"
+#include "server/round/report_size.h"
 #include "server/store/directory_store.h"
 #include "sim/in_process_transport.h"
 #include "sim/sim_config.h"
@@ -31,13 +34,50 @@ std::string DeviceName(int64_t id) { return absl::StrCat("client-", id); }
 
 double WallSeconds() { return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()); }
 
-struct Participant {
-  int64_t id = 0;
-  std::unique_ptr<client::ParticipationSession> session;
-  ClientTimeline timeline;
-};
+// How many of the latest abandon reasons the give-up error names.
+constexpr size_t kAbandonsNamed = 3;
+
+// A scenario whose devices leave SecAgg+ more often than its thresholds
+// plan for (expected_dropout) gets aborted rounds; say so before it starts.
+void WarnOnUnplannedSecAggDropout(const cohort::v1::SimConfig& config,
+                                  const server::RoundOptions& options) {
+  if (!options.secagg.enabled) return;
+  const auto& d = config.devices();
+  const double left = 1 - (1 - d.secagg_dropout_after_keys()) *
+                              (1 - d.secagg_dropout_after_shares()) *
+                              (1 - d.secagg_dropout_after_masked_input());
+  if (left <= options.secagg.expected_dropout) return;
+  LOG(WARNING) << "devices leave SecAgg+ with probability " << left
+               << " (devices.secagg_dropout_*) but SecAgg+ thresholds are "
+                  "planned for round.secure_aggregation.expected_dropout = "
+               << options.secagg.expected_dropout
+               << ": expect rounds to abort below the threshold";
+}
 
 }  // namespace
+
+// One round attempt: what RunRound's steps share.
+struct RoundAttempt {
+  struct Participant {
+    int64_t id = 0;
+    std::unique_ptr<client::ParticipationSession> session;
+    ClientTimeline timeline;
+  };
+  int64_t round_id = 0;
+  cohort::v1::TaskAssignment assignment;
+  // In event order once planned.
+  std::vector<Participant> assigned;
+  // Indices into `assigned` of the in-time survivors up to the goal.
+  std::vector<size_t> reporters;
+  absl::Time t0;
+  double deadline_s = 0;
+  int64_t bytes_up = 0;
+  int64_t bytes_down = 0;
+  // Device-model drops played before the round closed (their streams end).
+  int64_t disconnects = 0;
+  // Devices still working when the report deadline closed the round.
+  int64_t timeouts = 0;
+};
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
     const cohort::v1::SimConfig& config, TransportKind transport,
@@ -62,20 +102,17 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
                                                       config.plan()));
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
   sim->store_ = std::move(store);
-  if (!config.torchscript_path().empty()) {
-    COHORT_ASSIGN_OR_RETURN(sim->task_model_,
-                            server::MlTaskModel::CreateFromTorchScript(
-                                config.torchscript_path(), std::move(holdout)));
-  } else {
-    COHORT_ASSIGN_OR_RETURN(
-        sim->task_model_,
-        server::MlTaskModel::Create(config.architecture(), config.seed(),
-                                    std::move(holdout)));
-  }
+  COHORT_ASSIGN_OR_RETURN(
+      sim->task_model_,
+      server::MlTaskModel::CreateForConfig(config.torchscript_path(),
+                                           config.architecture(), config.seed(),
+                                           std::move(holdout)));
+  COHORT_RETURN_IF_ERROR(sim->CheckFleetLimits());
+  WarnOnUnplannedSecAggDropout(config, sim->options_);
   Simulator* raw = sim.get();
   sim->engine_ = std::make_unique<server::RoundEngine>(
       sim->options_, sim->store_.get(), sim->task_model_.get(), &sim->clock_,
-      [raw](const server::RoundSummary& s) { raw->last_summary_ = s; });
+      [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); });
   COHORT_RETURN_IF_ERROR(sim->engine_->Start());
   if (transport == TransportKind::kGrpc) {
     if (sim->options_.secagg.enabled) {
@@ -91,6 +128,19 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   sim->pool_ = std::make_unique<TrainingPool>(
       config.threads(), static_cast<size_t>(4 * config.threads()));
   return sim;
+}
+
+// A scenario that could not run on a fleet must not run here either.
+absl::Status Simulator::CheckFleetLimits() {
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
+                          task_model_->InitialWeights());
+  return server::CheckReportFits(initial, options_, max_message_bytes(),
+                                 "max_message_bytes");
+}
+
+int64_t Simulator::max_message_bytes() const {
+  return config_.max_message_bytes() > 0 ? config_.max_message_bytes()
+                                         : server::kDefaultMaxMessageBytes;
 }
 
 Simulator::~Simulator() {
@@ -109,7 +159,8 @@ absl::Status Simulator::StartGrpc() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", creds, &port);
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<int64_t>(max_message_bytes(), std::numeric_limits<int>::max())));
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
@@ -124,6 +175,17 @@ absl::Status Simulator::StartGrpc() {
   return absl::OkStatus();
 }
 
+void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
+  if (!summary.abandoned.has_value()) {
+    last_summary_ = summary;
+    return;
+  }
+  ++abandoned_since_row_;
+  recent_abandons_.push_back(absl::StrCat(
+      "round ", summary.round_id, ": ", summary.abandoned->ToString()));
+  if (recent_abandons_.size() > kAbandonsNamed) recent_abandons_.pop_front();
+}
+
 absl::Status Simulator::Run(const Callbacks& callbacks) {
   wall_start_ = WallSeconds();
   int failed = 0;
@@ -132,12 +194,22 @@ absl::Status Simulator::Run(const Callbacks& callbacks) {
     if (done) {
       failed = 0;
     } else if (++failed >= kMaxFailedAttempts) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          kMaxFailedAttempts, " round attempts in a row were abandoned: too few "
-          "clients are reachable or too many drop out to reach min_reports"));
+      return GiveUp();
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Simulator::GiveUp() const {
+  if (recent_abandons_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        kMaxFailedAttempts, " round attempts in a row ended without a round: "
+        "too few clients are reachable or too many drop out to reach "
+        "min_reports"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      kMaxFailedAttempts, " round attempts in a row were abandoned; the last ",
+      recent_abandons_.size(), ": ", absl::StrJoin(recent_abandons_, "; ")));
 }
 
 absl::Status Simulator::SendReady(int64_t id,
@@ -163,36 +235,31 @@ absl::Status Simulator::SendReady(int64_t id,
 absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   const int64_t attempt = ++attempts_;
   const absl::Time round_start = clock_.Now();
+  RoundAttempt a;
+  COHORT_ASSIGN_OR_RETURN(const bool selected, Select(a, attempt));
+  if (!selected) return false;
+  PlanTimelines(a);
+  StartTraining(a);
+  COHORT_RETURN_IF_ERROR(PlayEvents(a, callbacks));
+  COHORT_RETURN_IF_ERROR(CloseRound(a));
+  if (!last_summary_.has_value()) return false;
+  VLOG(1) << "round " << committed_ + 1 << " took "
+          << absl::ToDoubleSeconds(clock_.Now() - round_start) << " simulated s";
+  RecordRound(a, callbacks);
+  return true;
+}
+
+absl::StatusOr<bool> Simulator::Select(RoundAttempt& a, int64_t attempt) {
   base::Random pick(MixKey(config_.seed(), kSelectStream,
                            static_cast<uint64_t>(attempt)));
-  const int64_t target = options_.selection_target();
-  std::vector<Participant> assigned;
   std::set<int64_t> tried;
-  cohort::v1::TaskAssignment assignment;
-
-  // Selection: reachable clients check in until the engine stops assigning.
   for (int wait = 0; engine_->phase() == server::RoundPhase::kSelecting; ++wait) {
-    int64_t draws = 0;
-    while (engine_->phase() == server::RoundPhase::kSelecting &&
-           static_cast<int64_t>(assigned.size()) < target &&
-           draws++ < 50 * target + 1000) {
-      int64_t id = static_cast<int64_t>(pick.Uniform(population_->num_clients()));
-      if (tried.contains(id) || !devices_->Available(id, clock_.Seconds())) continue;
-      tried.insert(id);
-      auto session = transport_->OpenSession();
-      cohort::v1::CheckIn check_in;
-      check_in.set_device_id(DeviceName(id));
-      check_in.set_population("sim");
-      COHORT_ASSIGN_OR_RETURN(auto reply, session->CheckIn(check_in));
-      if (!reply.has_task_assignment()) continue;
-      assignment = reply.task_assignment();
-      assigned.push_back({id, std::move(session), {}});
-    }
+    COHORT_RETURN_IF_ERROR(CheckInSome(a, pick, tried));
     if (engine_->phase() != server::RoundPhase::kSelecting) break;
     if (wait >= kMaxFailedAttempts) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "only ", assigned.size(), " clients were reachable for a round that "
-          "needs ", options_.min_reports));
+          "only ", a.assigned.size(), " clients were reachable for a round "
+          "that needs ", options_.min_reports));
     }
     // Too few reachable clients now: wait out the selection timeout.
     clock_.AdvanceTo(clock_.Now() + options_.selection_timeout);
@@ -202,43 +269,78 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
     engine_->RunOnce();
     return false;
   }
+  a.round_id = a.assignment.round_id();
+  return true;
+}
 
-  // Each client's round on the virtual clock, in event order.
-  const int64_t round_id = assignment.round_id();
-  const int64_t model_bytes = assignment.model().size_bytes();
+absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
+                                    std::set<int64_t>& tried) {
+  const int64_t target = options_.selection_target();
+  int64_t draws = 0;
+  while (engine_->phase() == server::RoundPhase::kSelecting &&
+         static_cast<int64_t>(a.assigned.size()) < target &&
+         draws++ < 50 * target + 1000) {
+    int64_t id = static_cast<int64_t>(pick.Uniform(population_->num_clients()));
+    if (tried.contains(id) || !devices_->Available(id, clock_.Seconds())) continue;
+    tried.insert(id);
+    auto session = transport_->OpenSession();
+    cohort::v1::CheckIn check_in;
+    check_in.set_device_id(DeviceName(id));
+    check_in.set_population("sim");
+    COHORT_ASSIGN_OR_RETURN(auto reply, session->CheckIn(check_in));
+    if (!reply.has_task_assignment()) continue;
+    a.assignment = reply.task_assignment();
+    a.assigned.push_back({id, std::move(session), {}});
+  }
+  return absl::OkStatus();
+}
+
+void Simulator::PlanTimelines(RoundAttempt& a) {
+  const int64_t model_bytes = a.assignment.model().size_bytes();
   const int epochs = std::max(1, config_.plan().epochs());
-  for (auto& p : assigned) {
-    p.timeline = devices_->Plan(p.id, round_id, population_->NumExamplesOf(p.id),
+  for (auto& p : a.assigned) {
+    p.timeline = devices_->Plan(p.id, a.round_id, population_->NumExamplesOf(p.id),
                                 epochs, model_bytes, model_bytes);
   }
-  std::sort(assigned.begin(), assigned.end(), [](const auto& a, const auto& b) {
-    return a.timeline.event_s != b.timeline.event_s
-               ? a.timeline.event_s < b.timeline.event_s
-               : a.id < b.id;
-  });
-  const absl::Time t0 = clock_.Now();
-  const double deadline_s = absl::ToDoubleSeconds(
-      absl::FromUnixMillis(assignment.report_deadline_unix_ms()) - t0);
-  // Reporters: in-time survivors up to the goal. Later ones are closed by the
-  // server when the goal is met, so they never upload and need not train.
-  std::vector<size_t> reporters;
-  for (size_t i = 0; i < assigned.size(); ++i) {
-    const ClientTimeline& t = assigned[i].timeline;
-    if (t.drop == DropPhase::kNone && t.event_s <= deadline_s &&
-               static_cast<int>(reporters.size()) < options_.goal_count) {
-      reporters.push_back(i);
+  std::sort(a.assigned.begin(), a.assigned.end(),
+            [](const auto& x, const auto& y) {
+              return x.timeline.event_s != y.timeline.event_s
+                         ? x.timeline.event_s < y.timeline.event_s
+                         : x.id < y.id;
+            });
+  a.t0 = clock_.Now();
+  a.deadline_s = absl::ToDoubleSeconds(
+      absl::FromUnixMillis(a.assignment.report_deadline_unix_ms()) - a.t0);
+  // Reporters: in-time survivors up to the goal. Later ones are closed by
+  // the server when the goal is met, so they never upload and need not train.
+  for (size_t i = 0; i < a.assigned.size(); ++i) {
+    const ClientTimeline& t = a.assigned[i].timeline;
+    if (t.drop == DropPhase::kNone && t.event_s <= a.deadline_s &&
+        static_cast<int>(a.reporters.size()) < options_.goal_count) {
+      a.reporters.push_back(i);
     }
   }
+  // Every assigned device downloads the model unless it drops at check-in,
+  // including those still training when the round closes.
+  for (const auto& p : a.assigned) {
+    if (p.timeline.drop != DropPhase::kAfterCheckIn) a.bytes_down += model_bytes;
+  }
+}
 
-  const auto ref = assignment.model();
+void Simulator::StartTraining(const RoundAttempt& a) {
+  std::vector<int64_t> ids;
+  for (size_t k : a.reporters) ids.push_back(a.assigned[k].id);
+  const auto ref = a.assignment.model();
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
-  const auto plan = assignment.plan();
+  const auto plan = a.assignment.plan();
   // As agents do: the architecture the assignment names (an imported
   // model's chain travels this way).
   const std::string arch = ref.architecture();
-  pool_->Start(reporters.size(), [&, round_id](size_t k, client::LocalTrainer& trainer)
-                                     -> absl::StatusOr<cohort::v1::Report> {
-    const int64_t id = assigned[reporters[k]].id;
+  const int64_t round_id = a.round_id;
+  pool_->Start(ids.size(), [this, ids, ref, plan, arch, round_id](
+                               size_t k, client::LocalTrainer& trainer)
+                               -> absl::StatusOr<cohort::v1::Report> {
+    const int64_t id = ids[k];
     COHORT_ASSIGN_OR_RETURN(std::string bytes, transport_->FetchModel(ref, "sim"));
     COHORT_ASSIGN_OR_RETURN(auto start, client::VerifyModelBytes(ref, bytes));
     data::ImageDataset local = population_->DataOf(id);
@@ -250,34 +352,33 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
                                    static_cast<uint64_t>(id)), round_id)));
     return client::MakeReport(round_id, std::move(update));
   });
+}
 
-  // Every assigned device downloads the model unless it drops at check-in,
-  // including those still training when the round closes.
-  int64_t bytes_down = 0;
-  for (const auto& p : assigned) {
-    if (p.timeline.drop != DropPhase::kAfterCheckIn) bytes_down += model_bytes;
-  }
-  // Play the events in order: drops close their stream, reporters upload.
-  int64_t bytes_up = 0, dropped = 0, done = 0;
+absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) {
+  int64_t done = 0;
   auto report_progress = [&] {
     if (callbacks.on_progress) {
       callbacks.on_progress(committed_ + 1, ++done,
-                            static_cast<int64_t>(assigned.size()));
+                            static_cast<int64_t>(a.assigned.size()));
     }
   };
   secure_.clear();
   size_t next_reporter = 0;
   absl::Status failure;
-  for (size_t i = 0; i < assigned.size(); ++i) {
+  for (size_t i = 0; i < a.assigned.size(); ++i) {
     // The round ends at its goal or its deadline; later events never happen.
     if (engine_->phase() != server::RoundPhase::kReporting) break;
-    Participant& p = assigned[i];
-    if (p.timeline.event_s > deadline_s) break;
-    const bool reports = next_reporter < reporters.size() &&
-                         reporters[next_reporter] == i;
+    RoundAttempt::Participant& p = a.assigned[i];
+    if (p.timeline.event_s > a.deadline_s) {
+      // Events are in time order: everyone from here on is still working.
+      a.timeouts = static_cast<int64_t>(a.assigned.size() - i);
+      break;
+    }
+    const bool reports = next_reporter < a.reporters.size() &&
+                         a.reporters[next_reporter] == i;
     if (p.timeline.drop == DropPhase::kNone && !reports) continue;
-    clock_.AdvanceTo(t0 + absl::Seconds(p.timeline.event_s));
-    if (p.timeline.drop != DropPhase::kNone) ++dropped;
+    clock_.AdvanceTo(a.t0 + absl::Seconds(p.timeline.event_s));
+    if (p.timeline.drop != DropPhase::kNone) ++a.disconnects;
     if (reports) {
       auto report = pool_->Take(next_reporter++);
       if (!report.ok()) {
@@ -285,59 +386,81 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
         p.session->Close();
         continue;
       }
-      if (options_.secagg.enabled) {
-        // Keeps its session open: the update waits for the secure cohort.
-        COHORT_RETURN_IF_ERROR(
-            SendReady(p.id, p.session.get(), round_id, *std::move(report)));
+      COHORT_ASSIGN_OR_RETURN(const bool waits, Upload(a, i, *std::move(report)));
+      if (waits) {
         report_progress();
         continue;
       }
-      bytes_up += static_cast<int64_t>(report->ByteSizeLong());
-      auto ack = p.session->Report(*report);
-      if (!ack.ok()) LOG(WARNING) << DeviceName(p.id) << ": " << ack.status();
     }
     p.session->Close();
     report_progress();
   }
-  while (next_reporter < reporters.size()) pool_->Take(next_reporter++).IgnoreError();
-  COHORT_RETURN_IF_ERROR(failure);
+  while (next_reporter < a.reporters.size()) pool_->Take(next_reporter++).IgnoreError();
+  return failure;
+}
+
+absl::StatusOr<bool> Simulator::Upload(RoundAttempt& a, size_t i,
+                                       cohort::v1::Report report) {
+  RoundAttempt::Participant& p = a.assigned[i];
+  if (options_.secagg.enabled) {
+    // Keeps its session open: the update waits for the secure cohort.
+    COHORT_RETURN_IF_ERROR(
+        SendReady(p.id, p.session.get(), a.round_id, std::move(report)));
+    return true;
+  }
+  a.bytes_up += static_cast<int64_t>(report.ByteSizeLong());
+  auto ack = p.session->Report(report);
+  if (!ack.ok()) LOG(WARNING) << DeviceName(p.id) << ": " << ack.status();
+  return false;
+}
+
+absl::Status Simulator::CloseRound(RoundAttempt& a) {
   // Close everyone else; a round short of its goal runs to its deadline.
   std::set<int64_t> waiting;
   for (const auto& c : secure_) waiting.insert(c.id);
-  for (auto& p : assigned) {
+  for (auto& p : a.assigned) {
     if (!waiting.contains(p.id)) p.session->Close();
   }
   if (engine_->phase() == server::RoundPhase::kReporting) {
-    clock_.AdvanceTo(t0 + absl::Seconds(deadline_s));
+    clock_.AdvanceTo(a.t0 + absl::Seconds(a.deadline_s));
   }
   last_summary_.reset();
   engine_->RunOnce();
   if (engine_->phase() == server::RoundPhase::kAggregating) {
-    COHORT_RETURN_IF_ERROR(RunSecureAggregation(engine_.get(), &clock_,
-                                                options_.secagg.phase_timeout,
-                                                secure_, &bytes_up));
-    for (const auto& c : secure_) dropped += c.drop != SecAggDrop::kNone;
+    SecAggTraffic traffic;
+    COHORT_RETURN_IF_ERROR(RunSecureAggregation(
+        engine_.get(), &clock_, *devices_, options_.secagg.phase_timeout,
+        secure_, &traffic));
+    a.bytes_up += traffic.bytes_up;
+    a.bytes_down += traffic.bytes_down;
   }
-  for (auto& p : assigned) p.session->Close();
+  for (auto& p : a.assigned) p.session->Close();
   secure_.clear();
-  if (!last_summary_.has_value()) return false;
+  return absl::OkStatus();
+}
 
+void Simulator::RecordRound(const RoundAttempt& a, const Callbacks& callbacks) {
+  const server::RoundSummary& s = *last_summary_;
   ++committed_;
   SimRoundRow row;
   row.round = committed_;
   row.sim_seconds = clock_.Seconds();
   row.wall_seconds = WallSeconds() - wall_start_;
-  row.participants = last_summary_->participants;
-  row.dropped = dropped;
-  row.bytes_up = bytes_up;
-  row.bytes_down = bytes_down;
-  row.train_loss = last_summary_->train_loss;
-  auto acc = last_summary_->metrics.find("test_accuracy");
-  row.test_accuracy = acc == last_summary_->metrics.end() ? 0 : acc->second;
-  VLOG(1) << "round " << committed_ << " took "
-          << absl::ToDoubleSeconds(clock_.Now() - round_start) << " simulated s";
+  row.participants = s.participants;
+  // Timeouts and disconnects as the device model played them; refused
+  // reports and SecAgg+ losses as the coordinator counted them.
+  row.outcome.drops = {a.timeouts, a.disconnects, s.drops.malformed,
+                       s.drops.secagg};
+  row.outcome.clipped_fraction = s.clipped_fraction;
+  row.outcome.abandoned_rounds = abandoned_since_row_;
+  abandoned_since_row_ = 0;
+  row.dropped = row.outcome.drops.lost();
+  row.bytes_up = a.bytes_up;
+  row.bytes_down = a.bytes_down;
+  row.train_loss = s.train_loss;
+  auto acc = s.metrics.find("test_accuracy");
+  row.test_accuracy = acc == s.metrics.end() ? 0 : acc->second;
   if (callbacks.on_round) callbacks.on_round(row);
-  return true;
 }
 
 }  // namespace cohort::sim

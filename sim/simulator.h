@@ -1,13 +1,16 @@
 #ifndef COHORT_SIM_SIMULATOR_H_
 #define COHORT_SIM_SIMULATOR_H_
 
+#include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
+#include "common/base/random.h"
 #include "common/data/client_population.h"
 #include "grpcpp/server.h"
 #include "server/api/coordinator_service.h"
@@ -25,11 +28,14 @@ namespace cohort::sim {
 
 enum class TransportKind { kInProcess, kGrpc };
 
+struct RoundAttempt;  // simulator.cc
+
 // Drives the production round engine with many virtual clients. Clients
 // check in, download, train (LocalTrainer) and report through a
 // CoordinatorTransport, in-process or gRPC over loopback TLS, exactly as
 // agents do. Time is virtual: device speed, link speed, dropouts and
-// deadlines play out on a VirtualClock without sleeping.
+// deadlines play out on a VirtualClock without sleeping, and so do a secure
+// round's SecAgg+ phases (RunSecureAggregation).
 //
 // Reproducible: with the same config, results are bit-identical whatever the
 // thread count or transport, because every random draw is keyed by
@@ -52,22 +58,53 @@ class Simulator {
   ~Simulator();
 
   // Runs config.rounds() committed rounds. FAILED_PRECONDITION if the
-  // population cannot fill rounds (too few reachable clients, repeated
-  // abandonment); transport errors otherwise.
+  // population cannot fill rounds: too few reachable clients (said so), or
+  // 20 attempts in a row abandoned, naming the engine's reasons for the last
+  // few (e.g. the SecAgg+ phase, threshold and survivors, or reports refused
+  // as malformed); transport errors otherwise.
   absl::Status Run(const Callbacks& callbacks);
 
   std::shared_ptr<const server::PublishedModel> current_model() const {
     return engine_->current_model();
   }
+  // The task's architecture: the zoo name, or an imported module's chain.
+  const std::string& architecture() const { return task_model_->architecture(); }
 
  private:
   Simulator() = default;
   absl::Status StartGrpc();
+  // INVALID_ARGUMENT when a device's report would exceed max_message_bytes,
+  // as cohort-server refuses the same task.
+  absl::Status CheckFleetLimits();
+  int64_t max_message_bytes() const;
   // Secure rounds: wraps a trained client as a SecureClient and sends ready.
   absl::Status SendReady(int64_t id, client::ParticipationSession* session,
                          int64_t round_id, cohort::v1::Report report);
-  // One round attempt; returns true when a round was committed.
+  // One round attempt; returns true when a round was committed. Its steps,
+  // in order:
   absl::StatusOr<bool> RunRound(const Callbacks& callbacks);
+  // Reachable clients check in until the engine stops assigning. OK(false)
+  // when the attempt has no round to play.
+  absl::StatusOr<bool> Select(RoundAttempt& a, int64_t attempt);
+  absl::Status CheckInSome(RoundAttempt& a, base::Random& pick,
+                           std::set<int64_t>& tried);
+  // Each client's round on the virtual clock, in event order; the reporters.
+  void PlanTimelines(RoundAttempt& a);
+  void StartTraining(const RoundAttempt& a);
+  // Plays the events in order: drops close their stream, reporters upload
+  // (or send ready). Stops at the goal or the deadline.
+  absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
+  // Reporter `i` finished; returns whether its stream stays open (SecAgg).
+  absl::StatusOr<bool> Upload(RoundAttempt& a, size_t i,
+                              cohort::v1::Report report);
+  // Closes the other streams, lets the engine conclude, runs SecAgg+.
+  absl::Status CloseRound(RoundAttempt& a);
+  void RecordRound(const RoundAttempt& a, const Callbacks& callbacks);
+  // The engine's observer: keeps a committed round's summary, counts an
+  // abandoned one and keeps its reason.
+  void OnRoundEnd(const server::RoundSummary& summary);
+  // The error after too many failed attempts in a row.
+  absl::Status GiveUp() const;
 
   cohort::v1::SimConfig config_;
   data::ImageDataset train_;
@@ -87,6 +124,9 @@ class Simulator {
 
   server::RoundOptions options_;
   std::optional<server::RoundSummary> last_summary_;
+  // The latest abandon reasons ("round N: ..."), oldest first.
+  std::deque<std::string> recent_abandons_;
+  int64_t abandoned_since_row_ = 0;
   int64_t attempts_ = 0;
   int64_t committed_ = 0;
   double wall_start_ = 0;

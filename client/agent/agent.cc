@@ -17,8 +17,6 @@
 namespace cohort::client {
 namespace {
 
-constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
-
 uint64_t DeviceKey(const std::string& device_id) {
   return std::hash<std::string>()(device_id);
 }
@@ -32,6 +30,7 @@ Agent::Agent(const cohort::v1::AgentConfig& config,
       transport_(std::move(transport)),
       trainer_(trainer),
       stop_(stop),
+      model_cache_(config.state_dir()),
       random_(DeviceKey(config.device_id()) ^
               static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {}
 
@@ -66,6 +65,11 @@ absl::Status Agent::Run() {
         delay.status().code() == absl::StatusCode::kFailedPrecondition) {
       return delay.status();
     }
+    if (delay.status().code() == absl::StatusCode::kUnavailable) {
+      // A local mistake (server name, certificate, clock) looks like a
+      // network failure from gRPC; retrying it forever helps nobody.
+      if (absl::Status cause = transport_->Diagnose(); !cause.ok()) return cause;
+    }
     absl::Duration backoff = NextBackoff();
     LOG(WARNING) << delay.status() << "; retrying in " << backoff;
     Wait(backoff);
@@ -81,7 +85,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   check_in.set_population(config_.population());
   check_in.mutable_capabilities()->set_cpu_cores(
       static_cast<int32_t>(std::thread::hardware_concurrency()));
-  check_in.set_cached_model_version(cached_version_);
+  check_in.set_cached_model_version(model_cache_.cached_version());
 
   auto reply = session->CheckIn(check_in);
   if (!reply.ok()) {
@@ -114,8 +118,11 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
     ParticipationSession& session,
     const cohort::v1::TaskAssignment& assignment) {
   const int64_t round = assignment.round_id();
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start,
-                          GetModel(assignment.model(), assignment.task()));
+  COHORT_ASSIGN_OR_RETURN(
+      cohort::v1::Weights start,
+      model_cache_.Get(assignment.model(), [&] {
+        return transport_->FetchModel(assignment.model(), assignment.task());
+      }));
   absl::Time t0 = absl::Now();
   COHORT_ASSIGN_OR_RETURN(
       LocalUpdate update,
@@ -191,35 +198,6 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
     VLOG(1) << "round " << round << ": SecAgg " << participant.StateName();
   }
   return absl::CancelledError("stopping");
-}
-
-absl::StatusOr<cohort::v1::Weights> Agent::GetModel(
-    const cohort::v1::ModelRef& ref, const std::string& task) {
-  if (ref.version() == cached_version_ && cached_version_ != 0) {
-    return cached_weights_;
-  }
-  const std::string dir =
-      config_.state_dir().empty() ? "cohort-agent-state" : config_.state_dir();
-  const std::string path = absl::StrCat(dir, "/model.pb");
-  std::string bytes;
-  auto cached = base::ReadFile(path, kMaxModelBytes);
-  if (cached.ok() && crypto::Sha256Hex(*cached) == ref.sha256()) {
-    bytes = std::move(*cached);
-  } else {
-    COHORT_ASSIGN_OR_RETURN(bytes, transport_->FetchModel(ref, task));
-  }
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights weights,
-                          VerifyModelBytes(ref, bytes));
-  if (!cached.ok() || *cached != bytes) {
-    COHORT_RETURN_IF_ERROR(base::MakeDirs(dir));
-    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(path, bytes));
-    // For `cohort-agent profile`: which architecture the cached bytes hold.
-    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
-        absl::StrCat(dir, "/model.arch"), ref.architecture()));
-  }
-  cached_version_ = ref.version();
-  cached_weights_ = weights;
-  return weights;
 }
 
 }  // namespace cohort::client

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "client/agent/model_cache.h"
 #include "client/train/local_trainer.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
@@ -29,9 +30,11 @@ class Agent {
         absl::Notification* stop);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
-  // server's certificate is not trusted; FAILED_PRECONDITION when the server
-  // refuses the check-in itself (wrong population, bad identity). Neither is
-  // retried. Everything else is retried with backoff.
+  // server's certificate is not trusted, or when the transport's Diagnose()
+  // finds a TLS mistake of the device's own after an UNAVAILABLE failure;
+  // FAILED_PRECONDITION when the server refuses the check-in itself (wrong
+  // population, bad identity). None is retried. Everything else is retried
+  // with backoff.
   absl::Status Run();
 
   // Cancels the call in flight, if any.
@@ -45,13 +48,10 @@ class Agent {
   absl::StatusOr<absl::Duration> DoAssignment(
       ParticipationSession& session,
       const cohort::v1::TaskAssignment& assignment);
-  // Cached or downloaded weights of `ref`, verified against its hash.
   // Secure rounds: waits for the cohort and runs SecAgg+ on `session`.
   absl::StatusOr<absl::Duration> RunSecureRound(ParticipationSession& session,
                                                 int64_t round,
                                                 LocalUpdate update);
-  absl::StatusOr<cohort::v1::Weights> GetModel(const cohort::v1::ModelRef& ref,
-                                               const std::string& task);
   absl::Duration NextBackoff();
   // Waits for `d` or a stop request.
   void Wait(absl::Duration d);
@@ -63,8 +63,7 @@ class Agent {
   base::Random random_;
   int backoff_attempt_ = 0;
   int64_t rounds_reported_ = 0;
-  int64_t cached_version_ = 0;
-  cohort::v1::Weights cached_weights_;
+  ModelCache model_cache_;
 };
 
 }  // namespace cohort::client

@@ -5,18 +5,22 @@
 //     runs the cached (or given) model on the device's data: latency p50/p95,
 //     peak RSS and time per operator.
 //
-// Exit codes: 0 after SIGTERM/SIGINT or max_rounds, 2 for a bad config or
-// missing data or a check-in the server refuses, 3 when the server's certificate is not trusted, 1 otherwise.
+// Exit codes: 0 after SIGTERM/SIGINT or max_rounds; 2 for a bad config,
+// missing data or a check-in the server refuses; 3 for a TLS mistake of the
+// device's own (the server's certificate not trusted or not naming
+// server_name_override, a device certificate the server refuses, expired or
+// not yet valid at the device clock); 1 otherwise.
 
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "client/agent/agent.h"
 #include "absl/strings/str_cat.h"
 #include "client/agent/agent_setup.h"
+#include "client/agent/model_cache.h"
+#include "client/transport/tls_probe.h"
 #include "client/agent/profile.h"
+#include "common/base/command_line.h"
 #include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
@@ -59,9 +63,10 @@ int Profile(const cohort::v1::AgentConfig& config) {
       config.state_dir().empty() ? "cohort-agent-state" : config.state_dir();
   std::string model_path = absl::GetFlag(FLAGS_model);
   std::string arch = absl::GetFlag(FLAGS_architecture);
-  if (model_path.empty()) model_path = dir + "/model.pb";
+  using cohort::client::ModelCache;
+  if (model_path.empty()) model_path = ModelCache::ModelPath(dir);
   if (arch.empty()) {
-    auto saved = cohort::base::ReadFile(dir + "/model.arch", 256);
+    auto saved = cohort::base::ReadFile(ModelCache::ArchitecturePath(dir), 4096);
     if (!saved.ok()) {
       return Fail(absl::FailedPreconditionError(
           "no model architecture: pass --architecture, or run the agent until "
@@ -69,7 +74,7 @@ int Profile(const cohort::v1::AgentConfig& config) {
     }
     arch = *saved;
   }
-  auto bytes = cohort::base::ReadFile(model_path, int64_t{256} << 20);
+  auto bytes = cohort::base::ReadFile(model_path, ModelCache::kMaxModelBytes);
   if (!bytes.ok()) {
     return Fail(absl::FailedPreconditionError(absl::StrCat(
         "no model at ", model_path, " (", bytes.status().message(),
@@ -91,9 +96,10 @@ int Profile(const cohort::v1::AgentConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Federated learning device agent.\n  cohort-agent --config=agent.textproto");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = cohort::base::ParseCommandLine(
+      argc, argv,
+      "Federated learning device agent.\n  cohort-agent --config=agent.textproto\n"
+      "  cohort-agent profile --config=agent.textproto [--json]");
   const bool profile = args.size() > 1 && std::string(args[1]) == "profile";
   if (args.size() > 1 && !profile) {
     std::fprintf(stderr, "cohort-agent: unknown command '%s' (try: profile)\n",
@@ -104,9 +110,10 @@ int main(int argc, char** argv) {
   absl::Notification stop;
   absl::Mutex agent_mu;
   cohort::client::Agent* running = nullptr;
-  cohort::base::StopOnTerminationSignals(&stop, [&] {
+  cohort::base::TerminationSignals signals([&] {
     absl::MutexLock lock(&agent_mu);
     if (running != nullptr) running->Cancel();
+    stop.Notify();
   });
 
   cohort::v1::AgentConfig config;
@@ -142,6 +149,10 @@ int main(int argc, char** argv) {
   absl::Status valid = cohort::client::ApplyAgentDefaults(&config);
   if (!valid.ok()) return Fail(valid);
   if (profile) return Profile(config);
+  if (absl::Status own = cohort::client::CheckDeviceCertificate(config.tls(), absl::Now());
+      !own.ok()) {
+    return Fail(own);
+  }
   auto trainer = cohort::client::MakeLocalTrainer(config);
   if (!trainer.ok()) return Fail(trainer.status());
   auto transport = cohort::client::MakeTransport(config);

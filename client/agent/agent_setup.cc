@@ -14,7 +14,35 @@ absl::Status Bad(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
+absl::Status ApplyPartitionDefaults(cohort::v1::PartitionConfig* p) {
+  if (p->num_shards() == 0) p->set_num_shards(1);
+  if (p->alpha() == 0) p->set_alpha(0.5);
+  if (p->seed() == 0) p->set_seed(1);
+  if (p->min_examples() == 0) p->set_min_examples(data::kDefaultMinExamples);
+  if (p->num_shards() < 1) return Bad("partition.num_shards", "must be >= 1");
+  if (p->shard_index() < 0 || p->shard_index() >= p->num_shards()) {
+    return Bad("partition.shard_index", "must be in [0, num_shards)");
+  }
+  if (!(p->alpha() > 0)) return Bad("partition.alpha", "must be > 0");
+  if (p->min_examples() < 1) {
+    return Bad("partition.min_examples", "must be >= 1 (0 means 10)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+data::PartitionSpec ToPartitionSpec(const cohort::v1::PartitionConfig& p) {
+  data::PartitionSpec spec;
+  spec.scheme = p.scheme() == cohort::v1::PartitionConfig::DIRICHLET
+                    ? data::PartitionScheme::kDirichlet
+                    : data::PartitionScheme::kIid;
+  spec.num_shards = p.num_shards();
+  spec.alpha = p.alpha();
+  spec.seed = p.seed();
+  spec.min_examples = p.min_examples();
+  return spec;
+}
 
 absl::Status ApplyAgentDefaults(cohort::v1::AgentConfig* c) {
   if (c->server_address().empty()) c->set_server_address("127.0.0.1:50051");
@@ -32,15 +60,7 @@ absl::Status ApplyAgentDefaults(cohort::v1::AgentConfig* c) {
   if (c->num_threads() < 0 || c->num_threads() > 256) {
     return Bad("num_threads", "must be in [1, 256]");
   }
-  auto* p = c->mutable_partition();
-  if (p->num_shards() == 0) p->set_num_shards(1);
-  if (p->alpha() == 0) p->set_alpha(0.5);
-  if (p->seed() == 0) p->set_seed(1);
-  if (p->num_shards() < 1) return Bad("partition.num_shards", "must be >= 1");
-  if (p->shard_index() < 0 || p->shard_index() >= p->num_shards()) {
-    return Bad("partition.shard_index", "must be in [0, num_shards)");
-  }
-  if (!(p->alpha() > 0)) return Bad("partition.alpha", "must be > 0");
+  COHORT_RETURN_IF_ERROR(ApplyPartitionDefaults(c->mutable_partition()));
   if (c->data().idx_dir().empty()) {
     c->mutable_data()->set_idx_dir(data::kDefaultFashionMnistDir);
   }
@@ -63,24 +83,26 @@ absl::StatusOr<data::ImageDataset> LoadDeviceData(
       data::ImageDataset all,
       data::LoadFashionMnist(c.data().idx_dir(), c.data().use_test_split(),
                              c.data().max_examples()));
-  const auto& p = c.partition();
-  std::vector<std::vector<int64_t>> shards;
-  if (p.scheme() == cohort::v1::PartitionConfig::DIRICHLET) {
-    COHORT_ASSIGN_OR_RETURN(
-        shards, data::PartitionDirichlet(all.labels, all.num_classes,
-                                         p.num_shards(), p.alpha(), p.seed()));
-  } else {
-    COHORT_ASSIGN_OR_RETURN(
-        shards, data::PartitionIid(all.num_examples, p.num_shards(), p.seed()));
-  }
-  return data::Subset(all, shards[p.shard_index()]);
+  // Every device computes the whole split and keeps its own shard; the
+  // simulator's SHARDS layout calls the same function.
+  COHORT_ASSIGN_OR_RETURN(
+      const std::vector<int64_t> mine,
+      data::ShardOf(ToPartitionSpec(c.partition()), all.labels,
+                    all.num_classes, c.partition().shard_index()));
+  return data::Subset(all, mine);
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
     const cohort::v1::AgentConfig& c) {
+  if (c.keepalive_ms() < 0) {
+    return absl::InvalidArgumentError("keepalive_ms: must not be negative");
+  }
+  const absl::Duration keepalive = c.keepalive_ms() > 0
+                                       ? absl::Milliseconds(c.keepalive_ms())
+                                       : GrpcTransport::kDefaultKeepalive;
   COHORT_ASSIGN_OR_RETURN(
       auto transport, GrpcTransport::Connect(c.server_address(), c.tls(),
-                                             c.server_name_override()));
+                                             c.server_name_override(), keepalive));
   return std::unique_ptr<CoordinatorTransport>(std::move(transport));
 }
 

@@ -1,5 +1,7 @@
 #include "client/transport/grpc_transport.h"
 
+#include "client/transport/tls_probe.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -107,7 +109,7 @@ class GrpcSession final : public ParticipationSession {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeTlsChannel(
     const std::string& address, const cohort::v1::TlsConfig& tls,
-    const std::string& server_name) {
+    const std::string& server_name, absl::Duration keepalive) {
   grpc::SslCredentialsOptions ssl;
   COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs,
                           base::ReadFile(tls.ca_cert_path(), 1 << 20));
@@ -121,16 +123,22 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeTlsChannel(
   args.SetSslTargetNameOverride(server_name);
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
+  // Pings keep the stream open through NATs and proxies with an idle timeout
+  // while the device trains; without data they would stop after two.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(keepalive)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Connect(
     const std::string& address, const cohort::v1::TlsConfig& tls,
-    const std::string& server_name) {
+    const std::string& server_name, absl::Duration keepalive) {
   COHORT_ASSIGN_OR_RETURN(auto channel,
-                          MakeTlsChannel(address, tls, server_name));
+                          MakeTlsChannel(address, tls, server_name, keepalive));
   return std::make_unique<GrpcTransport>(
-      cohort::v1::Coordinator::NewStub(channel), address, tls.ca_cert_path());
+      cohort::v1::Coordinator::NewStub(channel), address, tls, server_name);
 }
 
 bool IsTlsTrustFailure(const grpc::Status& status) {
@@ -143,10 +151,20 @@ bool IsTlsTrustFailure(const grpc::Status& status) {
 
 GrpcTransport::GrpcTransport(
     std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub,
-    std::string server_address, std::string ca_path)
+    std::string server_address, cohort::v1::TlsConfig tls,
+    std::string server_name)
     : stub_(std::move(stub)),
       server_address_(std::move(server_address)),
-      ca_path_(std::move(ca_path)) {}
+      tls_(std::move(tls)),
+      server_name_(std::move(server_name)) {}
+
+absl::Status GrpcTransport::Diagnose() {
+  absl::Status cause =
+      ProbeTls(server_address_, tls_, server_name_, absl::Seconds(5));
+  const bool local = cause.code() == absl::StatusCode::kUnauthenticated ||
+                     cause.code() == absl::StatusCode::kInvalidArgument;
+  return local ? cause : absl::OkStatus();
+}
 
 std::unique_ptr<ParticipationSession> GrpcTransport::OpenSession() {
   return std::make_unique<GrpcSession>(this);
@@ -175,7 +193,7 @@ absl::Status GrpcTransport::FromGrpc(const grpc::Status& s,
     return absl::UnauthenticatedError(absl::StrCat(
         "TLS handshake with ", server_address_,
         " failed: the server's certificate is not trusted by ca_cert ",
-        ca_path_, " (", s.error_message(), ")"));
+        tls_.ca_cert_path(), " (", s.error_message(), ")"));
   }
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(what, ": ", s.error_message()));

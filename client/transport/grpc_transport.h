@@ -7,6 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
@@ -19,19 +20,24 @@ namespace cohort::client {
 // sessions may be used from different threads, one thread per session.
 class GrpcTransport final : public CoordinatorTransport {
  public:
-  // `ca_path` only names the trust root in error messages.
+  // `tls` and `server_name` are what the channel under `stub` uses; they
+  // name the trust root in errors and drive Diagnose().
   GrpcTransport(std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub,
-                std::string server_address, std::string ca_path);
+                std::string server_address, cohort::v1::TlsConfig tls,
+                std::string server_name);
 
   // A transport over MakeTlsChannel(address, tls, server_name).
   static absl::StatusOr<std::unique_ptr<GrpcTransport>> Connect(
       const std::string& address, const cohort::v1::TlsConfig& tls,
-      const std::string& server_name);
+      const std::string& server_name,
+      absl::Duration keepalive = kDefaultKeepalive);
 
   std::unique_ptr<ParticipationSession> OpenSession() override;
   absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
                                          const std::string& task) override;
   void CancelAll() override;
+  // A TLS handshake made with OpenSSL (ProbeTls) names local mistakes.
+  absl::Status Diagnose() override;
 
   // Registers a call so CancelAll can reach it. Used by sessions.
   void Track(grpc::ClientContext* ctx);
@@ -43,11 +49,13 @@ class GrpcTransport final : public CoordinatorTransport {
   cohort::v1::Coordinator::StubInterface* stub() { return stub_.get(); }
 
   static constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
+  static constexpr absl::Duration kDefaultKeepalive = absl::Seconds(20);
 
  private:
   std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub_;
   const std::string server_address_;
-  const std::string ca_path_;
+  const cohort::v1::TlsConfig tls_;
+  const std::string server_name_;
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> active_ ABSL_GUARDED_BY(mu_);
@@ -56,10 +64,12 @@ class GrpcTransport final : public CoordinatorTransport {
 // A TLS channel to `address` whose only trust root is tls.ca_cert_path,
 // expecting `server_name` in the server's certificate. The device's own
 // certificate is presented when tls.cert_path and tls.key_path are set (mTLS).
-// Messages of up to 64 MiB either way. NOT_FOUND for a missing PEM file.
+// Messages of up to 64 MiB either way. HTTP/2 keepalive pings every
+// `keepalive`, also on idle streams. NOT_FOUND for a missing PEM file.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeTlsChannel(
     const std::string& address, const cohort::v1::TlsConfig& tls,
-    const std::string& server_name);
+    const std::string& server_name,
+    absl::Duration keepalive = GrpcTransport::kDefaultKeepalive);
 
 // True when an RPC failed because the TLS handshake rejected the server's
 // certificate (so retrying cannot help).

@@ -55,6 +55,13 @@ class CoordinatorTransport {
 
   // Aborts any call in flight (from another thread, e.g. on SIGTERM).
   virtual void CancelAll() {}
+
+  // Called after a call failed with UNAVAILABLE: UNAUTHENTICATED (or
+  // INVALID_ARGUMENT) naming the cause and the fix when the device's own
+  // configuration is why it cannot connect (a wrong server name, a
+  // certificate from another CA, a clock off by minutes), so that the caller
+  // stops instead of retrying forever; OK when the failure looks transient.
+  virtual absl::Status Diagnose() { return absl::OkStatus(); }
 };
 
 }  // namespace cohort::client

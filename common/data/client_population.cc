@@ -180,28 +180,17 @@ absl::StatusOr<Pools> LabelPools(const ImageDataset& data,
   return pools;
 }
 
-}  // namespace
-
-absl::Status ValidatePopulationSpec(const PopulationSpec& spec,
-                                    int num_classes) {
-  if (num_classes < 1) {
-    return FieldError("data.num_classes",
-                      absl::StrCat("must be >= 1, got ", num_classes));
-  }
-  if (spec.num_clients < 1) {
-    return FieldError("population.num_clients",
-                      absl::StrCat("must be >= 1, got ", spec.num_clients));
-  }
+absl::Status ValidateScheme(const PopulationSpec& spec, int num_classes) {
   switch (spec.scheme) {
     case PartitionScheme::kIid:
-      break;
+      return absl::OkStatus();
     case PartitionScheme::kDirichlet:
       if (!(spec.alpha > 0.0) || !std::isfinite(spec.alpha)) {
         return FieldError(
             "population.alpha",
             absl::StrCat("must be finite and > 0, got ", spec.alpha));
       }
-      break;
+      return absl::OkStatus();
     case PartitionScheme::kLabelShards:
       if (spec.labels_per_client < 1 || spec.labels_per_client > num_classes) {
         return FieldError(
@@ -209,12 +198,45 @@ absl::Status ValidatePopulationSpec(const PopulationSpec& spec,
             absl::StrCat("must be in [1, num_classes = ", num_classes,
                          "], got ", spec.labels_per_client));
       }
-      break;
-    default:
-      return FieldError(
-          "population.scheme",
-          absl::StrCat("unknown value ", static_cast<int>(spec.scheme)));
+      return absl::OkStatus();
   }
+  return FieldError(
+      "population.scheme",
+      absl::StrCat("unknown value ", static_cast<int>(spec.scheme)));
+}
+
+absl::Status ValidateLayout(const PopulationSpec& spec) {
+  switch (spec.layout) {
+    case PopulationLayout::kSampled:
+      return absl::OkStatus();
+    case PopulationLayout::kShards:
+      if (spec.scheme == PartitionScheme::kLabelShards) {
+        return FieldError("population.partition",
+                          "LABEL_SHARDS has no disjoint split: use IID or "
+                          "DIRICHLET with layout SHARDS, or layout SAMPLED");
+      }
+      if (spec.num_clients > std::numeric_limits<int>::max()) {
+        return FieldError("population.num_clients",
+                          absl::StrCat("must fit an int in layout SHARDS, got ",
+                                       spec.num_clients));
+      }
+      return absl::OkStatus();
+  }
+  return FieldError(
+      "population.layout",
+      absl::StrCat("unknown value ", static_cast<int>(spec.layout)));
+}
+
+absl::Status ValidateMinExamples(const PopulationSpec& spec) {
+  if (spec.min_examples < 1) {
+    return FieldError("population.min_examples",
+                      absl::StrCat("must be >= 1, got ", spec.min_examples));
+  }
+  return absl::OkStatus();
+}
+
+// The count fields of the kSampled layout.
+absl::Status ValidateSampledCounts(const PopulationSpec& spec) {
   if (spec.mean_examples < 1) {
     return FieldError("population.mean_examples",
                       absl::StrCat("must be >= 1, got ", spec.mean_examples));
@@ -224,10 +246,7 @@ absl::Status ValidatePopulationSpec(const PopulationSpec& spec,
         "population.quantity_sigma",
         absl::StrCat("must be finite and >= 0, got ", spec.quantity_sigma));
   }
-  if (spec.min_examples < 1) {
-    return FieldError("population.min_examples",
-                      absl::StrCat("must be >= 1, got ", spec.min_examples));
-  }
+  COHORT_RETURN_IF_ERROR(ValidateMinExamples(spec));
   if (spec.max_examples < 0) {
     return FieldError(
         "population.max_examples",
@@ -251,29 +270,83 @@ absl::Status ValidatePopulationSpec(const PopulationSpec& spec,
   return absl::OkStatus();
 }
 
+// The kShards layout's split of `data`: the agents' PartitionExamples().
+absl::StatusOr<Pools> SplitIntoShards(const PopulationSpec& spec,
+                                      const ImageDataset& data) {
+  const int64_t most = data.num_examples / spec.min_examples;
+  if (spec.num_clients > most) {
+    return FieldError(
+        "population.num_clients",
+        absl::StrCat("is ", spec.num_clients, ", but layout SHARDS gives each "
+                     "client population.min_examples = ", spec.min_examples,
+                     " of the ", data.num_examples, " examples, so at most ",
+                     most, " clients fit; lower one of the two"));
+  }
+  return PartitionExamples(ShardPartitionOf(spec), data.labels,
+                           data.num_classes);
+}
+
+}  // namespace
+
+PartitionSpec ShardPartitionOf(const PopulationSpec& spec) {
+  PartitionSpec split;
+  split.scheme = spec.scheme;
+  split.num_shards = static_cast<int>(spec.num_clients);
+  split.alpha = spec.alpha;
+  split.seed = spec.seed;
+  split.min_examples = spec.min_examples;
+  split.fields = PopulationFieldNames();
+  return split;
+}
+
+absl::Status ValidatePopulationSpec(const PopulationSpec& spec,
+                                    int num_classes) {
+  if (num_classes < 1) {
+    return FieldError("data.num_classes",
+                      absl::StrCat("must be >= 1, got ", num_classes));
+  }
+  if (spec.num_clients < 1) {
+    return FieldError("population.num_clients",
+                      absl::StrCat("must be >= 1, got ", spec.num_clients));
+  }
+  COHORT_RETURN_IF_ERROR(ValidateScheme(spec, num_classes));
+  COHORT_RETURN_IF_ERROR(ValidateLayout(spec));
+  if (spec.layout == PopulationLayout::kShards) {
+    return ValidateMinExamples(spec);
+  }
+  return ValidateSampledCounts(spec);
+}
+
 absl::StatusOr<std::unique_ptr<ClientPopulation>> ClientPopulation::Create(
     const PopulationSpec& spec, const ImageDataset* data) {
   if (data == nullptr) return FieldError("data", "must not be null");
   COHORT_RETURN_IF_ERROR(ValidatePopulationSpec(spec, data->num_classes));
   COHORT_RETURN_IF_ERROR(ValidateData(*data));
-  Pools pools;
-  if (spec.scheme != PartitionScheme::kIid) {
+  Pools pools, shards;
+  if (spec.layout == PopulationLayout::kShards) {
+    COHORT_ASSIGN_OR_RETURN(shards, SplitIntoShards(spec, *data));
+  } else if (spec.scheme != PartitionScheme::kIid) {
     COHORT_ASSIGN_OR_RETURN(pools, LabelPools(*data, spec.scheme));
   }
   return std::unique_ptr<ClientPopulation>(
-      new ClientPopulation(spec, data, std::move(pools)));
+      new ClientPopulation(spec, data, std::move(pools), std::move(shards)));
 }
 
 ClientPopulation::ClientPopulation(const PopulationSpec& spec,
-                                   const ImageDataset* data, Pools pools)
+                                   const ImageDataset* data, Pools pools,
+                                   Pools shards)
     : spec_(spec),
       data_(data),
       max_examples_(EffectiveMaxExamples(spec)),
-      pools_(std::move(pools)) {}
+      pools_(std::move(pools)),
+      shards_(std::move(shards)) {}
 
 int64_t ClientPopulation::NumExamplesOf(int64_t id) const {
   CHECK(id >= 0 && id < spec_.num_clients)
       << "client id " << id << " out of range [0, " << spec_.num_clients << ")";
+  if (spec_.layout == PopulationLayout::kShards) {
+    return static_cast<int64_t>(shards_[static_cast<size_t>(id)].size());
+  }
   if (spec_.quantity_sigma == 0.0) return spec_.mean_examples;
   base::Random random = ClientRandom(spec_.seed, id, Stream::kCount);
   const double sigma = spec_.quantity_sigma;
@@ -292,6 +365,9 @@ int64_t ClientPopulation::NumExamplesOf(int64_t id) const {
 
 std::vector<int64_t> ClientPopulation::ExamplesOf(int64_t id) const {
   const int64_t count = NumExamplesOf(id);
+  if (spec_.layout == PopulationLayout::kShards) {
+    return shards_[static_cast<size_t>(id)];
+  }
   base::Random random = ClientRandom(spec_.seed, id, Stream::kContent);
   std::vector<int64_t> examples;
   examples.reserve(static_cast<size_t>(count));

@@ -7,16 +7,18 @@
 // every device rebuilds the same chain from it; no code or pickled object
 // ever crosses the network. Example (two layers):
 //
-//   chain:conv2d/conv1/1/8/k5/s1/p0/b1/r1/m2x2;linear/fc/1152/10/f1/b1
+//   chain:conv2d/conv1/1/8/k5/s1/p0/b1/r1/m2x2;linear/fc/1152/10/f1/b1/r0
 //
 // Fields after kind/name/in/out: k kernel, s stride, p padding, b bias,
-// r relu, m max-pool kernel x stride, f flatten before.
+// r relu, m max-pool kernel x stride, f flatten before, and last, only on
+// a layer with dropout, d the dropout probability in (0, 1) written as the
+// shortest decimal that reads back exactly (e.g. "/d0.25").
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/ml/zoo.h"
 
 namespace cohort::ml::internal {
@@ -28,9 +30,10 @@ bool IsChainSpec(absl::string_view architecture);
 std::string ChainSpecString(const std::vector<LayerSpec>& specs);
 
 // Parses and checks a chain from an untrusted string: at most 64 layers,
-// names of [A-Za-z0-9_], sizes in range, shapes that chain from
-// [N, 1, 28, 28] to [N, 10], at most 50M parameters. INVALID_ARGUMENT with
-// the reason otherwise.
+// unique names of [A-Za-z0-9_], sizes in range, dropout in (0, 1), shapes
+// that chain from [N, 1, 28, 28] to [N, 10], at most 50M parameters.
+// INVALID_ARGUMENT with the reason, and the layer's index and name,
+// otherwise.
 absl::StatusOr<std::vector<LayerSpec>> ParseChainSpec(absl::string_view text);
 
 }  // namespace cohort::ml::internal

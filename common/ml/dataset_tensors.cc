@@ -116,6 +116,9 @@ TrainResult TrainLoop(Network& network, const at::Tensor& images,
   network.set_quant_mode(options.qat ? QuantMode::kFakeQuant
                                      : QuantMode::kOff);
   network.train();
+  // Dropout masks restart from the seed too, so a reused Network (the
+  // simulator's per-thread trainers) trains each client as a fresh one would.
+  network.SeedDropout(options.seed);
   base::Random random(options.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});

@@ -44,9 +44,11 @@ absl::StatusOr<EvalResult> EvaluateForward(
 using BatchLoss =
     std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& index)>;
 
-// SGD over shuffled mini-batches of `images` for options.epochs epochs,
-// applying pruning masks after every step; QAT per options.qat. Returns the
-// mean loss of the last epoch. May throw c10::Error.
+// SGD over shuffled mini-batches of `images` for options.epochs epochs in
+// training mode (dropout on, masks seeded from options.seed), applying
+// pruning masks after every step; QAT per options.qat. Leaves the network
+// in eval mode. Returns the mean loss of the last epoch. May throw
+// c10::Error.
 TrainResult TrainLoop(Network& network, const at::Tensor& images,
                       const TrainOptions& options, const BatchLoss& loss);
 

@@ -21,7 +21,8 @@ struct TrainOptions {
   int batch_size = 32;
   float learning_rate = 0.05f;
   float momentum = 0.0f;
-  // Seeds the per-epoch shuffle so local training is reproducible.
+  // Seeds the per-epoch shuffle and the dropout masks of a model that has
+  // dropout, so local training is reproducible.
   uint64_t seed = 1;
   // Quantization-aware training: the forward pass fake-quantizes weights
   // (per output channel, symmetric int8, exactly as the int8 artifact) and
@@ -79,10 +80,16 @@ class Model {
   // conv2d / linear layers with relu, max_pool2d, flatten and dropout, map
   // [N, 1, 28, 28] to [N, 10], and have trainable parameters; the result is
   // then trained, quantized and converted like a zoo model, and weights
-  // travel only as model.proto. Parameter names keep the module's paths
+  // travel only as model.proto. Every property that changes training is
+  // carried over or the module is refused: dropout keeps its probability
+  // and acts in Train only; padding="same" (odd kernel, stride 1) becomes
+  // the equal symmetric padding; BatchNorm, frozen or tied parameters and
+  // any other op are refused. Parameter names keep the module's paths
   // with '.' inside a submodule path turned into '_' ("features_0.weight").
   // NOT_FOUND if the file is unreadable, RESOURCE_EXHAUSTED above 64 MiB,
-  // INVALID_ARGUMENT with the reason for any module that is refused.
+  // INVALID_ARGUMENT with the reason for any module that is refused; a
+  // refusal caused by one layer names it by module path and PyTorch class,
+  // e.g. "layer features.3 (BatchNorm2d)".
   static absl::StatusOr<std::unique_ptr<Model>> ImportTorchScript(
       const std::string& path);
   ~Model();

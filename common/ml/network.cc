@@ -1,9 +1,11 @@
 // internal::Network: the layer chain, with observers and fake quantization.
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <utility>
 
 #include "common/ml/zoo.h"
@@ -18,6 +20,8 @@ constexpr int kActivationQuantMax = 255;
 // model; ranges lagging 100 batches behind training from scratch clip most
 // activations and stall it, so ranges follow faster here.
 constexpr float kRangeMomentum = 0.1f;
+// Until SeedDropout: TrainOptions.seed's default.
+constexpr uint64_t kDefaultDropoutSeed = 1;
 
 std::vector<int64_t> WeightShape(const LayerSpec& spec) {
   if (spec.kind == LayerSpec::Kind::kConv2d) {
@@ -44,7 +48,9 @@ torch::Tensor WeightScales(const torch::Tensor& weight) {
                       torch::ones_like(max_abs));
 }
 
-Network::Network(std::vector<LayerSpec> specs) : specs_(std::move(specs)) {
+Network::Network(std::vector<LayerSpec> specs)
+    : specs_(std::move(specs)),
+      dropout_generator_(at::detail::createCPUGenerator(kDefaultDropoutSeed)) {
   for (const LayerSpec& spec : specs_) {
     auto layer = std::make_shared<torch::nn::Module>();
     // Handles share the parameters' storage; optimizers update in place.
@@ -113,8 +119,23 @@ torch::Tensor Network::Forward(const torch::Tensor& input) {
     if (spec.relu) x = torch::relu(x);
     x = Quantize(x, i + 1);
     if (spec.pool > 0) x = torch::max_pool2d(x, spec.pool, spec.pool_stride);
+    if (spec.dropout > 0.0 && is_training()) x = Dropout(x, spec.dropout);
   }
   return x;
+}
+
+// torch::dropout's inverted dropout, but drawn from this network's own
+// generator: LibTorch's global one is shared by every model in the process,
+// so it would make a seeded client's training depend on its neighbours.
+torch::Tensor Network::Dropout(const torch::Tensor& x, double p) {
+  torch::Tensor keep =
+      torch::empty_like(x).bernoulli_(1.0 - p, dropout_generator_);
+  return x * keep.div_(1.0 - p);
+}
+
+void Network::SeedDropout(uint64_t seed) {
+  std::lock_guard<std::mutex> lock(dropout_generator_.mutex());
+  dropout_generator_.set_current_seed(seed);
 }
 
 void Network::SetMask(size_t layer, torch::Tensor mask) {
@@ -141,6 +162,7 @@ std::shared_ptr<Network> Network::Clone() const {
   }
   copy->ranges_ = ranges_;
   copy->mode_ = mode_;
+  copy->dropout_generator_ = dropout_generator_.clone();
   copy->train(is_training());
   return copy;
 }

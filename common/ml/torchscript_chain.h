@@ -3,6 +3,11 @@
 
 // Internal to common/ml: reads a TorchScript module's forward graph as a
 // chain of LayerSpecs, the form every Cohort model takes.
+//
+// The rule is that whatever changes training is either carried into the
+// LayerSpec or refused: nothing the module says is dropped silently. Each
+// refusal names the layer that caused it by the submodule path and class
+// that inlining recorded for the op ("layer features.3 (BatchNorm2d)").
 
 #include <torch/csrc/jit/api/module.h>
 
@@ -14,18 +19,43 @@
 
 namespace cohort::ml::internal {
 
+// The submodule whose forward ran an op: its attribute path from the root
+// module ("features.3") and its class's own name ("BatchNorm2d", without
+// the TorchScript qualification). Both empty for an op written in the root
+// module's forward itself.
+struct ModuleOrigin {
+  std::string path;
+  std::string type;
+};
+
 // A translated layer and the module parameters that feed it.
 struct ChainLayer {
   LayerSpec spec;
+  ModuleOrigin origin;
   std::string weight_path;  // e.g. "features.0.weight"
   std::string bias_path;    // empty if the layer has no bias
+  // padding="same": spec.padding is still 0 and must be resolved from the
+  // kernel size, which only the weight's shape tells.
+  bool pad_same = false;
 };
 
+// "layer features.0 (Conv2d)"; for a layer op written in the root forward,
+// "layer features.0" after the module that holds its weight.
+std::string DescribeLayer(const ChainLayer& layer);
+
 // Walks the inlined forward graph. Accepts only a single chain of
-// conv2d (groups 1, dilation 1, square kernel), linear, relu, max_pool2d
-// (no padding, dilation or ceil_mode), flatten/view/reshape and dropout (a
-// no-op at inference). INVALID_ARGUMENT naming the first op that does not
-// fit. May throw c10::Error.
+// conv2d / _convolution / _convolution_mode (groups 1, dilation 1, square
+// constant stride; padding a square constant, "valid", or "same" with
+// stride 1), linear, relu, max_pool2d (no padding, dilation or ceil_mode;
+// not after a dropout), flatten/view/reshape (before linear layers only)
+// and element-wise dropout after a layer; ops inside a submodule that does
+// not reduce to these (BatchNorm2d's aten::dim, a padding_mode's aten::pad,
+// control flow) are refused. Dropout whose training flag is a module's
+// `training` attribute (scripted nn.Dropout) is carried as
+// LayerSpec::dropout; with the constant flag False (a module traced in eval
+// mode) it is the identity in every mode and is left out, with a warning in
+// the log; anything else is refused. INVALID_ARGUMENT naming the first op
+// that does not fit, and its layer when it has one. May throw c10::Error.
 absl::StatusOr<std::vector<ChainLayer>> ReadChain(torch::jit::Module& module);
 
 }  // namespace cohort::ml::internal

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <map>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -90,42 +92,167 @@ absl::StatusOr<at::Tensor> Probe(torch::jit::Module& module,
   return logits;
 }
 
-absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
-    const std::vector<ChainLayer>& chain, torch::jit::Module& module) {
-  std::map<std::string, at::Tensor> params;
+using ParamMap = std::map<std::string, at::Tensor>;
+
+ParamMap Parameters(torch::jit::Module& module) {
+  ParamMap params;
   for (const auto& p : module.named_parameters(/*recurse=*/true)) {
     params[p.name] = p.value;
   }
+  return params;
+}
+
+absl::Status Refuse(const ChainLayer& layer, const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(internal::DescribeLayer(layer), ": ", why));
+}
+
+// Cohort trains every parameter of the chain on its own, so a parameter
+// PyTorch would not train (requires_grad=False) or one that feeds two
+// places (tied weights) would train differently here: refused.
+absl::Status CheckTrainable(const std::vector<ChainLayer>& chain,
+                            const ParamMap& params) {
+  std::vector<std::pair<std::string, at::Tensor>> seen;
+  for (const ChainLayer& layer : chain) {
+    for (const std::string& path : {layer.weight_path, layer.bias_path}) {
+      if (path.empty()) continue;
+      const auto it = params.find(path);
+      if (it == params.end()) {
+        return Refuse(layer, absl::StrCat(path, " is not a parameter (a "
+                                                "buffer or constant?)"));
+      }
+      if (!it->second.requires_grad()) {
+        return Refuse(layer, absl::StrCat("parameter ", path,
+                                          " has requires_grad=False (frozen);"
+                                          " Cohort trains every layer"));
+      }
+      for (const auto& [other, tensor] : seen) {
+        if (!tensor.is_alias_of(it->second)) continue;
+        return Refuse(layer, absl::StrCat("parameter ", path,
+                                          " shares its storage with ", other,
+                                          " (tied weights), which Cohort "
+                                          "would train apart"));
+      }
+      seen.emplace_back(path, it->second);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The layer's sizes from its weight's shape, and padding="same" resolved.
+absl::StatusOr<internal::LayerSpec> ResolveSpec(const ChainLayer& layer,
+                                                const ParamMap& params) {
+  internal::LayerSpec spec = layer.spec;
+  const at::Tensor& w = params.at(layer.weight_path);
+  const bool conv = spec.kind == internal::LayerSpec::Kind::kConv2d;
+  if (w.dim() != (conv ? 4 : 2) || (conv && w.size(2) != w.size(3))) {
+    return Refuse(layer, absl::StrCat("weight ", layer.weight_path, " is ",
+                                      ShapeString(w.sizes()), ", want ",
+                                      conv ? "[out, in, k, k]" : "[out, in]"));
+  }
+  spec.out = w.size(0);
+  spec.in = w.size(1);
+  if (!conv) return spec;
+  spec.kernel = w.size(2);
+  if (!layer.pad_same) return spec;
+  // PyTorch puts the odd pixel of an even kernel's "same" padding on one
+  // side only; Cohort's convolutions pad symmetrically.
+  if (spec.kernel % 2 == 0) {
+    return Refuse(layer, absl::StrCat("padding='same' with the even kernel ",
+                                      spec.kernel,
+                                      " pads unevenly, which Cohort's conv "
+                                      "layers cannot express; use an odd "
+                                      "kernel or explicit padding"));
+  }
+  spec.padding = (spec.kernel - 1) / 2;
+  return spec;
+}
+
+// Devices rebuild the model from the chain's name alone, so it must pass
+// ParseChainSpec's limits and shape checks here, not first on a device.
+absl::StatusOr<std::vector<internal::LayerSpec>> ResolveChain(
+    const std::vector<ChainLayer>& chain, const ParamMap& params) {
   std::vector<internal::LayerSpec> specs;
   for (const ChainLayer& layer : chain) {
-    internal::LayerSpec spec = layer.spec;
-    const at::Tensor& w = params[layer.weight_path];
-    const bool conv = spec.kind == internal::LayerSpec::Kind::kConv2d;
-    if (!w.defined() || w.dim() != (conv ? 4 : 2) ||
-        (conv && w.size(2) != w.size(3))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter ", layer.weight_path,
-                       " is not a trainable weight of the expected shape"));
-    }
-    spec.out = w.size(0);
-    spec.in = w.size(1);
-    if (conv) spec.kernel = w.size(2);
-    specs.push_back(spec);
+    absl::StatusOr<internal::LayerSpec> spec = ResolveSpec(layer, params);
+    if (!spec.ok()) return spec.status();
+    specs.push_back(*std::move(spec));
   }
-  auto network = std::make_shared<Network>(specs);
+  const std::string text = internal::ChainSpecString(specs);
+  absl::StatusOr<std::vector<internal::LayerSpec>> parsed =
+      internal::ParseChainSpec(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("module's layers do not fit Cohort's layer chain: ",
+                     parsed.status().message()));
+  }
+  if (internal::ChainSpecString(*parsed) != text) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module's layer chain does not survive its name: ", text));
+  }
+  return specs;
+}
+
+absl::Status CopyParameters(const std::vector<ChainLayer>& chain,
+                            const ParamMap& params, Network& network) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < chain.size(); ++i) {
-    network->weight(i).copy_(params[chain[i].weight_path]);
-    if (!chain[i].bias_path.empty()) {
-      const at::Tensor& b = params[chain[i].bias_path];
-      if (!b.defined() || b.sizes() != network->bias(i).sizes()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "parameter ", chain[i].bias_path, " does not fit its layer"));
-      }
-      network->bias(i).copy_(b);
+    network.weight(i).copy_(params.at(chain[i].weight_path));
+    if (chain[i].bias_path.empty()) continue;
+    const at::Tensor& b = params.at(chain[i].bias_path);
+    if (b.sizes() != network.bias(i).sizes()) {
+      return Refuse(chain[i],
+                    absl::StrCat("bias ", chain[i].bias_path, " is ",
+                                 ShapeString(b.sizes()),
+                                 ", which does not fit its weight"));
     }
+    network.bias(i).copy_(b);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
+    const std::vector<ChainLayer>& chain, torch::jit::Module& module) {
+  const ParamMap params = Parameters(module);
+  if (absl::Status s = CheckTrainable(chain, params); !s.ok()) return s;
+  absl::StatusOr<std::vector<internal::LayerSpec>> specs =
+      ResolveChain(chain, params);
+  if (!specs.ok()) return specs.status();
+  auto network = std::make_shared<Network>(*std::move(specs));
+  if (absl::Status s = CopyParameters(chain, params, *network); !s.ok()) {
+    return s;
   }
   return network;
+}
+
+absl::Status CheckHasTrainable(torch::jit::Module& module) {
+  for (const at::Tensor& p : module.parameters()) {
+    if (p.requires_grad() && p.numel() > 0) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "module has no trainable parameters; nothing to train or federate");
+}
+
+// The chain, in eval mode, must give the module's own output on the probe.
+absl::Status CheckReproduces(Network& network, const at::Tensor& probe,
+                             const at::Tensor& want) {
+  network.eval();
+  const at::Tensor got = network.Forward(probe);
+  if (got.sizes() != want.sizes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module's forward could not be reproduced as a layer chain (it gives ",
+        ShapeString(want.sizes()), ", the chain ", ShapeString(got.sizes()),
+        ")"));
+  }
+  const double diff = (got - want).abs().max().item<double>();
+  const double scale = 1.0 + want.abs().max().item<double>();
+  if (!(diff <= 1e-4 * scale)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module's forward could not be reproduced as a layer chain (max "
+        "difference ",
+        diff, "); it may reshape or reorder in ways Cohort does not model"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
@@ -138,14 +265,7 @@ absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
                      FirstLine(e.what_without_backtrace())));
   }
   module.eval();
-  int64_t trainable = 0;
-  for (const at::Tensor& p : module.parameters()) {
-    if (p.requires_grad()) trainable += p.numel();
-  }
-  if (trainable == 0) {
-    return absl::InvalidArgumentError(
-        "module has no trainable parameters; nothing to train or federate");
-  }
+  if (absl::Status s = CheckHasTrainable(module); !s.ok()) return s;
   torch::NoGradGuard no_grad;
   const at::Tensor probe = torch::randn(
       {kProbeBatch, 1, internal::kImageSide, internal::kImageSide},
@@ -160,16 +280,13 @@ absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
   }
   absl::StatusOr<std::shared_ptr<Network>> network =
       BuildNetwork(*chain, module);
-  if (!network.ok()) return network.status();
-  (*network)->eval();
-  const at::Tensor got = (*network)->Forward(probe);
-  const double diff = (got - *want).abs().max().item<double>();
-  const double scale = 1.0 + want->abs().max().item<double>();
-  if (!(diff <= 1e-4 * scale)) {
+  if (!network.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "module's forward could not be reproduced as a layer chain (max "
-        "difference ",
-        diff, "); it may reshape or reorder in ways Cohort does not model"));
+        "module cannot be trained and exported to int8 by Cohort: ",
+        network.status().message()));
+  }
+  if (absl::Status s = CheckReproduces(**network, probe, *want); !s.ok()) {
+    return s;
   }
   return network;
 }

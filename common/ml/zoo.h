@@ -2,11 +2,13 @@
 #define COHORT_COMMON_ML_ZOO_H_
 
 // Internal to common/ml: every model is a Network, a straight chain of conv
-// and linear layers (each optionally followed by ReLU and max-pooling). Zoo
+// and linear layers (each optionally followed by ReLU, max-pooling and
+// dropout). Zoo
 // architectures and imported TorchScript modules are both translated into
 // this form, so QAT, int8 export, pruning and distillation work on one
 // representation. Nothing outside common/ml may include this header.
 
+#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
@@ -36,6 +38,9 @@ struct LayerSpec {
   bool relu = false;
   int64_t pool = 0;  // max-pool kernel after the layer; 0 for none
   int64_t pool_stride = 0;
+  // Dropout probability on the layer's output (after ReLU and pooling),
+  // applied in training mode only; 0 for none, otherwise in (0, 1).
+  double dropout = 0.0;
 };
 
 // Observed range of one activation tensor (for int8 activations).
@@ -53,7 +58,9 @@ enum class QuantMode { kOff, kObserve, kFakeQuant };
 
 // Maps a float batch [N, 1, 28, 28] to logits [N, 10]. Owns its layers;
 // parameters are named "<layer>.weight" / "<layer>.bias" in chain order.
-// Not thread-safe.
+// In training mode (train()) layers with a dropout probability drop
+// activations with masks from the network's own generator, so a seeded run
+// is reproducible; in eval mode dropout is the identity. Not thread-safe.
 class Network : public torch::nn::Module {
  public:
   explicit Network(std::vector<LayerSpec> specs);
@@ -77,11 +84,16 @@ class Network : public torch::nn::Module {
   void SetMask(size_t layer, torch::Tensor mask);
   void ApplyMasks();
 
-  // A deep copy: weights, ranges, masks and mode.
+  // Restarts the dropout masks' random stream from `seed` (TrainLoop does
+  // this with TrainOptions.seed). No effect on a chain without dropout.
+  void SeedDropout(uint64_t seed);
+
+  // A deep copy: weights, ranges, masks, mode and dropout generator state.
   std::shared_ptr<Network> Clone() const;
 
  private:
   torch::Tensor Quantize(torch::Tensor x, size_t range_index);
+  torch::Tensor Dropout(const torch::Tensor& x, double p);
 
   std::vector<LayerSpec> specs_;
   std::vector<torch::Tensor> weights_;
@@ -89,6 +101,7 @@ class Network : public torch::nn::Module {
   std::vector<torch::Tensor> masks_;
   std::vector<ActivationRange> ranges_;
   QuantMode mode_ = QuantMode::kOff;
+  at::Generator dropout_generator_;
 };
 
 // uint8 affine parameters (scale, zero point) covering `range` and 0.

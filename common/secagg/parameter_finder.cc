@@ -79,6 +79,37 @@ Attempt TryDegree(int n, int k, bool complete, double delta, double gamma) {
   return a;
 }
 
+absl::Status ValidateInputs(int n, double dropout_rate,
+                            double corrupt_fraction) {
+  if (n < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SecAgg+ needs n >= 2 clients (masks cancel only between clients), "
+        "got ", n));
+  }
+  if (!(dropout_rate >= 0 && dropout_rate < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dropout_rate must be in [0, 1), got ", dropout_rate));
+  }
+  if (!(corrupt_fraction >= 0 && corrupt_fraction < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "corrupt_fraction must be in [0, 1), got ", corrupt_fraction));
+  }
+  return absl::OkStatus();
+}
+
+SecAggParameters CompleteGraphFallback(int n, double delta, double gamma) {
+  SecAggParameters p;
+  p.k = n - 1;
+  p.t = p.k / 2 + 1;
+  p.complete_graph = true;
+  p.fallback = true;
+  const double ln_n = std::log(static_cast<double>(n));
+  const double ln2 = std::log(2.0);
+  p.log2_failure = (ln_n + LogBinomialCdfBelow(p.k, 1 - delta, p.t)) / ln2;
+  p.log2_security = (ln_n + LogBinomialTailAtLeast(p.k, gamma, p.t)) / ln2;
+  return p;
+}
+
 }  // namespace
 
 double LogBinomialCdfBelow(int k, double p, int t) {
@@ -95,16 +126,9 @@ double LogBinomialTailAtLeast(int k, double p, int t) {
 
 absl::StatusOr<SecAggParameters> FindParameters(int n, double dropout_rate,
                                                 double corrupt_fraction) {
-  if (n < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("need n >= 2, got ", n));
-  }
-  if (!(dropout_rate >= 0 && dropout_rate < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dropout_rate must be in [0, 1), got ", dropout_rate));
-  }
-  if (!(corrupt_fraction >= 0 && corrupt_fraction < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "corrupt_fraction must be in [0, 1), got ", corrupt_fraction));
+  if (absl::Status s = ValidateInputs(n, dropout_rate, corrupt_fraction);
+      !s.ok()) {
+    return s;
   }
   Attempt last;
   for (int k = 2; k < n - 1 && k <= kMaxSearchedDegree; k += 2) {
@@ -119,6 +143,27 @@ absl::StatusOr<SecAggParameters> FindParameters(int n, double dropout_rate,
       "no SecAgg+ parameters for n=", n, " dropout=", dropout_rate,
       " corrupt=", corrupt_fraction, ": at the largest degree tried, ",
       last.why));
+}
+
+absl::StatusOr<SecAggParameters> ChooseParameters(int n, double dropout_rate,
+                                                  double corrupt_fraction) {
+  if (absl::Status s = ValidateInputs(n, dropout_rate, corrupt_fraction);
+      !s.ok()) {
+    return s;
+  }
+  if (dropout_rate >= kMaxPlannableDropout) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no SecAgg+ cohort can be planned for dropout ", dropout_rate,
+        ": the threshold must exceed half of each client's neighbours "
+        "(t > k/2), so at a dropout of ", kMaxPlannableDropout,
+        " or more most clients keep fewer than t and the round aborts"));
+  }
+  auto found = FindParameters(n, dropout_rate, corrupt_fraction);
+  if (found.ok() ||
+      found.status().code() != absl::StatusCode::kFailedPrecondition) {
+    return found;
+  }
+  return CompleteGraphFallback(n, dropout_rate, corrupt_fraction);
 }
 
 }  // namespace cohort::secagg

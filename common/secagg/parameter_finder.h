@@ -17,10 +17,19 @@ struct SecAggParameters {
   int k = 0;  // neighbours per client; n-1 means the complete graph
   int t = 0;  // shares needed to reconstruct, 1 <= t <= k
   bool complete_graph = false;
+  // Set by ChooseParameters when no degree met both targets and it fell back
+  // to the complete graph with the smallest allowed threshold.
+  bool fallback = false;
   // The evaluated bounds, log2 of the union-bound probabilities below.
   double log2_failure = 0;
   double log2_security = 0;
 };
+
+// Dropout rates at or above this cannot be planned for at any cohort size:
+// the threshold must exceed half of a client's neighbours (t > k/2, see
+// FindParameters), so at a dropout of 1/2 or more most clients keep fewer
+// than t surviving neighbours and nearly every round aborts.
+inline constexpr double kMaxPlannableDropout = 0.5;
 
 // ln P[Binomial(k, p) < t] and ln P[Binomial(k, p) >= t], summed exactly in
 // log space from lgamma-based log binomial coefficients (-inf for 0).
@@ -53,6 +62,21 @@ double LogBinomialTailAtLeast(int k, double p, int t);
 // with nonzero dropout, or dropout 0.9 with corruption 0.5.
 absl::StatusOr<SecAggParameters> FindParameters(int n, double dropout_rate,
                                                 double corrupt_fraction);
+
+// The one rule for which cohorts a SecAgg+ round can serve, and with which
+// (k, t); the round engine uses it per round and ResolveRoundOptions at
+// start-up. FindParameters' answer when it meets both targets. Otherwise
+// (cohorts below a few dozen clients) the complete graph with the smallest
+// threshold the protocol allows, k = n - 1 and t = floor(k/2) + 1, with
+// `fallback` set and log2_failure / log2_security evaluated for it (they
+// miss the targets). So every n >= 2 is served at every dropout_rate below
+// kMaxPlannableDropout, and servability does not depend on n beyond n >= 2.
+//
+// INVALID_ARGUMENT for n < 2 (masks cancel only between clients, and one
+// client's "sum" is its update) or a rate outside [0, 1);
+// FAILED_PRECONDITION for dropout_rate >= kMaxPlannableDropout.
+absl::StatusOr<SecAggParameters> ChooseParameters(int n, double dropout_rate,
+                                                  double corrupt_fraction);
 
 }  // namespace cohort::secagg
 

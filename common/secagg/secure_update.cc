@@ -93,7 +93,7 @@ int64_t InputLength(const UpdateEncoding& e) {
     while (p < d) p <<= 1;
     d = p;
   }
-  return d + 2;
+  return d + kExtraCoordinates;
 }
 
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
@@ -109,7 +109,9 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
   for (double v : clipped) {
     if (!std::isfinite(v)) return absl::InvalidArgumentError("delta is not finite");
   }
-  codec::ClipToNorm(absl::MakeSpan(clipped), e.params.clip_norm);
+  const bool was_clipped =
+      codec::ClipToNorm(absl::MakeSpan(clipped), e.params.clip_norm) >
+      e.params.clip_norm;
   const int64_t capped = std::min(examples, e.example_cap);
   const double w = static_cast<double>(capped) / static_cast<double>(e.example_cap);
   std::vector<float> weighted(clipped.size());
@@ -124,6 +126,7 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
   out.push_back(Wrap(codec::StochasticRound(w * l * e.loss_scale, uniform()),
                      e.params.bits));
   out.push_back(Wrap(capped, e.params.bits));
+  out.push_back(Wrap(was_clipped ? 1 : 0, e.params.bits));
   return out;
 }
 
@@ -136,22 +139,28 @@ absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
   COHORT_ASSIGN_OR_RETURN(codec::Encoder encoder,
                           codec::Encoder::Create(e.params, e.dimension));
   DecodedUpdateSum out;
+  const size_t delta_end = sum.size() - kExtraCoordinates;
   COHORT_ASSIGN_OR_RETURN(out.weighted_delta_sum,
-                          encoder.DecodeSum(sum.subspan(0, sum.size() - 2)));
+                          encoder.DecodeSum(sum.subspan(0, delta_end)));
   const int bits = e.params.bits;
   const uint64_t limit = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-  if (sum[sum.size() - 2] > limit || sum.back() > limit) {
-    return absl::InvalidArgumentError("sum value out of range");
+  for (size_t i = delta_end; i < sum.size(); ++i) {
+    if (sum[i] > limit) return absl::InvalidArgumentError("sum value out of range");
   }
-  out.capped_examples = Signed(sum.back(), bits);
+  const uint64_t loss = sum[delta_end], count = sum[delta_end + 1],
+                 clipped = sum[delta_end + 2];
+  out.capped_examples = Signed(count, bits);
   if (out.capped_examples < 1) {
     return absl::InvalidArgumentError("the summed example count is not positive");
   }
+  out.clipped_updates = Signed(clipped, bits);
+  if (out.clipped_updates < 0 || out.clipped_updates > out.capped_examples) {
+    return absl::InvalidArgumentError("the summed clipped count is out of range");
+  }
   out.weight_sum = static_cast<double>(out.capped_examples) /
                    static_cast<double>(e.example_cap);
-  const double loss_sum =
-      static_cast<double>(Signed(sum[sum.size() - 2], bits)) / e.loss_scale;
-  out.mean_loss = loss_sum / out.weight_sum;
+  out.mean_loss =
+      static_cast<double>(Signed(loss, bits)) / e.loss_scale / out.weight_sum;
   return out;
 }
 

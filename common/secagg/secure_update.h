@@ -13,15 +13,18 @@ namespace cohort::secagg {
 // How a device turns (delta, example count, training loss) into the integer
 // vector it feeds to SecAgg+, and how the server reads the sum. Layout:
 //
-//   [ Encode(w * clip(delta)) | loss coordinate | count coordinate ]
+//   [ Encode(w * clip(delta)) | loss | count | clipped ]
 //
 // with w = min(examples, example_cap) / example_cap in (0, 1]. Weighting
 // before encoding makes the sum the FedAvg numerator sum_i w_i clip(delta_i);
 // the count coordinate sums min(examples, cap), so the server divides by the
 // total weight without ever seeing one device's count. The loss coordinate is
-// w * clamp(loss, 0, loss_cap) in fixed point. Every coordinate of one input
-// is at most 2^(bits_per_coordinate - 1) in absolute value, and the modulus
-// has headroom for num_clients summands, so sums never wrap.
+// w * clamp(loss, 0, loss_cap) in fixed point. The clipped coordinate is 1 if
+// the device's delta had an L2 norm above clip_norm (clipping changed it),
+// else 0: its sum is how many summed updates were clipped, which the server
+// learns only as that count, like every other coordinate. Every coordinate
+// of one input is at most 2^(bits_per_coordinate - 1) in absolute value, and
+// the modulus has headroom for num_clients summands, so sums never wrap.
 struct UpdateEncoding {
   // params.bits is the modulus (the SecAgg+ instance's bits).
   codec::EncodingParams params;
@@ -45,7 +48,11 @@ absl::StatusOr<UpdateEncoding> PlanUpdateEncoding(int bits_per_coordinate,
 // have produced (a device checks what the server sent before using it).
 absl::Status ValidateUpdateEncoding(const UpdateEncoding& encoding);
 
-// Coordinates of one input: the encoded delta (padded with rotation) + 2.
+// Coordinates after the encoded delta: loss, count, clipped.
+inline constexpr int64_t kExtraCoordinates = 3;
+
+// Coordinates of one input: the encoded delta (padded with rotation) plus
+// kExtraCoordinates.
 int64_t InputLength(const UpdateEncoding& encoding);
 
 // INVALID_ARGUMENT for a delta of the wrong length or with NaN/Inf,
@@ -59,10 +66,13 @@ struct DecodedUpdateSum {
   double weight_sum = 0;                   // sum_i w_i
   int64_t capped_examples = 0;             // sum_i min(examples_i, cap)
   double mean_loss = 0;                    // sum_i w_i loss_i / weight_sum
+  int64_t clipped_updates = 0;  // inputs whose delta norm exceeded clip_norm
 };
 
-// INVALID_ARGUMENT for a sum of the wrong length or out of range, or one whose
-// count coordinate is not positive (no input was summed).
+// INVALID_ARGUMENT for a sum of the wrong length or out of range, one whose
+// count coordinate is not positive (no input was summed), or one whose
+// clipped count is negative or above the summed count (each input adds at
+// most 1 to it and at least 1 to the count).
 absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
     const UpdateEncoding& encoding, absl::Span<const uint64_t> sum);
 

@@ -26,8 +26,15 @@ class FetchModelReactor final
     : public grpc::ServerWriteReactor<cohort::v1::ModelChunk> {
  public:
   FetchModelReactor(std::shared_ptr<const PublishedModel> model,
-                    const cohort::v1::FetchModelRequest& request)
+                    const cohort::v1::FetchModelRequest& request,
+                    const std::string& task)
       : model_(std::move(model)), offset_(request.offset()) {
+    if (!request.task().empty() && request.task() != task) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("this coordinator serves task '", task,
+                                       "', not '", request.task(), "'")));
+      return;
+    }
     if (!model_) {
       Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("model version ", request.version(),
@@ -83,7 +90,7 @@ class FetchModelReactor final
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
-  return NewParticipateReactor(engine_, CertificateName(context));
+  return NewParticipateReactor(engine_, &live_devices_, CertificateName(context));
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*
@@ -92,7 +99,7 @@ CoordinatorService::FetchModel(grpc::CallbackServerContext* context,
   std::shared_ptr<const PublishedModel> model =
       request->version() == 0 ? engine_->current_model()
                               : engine_->FindModel(request->version());
-  return new FetchModelReactor(std::move(model), *request);
+  return new FetchModelReactor(std::move(model), *request, engine_->task());
 }
 
 }  // namespace cohort::server

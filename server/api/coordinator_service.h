@@ -2,6 +2,7 @@
 #define COHORT_SERVER_API_COORDINATOR_SERVICE_H_
 
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "server/round/device_session.h"
 #include "server/round/round_engine.h"
 
 namespace cohort::server {
@@ -28,6 +29,7 @@ class CoordinatorService final : public cohort::v1::Coordinator::CallbackService
 
  private:
   RoundEngine* const engine_;
+  LiveDevices live_devices_;
 };
 
 }  // namespace cohort::server

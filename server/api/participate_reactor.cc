@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
+#include "server/round/device_session.h"
 
 namespace cohort::server {
 namespace {
@@ -19,18 +20,6 @@ using cohort::v1::ServerMessage;
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
-}
-
-// The same rule the stores apply to device ids, so every device the engine
-// accepts can also be recorded.
-bool ValidDeviceId(const std::string& id) {
-  if (id.empty() || id.size() > 128 ||
-      !std::isalnum(static_cast<unsigned char>(id[0]))) {
-    return false;
-  }
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
 }
 
 class ParticipateReactor;
@@ -59,9 +48,9 @@ class StreamChannel final : public DeviceChannel {
 class ParticipateReactor final
     : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
  public:
-  ParticipateReactor(RoundEngine* engine, std::string cert_name)
-      : engine_(engine),
-        cert_name_(std::move(cert_name)),
+  ParticipateReactor(RoundEngine* engine, LiveDevices* live,
+                     std::string cert_name)
+      : session_(engine, live, std::move(cert_name)),
         channel_(std::make_shared<StreamChannel>(this)) {
     StartRead(&in_);
   }
@@ -70,18 +59,18 @@ class ParticipateReactor final
     if (!ok) {
       // The device went away (or sent an oversized message, which gRPC has
       // already failed with RESOURCE_EXHAUSTED).
-      DropIfAssigned();
+      session_.End();
       FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "stream ended"));
       return;
     }
-    if (device_.empty()) {
+    if (session_.device().empty()) {
       HandleCheckIn();
     } else if (in_.has_report()) {
       HandleReport();
     } else if (in_.has_secagg()) {
       HandleSecAgg();
     } else {
-      DropIfAssigned();
+      session_.End();
       FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                               "expected Report or SecAgg after TaskAssignment"));
     }
@@ -107,12 +96,13 @@ class ParticipateReactor final
         return;
       }
     }
-    DropIfAssigned();
+    session_.End();
     FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
   }
 
   void OnDone() override {
     channel_->Detach();
+    session_.End();
     delete this;
   }
 
@@ -123,7 +113,7 @@ class ParticipateReactor final
     if (message.has_ack() || message.has_retry_window()) {
       // Nothing more is read from a stream whose answer is final.
       closing_ = true;
-      assigned_ = false;
+      session_.Answered();
     }
     out_.push_back(std::move(message));
     if (!writing_) WriteNextLocked();
@@ -159,48 +149,25 @@ class ParticipateReactor final
                               "the first message on Participate must be CheckIn"));
       return;
     }
-    const std::string device =
-        cert_name_.empty() ? in_.check_in().device_id() : cert_name_;
-    if (!ValidDeviceId(device)) {
-      FinishWith(grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          "device_id must be 1-128 characters of [A-Za-z0-9._-], starting "
-          "with a letter or digit"));
+    auto outcome = session_.CheckIn(in_.check_in());
+    if (!outcome.ok()) {
+      FinishWith(ToGrpc(outcome.status()));
       return;
     }
-    const std::string& population = in_.check_in().population();
-    if (!population.empty() && population != engine_->task()) {
-      FinishWith(grpc::Status(
-          grpc::StatusCode::FAILED_PRECONDITION,
-          absl::StrCat("this coordinator serves population '", engine_->task(),
-                       "', not '", population, "'")));
-      return;
-    }
-    device_ = device;
-    CheckInOutcome outcome = engine_->CheckIn(device_);
     ServerMessage out;
-    if (auto* retry = std::get_if<cohort::v1::RetryWindow>(&outcome)) {
+    if (auto* retry = std::get_if<cohort::v1::RetryWindow>(&*outcome)) {
       *out.mutable_retry_window() = std::move(*retry);
       Enqueue(std::move(out));
       return;
     }
     *out.mutable_task_assignment() =
-        std::move(std::get<cohort::v1::TaskAssignment>(outcome));
-    round_id_ = out.task_assignment().round_id();
-    {
-      absl::MutexLock lock(&mu_);
-      assigned_ = true;
-    }
+        std::move(std::get<cohort::v1::TaskAssignment>(*outcome));
     Enqueue(std::move(out));
     StartRead(&in_);
   }
 
   void HandleReport() {
-    auto ack = engine_->SubmitReport(device_, in_.report());
-    {
-      absl::MutexLock lock(&mu_);
-      assigned_ = false;  // the engine has seen this device's answer
-    }
+    auto ack = session_.Report(in_.report());
     if (!ack.ok()) {
       FinishWith(ToGrpc(ack.status()));
       return;
@@ -211,9 +178,8 @@ class ParticipateReactor final
   }
 
   void HandleSecAgg() {
-    auto ack = engine_->SubmitSecAgg(device_, round_id_, in_.secagg(), channel_);
+    auto ack = session_.SecAgg(in_.secagg(), channel_);
     if (!ack.ok()) {
-      DropIfAssigned();
       FinishWith(ToGrpc(ack.status()));
       return;
     }
@@ -226,27 +192,12 @@ class ParticipateReactor final
     StartRead(&in_);
   }
 
-  // The stream ends while the device still holds an unanswered assignment.
-  void DropIfAssigned() {
-    bool assigned;
-    {
-      absl::MutexLock lock(&mu_);
-      assigned = assigned_;
-      assigned_ = false;
-    }
-    if (assigned) engine_->Drop(device_, round_id_);
-  }
-
-  RoundEngine* const engine_;
-  const std::string cert_name_;
+  DeviceSession session_;
   const std::shared_ptr<StreamChannel> channel_;
   // Touched only by the serialized read callbacks.
-  std::string device_;
-  int64_t round_id_ = 0;
   ClientMessage in_;
 
   absl::Mutex mu_;
-  bool assigned_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<ServerMessage> out_ ABSL_GUARDED_BY(mu_);
   ServerMessage write_buf_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -264,8 +215,8 @@ void StreamChannel::Send(ServerMessage message) {
 }  // namespace
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>* NewParticipateReactor(
-    RoundEngine* engine, std::string cert_name) {
-  return new ParticipateReactor(engine, std::move(cert_name));
+    RoundEngine* engine, LiveDevices* live, std::string cert_name) {
+  return new ParticipateReactor(engine, live, std::move(cert_name));
 }
 
 }  // namespace cohort::server

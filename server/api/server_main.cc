@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "absl/synchronization/notification.h"
+#include "common/base/command_line.h"
 #include "common/base/logging.h"
 #include "common/base/signals.h"
 #include "common/base/textproto.h"
@@ -23,12 +23,12 @@ ABSL_FLAG(std::string, postgres_dsn, "",
           "Overrides the store: PostgreSQL at this DSN.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cohort::base::ParseCommandLine(
+      argc, argv,
       "Federated learning coordinator.\n  cohort-server --config=server.textproto");
-  absl::ParseCommandLine(argc, argv);
   cohort::base::InitLogging(argv[0]);
   absl::Notification stop;
-  cohort::base::StopOnTerminationSignals(&stop);
+  cohort::base::TerminationSignals signals([&stop] { stop.Notify(); });
 
   cohort::v1::ServerConfig config;
   if (absl::GetFlag(FLAGS_config).empty()) {

@@ -26,6 +26,16 @@ absl::StatusOr<std::unique_ptr<MlTaskModel>> MlTaskModel::CreateFromTorchScript(
       new MlTaskModel(architecture, std::move(model), std::move(holdout)));
 }
 
+absl::StatusOr<std::unique_ptr<MlTaskModel>> MlTaskModel::CreateForConfig(
+    const std::string& torchscript_path, const std::string& architecture,
+    uint64_t seed, data::ImageDataset holdout) {
+  if (!torchscript_path.empty()) {
+    return CreateFromTorchScript(torchscript_path, std::move(holdout));
+  }
+  return Create(architecture.empty() ? "small_cnn" : architecture, seed,
+                std::move(holdout));
+}
+
 absl::StatusOr<cohort::v1::Weights> MlTaskModel::InitialWeights() {
   return model_->GetWeights();
 }

@@ -28,6 +28,14 @@ class MlTaskModel final : public TaskModel {
   static absl::StatusOr<std::unique_ptr<MlTaskModel>> CreateFromTorchScript(
       const std::string& path, data::ImageDataset holdout);
 
+  // The task's model as a config names it: the imported TorchScript module
+  // when `torchscript_path` is set (it overrides `architecture`), else the
+  // zoo `architecture` (default "small_cnn") seeded with `seed`. The one
+  // choice cohort-server and cohort-sim share. Errors as above.
+  static absl::StatusOr<std::unique_ptr<MlTaskModel>> CreateForConfig(
+      const std::string& torchscript_path, const std::string& architecture,
+      uint64_t seed, data::ImageDataset holdout);
+
   const std::string& architecture() const override { return architecture_; }
   absl::StatusOr<cohort::v1::Weights> InitialWeights() override;
   absl::StatusOr<std::map<std::string, double>> Evaluate(

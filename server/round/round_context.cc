@@ -7,6 +7,11 @@
 
 namespace cohort::server {
 
+void DropDevice(RoundContext& ctx, const std::string& device_id,
+                int64_t DropCounts::*cause) {
+  if (ctx.dropped.insert(device_id).second) ++(ctx.drops.*cause);
+}
+
 cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   cohort::v1::TaskAssignment a;
   a.set_round_id(ctx.round_id);
@@ -77,7 +82,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
     return s;
   }
   if (ctx.options->secagg.enabled) {
-    ctx.dropped.insert(device_id);
+    DropDevice(ctx, device_id, &DropCounts::malformed);
     return absl::InvalidArgumentError(
         "this task uses secure aggregation: plaintext reports are refused");
   }
@@ -97,7 +102,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
     valid = ctx.aggregator->Accumulate(report.delta(), report.num_examples());
   }
   if (!valid.ok()) {
-    ctx.dropped.insert(device_id);
+    DropDevice(ctx, device_id, &DropCounts::malformed);
     return valid;
   }
   ctx.reported.insert(device_id);

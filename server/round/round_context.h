@@ -15,7 +15,9 @@
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/round/device_channel.h"
 #include "server/round/published_model.h"
+#include "server/round/round_metrics.h"
 #include "server/round/round_options.h"
+#include "server/round/round_outcome.h"
 #include "server/round/secagg_round.h"
 
 namespace cohort::server {
@@ -23,6 +25,16 @@ namespace cohort::server {
 // What a check-in gets: work, or a time to come back.
 using CheckInOutcome =
     std::variant<cohort::v1::TaskAssignment, cohort::v1::RetryWindow>;
+
+// What a completed secure aggregation hands to Commit instead of the
+// aggregator: the decoded FedAvg mean and the securely summed counts.
+struct SecureResult {
+  cohort::v1::Weights mean_delta;
+  int64_t examples = 0;      // sum of the capped example counts
+  int64_t participants = 0;  // devices whose input is in the sum
+  double mean_loss = 0.0;
+  int64_t clipped = 0;  // of the participants, updates clipping changed
+};
 
 // Data of one round, shared by its states. Owned by the RoundEngine and only
 // touched under the engine's mutex; a state receives it by reference and hands
@@ -37,8 +49,13 @@ struct RoundContext {
 
   std::set<std::string> assigned;
   std::set<std::string> reported;
-  // Assigned devices that sent a bad report or went away before reporting.
+  // Assigned devices that sent a bad report or went away before reporting
+  // (add them with DropDevice, which counts the cause).
   std::set<std::string> dropped;
+  // Devices missing from the aggregate, by cause (round_metrics.h).
+  DropCounts drops;
+  // Set by the state that abandons the round.
+  std::optional<AbandonReason> abandon;
   std::unique_ptr<FedAvgAggregator> aggregator;
   // Example-weighted sum of the reported train losses.
   double loss_sum = 0.0;
@@ -47,12 +64,8 @@ struct RoundContext {
   // devices that finished training; their streams wait here for the cohort.
   std::map<std::string, std::shared_ptr<DeviceChannel>> ready_channels;
   std::shared_ptr<SecAggRound> secagg;
-  // Set when the secure sum is decoded: what Commit uses instead of the
-  // aggregator.
-  std::optional<cohort::v1::Weights> secure_mean_delta;
-  int64_t secure_examples = 0;
-  int64_t secure_participants = 0;
-  double secure_mean_loss = 0.0;
+  // Set when the secure sum is decoded.
+  std::optional<SecureResult> secure;
 
   // Devices that can still report.
   int64_t outstanding() const {
@@ -61,6 +74,11 @@ struct RoundContext {
            static_cast<int64_t>(dropped.size());
   }
 };
+
+// Adds an assigned device to ctx.dropped and, if it was not there yet,
+// counts `cause` (one of &DropCounts::disconnect, ::malformed, ...).
+void DropDevice(RoundContext& ctx, const std::string& device_id,
+                int64_t DropCounts::*cause);
 
 // Builds the TaskAssignment for `ctx`'s round.
 cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);
@@ -73,7 +91,8 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
 // assigned to this round, a wrong round id or a second report (the message is
 // ignored; the device should check in again); INVALID_ARGUMENT for a malformed
 // update or a num_examples outside [1, max_examples_per_report] (the device is
-// dropped from the round). On success the device counts as reported.
+// dropped from the round and counted in drops.malformed). On success the
+// device counts as reported.
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);

@@ -6,6 +6,21 @@
 #include "glog/logging.h"
 
 namespace cohort::server {
+namespace {
+
+AbandonReason CommitFailedReason(const RoundContext& ctx,
+                                 const absl::Status& status) {
+  AbandonReason r;
+  r.cause = AbandonCause::kCommitFailed;
+  r.phase = PhaseName(RoundPhase::kCommitting);
+  r.survivors = static_cast<int64_t>(ctx.reported.size());
+  r.cohort = static_cast<int64_t>(ctx.assigned.size());
+  r.drops = ctx.drops;
+  r.detail = std::string(status.message());
+  return r;
+}
+
+}  // namespace
 
 RoundEngine::RoundEngine(RoundOptions options, Store* store,
                          TaskModel* task_model, base::Clock* clock,
@@ -160,40 +175,57 @@ void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
 
 bool RoundEngine::RunOnce() {
   std::unique_ptr<RoundContext> ctx;
+  std::optional<RoundSummary> abandoned;
   {
     absl::MutexLock lock(&mu_);
     if (state_->phase() == RoundPhase::kFinished) return false;
     AdvanceLocked(clock_->Now());
-    RoundPhase phase = state_->phase();
-    if (phase == RoundPhase::kAbandoned) {
-      LOG(WARNING) << "round " << ctx_->round_id << " abandoned: "
-                   << ctx_->reported.size() << " reports, need "
-                   << options_.min_reports;
-      OpenRoundLocked(clock_->Now());
-    }
-    if (phase != RoundPhase::kCommitting) return true;
-    // Keep the context's identity visible to handlers; move the heavy parts.
-    ctx = std::make_unique<RoundContext>();
-    std::swap(ctx->aggregator, ctx_->aggregator);
-    ctx->options = ctx_->options;
-    ctx->round_id = ctx_->round_id;
-    ctx->model = ctx_->model;
-    ctx->started = ctx_->started;
-    ctx->assigned = ctx_->assigned;
-    ctx->reported = ctx_->reported;
-    ctx->dropped = ctx_->dropped;
-    ctx->loss_sum = ctx_->loss_sum;
-    std::swap(ctx->secure_mean_delta, ctx_->secure_mean_delta);
-    ctx->secure_examples = ctx_->secure_examples;
-    ctx->secure_participants = ctx_->secure_participants;
-    ctx->secure_mean_loss = ctx_->secure_mean_loss;
+    const RoundPhase phase = state_->phase();
+    if (phase == RoundPhase::kAbandoned) abandoned = AbandonLocked();
+    if (phase == RoundPhase::kCommitting) ctx = TakeCommitContextLocked();
   }
+  if (abandoned.has_value() && observer_) observer_(*abandoned);
+  if (ctx == nullptr) return true;
+  return CommitAndAdvance(*ctx);
+}
+
+RoundSummary RoundEngine::AbandonLocked() {
+  RoundSummary summary = SummaryOf(*ctx_);
+  summary.version = model_->version;
+  // Every state that abandons says why; a missing reason is a bug, but
+  // the round is still abandoned and reported.
+  summary.abandoned = ctx_->abandon.value_or(AbandonReason{});
+  LOG(WARNING) << "round " << ctx_->round_id
+               << " abandoned: " << summary.abandoned->ToString();
+  OpenRoundLocked(clock_->Now());
+  return summary;
+}
+
+std::unique_ptr<RoundContext> RoundEngine::TakeCommitContextLocked() {
+  auto ctx = std::make_unique<RoundContext>();
+  std::swap(ctx->aggregator, ctx_->aggregator);
+  std::swap(ctx->secure, ctx_->secure);
+  ctx->options = ctx_->options;
+  ctx->round_id = ctx_->round_id;
+  ctx->model = ctx_->model;
+  ctx->started = ctx_->started;
+  ctx->assigned = ctx_->assigned;
+  ctx->reported = ctx_->reported;
+  ctx->dropped = ctx_->dropped;
+  ctx->drops = ctx_->drops;
+  ctx->loss_sum = ctx_->loss_sum;
+  return ctx;
+}
+
+bool RoundEngine::CommitAndAdvance(RoundContext& ctx) {
   RoundSummary summary;
-  auto committed = Commit(*ctx, &summary);
+  auto committed = Commit(ctx, &summary);
   if (!committed.ok()) {
-    LOG(ERROR) << "round " << ctx->round_id << " not committed: "
+    LOG(ERROR) << "round " << ctx.round_id << " not committed: "
                << committed.status();
     ReconcileWithStore();
+    summary = SummaryOf(ctx);
+    summary.abandoned = CommitFailedReason(ctx, committed.status());
   }
   bool running;
   {
@@ -203,6 +235,7 @@ bool RoundEngine::RunOnce() {
       model_ = *committed;
       ++rounds_committed_;
     }
+    if (summary.abandoned) summary.version = model_->version;
     if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
       state_ = std::make_unique<FinishedState>();
     } else {
@@ -211,7 +244,7 @@ bool RoundEngine::RunOnce() {
     running = state_->phase() != RoundPhase::kFinished;
   }
   FlushDevices();
-  if (committed.ok() && observer_) observer_(summary);
+  if (observer_) observer_(summary);
   return running;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,25 +16,35 @@
 #include "common/base/clock.h"
 #include "server/aggregation/server_optimizer.h"
 #include "server/round/round_context.h"
+#include "server/round/round_metrics.h"
 #include "server/round/round_options.h"
+#include "server/round/round_outcome.h"
 #include "server/round/round_state.h"
 #include "server/round/task_model.h"
 #include "server/store/store.h"
 
 namespace cohort::server {
 
-// Summary of a committed round, handed to the observer (progress line,
-// metrics.csv, Prometheus).
+// Summary of a finished round, handed to the observer (progress line,
+// metrics.csv, Prometheus): a committed round, or, with `abandoned` set, one
+// that ended without a version (then version is the unchanged current one
+// and participants, examples, loss and metrics are empty).
 struct RoundSummary {
   int64_t round_id = 0;
   int64_t version = 0;
   int64_t assigned = 0;
   int64_t participants = 0;
+  // Devices the round lost: drops.lost().
   int64_t dropped = 0;
+  DropCounts drops;
+  // Of the aggregated updates, the share that clipping changed; NaN when
+  // the round does not clip (plain aggregation).
+  double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
   int64_t total_examples = 0;
   double train_loss = 0.0;
   absl::Duration duration;
   std::map<std::string, double> metrics;
+  std::optional<AbandonReason> abandoned;
 };
 
 // The coordinator's round loop for one task, independent of any transport:
@@ -45,6 +56,9 @@ struct RoundSummary {
 // wait for it. Store, TaskModel and Clock are injected and must outlive it.
 class RoundEngine {
  public:
+  // Called on the driver thread after every round: committed, abandoned
+  // (summary.abandoned says why) or not committed because the commit failed
+  // (abandoned with AbandonCause::kCommitFailed).
   using Observer = std::function<void(const RoundSummary&)>;
 
   RoundEngine(RoundOptions options, Store* store, TaskModel* task_model,
@@ -94,10 +108,25 @@ class RoundEngine {
 
  private:
   void OpenRoundLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The round in ctx_ was abandoned: logs its reason, returns its summary
+  // and opens the next round.
+  RoundSummary AbandonLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The round in ctx_ is committing: moves what Commit needs out of it,
+  // leaving its identity visible to handlers.
+  std::unique_ptr<RoundContext> TakeCommitContextLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `ctx` without mu_, adopts the result, opens the next round or
+  // finishes, and tells the observer. Returns whether the engine still runs.
+  bool CommitAndAdvance(RoundContext& ctx);
   void AdvanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commit work, run without mu_. Returns the new model or an error.
   absl::StatusOr<std::shared_ptr<const PublishedModel>> Commit(
       RoundContext& ctx, RoundSummary* summary);
+  // The store record of a new version.
+  ModelVersionRecord MakeRecord(const RoundContext& ctx,
+                                const PublishedModel& model) const;
+  // The summary's counts from `ctx` (everything but version and metrics).
+  RoundSummary SummaryOf(const RoundContext& ctx) const;
   void CountDevice(const std::string& device_id, int check_ins, int accepted,
                    int rejected) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDevices();

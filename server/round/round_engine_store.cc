@@ -9,6 +9,28 @@
 // the driver thread (Start, RunOnce).
 
 namespace cohort::server {
+namespace {
+
+// What the round aggregated: from the secure sum, or from the plain reports
+// (read before the aggregator is consumed).
+void AddAggregate(const RoundContext& ctx, RoundSummary* s) {
+  if (ctx.secure.has_value()) {
+    const SecureResult& r = *ctx.secure;
+    s->participants = r.participants;
+    s->total_examples = r.examples;
+    s->train_loss = r.mean_loss;
+    if (r.participants > 0) {
+      s->clipped_fraction = static_cast<double>(r.clipped) /
+                            static_cast<double>(r.participants);
+    }
+    return;
+  }
+  s->participants = static_cast<int64_t>(ctx.reported.size());
+  s->total_examples = ctx.aggregator->total_examples();
+  s->train_loss = ctx.loss_sum / static_cast<double>(s->total_examples);
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
     const ModelVersionRecord& record) {
@@ -59,12 +81,12 @@ void RoundEngine::ReconcileWithStore() {
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
     RoundContext& ctx, RoundSummary* summary) {
-  const bool secure = ctx.secure_mean_delta.has_value();
-  const int64_t examples =
-      secure ? ctx.secure_examples : ctx.aggregator->total_examples();
+  const bool secure = ctx.secure.has_value();
+  *summary = SummaryOf(ctx);
+  AddAggregate(ctx, summary);
   cohort::v1::Weights mean_delta;
   if (secure) {
-    mean_delta = *std::move(ctx.secure_mean_delta);
+    mean_delta = std::move(ctx.secure->mean_delta);
   } else {
     COHORT_ASSIGN_OR_RETURN(
         mean_delta, std::move(*ctx.aggregator).MeanDelta(ctx.model->weights));
@@ -79,40 +101,42 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::Commit(
         absl::StrCat("aggregate is unusable: ", finite.message()));
   }
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
-  const double train_loss =
-      secure ? ctx.secure_mean_loss
-             : ctx.loss_sum / static_cast<double>(examples);
-  const int64_t participants = secure
-                                   ? ctx.secure_participants
-                                   : static_cast<int64_t>(ctx.reported.size());
-  metrics["train_loss"] = train_loss;
-  metrics["participants"] = static_cast<double>(participants);
+  metrics["train_loss"] = summary->train_loss;
+  metrics["participants"] = static_cast<double>(summary->participants);
   COHORT_ASSIGN_OR_RETURN(
       auto model,
       Publish(ctx.model->version + 1, ctx.round_id, ctx.model->architecture,
               std::move(weights), std::move(metrics), options_.int8_artifacts));
+  COHORT_RETURN_IF_ERROR(store_->CommitVersion(MakeRecord(ctx, *model)));
+  optimizer_.Accept(std::move(step));
+  summary->version = model->version;
+  summary->metrics = model->metrics;
+  summary->duration = clock_->Now() - ctx.started;
+  return model;
+}
+
+ModelVersionRecord RoundEngine::MakeRecord(const RoundContext& ctx,
+                                           const PublishedModel& model) const {
   ModelVersionRecord record;
   record.task = options_.task;
-  record.version = model->version;
+  record.version = model.version;
   record.parent = ctx.model->version;
   record.round_id = ctx.round_id;
-  record.architecture = model->architecture;
+  record.architecture = model.architecture;
   record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
-  record.metrics = model->metrics;
-  record.weights = model::SerializeWeights(model->weights);
-  COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
-  optimizer_.Accept(std::move(step));
+  record.metrics = model.metrics;
+  record.weights = model::SerializeWeights(model.weights);
+  return record;
+}
 
-  summary->round_id = ctx.round_id;
-  summary->version = model->version;
-  summary->assigned = static_cast<int64_t>(ctx.assigned.size());
-  summary->participants = participants;
-  summary->dropped = static_cast<int64_t>(ctx.dropped.size());
-  summary->total_examples = examples;
-  summary->train_loss = train_loss;
-  summary->duration = clock_->Now() - ctx.started;
-  summary->metrics = model->metrics;
-  return model;
+RoundSummary RoundEngine::SummaryOf(const RoundContext& ctx) const {
+  RoundSummary s;
+  s.round_id = ctx.round_id;
+  s.assigned = static_cast<int64_t>(ctx.assigned.size());
+  s.drops = ctx.drops;
+  s.dropped = ctx.drops.lost();
+  s.duration = clock_->Now() - ctx.started;
+  return s;
 }
 
 void RoundEngine::FlushDevices() {

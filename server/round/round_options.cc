@@ -4,6 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/secagg/parameter_finder.h"
+#include "common/secagg/secure_update.h"
 
 namespace cohort::server {
 namespace {
@@ -18,11 +21,14 @@ int RoundOptions::selection_target() const {
   return static_cast<int>(std::ceil(goal_count * over_selection - 1e-9));
 }
 
-absl::StatusOr<RoundOptions> ResolveRoundOptions(
-    const std::string& task, const cohort::v1::RoundConfig& c,
-    const cohort::v1::TrainingPlan& plan) {
-  RoundOptions o;
-  if (!task.empty()) o.task = task;
+namespace {
+
+absl::Duration Ms(int64_t v, absl::Duration def) {
+  return v == 0 ? def : absl::Milliseconds(v);
+}
+
+// goal_count, over_selection, min_reports and the per-report bounds.
+absl::Status ResolveCounts(const cohort::v1::RoundConfig& c, RoundOptions& o) {
   if (c.goal_count() < 0) return Bad("round.goal_count", "must be >= 1");
   if (c.goal_count() > 0) o.goal_count = c.goal_count();
   if (c.over_selection() != 0) {
@@ -35,20 +41,6 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   if (o.min_reports < 1 || o.min_reports > o.goal_count) {
     return Bad("round.min_reports", "must be in [1, goal_count]");
   }
-  auto ms = [](int64_t v, absl::Duration def) {
-    return v == 0 ? def : absl::Milliseconds(v);
-  };
-  if (c.selection_timeout_ms() < 0 || c.report_timeout_ms() < 0 ||
-      c.retry_min_ms() < 0 || c.retry_max_ms() < 0) {
-    return Bad("round", "timeouts must not be negative");
-  }
-  o.selection_timeout = ms(c.selection_timeout_ms(), o.selection_timeout);
-  o.report_timeout = ms(c.report_timeout_ms(), o.report_timeout);
-  o.retry_min = ms(c.retry_min_ms(), o.retry_min);
-  o.retry_max = ms(c.retry_max_ms(), o.retry_max);
-  if (o.retry_min > o.retry_max) {
-    return Bad("round.retry_min_ms", "must not exceed retry_max_ms");
-  }
   if (c.max_rounds() < 0) return Bad("round.max_rounds", "must be >= 0");
   o.max_rounds = c.max_rounds();
   if (c.max_examples_per_report() < 0) {
@@ -57,7 +49,26 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   if (c.max_examples_per_report() > 0) {
     o.max_examples_per_report = c.max_examples_per_report();
   }
+  return absl::OkStatus();
+}
 
+absl::Status ResolveTimes(const cohort::v1::RoundConfig& c, RoundOptions& o) {
+  if (c.selection_timeout_ms() < 0 || c.report_timeout_ms() < 0 ||
+      c.retry_min_ms() < 0 || c.retry_max_ms() < 0) {
+    return Bad("round", "timeouts must not be negative");
+  }
+  o.selection_timeout = Ms(c.selection_timeout_ms(), o.selection_timeout);
+  o.report_timeout = Ms(c.report_timeout_ms(), o.report_timeout);
+  o.retry_min = Ms(c.retry_min_ms(), o.retry_min);
+  o.retry_max = Ms(c.retry_max_ms(), o.retry_max);
+  if (o.retry_min > o.retry_max) {
+    return Bad("round.retry_min_ms", "must not exceed retry_max_ms");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveServerOptimizer(const cohort::v1::RoundConfig& c,
+                                    RoundOptions& o) {
   if (!(c.server_momentum() >= 0 && c.server_momentum() < 1)) {
     return Bad("round.server_momentum", "must be in [0, 1)");
   }
@@ -68,9 +79,12 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
     }
     o.server_learning_rate = c.server_learning_rate();
   }
+  return absl::OkStatus();
+}
 
-  const auto& sa = c.secure_aggregation();
-  o.secagg.enabled = sa.enabled();
+// The encoding fields of SecureAggregationConfig.
+absl::Status ResolveSecAggEncoding(
+    const cohort::v1::SecureAggregationConfig& sa, RoundOptions& o) {
   if (sa.bits_per_coordinate() != 0) {
     if (sa.bits_per_coordinate() < 2 || sa.bits_per_coordinate() > 30) {
       return Bad("round.secure_aggregation.bits_per_coordinate",
@@ -93,6 +107,13 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
     }
     o.secagg.example_cap = sa.example_cap();
   }
+  return absl::OkStatus();
+}
+
+// The protocol fields of SecureAggregationConfig.
+absl::Status ResolveSecAggProtocol(
+    const cohort::v1::SecureAggregationConfig& sa, RoundOptions& o) {
+  o.secagg.enabled = sa.enabled();
   auto rate = [](double v) { return v >= 0 && v < 1; };
   if (sa.expected_dropout() != 0) {
     if (!rate(sa.expected_dropout())) {
@@ -109,10 +130,50 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   if (sa.phase_timeout_ms() < 0) {
     return Bad("round.secure_aggregation.phase_timeout_ms", "must be >= 0");
   }
-  o.secagg.phase_timeout = ms(sa.phase_timeout_ms(), o.secagg.phase_timeout);
+  o.secagg.phase_timeout = Ms(sa.phase_timeout_ms(), o.secagg.phase_timeout);
+  return absl::OkStatus();
+}
 
-  o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
+// A secure round runs SecAgg+ over the devices that finished training:
+// between min_reports and goal_count of them. secagg::ChooseParameters is
+// the one rule for which cohorts the protocol serves, and it serves every
+// size >= 2 once it serves one, so the smallest cohort decides for all. The
+// encoding's modulus grows with the cohort, so it is planned for the
+// largest. Without this check such a task abandons every round.
+absl::Status CheckSecureCohorts(const RoundOptions& o) {
+  if (!o.secagg.enabled) return absl::OkStatus();
+  const SecAggOptions& s = o.secagg;
+  if (o.goal_count < 2 || o.min_reports < 2) {
+    const bool goal = o.goal_count < 2;
+    return Bad(goal ? "round.goal_count" : "round.min_reports",
+               absl::StrCat(
+                   "is ", goal ? o.goal_count : o.min_reports,
+                   ", but secure aggregation needs a cohort of at least 2 "
+                   "devices (SecAgg+ masks cancel only between devices, and "
+                   "the sum of one device is its update); set it to 2 or "
+                   "more, or disable round.secure_aggregation"));
+  }
+  auto params = secagg::ChooseParameters(o.min_reports, s.expected_dropout,
+                                         s.corrupt_fraction);
+  if (!params.ok()) {
+    return Bad(params.status().code() == absl::StatusCode::kFailedPrecondition
+                   ? "round.secure_aggregation.expected_dropout"
+                   : "round.min_reports",
+               std::string(params.status().message()));
+  }
+  auto encoding = secagg::PlanUpdateEncoding(
+      s.bits_per_coordinate, s.clip_norm, s.rotate, /*rotation_seed=*/0,
+      s.example_cap, /*dimension=*/1, o.selection_target());
+  if (!encoding.ok()) {
+    return Bad("round.secure_aggregation",
+               absl::StrCat("no update encoding for ", o.selection_target(),
+                            " devices: ", encoding.status().message()));
+  }
+  return absl::OkStatus();
+}
 
+absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
+                         RoundOptions& o) {
   o.plan = plan;
   if (o.plan.qat() == cohort::v1::TrainingPlan::QAT_DEFAULT) {
     o.plan.set_qat(o.int8_artifacts ? cohort::v1::TrainingPlan::QAT_ON
@@ -133,6 +194,24 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   if (o.plan.momentum() < 0 || o.plan.momentum() >= 1) {
     return Bad("plan.momentum", "must be in [0, 1)");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RoundOptions> ResolveRoundOptions(
+    const std::string& task, const cohort::v1::RoundConfig& c,
+    const cohort::v1::TrainingPlan& plan) {
+  RoundOptions o;
+  if (!task.empty()) o.task = task;
+  COHORT_RETURN_IF_ERROR(ResolveCounts(c, o));
+  COHORT_RETURN_IF_ERROR(ResolveTimes(c, o));
+  COHORT_RETURN_IF_ERROR(ResolveServerOptimizer(c, o));
+  COHORT_RETURN_IF_ERROR(ResolveSecAggEncoding(c.secure_aggregation(), o));
+  COHORT_RETURN_IF_ERROR(ResolveSecAggProtocol(c.secure_aggregation(), o));
+  COHORT_RETURN_IF_ERROR(CheckSecureCohorts(o));
+  o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
+  COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));
   return o;
 }
 

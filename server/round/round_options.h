@@ -47,7 +47,14 @@ struct RoundOptions {
 
 // Applies the documented defaults. INVALID_ARGUMENT, naming the field, for
 // impossible values (goal_count < 1, over_selection < 1, min_reports outside
-// [1, goal_count], negative timeouts, retry_min > retry_max, bad plan).
+// [1, goal_count], negative timeouts, retry_min > retry_max, bad plan) and
+// for secure-aggregation settings no round could run with, decided by
+// secagg::ChooseParameters and secagg::PlanUpdateEncoding: a cohort that can
+// be smaller than 2 devices (round.goal_count or round.min_reports below 2),
+// an expected_dropout of secagg::kMaxPlannableDropout (0.5) or more, or an
+// encoding whose modulus would not fit for selection_target() devices.
+// cohort-server and cohort-sim both resolve through here, so neither starts
+// a task whose every round would be abandoned.
 absl::StatusOr<RoundOptions> ResolveRoundOptions(
     const std::string& task, const cohort::v1::RoundConfig& config,
     const cohort::v1::TrainingPlan& plan);

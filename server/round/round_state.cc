@@ -53,7 +53,7 @@ void RoundState::HandleDrop(RoundContext& ctx, const std::string& device_id) {
   // A device waiting for the secure cohort no longer counts as ready.
   if (ctx.ready_channels.erase(device_id) > 0) ctx.reported.erase(device_id);
   if (ctx.assigned.contains(device_id) && !ctx.reported.contains(device_id)) {
-    ctx.dropped.insert(device_id);
+    DropDevice(ctx, device_id, &DropCounts::disconnect);
   }
 }
 
@@ -127,9 +127,11 @@ absl::Status ReportingState::HandleReady(
 
 namespace {
 
-// Ends the streams of devices still waiting for a secure round that will not
-// run.
-std::unique_ptr<RoundState> Abandon(RoundContext& ctx, const std::string& why) {
+// Records why the round ends without a version and ends the streams of
+// devices still waiting for a secure round that will not run.
+std::unique_ptr<RoundState> Abandon(RoundContext& ctx, AbandonReason reason) {
+  reason.drops = ctx.drops;
+  const std::string why = reason.ToString();
   for (auto& [device, channel] : ctx.ready_channels) {
     cohort::v1::ServerMessage m;
     m.mutable_ack()->set_round_id(ctx.round_id);
@@ -138,7 +140,19 @@ std::unique_ptr<RoundState> Abandon(RoundContext& ctx, const std::string& why) {
     channel->Send(std::move(m));
   }
   ctx.ready_channels.clear();
+  ctx.abandon = std::move(reason);
   return std::make_unique<AbandonedState>();
+}
+
+// The reason of a round that ends in Reporting short of min_reports.
+AbandonReason ReportsReason(const RoundContext& ctx, AbandonCause cause) {
+  AbandonReason r;
+  r.cause = cause;
+  r.phase = PhaseName(RoundPhase::kReporting);
+  r.threshold = ctx.options->min_reports;
+  r.survivors = static_cast<int64_t>(ctx.reported.size());
+  r.cohort = static_cast<int64_t>(ctx.assigned.size());
+  return r;
 }
 
 // The FedAvg mean of a decoded secure sum, laid out like `model`.
@@ -152,17 +166,63 @@ absl::StatusOr<cohort::v1::Weights> MeanDelta(
 // Enough updates are in: commit them, or start aggregating them securely.
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return std::make_unique<CommittingState>();
+  // A copy: if SecAgg+ cannot start, Abandon still answers every device.
   auto round = SecAggRound::Start(ctx.options->secagg, ctx.round_id,
                                   model::TotalElements(ctx.model->weights),
-                                  std::move(ctx.ready_channels), now);
-  ctx.ready_channels.clear();
+                                  ctx.ready_channels, now);
   if (!round.ok()) {
-    LOG(WARNING) << "round " << ctx.round_id
-                 << ": secure aggregation cannot start: " << round.status();
-    return std::make_unique<AbandonedState>();
+    AbandonReason r;
+    r.cause = AbandonCause::kSecAggNotStarted;
+    r.phase = "start";
+    r.cohort = static_cast<int64_t>(ctx.ready_channels.size());
+    r.survivors = r.cohort;
+    r.detail = std::string(round.status().message());
+    return Abandon(ctx, std::move(r));
   }
+  ctx.ready_channels.clear();
   ctx.secagg = *std::move(round);
   return std::make_unique<AggregatingState>();
+}
+
+// SecAgg+ aborted: no sum is released; the reason names its phase.
+std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
+  SecAggRound& s = *ctx.secagg;
+  s.SendAcks("secure aggregation aborted; no sum was released");
+  ctx.drops.secagg = s.num_clients() - s.live_count();
+  AbandonReason r;
+  r.cause = AbandonCause::kSecAggAborted;
+  r.cohort = s.num_clients();
+  if (auto info = s.abort_info()) {
+    r.phase = info->phase;
+    r.threshold = info->threshold;
+    r.survivors = info->survivors;
+    r.detail = std::string(info->status.message());
+  }
+  return Abandon(ctx, std::move(r));
+}
+
+// SecAgg+ completed: decode the sum and commit it.
+std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
+  SecAggRound& s = *ctx.secagg;
+  ctx.drops.secagg = s.num_clients() - s.contributors();
+  auto sum = s.Result();
+  auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
+                       : absl::StatusOr<cohort::v1::Weights>(sum.status());
+  if (!mean.ok()) {
+    s.SendAcks("the secure sum could not be decoded");
+    AbandonReason r;
+    r.cause = AbandonCause::kSumUndecodable;
+    r.phase = "Completed";
+    r.cohort = s.num_clients();
+    r.survivors = s.contributors();
+    r.detail = std::string(mean.status().message());
+    return Abandon(ctx, std::move(r));
+  }
+  ctx.secure = SecureResult{*std::move(mean), sum->capped_examples,
+                            s.contributors(), sum->mean_loss,
+                            sum->clipped_updates};
+  s.SendAcks("input not in the secure sum");
+  return std::make_unique<CommittingState>();
 }
 
 }  // namespace
@@ -172,14 +232,18 @@ std::unique_ptr<RoundState> ReportingState::ProceedToNext(RoundContext& ctx,
   const int64_t reported = static_cast<int64_t>(ctx.reported.size());
   const int min = ctx.options->min_reports;
   if (reported >= ctx.options->goal_count) return Conclude(ctx, now);
+  if (now >= ctx.report_deadline) {
+    // The round goes on without the devices still working.
+    ctx.drops.timeout = ctx.outstanding();
+  }
   const bool over = now >= ctx.report_deadline || ctx.outstanding() == 0;
   if (over) {
     if (reported >= min) return Conclude(ctx, now);
-    return Abandon(ctx, "too few devices finished training");
+    return Abandon(ctx, ReportsReason(ctx, AbandonCause::kTooFewReports));
   }
   // Quorum can no longer be reached: stop waiting.
   if (reported + ctx.outstanding() < min) {
-    return Abandon(ctx, "too few devices left to finish training");
+    return Abandon(ctx, ReportsReason(ctx, AbandonCause::kQuorumUnreachable));
   }
   return nullptr;
 }
@@ -196,25 +260,10 @@ std::unique_ptr<RoundState> AggregatingState::ProceedToNext(RoundContext& ctx,
   if (ctx.secagg->aborted()) {
     LOG(WARNING) << "round " << ctx.round_id << ": "
                  << ctx.secagg->abort_status();
-    ctx.secagg->SendAcks("secure aggregation aborted; no sum was released");
-    return std::make_unique<AbandonedState>();
+    return SecAggAborted(ctx);
   }
   if (!ctx.secagg->completed()) return nullptr;
-  auto sum = ctx.secagg->Result();
-  auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
-                       : absl::StatusOr<cohort::v1::Weights>(sum.status());
-  if (!mean.ok()) {
-    LOG(ERROR) << "round " << ctx.round_id
-               << ": the secure sum does not decode: " << mean.status();
-    ctx.secagg->SendAcks("the secure sum could not be decoded");
-    return std::make_unique<AbandonedState>();
-  }
-  ctx.secure_mean_delta = *std::move(mean);
-  ctx.secure_examples = sum->capped_examples;
-  ctx.secure_mean_loss = sum->mean_loss;
-  ctx.secure_participants = ctx.secagg->contributors();
-  ctx.secagg->SendAcks("input not in the secure sum");
-  return std::make_unique<CommittingState>();
+  return SecAggCompleted(ctx);
 }
 
 }  // namespace cohort::server

@@ -24,6 +24,10 @@ const char* PhaseName(RoundPhase phase);
 
 // One state of a round. The engine calls these under its mutex with the
 // round's context; ProceedToNext returns the next state, or nullptr to stay.
+// A state that returns AbandonedState first sets ctx.abandon to the reason.
+// Drops are counted by cause in ctx.drops (timeouts when the report deadline
+// closes the round, disconnects here, malformed reports in AcceptReport,
+// SecAgg+ losses when aggregation ends).
 // Transitions: Selecting -> Reporting -> Committing | Abandoned, and for
 // secure rounds Reporting -> Aggregating -> Committing | Abandoned.
 // Committing, Abandoned and Finished are left by the engine itself.
@@ -89,8 +93,9 @@ class ReportingState final : public RoundState {
 };
 
 // Runs SecAgg+ over the ready devices (ctx.secagg), one deadline per phase.
-// Completed: decodes the sum into ctx.secure_mean_delta and commits.
-// Aborted: abandons, releasing no sum.
+// Completed: decodes the sum into ctx.secure and commits. Aborted: abandons
+// with the SecAgg+ phase, threshold and survivors as the reason, releasing
+// no sum.
 class AggregatingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kAggregating; }
@@ -99,9 +104,11 @@ class AggregatingState final : public RoundState {
                                             absl::Time now) override;
 };
 
+// The round has what it needs: a device leaving now is not a drop.
 class CommittingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kCommitting; }
+  void HandleDrop(RoundContext& ctx, const std::string& device_id) override {}
 };
 
 class AbandonedState final : public RoundState {

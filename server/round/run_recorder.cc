@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
+#include "glog/logging.h"
 
 namespace cohort::server {
 namespace {
@@ -16,21 +17,43 @@ double Metric(const RoundSummary& s, const std::string& key) {
   return it == s.metrics.end() ? 0.0 : it->second;
 }
 
+// Opens <run_dir>/metrics.csv for appending, so a restarted coordinator adds
+// rows after the earlier rounds. A file written with another column set is
+// moved aside (to metrics.csv.<unix seconds>) rather than mixed with it.
+absl::StatusOr<FILE*> OpenMetricsCsv(const std::string& run_dir) {
+  COHORT_RETURN_IF_ERROR(base::MakeDirs(run_dir));
+  const std::string path = run_dir + "/metrics.csv";
+  std::string first_line;
+  if (auto existing = base::ReadFile(path); existing.ok()) {
+    first_line = existing->substr(0, existing->find('\n'));
+  }
+  if (!first_line.empty() && first_line != RunRecorder::kHeader) {
+    const std::string aside =
+        absl::StrCat(path, ".", absl::ToUnixSeconds(absl::Now()));
+    if (std::rename(path.c_str(), aside.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("cannot move ", path, " to ",
+                                              aside, ": ", std::strerror(errno)));
+    }
+    LOG(WARNING) << path << " had other columns; moved it to " << aside;
+    first_line.clear();
+  }
+  FILE* csv = std::fopen(path.c_str(), "a");
+  if (csv == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  if (first_line.empty()) std::fprintf(csv, "%s\n", RunRecorder::kHeader);
+  std::fflush(csv);
+  return csv;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RunRecorder>> RunRecorder::Create(
     const std::string& run_dir, FILE* out) {
   FILE* csv = nullptr;
   if (!run_dir.empty()) {
-    COHORT_RETURN_IF_ERROR(base::MakeDirs(run_dir));
-    std::string path = run_dir + "/metrics.csv";
-    csv = std::fopen(path.c_str(), "w");
-    if (csv == nullptr) {
-      return absl::InternalError(
-          absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
-    }
-    std::fprintf(csv, "%s\n", kHeader);
-    std::fflush(csv);
+    COHORT_ASSIGN_OR_RETURN(csv, OpenMetricsCsv(run_dir));
   }
   return std::unique_ptr<RunRecorder>(new RunRecorder(csv, out));
 }
@@ -40,16 +63,23 @@ RunRecorder::~RunRecorder() {
 }
 
 void RunRecorder::Record(const RoundSummary& s) {
+  if (s.abandoned.has_value()) {
+    RecordAbandoned(s);
+    return;
+  }
   const double wall = absl::ToDoubleSeconds(absl::Now() - start_);
   const double acc = Metric(s, "test_accuracy");
+  const RoundOutcome outcome{s.drops, s.clipped_fraction, abandoned_since_row_};
+  abandoned_since_row_ = 0;
   if (csv_ != nullptr) {
-    std::fprintf(csv_, "%s\n",
+    std::fprintf(csv_, "%s,%s\n",
                  absl::StrFormat("%d,%d,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.3f,%.3f",
                                  s.round_id, s.version, s.participants,
                                  s.dropped, s.assigned, s.total_examples,
                                  s.train_loss, Metric(s, "test_loss"), acc,
                                  absl::ToDoubleSeconds(s.duration), wall)
-                     .c_str());
+                     .c_str(),
+                 FormatRoundOutcome(outcome).c_str());
     std::fflush(csv_);
   }
   if (out_ != nullptr) {
@@ -63,6 +93,14 @@ void RunRecorder::Record(const RoundSummary& s) {
                      .c_str());
     std::fflush(out_);
   }
+}
+
+void RunRecorder::RecordAbandoned(const RoundSummary& s) {
+  ++abandoned_since_row_;
+  if (out_ == nullptr) return;
+  std::fprintf(out_, "round %3d  abandoned: %s\n",
+               static_cast<int>(s.round_id), s.abandoned->ToString().c_str());
+  std::fflush(out_);
 }
 
 }  // namespace cohort::server

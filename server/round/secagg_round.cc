@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
 #include "common/secagg/parameter_finder.h"
 #include "common/secagg/secagg_wire.h"
@@ -30,11 +31,6 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
     const SecAggOptions& options, int64_t round_id, int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
     absl::Time now) {
-  const int n = static_cast<int>(cohort.size());
-  if (n < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("secure aggregation needs at least 2 devices, have ", n));
-  }
   std::shared_ptr<SecAggRound> r(new SecAggRound());
   for (auto& [device, channel] : cohort) {
     r->ids_[device] = static_cast<int>(r->devices_.size());
@@ -42,31 +38,8 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
     r->channels_.push_back(std::move(channel));
   }
   r->phase_timeout_ = options.phase_timeout;
-  auto params = secagg::FindParameters(n, options.expected_dropout,
-                                       options.corrupt_fraction);
-  secagg::SecAggConfig& c = r->config_;
-  c.n = n;
-  if (params.ok()) {
-    c.k = params->k;
-    c.t = params->t;
-  } else {
-    // Small cohorts cannot meet the 2^-40 / 2^-20 targets at this dropout.
-    c.k = n - 1;
-    c.t = (n - 1) / 2 + 1;
-    LOG(WARNING) << "round " << round_id << ": " << params.status().message()
-                 << "; using the complete graph with threshold " << c.t;
-  }
-  auto encoding = secagg::PlanUpdateEncoding(
-      options.bits_per_coordinate, options.clip_norm, options.rotate,
-      PublicSeed(round_id, r->devices_, "rotation"), options.example_cap,
-      dimension, n);
-  if (!encoding.ok()) return encoding.status();
-  r->encoding_ = *encoding;
-  c.bits = r->encoding_.params.bits;
-  c.vector_length = secagg::InputLength(r->encoding_);
-  c.graph_seed = PublicSeed(round_id, r->devices_, "graph");
-  c.round_id = static_cast<uint64_t>(round_id);
-  auto server = secagg::SecAggServer::Create(c, r.get());
+  COHORT_RETURN_IF_ERROR(r->Plan(options, round_id, dimension));
+  auto server = secagg::SecAggServer::Create(r->config_, r.get());
   if (!server.ok()) return server.status();
   r->server_ = *std::move(server);
   {
@@ -74,16 +47,49 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
     r->armed_phase_ = r->server_->StateName();
     r->deadline_ = now + r->phase_timeout_;
   }
-  LOG(INFO) << "round " << round_id << ": secure aggregation over " << n
+  const secagg::SecAggConfig& c = r->config_;
+  LOG(INFO) << "round " << round_id << ": secure aggregation over " << c.n
             << " devices, k=" << c.k << " t=" << c.t << ", "
             << c.vector_length << " coordinates mod 2^" << c.bits;
-  for (int i = 0; i < n; ++i) {
-    secagg::BeginParams begin{c, i, r->encoding_};
+  r->SendBegins();
+  return r;
+}
+
+absl::Status SecAggRound::Plan(const SecAggOptions& options, int64_t round_id,
+                               int64_t dimension) {
+  const int n = static_cast<int>(devices_.size());
+  COHORT_ASSIGN_OR_RETURN(
+      secagg::SecAggParameters params,
+      secagg::ChooseParameters(n, options.expected_dropout,
+                               options.corrupt_fraction));
+  if (params.fallback) {
+    LOG(WARNING) << "round " << round_id << ": " << n
+                 << " devices are too few for the SecAgg+ targets at dropout "
+                 << options.expected_dropout
+                 << "; using the complete graph with threshold " << params.t;
+  }
+  COHORT_ASSIGN_OR_RETURN(
+      encoding_, secagg::PlanUpdateEncoding(
+                     options.bits_per_coordinate, options.clip_norm,
+                     options.rotate, PublicSeed(round_id, devices_, "rotation"),
+                     options.example_cap, dimension, n));
+  config_.n = n;
+  config_.k = params.k;
+  config_.t = params.t;
+  config_.bits = encoding_.params.bits;
+  config_.vector_length = secagg::InputLength(encoding_);
+  config_.graph_seed = PublicSeed(round_id, devices_, "graph");
+  config_.round_id = static_cast<uint64_t>(round_id);
+  return absl::OkStatus();
+}
+
+void SecAggRound::SendBegins() {
+  for (int i = 0; i < config_.n; ++i) {
+    secagg::BeginParams begin{config_, i, encoding_};
     cohort::v1::ServerMessage m;
     *m.mutable_secagg()->mutable_begin() = secagg::MakeBegin(begin);
-    r->channels_[i]->Send(std::move(m));
+    channels_[i]->Send(std::move(m));
   }
-  return r;
 }
 
 absl::Status SecAggRound::Receive(

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,13 @@ namespace cohort::server {
 // whichever thread completes the last phase.
 class SecAggRound final : public secagg::ServerSender {
  public:
-  // Picks k and t for n = cohort.size() devices (secagg::FindParameters; a
-  // cohort too small to meet its targets gets the complete graph with t just
-  // above k/2 and a warning), plans the update encoding for `dimension`
-  // coordinates, and sends every device its SecAggBegin. INVALID_ARGUMENT for
-  // fewer than 2 devices or an impossible encoding.
+  // Picks k and t for n = cohort.size() devices (secagg::ChooseParameters:
+  // a cohort too small to meet the targets gets the complete graph with t
+  // just above k/2 and a warning), plans the update encoding for `dimension`
+  // coordinates, and sends every device its SecAggBegin. INVALID_ARGUMENT
+  // for fewer than 2 devices or an impossible encoding, FAILED_PRECONDITION
+  // for an expected dropout no cohort can be planned for; then nothing was
+  // sent. ResolveRoundOptions refuses configs that could get either.
   static absl::StatusOr<std::shared_ptr<SecAggRound>> Start(
       const SecAggOptions& options, int64_t round_id, int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
@@ -52,6 +55,12 @@ class SecAggRound final : public secagg::ServerSender {
   bool completed() const { return server_->IsCompleted(); }
   bool aborted() const { return server_->IsAborted(); }
   absl::Status abort_status() const { return server_->AbortStatus(); }
+  // The aborted phase, its threshold and survivors; nullopt unless aborted.
+  std::optional<secagg::AbortInfo> abort_info() const {
+    return server_->abort_info();
+  }
+  // Devices the protocol has not dropped.
+  int live_count() const { return server_->LiveCount(); }
   // The decoded sum. FAILED_PRECONDITION unless completed.
   absl::StatusOr<secagg::DecodedUpdateSum> Result() const;
   // Devices whose input is in the sum (after completion).
@@ -69,6 +78,10 @@ class SecAggRound final : public secagg::ServerSender {
 
  private:
   SecAggRound() = default;
+  // Fills config_ and encoding_ for the cohort in devices_.
+  absl::Status Plan(const SecAggOptions& options, int64_t round_id,
+                    int64_t dimension);
+  void SendBegins();
 
   secagg::SecAggConfig config_;
   secagg::UpdateEncoding encoding_;

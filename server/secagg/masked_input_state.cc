@@ -54,9 +54,10 @@ absl::StatusOr<std::unique_ptr<ServerState>> MaskedInputServerState::Finish() {
   c.u3 = Completed();
   if (static_cast<int>(c.u3.size()) < Threshold()) {
     return Abort(absl::AbortedError(absl::StrCat(
-        "SecAgg: only ", c.u3.size(),
-        " masked inputs left after forged-share reports, threshold ",
-        Threshold())));
+                     "SecAgg: only ", c.u3.size(),
+                     " masked inputs left after forged-share reports, "
+                     "threshold ", Threshold())),
+                 static_cast<int>(c.u3.size()), Threshold());
   }
   c.in_u3.assign(c.config.n, false);
   for (int i : c.u3) c.in_u3[i] = true;

@@ -74,6 +74,20 @@ absl::Status SecAggServer::AbortStatus() const {
   return aborted == nullptr ? absl::OkStatus() : aborted->status();
 }
 
+std::optional<AbortInfo> SecAggServer::abort_info() const {
+  absl::MutexLock lock(&mu_);
+  const AbortInfo* info = state_->abort_info();
+  if (info == nullptr) return std::nullopt;
+  return *info;
+}
+
+int SecAggServer::LiveCount() const {
+  absl::MutexLock lock(&mu_);
+  int live = 0;
+  for (bool l : state_->context().live) live += l;
+  return live;
+}
+
 absl::StatusOr<std::vector<uint64_t>> SecAggServer::Result() const {
   absl::MutexLock lock(&mu_);
   const auto* done = dynamic_cast<const CompletedServerState*>(state_.get());

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,11 @@ class SecAggServer {
   bool IsAborted() const;
   // The abort reason (ABORTED), or OK if not aborted.
   absl::Status AbortStatus() const;
+  // The phase that aborted, its survivors and threshold, and the status;
+  // nullopt unless aborted.
+  std::optional<AbortInfo> abort_info() const;
+  // Clients the server still listens to (not dropped).
+  int LiveCount() const;
   // The unmasked sum. FAILED_PRECONDITION unless Completed.
   absl::StatusOr<std::vector<uint64_t>> Result() const;
   // Clients whose masked input is in the sum, sorted. Empty unless Completed.

@@ -52,8 +52,9 @@ absl::StatusOr<std::unique_ptr<ServerState>> ServerState::AfterChange() {
   for (bool l : ctx_->live) live += l;
   if (live < Threshold()) {
     return Abort(absl::AbortedError(absl::StrCat(
-        "SecAgg: only ", live, " live clients in ", std::string(Name()), ", threshold ",
-        Threshold())));
+                     "SecAgg: only ", live, " live clients in ",
+                     std::string(Name()), ", threshold ", Threshold())),
+                 live, Threshold());
   }
   if (!AnyPending()) return ProceedToNext();
   return nullptr;
@@ -69,9 +70,10 @@ absl::StatusOr<std::unique_ptr<ServerState>> ServerState::ProceedToNext() {
   }
   const int done = static_cast<int>(Completed().size());
   if (done < Threshold()) {
-    return Abort(absl::AbortedError(
-        absl::StrCat("SecAgg: only ", done, " clients completed ", std::string(Name()),
-                     ", threshold ", Threshold())));
+    return Abort(absl::AbortedError(absl::StrCat(
+                     "SecAgg: only ", done, " clients completed ",
+                     std::string(Name()), ", threshold ", Threshold())),
+                 done, Threshold());
   }
   return Finish();
 }
@@ -96,14 +98,16 @@ bool ServerState::AnyPending() const {
   return false;
 }
 
-std::unique_ptr<ServerState> ServerState::Abort(absl::Status why) {
+std::unique_ptr<ServerState> ServerState::Abort(absl::Status why,
+                                                int survivors, int threshold) {
   for (int i = 0; i < ctx_->config.n; ++i) {
     if (ctx_->live[i]) ctx_->sender->Send(i, AbortRound{why.ToString()});
   }
   // Discard everything a partial result could be computed from.
   for (auto& v : ctx_->masked_inputs) v.clear();
   for (auto& r : ctx_->responses) r.clear();
-  return std::make_unique<AbortedServerState>(TakeContext(), std::move(why));
+  AbortInfo info{std::string(Name()), survivors, threshold, std::move(why)};
+  return std::make_unique<AbortedServerState>(TakeContext(), std::move(info));
 }
 
 }  // namespace cohort::secagg

@@ -12,6 +12,17 @@
 
 namespace cohort::secagg {
 
+// Why an instance aborted, for logs and the round's abandon reason: the
+// phase that could not finish, how many clients it kept (in Unmasking, the
+// shares that arrived for the worst-off secret), the threshold it needed,
+// and the ABORTED status with the full message.
+struct AbortInfo {
+  std::string phase;
+  int survivors = 0;
+  int threshold = 0;
+  absl::Status status;
+};
+
 // One state of the server's SecAgg+ state machine. HandleMessage and
 // ProceedToNext return the next state, or nullptr to stay. They never fail
 // because of a client: a bad message drops its sender (recorded in
@@ -40,6 +51,8 @@ class ServerState {
   virtual absl::StatusOr<std::unique_ptr<ServerState>> ProceedToNext();
 
   const ServerContext& context() const { return *ctx_; }
+  // Set only by the Aborted state.
+  virtual const AbortInfo* abort_info() const { return nullptr; }
 
  protected:
   // Phase number 1..4 this state completes (0 for terminal states).
@@ -61,7 +74,10 @@ class ServerState {
   void Drop(int client, const absl::Status& why);
   // Live clients that completed this phase, sorted.
   std::vector<int> Completed() const;
-  std::unique_ptr<ServerState> Abort(absl::Status why);
+  // Tells every live client, discards the inputs and returns the Aborted
+  // state, recording this phase, `survivors` and `threshold`.
+  std::unique_ptr<ServerState> Abort(absl::Status why, int survivors,
+                                     int threshold);
 
  private:
   bool AnyPending() const;
@@ -74,14 +90,15 @@ class ServerState {
 // Terminal: the round aborted; no sum is ever released.
 class AbortedServerState final : public ServerState {
  public:
-  AbortedServerState(std::unique_ptr<ServerContext> ctx, absl::Status why)
-      : ServerState(std::move(ctx)), status_(std::move(why)) {}
+  AbortedServerState(std::unique_ptr<ServerContext> ctx, AbortInfo info)
+      : ServerState(std::move(ctx)), info_(std::move(info)) {}
   std::string_view Name() const override { return "Aborted"; }
   bool IsTerminal() const override { return true; }
-  const absl::Status& status() const { return status_; }
+  const absl::Status& status() const { return info_.status; }
+  const AbortInfo* abort_info() const override { return &info_; }
 
  private:
-  absl::Status status_;
+  AbortInfo info_;
 };
 
 // Terminal: holds the unmasked sum of the survivors' inputs mod 2^bits.

@@ -114,6 +114,21 @@ absl::Status ApplyMasks(std::vector<crypto::MaskSeed>& masks, int bits,
   return s;
 }
 
+// Shares that arrived for the worst-off secret Unmasking needs (the
+// survivors' self-mask seeds, the mask keys of clients that dropped after
+// sharing): what an abort reports against the threshold t.
+int FewestShares(const ServerContext& c) {
+  const auto seeds = SharesByOwner(c, ShareKind::kSelfMaskSeed);
+  const auto keys = SharesByOwner(c, ShareKind::kMaskKey);
+  int fewest = -1;
+  for (int owner : c.u2) {
+    const int held = static_cast<int>(
+        (c.in_u3[owner] ? seeds[owner] : keys[owner]).size());
+    if (fewest < 0 || held < fewest) fewest = held;
+  }
+  return std::max(fewest, 0);
+}
+
 }  // namespace
 
 absl::Status UnmaskingServerState::Accept(int from,
@@ -266,7 +281,7 @@ absl::StatusOr<std::unique_ptr<ServerState>> UnmaskingServerState::Finish() {
       status = absl::AbortedError(
           absl::StrCat("SecAgg unmasking failed: ", status.ToString()));
     }
-    return Abort(status);
+    return Abort(status, FewestShares(ctx()), config.t);
   }
   return std::make_unique<CompletedServerState>(TakeContext(), std::move(sum));
 }

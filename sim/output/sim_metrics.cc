@@ -17,34 +17,7 @@
 namespace cohort::sim {
 namespace {
 
-// printf("%.6f") honours LC_NUMERIC and differs across libcs in corner cases;
-// to_chars is specified to be locale-free and exact, which is what a
-// byte-for-byte determinism check needs.
-void AppendFixed(std::string* out, double v, int precision) {
-  if (std::isnan(v)) {
-    out->append("nan");  // No sign: -nan and nan must not differ.
-    return;
-  }
-  if (std::isinf(v)) {
-    out->append(v > 0 ? "inf" : "-inf");
-    return;
-  }
-  // Largest finite double in fixed notation: 309 digits, sign, point, digits.
-  char buf[400];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v,
-                                 std::chars_format::fixed, precision);
-  CHECK(ec == std::errc()) << "to_chars failed for " << v;
-  const char* begin = buf;
-  const char* last = end;
-  // -0.0 and tiny negatives would print "-0.000"; equal-looking values
-  // should be equal bytes.
-  if (*begin == '-' && std::all_of(begin + 1, last, [](char c) {
-        return c == '0' || c == '.';
-      })) {
-    ++begin;
-  }
-  out->append(begin, last);
-}
+using server::AppendFixed;
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -103,6 +76,7 @@ std::string MetricsCsvWriter::FormatRow(const SimRoundRow& row,
   AppendFixed(&out, row.train_loss, 6);
   out.push_back(',');
   AppendFixed(&out, row.test_accuracy, 6);
+  absl::StrAppend(&out, ",", server::FormatRoundOutcome(row.outcome));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/round/round_metrics.h"
 
 namespace cohort::sim {
 
@@ -19,11 +20,15 @@ struct SimRoundRow {
   double sim_seconds = 0;    // Simulated time at the end of the round.
   double wall_seconds = 0;   // Real time since the run started.
   int64_t participants = 0;  // Clients whose update was aggregated.
-  int64_t dropped = 0;       // Clients selected but lost.
+  // Clients selected but lost: outcome.drops.lost() (a client still working
+  // when the report deadline closed the round is in outcome.drops.timeout).
+  int64_t dropped = 0;
   int64_t bytes_up = 0;      // Uploaded this round (not cumulative).
   int64_t bytes_down = 0;    // Downloaded this round (not cumulative).
   double train_loss = 0;
   double test_accuracy = 0;
+  // The columns cohort-server's metrics.csv has too (round_metrics.h).
+  server::RoundOutcome outcome;
 };
 
 // Writes metrics.csv: a header line, then one line per Append(), flushed per
@@ -31,7 +36,9 @@ struct SimRoundRow {
 //
 // Format. Comma-separated, '\n' line ends, no quoting (no field needs it).
 // Integers in decimal; sim_seconds and wall_seconds with exactly 3 decimals;
-// train_loss and test_accuracy with exactly 6. Doubles are rendered with
+// train_loss and test_accuracy with exactly 6. The columns after
+// test_accuracy are the ones cohort-server writes too, defined and formatted
+// once in server/round/round_metrics.h. Doubles are rendered with
 // std::to_chars, so the bytes do not depend on the locale, the libc printf or
 // the platform: equal rows always give equal bytes. NaN is "nan", infinities
 // "inf"/"-inf", and a value that rounds to zero is "0.000..." with no sign.
@@ -49,7 +56,7 @@ class MetricsCsvWriter {
   static constexpr char kFileName[] = "metrics.csv";
   static constexpr char kHeader[] =
       "round,sim_seconds,wall_seconds,participants,dropped,bytes_up,"
-      "bytes_down,train_loss,test_accuracy";
+      "bytes_down,train_loss,test_accuracy," COHORT_ROUND_OUTCOME_COLUMNS;
   // Zero-based index of wall_seconds among the columns.
   static constexpr int kWallSecondsColumn = 2;
 

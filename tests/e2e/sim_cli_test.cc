@@ -108,6 +108,30 @@ TEST_F(SimCliTest, SecureRoundsWithPerPhaseDropoutsAreExactAndReproducible) {
             sim::MetricsCsvWriter::StripWallSeconds(
                 Read(runs + "/secure2/metrics.csv")));
   EXPECT_TRUE(Read(runs + "/secure1/model.pb") == Read(runs + "/secure2/model.pb"));
+  // The columns both metrics.csv files share: drops by cause and clipping.
+  const std::string header = csv.substr(0, csv.find('\n'));
+  EXPECT_NE(header.find(",dropped_timeout,dropped_disconnect,dropped_malformed,"
+                        "dropped_secagg,clipped_fraction,abandoned_rounds"),
+            std::string::npos)
+      << header;
+  EXPECT_EQ(csv.find(",nan,"), std::string::npos) << csv;  // secure rounds clip
+}
+
+// A secure scenario whose cohort SecAgg+ cannot serve (one device) fails
+// before any work, naming the field, instead of abandoning every round.
+TEST_F(SimCliTest, SecureCohortOfOneFailsBeforeWorkNamingTheField) {
+  const std::string secure = dir_ + "/one.textproto";
+  std::ofstream(secure) << absl::StrCat(
+      "population { num_clients: 50 partition: IID mean_examples: 30 }\n"
+      "clients_per_round: 1\n"
+      "round { secure_aggregation { enabled: true } }\n"
+      "architecture: 'mlp' rounds: 3 seed: 7\n"
+      "data { idx_dir: '", dir_, "/data' }\n");
+  std::string log;
+  EXPECT_EQ(Run("one", 1, &log, secure), 2) << log;
+  EXPECT_NE(log.find("clients_per_round"), std::string::npos) << log;
+  EXPECT_NE(log.find("at least 2 devices"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/runs/one"));
 }
 
 TEST_F(SimCliTest, BadScenarioFailsBeforeWorkNamingTheField) {

@@ -1,7 +1,12 @@
 // Bad input against real binaries: an untrusted server, an oversized report,
 // an unreachable database.
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/cluster_fixture.h"
@@ -74,6 +79,57 @@ TEST_F(BadInputTest, OversizedReportIsResourceExhaustedAndServerKeepsServing) {
   EXPECT_TRUE(reply.has_task_assignment() || reply.has_retry_window());
   ctx.TryCancel();
   stream->Finish();
+  EXPECT_TRUE(server->running());
+}
+
+// Peak resident memory of a process, in bytes (VmHWM).
+int64_t PeakRss(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+TEST_F(BadInputTest, OversizedCheckInIsRefusedBeforeItIsBuffered) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  o.mtls = false;
+  o.max_rounds = 0;
+  o.max_message_bytes = 1 << 20;
+  o.limits = "max_buffered_bytes: 33554432";  // 32 MiB
+  auto server = StartServer(o, "server");
+  int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  // A client without the agent's own send limit, as an attacker's.
+  grpc::SslCredentialsOptions ssl;
+  std::ifstream ca(pki_dir_ + "/ca.crt");
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(ca), {});
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetMaxSendMessageSize(-1);
+  auto stub = cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl), args));
+  ASSERT_TRUE(CheckInAnswered(*stub, "warm-up", absl::Seconds(10)));
+  const int64_t before = PeakRss(server->pid());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    auto stream = stub->Participate(&ctx);
+    cohort::v1::ClientMessage huge;
+    huge.mutable_check_in()->set_device_id(std::string(300 << 20, 'x'));
+    stream->Write(huge);
+    stream->WritesDone();
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << s.error_message();
+  }
+  const int64_t grew = PeakRss(server->pid()) - before;
+  // The message is 300 MiB; the server may hold a bounded part of it.
+  std::printf("server peak RSS grew by %.1f MiB\n", grew / 1048576.0);
+  EXPECT_LT(grew, int64_t{100} << 20) << "peak RSS grew by " << grew;
+  EXPECT_TRUE(CheckInAnswered(*stub, "after", absl::Seconds(10)));
   EXPECT_TRUE(server->running());
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -64,18 +65,20 @@ plan { epochs: 1 batch_size: 16 learning_rate: 0.05 momentum: 0.9 }
 holdout { idx_dir: "%s" }
 run_dir: "%s/%s-run"
 max_message_bytes: %d
+limits { %s }
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
       o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
       o.store, o.task, o.goal, o.max_rounds, o.round_extra, data_dir_, dir_, name,
-      o.max_message_bytes);
+      o.max_message_bytes, o.limits);
   std::string path = absl::StrCat(dir_, "/", name, ".textproto");
   WriteText(path, config);
   std::filesystem::remove(absl::StrCat(dir_, "/", name, ".port"));
-  return std::make_unique<Subprocess>(
-      std::vector<std::string>{BinaryPath("cohort-server"),
-                               "--config=" + path},
-      absl::StrCat(dir_, "/", name, ".log"));
+  std::vector<std::string> argv = o.launcher;
+  argv.push_back(BinaryPath("cohort-server"));
+  argv.push_back("--config=" + path);
+  return std::make_unique<Subprocess>(std::move(argv),
+                                      absl::StrCat(dir_, "/", name, ".log"));
 }
 
 int ClusterTest::WaitForPort(Subprocess& server, const std::string& name) {
@@ -92,7 +95,17 @@ int ClusterTest::WaitForPort(Subprocess& server, const std::string& name) {
 
 std::unique_ptr<Subprocess> ClusterTest::StartAgent(
     int index, int port, const std::string& population, const std::string& ca) {
+  AgentOverrides o;
+  o.ca_path = ca;
+  return StartAgent(index, port, population, o);
+}
+
+std::unique_ptr<Subprocess> ClusterTest::StartAgent(
+    int index, int port, const std::string& population,
+    const AgentOverrides& o) {
   const std::string id = absl::StrCat("device-", index);
+  const std::string cert_pki = o.cert_pki.empty() ? pki_dir_ : o.cert_pki;
+  const std::string cert = o.cert_name.empty() ? id : o.cert_name;
   std::string config = absl::StrFormat(
       R"(server_address: "127.0.0.1:%d"
 tls { ca_cert_path: "%s" cert_path: "%s/%s.crt" key_path: "%s/%s.key" }
@@ -103,9 +116,11 @@ partition { scheme: IID num_shards: 3 shard_index: %d seed: 5 }
 state_dir: "%s/%s-state"
 backoff_initial_ms: 100
 backoff_max_ms: 1000
+%s
 )",
-      port, ca.empty() ? pki_dir_ + "/ca.crt" : ca, pki_dir_, id, pki_dir_, id,
-      id, population, data_dir_, index, dir_, id);
+      port, o.ca_path.empty() ? pki_dir_ + "/ca.crt" : o.ca_path, cert_pki,
+      cert, cert_pki, cert, id, population, data_dir_, index % 3, dir_, id,
+      o.extra);
   std::string path = absl::StrCat(dir_, "/", id, ".textproto");
   WriteText(path, config);
   return std::make_unique<Subprocess>(
@@ -120,6 +135,27 @@ std::unique_ptr<cohort::v1::Coordinator::Stub> ClusterTest::TlsStub(int port) {
                                         "localhost");
   EXPECT_TRUE(channel.ok()) << channel.status();
   return channel.ok() ? cohort::v1::Coordinator::NewStub(*channel) : nullptr;
+}
+
+bool ClusterTest::CheckInAnswered(cohort::v1::Coordinator::Stub& stub,
+                                  const std::string& device_id,
+                                  absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  auto stream = stub.Participate(&ctx);
+  cohort::v1::ClientMessage hello;
+  hello.mutable_check_in()->set_device_id(device_id);
+  cohort::v1::ServerMessage reply;
+  const bool answered = stream->Write(hello) && stream->Read(&reply) &&
+                        (reply.has_task_assignment() || reply.has_retry_window());
+  ctx.TryCancel();
+  grpc::Status status = stream->Finish();
+  if (!answered) {
+    std::fprintf(stderr, "check-in of %s not answered: %d %s\n",
+                 device_id.c_str(), static_cast<int>(status.error_code()),
+                 status.error_message().c_str());
+  }
+  return answered;
 }
 
 }  // namespace cohort::testing

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
 
@@ -33,18 +34,36 @@ class ClusterTest : public ::testing::Test {
     std::string cert = "server";  // certificate name in the PKI dir
     std::string pki;              // default: dir_/pki
     std::string round_extra;      // more RoundConfig fields (textproto)
+    std::string limits;           // ConnectionLimits fields (textproto)
+    // Command words put before the binary, e.g. {"prlimit", "--nofile=512"}.
+    std::vector<std::string> launcher;
   };
   std::unique_ptr<Subprocess> StartServer(const ServerOptions& o,
                                           const std::string& name);
   // Waits for the server's port file; 0 if the server died first.
   int WaitForPort(Subprocess& server, const std::string& name);
+  // Optional changes to an agent's config.
+  struct AgentOverrides {
+    std::string ca_path;        // default: the test CA
+    std::string cert_pki;       // PKI dir of the device certificate
+    std::string cert_name;      // default: device-<index>
+    std::string extra;          // more AgentConfig fields (textproto)
+  };
   std::unique_ptr<Subprocess> StartAgent(int index, int port,
                                          const std::string& population,
                                          const std::string& ca_path = "");
+  std::unique_ptr<Subprocess> StartAgent(int index, int port,
+                                         const std::string& population,
+                                         const AgentOverrides& o);
 
   // A raw device-API client over TLS that trusts the test CA (no client
   // certificate), for sending hand-made messages.
   std::unique_ptr<cohort::v1::Coordinator::Stub> TlsStub(int port);
+  // Opens Participate on `stub`, checks in as `device_id` and waits up to
+  // `timeout` for the first answer; true for an assignment or a retry window.
+  static bool CheckInAnswered(cohort::v1::Coordinator::Stub& stub,
+                              const std::string& device_id,
+                              absl::Duration timeout);
 
   std::string dir_;
   std::string data_dir_;

@@ -53,6 +53,41 @@ TEST_F(SimConfigTest, ValidScenarioGetsDocumentedDefaults) {
   EXPECT_EQ(c->devices().uplink_mbps(), 5.0);
 }
 
+TEST_F(SimConfigTest, MinimumPerClientDefaultsToTenInBothLayouts) {
+  for (const std::string layout : {"SAMPLED", "SHARDS"}) {
+    auto c = Resolve("population { layout: " + layout + " }");
+    ASSERT_TRUE(c.ok()) << layout << ": " << c.status();
+    EXPECT_EQ(c->population().min_examples(), 10) << layout;
+    EXPECT_EQ(ToPopulationSpec(*c).min_examples, 10) << layout;
+  }
+  auto explicit_min = Resolve("population { min_examples: 3 }");
+  ASSERT_TRUE(explicit_min.ok()) << explicit_min.status();
+  EXPECT_EQ(ToPopulationSpec(*explicit_min).min_examples, 3);
+}
+
+// SHARDS is the agents' split: the same scheme, alpha, minimum and seed, with
+// num_shards = num_clients. The split sets the counts, so the sampled
+// layout's count fields are not defaulted and may not be set.
+TEST_F(SimConfigTest, ShardsLayoutMapsToTheAgentsSplit) {
+  auto c = Resolve(
+      "population { layout: SHARDS partition: DIRICHLET alpha: 0.3 } seed: 7");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->population().mean_examples(), 0);
+  const data::PopulationSpec spec = ToPopulationSpec(*c);
+  EXPECT_EQ(spec.layout, data::PopulationLayout::kShards);
+  const data::PartitionSpec split = data::ShardPartitionOf(spec);
+  EXPECT_EQ(split.scheme, data::PartitionScheme::kDirichlet);
+  EXPECT_EQ(split.num_shards, 100);
+  EXPECT_EQ(split.alpha, 0.3);
+  EXPECT_EQ(split.seed, 7u);
+  EXPECT_EQ(split.min_examples, 10);
+  EXPECT_EQ(split.fields.min_examples, "population.min_examples");
+  auto sampled = Resolve("population { partition: DIRICHLET alpha: 0.3 }");
+  ASSERT_TRUE(sampled.ok()) << sampled.status();
+  EXPECT_EQ(ToPopulationSpec(*sampled).layout,
+            data::PopulationLayout::kSampled);
+}
+
 TEST_F(SimConfigTest, UnknownFieldIsNamed) {
   ExpectNamed("populaton { num_clients: 3 }", "populaton");
 }
@@ -73,6 +108,32 @@ TEST_F(SimConfigTest, ImpossibleValuesAreNamed) {
   ExpectNamed("round { min_reports: 50 }", "round.min_reports");
   ExpectNamed("plan { learning_rate: -0.1 }", "plan.learning_rate");
   ExpectNamed("name: '../x'", "name");
+  ExpectNamed("population { min_examples: -1 }", "population.min_examples");
+  // Below the default minimum of 10 per client.
+  ExpectNamed("population { mean_examples: 5 }", "population.mean_examples");
+  ExpectNamed("population { layout: SHARDS mean_examples: 20 }",
+              "population.mean_examples");
+  ExpectNamed("population { layout: SHARDS quantity_sigma: 0.5 }",
+              "population.quantity_sigma");
+  ExpectNamed("population { layout: SHARDS partition: LABEL_SHARDS }",
+              "population.partition");
+}
+
+// Secure scenarios the protocol cannot serve are refused before any work,
+// naming the field the scenario sets (clients_per_round sets goal_count).
+TEST_F(SimConfigTest, SecureCohortsSecAggCannotServeAreRefusedNamingTheField) {
+  ExpectNamed("clients_per_round: 1 round { secure_aggregation { enabled: true } }",
+              "clients_per_round");
+  ExpectNamed("clients_per_round: 1 round { secure_aggregation { enabled: true } }",
+              "at least 2 devices");
+  ExpectNamed("round { min_reports: 1 secure_aggregation { enabled: true } }",
+              "round.min_reports");
+  ExpectNamed("round { secure_aggregation { enabled: true expected_dropout: 0.6 } }",
+              "round.secure_aggregation.expected_dropout");
+  EXPECT_TRUE(Resolve("clients_per_round: 1").ok());  // plain: fine
+  EXPECT_TRUE(
+      Resolve("clients_per_round: 2 round { secure_aggregation { enabled: true } }")
+          .ok());
 }
 
 TEST_F(SimConfigTest, MissingDataSetIsNotFoundNamingTheField) {

@@ -1,5 +1,6 @@
 #include "sim/simulator.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -145,6 +146,74 @@ TEST_F(SimulatorTest, UnfillableRoundsFailCleanly) {
   ASSERT_TRUE(sim.ok());
   absl::Status s = (*sim)->Run({});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ((*sim)->current_model()->version, 1);
+}
+
+cohort::v1::SimConfig Secure(cohort::v1::SimConfig c) {
+  auto* sa = c.mutable_round()->mutable_secure_aggregation();
+  sa->set_enabled(true);
+  sa->set_bits_per_coordinate(16);
+  sa->set_example_cap(100);
+  return c;
+}
+
+// SecAgg+'s four phases of cryptography and messages take the devices time:
+// the same scenario, secure, ends later on the virtual clock, and its extra
+// traffic is counted both ways.
+TEST_F(SimulatorTest, SecureRoundsTakeLongerOnTheVirtualClockThanPlainOnes) {
+  auto plain = Scenario();
+  plain.set_rounds(2);
+  Outcome p = RunSim(plain, TransportKind::kInProcess, "plain");
+  Outcome s = RunSim(Secure(plain), TransportKind::kInProcess, "secure");
+  ASSERT_EQ(p.rows.size(), 2u);
+  ASSERT_EQ(s.rows.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_GT(s.rows[i].sim_seconds, p.rows[i].sim_seconds) << "round " << i + 1;
+    EXPECT_GT(s.rows[i].bytes_down, p.rows[i].bytes_down) << "round " << i + 1;
+    // Plain aggregation clips nothing; secure rounds say how much they did.
+    EXPECT_TRUE(std::isnan(p.rows[i].outcome.clipped_fraction));
+    EXPECT_GE(s.rows[i].outcome.clipped_fraction, 0.0);
+    EXPECT_LE(s.rows[i].outcome.clipped_fraction, 1.0);
+  }
+}
+
+// The clipped fraction comes out of the secure sum: with a clip norm no
+// update fits under, every summed update was clipped; with a huge one, none.
+TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
+  auto tight = Secure(Scenario());
+  tight.set_rounds(1);
+  tight.mutable_round()->mutable_secure_aggregation()->set_clip_norm(1e-6);
+  auto loose = tight;
+  loose.mutable_round()->mutable_secure_aggregation()->set_clip_norm(1e6);
+  Outcome t = RunSim(tight, TransportKind::kInProcess, "tight");
+  Outcome l = RunSim(loose, TransportKind::kInProcess, "loose");
+  ASSERT_EQ(t.rows.size(), 1u);
+  ASSERT_EQ(l.rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
+  EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
+  EXPECT_NE(t.csv.find(",1.000000,0\n"), std::string::npos) << t.csv;
+}
+
+// Devices leaving SecAgg+ after sharing their keys, far more than the
+// thresholds plan for, abort every secure round; the run's error says that,
+// with the phase and threshold, instead of blaming reachability.
+TEST_F(SimulatorTest, HeavySecAggDropoutFailsNamingSecAggPhaseAndThreshold) {
+  auto config = Secure(Scenario());
+  config.mutable_devices()->set_secagg_dropout_after_shares(0.9);
+  auto resolved = ResolveSimConfig(config);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  auto sim = Simulator::Create(*resolved, TransportKind::kInProcess,
+                               dir_ + "/secagg_drop");
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  absl::Status s = (*sim)->Run({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  const std::string m(s.message());
+  EXPECT_NE(m.find("SecAgg+ aborted in phase "), std::string::npos) << m;
+  EXPECT_TRUE(m.find("ShareKeys") != std::string::npos ||
+              m.find("MaskedInputCollection") != std::string::npos)
+      << m;
+  EXPECT_NE(m.find("threshold t="), std::string::npos) << m;
+  EXPECT_EQ(m.find("reachable"), std::string::npos) << m;
   EXPECT_EQ((*sim)->current_model()->version, 1);
 }
 

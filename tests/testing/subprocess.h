@@ -21,6 +21,7 @@ class Subprocess {
   Subprocess& operator=(const Subprocess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // Exit code once exited (128 + signal if killed); nullopt on timeout.
   std::optional<int> Wait(absl::Duration timeout);
   void Signal(int sig);

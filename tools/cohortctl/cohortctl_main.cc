@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "common/base/files.h"
+#include "common/base/command_line.h"
 #include "common/base/logging.h"
 #include "tools/cohortctl/model_optimize.h"
 
@@ -95,8 +94,7 @@ int ModelOptimize() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = cohort::base::ParseCommandLine(argc, argv, kUsage);
   cohort::base::InitLogging(argv[0]);
   const std::vector<std::string> command(args.begin() + 1, args.end());
   if (command == std::vector<std::string>{"model", "optimize"}) {

@@ -238,7 +238,8 @@ TEST(ClientPopulationTest, LabelShardsGiveDistinctLabelsInEqualParts) {
   for (int labels : {1, 2, 3, kClasses}) {
     PopulationSpec spec = Spec(PartitionScheme::kLabelShards);
     spec.labels_per_client = labels;
-    spec.quantity_sigma = 1.0;  // Some clients hold fewer than `labels`.
+    spec.quantity_sigma = 1.0;  // Some clients hold fewer than `labels`,
+    spec.min_examples = 1;      // which the default minimum would prevent.
     auto population = Make(spec, data);
     ASSERT_NE(population, nullptr);
     constexpr int kClients = 2000;
@@ -464,6 +465,128 @@ TEST(ClientPopulationTest, CreateRejectsUnusableData) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code(&no_three, Spec(PartitionScheme::kIid)),
             absl::StatusCode::kOk);
+}
+
+// The simulator's SHARDS layout is the agents' split: client i holds exactly
+// the indices, in the same order, that PartitionExamples() gives shard i of
+// the PartitionSpec an agent builds from the same config.
+TEST(ClientPopulationTest, ShardsLayoutClientIIsTheAgentsShardI) {
+  const ImageDataset data = BalancedData();
+  PopulationSpec spec;
+  spec.layout = PopulationLayout::kShards;
+  spec.scheme = PartitionScheme::kDirichlet;
+  spec.num_clients = 50;
+  spec.alpha = 0.3;
+  spec.seed = 7;
+  PartitionSpec agent;  // What agent_setup builds from PartitionConfig.
+  agent.scheme = PartitionScheme::kDirichlet;
+  agent.num_shards = 50;
+  agent.alpha = 0.3;
+  agent.seed = 7;
+  const PartitionSpec derived = ShardPartitionOf(spec);
+  EXPECT_EQ(derived.scheme, agent.scheme);
+  EXPECT_EQ(derived.num_shards, agent.num_shards);
+  EXPECT_EQ(derived.alpha, agent.alpha);
+  EXPECT_EQ(derived.seed, agent.seed);
+  EXPECT_EQ(derived.min_examples, agent.min_examples);
+  EXPECT_EQ(derived.max_draws, agent.max_draws);
+  auto shards = PartitionExamples(agent, data.labels, data.num_classes);
+  ASSERT_TRUE(shards.ok()) << shards.status();
+  auto population = Make(spec, data);
+  ASSERT_NE(population, nullptr);
+  int64_t total = 0;
+  for (int64_t id = 0; id < 50; ++id) {
+    const std::vector<int64_t> examples = population->ExamplesOf(id);
+    EXPECT_EQ(examples, (*shards)[id]) << "client " << id;
+    EXPECT_EQ(population->NumExamplesOf(id),
+              static_cast<int64_t>(examples.size()));
+    EXPECT_GE(examples.size(), static_cast<size_t>(kDefaultMinExamples));
+    total += static_cast<int64_t>(examples.size());
+  }
+  // Disjoint shards of the whole data set, unlike the sampled layout.
+  EXPECT_EQ(total, kDataSize);
+  // A different seed is a different split.
+  spec.seed = 8;
+  auto other = Make(spec, data);
+  ASSERT_NE(other, nullptr);
+  EXPECT_NE(other->ExamplesOf(0), population->ExamplesOf(0));
+}
+
+TEST(ClientPopulationTest, ShardsLayoutRefusesWhatTheAgentsWouldRefuse) {
+  const ImageDataset data = BalancedData();
+  PopulationSpec spec;
+  spec.layout = PopulationLayout::kShards;
+  spec.scheme = PartitionScheme::kDirichlet;
+  spec.num_clients = 100;
+  spec.alpha = 0.01;
+  // 600 examples a label, each landing on a handful of the 100 clients: no
+  // draw gives every client 10, so the minimum is named, in the
+  // simulator's own field names.
+  absl::Status status = ClientPopulation::Create(spec, &data).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("population.min_examples: shard "));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("population.alpha"));
+  // More clients than the data can give min_examples each.
+  spec.alpha = 1.0;
+  spec.num_clients = kDataSize / kDefaultMinExamples + 1;
+  status = ClientPopulation::Create(spec, &data).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("population.num_clients: "));
+  // Exactly enough: an IID split gives every client exactly the minimum.
+  spec.scheme = PartitionScheme::kIid;
+  spec.num_clients = kDataSize / kDefaultMinExamples;
+  auto exact = Make(spec, data);
+  ASSERT_NE(exact, nullptr);
+  for (int64_t id = 0; id < spec.num_clients; ++id) {
+    ASSERT_EQ(exact->NumExamplesOf(id), kDefaultMinExamples);
+  }
+  // Label shards have no disjoint split.
+  spec.scheme = PartitionScheme::kLabelShards;
+  status = ValidatePopulationSpec(spec, kClasses);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("population.partition: "));
+}
+
+TEST(ClientPopulationTest, ShardsLayoutIgnoresTheSampledCountFields) {
+  PopulationSpec spec;
+  spec.layout = PopulationLayout::kShards;
+  spec.mean_examples = 0;
+  spec.quantity_sigma = std::numeric_limits<double>::quiet_NaN();
+  spec.max_examples = -1;
+  EXPECT_TRUE(ValidatePopulationSpec(spec, kClasses).ok());
+  spec.min_examples = 0;
+  EXPECT_THAT(std::string(ValidatePopulationSpec(spec, kClasses).message()),
+              HasSubstr("population.min_examples: "));
+}
+
+// The sampled layout clamps counts to the same documented minimum.
+TEST(ClientPopulationTest, SampledLayoutClampsCountsToTheDefaultMinimum) {
+  const ImageDataset data = BalancedData();
+  PopulationSpec spec = Spec(PartitionScheme::kDirichlet);
+  EXPECT_EQ(spec.min_examples, kDefaultMinExamples);
+  EXPECT_EQ(kDefaultMinExamples, 10);
+  spec.mean_examples = 20;
+  spec.quantity_sigma = 2.0;  // Most raw counts fall below 10.
+  auto population = Make(spec, data);
+  ASSERT_NE(population, nullptr);
+  int at_minimum = 0;
+  for (int64_t id = 0; id < 2000; ++id) {
+    const int64_t n = population->NumExamplesOf(id);
+    ASSERT_GE(n, 10) << "client " << id;
+    at_minimum += n == 10;
+    if (id < 100) {
+      ASSERT_EQ(population->ExamplesOf(id).size(), static_cast<size_t>(n));
+    }
+  }
+  EXPECT_GT(at_minimum, 1000);
+  // A mean below the minimum is refused, naming the field.
+  spec.mean_examples = 5;
+  spec.quantity_sigma = 0;
+  EXPECT_THAT(std::string(ValidatePopulationSpec(spec, kClasses).message()),
+              HasSubstr("population.mean_examples: "));
 }
 
 }  // namespace

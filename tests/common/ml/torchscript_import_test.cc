@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/ml/int8_model.h"
 #include "common/ml/model.h"
 #include "common/ml/testing/torchscript_fixtures.h"
@@ -56,7 +57,7 @@ TEST(TorchScriptImportTest, ChainModuleTrainsQuantizesAndConverts) {
   // The chain is the architecture name devices rebuild the model from.
   EXPECT_EQ((*model)->architecture(),
             "chain:conv2d/features_conv/1/4/k3/s1/p1/b1/r1/m2x2;"
-            "linear/classifier_fc1/784/16/f1/b1/r1;"
+            "linear/classifier_fc1/784/16/f1/b1/r1/d0.1;"
             "linear/classifier_fc2/16/10/f0/b1/r0");
   EXPECT_EQ((*model)->NumParameters(), (4 * 9 + 4) + (16 * 784 + 16) + 170);
   EXPECT_THAT(Names(**model),
@@ -115,7 +116,78 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{Fixture::kWrongInput,
                 "does not accept input [N, 1, 28, 28]"},
         Refusal{Fixture::kUnsupportedOp, "aten::sigmoid"},
-        Refusal{Fixture::kResidual, "single chain"}));
+        Refusal{Fixture::kResidual, "single chain"},
+        // Refusals caused by one layer name it by module path and class.
+        Refusal{Fixture::kBatchNorm, "layer features.3 (BatchNorm2d): "},
+        Refusal{Fixture::kSamePaddingEvenKernel,
+                "layer features.0 (Conv2d): padding='same' with the even "
+                "kernel 4"},
+        Refusal{Fixture::kDropoutBeforePool,
+                "layer features.2 (MaxPool2d): op aten::max_pool2d follows "
+                "a dropout"},
+        Refusal{Fixture::kFrozenLayer,
+                "layer fc (Linear): parameter fc.weight has "
+                "requires_grad=False"}));
+
+// Field report: BatchNorm2d was refused as "op aten::dim is not supported",
+// naming neither the layer nor its type.
+TEST(TorchScriptImportTest, BatchNormIsRefusedByLayerPathAndType) {
+  auto model = Model::ImportTorchScript(Fixtured(Fixture::kBatchNorm, "bn.pt"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(model.status().message());
+  EXPECT_THAT(message, HasSubstr("features.3"));
+  EXPECT_THAT(message, HasSubstr("BatchNorm2d"));
+}
+
+// Field report: padding='same' was read as padding 0, and the import then
+// failed on a raw LibTorch shape error.
+TEST(TorchScriptImportTest, SamePaddingWithOddKernelBecomesSymmetricPadding) {
+  auto model =
+      Model::ImportTorchScript(Fixtured(Fixture::kSamePadding, "same.pt"));
+  // Import succeeds only if the chain reproduces the module's own output.
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->architecture(),
+            "chain:conv2d/features_0/1/4/k3/s1/p1/b1/r0/m0x0;"
+            "linear/fc/3136/10/f1/b1/r0");
+}
+
+std::string Serialized(const Model& model) {
+  return model.GetWeights().SerializeAsString();
+}
+
+// Field report: Dropout was accepted and then silently left out of
+// training. It is carried as the layer's dropout probability, acts in
+// training only, and draws its masks from the training seed.
+TEST(TorchScriptImportTest, DropoutIsCarriedAndActsInTrainingOnly) {
+  SetNumThreads(1);
+  auto model = Model::ImportTorchScript(Fixtured(Fixture::kChainCnn, "p.pt"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string arch = (*model)->architecture();
+  EXPECT_THAT(arch, HasSubstr("linear/classifier_fc1/784/16/f1/b1/r1/d0.1;"));
+  // The same chain and weights without the dropout.
+  auto plain = Model::Create(absl::StrReplaceAll(arch, {{"/d0.1", ""}}), 1);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE((*plain)->SetWeights((*model)->GetWeights()).ok());
+
+  const data::ImageDataset data = SquaresDataset(5, 3);
+  auto with = (*model)->Logits(data, 0, data.num_examples);
+  auto without = (*plain)->Logits(data, 0, data.num_examples);
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_EQ(*with, *without) << "dropout must not act at inference";
+
+  const TrainOptions options{.epochs = 1, .batch_size = 10, .seed = 5};
+  ASSERT_TRUE((*model)->Train(data, options).ok());
+  ASSERT_TRUE((*plain)->Train(data, options).ok());
+  EXPECT_NE(Serialized(**model), Serialized(**plain))
+      << "dropout must act in training";
+
+  // Seeded like the shuffle: the same import and seed train identically.
+  auto again = Model::ImportTorchScript(Fixtured(Fixture::kChainCnn, "q.pt"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE((*again)->Train(data, options).ok());
+  EXPECT_EQ(Serialized(**again), Serialized(**model));
+}
 
 TEST(TorchScriptImportTest, MissingAndGarbageFilesAreRefused) {
   auto missing = Model::ImportTorchScript(TempPath("does-not-exist.pt"));

@@ -175,5 +175,47 @@ TEST(FindParametersTest, ImpossibleSettingsFailClearly) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The rule rounds and ResolveRoundOptions share: every cohort of 2 or more
+// is served below half dropout, by the finder's answer when it has one and
+// otherwise by the complete graph with the smallest allowed threshold.
+TEST(ChooseParametersTest, ServesEveryCohortOfTwoOrMoreBelowHalfDropout) {
+  for (int n : {2, 3, 5, 20, 100, 1000}) {
+    for (double delta : {0.0, 0.1, 0.3, 0.49}) {
+      SCOPED_TRACE(testing::Message() << "n=" << n << " delta=" << delta);
+      auto p = ChooseParameters(n, delta, 0.05);
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_GT(2 * p->t, p->k);
+      EXPECT_LE(p->t, p->k);
+      auto found = FindParameters(n, delta, 0.05);
+      if (found.ok()) {
+        EXPECT_EQ(p->k, found->k);
+        EXPECT_EQ(p->t, found->t);
+        EXPECT_EQ(p->fallback, found->fallback);
+      } else {
+        EXPECT_TRUE(p->fallback);
+        EXPECT_TRUE(p->complete_graph);
+        EXPECT_EQ(p->k, n - 1);
+        EXPECT_EQ(p->t, (n - 1) / 2 + 1);
+        // Its bounds are evaluated, and they miss a target.
+        EXPECT_TRUE(p->log2_failure >= kLog2FailureTarget ||
+                    p->log2_security >= kLog2SecurityTarget);
+      }
+    }
+  }
+}
+
+TEST(ChooseParametersTest, RefusesWhatNoCohortCanServe) {
+  EXPECT_EQ(ChooseParameters(1, 0.1, 0.05).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChooseParameters(0, 0.0, 0.0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto half = ChooseParameters(1000, kMaxPlannableDropout, 0.05);
+  EXPECT_EQ(half.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(half.status().message().find("t > k/2"), std::string::npos)
+      << half.status();
+  EXPECT_EQ(ChooseParameters(10, 1.0, 0.05).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace cohort::secagg

@@ -93,7 +93,8 @@ TEST(SecAggWireTest, BeginRoundTripsAndRejectsInconsistentFields) {
   EXPECT_EQ(bad([](auto& b) { b.set_num_clients(1); }), kBad);
   EXPECT_EQ(bad([](auto& b) { b.set_threshold(5); }), kBad);
   EXPECT_EQ(bad([](auto& b) { b.set_degree(5); }), kBad);
-  EXPECT_EQ(bad([](auto& b) { b.set_vector_length(8); }), kBad);
+  EXPECT_EQ(bad([&](auto& b) { b.set_vector_length(InputLength(*encoding) + 1); }),
+            kBad);
   EXPECT_EQ(bad([](auto& b) { b.mutable_encoding()->set_scale(-1); }), kBad);
   EXPECT_EQ(bad([](auto& b) { b.set_modulus_bits(70); }), kBad);
 }

@@ -30,7 +30,7 @@ TEST(PlanUpdateEncodingTest, ModulusHasHeadroomForTheCohort) {
   // 100 inputs of magnitude < 2^15 need 2^b > 2 * 100 * 2^15, so b >= 23.
   EXPECT_GE(e->params.bits, 23);
   EXPECT_LE(e->params.bits, 25);
-  EXPECT_EQ(InputLength(*e), 102);
+  EXPECT_EQ(InputLength(*e), 100 + kExtraCoordinates);
   auto bigger = PlanUpdateEncoding(16, 1.0, false, 0, 1000, 100, 10000);
   ASSERT_TRUE(bigger.ok());
   EXPECT_GT(bigger->params.bits, e->params.bits);
@@ -59,7 +59,7 @@ void CheckSumDecodes(bool rotate) {
   std::vector<uint64_t> sum(InputLength(*e), 0);
   std::vector<double> expected(d, 0.0);
   double weights = 0, loss_sum = 0;
-  int64_t examples = 0;
+  int64_t examples = 0, clipped = 0;
   for (int i = 0; i < n; ++i) {
     // Some deltas are over the clip norm, some under; some counts over cap.
     std::vector<float> delta = RandomDelta(d, i + 1, i % 2 == 0 ? 0.5 : 0.05);
@@ -76,10 +76,15 @@ void CheckSumDecodes(bool rotate) {
     weights += w;
     loss_sum += w * loss;
     examples += capped;
+    clipped += Norm(delta) > clip ? 1 : 0;
   }
   auto decoded = DecodeUpdateSum(*e, sum);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->capped_examples, examples);
+  // Half the deltas are over the clip norm: the sum counts exactly those.
+  EXPECT_EQ(decoded->clipped_updates, clipped);
+  EXPECT_GT(clipped, 0);
+  EXPECT_LT(clipped, n);
   EXPECT_NEAR(decoded->weight_sum, weights, 1e-12);
   EXPECT_NEAR(decoded->mean_loss, loss_sum / weights, 1e-3);
   // Each rounded coordinate is within one quantum; with rotation the L2
@@ -117,6 +122,15 @@ TEST(SecureUpdateTest, RefusesBadInputs) {
   EXPECT_FALSE(DecodeUpdateSum(*e, zero).ok());
   zero.pop_back();
   EXPECT_FALSE(DecodeUpdateSum(*e, zero).ok());
+  // One input (count 1) cannot have two clipped updates.
+  std::vector<uint64_t> one(InputLength(*e), 0);
+  one[one.size() - 2] = 1;
+  one.back() = 2;
+  EXPECT_FALSE(DecodeUpdateSum(*e, one).ok());
+  one.back() = 1;
+  auto decoded = DecodeUpdateSum(*e, one);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->clipped_updates, 1);
 }
 
 }  // namespace

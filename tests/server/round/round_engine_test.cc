@@ -1,5 +1,6 @@
 #include "server/round/round_engine.h"
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <vector>
@@ -36,7 +37,9 @@ class RoundEngineTest : public ::testing::Test {
   std::unique_ptr<RoundEngine> MakeEngine() {
     auto engine = std::make_unique<RoundEngine>(
         options_, store_.get(), &model_, &clock_,
-        [this](const RoundSummary& s) { summaries_.push_back(s); });
+        [this](const RoundSummary& s) {
+          (s.abandoned ? abandoned_ : summaries_).push_back(s);
+        });
     EXPECT_TRUE(engine->Start().ok());
     return engine;
   }
@@ -67,7 +70,8 @@ class RoundEngineTest : public ::testing::Test {
   RoundOptions options_;
   FakeTaskModel model_;
   FakeClock clock_;
-  std::vector<RoundSummary> summaries_;
+  std::vector<RoundSummary> summaries_;   // committed rounds
+  std::vector<RoundSummary> abandoned_;   // abandoned rounds
 };
 
 TEST_F(RoundEngineTest, StartCreatesVersionOneAndOpensSelection) {
@@ -144,6 +148,38 @@ TEST_F(RoundEngineTest, MalformedReportDropsOnlyThatDevice) {
   auto w = model::FloatView(engine->current_model()->weights.tensors(0));
   EXPECT_FLOAT_EQ(w[0], 2.0f);
   EXPECT_EQ(summaries_.at(0).dropped, 2);
+  // Both refusals are counted by their cause; a plain round clips nothing.
+  EXPECT_EQ(summaries_.at(0).drops.malformed, 2);
+  EXPECT_EQ(summaries_.at(0).drops.disconnect, 0);
+  EXPECT_TRUE(std::isnan(summaries_.at(0).clipped_fraction));
+}
+
+TEST_F(RoundEngineTest, NanReportsAreMalformedDropsAndTheAbandonSaysSo) {
+  auto engine = MakeEngine();
+  ASSERT_EQ(CheckInAll(*engine, 13), 13);
+  const int64_t round = engine->round_id();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // 6 refused reports leave 7 devices for a quorum of 8: the round stops.
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(engine->SubmitReport(Dev(i), ReportOf(round, nan, 1)).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(engine->phase(), RoundPhase::kAbandoned);
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_TRUE(summaries_.empty());
+  ASSERT_EQ(abandoned_.size(), 1u);
+  const RoundSummary& s = abandoned_[0];
+  EXPECT_EQ(s.round_id, round);
+  EXPECT_EQ(s.drops.malformed, 6);
+  EXPECT_EQ(s.dropped, 6);
+  ASSERT_TRUE(s.abandoned.has_value());
+  EXPECT_EQ(s.abandoned->cause, AbandonCause::kQuorumUnreachable);
+  EXPECT_EQ(s.abandoned->threshold, 8);
+  EXPECT_EQ(s.abandoned->cohort, 13);
+  EXPECT_EQ(s.abandoned->drops.malformed, 6);
+  EXPECT_NE(s.abandoned->ToString().find("6 reports refused as malformed"),
+            std::string::npos)
+      << s.abandoned->ToString();
 }
 
 TEST_F(RoundEngineTest, ReportsFromStrangersAndReplaysAreRefused) {
@@ -170,6 +206,17 @@ TEST_F(RoundEngineTest, DeadlineWithoutQuorumAbandonsRoundAndKeepsVersion) {
   EXPECT_TRUE(engine->RunOnce());
   EXPECT_EQ(engine->current_model()->version, 1);
   EXPECT_TRUE(summaries_.empty());
+  // The observer hears why: 7 reports for a quorum of 8, 6 devices late.
+  ASSERT_EQ(abandoned_.size(), 1u);
+  ASSERT_TRUE(abandoned_[0].abandoned.has_value());
+  const AbandonReason& why = *abandoned_[0].abandoned;
+  EXPECT_EQ(why.cause, AbandonCause::kTooFewReports);
+  EXPECT_EQ(why.phase, "reporting");
+  EXPECT_EQ(why.survivors, 7);
+  EXPECT_EQ(why.threshold, 8);
+  EXPECT_EQ(why.drops.timeout, 6);
+  EXPECT_EQ(abandoned_[0].drops.timeout, 6);
+  EXPECT_EQ(abandoned_[0].dropped, 0);  // late devices are not lost ones
   EXPECT_EQ(engine->round_id(), round + 1);
   EXPECT_EQ(engine->phase(), RoundPhase::kSelecting);
   auto versions = store_->ListVersions("t");
@@ -265,6 +312,44 @@ TEST(RoundOptionsTest, ResolveAppliesDefaultsAndNamesBadFields) {
   plan.set_learning_rate(-1);
   s = ResolveRoundOptions("", cohort::v1::RoundConfig(), plan).status();
   EXPECT_NE(s.message().find("learning_rate"), std::string::npos);
+}
+
+// Secure configurations no round could serve are refused at start-up,
+// naming the field, instead of abandoning every round.
+TEST(RoundOptionsTest, SecureCohortOfOneIsRefusedNamingGoalCount) {
+  cohort::v1::RoundConfig c;
+  c.mutable_secure_aggregation()->set_enabled(true);
+  c.set_goal_count(1);
+  auto s = ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("round.goal_count:", 0), 0u) << s;
+  EXPECT_NE(s.message().find("at least 2"), std::string::npos) << s;
+  // The same task without SecAgg+ is fine.
+  c.mutable_secure_aggregation()->set_enabled(false);
+  EXPECT_TRUE(ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).ok());
+}
+
+TEST(RoundOptionsTest, SecureConfigsTheProtocolCannotServeNameTheirField) {
+  cohort::v1::RoundConfig c;
+  c.mutable_secure_aggregation()->set_enabled(true);
+  c.set_goal_count(10);
+  c.set_min_reports(1);  // a cohort of 1 could still commit
+  auto s = ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).status();
+  EXPECT_EQ(s.message().rfind("round.min_reports:", 0), 0u) << s;
+  c.set_min_reports(2);
+  c.mutable_secure_aggregation()->set_expected_dropout(0.5);
+  s = ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("round.secure_aggregation.expected_dropout:", 0),
+            0u)
+      << s;
+  // Small cohorts the parameter finder cannot meet its targets for still
+  // run (complete graph, the protocol's smallest threshold).
+  c.mutable_secure_aggregation()->set_expected_dropout(0.3);
+  EXPECT_TRUE(ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).ok());
+  c.set_goal_count(3);
+  c.set_min_reports(0);
+  EXPECT_TRUE(ResolveRoundOptions("", c, cohort::v1::TrainingPlan()).ok());
 }
 
 }  // namespace

@@ -62,7 +62,9 @@ class SecureRoundTest : public ::testing::Test {
     options_.goal_count = goal;
     engine_ = std::make_unique<RoundEngine>(
         options_, store_.get(), &model_, &clock_,
-        [this](const RoundSummary& s) { summaries_.push_back(s); });
+        [this](const RoundSummary& s) {
+          (s.abandoned ? abandoned_ : summaries_).push_back(s);
+        });
     ASSERT_TRUE(engine_->Start().ok());
   }
 
@@ -133,7 +135,8 @@ class SecureRoundTest : public ::testing::Test {
   FakeClock clock_;
   crypto::OpenSslRandom random_;
   std::unique_ptr<RoundEngine> engine_;
-  std::vector<RoundSummary> summaries_;
+  std::vector<RoundSummary> summaries_;   // committed rounds
+  std::vector<RoundSummary> abandoned_;   // abandoned rounds
   std::vector<Device> devices_;
   int64_t round_ = 0;
 };
@@ -210,6 +213,20 @@ TEST_F(SecureRoundTest, TooManyDropsAbandonTheRoundAndReleaseNothing) {
   clock_.Advance(absl::Seconds(31));
   Pump();
   EXPECT_TRUE(summaries_.empty());
+  // The reason names SecAgg+, the phase, its threshold and the survivors.
+  ASSERT_EQ(abandoned_.size(), 1u);
+  ASSERT_TRUE(abandoned_[0].abandoned.has_value());
+  const AbandonReason& why = *abandoned_[0].abandoned;
+  EXPECT_EQ(why.cause, AbandonCause::kSecAggAborted);
+  EXPECT_EQ(why.phase, "ShareKeys");
+  EXPECT_EQ(why.threshold, 3);
+  EXPECT_EQ(why.survivors, 2);
+  EXPECT_EQ(why.cohort, 6);
+  EXPECT_EQ(why.drops.secagg, 4);
+  EXPECT_EQ(abandoned_[0].drops.secagg, 4);
+  EXPECT_NE(why.ToString().find("SecAgg+ aborted in phase ShareKeys"),
+            std::string::npos)
+      << why.ToString();
   EXPECT_EQ(engine_->current_model()->version, 1);
   EXPECT_EQ(engine_->phase(), RoundPhase::kSelecting);  // the next round
   EXPECT_GT(engine_->round_id(), round_);
@@ -235,6 +252,43 @@ TEST_F(SecureRoundTest, MalformedMessageDropsOnlyItsSender) {
   ASSERT_EQ(summaries_.size(), 1u);
   EXPECT_EQ(summaries_[0].participants, 5);
   EXPECT_NEAR(CurrentValue(), 0.4, 1e-3);
+  // Out of the protocol with its input not in the sum: a SecAgg+ loss.
+  EXPECT_EQ(summaries_[0].drops.secagg, 1);
+  EXPECT_EQ(summaries_[0].dropped, 1);
+}
+
+// Clipping is counted inside the secure sum: the server learns how many
+// updates were clipped, never which.
+TEST_F(SecureRoundTest, ClippedFractionCountsUpdatesOverTheClipNorm) {
+  options_.secagg.clip_norm = 1.0;  // deltas of all v have norm 2|v| here
+  StartEngine(6);
+  Train({0.1f, 0.2f, -0.3f, 0.6f, -0.7f, 0.05f}, {10, 10, 10, 10, 10, 10});
+  Pump();
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].participants, 6);
+  EXPECT_DOUBLE_EQ(summaries_[0].clipped_fraction, 2.0 / 6.0);
+  // The clipped ones entered the mean at norm 1: 0.5 and -0.5.
+  EXPECT_NEAR(CurrentValue(), (0.1 + 0.2 - 0.3 + 0.5 - 0.5 + 0.05) / 6, 1e-3);
+}
+
+// A cohort SecAgg+ cannot serve (here one device, past ResolveRoundOptions)
+// abandons the round with that reason, and the waiting device gets its
+// answer instead of waiting on its stream until the server stops.
+TEST_F(SecureRoundTest, CohortSecAggCannotServeAcksTheWaitingDevice) {
+  options_.min_reports = 1;
+  StartEngine(1);
+  Train({0.5f}, {10});
+  EXPECT_TRUE(engine_->RunOnce());
+  ASSERT_TRUE(devices_[0].channel->queue.size() >= 1u);
+  const auto& last = devices_[0].channel->queue.back();
+  ASSERT_TRUE(last.has_ack());
+  EXPECT_FALSE(last.ack().accepted());
+  EXPECT_NE(last.ack().message().find("SecAgg+ could not start"),
+            std::string::npos)
+      << last.ack().message();
+  ASSERT_EQ(abandoned_.size(), 1u);
+  EXPECT_EQ(abandoned_[0].abandoned->cause, AbandonCause::kSecAggNotStarted);
+  EXPECT_TRUE(summaries_.empty());
 }
 
 TEST_F(SecureRoundTest, PlaintextReportsAndStrangersAreRefused) {

@@ -191,6 +191,34 @@ TEST(SecAggServerTest, DropsPastThresholdInUnmaskingAbort) {
               ::testing::HasSubstr("shares of client"));
 }
 
+// The typed abort names the phase that could not finish, what it kept and
+// the threshold it needed; the round engine reports it as the reason.
+TEST(SecAggServerTest, AbortInfoNamesPhaseSurvivorsAndThreshold) {
+  std::vector<int> last(10, 4);
+  for (int i = 0; i < 6; ++i) last[i] = 1;  // 4 share keys, t = 5
+  Harness h(SmallConfig(), last, 1);
+  EXPECT_FALSE(h.server().abort_info().has_value());
+  h.Run();
+  auto info = h.server().abort_info();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->phase, "ShareKeys");
+  EXPECT_EQ(info->survivors, 4);
+  EXPECT_EQ(info->threshold, 5);
+  EXPECT_EQ(info->status, h.server().AbortStatus());
+
+  std::vector<int> unmask(10, 3);  // everyone sends input, 4 unmask
+  for (int i = 0; i < 4; ++i) unmask[i] = 4;
+  Harness late(SmallConfig(), unmask, 2);
+  late.Run();
+  info = late.server().abort_info();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->phase, "Unmasking");
+  // The worst-off secrets are the responders' own seeds: each is held by
+  // the 3 other responders only.
+  EXPECT_EQ(info->survivors, 3);
+  EXPECT_EQ(info->threshold, 5);
+}
+
 TEST(SecAggServerTest, ExactlyThresholdSurvivesAndCompletes) {
   std::vector<int> last(10, 4);
   for (int i = 0; i < 4; ++i) last[i] = 2;  // 6 survivors, each with 5 holders

@@ -44,8 +44,14 @@ SimRoundRow RandomRow(std::mt19937_64& rng, int64_t round) {
   row.bytes_down = bytes(rng);
   row.train_loss = 10 * unit(rng);
   row.test_accuracy = unit(rng);
+  row.outcome.drops = {count(rng), count(rng), count(rng), count(rng)};
+  row.outcome.clipped_fraction = unit(rng);
+  row.outcome.abandoned_rounds = count(rng);
   return row;
 }
+
+// The shared columns of a row whose outcome was left at its defaults.
+constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,0";
 
 TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ScopedTestDir dir;
@@ -56,17 +62,30 @@ TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ASSERT_TRUE(contents.ok()) << contents.status();
   EXPECT_EQ(*contents,
             "round,sim_seconds,wall_seconds,participants,dropped,bytes_up,"
-            "bytes_down,train_loss,test_accuracy\n");
+            "bytes_down,train_loss,test_accuracy,dropped_timeout,"
+            "dropped_disconnect,dropped_malformed,dropped_secagg,"
+            "clipped_fraction,abandoned_rounds\n");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowIsExact) {
   EXPECT_EQ(MetricsCsvWriter::FormatRow(ExampleRow(), true),
-            "12,412.000,2.105,100,3,123456789,9876543210,0.412346,0.812300");
+            std::string("12,412.000,2.105,100,3,123456789,9876543210,"
+                        "0.412346,0.812300") + kDefaultOutcome);
   EXPECT_EQ(MetricsCsvWriter::FormatRow(ExampleRow(), false),
-            "12,412.000,100,3,123456789,9876543210,0.412346,0.812300");
+            std::string("12,412.000,100,3,123456789,9876543210,0.412346,"
+                        "0.812300") + kDefaultOutcome);
   EXPECT_EQ(MetricsCsvWriter::Header(false),
             "round,sim_seconds,participants,dropped,bytes_up,bytes_down,"
-            "train_loss,test_accuracy");
+            "train_loss,test_accuracy,dropped_timeout,dropped_disconnect,"
+            "dropped_malformed,dropped_secagg,clipped_fraction,"
+            "abandoned_rounds");
+  SimRoundRow secure = ExampleRow();
+  secure.outcome.drops = {1, 2, 3, 4};
+  secure.outcome.clipped_fraction = 0.25;
+  secure.outcome.abandoned_rounds = 5;
+  EXPECT_EQ(MetricsCsvWriter::FormatRow(secure, false),
+            "12,412.000,100,3,123456789,9876543210,0.412346,0.812300,"
+            "1,2,3,4,0.250000,5");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {
@@ -76,16 +95,19 @@ TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {
   row.train_loss = std::numeric_limits<double>::infinity();
   row.test_accuracy = -std::numeric_limits<double>::quiet_NaN();
   EXPECT_EQ(MetricsCsvWriter::FormatRow(row, true),
-            "12,0.000,0.000,100,3,123456789,9876543210,inf,nan");
+            std::string("12,0.000,0.000,100,3,123456789,9876543210,inf,nan") +
+                kDefaultOutcome);
   row.train_loss = -std::numeric_limits<double>::infinity();
   row.test_accuracy = std::numeric_limits<double>::quiet_NaN();
   row.sim_seconds = -2.5;
   EXPECT_EQ(MetricsCsvWriter::FormatRow(row, false),
-            "12,-2.500,100,3,123456789,9876543210,-inf,nan");
+            std::string("12,-2.500,100,3,123456789,9876543210,-inf,nan") +
+                kDefaultOutcome);
   row.sim_seconds = 1e300;  // Far past any real run, but must not crash.
   EXPECT_EQ(MetricsCsvWriter::FormatRow(row, false).size(),
             std::string("12,").size() + 301 + std::string(".000").size() +
-                std::string(",100,3,123456789,9876543210,-inf,nan").size());
+                std::string(",100,3,123456789,9876543210,-inf,nan").size() +
+                std::string(kDefaultOutcome).size());
 }
 
 TEST(MetricsCsvWriterTest, AppendFlushesEachRow) {
@@ -103,8 +125,10 @@ TEST(MetricsCsvWriterTest, AppendFlushesEachRow) {
   EXPECT_EQ(
       *contents,
       std::string(MetricsCsvWriter::kHeader) + "\n" +
-          "12,412.000,2.105,100,3,123456789,9876543210,0.412346,0.812300\n"
-          "13,412.000,2.105,100,3,123456789,9876543210,0.412346,0.812300\n");
+          "12,412.000,2.105,100,3,123456789,9876543210,0.412346,0.812300" +
+          kDefaultOutcome + "\n" +
+          "13,412.000,2.105,100,3,123456789,9876543210,0.412346,0.812300" +
+          kDefaultOutcome + "\n");
 }
 
 TEST(MetricsCsvWriterTest, CreateInMissingDirectoryIsInternal) {
@@ -126,7 +150,7 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
     SimRoundRow copy = row;
     ASSERT_EQ(line, MetricsCsvWriter::FormatRow(copy, true));
     std::vector<std::string> f = absl::StrSplit(line, ',');
-    ASSERT_EQ(f.size(), 9u) << line;
+    ASSERT_EQ(f.size(), 9u + server::kRoundOutcomeColumns) << line;
     EXPECT_EQ(std::stoll(f[0]), row.round);
     EXPECT_NEAR(std::strtod(f[1].c_str(), nullptr), row.sim_seconds, 5e-4);
     EXPECT_NEAR(std::strtod(f[2].c_str(), nullptr), row.wall_seconds, 5e-4);
@@ -136,6 +160,13 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
     EXPECT_EQ(std::stoll(f[6]), row.bytes_down);
     EXPECT_NEAR(std::strtod(f[7].c_str(), nullptr), row.train_loss, 5e-7);
     EXPECT_NEAR(std::strtod(f[8].c_str(), nullptr), row.test_accuracy, 5e-7);
+    EXPECT_EQ(std::stoll(f[9]), row.outcome.drops.timeout);
+    EXPECT_EQ(std::stoll(f[10]), row.outcome.drops.disconnect);
+    EXPECT_EQ(std::stoll(f[11]), row.outcome.drops.malformed);
+    EXPECT_EQ(std::stoll(f[12]), row.outcome.drops.secagg);
+    EXPECT_NEAR(std::strtod(f[13].c_str(), nullptr),
+                row.outcome.clipped_fraction, 5e-7);
+    EXPECT_EQ(std::stoll(f[14]), row.outcome.abandoned_rounds);
     full += line + "\n";
     no_wall += MetricsCsvWriter::FormatRow(row, false) + "\n";
   }

@@ -1,0 +1,60 @@
+#ifndef COHORT_CLIENT_AGENT_MODEL_CACHE_H_
+#define COHORT_CLIENT_AGENT_MODEL_CACHE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "cohort/v1/model.pb.h"
+
+namespace cohort::client {
+
+// The agent's copy of the global model it last used: in memory, and in the
+// state directory, whose layout this class owns:
+//   <state_dir>/model.pb    the artifact bytes exactly as downloaded
+//   <state_dir>/model.arch  the architecture the server named for them
+//
+// A cached model is reused only when its SHA-256 *and* its architecture
+// match the ModelRef the server assigns. A version number proves nothing: a
+// replaced coordinator (new store, another architecture) numbers its
+// versions from 1 again. Bytes from disk are verified like a download
+// (VerifyModelBytes) before a byte is used.
+//
+// Not thread-safe: the agent loop owns it.
+class ModelCache {
+ public:
+  using Fetch = std::function<absl::StatusOr<std::string>()>;
+
+  explicit ModelCache(std::string state_dir);
+
+  // Version of the model in memory, reported at check-in; 0 if none.
+  int64_t cached_version() const { return version_; }
+
+  // Verified fp32 weights of `ref`: from memory, else from the state
+  // directory, else from `fetch()` (then written to the state directory
+  // atomically). DATA_LOSS if the fetched bytes fail verification; the
+  // fetch's own error; INTERNAL if the state directory cannot be written.
+  absl::StatusOr<cohort::v1::Weights> Get(const cohort::v1::ModelRef& ref,
+                                          const Fetch& fetch);
+
+  static std::string ModelPath(const std::string& state_dir);
+  static std::string ArchitecturePath(const std::string& state_dir);
+  // Largest model.pb read back from disk.
+  static constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
+
+ private:
+  bool Holds(const cohort::v1::ModelRef& ref) const;
+  absl::Status Store(const cohort::v1::ModelRef& ref, const std::string& bytes);
+
+  const std::string dir_;
+  int64_t version_ = 0;
+  std::string sha256_;
+  std::string architecture_;
+  cohort::v1::Weights weights_;
+};
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_AGENT_MODEL_CACHE_H_

@@ -1,0 +1,422 @@
+#include "server/api/front_door.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace cohort::server {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr uint64_t kListenTag = ~uint64_t{0};
+constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
+
+// Bytes read from one side and not yet written to the other.
+struct Pipe {
+  char buf[FrontDoor::kRelayBufferBytes];
+  size_t begin = 0;
+  size_t end = 0;
+  bool src_eof = false;  // the source sent FIN
+  bool shut = false;     // FIN passed on to the destination
+  bool empty() const { return begin == end; }
+};
+
+// One device connection and its twin towards gRPC. pipe[i] carries bytes
+// from fd[i] to fd[1 - i]; side 0 is the device, side 1 the backend.
+struct Relay {
+  int fd[2] = {-1, -1};
+  Pipe pipe[2];
+  uint32_t interest[2] = {0, 0};
+  bool young = true;
+  bool failed = false;
+  bool done() const { return failed || (pipe[0].shut && pipe[1].shut); }
+};
+
+// Moves bytes from r.fd[d] to r.fd[1 - d] until either would block.
+void Transfer(Relay& r, int d) {
+  Pipe& p = r.pipe[d];
+  const int src = r.fd[d], dst = r.fd[1 - d];
+  while (!r.failed) {
+    if (!p.empty()) {
+      ssize_t w = ::send(dst, p.buf + p.begin, p.end - p.begin, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        r.failed = errno != EAGAIN;
+        return;
+      }
+      p.begin += static_cast<size_t>(w);
+      if (p.empty()) p.begin = p.end = 0;
+      continue;
+    }
+    if (p.src_eof) {
+      if (!p.shut) ::shutdown(dst, SHUT_WR);
+      p.shut = true;
+      return;
+    }
+    ssize_t n = ::read(src, p.buf, sizeof(p.buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r.failed = errno != EAGAIN;
+      return;
+    }
+    if (n == 0) p.src_eof = true;
+    p.end = static_cast<size_t>(n);
+  }
+}
+
+absl::StatusOr<int> BindListener(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen_address '", address, "' is not host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                             service.c_str(), &hints, &found);
+      rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen_address '", address, "': ", ::gai_strerror(rc)));
+  }
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
+        ::listen(fd, SOMAXCONN) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::freeaddrinfo(found);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, " (in use or invalid)"));
+  }
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage addr = {};
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+// A connected non-blocking Unix socket to `path`, or -1.
+int ConnectBackend(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(),
+              std::min(path.size(), sizeof(addr.sun_path) - 1));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+// The epoll loop; runs on FrontDoor's thread only, apart from Wake().
+class FrontDoor::Loop {
+ public:
+  Loop(int listen_fd, const std::string& backend_path,
+       const FrontDoorOptions& options, Counters* counters)
+      : listen_fd_(listen_fd),
+        backend_path_(backend_path),
+        options_(options),
+        counters_(*counters),
+        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+        wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+    CHECK_GE(epoll_fd_, 0) << "epoll_create1";
+    CHECK_GE(wake_fd_, 0) << "eventfd";
+    Watch(listen_fd_, kListenTag, EPOLLIN, EPOLL_CTL_ADD);
+    Watch(wake_fd_, kWakeTag, EPOLLIN, EPOLL_CTL_ADD);
+  }
+
+  ~Loop() {
+    for (auto& [id, relay] : relays_) CloseFds(*relay);
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
+
+  void Wake() {
+    stopping_.store(true);
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+  }
+
+  void Run() {
+    epoll_event events[64];
+    while (!stopping_.load()) {
+      int n = ::epoll_wait(epoll_fd_, events, 64, NextTimeoutMs());
+      for (int i = 0; i < n && !stopping_.load(); ++i) {
+        Dispatch(events[i].data.u64, events[i].events);
+      }
+      ExpireYoung(std::chrono::steady_clock::now());
+    }
+  }
+
+ private:
+  void Watch(int fd, uint64_t tag, uint32_t events, int op) {
+    epoll_event ev = {};
+    ev.events = events;
+    ev.data.u64 = tag;
+    ::epoll_ctl(epoll_fd_, op, fd, &ev);
+  }
+
+  void Dispatch(uint64_t tag, uint32_t events) {
+    if (tag == kListenTag) return AcceptPending();
+    if (tag == kWakeTag) return;
+    auto it = relays_.find(tag >> 1);
+    if (it == relays_.end()) return;
+    Relay& r = *it->second;
+    Transfer(r, 0);
+    Transfer(r, 1);
+    // A hang-up or error on either socket ends the relay: nothing more can
+    // cross it, and level-triggered epoll would report it again forever.
+    if ((events & (EPOLLHUP | EPOLLERR)) || r.done()) return Close(it);
+    UpdateInterest(tag >> 1, r);
+  }
+
+  void AcceptPending() {
+    for (;;) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        Admit(fd);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        ShedOne(errno);
+      } else if (errno != EAGAIN) {
+        LOG(WARNING) << "accept4: " << std::strerror(errno);
+      }
+      return;
+    }
+  }
+
+  // Out of descriptors: drop the reserve to accept one pending connection
+  // and close it, so the backlog drains instead of filling for good.
+  void ShedOne(int err) {
+    counters_.shed_on_descriptor_exhaustion++;
+    LogRefusal(absl::StrCat("out of descriptors (", std::strerror(err), ")"));
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
+  void Admit(int fd) {
+    counters_.accepted++;
+    const bool full = counters_.open.load() >= options_.max_connections ||
+                      counters_.unauthenticated.load() >= options_.max_unauthenticated;
+    int backend = full ? -1 : ConnectBackend(backend_path_);
+    if (backend < 0) {
+      ::close(fd);
+      counters_.refused++;
+      LogRefusal(full ? "connection limit reached" : "gRPC backend unreachable");
+      return;
+    }
+    auto relay = std::make_unique<Relay>();
+    relay->fd[0] = fd;
+    relay->fd[1] = backend;
+    const uint64_t id = next_id_++;
+    for (int side = 0; side < 2; ++side) {
+      relay->interest[side] = EPOLLIN;
+      Watch(relay->fd[side], (id << 1) | side, EPOLLIN, EPOLL_CTL_ADD);
+    }
+    relays_.emplace(id, std::move(relay));
+    young_.push_back({std::chrono::steady_clock::now(), id});
+    counters_.open++;
+    counters_.unauthenticated++;
+  }
+
+  void UpdateInterest(uint64_t id, Relay& r) {
+    for (int side = 0; side < 2; ++side) {
+      uint32_t want = 0;
+      if (r.pipe[side].empty() && !r.pipe[side].src_eof) want |= EPOLLIN;
+      if (!r.pipe[1 - side].empty()) want |= EPOLLOUT;
+      if (want == r.interest[side]) continue;
+      r.interest[side] = want;
+      Watch(r.fd[side], (id << 1) | side, want, EPOLL_CTL_MOD);
+    }
+  }
+
+  void Close(std::unordered_map<uint64_t, std::unique_ptr<Relay>>::iterator it) {
+    if (it->second->young) counters_.unauthenticated--;
+    counters_.open--;
+    CloseFds(*it->second);
+    relays_.erase(it);
+  }
+
+  static void CloseFds(Relay& r) {
+    for (int fd : r.fd) ::close(fd);  // closing also removes it from epoll
+  }
+
+  void ExpireYoung(SteadyTime now) {
+    const auto age = absl::ToChronoMilliseconds(options_.handshake_timeout);
+    while (!young_.empty() && young_.front().first + age <= now) {
+      auto it = relays_.find(young_.front().second);
+      if (it != relays_.end() && it->second->young) {
+        it->second->young = false;
+        counters_.unauthenticated--;
+      }
+      young_.pop_front();
+    }
+  }
+
+  int NextTimeoutMs() const {
+    if (young_.empty()) return 1000;
+    const auto due = young_.front().first +
+                     absl::ToChronoMilliseconds(options_.handshake_timeout);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        due - std::chrono::steady_clock::now());
+    return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 1000));
+  }
+
+  // One warning per 10 s, so a flood cannot flood the log as well.
+  void LogRefusal(const std::string& why) {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log_ < std::chrono::seconds(10)) return;
+    last_refusal_log_ = now;
+    LOG(WARNING) << "refusing connections: " << why << "; open "
+                 << counters_.open.load() << "/" << options_.max_connections
+                 << ", unauthenticated " << counters_.unauthenticated.load()
+                 << "/" << options_.max_unauthenticated << ", refused so far "
+                 << counters_.refused.load() << ", shed "
+                 << counters_.shed_on_descriptor_exhaustion.load();
+  }
+
+  const int listen_fd_;
+  const std::string backend_path_;
+  const FrontDoorOptions options_;
+  Counters& counters_;
+  const int epoll_fd_;
+  const int wake_fd_;
+  int reserve_fd_;
+  std::atomic<bool> stopping_{false};
+  uint64_t next_id_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<Relay>> relays_;
+  std::deque<std::pair<SteadyTime, uint64_t>> young_;  // by accept time
+  SteadyTime last_refusal_log_{};
+};
+
+absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
+    const cohort::v1::ConnectionLimits& c, int64_t descriptor_limit,
+    int64_t max_message_bytes) {
+  FrontDoorOptions o;
+  if (c.max_buffered_bytes() > 0) o.max_buffered_bytes = c.max_buffered_bytes();
+  if (c.max_buffered_bytes() < 0 || o.max_buffered_bytes < 2 * max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.max_buffered_bytes: ", o.max_buffered_bytes,
+        " is below 2 x max_message_bytes (", max_message_bytes,
+        "); legitimate messages would not fit"));
+  }
+  if (c.max_connections() < 0 || c.max_unauthenticated_connections() < 0 ||
+      c.handshake_timeout_ms() < 0 || c.keepalive_ms() < 0 ||
+      c.min_client_keepalive_ms() < 0) {
+    return absl::InvalidArgumentError(
+        "limits: max_connections, max_unauthenticated_connections, "
+        "handshake_timeout_ms, keepalive_ms and min_client_keepalive_ms must "
+        "not be negative");
+  }
+  if (c.keepalive_ms() > 0) o.keepalive = absl::Milliseconds(c.keepalive_ms());
+  if (c.min_client_keepalive_ms() > 0) {
+    o.min_client_keepalive = absl::Milliseconds(c.min_client_keepalive_ms());
+  }
+  if (c.max_connections() > 0) o.max_connections = c.max_connections();
+  if (c.max_unauthenticated_connections() > 0) {
+    o.max_unauthenticated = c.max_unauthenticated_connections();
+  }
+  if (c.handshake_timeout_ms() > 0) {
+    o.handshake_timeout = absl::Milliseconds(c.handshake_timeout_ms());
+  }
+  constexpr int64_t kReserve = 256;
+  const int64_t affordable = std::max<int64_t>(
+      1, (descriptor_limit - kReserve) / FrontDoor::kDescriptorsPerConnection);
+  if (o.max_connections > affordable) {
+    LOG(WARNING) << "limits.max_connections lowered from " << o.max_connections
+                 << " to " << affordable << ": the descriptor limit is "
+                 << descriptor_limit << " (raise LimitNOFILE / ulimit -Hn)";
+    o.max_connections = static_cast<int>(affordable);
+  }
+  o.max_unauthenticated = std::min(o.max_unauthenticated, o.max_connections);
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<FrontDoor>> FrontDoor::Listen(
+    const std::string& listen_address, std::string backend_path,
+    FrontDoorOptions options) {
+  sockaddr_un probe;
+  if (backend_path.size() >= sizeof(probe.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Unix socket path too long: ", backend_path));
+  }
+  auto fd = BindListener(listen_address);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<FrontDoor>(new FrontDoor(
+      *fd, BoundPort(*fd), std::move(backend_path), options));
+}
+
+FrontDoor::FrontDoor(int listen_fd, int port, std::string backend_path,
+                     FrontDoorOptions options)
+    : listen_fd_(listen_fd),
+      port_(port),
+      backend_path_(std::move(backend_path)),
+      options_(options) {}
+
+FrontDoor::~FrontDoor() {
+  Stop();
+  ::close(listen_fd_);
+}
+
+void FrontDoor::Start() {
+  CHECK(loop_ == nullptr) << "FrontDoor::Start called twice";
+  loop_ = std::make_unique<Loop>(listen_fd_, backend_path_, options_, &counters_);
+  thread_ = std::thread([this] { loop_->Run(); });
+}
+
+void FrontDoor::Stop() {
+  if (loop_ == nullptr) return;
+  loop_->Wake();
+  if (thread_.joinable()) thread_.join();
+  loop_.reset();
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,110 @@
+#ifndef COHORT_SERVER_API_FRONT_DOOR_H_
+#define COHORT_SERVER_API_FRONT_DOOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cohort/v1/config.pb.h"
+
+namespace cohort::server {
+
+// Limits of the coordinator's public port. Defaults are members, as in
+// RoundOptions; ResolveFrontDoorOptions fills them from ConnectionLimits.
+struct FrontDoorOptions {
+  // Relayed connections open at once. Each holds 3 descriptors (the device's
+  // socket and both ends of the private Unix socket) and up to
+  // 2 x kRelayBufferBytes of relay buffers.
+  int max_connections = 1024;
+  // Connections younger than `handshake_timeout`: gRPC closes any that has
+  // not finished its TLS handshake by then, so only these can be
+  // unauthenticated. A flood of raw TCP connections fills this pool and
+  // nothing else.
+  int max_unauthenticated = 128;
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // HTTP/2 keepalive of the relayed connections. gRPC applies these, not the
+  // door; they are resolved here with the rest of ConnectionLimits.
+  absl::Duration keepalive = absl::Seconds(20);
+  absl::Duration min_client_keepalive = absl::Seconds(5);
+  // gRPC's memory quota for transport buffers (see ConnectionLimits).
+  int64_t max_buffered_bytes = int64_t{256} << 20;
+};
+
+// Fills FrontDoorOptions from the config. `descriptor_limit` is the process's
+// soft RLIMIT_NOFILE: max_connections is lowered to what it allows after a
+// reserve of 256 for the store, files and gRPC itself (logged when lowered).
+// INVALID_ARGUMENT naming the field for a negative value, or for
+// max_buffered_bytes below 2 x `max_message_bytes`.
+absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
+    const cohort::v1::ConnectionLimits& limits, int64_t descriptor_limit,
+    int64_t max_message_bytes);
+
+// FrontDoor owns the coordinator's public TCP socket and relays each accepted
+// connection, byte for byte, to gRPC serving on a Unix socket in a private
+// directory. TLS still ends in gRPC, so peer certificates are unchanged.
+//
+// Why: gRPC 1.51 has no connection limit, and its listener stops accepting
+// for good after one accept4() failure such as EMFILE. The door instead
+//  - refuses (accepts and closes at once, so the backlog drains) a connection
+//    over max_connections or over max_unauthenticated;
+//  - on EMFILE / ENFILE frees a reserve descriptor to accept and close one
+//    pending connection, then keeps listening;
+//  - bounds in-flight bytes per connection to its two relay buffers, reading
+//    from a side only while the buffer towards the other has room.
+//
+// Thread-safety: Start() runs one epoll thread; Stop() (also run by the
+// destructor) ends it and closes every connection. The counters are atomics
+// readable from any thread.
+class FrontDoor {
+ public:
+  static constexpr int kRelayBufferBytes = 16 * 1024;
+  // Descriptors each relayed connection holds (see max_connections).
+  static constexpr int kDescriptorsPerConnection = 3;
+
+  struct Counters {
+    std::atomic<int64_t> accepted{0};
+    std::atomic<int64_t> refused{0};  // over a limit, or backend unreachable
+    std::atomic<int64_t> shed_on_descriptor_exhaustion{0};
+    std::atomic<int> open{0};
+    std::atomic<int> unauthenticated{0};
+  };
+
+  // Binds `listen_address` ("host:port", port 0 picks one) and prepares to
+  // relay to the Unix socket at `backend_path`. INVALID_ARGUMENT for a bad
+  // address, UNAVAILABLE if it cannot bind.
+  static absl::StatusOr<std::unique_ptr<FrontDoor>> Listen(
+      const std::string& listen_address, std::string backend_path,
+      FrontDoorOptions options);
+  ~FrontDoor();
+  FrontDoor(const FrontDoor&) = delete;
+  FrontDoor& operator=(const FrontDoor&) = delete;
+
+  int port() const { return port_; }
+  const Counters& counters() const { return counters_; }
+
+  // Starts relaying. Call once.
+  void Start();
+  // Stops accepting and closes every relayed connection. Idempotent.
+  void Stop();
+
+ private:
+  class Loop;
+  FrontDoor(int listen_fd, int port, std::string backend_path,
+            FrontDoorOptions options);
+
+  int listen_fd_;
+  int port_;
+  std::string backend_path_;
+  FrontDoorOptions options_;
+  Counters counters_;
+  std::unique_ptr<Loop> loop_;
+  std::thread thread_;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_API_FRONT_DOOR_H_

@@ -1,0 +1,110 @@
+#include "server/round/device_session.h"
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "server/store/store_util.h"
+
+namespace cohort::server {
+
+int LiveDevices::Open(const std::string& device) {
+  absl::MutexLock lock(&mu_);
+  const int live = ++live_[device];
+  if (live > 1) {
+    absl::Time& last = warned_[device];
+    if (absl::Now() - last >= absl::Minutes(1)) {
+      last = absl::Now();
+      LOG(WARNING) << "device " << device << " has " << live
+                   << " live conversations: is one certificate or device_id "
+                      "used by several devices? Only one of them is served "
+                      "per round";
+    }
+  }
+  return live;
+}
+
+void LiveDevices::Close(const std::string& device) {
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(device);
+  if (it == live_.end()) return;
+  if (--it->second == 0) live_.erase(it);
+}
+
+DeviceSession::DeviceSession(RoundEngine* engine, LiveDevices* live,
+                             std::string cert_name)
+    : engine_(engine), live_(live), cert_name_(std::move(cert_name)) {}
+
+DeviceSession::~DeviceSession() { End(); }
+
+absl::StatusOr<CheckInOutcome> DeviceSession::CheckIn(
+    const cohort::v1::CheckIn& check_in) {
+  if (!device_.empty()) {
+    return absl::FailedPreconditionError("this conversation already checked in");
+  }
+  const std::string device =
+      cert_name_.empty() ? check_in.device_id() : cert_name_;
+  if (absl::Status valid = ValidateStoreName(device, "device id"); !valid.ok()) {
+    return valid;
+  }
+  const std::string& population = check_in.population();
+  if (!population.empty() && population != engine_->task()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this coordinator serves population '", engine_->task(),
+                     "', not '", population, "'"));
+  }
+  device_ = device;
+  if (live_ != nullptr) {
+    live_->Open(device_);
+    registered_ = true;
+  }
+  CheckInOutcome outcome = engine_->CheckIn(device_);
+  if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&outcome)) {
+    round_id_ = a->round_id();
+    absl::MutexLock lock(&mu_);
+    assigned_ = true;
+  }
+  return outcome;
+}
+
+absl::StatusOr<cohort::v1::Ack> DeviceSession::Report(
+    const cohort::v1::Report& report) {
+  if (!TakeAssignment()) {
+    return absl::FailedPreconditionError("no assignment in this conversation");
+  }
+  // The engine has this device's answer, accepted or not: no drop follows.
+  return engine_->SubmitReport(device_, report);
+}
+
+absl::StatusOr<std::optional<cohort::v1::Ack>> DeviceSession::SecAgg(
+    const cohort::v1::SecAggClientMessage& message,
+    std::shared_ptr<DeviceChannel> channel) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!assigned_) {
+      return absl::FailedPreconditionError("no assignment in this conversation");
+    }
+  }
+  auto ack = engine_->SubmitSecAgg(device_, round_id_, message, std::move(channel));
+  if (!ack.ok()) End();
+  return ack;
+}
+
+void DeviceSession::Answered() { TakeAssignment(); }
+
+bool DeviceSession::TakeAssignment() {
+  absl::MutexLock lock(&mu_);
+  const bool had = assigned_;
+  assigned_ = false;
+  return had;
+}
+
+void DeviceSession::End() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (ended_) return;
+    ended_ = true;
+  }
+  if (TakeAssignment()) engine_->Drop(device_, round_id_);
+  if (registered_) live_->Close(device_);
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,72 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_METRICS_H_
+#define COHORT_SERVER_ROUND_ROUND_METRICS_H_
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace cohort::server {
+
+// Why assigned devices' updates are missing from a round, by cause.
+struct DropCounts {
+  // Still working when the report deadline closed the round (the round went
+  // on without them).
+  int64_t timeout = 0;
+  // The device's stream ended before it reported.
+  int64_t disconnect = 0;
+  // The report was refused: wrong names, shapes or dtype, NaN or Inf, an
+  // example count out of range, or a plaintext report in a secure round.
+  int64_t malformed = 0;
+  // In the secure cohort, but its input is not in the sum: it left, timed
+  // out or was dropped by SecAgg+ before its masked input counted (or the
+  // protocol aborted).
+  int64_t secagg = 0;
+
+  // The devices a round lost: every cause but timeout (a device still
+  // working at the deadline is late, not lost). metrics.csv's `dropped`.
+  int64_t lost() const { return disconnect + malformed + secagg; }
+};
+
+// What one metrics.csv row says about a round beyond its own file's columns.
+struct RoundOutcome {
+  DropCounts drops;
+  // Aggregated updates whose L2 norm exceeded clip_norm, as a fraction of
+  // the aggregated updates. NaN for rounds that do not clip (plain
+  // aggregation has no clip norm).
+  double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
+  // Rounds abandoned since the previous row; their reasons are logged.
+  int64_t abandoned_rounds = 0;
+};
+
+// The columns cohort-server's metrics.csv (RunRecorder) and cohort-sim's
+// (MetricsCsvWriter) share, defined once here. Each file appends them, in
+// this order, after its own columns:
+//
+//   dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg
+//       DropCounts, integers;
+//   clipped_fraction   6 decimals, "nan" when the round does not clip;
+//   abandoned_rounds   integer.
+//
+// Each file's `dropped` column is DropCounts::lost().
+//
+// COHORT_ROUND_OUTCOME_COLUMNS is the same header as a string literal, so a
+// file's own header can stay one constexpr literal:
+//   kHeader[] = "round,...," COHORT_ROUND_OUTCOME_COLUMNS;
+#define COHORT_ROUND_OUTCOME_COLUMNS                                     \
+  "dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg," \
+  "clipped_fraction,abandoned_rounds"
+inline constexpr char kRoundOutcomeHeader[] = COHORT_ROUND_OUTCOME_COLUMNS;
+inline constexpr int kRoundOutcomeColumns = 6;
+
+// The kRoundOutcomeHeader fields of `outcome`, comma-separated, no leading
+// or trailing comma. Locale-free (see AppendFixed).
+std::string FormatRoundOutcome(const RoundOutcome& outcome);
+
+// Appends `v` with exactly `precision` decimals using std::to_chars, so the
+// bytes depend neither on the locale nor on the libc: NaN is "nan",
+// infinities "inf" / "-inf", and a value that rounds to zero has no sign.
+void AppendFixed(std::string* out, double v, int precision);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_METRICS_H_
