@@ -13,19 +13,17 @@ namespace cohort::sim {
 // INVALID_ARGUMENT naming the field; a missing file is NOT_FOUND.
 absl::StatusOr<cohort::v1::SimConfig> LoadSimConfig(const std::string& path);
 
-// Fills in documented defaults and checks every field, before any work
-// starts. INVALID_ARGUMENT naming the field for impossible values
-// (clients_per_round above the population, alpha <= 0, probabilities outside
-// [0, 1], mean_examples below population.min_examples, mean_examples or
-// quantity_sigma set in layout SHARDS, ...); NOT_FOUND naming data.idx_dir
-// when the data set is missing. Whether the data can give every SHARDS
-// client min_examples is checked when the population is built
-// (data::ClientPopulation::Create, INVALID_ARGUMENT naming
-// population.min_examples or population.num_clients).
+// The scenario as ResolveSimOptions (sim_options.h, the one resolver)
+// resolves it, for the run folder's config.textproto: the input with the
+// resolved name, output_dir, architecture (empty for a TorchScript module),
+// rounds, seed, threads, data.idx_dir, population and devices defaults, and
+// round.goal_count / round.max_rounds set from clients_per_round / rounds.
+// Fails exactly as ResolveSimOptions does.
 absl::StatusOr<cohort::v1::SimConfig> ResolveSimConfig(
     cohort::v1::SimConfig config);
 
-// The population part of a resolved config. In layout SHARDS,
+// The population part of a resolved config (PopulationSpecOf its
+// population and seed). In layout SHARDS,
 // data::ShardPartitionOf() of it is the split agents compute from
 // PartitionConfig{partition, num_shards = num_clients, alpha, min_examples,
 // seed = config.seed()}.

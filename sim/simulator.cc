@@ -19,7 +19,7 @@
 #include "server/round/report_size.h"
 #include "server/store/directory_store.h"
 #include "sim/in_process_transport.h"
-#include "sim/sim_config.h"
+#include "sim/sim_options.h"
 
 namespace cohort::sim {
 namespace {
@@ -39,10 +39,9 @@ constexpr size_t kAbandonsNamed = 3;
 
 // A scenario whose devices leave SecAgg+ more often than its thresholds
 // plan for (expected_dropout) gets aborted rounds; say so before it starts.
-void WarnOnUnplannedSecAggDropout(const cohort::v1::SimConfig& config,
+void WarnOnUnplannedSecAggDropout(const cohort::v1::DeviceProfileConfig& d,
                                   const server::RoundOptions& options) {
   if (!options.secagg.enabled) return;
-  const auto& d = config.devices();
   const double left = 1 - (1 - d.secagg_dropout_after_keys()) *
                               (1 - d.secagg_dropout_after_shares()) *
                               (1 - d.secagg_dropout_after_masked_input());
@@ -82,33 +81,33 @@ struct RoundAttempt {
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
     const cohort::v1::SimConfig& config, TransportKind transport,
     const std::string& state_dir) {
+  COHORT_ASSIGN_OR_RETURN(const SimOptions o, ResolveSimOptions(config));
   std::unique_ptr<Simulator> sim(new Simulator());
-  sim->config_ = config;
+  // simulator.h still holds a SimConfig: config_ carries only the resolved
+  // values later members read (seed, max_message_bytes, grpc_tls).
+  sim->config_.set_seed(o.seed);
+  sim->config_.set_max_message_bytes(o.max_message_bytes);
+  *sim->config_.mutable_grpc_tls() = o.grpc_tls;
+  sim->options_ = o.round;
   // Client-level parallelism comes from the pool; one intra-op thread keeps
   // every client's arithmetic independent of the thread count.
   ml::SetNumThreads(1);
-  COHORT_ASSIGN_OR_RETURN(sim->train_,
-                          data::LoadFashionMnist(config.data().idx_dir(), false));
+  COHORT_ASSIGN_OR_RETURN(
+      sim->train_, data::LoadFashionMnist(o.idx_dir, false, o.train_examples));
   COHORT_ASSIGN_OR_RETURN(
       data::ImageDataset holdout,
-      data::LoadFashionMnist(config.data().idx_dir(), true,
-                             config.holdout_examples()));
+      data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
   COHORT_ASSIGN_OR_RETURN(
-      sim->population_,
-      data::ClientPopulation::Create(ToPopulationSpec(config), &sim->train_));
-  sim->devices_ = std::make_unique<DeviceModel>(config.devices(), config.seed());
-  COHORT_ASSIGN_OR_RETURN(sim->options_,
-                          server::ResolveRoundOptions("sim", config.round(),
-                                                      config.plan()));
+      sim->population_, data::ClientPopulation::Create(o.population, &sim->train_));
+  sim->devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
   sim->store_ = std::move(store);
   COHORT_ASSIGN_OR_RETURN(
       sim->task_model_,
-      server::MlTaskModel::CreateForConfig(config.torchscript_path(),
-                                           config.architecture(), config.seed(),
-                                           std::move(holdout)));
+      server::MlTaskModel::CreateForConfig(o.torchscript_path, o.architecture,
+                                           o.seed, std::move(holdout)));
   COHORT_RETURN_IF_ERROR(sim->CheckFleetLimits());
-  WarnOnUnplannedSecAggDropout(config, sim->options_);
+  WarnOnUnplannedSecAggDropout(o.devices, sim->options_);
   Simulator* raw = sim.get();
   sim->engine_ = std::make_unique<server::RoundEngine>(
       sim->options_, sim->store_.get(), sim->task_model_.get(), &sim->clock_,
@@ -126,7 +125,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
     sim->transport_ = std::make_unique<InProcessTransport>(sim->engine_.get());
   }
   sim->pool_ = std::make_unique<TrainingPool>(
-      config.threads(), static_cast<size_t>(4 * config.threads()));
+      o.threads, static_cast<size_t>(4 * o.threads));
   return sim;
 }
 
@@ -138,9 +137,9 @@ absl::Status Simulator::CheckFleetLimits() {
                                  "max_message_bytes");
 }
 
+// Resolved by ResolveSimOptions (Create stores it in config_).
 int64_t Simulator::max_message_bytes() const {
-  return config_.max_message_bytes() > 0 ? config_.max_message_bytes()
-                                         : server::kDefaultMaxMessageBytes;
+  return config_.max_message_bytes();
 }
 
 Simulator::~Simulator() {
@@ -189,7 +188,7 @@ void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
 absl::Status Simulator::Run(const Callbacks& callbacks) {
   wall_start_ = WallSeconds();
   int failed = 0;
-  while (committed_ < config_.rounds()) {
+  while (committed_ < options_.max_rounds) {
     COHORT_ASSIGN_OR_RETURN(bool done, RunRound(callbacks));
     if (done) {
       failed = 0;
@@ -297,7 +296,7 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
 
 void Simulator::PlanTimelines(RoundAttempt& a) {
   const int64_t model_bytes = a.assignment.model().size_bytes();
-  const int epochs = std::max(1, config_.plan().epochs());
+  const int epochs = options_.plan.epochs();
   for (auto& p : a.assigned) {
     p.timeline = devices_->Plan(p.id, a.round_id, population_->NumExamplesOf(p.id),
                                 epochs, model_bytes, model_bytes);

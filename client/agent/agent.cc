@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <functional>
-#include <thread>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/secagg/secagg_participant.h"
@@ -17,15 +18,33 @@
 namespace cohort::client {
 namespace {
 
+// A device's key for its training seeds: the first 8 bytes of SHA-256 of its
+// id, the same on every build and platform (std::hash is neither).
 uint64_t DeviceKey(const std::string& device_id) {
-  return std::hash<std::string>()(device_id);
+  const auto digest = crypto::Sha256(device_id);
+  uint64_t key = 0;
+  for (int i = 0; i < 8; ++i) key = (key << 8) | digest[i];
+  return key;
+}
+
+// The memory this device has, for its check-in; 0 if unknown.
+int64_t PhysicalMemoryBytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
+}
+
+absl::Time ReportDeadline(const cohort::v1::TaskAssignment& assignment) {
+  return assignment.report_deadline_unix_ms() > 0
+             ? absl::FromUnixMillis(assignment.report_deadline_unix_ms())
+             : absl::InfiniteFuture();
 }
 
 }  // namespace
 
 Agent::Agent(const cohort::v1::AgentConfig& config,
              std::unique_ptr<CoordinatorTransport> transport,
-             LocalTrainer* trainer, absl::Notification* stop)
+             Trainer* trainer, absl::Notification* stop)
     : config_(config),
       transport_(std::move(transport)),
       trainer_(trainer),
@@ -83,8 +102,11 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   cohort::v1::CheckIn check_in;
   check_in.set_device_id(config_.device_id());
   check_in.set_population(config_.population());
+  // What the agent offers, not what the machine has: it trains with
+  // num_threads threads.
   check_in.mutable_capabilities()->set_cpu_cores(
-      static_cast<int32_t>(std::thread::hardware_concurrency()));
+      std::max(1, config_.num_threads()));
+  check_in.mutable_capabilities()->set_memory_bytes(PhysicalMemoryBytes());
   check_in.set_cached_model_version(model_cache_.cached_version());
 
   auto reply = session->CheckIn(check_in);
@@ -114,21 +136,37 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   return result;
 }
 
-absl::StatusOr<absl::Duration> Agent::DoAssignment(
-    ParticipationSession& session,
+absl::StatusOr<LocalUpdate> Agent::TrainForRound(
     const cohort::v1::TaskAssignment& assignment) {
-  const int64_t round = assignment.round_id();
+  const absl::Time deadline = ReportDeadline(assignment);
+  auto missed = [&] {
+    return absl::AbortedError(absl::StrCat(
+        "round ", assignment.round_id(), ": the report deadline ",
+        absl::FormatTime(deadline), " passed; not reporting"));
+  };
+  if (absl::Now() >= deadline) return missed();
   COHORT_ASSIGN_OR_RETURN(
       cohort::v1::Weights start,
       model_cache_.Get(assignment.model(), [&] {
         return transport_->FetchModel(assignment.model(), assignment.task());
       }));
+  auto update = trainer_->Train(
+      assignment.model().architecture(), start, assignment.plan(),
+      TrainingSeed(DeviceKey(config_.device_id()), assignment.round_id()),
+      deadline);
+  if (update.status().code() == absl::StatusCode::kDeadlineExceeded ||
+      absl::Now() >= deadline) {
+    return missed();
+  }
+  return update;
+}
+
+absl::StatusOr<absl::Duration> Agent::DoAssignment(
+    ParticipationSession& session,
+    const cohort::v1::TaskAssignment& assignment) {
+  const int64_t round = assignment.round_id();
   absl::Time t0 = absl::Now();
-  COHORT_ASSIGN_OR_RETURN(
-      LocalUpdate update,
-      trainer_->Train(assignment.model().architecture(), start,
-                      assignment.plan(),
-                      TrainingSeed(DeviceKey(config_.device_id()), round)));
+  COHORT_ASSIGN_OR_RETURN(LocalUpdate update, TrainForRound(assignment));
   if (stop_->HasBeenNotified()) return absl::CancelledError("stopping");
   if (assignment.secure_aggregation()) {
     LOG(INFO) << "round " << round << ": trained in " << absl::Now() - t0

@@ -9,7 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/agent/model_cache.h"
-#include "client/train/local_trainer.h"
+#include "client/train/trainer.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
 #include "common/base/random.h"
@@ -26,7 +26,7 @@ namespace cohort::client {
 class Agent {
  public:
   Agent(const cohort::v1::AgentConfig& config,
-        std::unique_ptr<CoordinatorTransport> transport, LocalTrainer* trainer,
+        std::unique_ptr<CoordinatorTransport> transport, Trainer* trainer,
         absl::Notification* stop);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
@@ -45,6 +45,11 @@ class Agent {
  private:
   // One Participate conversation. Returns how long to wait before the next.
   absl::StatusOr<absl::Duration> ParticipateOnce();
+  // The round's local update: the model from the cache or the server,
+  // trained until the report deadline. ABORTED (check in again) once the
+  // deadline has passed, before or during training: nothing is reported.
+  absl::StatusOr<LocalUpdate> TrainForRound(
+      const cohort::v1::TaskAssignment& assignment);
   absl::StatusOr<absl::Duration> DoAssignment(
       ParticipationSession& session,
       const cohort::v1::TaskAssignment& assignment);
@@ -58,7 +63,7 @@ class Agent {
 
   const cohort::v1::AgentConfig config_;
   std::unique_ptr<CoordinatorTransport> transport_;
-  LocalTrainer* const trainer_;
+  Trainer* const trainer_;
   absl::Notification* const stop_;
   base::Random random_;
   int backoff_attempt_ = 0;

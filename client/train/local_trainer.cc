@@ -19,14 +19,14 @@ std::unique_ptr<LocalTrainer> LocalTrainer::CreateWithoutData() {
 
 absl::StatusOr<LocalUpdate> LocalTrainer::Train(
     const std::string& architecture, const cohort::v1::Weights& start,
-    const cohort::v1::TrainingPlan& plan, uint64_t seed) {
-  return TrainOn(data_, architecture, start, plan, seed);
+    const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline) {
+  return TrainOn(data_, architecture, start, plan, seed, deadline);
 }
 
 absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
     const data::ImageDataset& data, const std::string& architecture,
     const cohort::v1::Weights& start, const cohort::v1::TrainingPlan& plan,
-    uint64_t seed) {
+    uint64_t seed, absl::Time deadline) {
   if (model_ == nullptr || model_->architecture() != architecture) {
     COHORT_ASSIGN_OR_RETURN(model_, ml::Model::Create(architecture, seed));
   }
@@ -38,7 +38,14 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
   options.momentum = plan.momentum();
   options.seed = seed;
   options.qat = plan.qat() == cohort::v1::TrainingPlan::QAT_ON;
+  if (deadline != absl::InfiniteFuture()) {
+    options.should_stop = [deadline] { return absl::Now() >= deadline; };
+  }
   COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data, options));
+  if (result.stopped) {
+    return absl::DeadlineExceededError(
+        "the report deadline passed during local training");
+  }
   LocalUpdate update;
   // The delta is taken against `start` itself, not a re-read of the model, so
   // it matches the server's copy of the weights bit for bit.

@@ -131,6 +131,11 @@ TrainResult TrainLoop(Network& network, const at::Tensor& images,
         torch::from_blob(order.data(), {n}, torch::kLong);
     double loss_sum = 0.0;
     for (int64_t start = 0; start < n; start += options.batch_size) {
+      if (options.should_stop && options.should_stop()) {
+        result.stopped = true;
+        network.eval();
+        return result;
+      }
       const int64_t size = std::min<int64_t>(options.batch_size, n - start);
       const torch::Tensor index = order_tensor.narrow(0, start, size);
       optimizer.zero_grad();

@@ -2,6 +2,7 @@
 #define COHORT_COMMON_ML_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct TrainOptions {
   // the model and are used by Int8Model. Off by default here; the training
   // plan decides (see docs/DECISIONS.md, "Edge-ready models").
   bool qat = false;
+  // Polled before each batch; once it returns true, training stops and
+  // TrainResult.stopped is set (a device past its report deadline). Empty:
+  // never stops early.
+  std::function<bool()> should_stop;
 };
 
 // Knowledge distillation (Hinton et al. 2015): the student matches the
@@ -48,6 +53,8 @@ struct TrainResult {
   // Mean loss over the last epoch.
   double mean_loss = 0.0;
   int64_t num_examples = 0;
+  // TrainOptions.should_stop ended training early; the weights are partial.
+  bool stopped = false;
 };
 
 struct EvalResult {

@@ -248,8 +248,8 @@ class FrontDoor::Loop {
                       counters_.unauthenticated.load() >= options_.max_unauthenticated;
     int backend = full ? -1 : ConnectBackend(backend_path_);
     if (backend < 0) {
+      counters_.refused++;  // before the close, which the peer can observe
       ::close(fd);
-      counters_.refused++;
       LogRefusal(full ? "connection limit reached" : "gRPC backend unreachable");
       return;
     }

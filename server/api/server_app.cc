@@ -29,29 +29,17 @@
 
 namespace cohort::server {
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(
-    const cohort::v1::StoreConfig& config) {
-  if (config.backend() == cohort::v1::StoreConfig::POSTGRES) {
-    if (config.postgres_dsn().empty()) {
-      return absl::InvalidArgumentError(
-          "store.postgres_dsn is required for the POSTGRES backend");
-    }
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
+  if (options.backend == StoreOptions::Backend::kPostgres) {
     COHORT_ASSIGN_OR_RETURN(auto store,
-                            PostgresStore::Connect(config.postgres_dsn()));
+                            PostgresStore::Connect(options.postgres_dsn));
     return std::unique_ptr<Store>(std::move(store));
   }
-  std::string dir =
-      config.directory().empty() ? "cohort-state" : config.directory();
-  COHORT_ASSIGN_OR_RETURN(auto store, DirectoryStore::Open(dir));
+  COHORT_ASSIGN_OR_RETURN(auto store, DirectoryStore::Open(options.directory));
   return std::unique_ptr<Store>(std::move(store));
 }
 
 namespace {
-
-int64_t MaxMessageBytes(const cohort::v1::ServerConfig& config) {
-  return config.max_message_bytes() > 0 ? config.max_message_bytes()
-                                        : kDefaultMaxMessageBytes;
-}
 
 // A directory only this user can enter (mkdtemp makes it 0700), holding the
 // Unix socket gRPC serves on behind the FrontDoor. Removed on destruction.
@@ -85,25 +73,20 @@ struct DeviceApi {
 };
 
 absl::StatusOr<DeviceApi> ServeDeviceApi(
-    const cohort::v1::ServerConfig& config,
+    const ServerOptions& options,
     std::shared_ptr<grpc::ServerCredentials> credentials,
     grpc::Service* service) {
-  COHORT_ASSIGN_OR_RETURN(
-      FrontDoorOptions limits,
-      ResolveFrontDoorOptions(config.limits(), base::RaiseDescriptorLimit(),
-                              MaxMessageBytes(config)));
+  const FrontDoorOptions& limits = options.limits;
   DeviceApi api;
   COHORT_ASSIGN_OR_RETURN(api.socket_dir, PrivateSocketDir::Create());
-  const std::string address = config.listen_address().empty()
-                                  ? "127.0.0.1:50051"
-                                  : config.listen_address();
   COHORT_ASSIGN_OR_RETURN(
-      api.door, FrontDoor::Listen(address, api.socket_dir->socket_path(), limits));
+      api.door, FrontDoor::Listen(options.listen_address,
+                                  api.socket_dir->socket_path(), limits));
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + api.socket_dir->socket_path(), credentials);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<int64_t>(
-      MaxMessageBytes(config), std::numeric_limits<int>::max())));
+      options.max_message_bytes, std::numeric_limits<int>::max())));
   // Bound what connections can make the server hold: concurrent streams,
   // the time to finish the TLS handshake, and gRPC's buffer memory (gRPC
   // buffers a message whole before checking its size; past the quota it
@@ -137,66 +120,63 @@ absl::StatusOr<DeviceApi> ServeDeviceApi(
 // The task's model, evaluated on the holdout set, and refused when a
 // device's report of it could not reach this server.
 absl::StatusOr<std::unique_ptr<MlTaskModel>> LoadTaskModel(
-    const cohort::v1::ServerConfig& config, const RoundOptions& options) {
-  const auto& holdout_cfg = config.holdout();
+    const ServerOptions& options) {
   COHORT_ASSIGN_OR_RETURN(
       data::ImageDataset holdout,
-      data::LoadFashionMnist(holdout_cfg.idx_dir().empty()
-                                 ? data::kDefaultFashionMnistDir
-                                 : holdout_cfg.idx_dir(),
-                             /*test_split=*/true, holdout_cfg.max_examples()));
+      data::LoadFashionMnist(options.holdout_dir, /*test_split=*/true,
+                             options.holdout_examples));
   COHORT_ASSIGN_OR_RETURN(
       auto task_model,
-      MlTaskModel::CreateForConfig(config.torchscript_path(),
-                                   config.architecture(),
-                                   config.seed() == 0 ? 1 : config.seed(),
+      MlTaskModel::CreateForConfig(options.torchscript_path,
+                                   options.architecture, options.seed,
                                    std::move(holdout)));
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
                           task_model->InitialWeights());
-  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, options,
-                                         MaxMessageBytes(config),
+  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, options.round,
+                                         options.max_message_bytes,
                                          "max_message_bytes"));
   return task_model;
 }
 
-}  // namespace
-
-absl::Status RunServer(const cohort::v1::ServerConfig& config,
-                       absl::Notification* stop) {
-  COHORT_ASSIGN_OR_RETURN(
-      RoundOptions options,
-      ResolveRoundOptions(config.task(), config.round(), config.plan()));
-  COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(config.tls()));
-  std::unique_ptr<Store> store;
-  {
-    auto opened = OpenStore(config.store());
-    if (!opened.ok()) {
-      return absl::Status(opened.status().code(),
-                          absl::StrCat("cannot open the store: ",
-                                       opened.status().message()));
-    }
-    store = std::move(*opened);
+absl::StatusOr<std::unique_ptr<Store>> OpenStoreForServer(
+    const StoreOptions& options) {
+  auto opened = OpenStore(options);
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("cannot open the store: ",
+                                     opened.status().message()));
   }
-  COHORT_ASSIGN_OR_RETURN(auto task_model, LoadTaskModel(config, options));
-  COHORT_ASSIGN_OR_RETURN(auto recorder,
-                          RunRecorder::Create(config.run_dir(), stdout));
+  return std::move(*opened);
+}
 
-  RoundEngine engine(options, store.get(), task_model.get(),
+// Announces the bound port in the log and, if asked, in port_file.
+absl::Status AnnounceServing(const ServerOptions& options, int port,
+                             int64_t model_version) {
+  LOG(INFO) << "serving task " << options.round.task << " on port " << port
+            << " (TLS" << (options.tls.ca_cert_path().empty() ? "" : ", mTLS")
+            << "), model version " << model_version;
+  if (options.port_file.empty()) return absl::OkStatus();
+  return base::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
+}
+
+absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
+  COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls));
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                          OpenStoreForServer(options.store));
+  COHORT_ASSIGN_OR_RETURN(auto task_model, LoadTaskModel(options));
+  COHORT_ASSIGN_OR_RETURN(auto recorder,
+                          RunRecorder::Create(options.run_dir, stdout));
+
+  RoundEngine engine(options.round, store.get(), task_model.get(),
                      base::RealClock::Get(),
                      [&recorder](const RoundSummary& s) { recorder->Record(s); });
   COHORT_RETURN_IF_ERROR(engine.Start());
 
   CoordinatorService service(&engine);
   COHORT_ASSIGN_OR_RETURN(auto serving,
-                          ServeDeviceApi(config, credentials, &service));
-  LOG(INFO) << "serving task " << options.task << " on port "
-            << serving.door->port() << " (TLS"
-            << (config.tls().ca_cert_path().empty() ? "" : ", mTLS")
-            << "), model version " << engine.current_model()->version;
-  if (!config.port_file().empty()) {
-    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
-        config.port_file(), absl::StrCat(serving.door->port(), "\n")));
-  }
+                          ServeDeviceApi(options, credentials, &service));
+  COHORT_RETURN_IF_ERROR(AnnounceServing(options, serving.door->port(),
+                                         engine.current_model()->version));
   engine.Run(stop);
   LOG(INFO) << "stopping after " << engine.rounds_committed()
             << " committed rounds; model version "
@@ -205,6 +185,16 @@ absl::Status RunServer(const cohort::v1::ServerConfig& config,
   serving.grpc->Shutdown(std::chrono::system_clock::now() +
                          std::chrono::seconds(2));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunServer(const cohort::v1::ServerConfig& config,
+                       absl::Notification* stop) {
+  COHORT_ASSIGN_OR_RETURN(
+      ServerOptions options,
+      ResolveServerOptions(config, base::RaiseDescriptorLimit()));
+  return Serve(options, stop);
 }
 
 }  // namespace cohort::server

@@ -6,19 +6,22 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "cohort/v1/config.pb.h"
+#include "server/api/server_options.h"
 #include "server/store/store.h"
 
 namespace cohort::server {
 
-// Opens the configured store backend. For PostgreSQL this connects and runs
+// Opens the resolved store backend. For PostgreSQL this connects and runs
 // migrations; an unreachable database is UNAVAILABLE naming the problem.
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(
-    const cohort::v1::StoreConfig& config);
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options);
 
 // Runs the coordinator described by `config` until `stop` is notified or
-// round.max_rounds rounds have committed: opens the store, loads the holdout
-// set, starts the round engine and serves the device API over TLS.
-// Returns the first start-up error (bad config, store, TLS, port in use).
+// round.max_rounds rounds have committed. Raises the descriptor limit and
+// resolves the config (ResolveServerOptions: INVALID_ARGUMENT naming the
+// field) before anything else; then opens the store, loads the holdout set,
+// starts the round engine and serves the device API over TLS. Nothing after
+// resolution reads `config`. Returns the first start-up error (bad config,
+// store, TLS, port in use).
 absl::Status RunServer(const cohort::v1::ServerConfig& config,
                        absl::Notification* stop);
 

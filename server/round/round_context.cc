@@ -1,6 +1,7 @@
 #include "server/round/round_context.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/model/weights_util.h"
@@ -111,6 +112,23 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
   ack.set_round_id(ctx.round_id);
   ack.set_accepted(true);
   return ack;
+}
+
+absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx) {
+  // Read before MeanDelta consumes the aggregator.
+  const int64_t examples = ctx.aggregator->total_examples();
+  auto mean = std::move(*ctx.aggregator).MeanDelta(ctx.model->weights);
+  ctx.aggregator.reset();
+  if (!mean.ok()) return mean.status();
+  return RoundResult{
+      .round_id = ctx.round_id,
+      .parent = ctx.model,
+      .mean_delta = *std::move(mean),
+      .examples = examples,
+      .participants = static_cast<int64_t>(ctx.reported.size()),
+      .mean_loss = ctx.loss_sum / static_cast<double>(examples),
+      .clipped = std::nullopt,
+  };
 }
 
 }  // namespace cohort::server

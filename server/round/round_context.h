@@ -18,6 +18,7 @@
 #include "server/round/round_metrics.h"
 #include "server/round/round_options.h"
 #include "server/round/round_outcome.h"
+#include "server/round/round_result.h"
 #include "server/round/secagg_round.h"
 
 namespace cohort::server {
@@ -25,16 +26,6 @@ namespace cohort::server {
 // What a check-in gets: work, or a time to come back.
 using CheckInOutcome =
     std::variant<cohort::v1::TaskAssignment, cohort::v1::RetryWindow>;
-
-// What a completed secure aggregation hands to Commit instead of the
-// aggregator: the decoded FedAvg mean and the securely summed counts.
-struct SecureResult {
-  cohort::v1::Weights mean_delta;
-  int64_t examples = 0;      // sum of the capped example counts
-  int64_t participants = 0;  // devices whose input is in the sum
-  double mean_loss = 0.0;
-  int64_t clipped = 0;  // of the participants, updates clipping changed
-};
 
 // Data of one round, shared by its states. Owned by the RoundEngine and only
 // touched under the engine's mutex; a state receives it by reference and hands
@@ -56,6 +47,7 @@ struct RoundContext {
   DropCounts drops;
   // Set by the state that abandons the round.
   std::optional<AbandonReason> abandon;
+  // Plain rounds: the accepted reports, consumed by PlainResult.
   std::unique_ptr<FedAvgAggregator> aggregator;
   // Example-weighted sum of the reported train losses.
   double loss_sum = 0.0;
@@ -64,8 +56,11 @@ struct RoundContext {
   // devices that finished training; their streams wait here for the cohort.
   std::map<std::string, std::shared_ptr<DeviceChannel>> ready_channels;
   std::shared_ptr<SecAggRound> secagg;
-  // Set when the secure sum is decoded.
-  std::optional<SecureResult> secure;
+
+  // What the round hands to its commit, plain or secure alike. Set by the
+  // state that moves the round to Committing; the engine takes it from
+  // there.
+  std::optional<RoundResult> result;
 
   // Devices that can still report.
   int64_t outstanding() const {
@@ -96,6 +91,11 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);
+
+// Plain rounds: the RoundResult of the accepted reports, from ctx.model.
+// Consumes ctx.aggregator. FAILED_PRECONDITION if no update was accepted;
+// INVALID_ARGUMENT if the model's layout differs from the aggregator's.
+absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx);
 
 // Secure rounds: a device finished training and waits for the cohort on
 // `channel`. Codes: INVALID_ARGUMENT when the task does not use secure

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/model/weights_util.h"
 #include "glog/logging.h"
 
 namespace cohort::server {
@@ -30,7 +29,7 @@ RoundEngine::RoundEngine(RoundOptions options, Store* store,
       task_model_(task_model),
       clock_(clock),
       observer_(std::move(observer)),
-      optimizer_(options_.server_learning_rate, options_.server_momentum) {}
+      committer_(options_, store, task_model, clock) {}
 
 absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
@@ -40,19 +39,7 @@ absl::Status RoundEngine::Start() {
     LOG(INFO) << "resuming task " << options_.task << " from version "
               << model->version;
   } else {
-    COHORT_ASSIGN_OR_RETURN(auto weights, task_model_->InitialWeights());
-    COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
-    COHORT_ASSIGN_OR_RETURN(
-        model, Publish(1, 0, task_model_->architecture(), std::move(weights),
-                       std::move(metrics), options_.int8_artifacts));
-    ModelVersionRecord record;
-    record.task = options_.task;
-    record.version = 1;
-    record.architecture = model->architecture;
-    record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
-    record.metrics = model->metrics;
-    record.weights = model::SerializeWeights(model->weights);
-    COHORT_RETURN_IF_ERROR(store_->CommitVersion(record));
+    COHORT_ASSIGN_OR_RETURN(model, committer_.CommitInitial());
     LOG(INFO) << "created task " << options_.task << " at version 1";
   }
   COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
@@ -174,7 +161,7 @@ void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
 }
 
 bool RoundEngine::RunOnce() {
-  std::unique_ptr<RoundContext> ctx;
+  std::optional<RoundResult> result;
   std::optional<RoundSummary> abandoned;
   {
     absl::MutexLock lock(&mu_);
@@ -182,11 +169,11 @@ bool RoundEngine::RunOnce() {
     AdvanceLocked(clock_->Now());
     const RoundPhase phase = state_->phase();
     if (phase == RoundPhase::kAbandoned) abandoned = AbandonLocked();
-    if (phase == RoundPhase::kCommitting) ctx = TakeCommitContextLocked();
+    if (phase == RoundPhase::kCommitting) result = TakeResultLocked();
   }
   if (abandoned.has_value() && observer_) observer_(*abandoned);
-  if (ctx == nullptr) return true;
-  return CommitAndAdvance(*ctx);
+  if (!result.has_value()) return true;
+  return CommitAndAdvance(*result);
 }
 
 RoundSummary RoundEngine::AbandonLocked() {
@@ -201,51 +188,64 @@ RoundSummary RoundEngine::AbandonLocked() {
   return summary;
 }
 
-std::unique_ptr<RoundContext> RoundEngine::TakeCommitContextLocked() {
-  auto ctx = std::make_unique<RoundContext>();
-  std::swap(ctx->aggregator, ctx_->aggregator);
-  std::swap(ctx->secure, ctx_->secure);
-  ctx->options = ctx_->options;
-  ctx->round_id = ctx_->round_id;
-  ctx->model = ctx_->model;
-  ctx->started = ctx_->started;
-  ctx->assigned = ctx_->assigned;
-  ctx->reported = ctx_->reported;
-  ctx->dropped = ctx_->dropped;
-  ctx->drops = ctx_->drops;
-  ctx->loss_sum = ctx_->loss_sum;
-  return ctx;
+RoundResult RoundEngine::TakeResultLocked() {
+  // Every state that moves a round to Committing sets its result first.
+  CHECK(ctx_->result.has_value())
+      << "round " << ctx_->round_id << " is committing without a result";
+  RoundResult result = *std::move(ctx_->result);
+  ctx_->result.reset();
+  return result;
 }
 
-bool RoundEngine::CommitAndAdvance(RoundContext& ctx) {
-  RoundSummary summary;
-  auto committed = Commit(ctx, &summary);
+bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
+  auto committed = committer_.Commit(result);
   if (!committed.ok()) {
-    LOG(ERROR) << "round " << ctx.round_id << " not committed: "
+    LOG(ERROR) << "round " << result.round_id << " not committed: "
                << committed.status();
     ReconcileWithStore();
-    summary = SummaryOf(ctx);
-    summary.abandoned = CommitFailedReason(ctx, committed.status());
   }
+  RoundSummary summary;
   bool running;
   {
     absl::MutexLock lock(&mu_);
-    if (committed.ok()) {
-      previous_ = model_;
-      model_ = *committed;
-      ++rounds_committed_;
-    }
-    if (summary.abandoned) summary.version = model_->version;
-    if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
-      state_ = std::make_unique<FinishedState>();
-    } else {
-      OpenRoundLocked(clock_->Now());
-    }
-    running = state_->phase() != RoundPhase::kFinished;
+    summary = committed.ok() ? AdoptLocked(result, *std::move(committed))
+                             : CommitFailedLocked(committed.status());
+    running = OpenNextLocked();
   }
   FlushDevices();
   if (observer_) observer_(summary);
   return running;
+}
+
+RoundSummary RoundEngine::AdoptLocked(
+    const RoundResult& result, std::shared_ptr<const PublishedModel> model) {
+  RoundSummary summary = SummaryOf(*ctx_);
+  summary.participants = result.participants;
+  summary.total_examples = result.examples;
+  summary.train_loss = result.mean_loss;
+  summary.clipped_fraction = result.clipped_fraction();
+  summary.version = model->version;
+  summary.metrics = model->metrics;
+  previous_ = std::move(model_);
+  model_ = std::move(model);
+  ++rounds_committed_;
+  return summary;
+}
+
+RoundSummary RoundEngine::CommitFailedLocked(const absl::Status& status) {
+  RoundSummary summary = SummaryOf(*ctx_);
+  summary.version = model_->version;
+  summary.abandoned = CommitFailedReason(*ctx_, status);
+  return summary;
+}
+
+bool RoundEngine::OpenNextLocked() {
+  if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
+    state_ = std::make_unique<FinishedState>();
+    return false;
+  }
+  OpenRoundLocked(clock_->Now());
+  return true;
 }
 
 void RoundEngine::Run(absl::Notification* stop, absl::Duration tick) {

@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/base/clock.h"
-#include "server/aggregation/server_optimizer.h"
+#include "server/round/round_committer.h"
 #include "server/round/round_context.h"
 #include "server/round/round_metrics.h"
 #include "server/round/round_options.h"
@@ -51,9 +51,10 @@ struct RoundSummary {
 // the gRPC service and the simulator both drive it through CheckIn,
 // SubmitReport and Drop, and a driver thread calls RunOnce (or Run).
 //
-// Thread-safe: one mutex guards the round; the heavy commit (aggregate,
-// evaluate, store) runs on the driver thread without it, so RPC handlers never
-// wait for it. Store, TaskModel and Clock are injected and must outlive it.
+// Thread-safe: one mutex guards the round; the heavy commit (optimizer,
+// evaluate, store; RoundCommitter) runs on the driver thread without it, so
+// RPC handlers never wait for it. Store, TaskModel and Clock are injected and
+// must outlive it.
 class RoundEngine {
  public:
   // Called on the driver thread after every round: committed, abandoned
@@ -111,21 +112,28 @@ class RoundEngine {
   // The round in ctx_ was abandoned: logs its reason, returns its summary
   // and opens the next round.
   RoundSummary AbandonLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The round in ctx_ is committing: moves what Commit needs out of it,
-  // leaving its identity visible to handlers.
-  std::unique_ptr<RoundContext> TakeCommitContextLocked()
+  // The round in ctx_ is committing: takes its RoundResult, leaving the
+  // round itself (identity, counts) in ctx_ for handlers and the summary
+  // until the commit ends.
+  RoundResult TakeResultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `result` without mu_, adopts the new version, opens the next
+  // round or finishes, and tells the observer. Returns whether the engine
+  // still runs.
+  bool CommitAndAdvance(const RoundResult& result);
+  // The commit of ctx_'s round succeeded: makes `model` current and returns
+  // the round's summary.
+  RoundSummary AdoptLocked(const RoundResult& result,
+                           std::shared_ptr<const PublishedModel> model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Commits `ctx` without mu_, adopts the result, opens the next round or
-  // finishes, and tells the observer. Returns whether the engine still runs.
-  bool CommitAndAdvance(RoundContext& ctx);
+  // The commit of ctx_'s round failed with `status`: its summary, abandoned.
+  RoundSummary CommitFailedLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a commit: opens the next round, or finishes once max_rounds are
+  // committed. Returns whether the engine still runs.
+  bool OpenNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Commit work, run without mu_. Returns the new model or an error.
-  absl::StatusOr<std::shared_ptr<const PublishedModel>> Commit(
-      RoundContext& ctx, RoundSummary* summary);
-  // The store record of a new version.
-  ModelVersionRecord MakeRecord(const RoundContext& ctx,
-                                const PublishedModel& model) const;
-  // The summary's counts from `ctx` (everything but version and metrics).
+  // The summary's counts from `ctx` (everything but version, metrics and
+  // what the RoundResult says).
   RoundSummary SummaryOf(const RoundContext& ctx) const;
   void CountDevice(const std::string& device_id, int check_ins, int accepted,
                    int rejected) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,8 +150,8 @@ class RoundEngine {
   TaskModel* const task_model_;
   base::Clock* const clock_;
   const Observer observer_;
-  // Driver thread only.
-  ServerOptimizer optimizer_;
+  // Driver thread only; holds the server optimizer.
+  RoundCommitter committer_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<RoundState> state_ ABSL_GUARDED_BY(mu_);

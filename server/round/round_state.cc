@@ -163,9 +163,26 @@ absl::StatusOr<cohort::v1::Weights> MeanDelta(
   return model::UnflattenLike(model, values);
 }
 
+// A plain round: its mean is taken now, so the commit receives the same
+// RoundResult a secure round hands over.
+std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
+  auto result = PlainResult(ctx);
+  if (!result.ok()) {
+    AbandonReason r;
+    r.cause = AbandonCause::kCommitFailed;
+    r.phase = PhaseName(RoundPhase::kCommitting);
+    r.survivors = static_cast<int64_t>(ctx.reported.size());
+    r.cohort = static_cast<int64_t>(ctx.assigned.size());
+    r.detail = std::string(result.status().message());
+    return Abandon(ctx, std::move(r));
+  }
+  ctx.result = *std::move(result);
+  return std::make_unique<CommittingState>();
+}
+
 // Enough updates are in: commit them, or start aggregating them securely.
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
-  if (!ctx.options->secagg.enabled) return std::make_unique<CommittingState>();
+  if (!ctx.options->secagg.enabled) return CommitPlain(ctx);
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
   auto round = SecAggRound::Start(ctx.options->secagg, ctx.round_id,
                                   model::TotalElements(ctx.model->weights),
@@ -201,7 +218,8 @@ std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
   return Abandon(ctx, std::move(r));
 }
 
-// SecAgg+ completed: decode the sum and commit it.
+// SecAgg+ completed: decode the sum into the round's RoundResult and commit
+// it.
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   SecAggRound& s = *ctx.secagg;
   ctx.drops.secagg = s.num_clients() - s.contributors();
@@ -218,9 +236,15 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
     r.detail = std::string(mean.status().message());
     return Abandon(ctx, std::move(r));
   }
-  ctx.secure = SecureResult{*std::move(mean), sum->capped_examples,
-                            s.contributors(), sum->mean_loss,
-                            sum->clipped_updates};
+  ctx.result = RoundResult{
+      .round_id = ctx.round_id,
+      .parent = ctx.model,
+      .mean_delta = *std::move(mean),
+      .examples = sum->capped_examples,
+      .participants = s.contributors(),
+      .mean_loss = sum->mean_loss,
+      .clipped = sum->clipped_updates,
+  };
   s.SendAcks("input not in the secure sum");
   return std::make_unique<CommittingState>();
 }

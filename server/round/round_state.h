@@ -77,8 +77,9 @@ class SelectingState final : public RoundState {
 };
 
 // Collects reports. Commits at goal_count reports, or at the deadline (or when
-// nobody is left to report) with at least min_reports; otherwise abandons.
-// Secure rounds collect "ready" devices the same way, then aggregate.
+// nobody is left to report) with at least min_reports, setting ctx.result
+// from the reports (PlainResult); otherwise abandons. Secure rounds collect
+// "ready" devices the same way, then aggregate.
 class ReportingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kReporting; }
@@ -93,7 +94,7 @@ class ReportingState final : public RoundState {
 };
 
 // Runs SecAgg+ over the ready devices (ctx.secagg), one deadline per phase.
-// Completed: decodes the sum into ctx.secure and commits. Aborted: abandons
+// Completed: decodes the sum into ctx.result and commits. Aborted: abandons
 // with the SecAgg+ phase, threshold and survivors as the reason, releasing
 // no sum.
 class AggregatingState final : public RoundState {
@@ -104,7 +105,8 @@ class AggregatingState final : public RoundState {
                                             absl::Time now) override;
 };
 
-// The round has what it needs: a device leaving now is not a drop.
+// The round has what it needs (ctx.result is set): a device leaving now is
+// not a drop.
 class CommittingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kCommitting; }

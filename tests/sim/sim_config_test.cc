@@ -53,6 +53,15 @@ TEST_F(SimConfigTest, ValidScenarioGetsDocumentedDefaults) {
   EXPECT_EQ(c->devices().uplink_mbps(), 5.0);
 }
 
+TEST_F(SimConfigTest, ImportedModelDoesNotRecordTheZooDefault) {
+  // The resolved config is written to the run folder: it must not claim
+  // small_cnn for a run that trains an imported module.
+  auto c = Resolve("torchscript_path: \"/tmp/module.pt\" architecture: \"mlp\"");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->architecture(), "");
+  EXPECT_EQ(c->torchscript_path(), "/tmp/module.pt");
+}
+
 TEST_F(SimConfigTest, MinimumPerClientDefaultsToTenInBothLayouts) {
   for (const std::string layout : {"SAMPLED", "SHARDS"}) {
     auto c = Resolve("population { layout: " + layout + " }");

@@ -1,0 +1,82 @@
+#include "server/api/server_options.h"
+
+#include "common/base/field_error.h"
+#include "common/base/status_macros.h"
+
+namespace cohort::server {
+namespace {
+
+using base::FieldError;
+
+absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
+  StoreOptions o;
+  if (c.backend() == cohort::v1::StoreConfig::POSTGRES) {
+    o.backend = StoreOptions::Backend::kPostgres;
+    if (c.postgres_dsn().empty()) {
+      return FieldError("store.postgres_dsn",
+                        "is required when store.backend is POSTGRES");
+    }
+  }
+  if (!c.directory().empty()) o.directory = c.directory();
+  o.postgres_dsn = c.postgres_dsn();
+  return o;
+}
+
+// The holdout is always the test split: evaluating on the training split
+// would report accuracy on data devices trained on. DataConfig is shared
+// with the agent, so the field cannot be reserved here; it is refused.
+absl::Status ResolveHoldout(const cohort::v1::DataConfig& c,
+                            ServerOptions& o) {
+  if (c.use_test_split()) {
+    return FieldError("holdout.use_test_split",
+                      "does not apply: the holdout is always the test split; "
+                      "remove the field");
+  }
+  if (c.max_examples() < 0) {
+    return FieldError("holdout.max_examples", "must be >= 0 (0 = all)");
+  }
+  if (!c.idx_dir().empty()) o.holdout_dir = c.idx_dir();
+  o.holdout_examples = c.max_examples();
+  return absl::OkStatus();
+}
+
+// listen_address, port_file, run_dir, tls, architecture, seed and
+// max_message_bytes.
+absl::Status ResolveProcess(const cohort::v1::ServerConfig& c,
+                            ServerOptions& o) {
+  if (!c.listen_address().empty()) o.listen_address = c.listen_address();
+  o.port_file = c.port_file();
+  o.run_dir = c.run_dir();
+  o.tls = c.tls();
+  // torchscript_path overrides architecture: the module names its own.
+  o.torchscript_path = c.torchscript_path();
+  if (!o.torchscript_path.empty()) {
+    o.architecture.clear();
+  } else if (!c.architecture().empty()) {
+    o.architecture = c.architecture();
+  }
+  if (c.seed() != 0) o.seed = c.seed();
+  if (c.max_message_bytes() < 0) {
+    return FieldError("max_message_bytes", "must be >= 0 (0 = 16 MiB)");
+  }
+  if (c.max_message_bytes() > 0) o.max_message_bytes = c.max_message_bytes();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerOptions> ResolveServerOptions(
+    const cohort::v1::ServerConfig& config, int64_t descriptor_limit) {
+  ServerOptions o;
+  COHORT_RETURN_IF_ERROR(ResolveProcess(config, o));
+  COHORT_ASSIGN_OR_RETURN(
+      o.round, ResolveRoundOptions(config.task(), config.round(), config.plan()));
+  COHORT_ASSIGN_OR_RETURN(o.store, ResolveStore(config.store()));
+  COHORT_RETURN_IF_ERROR(ResolveHoldout(config.holdout(), o));
+  COHORT_ASSIGN_OR_RETURN(
+      o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
+                                        o.max_message_bytes));
+  return o;
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,72 @@
+#ifndef COHORT_SERVER_API_SERVER_OPTIONS_H_
+#define COHORT_SERVER_API_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cohort/v1/config.pb.h"
+#include "common/data/idx_reader.h"
+#include "server/api/front_door.h"
+#include "server/round/report_size.h"
+#include "server/round/round_options.h"
+
+namespace cohort::server {
+
+// StoreConfig with defaults applied.
+struct StoreOptions {
+  enum class Backend { kDirectory, kPostgres };
+  Backend backend = Backend::kDirectory;
+  // kDirectory: root folder, created if missing.
+  std::string directory = "cohort-state";
+  // kPostgres: libpq connection string; never empty for kPostgres.
+  std::string postgres_dsn;
+};
+
+// ServerConfig with defaults applied and values checked: everything
+// cohort-server reads from its config, read once by ResolveServerOptions.
+// Defaults are the members' initializers, as in RoundOptions.
+struct ServerOptions {
+  // host:port of the public port; port 0 picks a free one.
+  std::string listen_address = "127.0.0.1:50051";
+  // Empty: the bound port is only logged.
+  std::string port_file;
+  // Certificate and key (and, for mTLS, the CA); MakeServerCredentials checks
+  // them when the server starts.
+  cohort::v1::TlsConfig tls;
+  StoreOptions store;
+  // Zoo architecture of the initial model. Empty when torchscript_path is
+  // set: the module names its own architecture.
+  std::string architecture = "small_cnn";
+  std::string torchscript_path;
+  // Seeds the initial weights of a zoo architecture, nothing else.
+  uint64_t seed = 1;
+  // The task name, round engine parameters and training plan.
+  RoundOptions round;
+  // Holdout: the test split of the data set in holdout_dir, at most
+  // holdout_examples examples (0 = all).
+  std::string holdout_dir = data::kDefaultFashionMnistDir;
+  int64_t holdout_examples = 0;
+  // Largest Participate message accepted, in bytes.
+  int64_t max_message_bytes = kDefaultMaxMessageBytes;
+  // Empty: no metrics.csv.
+  std::string run_dir;
+  // Limits of the public port and gRPC's transport (ConnectionLimits).
+  FrontDoorOptions limits;
+};
+
+// The one resolver of ServerConfig. `descriptor_limit` is the process's soft
+// RLIMIT_NOFILE (base::RaiseDescriptorLimit() at start-up), which bounds
+// limits.max_connections (see ResolveFrontDoorOptions). Returns
+// INVALID_ARGUMENT, naming the field first ("round.goal_count: ..."), for:
+// any value ResolveRoundOptions or ResolveFrontDoorOptions refuses; a
+// negative max_message_bytes or holdout.max_examples; store.backend POSTGRES without store.postgres_dsn; and
+// holdout.use_test_split, which does not apply (the holdout is always the
+// test split). Reads no files: a missing holdout or certificate is reported
+// when RunServer opens it.
+absl::StatusOr<ServerOptions> ResolveServerOptions(
+    const cohort::v1::ServerConfig& config, int64_t descriptor_limit);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_API_SERVER_OPTIONS_H_

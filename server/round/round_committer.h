@@ -1,0 +1,95 @@
+#ifndef COHORT_SERVER_ROUND_ROUND_COMMITTER_H_
+#define COHORT_SERVER_ROUND_ROUND_COMMITTER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/base/clock.h"
+#include "server/aggregation/server_optimizer.h"
+#include "server/round/published_model.h"
+#include "server/round/round_options.h"
+#include "server/round/round_result.h"
+#include "server/round/task_model.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// Turns a RoundResult into the task's next model version: the one commit
+// path for plain and secure rounds alike. A commit runs these steps, in
+// order, each its own method:
+//
+//   1. apply the server optimizer to the parent's weights (no state change);
+//   2. check the new weights are finite, evaluate them on the TaskModel and
+//      build the PublishedModel (artifact, hash, metrics);
+//   3. write the version record to the Store durably (Persist);
+//   4. only then advance the optimizer's state (momentum).
+//
+// Anything that must follow the durable write, such as signing and
+// releasing the version, belongs in Persist, which version 1 goes through
+// too.
+//
+// Owns the ServerOptimizer (momentum lives here, in memory only). Store,
+// TaskModel and Clock are borrowed and must outlive the committer. Not
+// thread-safe: the engine calls it from its driver thread only, never under
+// its mutex.
+class RoundCommitter {
+ public:
+  // Reads task, int8_artifacts, server_learning_rate and server_momentum
+  // from `options`.
+  RoundCommitter(const RoundOptions& options, Store* store,
+                 TaskModel* task_model, base::Clock* clock);
+
+  RoundCommitter(const RoundCommitter&) = delete;
+  RoundCommitter& operator=(const RoundCommitter&) = delete;
+
+  // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),
+  // evaluates and persists it. Errors from the TaskModel and the Store are
+  // returned as-is, e.g. FAILED_PRECONDITION when the task already has a
+  // version.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> CommitInitial();
+
+  // Commits `result` as version result.parent->version + 1 with parent
+  // result.parent->version, metrics from TaskModel::Evaluate plus
+  // "train_loss" (result.mean_loss) and "participants". Returns the new
+  // version. Status codes:
+  //   INVALID_ARGUMENT     mean_delta's layout differs from the parent's, or
+  //                        the weights cannot be quantized for the artifact;
+  //   INTERNAL             the new weights are not finite (never published);
+  //   FAILED_PRECONDITION  from the Store: the parent is no longer current;
+  //   others               from TaskModel::Evaluate or the Store, as-is
+  //                        (UNAVAILABLE, INTERNAL, DATA_LOSS, ...).
+  // On any error the optimizer state is unchanged, so committing the same
+  // result again computes the same version. A Store error may be in doubt
+  // (the version landed after all): the caller re-reads the Store.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> Commit(
+      const RoundResult& result);
+
+ private:
+  // Step 1: the optimizer step from result.parent, checked finite. INTERNAL
+  // if it is not.
+  absl::StatusOr<ServerOptimizer::StepResult> ApplyOptimizer(
+      const RoundResult& result) const;
+  // Step 2: evaluates `weights` and builds the candidate version.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> BuildVersion(
+      const RoundResult& result, cohort::v1::Weights weights);
+  // Step 3: writes `model` as the child of version `parent`, durably.
+  absl::Status Persist(const PublishedModel& model, int64_t parent);
+  // The store record of `model`; the only place one is built.
+  ModelVersionRecord MakeRecord(const PublishedModel& model,
+                                int64_t parent) const;
+
+  const std::string task_;
+  const bool int8_artifacts_;
+  Store* const store_;
+  TaskModel* const task_model_;
+  base::Clock* const clock_;
+  ServerOptimizer optimizer_;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_ROUND_ROUND_COMMITTER_H_

@@ -1,0 +1,162 @@
+// The agent's loop against a scripted coordinator and a fake trainer: what
+// it retries, what stops it, deadlines, the model cache and a secure round.
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "client/agent/agent.h"
+#include "common/crypto/sha256.h"
+#include "common/model/weights_util.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_trainer.h"
+#include "tests/testing/fake_transport.h"
+
+namespace cohort::client {
+namespace {
+
+using testing::FakeTrainer;
+using testing::FakeTransport;
+
+class AgentLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = std::make_shared<FakeTransport::State>();
+    cohort::v1::Weights w;
+    auto* t = w.add_tensors();
+    t->set_name("w");
+    t->add_shape(4);
+    model::SetFloatData(std::vector<float>(4, 0.0f), t);
+    state_->model_bytes = model::SerializeWeights(w);
+    config_.set_device_id("dev-1");
+    config_.set_state_dir(::testing::TempDir() + "/agent_loop_" +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(config_.state_dir());
+    config_.set_backoff_initial_ms(1);
+    config_.set_backoff_max_ms(2);
+  }
+
+  cohort::v1::ServerMessage Assignment(int64_t round,
+                                       absl::Time deadline = absl::InfiniteFuture()) {
+    cohort::v1::ServerMessage m;
+    auto* a = m.mutable_task_assignment();
+    a->set_round_id(round);
+    a->set_task("t");
+    auto* ref = a->mutable_model();
+    ref->set_version(1);
+    ref->set_architecture("fake");
+    ref->set_size_bytes(static_cast<int64_t>(state_->model_bytes.size()));
+    ref->set_sha256(crypto::Sha256Hex(state_->model_bytes));
+    if (deadline != absl::InfiniteFuture()) {
+      a->set_report_deadline_unix_ms(absl::ToUnixMillis(deadline));
+    }
+    return m;
+  }
+
+  absl::Status Run() {
+    Agent agent(config_, std::make_unique<FakeTransport>(state_), &trainer_, &stop_);
+    return agent.Run();
+  }
+
+  std::shared_ptr<FakeTransport::State> state_;
+  cohort::v1::AgentConfig config_;
+  FakeTrainer trainer_;
+  absl::Notification stop_;
+};
+
+TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
+  config_.set_max_rounds(1);
+  config_.set_num_threads(2);
+  state_->check_ins = {Assignment(1)};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(state_->reports.size(), 1u);
+  EXPECT_EQ(state_->reports[0].round_id(), 1);
+  EXPECT_EQ(model::FloatView(state_->reports[0].delta().tensors(0))[0], 0.25f);
+  const auto& caps = state_->seen_check_ins[0].capabilities();
+  EXPECT_EQ(caps.cpu_cores(), 2);  // what it trains with, not the machine's
+  EXPECT_GT(caps.memory_bytes(), 0);
+}
+
+TEST_F(AgentLoopTest, UnavailableIsRetriedAfterDiagnosingIt) {
+  config_.set_max_rounds(1);
+  state_->check_ins = {absl::UnavailableError("down"),
+                       absl::UnavailableError("down"), Assignment(1)};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(state_->seen_check_ins.size(), 3u);
+  EXPECT_EQ(state_->diagnoses, 2);
+  EXPECT_EQ(state_->reports.size(), 1u);
+}
+
+TEST_F(AgentLoopTest, RefusedCheckInStopsWithoutRetrying) {
+  state_->check_ins = {absl::FailedPreconditionError("wrong population")};
+  EXPECT_EQ(Run().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(state_->seen_check_ins.size(), 1u);
+}
+
+TEST_F(AgentLoopTest, LocalTlsMistakeFoundByDiagnoseStops) {
+  state_->check_ins = {absl::UnavailableError("Socket closed")};
+  state_->diagnosis = absl::UnauthenticatedError("does not name the server");
+  EXPECT_EQ(Run().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(state_->seen_check_ins.size(), 1u);
+}
+
+TEST_F(AgentLoopTest, StopRequestEndsBackoffPromptly) {
+  config_.set_backoff_initial_ms(60000);
+  config_.set_backoff_max_ms(60000);
+  state_->check_ins = {absl::UnavailableError("down")};
+  std::thread stopper([this] {
+    absl::SleepFor(absl::Milliseconds(100));
+    stop_.Notify();
+  });
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(Run().ok());
+  stopper.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // not the 30-60 s backoff
+  EXPECT_EQ(state_->seen_check_ins.size(), 1u);
+}
+
+TEST_F(AgentLoopTest, PassedReportDeadlineIsNeitherTrainedNorReported) {
+  state_->check_ins = {Assignment(1, absl::Now() - absl::Seconds(1)),
+                       absl::FailedPreconditionError("end of script")};
+  EXPECT_EQ(Run().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(trainer_.calls.empty());
+  EXPECT_TRUE(state_->reports.empty());
+  EXPECT_EQ(state_->seen_check_ins.size(), 2u);  // checked in again
+}
+
+TEST_F(AgentLoopTest, TrainerGetsTheAssignmentsDeadline) {
+  config_.set_max_rounds(1);
+  const absl::Time deadline = absl::FromUnixMillis(
+      absl::ToUnixMillis(absl::Now() + absl::Minutes(5)));
+  state_->check_ins = {Assignment(1, deadline)};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(trainer_.calls.size(), 1u);
+  EXPECT_EQ(trainer_.calls[0].deadline, deadline);
+}
+
+TEST_F(AgentLoopTest, SameModelTwiceIsFetchedOnce) {
+  config_.set_max_rounds(2);
+  state_->check_ins = {Assignment(1), Assignment(2)};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(state_->fetches, 1);
+  EXPECT_EQ(state_->reports.size(), 2u);
+  EXPECT_EQ(state_->seen_check_ins[1].cached_model_version(), 1);
+}
+
+TEST_F(AgentLoopTest, SecureRoundSendsReadyAndCountsTheAck) {
+  config_.set_max_rounds(1);
+  auto assignment = Assignment(1);
+  assignment.mutable_task_assignment()->set_secure_aggregation(true);
+  state_->check_ins = {assignment};
+  cohort::v1::ServerMessage ack;
+  ack.mutable_ack()->set_accepted(true);
+  state_->secure_replies = {ack};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_FALSE(state_->sent.empty());
+  EXPECT_TRUE(state_->sent[0].has_secagg());
+  EXPECT_TRUE(state_->reports.empty());  // nothing in the clear
+}
+
+}  // namespace
+}  // namespace cohort::client

@@ -1,0 +1,366 @@
+// Every config field has one default, one resolver and a reader (STYLE.md).
+//
+// This test walks the descriptors of every message reachable from
+// ServerConfig and SimConfig and, for each leaf field, sets it to a few
+// non-default values on a valid base config and resolves it with the
+// binary's one resolver (ResolveServerOptions, ResolveSimOptions). A field
+// counts as read when some value changes the resolved options (compared
+// through Describe*, which prints every member) or is refused with an error
+// naming the field's path. A field that does neither is accepted and
+// ignored: the test fails and names it, unless kNotApplicable lists it with
+// a reason. New fields are checked the day they are added; a member added to
+// an options struct but not to Describe* shows up as an unread field, never
+// as a false pass. The last test shows the check failing on a resolver that
+// drops a field.
+//
+// AgentConfig is being reworked (client/agent is owned elsewhere): its
+// fields are listed in kAgentTodo and reported, not checked.
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "cohort/v1/config.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "gtest/gtest.h"
+#include "server/api/server_options.h"
+#include "sim/sim_options.h"
+#include "tests/testing/synthetic_idx.h"
+
+namespace cohort {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// ---------------------------------------------------------------------------
+// Describing resolved options. Each function prints every member.
+
+std::string Describe(absl::Duration d) { return absl::FormatDuration(d); }
+
+void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
+  const server::SecAggOptions& s = r.secagg;
+  out << "task=" << r.task << " goal=" << r.goal_count
+      << " over=" << r.over_selection << " min=" << r.min_reports
+      << " sel=" << Describe(r.selection_timeout)
+      << " rep=" << Describe(r.report_timeout)
+      << " retry=" << Describe(r.retry_min) << "," << Describe(r.retry_max)
+      << " max_rounds=" << r.max_rounds
+      << " max_ex=" << r.max_examples_per_report
+      << " mom=" << r.server_momentum << " lr=" << r.server_learning_rate
+      << " plan={" << r.plan.ShortDebugString() << "}"
+      << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
+      << s.bits_per_coordinate << "," << s.clip_norm << "," << s.rotate << ","
+      << s.example_cap << "," << s.expected_dropout << ","
+      << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}";
+}
+
+void DescribeLimits(const server::FrontDoorOptions& l, std::ostringstream& out) {
+  out << " limits={" << l.max_connections << "," << l.max_unauthenticated
+      << "," << Describe(l.handshake_timeout) << "," << Describe(l.keepalive)
+      << "," << Describe(l.min_client_keepalive) << ","
+      << l.max_buffered_bytes << "}";
+}
+
+std::string DescribeServer(const server::ServerOptions& o) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "listen=" << o.listen_address << " port_file=" << o.port_file
+      << " tls={" << o.tls.ShortDebugString() << "} store={"
+      << static_cast<int>(o.store.backend) << "," << o.store.directory << ","
+      << o.store.postgres_dsn << "} arch=" << o.architecture
+      << " ts=" << o.torchscript_path << " seed=" << o.seed
+      << " holdout=" << o.holdout_dir << "," << o.holdout_examples
+      << " max_msg=" << o.max_message_bytes << " run_dir=" << o.run_dir << " ";
+  DescribeRound(o.round, out);
+  DescribeLimits(o.limits, out);
+  return out.str();
+}
+
+std::string DescribeSim(const sim::SimOptions& o) {
+  const data::PopulationSpec& p = o.population;
+  std::ostringstream out;
+  out.precision(17);
+  out << "name=" << o.name << " out=" << o.output_dir
+      << " arch=" << o.architecture << " ts=" << o.torchscript_path
+      << " cpr=" << o.clients_per_round << " rounds=" << o.rounds
+      << " seed=" << o.seed << " threads=" << o.threads
+      << " data=" << o.idx_dir << "," << o.train_examples << ","
+      << o.holdout_examples << " max_msg=" << o.max_message_bytes
+      << " grpc_tls={" << o.grpc_tls.ShortDebugString() << "} population={"
+      << p.num_clients << "," << static_cast<int>(p.layout) << ","
+      << static_cast<int>(p.scheme) << "," << p.alpha << ","
+      << p.labels_per_client << "," << p.mean_examples << ","
+      << p.quantity_sigma << "," << p.min_examples << "," << p.max_examples
+      << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
+      << "} ";
+  DescribeRound(o.round, out);
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------
+// Walking and perturbing fields.
+
+// Paths of the scalar fields under `d`, e.g. "round.secure_aggregation.rotate".
+void CollectLeaves(const Descriptor* d, const std::string& prefix,
+                   std::vector<std::string>* out) {
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string path = prefix + std::string(f->name());
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      CollectLeaves(f->message_type(), path + ".", out);
+    } else {
+      out->push_back(path);
+    }
+  }
+}
+
+std::vector<std::string> LeavesOf(const Descriptor* d) {
+  std::vector<std::string> leaves;
+  CollectLeaves(d, "", &leaves);
+  return leaves;
+}
+
+using Setter = std::function<void(Message*, const FieldDescriptor*)>;
+using google::protobuf::Reflection;
+
+// Setters of `values` through Reflection's `set` (SetInt32, SetString, ...).
+template <typename T>
+std::vector<Setter> Values(
+    const std::vector<T>& values,
+    void (Reflection::*set)(Message*, const FieldDescriptor*, T) const) {
+  std::vector<Setter> out;
+  for (const T& v : values) {
+    out.push_back([v, set](Message* m, const FieldDescriptor* f) {
+      (m->GetReflection()->*set)(m, f, v);
+    });
+  }
+  return out;
+}
+
+// Non-default values to try: small and large, valid and invalid, so that at
+// least one passes each resolver's range check.
+std::vector<Setter> CandidatesFor(const FieldDescriptor* f) {
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return Values<int32_t>({1, 3, 7, 1000, -1}, &Reflection::SetInt32);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return Values<int64_t>({1, 3, 7, 1000, 100000, int64_t{1} << 30, -1},
+                             &Reflection::SetInt64);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return Values<uint32_t>({1, 7}, &Reflection::SetUInt32);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return Values<uint64_t>({1, 7}, &Reflection::SetUInt64);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return Values<double>({0.5, 1.5, 2.0, -1.0}, &Reflection::SetDouble);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return Values<float>({0.5f, 1.5f, 2.0f, -1.0f}, &Reflection::SetFloat);
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return Values<bool>({true}, &Reflection::SetBool);
+    case FieldDescriptor::CPPTYPE_STRING:
+      return Values<std::string>({"x", "mlp"}, &Reflection::SetString);
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      std::vector<int> numbers;
+      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
+        const int v = f->enum_type()->value(i)->number();
+        if (v != 0) numbers.push_back(v);
+      }
+      return Values<int>(numbers, &Reflection::SetEnumValue);
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;  // repeated messages: none in the configs yet
+  }
+  return {};
+}
+
+// The message holding the last field of `path` inside `root`, and that field.
+std::pair<Message*, const FieldDescriptor*> Locate(Message* root,
+                                                   const std::string& path) {
+  Message* m = root;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string name = path.substr(start, dot - start);
+    const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(name);
+    if (f == nullptr) return {nullptr, nullptr};
+    if (dot == std::string::npos) return {m, f};
+    m = m->GetReflection()->MutableMessage(m, f);
+    start = dot + 1;
+  }
+}
+
+// Resolves a config and describes the options, or returns the error.
+template <typename Config>
+using Resolver = std::function<absl::StatusOr<std::string>(const Config&)>;
+
+// Whether some candidate value of `path` changes what `resolve` gives for
+// `base`, or is refused with an error naming `path`.
+template <typename Config>
+bool IsRead(const Config& base, const std::string& base_described,
+            const std::string& path, const Resolver<Config>& resolve) {
+  Config probe = base;
+  const FieldDescriptor* field = Locate(&probe, path).second;
+  if (field == nullptr) return false;
+  for (const Setter& set : CandidatesFor(field)) {
+    Config c = base;
+    auto [m, f] = Locate(&c, path);
+    set(m, f);
+    absl::StatusOr<std::string> got = resolve(c);
+    if (got.ok() ? *got != base_described
+                 : got.status().message().find(path) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The leaf paths of Config that `resolve` does not read.
+template <typename Config>
+std::vector<std::string> UnreadFields(const Config& base,
+                                      const Resolver<Config>& resolve) {
+  absl::StatusOr<std::string> described = resolve(base);
+  EXPECT_TRUE(described.ok()) << "the base config must resolve: "
+                              << described.status();
+  if (!described.ok()) return {};
+  std::vector<std::string> unread;
+  for (const std::string& path : LeavesOf(Config::descriptor())) {
+    if (!IsRead(base, *described, path, resolve)) unread.push_back(path);
+  }
+  return unread;
+}
+
+// Fields a binary accepts without reading, each with its reason. Empty
+// today: a field that does not apply is refused by the resolver instead
+// (holdout.use_test_split, the simulator's data.use_test_split and
+// round.goal_count / round.max_rounds), which counts as read.
+const std::map<std::string, std::string>& NotApplicable(const std::string& config) {
+  static const auto* server = new std::map<std::string, std::string>{};
+  static const auto* sim = new std::map<std::string, std::string>{};
+  return config == "ServerConfig" ? *server : *sim;
+}
+
+template <typename Config>
+void ExpectEveryFieldRead(const Config& base, const Resolver<Config>& resolve) {
+  const std::string name(Config::descriptor()->name());
+  const auto& exempt = NotApplicable(name);
+  const std::vector<std::string> leaves = LeavesOf(Config::descriptor());
+  const std::set<std::string> unread = [&] {
+    auto v = UnreadFields(base, resolve);
+    return std::set<std::string>(v.begin(), v.end());
+  }();
+  for (const std::string& path : unread) {
+    EXPECT_TRUE(exempt.contains(path))
+        << name << "." << path << " is accepted but changes nothing the "
+        << "resolver returns: read it in the resolver (and document its "
+        << "default), refuse it, or reserve it in config.proto";
+  }
+  for (const auto& [path, why] : exempt) {
+    EXPECT_TRUE(unread.contains(path))
+        << name << "." << path << " is listed as not applicable (" << why
+        << ") but is read or does not exist: remove it from the list";
+  }
+  EXPECT_GT(leaves.size(), 20u) << name << ": the descriptor walk found too little";
+}
+
+Resolver<cohort::v1::ServerConfig> ServerResolver() {
+  return [](const cohort::v1::ServerConfig& c) -> absl::StatusOr<std::string> {
+    // A descriptor limit high enough never to lower max_connections.
+    auto o = server::ResolveServerOptions(c, int64_t{1} << 24);
+    if (!o.ok()) return o.status();
+    return DescribeServer(*o);
+  };
+}
+
+Resolver<cohort::v1::SimConfig> SimResolver() {
+  return [](const cohort::v1::SimConfig& c) -> absl::StatusOr<std::string> {
+    auto o = sim::ResolveSimOptions(c);
+    if (!o.ok()) return o.status();
+    return DescribeSim(*o);
+  };
+}
+
+class ConfigFieldsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = ::testing::TempDir() + "/config_fields_data";
+    ASSERT_TRUE(testing::WriteSyntheticFashionMnist(data_dir_, 50, 20, 1));
+  }
+
+  // A valid scenario: 100 clients, 10 a round, the synthetic data set.
+  cohort::v1::SimConfig SimBase() const {
+    cohort::v1::SimConfig c;
+    c.mutable_population()->set_num_clients(100);
+    c.set_clients_per_round(10);
+    c.mutable_data()->set_idx_dir(data_dir_);
+    return c;
+  }
+
+  std::string data_dir_;
+};
+
+TEST_F(ConfigFieldsTest, EveryServerConfigFieldIsRead) {
+  ExpectEveryFieldRead(cohort::v1::ServerConfig(), ServerResolver());
+}
+
+TEST_F(ConfigFieldsTest, EverySimConfigFieldIsRead) {
+  ExpectEveryFieldRead(SimBase(), SimResolver());
+}
+
+// The check can fail: a resolver that drops data.max_examples (as the
+// simulator once did) is caught, and only that field is.
+TEST_F(ConfigFieldsTest, ResolverThatIgnoresAFieldIsCaught) {
+  const Resolver<cohort::v1::SimConfig> real = SimResolver();
+  const Resolver<cohort::v1::SimConfig> lossy =
+      [real](const cohort::v1::SimConfig& c) {
+        cohort::v1::SimConfig copy = c;
+        copy.mutable_data()->clear_max_examples();
+        return real(copy);
+      };
+  EXPECT_EQ(UnreadFields(SimBase(), lossy),
+            std::vector<std::string>{"data.max_examples"});
+}
+
+// AgentConfig's resolver (client/agent/agent_setup.cc) is being reworked;
+// until it returns typed options these fields are reported, not checked.
+// TODO: check AgentConfig like the others once ResolveAgentOptions exists.
+TEST_F(ConfigFieldsTest, AgentConfigFieldsAreReportedAsTodo) {
+  static const std::set<std::string> kAgentTodo = {
+      "server_address", "tls.cert_path", "tls.key_path", "tls.ca_cert_path",
+      "server_name_override", "device_id", "population", "data.idx_dir",
+      "data.use_test_split", "data.max_examples", "partition.scheme",
+      "partition.num_shards", "partition.shard_index", "partition.alpha",
+      "partition.seed", "partition.min_examples", "state_dir", "num_threads",
+      "backoff_initial_ms", "backoff_max_ms", "max_rounds", "keepalive_ms"};
+  std::vector<std::string> unlisted, gone;
+  const std::vector<std::string> leaves =
+      LeavesOf(cohort::v1::AgentConfig::descriptor());
+  for (const std::string& path : leaves) {
+    if (!kAgentTodo.contains(path)) unlisted.push_back(path);
+  }
+  const std::set<std::string> present(leaves.begin(), leaves.end());
+  for (const std::string& path : kAgentTodo) {
+    if (!present.contains(path)) gone.push_back(path);
+  }
+  RecordProperty("agent_fields_unchecked", absl::StrJoin(kAgentTodo, " "));
+  std::printf("TODO: %zu AgentConfig fields are not checked yet\n",
+              kAgentTodo.size());
+  if (!unlisted.empty() || !gone.empty()) {
+    std::printf("TODO: AgentConfig fields new since the list: %s; gone: %s\n",
+                absl::StrJoin(unlisted, ", ").c_str(),
+                absl::StrJoin(gone, ", ").c_str());
+  }
+}
+
+}  // namespace
+}  // namespace cohort

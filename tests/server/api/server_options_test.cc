@@ -1,0 +1,79 @@
+#include "server/api/server_options.h"
+
+#include "absl/strings/match.h"
+#include "common/base/textproto.h"
+#include "gtest/gtest.h"
+
+namespace cohort::server {
+namespace {
+
+absl::StatusOr<ServerOptions> Resolve(const std::string& text) {
+  cohort::v1::ServerConfig c;
+  absl::Status parsed = base::ParseTextProto(text, &c);
+  if (!parsed.ok()) return parsed;
+  return ResolveServerOptions(c, /*descriptor_limit=*/int64_t{1} << 20);
+}
+
+void ExpectRefusedNaming(const std::string& text, const std::string& field) {
+  auto o = Resolve(text);
+  ASSERT_FALSE(o.ok()) << text;
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(o.status().message(), field)) << o.status();
+}
+
+TEST(ServerOptionsTest, EmptyConfigGetsTheMemberDefaults) {
+  auto o = Resolve("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  const ServerOptions d;
+  EXPECT_EQ(o->listen_address, d.listen_address);
+  EXPECT_EQ(o->store.backend, StoreOptions::Backend::kDirectory);
+  EXPECT_EQ(o->store.directory, "cohort-state");
+  EXPECT_EQ(o->architecture, "small_cnn");
+  EXPECT_EQ(o->seed, 1u);
+  EXPECT_EQ(o->round.task, "fashion_mnist");
+  EXPECT_EQ(o->holdout_dir, data::kDefaultFashionMnistDir);
+  EXPECT_EQ(o->holdout_examples, 0);
+  EXPECT_EQ(o->max_message_bytes, kDefaultMaxMessageBytes);
+  EXPECT_EQ(o->limits.max_connections, FrontDoorOptions().max_connections);
+}
+
+TEST(ServerOptionsTest, SetFieldsReachTheOptions) {
+  auto o = Resolve(
+      "listen_address: '0.0.0.0:1' seed: 7 task: 't' architecture: 'mlp' "
+      "holdout { idx_dir: '/d' max_examples: 5 } max_message_bytes: 1000 "
+      "store { backend: POSTGRES postgres_dsn: 'dbname=x' } "
+      "limits { keepalive_ms: 7000 }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->listen_address, "0.0.0.0:1");
+  EXPECT_EQ(o->seed, 7u);
+  EXPECT_EQ(o->round.task, "t");
+  EXPECT_EQ(o->architecture, "mlp");
+  EXPECT_EQ(o->holdout_dir, "/d");
+  EXPECT_EQ(o->holdout_examples, 5);
+  EXPECT_EQ(o->max_message_bytes, 1000);
+  EXPECT_EQ(o->store.backend, StoreOptions::Backend::kPostgres);
+  EXPECT_EQ(o->store.postgres_dsn, "dbname=x");
+  EXPECT_EQ(o->limits.keepalive, absl::Seconds(7));
+}
+
+TEST(ServerOptionsTest, TorchScriptModuleClearsTheZooArchitecture) {
+  auto o = Resolve("torchscript_path: '/m.pt' architecture: 'mlp'");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->architecture, "");
+  EXPECT_EQ(o->torchscript_path, "/m.pt");
+}
+
+TEST(ServerOptionsTest, BadValuesAreRefusedNamingTheField) {
+  ExpectRefusedNaming("holdout { use_test_split: true }",
+                      "holdout.use_test_split");
+  ExpectRefusedNaming("holdout { max_examples: -1 }", "holdout.max_examples");
+  ExpectRefusedNaming("store { backend: POSTGRES }", "store.postgres_dsn");
+  ExpectRefusedNaming("max_message_bytes: -1", "max_message_bytes");
+  ExpectRefusedNaming("round { goal_count: -1 }", "round.goal_count");
+  // max_buffered_bytes must hold two messages of max_message_bytes.
+  ExpectRefusedNaming("max_message_bytes: 1000 limits { max_buffered_bytes: 1000 }",
+                      "limits.max_buffered_bytes");
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -1,0 +1,218 @@
+#include "server/round/round_committer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/model/weights_util.h"
+#include "gtest/gtest.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
+
+namespace cohort::server {
+namespace {
+
+using cohort::testing::FakeClock;
+using cohort::testing::FakeTaskModel;
+
+// A Store whose CommitVersion fails with UNAVAILABLE, writing nothing, while
+// `fail` is set: a connection lost before COMMIT.
+class FailingStore final : public Store {
+ public:
+  explicit FailingStore(Store* inner) : inner_(inner) {}
+  absl::Status CommitVersion(const ModelVersionRecord& r) override {
+    if (fail) return absl::UnavailableError("connection lost before COMMIT");
+    return inner_->CommitVersion(r);
+  }
+  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
+      const std::string& t) override {
+    return inner_->GetCurrent(t);
+  }
+  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& t,
+                                                int64_t v) override {
+    return inner_->GetVersion(t, v);
+  }
+  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
+      const std::string& t) override {
+    return inner_->ListVersions(t);
+  }
+  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
+    return inner_->LastRoundId(t);
+  }
+  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
+                            int64_t a, int64_t r) override {
+    return inner_->RecordDevice(d, s, c, a, r);
+  }
+  absl::StatusOr<DeviceRecord> GetDevice(const std::string& d) override {
+    return inner_->GetDevice(d);
+  }
+  bool fail = false;
+
+ private:
+  Store* inner_;
+};
+
+class RoundCommitterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ::testing::TempDir() + "/round_committer_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(root_);
+    auto store = DirectoryStore::Open(root_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    options_.task = "t";
+    // FedAvgM with values exact in binary: v = 0.5 v + d, w += v.
+    options_.server_learning_rate = 1.0;
+    options_.server_momentum = 0.5;
+  }
+
+  // A round's result: every coordinate of the mean delta is `delta`.
+  RoundResult ResultOf(std::shared_ptr<const PublishedModel> parent,
+                       int64_t round_id, float delta) {
+    return RoundResult{
+        .round_id = round_id,
+        .parent = std::move(parent),
+        .mean_delta = model_.Filled(delta),
+        .examples = 20,
+        .participants = 10,
+        .mean_loss = 0.25,
+        .clipped = std::nullopt,
+    };
+  }
+
+  static float First(const cohort::v1::Weights& w) {
+    return model::FloatView(w.tensors(0))[0];
+  }
+
+  size_t StoredVersions() {
+    auto versions = store_->ListVersions("t");
+    EXPECT_TRUE(versions.ok()) << versions.status();
+    return versions.ok() ? versions->size() : 0;
+  }
+
+  std::string root_;
+  std::unique_ptr<DirectoryStore> store_;
+  RoundOptions options_;
+  FakeTaskModel model_;
+  FakeClock clock_;
+};
+
+TEST_F(RoundCommitterTest, CommitInitialWritesVersionOneWithoutParent) {
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ((*v1)->version, 1);
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_EQ((*current)->version, 1);
+  EXPECT_EQ((*current)->parent, 0);
+  EXPECT_EQ((*current)->round_id, 0);
+  EXPECT_EQ((*current)->architecture, "fake");
+  // A second version 1 would fork the history.
+  EXPECT_EQ(committer.CommitInitial().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StoredVersions(), 1u);
+}
+
+TEST_F(RoundCommitterTest, CommitWritesOneChildOfTheCurrentVersion) {
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  clock_.Advance(absl::Seconds(5));
+
+  auto v2 = committer.Commit(ResultOf(*v1, 7, 1.0f));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ((*v2)->version, 2);
+  EXPECT_EQ((*v2)->round_id, 7);
+  EXPECT_FLOAT_EQ(First((*v2)->weights), 1.0f);
+
+  EXPECT_EQ(StoredVersions(), 2u);
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  const ModelVersionRecord& r = **current;
+  EXPECT_EQ(r.version, 2);
+  EXPECT_EQ(r.parent, 1);
+  EXPECT_EQ(r.round_id, 7);
+  EXPECT_EQ(r.created_at_unix_ms, absl::ToUnixMillis(clock_.Now()));
+  EXPECT_DOUBLE_EQ(r.metrics.at("test_accuracy"), 1.0);
+  EXPECT_DOUBLE_EQ(r.metrics.at("train_loss"), 0.25);
+  EXPECT_DOUBLE_EQ(r.metrics.at("participants"), 10.0);
+  cohort::v1::Weights stored;
+  ASSERT_TRUE(stored.ParseFromString(r.weights));
+  EXPECT_FLOAT_EQ(First(stored), 1.0f);
+}
+
+// v2 = 0 + 1 (velocity 1). A step from v2 with delta 1 has velocity
+// 0.5 * 1 + 1 = 1.5, so v3 = 2.5. Had the failed attempt kept its velocity,
+// the retry would give 0.5 * 1.5 + 1 = 1.75 and v3 = 2.75; without momentum
+// v3 would be 2.
+TEST_F(RoundCommitterTest, CommitWriteFailureLeavesMomentumSoRetryMatches) {
+  FailingStore store(store_.get());
+  RoundCommitter committer(options_, &store, &model_, &clock_);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  auto v2 = committer.Commit(ResultOf(*v1, 1, 1.0f));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+
+  const RoundResult result = ResultOf(*v2, 2, 1.0f);
+  store.fail = true;
+  auto failed = committer.Commit(result);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StoredVersions(), 2u);
+
+  store.fail = false;
+  auto v3 = committer.Commit(result);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ((*v3)->version, 3);
+  EXPECT_FLOAT_EQ(First((*v3)->weights), 2.5f);
+  EXPECT_EQ(StoredVersions(), 3u);
+}
+
+TEST_F(RoundCommitterTest, CommitOnStaleParentIsRefusedAndLeavesMomentum) {
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  auto v2 = committer.Commit(ResultOf(*v1, 1, 1.0f));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+
+  // A result from version 1, which is no longer current.
+  auto stale = committer.Commit(ResultOf(*v1, 2, 1.0f));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StoredVersions(), 2u);
+
+  auto v3 = committer.Commit(ResultOf(*v2, 3, 1.0f));
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_FLOAT_EQ(First((*v3)->weights), 2.5f);
+}
+
+TEST_F(RoundCommitterTest, CommitNonFiniteAggregateIsInternalAndWritesNothing) {
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  const int evaluations = model_.evaluations;
+
+  auto bad = committer.Commit(
+      ResultOf(*v1, 1, std::numeric_limits<float>::quiet_NaN()));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(model_.evaluations, evaluations);
+  EXPECT_EQ(StoredVersions(), 1u);
+}
+
+TEST(RoundResultTest, ClippedFractionIsNanUnlessTheRoundClips) {
+  RoundResult r;
+  r.participants = 6;
+  EXPECT_TRUE(std::isnan(r.clipped_fraction()));
+  r.clipped = 2;
+  EXPECT_DOUBLE_EQ(r.clipped_fraction(), 2.0 / 6.0);
+  r.participants = 0;
+  EXPECT_TRUE(std::isnan(r.clipped_fraction()));
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -1,0 +1,50 @@
+#ifndef COHORT_TESTS_TESTING_FAKE_TRAINER_H_
+#define COHORT_TESTS_TESTING_FAKE_TRAINER_H_
+
+#include <string>
+#include <vector>
+
+#include "client/train/trainer.h"
+#include "common/model/weights_util.h"
+
+namespace cohort::testing {
+
+// A Trainer without LibTorch: the delta is `step` added to every start value,
+// the loss is fixed, and each call is recorded. With `respect_deadline` it
+// reports DEADLINE_EXCEEDED for a deadline already past, as LocalTrainer
+// does between batches.
+class FakeTrainer final : public client::Trainer {
+ public:
+  absl::StatusOr<client::LocalUpdate> Train(
+      const std::string& architecture, const cohort::v1::Weights& start,
+      const cohort::v1::TrainingPlan& plan, uint64_t seed,
+      absl::Time deadline) override {
+    calls.push_back({architecture, seed, deadline});
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError("fake: deadline passed");
+    }
+    client::LocalUpdate update;
+    update.delta = start;
+    for (auto& t : *update.delta.mutable_tensors()) {
+      const size_t n = model::FloatView(t).size();
+      model::SetFloatData(std::vector<float>(n, step), &t);
+    }
+    update.num_examples = examples;
+    update.train_loss = 0.5;
+    return update;
+  }
+  int64_t num_examples() const override { return examples; }
+
+  struct Call {
+    std::string architecture;
+    uint64_t seed;
+    absl::Time deadline;
+  };
+  std::vector<Call> calls;
+  float step = 0.25f;
+  int64_t examples = 20;
+};
+
+}  // namespace cohort::testing
+
+#endif  // COHORT_TESTS_TESTING_FAKE_TRAINER_H_
