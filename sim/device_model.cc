@@ -2,15 +2,12 @@
 
 #include <cmath>
 
+#include "common/base/splitmix64.h"
+
 namespace cohort::sim {
 namespace {
 
-uint64_t SplitMix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t SplitMix(uint64_t z) { return base::SplitMix64::Hash(z); }
 
 // Keys that separate the independent draws of one device.
 enum Stream : uint64_t {

@@ -30,9 +30,105 @@ ABSL_FLAG(bool, plots, true, "Draw PNG plots with gnuplot at the end.");
 
 namespace {
 
+using namespace cohort::sim;
+
 int Fail(int code, const absl::Status& s) {
   std::fprintf(stderr, "cohort-sim: %s\n", s.ToString().c_str());
   return code;
+}
+
+absl::StatusOr<TransportKind> ParseTransport() {
+  if (absl::GetFlag(FLAGS_transport) == "inprocess") return TransportKind::kInProcess;
+  if (absl::GetFlag(FLAGS_transport) == "grpc") return TransportKind::kGrpc;
+  return absl::InvalidArgumentError("--transport must be inprocess or grpc");
+}
+
+// The scenario with the command line's overrides, resolved. INVALID_ARGUMENT
+// (exit 2) for any config mistake.
+absl::StatusOr<cohort::v1::SimConfig> LoadScenario(TransportKind transport) {
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    return absl::InvalidArgumentError("--config is required (see --help)");
+  }
+  auto loaded = LoadSimConfig(absl::GetFlag(FLAGS_config));
+  if (!loaded.ok()) return loaded.status();
+  if (absl::GetFlag(FLAGS_threads) > 0) loaded->set_threads(absl::GetFlag(FLAGS_threads));
+  if (absl::GetFlag(FLAGS_rounds) > 0) loaded->set_rounds(absl::GetFlag(FLAGS_rounds));
+  if (!absl::GetFlag(FLAGS_name).empty()) loaded->set_name(absl::GetFlag(FLAGS_name));
+  if (!absl::GetFlag(FLAGS_output_dir).empty()) {
+    loaded->set_output_dir(absl::GetFlag(FLAGS_output_dir));
+  }
+  auto config = ResolveSimConfig(*loaded);
+  if (!config.ok()) return config.status();
+  if (transport == TransportKind::kGrpc &&
+      (config->grpc_tls().cert_path().empty() ||
+       config->grpc_tls().ca_cert_path().empty())) {
+    return absl::InvalidArgumentError(
+        "grpc_tls: cert_path, key_path and ca_cert_path are required with "
+        "--transport=grpc");
+  }
+  return config;
+}
+
+// Progress on the terminal and rows in metrics.csv, as rounds finish.
+class RunReporter {
+ public:
+  RunReporter(const cohort::v1::SimConfig& config, MetricsCsvWriter* csv)
+      : rounds_(config.rounds()),
+        per_round_(config.clients_per_round()),
+        csv_(csv),
+        progress_(stdout, ProgressDisplay::IsTerminal(stdout)) {}
+
+  Simulator::Callbacks Callbacks() {
+    Simulator::Callbacks callbacks;
+    callbacks.on_progress = [this](int64_t round, int64_t done, int64_t total) {
+      progress_.Update({round, rounds_, done, total, absl::Now() - start_,
+                        last_accuracy_});
+    };
+    callbacks.on_round = [this](const SimRoundRow& row) { OnRound(row); };
+    return callbacks;
+  }
+  void Finish() { progress_.Finish(); }
+  double sim_seconds() const { return sim_seconds_; }
+  absl::Duration wall() const { return absl::Now() - start_; }
+
+ private:
+  void OnRound(const SimRoundRow& row) {
+    csv_->Append(row).IgnoreError();
+    last_accuracy_ = row.test_accuracy;
+    sim_seconds_ = row.sim_seconds;
+    if (!ProgressDisplay::IsTerminal(stdout)) {
+      std::printf("%s\n", ProgressDisplay::RoundLine(row, rounds_).c_str());
+      std::fflush(stdout);
+    }
+    progress_.Update({row.round, rounds_, per_round_, per_round_,
+                      absl::Now() - start_, last_accuracy_});
+  }
+
+  const int rounds_;
+  const int64_t per_round_;
+  MetricsCsvWriter* const csv_;
+  ProgressDisplay progress_;
+  const absl::Time start_ = absl::Now();
+  std::optional<double> last_accuracy_;
+  double sim_seconds_ = 0;
+};
+
+// The final model, plots and the closing lines.
+int WriteResults(const Simulator& sim, const RunDirectory& run,
+                 const RunReporter& reporter) {
+  auto model = sim.current_model();
+  if (auto s = run.WriteText("model.pb", model->bytes); !s.ok()) return Fail(1, s);
+  if (absl::GetFlag(FLAGS_plots)) {
+    absl::Status plotted = WritePlots(run.path());
+    if (!plotted.ok()) LOG(WARNING) << "plots not drawn: " << plotted;
+  }
+  auto acc = model->metrics.find("test_accuracy");
+  std::printf("results: %s (metrics.csv, model.pb, plots)\n", run.path().c_str());
+  std::printf("simulated time: %.1f s, wall time: %.1f s\n",
+              reporter.sim_seconds(), absl::ToDoubleSeconds(reporter.wall()));
+  std::printf("final test accuracy: %.4f\n",
+              acc == model->metrics.end() ? std::nan("") : acc->second);
+  return 0;
 }
 
 }  // namespace
@@ -42,38 +138,10 @@ int main(int argc, char** argv) {
       argc, argv,
       "Federated learning simulator.\n  cohort-sim --config=scenario.textproto");
   cohort::base::InitLogging(argv[0]);
-  using namespace cohort::sim;
-
-  if (absl::GetFlag(FLAGS_config).empty()) {
-    std::fprintf(stderr, "cohort-sim: --config is required (see --help)\n");
-    return 2;
-  }
-  TransportKind transport;
-  if (absl::GetFlag(FLAGS_transport) == "inprocess") {
-    transport = TransportKind::kInProcess;
-  } else if (absl::GetFlag(FLAGS_transport) == "grpc") {
-    transport = TransportKind::kGrpc;
-  } else {
-    std::fprintf(stderr, "cohort-sim: --transport must be inprocess or grpc\n");
-    return 2;
-  }
-  auto loaded = LoadSimConfig(absl::GetFlag(FLAGS_config));
-  if (!loaded.ok()) return Fail(2, loaded.status());
-  if (absl::GetFlag(FLAGS_threads) > 0) loaded->set_threads(absl::GetFlag(FLAGS_threads));
-  if (absl::GetFlag(FLAGS_rounds) > 0) loaded->set_rounds(absl::GetFlag(FLAGS_rounds));
-  if (!absl::GetFlag(FLAGS_name).empty()) loaded->set_name(absl::GetFlag(FLAGS_name));
-  if (!absl::GetFlag(FLAGS_output_dir).empty()) {
-    loaded->set_output_dir(absl::GetFlag(FLAGS_output_dir));
-  }
-  auto config = ResolveSimConfig(*loaded);
+  auto transport = ParseTransport();
+  if (!transport.ok()) return Fail(2, transport.status());
+  auto config = LoadScenario(*transport);
   if (!config.ok()) return Fail(2, config.status());
-  if (transport == TransportKind::kGrpc &&
-      (config->grpc_tls().cert_path().empty() ||
-       config->grpc_tls().ca_cert_path().empty())) {
-    return Fail(2, absl::InvalidArgumentError(
-                       "grpc_tls: cert_path, key_path and ca_cert_path are "
-                       "required with --transport=grpc"));
-  }
 
   auto run = RunDirectory::Create(config->output_dir(), config->name());
   if (!run.ok()) return Fail(1, run.status());
@@ -82,52 +150,18 @@ int main(int argc, char** argv) {
   if (auto s = run->WriteText("config.textproto", text); !s.ok()) return Fail(1, s);
   auto csv = MetricsCsvWriter::Create(run->File(MetricsCsvWriter::kFileName));
   if (!csv.ok()) return Fail(1, csv.status());
-
-  auto sim = Simulator::Create(*config, transport, run->File("state"));
+  auto sim = Simulator::Create(*config, *transport, run->File("state"));
   if (!sim.ok()) return Fail(1, sim.status());
 
-  ProgressDisplay progress(stdout, ProgressDisplay::IsTerminal(stdout));
-  const absl::Time start = absl::Now();
-  std::optional<double> last_accuracy;
-  double sim_seconds = 0;
-  const int64_t per_round = config->clients_per_round();
-  Simulator::Callbacks callbacks;
-  callbacks.on_progress = [&](int64_t round, int64_t done, int64_t total) {
-    progress.Update({round, config->rounds(), done, total, absl::Now() - start,
-                     last_accuracy});
-  };
-  callbacks.on_round = [&](const SimRoundRow& row) {
-    (*csv)->Append(row).IgnoreError();
-    last_accuracy = row.test_accuracy;
-    sim_seconds = row.sim_seconds;
-    if (!ProgressDisplay::IsTerminal(stdout)) {
-      std::printf("%s\n", ProgressDisplay::RoundLine(row, config->rounds()).c_str());
-      std::fflush(stdout);
-    }
-    progress.Update({row.round, config->rounds(), per_round, per_round,
-                     absl::Now() - start, last_accuracy});
-  };
+  RunReporter reporter(*config, csv->get());
   std::printf("cohort-sim: %lld clients, %d per round, %d rounds, %s, %s transport -> %s\n",
               static_cast<long long>(config->population().num_clients()),
               config->clients_per_round(), config->rounds(),
               (*sim)->architecture().c_str(),
               absl::GetFlag(FLAGS_transport).c_str(), run->path().c_str());
   std::fflush(stdout);
-  absl::Status ran = (*sim)->Run(callbacks);
-  progress.Finish();
+  absl::Status ran = (*sim)->Run(reporter.Callbacks());
+  reporter.Finish();
   if (!ran.ok()) return Fail(1, ran);
-
-  auto model = (*sim)->current_model();
-  if (auto s = run->WriteText("model.pb", model->bytes); !s.ok()) return Fail(1, s);
-  if (absl::GetFlag(FLAGS_plots)) {
-    absl::Status plotted = WritePlots(run->path());
-    if (!plotted.ok()) LOG(WARNING) << "plots not drawn: " << plotted;
-  }
-  auto acc = model->metrics.find("test_accuracy");
-  std::printf("results: %s (metrics.csv, model.pb, plots)\n", run->path().c_str());
-  std::printf("simulated time: %.1f s, wall time: %.1f s\n", sim_seconds,
-              absl::ToDoubleSeconds(absl::Now() - start));
-  std::printf("final test accuracy: %.4f\n",
-              acc == model->metrics.end() ? std::nan("") : acc->second);
-  return 0;
+  return WriteResults(**sim, *run, reporter);
 }

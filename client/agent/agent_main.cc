@@ -93,6 +93,66 @@ int Profile(const cohort::v1::AgentConfig& config) {
   return 0;
 }
 
+// The config file with the command line's overrides, defaults applied.
+absl::StatusOr<cohort::v1::AgentConfig> LoadConfig() {
+  cohort::v1::AgentConfig config;
+  if (absl::GetFlag(FLAGS_config).empty()) {
+    return absl::InvalidArgumentError("--config is required (see --help)");
+  }
+  absl::Status loaded =
+      cohort::base::LoadTextProtoFile(absl::GetFlag(FLAGS_config), &config);
+  if (!loaded.ok()) return loaded;
+  auto set = [](const std::string& flag, auto setter) {
+    if (!flag.empty()) setter(flag);
+  };
+  set(absl::GetFlag(FLAGS_device_id), [&](auto v) { config.set_device_id(v); });
+  set(absl::GetFlag(FLAGS_state_dir), [&](auto v) { config.set_state_dir(v); });
+  set(absl::GetFlag(FLAGS_server_address),
+      [&](auto v) { config.set_server_address(v); });
+  set(absl::GetFlag(FLAGS_cert_path),
+      [&](auto v) { config.mutable_tls()->set_cert_path(v); });
+  set(absl::GetFlag(FLAGS_key_path),
+      [&](auto v) { config.mutable_tls()->set_key_path(v); });
+  if (absl::GetFlag(FLAGS_shard_index) >= 0) {
+    config.mutable_partition()->set_shard_index(absl::GetFlag(FLAGS_shard_index));
+  }
+  if (absl::GetFlag(FLAGS_max_rounds) >= 0) {
+    config.set_max_rounds(absl::GetFlag(FLAGS_max_rounds));
+  }
+  if (absl::Status valid = cohort::client::ApplyAgentDefaults(&config); !valid.ok()) {
+    return valid;
+  }
+  return config;
+}
+
+// The daemon: trains and reports until `stop` or max_rounds. `running` is
+// what the signal callback cancels, guarded by `mu`.
+int RunAgent(const cohort::v1::AgentConfig& config, absl::Notification* stop,
+             absl::Mutex* mu, cohort::client::Agent** running) {
+  if (absl::Status own = cohort::client::CheckDeviceCertificate(config.tls(), absl::Now());
+      !own.ok()) {
+    return Fail(own);
+  }
+  auto trainer = cohort::client::MakeLocalTrainer(config);
+  if (!trainer.ok()) return Fail(trainer.status());
+  auto transport = cohort::client::MakeTransport(config);
+  if (!transport.ok()) return Fail(transport.status());
+  cohort::client::Agent agent(config, std::move(*transport), trainer->get(), stop);
+  {
+    absl::MutexLock lock(mu);
+    *running = &agent;
+  }
+  LOG(INFO) << "device " << config.device_id() << " holds "
+            << (*trainer)->num_examples() << " examples; server "
+            << config.server_address();
+  absl::Status s = agent.Run();
+  {
+    absl::MutexLock lock(mu);
+    *running = nullptr;
+  }
+  return s.ok() ? 0 : Fail(s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,63 +175,8 @@ int main(int argc, char** argv) {
     if (running != nullptr) running->Cancel();
     stop.Notify();
   });
-
-  cohort::v1::AgentConfig config;
-  if (absl::GetFlag(FLAGS_config).empty()) {
-    std::fprintf(stderr, "cohort-agent: --config is required (see --help)\n");
-    return 2;
-  }
-  absl::Status loaded =
-      cohort::base::LoadTextProtoFile(absl::GetFlag(FLAGS_config), &config);
-  if (!loaded.ok()) return Fail(loaded);
-  if (!absl::GetFlag(FLAGS_device_id).empty()) {
-    config.set_device_id(absl::GetFlag(FLAGS_device_id));
-  }
-  if (absl::GetFlag(FLAGS_shard_index) >= 0) {
-    config.mutable_partition()->set_shard_index(absl::GetFlag(FLAGS_shard_index));
-  }
-  if (!absl::GetFlag(FLAGS_state_dir).empty()) {
-    config.set_state_dir(absl::GetFlag(FLAGS_state_dir));
-  }
-  if (!absl::GetFlag(FLAGS_server_address).empty()) {
-    config.set_server_address(absl::GetFlag(FLAGS_server_address));
-  }
-  if (!absl::GetFlag(FLAGS_cert_path).empty()) {
-    config.mutable_tls()->set_cert_path(absl::GetFlag(FLAGS_cert_path));
-  }
-  if (!absl::GetFlag(FLAGS_key_path).empty()) {
-    config.mutable_tls()->set_key_path(absl::GetFlag(FLAGS_key_path));
-  }
-  if (absl::GetFlag(FLAGS_max_rounds) >= 0) {
-    config.set_max_rounds(absl::GetFlag(FLAGS_max_rounds));
-  }
-
-  absl::Status valid = cohort::client::ApplyAgentDefaults(&config);
-  if (!valid.ok()) return Fail(valid);
-  if (profile) return Profile(config);
-  if (absl::Status own = cohort::client::CheckDeviceCertificate(config.tls(), absl::Now());
-      !own.ok()) {
-    return Fail(own);
-  }
-  auto trainer = cohort::client::MakeLocalTrainer(config);
-  if (!trainer.ok()) return Fail(trainer.status());
-  auto transport = cohort::client::MakeTransport(config);
-  if (!transport.ok()) return Fail(transport.status());
-
-  cohort::client::Agent agent(config, std::move(*transport), trainer->get(),
-                              &stop);
-  {
-    absl::MutexLock lock(&agent_mu);
-    running = &agent;
-  }
-  LOG(INFO) << "device " << config.device_id() << " holds "
-            << (*trainer)->num_examples() << " examples; server "
-            << config.server_address();
-  absl::Status s = agent.Run();
-  {
-    absl::MutexLock lock(&agent_mu);
-    running = nullptr;
-  }
-  if (!s.ok()) return Fail(s);
-  return 0;
+  auto config = LoadConfig();
+  if (!config.ok()) return Fail(config.status());
+  if (profile) return Profile(*config);
+  return RunAgent(*config, &stop, &agent_mu, &running);
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/base/peak_rss.h"
 #include "common/base/percentile.h"
 #include "common/base/status_macros.h"
 #include "common/ml/int8_model.h"
@@ -35,20 +36,6 @@ absl::StatusOr<std::vector<double>> Time(Fn&& logits, int64_t n, int64_t batch,
 }
 
 }  // namespace
-
-double PeakRssMib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      double kib = 0;
-      status >> kib;
-      return kib / 1024.0;
-    }
-    std::getline(status, key);
-  }
-  return 0;
-}
 
 absl::StatusOr<ProfileReport> ProfileModel(const cohort::v1::Weights& weights,
                                            const std::string& architecture,
@@ -94,7 +81,7 @@ absl::StatusOr<ProfileReport> ProfileModel(const cohort::v1::Weights& weights,
     op.self_ms /= options.profiled_runs;
     op.total_ms /= options.profiled_runs;
   }
-  report.peak_rss_mib = PeakRssMib();
+  report.peak_rss_mib = base::PeakRssMib();
   return report;
 }
 

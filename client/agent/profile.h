@@ -42,9 +42,6 @@ absl::StatusOr<ProfileReport> ProfileModel(const cohort::v1::Weights& model,
 // A human-readable report, or one JSON object.
 std::string FormatProfile(const ProfileReport& report, bool json);
 
-// VmHWM of this process in MiB (0 if /proc is unavailable).
-double PeakRssMib();
-
 }  // namespace cohort::client
 
 #endif  // COHORT_CLIENT_AGENT_PROFILE_H_

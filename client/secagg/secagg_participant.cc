@@ -1,7 +1,7 @@
 #include "client/secagg/secagg_participant.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 
 namespace cohort::secagg {
 
@@ -38,7 +38,7 @@ absl::Status SecAggParticipant::Begin(const cohort::v1::SecAggBegin& begin) {
         " coordinates, this update has ", delta_.size()));
   }
   params_ = *std::move(params);
-  codec::SplitMix64 rng(rounding_seed_);
+  base::SplitMix64 rng(rounding_seed_);
   auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
                             [&rng] { return rng.NextDouble(); });
   if (!input.ok()) return input.status();

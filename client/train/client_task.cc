@@ -1,6 +1,7 @@
 #include "client/train/client_task.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/base/splitmix64.h"
 #include "common/crypto/sha256.h"
 #include "common/model/quantize.h"
 
@@ -44,12 +45,12 @@ cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update) {
 }
 
 uint64_t TrainingSeed(uint64_t device_key, int64_t round_id) {
-  // SplitMix64 finaliser over the pair, so nearby keys and rounds decorrelate.
-  uint64_t z = device_key * 0x9e3779b97f4a7c15ULL +
-               static_cast<uint64_t>(round_id) + 0x632be59bd9b4e019ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  // SplitMix64's finaliser over the pair, so nearby keys and rounds
+  // decorrelate. The offset keeps the seeds of every earlier run: Hash adds
+  // the golden-ratio increment itself.
+  return base::SplitMix64::Hash(device_key * 0x9e3779b97f4a7c15ULL +
+                                static_cast<uint64_t>(round_id) +
+                                0xc4f46be25a6a6404ULL);
 }
 
 }  // namespace cohort::client

@@ -10,21 +10,18 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 
 namespace cohort::base {
 namespace {
 
-absl::Status ErrnoStatus(const std::string& what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 absl::Status FsyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return ErrnoStatus("open", path);
+  if (fd < 0) return ErrnoError("open", path);
   int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync", path);
+  if (rc != 0) return ErrnoError("fsync", path);
   return absl::OkStatus();
 }
 
@@ -43,7 +40,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
         path, " is ", size, " bytes, over the limit of ", max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoStatus("open", path);
+  if (!in) return ErrnoError("open", path);
   std::string data(size, '\0');
   in.read(data.data(), static_cast<std::streamsize>(size));
   if (in.gcount() != static_cast<std::streamsize>(size)) {
@@ -60,14 +57,14 @@ absl::Status WriteFileAtomically(const std::string& path,
                                   : std::filesystem::path(".");
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("create", tmp);
+  if (fd < 0) return ErrnoError("create", tmp);
   const char* p = contents.data();
   size_t left = contents.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status s = ErrnoStatus("write", tmp);
+      absl::Status s = ErrnoError("write", tmp);
       ::close(fd);
       ::unlink(tmp.c_str());
       return s;
@@ -76,14 +73,14 @@ absl::Status WriteFileAtomically(const std::string& path,
     left -= static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) {
-    absl::Status s = ErrnoStatus("fsync", tmp);
+    absl::Status s = ErrnoError("fsync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
     return s;
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = ErrnoStatus("rename", tmp);
+    absl::Status s = ErrnoError("rename", tmp);
     ::unlink(tmp.c_str());
     return s;
   }

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "glog/logging.h"
 
 namespace cohort::codec {
@@ -33,7 +33,7 @@ void NormalizedWalshHadamard(absl::Span<double> data) {
 RandomizedHadamard::RandomizedHadamard(int64_t dimension, uint64_t seed)
     : dimension_(dimension) {
   CHECK_GE(dimension, 1);
-  SplitMix64 rng(seed);
+  base::SplitMix64 rng(seed);
   signs_.resize(NextPowerOfTwo(dimension));
   // One generator output per sign keeps the signs stable if D changes.
   for (int8_t& s : signs_) s = (rng.Next() >> 63) ? -1 : 1;

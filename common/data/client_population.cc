@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/splitmix64.h"
 #include "absl/strings/string_view.h"
 #include "common/base/random.h"
 #include "common/data/dirichlet.h"
@@ -42,14 +43,8 @@ int64_t EffectiveMaxExamples(const PopulationSpec& spec) {
                                : int64_t{10} * spec.mean_examples;
 }
 
-// A bijection on 64 bits whose outputs for adjacent inputs look independent,
-// so that clients 0, 1, 2, ... and seeds 1, 2, ... get unrelated streams.
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+// Clients 0, 1, 2, ... and seeds 1, 2, ... get unrelated streams.
+uint64_t SplitMix64(uint64_t x) { return base::SplitMix64::Hash(x); }
 
 // The count and the content come from separate streams so that
 // NumExamplesOf() need not replay any content draws, and so that a client's

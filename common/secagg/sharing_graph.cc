@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "glog/logging.h"
 
 namespace cohort::secagg {
@@ -23,7 +23,7 @@ absl::StatusOr<SharingGraph> SharingGraph::Create(int n, int k, uint64_t seed) {
   // ring[p] is the node at ring position p.
   std::vector<int> ring(n);
   for (int i = 0; i < n; ++i) ring[i] = i;
-  codec::SplitMix64 rng(seed);
+  base::SplitMix64 rng(seed);
   for (int i = n - 1; i > 0; --i) {
     std::swap(ring[i], ring[rng.Uniform(static_cast<uint64_t>(i) + 1)]);
   }

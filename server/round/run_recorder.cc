@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/errno_status.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
@@ -31,16 +32,14 @@ absl::StatusOr<FILE*> OpenMetricsCsv(const std::string& run_dir) {
     const std::string aside =
         absl::StrCat(path, ".", absl::ToUnixSeconds(absl::Now()));
     if (std::rename(path.c_str(), aside.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("cannot move ", path, " to ",
-                                              aside, ": ", std::strerror(errno)));
+      return base::ErrnoError(absl::StrCat("cannot move to ", aside), path);
     }
     LOG(WARNING) << path << " had other columns; moved it to " << aside;
     first_line.clear();
   }
   FILE* csv = std::fopen(path.c_str(), "a");
   if (csv == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    return base::ErrnoError("cannot open", path);
   }
   if (first_line.empty()) std::fprintf(csv, "%s\n", RunRecorder::kHeader);
   std::fflush(csv);

@@ -11,21 +11,20 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "server/store/store_util.h"
 
 namespace cohort::server {
+
+using base::ErrnoError;
 namespace {
 
 // Size limits for reading files back; anything larger is damage.
 constexpr int64_t kMaxSmallFileBytes = int64_t{64} << 10;  // CURRENT, devices
 constexpr int64_t kMaxMetaBytes = int64_t{16} << 20;
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 absl::Status FsyncDir(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -89,8 +90,7 @@ int FindColumn(const std::vector<std::string>& header, absl::string_view name) {
 // call must not count.
 absl::Status RemoveIfPresent(const std::string& path) {
   if (::unlink(path.c_str()) == 0 || errno == ENOENT) return absl::OkStatus();
-  return absl::InternalError(
-      absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
+  return base::ErrnoError("cannot remove", path);
 }
 
 absl::Status CheckNonEmptyFile(const std::string& path,

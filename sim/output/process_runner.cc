@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 
 extern char** environ;
 
@@ -17,7 +18,7 @@ namespace cohort::sim {
 namespace {
 
 absl::Status ErrnoError(absl::string_view what, int err) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
+  return base::ErrnoError(what, "", err);
 }
 
 // Owns the spawn attributes so every return path releases them.

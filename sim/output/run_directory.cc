@@ -9,19 +9,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 
 namespace cohort::sim {
+
+using base::ErrnoError;
 namespace {
 
 constexpr size_t kMaxNameBytes = 200;  // Leaves room for "-100000" in NAME_MAX.
 constexpr int kMaxSuffix = 100000;
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 std::string StripTrailingSlashes(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();

@@ -10,19 +10,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/errno_status.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
 namespace cohort::sim {
+
+using base::ErrnoError;
 namespace {
 
 using server::AppendFixed;
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/peak_rss.h"
 #include "common/base/percentile.h"
 
 namespace cohort::tools {
@@ -45,30 +46,12 @@ absl::StatusOr<std::vector<std::vector<double>>> TimeAll(
 
 }  // namespace
 
-bool ResetPeakRss() {
-  // "5" resets VmHWM to the current RSS (Linux 4.0+).
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return clear.good();
-}
-
-double PeakRssMib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      return std::stod(line.substr(6)) / 1024.0;  // reported in kB
-    }
-  }
-  return 0.0;
-}
 
 absl::StatusOr<std::vector<LatencyReport>> MeasureLatencies(
     const std::vector<InferenceFn>& fns, const LatencyOptions& options) {
   std::vector<LatencyReport> reports(fns.size());
   for (size_t f = 0; f < fns.size(); ++f) {
-    ResetPeakRss();
+    base::ResetPeakRss();
     for (int i = 0; i < 10; ++i) {
       for (int64_t batch : {int64_t{1}, int64_t{32}}) {
         if (absl::Status s = fns[f](0, std::min(batch, options.num_examples));
@@ -77,7 +60,7 @@ absl::StatusOr<std::vector<LatencyReport>> MeasureLatencies(
         }
       }
     }
-    reports[f].peak_rss_mib = PeakRssMib();
+    reports[f].peak_rss_mib = base::PeakRssMib();
   }
   auto b1 = TimeAll(fns, 1, options.warmup, options.runs_batch1,
                     options.num_examples);

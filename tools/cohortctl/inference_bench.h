@@ -40,11 +40,6 @@ struct LatencyReport {
 absl::StatusOr<std::vector<LatencyReport>> MeasureLatencies(
     const std::vector<InferenceFn>& fns, const LatencyOptions& options);
 
-// Resets the kernel's peak-RSS counter; false if not supported.
-bool ResetPeakRss();
-// Peak resident set size of this process in MiB (VmHWM), 0 if unknown.
-double PeakRssMib();
-
 }  // namespace cohort::tools
 
 #endif  // COHORT_TOOLS_COHORTCTL_INFERENCE_BENCH_H_

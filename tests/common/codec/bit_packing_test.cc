@@ -3,14 +3,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::codec {
 namespace {
 
 TEST(BitPackingTest, RoundTripsEveryWidthWithRandomValues) {
-  SplitMix64 rng(42);
+  base::SplitMix64 rng(42);
   for (int bits = 1; bits <= 62; ++bits) {
     const uint64_t mask = (uint64_t{1} << bits) - 1;
     for (int64_t count : {0, 1, 7, 8, 9, 63, 200}) {

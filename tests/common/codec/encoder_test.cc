@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "common/codec/bit_packing.h"
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::codec {
 namespace {
 
-std::vector<float> RandomVector(SplitMix64& rng, int64_t d, double norm) {
+std::vector<float> RandomVector(base::SplitMix64& rng, int64_t d, double norm) {
   std::vector<double> v(d);
   double sq = 0;
   for (double& x : v) {
@@ -30,7 +30,7 @@ double Norm(absl::Span<const double> v) {
 }
 
 TEST(StochasticRoundTest, IsUnbiased) {
-  SplitMix64 rng(11);
+  base::SplitMix64 rng(11);
   constexpr int kTrials = 200000;
   for (double x : {0.0, 0.3, -0.3, 2.75, -7.125, 1e6 + 0.9, -0.999}) {
     double sum = 0;
@@ -47,7 +47,7 @@ TEST(StochasticRoundTest, IsUnbiased) {
 }
 
 TEST(ClipTest, ClipsLongVectorsAndKeepsShortOnes) {
-  SplitMix64 rng(5);
+  base::SplitMix64 rng(5);
   for (int trial = 0; trial < 50; ++trial) {
     const double norm = 4 * rng.NextDouble();
     auto f = RandomVector(rng, 1 + trial, norm);
@@ -68,7 +68,7 @@ TEST(ClipTest, ClipsLongVectorsAndKeepsShortOnes) {
 }
 
 TEST(EncoderTest, SingleVectorErrorWithinBound) {
-  SplitMix64 rng(21);
+  base::SplitMix64 rng(21);
   for (bool rotate : {false, true}) {
     for (int64_t d : {1, 10, 100, 1000}) {
       for (double scale : {10.0, 1000.0, 1e6}) {
@@ -103,7 +103,7 @@ TEST(EncoderTest, SingleVectorErrorWithinBound) {
 }
 
 TEST(EncoderTest, ModularSumDecodesToFloatSum) {
-  SplitMix64 rng(99);
+  base::SplitMix64 rng(99);
   for (bool rotate : {false, true}) {
     for (int64_t n : {1, 10, 100}) {
       for (double scale : {1.0, 100.0, 65536.0}) {
@@ -145,7 +145,7 @@ TEST(EncoderTest, ModularSumDecodesToFloatSum) {
 }
 
 TEST(EncoderTest, EncodeAndPackMatchesEncodeThenPack) {
-  SplitMix64 a(1), b(1), data(2);
+  base::SplitMix64 a(1), b(1), data(2);
   auto enc = Encoder::Create({1.0, true, 3, 1000.0, 13}, 50);
   ASSERT_TRUE(enc.ok());
   auto x = RandomVector(data, 50, 0.7);

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/codec/encoder.h"
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::codec {
@@ -52,7 +52,7 @@ TEST(ChooseBitsTest, FloatWorstCaseDecodesThroughEncoder) {
         for (int b : {*bits, *bits - 1}) {
           auto enc = Encoder::Create({1.0, false, 0, scale, b}, 3);
           ASSERT_TRUE(enc.ok());
-          SplitMix64 rng(n);
+          base::SplitMix64 rng(n);
           std::vector<uint64_t> sum(3, 0);
           for (int64_t i = 0; i < n; ++i) {
             auto e = enc->Encode(x, [&] { return rng.NextDouble(); });

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::codec {
@@ -15,7 +15,7 @@ double Norm(const std::vector<double>& v) {
   return std::sqrt(s);
 }
 
-std::vector<double> RandomVector(SplitMix64& rng, int64_t d) {
+std::vector<double> RandomVector(base::SplitMix64& rng, int64_t d) {
   std::vector<double> v(d);
   for (double& x : v) x = 2 * rng.NextDouble() - 1;
   return v;
@@ -30,7 +30,7 @@ TEST(HadamardTest, NextPowerOfTwo) {
 }
 
 TEST(HadamardTest, RotationIsIsometryAndInverts) {
-  SplitMix64 rng(7);
+  base::SplitMix64 rng(7);
   for (int64_t d : {1, 2, 3, 5, 64, 100, 1000, 4097}) {
     for (uint64_t seed : {0u, 1u, 99u}) {
       RandomizedHadamard r(d, seed);
@@ -57,7 +57,7 @@ TEST(HadamardTest, SpreadsASpikeAndDependsOnSeed) {
 }
 
 TEST(HadamardTest, TransformIsItsOwnInverse) {
-  SplitMix64 rng(3);
+  base::SplitMix64 rng(3);
   auto x = RandomVector(rng, 512);
   auto y = x;
   NormalizedWalshHadamard(absl::MakeSpan(y));

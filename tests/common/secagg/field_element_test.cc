@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::secagg {
@@ -12,7 +12,7 @@ namespace {
 
 using Limbs = FieldElement::Limbs;
 
-FieldElement RandomElement(codec::SplitMix64& rng) {
+FieldElement RandomElement(base::SplitMix64& rng) {
   Limbs l;
   for (auto& v : l) v = rng.Next();
   return FieldElement::FromLimbsReduced(l);
@@ -62,7 +62,7 @@ TEST(FieldElementTest, PrimeIsPrimeByMillerRabin) {
 }
 
 TEST(FieldElementTest, FermatIdentityHoldsForRandomElements) {
-  codec::SplitMix64 rng(1);
+  base::SplitMix64 rng(1);
   for (int i = 0; i < 20; ++i) {
     FieldElement a = RandomElement(rng);
     if (a.IsZero()) continue;
@@ -71,7 +71,7 @@ TEST(FieldElementTest, FermatIdentityHoldsForRandomElements) {
 }
 
 TEST(FieldElementTest, MulMatchesIndependentDoubleAndAdd) {
-  codec::SplitMix64 rng(2);
+  base::SplitMix64 rng(2);
   for (int i = 0; i < 200; ++i) {
     FieldElement a = RandomElement(rng), b = RandomElement(rng);
     EXPECT_EQ(a * b, SlowMul(a, b));
@@ -93,7 +93,7 @@ std::vector<FieldElement> HighElements() {
 }
 
 TEST(FieldElementTest, MulOfHighElementsMatchesDoubleAndAdd) {
-  codec::SplitMix64 rng(7);
+  base::SplitMix64 rng(7);
   const auto high = HighElements();
   for (const FieldElement& a : high) {
     EXPECT_EQ(a.limbs()[4], 1u);  // p - 297 = 2^256 is the smallest such
@@ -110,7 +110,7 @@ TEST(FieldElementTest, MulOfHighElementsMatchesDoubleAndAdd) {
 }
 
 TEST(FieldElementTest, MulSmallMatchesFullMultiplication) {
-  codec::SplitMix64 rng(8);
+  base::SplitMix64 rng(8);
   std::vector<FieldElement> values = HighElements();
   for (int i = 0; i < 200; ++i) values.push_back(RandomElement(rng));
   for (const FieldElement& a : values) {
@@ -122,7 +122,7 @@ TEST(FieldElementTest, MulSmallMatchesFullMultiplication) {
 }
 
 TEST(FieldElementTest, RingAxiomsAndInverse) {
-  codec::SplitMix64 rng(3);
+  base::SplitMix64 rng(3);
   for (int i = 0; i < 200; ++i) {
     FieldElement a = RandomElement(rng), b = RandomElement(rng),
                  c = RandomElement(rng);
@@ -147,7 +147,7 @@ TEST(FieldElementTest, KnownAnswers) {
 }
 
 TEST(FieldElementTest, BytesRoundTripAndRangeChecks) {
-  codec::SplitMix64 rng(4);
+  base::SplitMix64 rng(4);
   for (int i = 0; i < 100; ++i) {
     FieldElement a = RandomElement(rng);
     auto bytes = a.ToBytes();

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/codec/encoder.h"
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -12,7 +12,7 @@ namespace cohort::secagg {
 namespace {
 
 std::vector<float> RandomDelta(int64_t d, uint64_t seed, double scale) {
-  codec::SplitMix64 rng(seed);
+  base::SplitMix64 rng(seed);
   std::vector<float> v(d);
   for (auto& x : v) x = static_cast<float>((rng.NextDouble() - 0.5) * scale);
   return v;
@@ -55,7 +55,7 @@ void CheckSumDecodes(bool rotate) {
   const double clip = 1.0;
   auto e = PlanUpdateEncoding(16, clip, rotate, 7, cap, d, n);
   ASSERT_TRUE(e.ok()) << e.status();
-  codec::SplitMix64 rng(99);
+  base::SplitMix64 rng(99);
   std::vector<uint64_t> sum(InputLength(*e), 0);
   std::vector<double> expected(d, 0.0);
   double weights = 0, loss_sum = 0;

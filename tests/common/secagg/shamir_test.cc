@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/codec/splitmix64.h"
+#include "common/base/splitmix64.h"
 #include "gtest/gtest.h"
 
 namespace cohort::secagg {
@@ -19,20 +19,20 @@ class FakeRandom {
     for (auto& b : out) b = static_cast<uint8_t>(rng_.Next());
     return absl::OkStatus();
   }
-  codec::SplitMix64& rng() { return rng_; }
+  base::SplitMix64& rng() { return rng_; }
 
  private:
-  codec::SplitMix64 rng_;
+  base::SplitMix64 rng_;
 };
 
-std::array<uint8_t, 32> RandomSecret(codec::SplitMix64& rng) {
+std::array<uint8_t, 32> RandomSecret(base::SplitMix64& rng) {
   std::array<uint8_t, 32> s;
   for (auto& b : s) b = static_cast<uint8_t>(rng.Next());
   return s;
 }
 
 std::vector<ShamirShare> RandomSubset(const std::vector<ShamirShare>& all,
-                                      int size, codec::SplitMix64& rng) {
+                                      int size, base::SplitMix64& rng) {
   std::vector<ShamirShare> v = all;
   for (size_t i = v.size() - 1; i > 0; --i) std::swap(v[i], v[rng.Uniform(i + 1)]);
   v.resize(size);
@@ -71,7 +71,7 @@ TEST(ShamirTest, AnyTSharesReconstructAndTMinusOneDoNot) {
 // constant 1 (coefficients sum to 1) and random polynomials, at arbitrary
 // point sets; and they agree with InterpolateAtZero.
 TEST(LagrangeAtZeroTest, InterpolatesLowDegreePolynomialsAtArbitraryPoints) {
-  codec::SplitMix64 rng(11);
+  base::SplitMix64 rng(11);
   for (int t : {1, 2, 3, 17, 60, 200}) {
     std::vector<uint32_t> xs;
     while (static_cast<int>(xs.size()) < t) {
@@ -113,7 +113,7 @@ TEST(LagrangeAtZeroTest, RejectsBadPointSets) {
 }
 
 TEST(BatchInvertTest, MatchesOneInversionPerElement) {
-  codec::SplitMix64 rng(12);
+  base::SplitMix64 rng(12);
   std::vector<FieldElement> values;
   for (int i = 0; i < 50; ++i) {
     FieldElement::Limbs l{rng.Next(), rng.Next(), rng.Next(), rng.Next(), 0};

@@ -1,18 +1,23 @@
-#ifndef COHORT_COMMON_CODEC_SPLITMIX64_H_
-#define COHORT_COMMON_CODEC_SPLITMIX64_H_
+#ifndef COHORT_COMMON_BASE_SPLITMIX64_H_
+#define COHORT_COMMON_BASE_SPLITMIX64_H_
 
 #include <cstdint>
 
-namespace cohort::codec {
+namespace cohort::base {
 
-// SplitMix64: a tiny keyed, non-cryptographic generator. The codec uses it for
-// the public Hadamard rotation signs and (in tests and the simulator) for
+// SplitMix64: a tiny keyed, non-cryptographic generator, the project's one
+// copy. The codec uses it for the public Hadamard rotation signs, SecAgg+ for
+// the public sharing graph, the simulator for its per-client streams and
 // stochastic rounding; its output is identical on every platform, unlike the
 // std:: distributions. Never use it for keys or masks (common/crypto owns
 // those). Not thread-safe: one instance per thread.
 class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t seed) : state_(seed) {}
+
+  // The first output for `seed`: a bijection on 64 bits whose outputs for
+  // adjacent inputs look independent (keys for per-id streams).
+  static uint64_t Hash(uint64_t seed) { return SplitMix64(seed).Next(); }
 
   uint64_t Next() {
     uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
@@ -38,6 +43,6 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-}  // namespace cohort::codec
+}  // namespace cohort::base
 
-#endif  // COHORT_COMMON_CODEC_SPLITMIX64_H_
+#endif  // COHORT_COMMON_BASE_SPLITMIX64_H_
