@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
+#include "common/base/field_error.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
@@ -10,8 +11,8 @@
 namespace cohort::client {
 namespace {
 
-absl::Status Bad(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+absl::Status Bad(absl::string_view field, absl::string_view why) {
+  return base::FieldError(field, why);
 }
 
 absl::Status ApplyPartitionDefaults(cohort::v1::PartitionConfig* p) {

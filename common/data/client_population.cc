@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/field_error.h"
 #include "common/base/splitmix64.h"
 #include "absl/strings/string_view.h"
 #include "common/base/random.h"
@@ -22,9 +23,7 @@ namespace {
 
 using Pools = std::vector<std::vector<int64_t>>;
 
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
+using base::FieldError;
 
 const char* SchemeName(PartitionScheme scheme) {
   switch (scheme) {

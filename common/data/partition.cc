@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/base/field_error.h"
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
 #include "common/data/dirichlet.h"
@@ -17,9 +18,7 @@ namespace {
 
 using Shards = std::vector<std::vector<int64_t>>;
 
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
+using base::FieldError;
 
 void Shuffle(std::vector<int64_t>& values, base::Random& random) {
   for (size_t i = values.size(); i > 1; --i) {

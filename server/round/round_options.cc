@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/field_error.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/parameter_finder.h"
 #include "common/secagg/secure_update.h"
@@ -11,8 +12,8 @@
 namespace cohort::server {
 namespace {
 
-absl::Status Bad(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+absl::Status Bad(absl::string_view field, absl::string_view why) {
+  return base::FieldError(field, why);
 }
 
 }  // namespace

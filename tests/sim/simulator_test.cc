@@ -217,6 +217,23 @@ TEST_F(SimulatorTest, HeavySecAggDropoutFailsNamingSecAggPhaseAndThreshold) {
   EXPECT_EQ((*sim)->current_model()->version, 1);
 }
 
+// A scenario a fleet could not run fails here too: the small CNN's fp32
+// report (46,730 parameters, about 187 KB) over a 100 KB message limit is
+// refused before any round, naming the field.
+TEST_F(SimulatorTest, ReportsOverTheMessageLimitAreRefusedAtStart) {
+  auto config = Scenario();
+  config.set_architecture("small_cnn");
+  config.set_max_message_bytes(100 << 10);
+  auto resolved = ResolveSimConfig(config);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  auto sim = Simulator::Create(*resolved, TransportKind::kInProcess,
+                               dir_ + "/too_big");
+  ASSERT_FALSE(sim.ok());
+  EXPECT_EQ(sim.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(sim.status().message().find("max_message_bytes"), std::string::npos)
+      << sim.status();
+}
+
 // Bring your own model through rounds: an imported TorchScript chain is
 // published under its chain as the architecture, and clients rebuild,
 // train and report on it like a zoo model.
