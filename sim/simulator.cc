@@ -16,7 +16,7 @@
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "server/api/tls.h"
-#include "server/round/report_size.h"
+#include "server/round/task_assembly.h"
 #include "server/store/directory_store.h"
 #include "sim/in_process_transport.h"
 #include "sim/sim_options.h"
@@ -101,18 +101,21 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
       sim->population_, data::ClientPopulation::Create(o.population, &sim->train_));
   sim->devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
-  sim->store_ = std::move(store);
-  COHORT_ASSIGN_OR_RETURN(
-      sim->task_model_,
-      server::MlTaskModel::CreateForConfig(o.torchscript_path, o.architecture,
-                                           o.seed, std::move(holdout)));
-  COHORT_RETURN_IF_ERROR(sim->CheckFleetLimits());
   WarnOnUnplannedSecAggDropout(o.devices, sim->options_);
+  server::TaskModelSpec model;
+  model.torchscript_path = o.torchscript_path;
+  model.architecture = o.architecture;
+  model.seed = o.seed;
+  model.max_message_bytes = o.max_message_bytes;
   Simulator* raw = sim.get();
-  sim->engine_ = std::make_unique<server::RoundEngine>(
-      sim->options_, sim->store_.get(), sim->task_model_.get(), &sim->clock_,
-      [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); });
-  COHORT_RETURN_IF_ERROR(sim->engine_->Start());
+  COHORT_ASSIGN_OR_RETURN(
+      server::AssembledTask task,
+      server::AssembleTask(std::move(store), model, std::move(holdout),
+                           sim->options_, &sim->clock_,
+                           [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); }));
+  sim->store_ = std::move(task.store);
+  sim->task_model_ = std::move(task.task_model);
+  sim->engine_ = std::move(task.engine);
   if (transport == TransportKind::kGrpc) {
     if (sim->options_.secagg.enabled) {
       return absl::InvalidArgumentError(
@@ -127,14 +130,6 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   sim->pool_ = std::make_unique<TrainingPool>(
       o.threads, static_cast<size_t>(4 * o.threads));
   return sim;
-}
-
-// A scenario that could not run on a fleet must not run here either.
-absl::Status Simulator::CheckFleetLimits() {
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
-                          task_model_->InitialWeights());
-  return server::CheckReportFits(initial, options_, max_message_bytes(),
-                                 "max_message_bytes");
 }
 
 // Resolved by ResolveSimOptions (Create stores it in config_).

@@ -73,9 +73,6 @@ class Simulator {
  private:
   Simulator() = default;
   absl::Status StartGrpc();
-  // INVALID_ARGUMENT when a device's report would exceed max_message_bytes,
-  // as cohort-server refuses the same task.
-  absl::Status CheckFleetLimits();
   int64_t max_message_bytes() const;
   // Secure rounds: wraps a trained client as a SecureClient and sends ready.
   absl::Status SendReady(int64_t id, client::ParticipationSession* session,

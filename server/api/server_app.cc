@@ -22,6 +22,7 @@
 #include "server/api/front_door.h"
 #include "server/api/tls.h"
 #include "server/round/ml_task_model.h"
+#include "server/round/task_assembly.h"
 #include "server/round/report_size.h"
 #include "server/round/run_recorder.h"
 #include "server/store/directory_store.h"
@@ -117,25 +118,13 @@ absl::StatusOr<DeviceApi> ServeDeviceApi(
   return api;
 }
 
-// The task's model, evaluated on the holdout set, and refused when a
-// device's report of it could not reach this server.
-absl::StatusOr<std::unique_ptr<MlTaskModel>> LoadTaskModel(
-    const ServerOptions& options) {
-  COHORT_ASSIGN_OR_RETURN(
-      data::ImageDataset holdout,
-      data::LoadFashionMnist(options.holdout_dir, /*test_split=*/true,
-                             options.holdout_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      auto task_model,
-      MlTaskModel::CreateForConfig(options.torchscript_path,
-                                   options.architecture, options.seed,
-                                   std::move(holdout)));
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
-                          task_model->InitialWeights());
-  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, options.round,
-                                         options.max_message_bytes,
-                                         "max_message_bytes"));
-  return task_model;
+TaskModelSpec ModelSpecOf(const ServerOptions& options) {
+  TaskModelSpec spec;
+  spec.torchscript_path = options.torchscript_path;
+  spec.architecture = options.architecture;
+  spec.seed = options.seed;
+  spec.max_message_bytes = options.max_message_bytes;
+  return spec;
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStoreForServer(
@@ -163,15 +152,18 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
   COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                           OpenStoreForServer(options.store));
-  COHORT_ASSIGN_OR_RETURN(auto task_model, LoadTaskModel(options));
+  COHORT_ASSIGN_OR_RETURN(
+      data::ImageDataset holdout,
+      data::LoadFashionMnist(options.holdout_dir, /*test_split=*/true,
+                             options.holdout_examples));
   COHORT_ASSIGN_OR_RETURN(auto recorder,
                           RunRecorder::Create(options.run_dir, stdout));
-
-  RoundEngine engine(options.round, store.get(), task_model.get(),
-                     base::RealClock::Get(),
-                     [&recorder](const RoundSummary& s) { recorder->Record(s); });
-  COHORT_RETURN_IF_ERROR(engine.Start());
-
+  COHORT_ASSIGN_OR_RETURN(
+      AssembledTask task,
+      AssembleTask(std::move(store), ModelSpecOf(options), std::move(holdout),
+                   options.round, base::RealClock::Get(),
+                   [&recorder](const RoundSummary& s) { recorder->Record(s); }));
+  RoundEngine& engine = *task.engine;
   CoordinatorService service(&engine);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));

@@ -1,0 +1,31 @@
+#include "server/round/task_assembly.h"
+
+#include "common/base/status_macros.h"
+#include "server/round/report_size.h"
+
+namespace cohort::server {
+
+absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
+                                           const TaskModelSpec& model,
+                                           data::ImageDataset holdout,
+                                           const RoundOptions& round,
+                                           base::Clock* clock,
+                                           RoundEngine::Observer observer) {
+  AssembledTask task;
+  task.store = std::move(store);
+  COHORT_ASSIGN_OR_RETURN(
+      task.task_model,
+      MlTaskModel::CreateForConfig(model.torchscript_path, model.architecture,
+                                   model.seed, std::move(holdout)));
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
+                          task.task_model->InitialWeights());
+  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, round, model.max_message_bytes,
+                                         "max_message_bytes"));
+  task.engine = std::make_unique<RoundEngine>(round, task.store.get(),
+                                              task.task_model.get(), clock,
+                                              std::move(observer));
+  COHORT_RETURN_IF_ERROR(task.engine->Start());
+  return task;
+}
+
+}  // namespace cohort::server
