@@ -1,7 +1,6 @@
 #include "server/api/front_door.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -14,9 +13,9 @@
 #include <deque>
 #include <unordered_map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "server/api/sockets.h"
 
 namespace cohort::server {
 namespace {
@@ -77,73 +76,6 @@ void Transfer(Relay& r, int d) {
     if (n == 0) p.src_eof = true;
     p.end = static_cast<size_t>(n);
   }
-}
-
-absl::StatusOr<int> BindListener(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen_address '", address, "' is not host:port"));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                             service.c_str(), &hints, &found);
-      rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen_address '", address, "': ", ::gai_strerror(rc)));
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
-        ::listen(fd, SOMAXCONN) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(found);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address, " (in use or invalid)"));
-  }
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr = {};
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  if (addr.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-}
-
-// A connected non-blocking Unix socket to `path`, or -1.
-int ConnectBackend(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(),
-              std::min(path.size(), sizeof(addr.sun_path) - 1));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 }  // namespace
@@ -336,49 +268,6 @@ class FrontDoor::Loop {
   std::deque<std::pair<SteadyTime, uint64_t>> young_;  // by accept time
   SteadyTime last_refusal_log_{};
 };
-
-absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
-    const cohort::v1::ConnectionLimits& c, int64_t descriptor_limit,
-    int64_t max_message_bytes) {
-  FrontDoorOptions o;
-  if (c.max_buffered_bytes() > 0) o.max_buffered_bytes = c.max_buffered_bytes();
-  if (c.max_buffered_bytes() < 0 || o.max_buffered_bytes < 2 * max_message_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "limits.max_buffered_bytes: ", o.max_buffered_bytes,
-        " is below 2 x max_message_bytes (", max_message_bytes,
-        "); legitimate messages would not fit"));
-  }
-  if (c.max_connections() < 0 || c.max_unauthenticated_connections() < 0 ||
-      c.handshake_timeout_ms() < 0 || c.keepalive_ms() < 0 ||
-      c.min_client_keepalive_ms() < 0) {
-    return absl::InvalidArgumentError(
-        "limits: max_connections, max_unauthenticated_connections, "
-        "handshake_timeout_ms, keepalive_ms and min_client_keepalive_ms must "
-        "not be negative");
-  }
-  if (c.keepalive_ms() > 0) o.keepalive = absl::Milliseconds(c.keepalive_ms());
-  if (c.min_client_keepalive_ms() > 0) {
-    o.min_client_keepalive = absl::Milliseconds(c.min_client_keepalive_ms());
-  }
-  if (c.max_connections() > 0) o.max_connections = c.max_connections();
-  if (c.max_unauthenticated_connections() > 0) {
-    o.max_unauthenticated = c.max_unauthenticated_connections();
-  }
-  if (c.handshake_timeout_ms() > 0) {
-    o.handshake_timeout = absl::Milliseconds(c.handshake_timeout_ms());
-  }
-  constexpr int64_t kReserve = 256;
-  const int64_t affordable = std::max<int64_t>(
-      1, (descriptor_limit - kReserve) / FrontDoor::kDescriptorsPerConnection);
-  if (o.max_connections > affordable) {
-    LOG(WARNING) << "limits.max_connections lowered from " << o.max_connections
-                 << " to " << affordable << ": the descriptor limit is "
-                 << descriptor_limit << " (raise LimitNOFILE / ulimit -Hn)";
-    o.max_connections = static_cast<int>(affordable);
-  }
-  o.max_unauthenticated = std::min(o.max_unauthenticated, o.max_connections);
-  return o;
-}
 
 absl::StatusOr<std::unique_ptr<FrontDoor>> FrontDoor::Listen(
     const std::string& listen_address, std::string backend_path,

@@ -1,0 +1,53 @@
+#include "server/api/front_door.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace cohort::server {
+
+absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
+    const cohort::v1::ConnectionLimits& c, int64_t descriptor_limit,
+    int64_t max_message_bytes) {
+  FrontDoorOptions o;
+  if (c.max_buffered_bytes() > 0) o.max_buffered_bytes = c.max_buffered_bytes();
+  if (c.max_buffered_bytes() < 0 || o.max_buffered_bytes < 2 * max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.max_buffered_bytes: ", o.max_buffered_bytes,
+        " is below 2 x max_message_bytes (", max_message_bytes,
+        "); legitimate messages would not fit"));
+  }
+  if (c.max_connections() < 0 || c.max_unauthenticated_connections() < 0 ||
+      c.handshake_timeout_ms() < 0 || c.keepalive_ms() < 0 ||
+      c.min_client_keepalive_ms() < 0) {
+    return absl::InvalidArgumentError(
+        "limits: max_connections, max_unauthenticated_connections, "
+        "handshake_timeout_ms, keepalive_ms and min_client_keepalive_ms must "
+        "not be negative");
+  }
+  if (c.keepalive_ms() > 0) o.keepalive = absl::Milliseconds(c.keepalive_ms());
+  if (c.min_client_keepalive_ms() > 0) {
+    o.min_client_keepalive = absl::Milliseconds(c.min_client_keepalive_ms());
+  }
+  if (c.max_connections() > 0) o.max_connections = c.max_connections();
+  if (c.max_unauthenticated_connections() > 0) {
+    o.max_unauthenticated = c.max_unauthenticated_connections();
+  }
+  if (c.handshake_timeout_ms() > 0) {
+    o.handshake_timeout = absl::Milliseconds(c.handshake_timeout_ms());
+  }
+  constexpr int64_t kReserve = 256;
+  const int64_t affordable = std::max<int64_t>(
+      1, (descriptor_limit - kReserve) / FrontDoor::kDescriptorsPerConnection);
+  if (o.max_connections > affordable) {
+    LOG(WARNING) << "limits.max_connections lowered from " << o.max_connections
+                 << " to " << affordable << ": the descriptor limit is "
+                 << descriptor_limit << " (raise LimitNOFILE / ulimit -Hn)";
+    o.max_connections = static_cast<int>(affordable);
+  }
+  o.max_unauthenticated = std::min(o.max_unauthenticated, o.max_connections);
+  return o;
+}
+
+}  // namespace cohort::server
