@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/field_error.h"
 #include "common/base/status_macros.h"
+#include "server/round/task_model.h"
 
 namespace cohort::sim {
 namespace {
@@ -99,14 +100,10 @@ absl::Status ResolvePopulation(const cohort::v1::PopulationConfig& config,
 absl::Status ResolveRun(const cohort::v1::SimConfig& c, SimOptions& o) {
   if (!c.name().empty()) o.name = c.name();
   if (!c.output_dir().empty()) o.output_dir = c.output_dir();
-  // torchscript_path overrides architecture, as in ServerConfig; the record
-  // must not claim the zoo default for an imported module.
+  // The record must not claim the zoo default for an imported module.
   o.torchscript_path = c.torchscript_path();
-  if (!o.torchscript_path.empty()) {
-    o.architecture.clear();
-  } else if (!c.architecture().empty()) {
-    o.architecture = c.architecture();
-  }
+  o.architecture = server::ZooArchitecture(c.torchscript_path(),
+                                           c.architecture(), o.architecture);
   if (c.rounds() != 0) o.rounds = c.rounds();
   if (c.seed() != 0) o.seed = c.seed();
   if (c.threads() != 0) o.threads = c.threads();

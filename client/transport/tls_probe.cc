@@ -16,9 +16,9 @@
 #include <memory>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
+#include "common/base/host_port.h"
 #include "common/base/status_macros.h"
 
 namespace cohort::client {
@@ -76,29 +76,16 @@ absl::Status CheckValidAt(const X509* cert, absl::Time now,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
-    const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("server_address '", address, "' is not host:port"));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return std::make_pair(host, port);
-}
-
 // Connects with `timeout` and leaves the socket blocking with I/O timeouts.
 absl::Status Connect(const std::string& address, absl::Duration timeout,
                      Socket* s) {
-  COHORT_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(address));
+  COHORT_ASSIGN_OR_RETURN(base::HostPort host_port,
+                          base::SplitHostPort(address, "server_address"));
   addrinfo hints = {};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  const std::string port = std::to_string(host_port.second);
-  if (::getaddrinfo(host_port.first.c_str(), port.c_str(), &hints, &found) != 0) {
+  const std::string port = std::to_string(host_port.port);
+  if (::getaddrinfo(host_port.host.c_str(), port.c_str(), &hints, &found) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot resolve ", address));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, &freeaddrinfo);

@@ -2,6 +2,7 @@
 
 #include "common/base/field_error.h"
 #include "common/base/status_macros.h"
+#include "server/round/task_model.h"
 
 namespace cohort::server {
 namespace {
@@ -48,13 +49,9 @@ absl::Status ResolveProcess(const cohort::v1::ServerConfig& c,
   o.port_file = c.port_file();
   o.run_dir = c.run_dir();
   o.tls = c.tls();
-  // torchscript_path overrides architecture: the module names its own.
   o.torchscript_path = c.torchscript_path();
-  if (!o.torchscript_path.empty()) {
-    o.architecture.clear();
-  } else if (!c.architecture().empty()) {
-    o.architecture = c.architecture();
-  }
+  o.architecture =
+      ZooArchitecture(c.torchscript_path(), c.architecture(), o.architecture);
   if (c.seed() != 0) o.seed = c.seed();
   if (c.max_message_bytes() < 0) {
     return FieldError("max_message_bytes", "must be >= 0 (0 = 16 MiB)");

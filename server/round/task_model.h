@@ -24,6 +24,17 @@ class TaskModel {
       const cohort::v1::Weights& weights) = 0;
 };
 
+// The zoo architecture a config names: empty when `torchscript_path` is set
+// (an imported module names its own, and overrides `architecture`), else
+// `architecture`, else `fallback`. The one rule ServerOptions and SimOptions
+// share.
+inline std::string ZooArchitecture(const std::string& torchscript_path,
+                                   const std::string& architecture,
+                                   const std::string& fallback) {
+  if (!torchscript_path.empty()) return "";
+  return architecture.empty() ? fallback : architecture;
+}
+
 }  // namespace cohort::server
 
 #endif  // COHORT_SERVER_ROUND_TASK_MODEL_H_
