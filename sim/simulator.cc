@@ -1,25 +1,16 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
-#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/train/client_task.h"
-#include "client/transport/grpc_transport.h"
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
-#include "common/data/idx_reader.h"
 #include "common/model/flat_weights.h"
-#include "common/ml/model.h"
 #include "glog/logging.h"
-#include "grpcpp/grpcpp.h"
-#include "server/api/tls.h"
-#include "server/round/task_assembly.h"
-#include "server/store/directory_store.h"
 #include "sim/in_process_transport.h"
-#include "sim/sim_options.h"
 
 namespace cohort::sim {
 namespace {
@@ -36,22 +27,6 @@ double WallSeconds() { return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoc
 
 // How many of the latest abandon reasons the give-up error names.
 constexpr size_t kAbandonsNamed = 3;
-
-// A scenario whose devices leave SecAgg+ more often than its thresholds
-// plan for (expected_dropout) gets aborted rounds; say so before it starts.
-void WarnOnUnplannedSecAggDropout(const cohort::v1::DeviceProfileConfig& d,
-                                  const server::RoundOptions& options) {
-  if (!options.secagg.enabled) return;
-  const double left = 1 - (1 - d.secagg_dropout_after_keys()) *
-                              (1 - d.secagg_dropout_after_shares()) *
-                              (1 - d.secagg_dropout_after_masked_input());
-  if (left <= options.secagg.expected_dropout) return;
-  LOG(WARNING) << "devices leave SecAgg+ with probability " << left
-               << " (devices.secagg_dropout_*) but SecAgg+ thresholds are "
-                  "planned for round.secure_aggregation.expected_dropout = "
-               << options.secagg.expected_dropout
-               << ": expect rounds to abort below the threshold";
-}
 
 }  // namespace
 
@@ -77,97 +52,6 @@ struct RoundAttempt {
   // Devices still working when the report deadline closed the round.
   int64_t timeouts = 0;
 };
-
-absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
-    const cohort::v1::SimConfig& config, TransportKind transport,
-    const std::string& state_dir) {
-  COHORT_ASSIGN_OR_RETURN(const SimOptions o, ResolveSimOptions(config));
-  std::unique_ptr<Simulator> sim(new Simulator());
-  // simulator.h still holds a SimConfig: config_ carries only the resolved
-  // values later members read (seed, max_message_bytes, grpc_tls).
-  sim->config_.set_seed(o.seed);
-  sim->config_.set_max_message_bytes(o.max_message_bytes);
-  *sim->config_.mutable_grpc_tls() = o.grpc_tls;
-  sim->options_ = o.round;
-  // Client-level parallelism comes from the pool; one intra-op thread keeps
-  // every client's arithmetic independent of the thread count.
-  ml::SetNumThreads(1);
-  COHORT_ASSIGN_OR_RETURN(
-      sim->train_, data::LoadFashionMnist(o.idx_dir, false, o.train_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      data::ImageDataset holdout,
-      data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      sim->population_, data::ClientPopulation::Create(o.population, &sim->train_));
-  sim->devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
-  COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
-  WarnOnUnplannedSecAggDropout(o.devices, sim->options_);
-  server::TaskModelSpec model;
-  model.torchscript_path = o.torchscript_path;
-  model.architecture = o.architecture;
-  model.seed = o.seed;
-  model.max_message_bytes = o.max_message_bytes;
-  Simulator* raw = sim.get();
-  COHORT_ASSIGN_OR_RETURN(
-      server::AssembledTask task,
-      server::AssembleTask(std::move(store), model, std::move(holdout),
-                           sim->options_, &sim->clock_,
-                           [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); }));
-  sim->store_ = std::move(task.store);
-  sim->task_model_ = std::move(task.task_model);
-  sim->engine_ = std::move(task.engine);
-  if (transport == TransportKind::kGrpc) {
-    if (sim->options_.secagg.enabled) {
-      return absl::InvalidArgumentError(
-          "secure aggregation runs with the in-process transport only (the "
-          "simulator plays every device on one thread; real agents run it "
-          "over gRPC)");
-    }
-    COHORT_RETURN_IF_ERROR(sim->StartGrpc());
-  } else {
-    sim->transport_ = std::make_unique<InProcessTransport>(sim->engine_.get());
-  }
-  sim->pool_ = std::make_unique<TrainingPool>(
-      o.threads, static_cast<size_t>(4 * o.threads));
-  return sim;
-}
-
-// Resolved by ResolveSimOptions (Create stores it in config_).
-int64_t Simulator::max_message_bytes() const {
-  return config_.max_message_bytes();
-}
-
-Simulator::~Simulator() {
-  pool_.reset();
-  transport_.reset();
-  if (server_) server_->Shutdown();
-}
-
-absl::Status Simulator::StartGrpc() {
-  // Virtual clients present no certificates: the CA is only the clients'
-  // trust root, so the server side gets cert and key alone (TLS, not mTLS).
-  cohort::v1::TlsConfig server_tls = config_.grpc_tls();
-  server_tls.clear_ca_cert_path();
-  COHORT_ASSIGN_OR_RETURN(auto creds, server::MakeServerCredentials(server_tls));
-  service_ = std::make_unique<server::CoordinatorService>(engine_.get());
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", creds, &port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<int64_t>(max_message_bytes(), std::numeric_limits<int>::max())));
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port == 0) {
-    return absl::UnavailableError("cannot start the loopback gRPC server");
-  }
-  // Virtual clients trust the configured CA and present no certificate.
-  cohort::v1::TlsConfig client_tls;
-  client_tls.set_ca_cert_path(config_.grpc_tls().ca_cert_path());
-  COHORT_ASSIGN_OR_RETURN(
-      transport_, client::GrpcTransport::Connect(
-                      absl::StrCat("127.0.0.1:", port), client_tls, "localhost"));
-  return absl::OkStatus();
-}
 
 void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
   if (!summary.abandoned.has_value()) {
