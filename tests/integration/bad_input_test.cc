@@ -21,8 +21,7 @@ TEST_F(BadInputTest, AgentRefusesServerItDoesNotTrust) {
   std::string rogue = dir_ + "/rogue-pki";
   ASSERT_EQ(std::system(absl::StrCat(COHORT_SOURCE_DIR, "/deploy/pki/make-dev-pki.sh ",
                                      rogue, " 0 > /dev/null").c_str()), 0);
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.pki = rogue;
   o.mtls = false;
   o.max_rounds = 0;
@@ -37,8 +36,7 @@ TEST_F(BadInputTest, AgentRefusesServerItDoesNotTrust) {
 }
 
 TEST_F(BadInputTest, OversizedReportIsResourceExhaustedAndServerKeepsServing) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.mtls = false;
   o.goal = 1;
   o.max_rounds = 0;
@@ -93,8 +91,7 @@ int64_t PeakRss(pid_t pid) {
 }
 
 TEST_F(BadInputTest, OversizedCheckInIsRefusedBeforeItIsBuffered) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.mtls = false;
   o.max_rounds = 0;
   o.max_message_bytes = 1 << 20;
@@ -134,8 +131,7 @@ TEST_F(BadInputTest, OversizedCheckInIsRefusedBeforeItIsBuffered) {
 }
 
 TEST_F(BadInputTest, MalformedFirstMessageIsInvalidArgument) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.mtls = false;
   o.max_rounds = 0;
   auto server = StartServer(o, "server");
@@ -153,8 +149,7 @@ TEST_F(BadInputTest, MalformedFirstMessageIsInvalidArgument) {
 }
 
 TEST_F(BadInputTest, AgentOfAnotherPopulationStopsWithClearError) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.max_rounds = 0;
   auto server = StartServer(o, "server");
   int port = WaitForPort(*server, "server");

@@ -48,6 +48,12 @@ std::string ClusterTest::UniqueTask() const {
       "_", ::getpid(), "_", absl::ToUnixMillis(absl::Now()));
 }
 
+ClusterTest::ServerOptions ClusterTest::DirectoryServer() const {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  return o;
+}
+
 std::unique_ptr<Subprocess> ClusterTest::StartServer(const ServerOptions& o,
                                                      const std::string& name) {
   const std::string pki = o.pki.empty() ? pki_dir_ : o.pki;

@@ -38,6 +38,8 @@ class ClusterTest : public ::testing::Test {
     // Command words put before the binary, e.g. {"prlimit", "--nofile=512"}.
     std::vector<std::string> launcher;
   };
+  // Server options with a directory store in this test's folder.
+  ServerOptions DirectoryServer() const;
   std::unique_ptr<Subprocess> StartServer(const ServerOptions& o,
                                           const std::string& name);
   // Waits for the server's port file; 0 if the server died first.

@@ -81,8 +81,7 @@ class Flood {
 };
 
 TEST_F(FloodTest, RawConnectionFloodNeitherWedgesNorStarvesDevices) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.mtls = false;
   o.goal = 50;
   o.max_rounds = 0;

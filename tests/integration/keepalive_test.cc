@@ -29,8 +29,7 @@ int FreeLoopbackPort() {
 }
 
 TEST_F(KeepaliveTest, StreamIdleLongerThanProxyTimeoutStaysOpen) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.mtls = false;
   o.goal = 1;
   o.max_rounds = 0;

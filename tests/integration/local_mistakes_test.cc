@@ -18,8 +18,7 @@ namespace {
 class LocalMistakesServer : public ClusterTest {
  protected:
   int StartMtlsServer() {
-    ServerOptions o;
-    o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+    ServerOptions o = DirectoryServer();
     o.max_rounds = 0;
     o.goal = 3;
     server_ = StartServer(o, "server");

@@ -73,8 +73,7 @@ state_dir: "%s/empty-state"
 }
 
 TEST_F(ShutdownTest, ServerStopsCleanlyUnderRepeatedSigterm) {
-  ServerOptions o;
-  o.store = absl::StrCat("backend: DIRECTORY directory: \"", dir_, "/state\"");
+  ServerOptions o = DirectoryServer();
   o.max_rounds = 0;
   for (int run = 0; run < 3; ++run) {
     auto server = StartServer(o, absl::StrCat("server", run));
