@@ -9,14 +9,14 @@ namespace cohort::sim {
 namespace {
 
 // Whether `sent` is the message after which a device with `drop` goes away.
-bool DropsAfter(SecAggDrop drop, const cohort::v1::SecAggClientMessage& sent) {
+bool DropsAfter(SecAggDrop drop, const cohort::v1::ClientMessage& sent) {
   switch (drop) {
     case SecAggDrop::kAfterKeys:
-      return sent.has_advertise_keys();
+      return sent.secagg().has_advertise_keys();
     case SecAggDrop::kAfterShares:
-      return sent.has_share_keys();
+      return sent.secagg().has_share_keys();
     case SecAggDrop::kAfterMaskedInput:
-      return sent.has_masked_input();
+      return sent.secagg().has_masked_input();
     case SecAggDrop::kNone:
       return false;
   }
@@ -28,28 +28,14 @@ void Leave(SecureClient& c) {
   c.session->Close();
 }
 
-// The phase (1..kSecAggPhases) a server message starts, 0 for an abort.
-int PhaseOf(const cohort::v1::SecAggServerMessage& m) {
-  switch (m.kind_case()) {
-    case cohort::v1::SecAggServerMessage::kBegin:
-      return 1;
-    case cohort::v1::SecAggServerMessage::kKeys:
-      return 2;
-    case cohort::v1::SecAggServerMessage::kShares:
-      return 3;
-    case cohort::v1::SecAggServerMessage::kUnmaskingRequest:
-      return 4;
-    default:
-      return 0;
-  }
-}
-
-// The cryptography a device does to answer `m` (the client's work as
-// client/secagg does it; its download and upload are added by the caller).
-// Reads the instance's parameters from begin.
-SecAggStep WorkFor(SecureClient& c, const cohort::v1::SecAggServerMessage& m) {
+// The cryptography a device does to answer `m`, which starts `phase`
+// (SecureRoundStep::phase; the client's work as client/secagg does it; its
+// download and upload are added by the caller). Reads the instance's
+// parameters from begin.
+SecAggStep WorkFor(SecureClient& c, int phase,
+                   const cohort::v1::SecAggServerMessage& m) {
   SecAggStep s;
-  switch (PhaseOf(m)) {
+  switch (phase) {
     case 1:
       c.threshold = m.begin().threshold();
       c.vector_length = m.begin().vector_length();
@@ -78,16 +64,14 @@ SecAggStep WorkFor(SecureClient& c, const cohort::v1::SecAggServerMessage& m) {
 
 // Sends the device's answers, counting their bytes; the device leaves after
 // the message its SecAggDrop names. Returns whether it is still there.
-bool SendAll(SecureClient& c, std::vector<cohort::v1::SecAggClientMessage>& out,
+bool SendAll(SecureClient& c, const std::vector<cohort::v1::ClientMessage>& out,
              SecAggStep& step, SecAggTraffic* traffic) {
-  for (auto& m : out) {
+  for (const cohort::v1::ClientMessage& m : out) {
     const bool drop_now = DropsAfter(c.drop, m);
-    cohort::v1::ClientMessage wrapped;
-    *wrapped.mutable_secagg() = std::move(m);
-    const int64_t bytes = static_cast<int64_t>(wrapped.ByteSizeLong());
+    const int64_t bytes = static_cast<int64_t>(m.ByteSizeLong());
     step.bytes_up += bytes;
     traffic->bytes_up += bytes;
-    if (!c.session->Send(wrapped).ok() || drop_now) {
+    if (!c.session->Send(m).ok() || drop_now) {
       Leave(c);
       return false;
     }
@@ -99,20 +83,22 @@ bool SendAll(SecureClient& c, std::vector<cohort::v1::SecAggClientMessage>& out,
 // time. Returns whether the device is still in the protocol.
 bool HandleOne(SecureClient& c, const cohort::v1::ServerMessage& message,
                const DeviceModel& devices, SecAggTraffic* traffic) {
-  if (message.has_ack() || !message.has_secagg()) {
+  const secagg::SecureRoundStep handled = c.driver->Handle(message);
+  // An Ack, or a message that is not SecAgg: the device is done, and
+  // neither is counted as SecAgg traffic.
+  if (handled.ack.has_value() || !message.has_secagg()) {
     Leave(c);
     return false;
   }
-  const int phase = PhaseOf(message.secagg());
-  SecAggStep step = WorkFor(c, message.secagg());
+  SecAggStep step = WorkFor(c, handled.phase, message.secagg());
   step.bytes_down = static_cast<int64_t>(message.ByteSizeLong());
   traffic->bytes_down += step.bytes_down;
-  std::vector<cohort::v1::SecAggClientMessage> out;
-  absl::Status handled = c.participant->Handle(message.secagg(), &out);
-  const bool stays = SendAll(c, out, step, traffic);
-  if (phase > 0) c.phase_seconds[phase - 1] += devices.SecAggSeconds(c.id, step);
-  if (stays && !handled.ok()) {
-    VLOG(1) << "client " << c.id << " leaves SecAgg: " << handled;
+  const bool stays = SendAll(c, handled.send, step, traffic);
+  if (handled.phase > 0) {
+    c.phase_seconds[handled.phase - 1] += devices.SecAggSeconds(c.id, step);
+  }
+  if (stays && !handled.status.ok()) {
+    VLOG(1) << "client " << c.id << " leaves SecAgg: " << handled.status;
     Leave(c);
     return false;
   }

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "client/secagg/secagg_participant.h"
+#include "client/secagg/secure_round_driver.h"
 #include "client/transport/transport.h"
 #include "server/round/round_engine.h"
 #include "sim/device_model.h"
@@ -16,16 +16,14 @@
 
 namespace cohort::sim {
 
-// SecAgg+ phases as the device sees them, by the server message that starts
-// each: begin -> AdvertiseKeys, keys -> ShareKeys, shares ->
-// MaskedInputCollection, unmasking request -> Unmasking.
-inline constexpr int kSecAggPhases = 4;
+// SecAgg+ phases as the device sees them (secure_round_driver.h).
+inline constexpr int kSecAggPhases = secagg::kSecAggPhases;
 
 // A virtual device that finished training in a secure round and sent ready.
 struct SecureClient {
   int64_t id = 0;
   client::ParticipationSession* session = nullptr;  // not owned
-  std::unique_ptr<secagg::SecAggParticipant> participant;
+  std::unique_ptr<secagg::SecureRoundDriver> driver;
   SecAggDrop drop = SecAggDrop::kNone;
   bool active = true;
   // From the device's SecAggBegin: what its work depends on.

@@ -96,16 +96,14 @@ absl::Status Simulator::SendReady(int64_t id,
   SecureClient c;
   c.id = id;
   c.session = session;
-  c.participant = std::make_unique<secagg::SecAggParticipant>(
-      model::FlattenFloats(report.delta()), report.num_examples(),
+  c.driver = std::make_unique<secagg::SecureRoundDriver>(
+      round_id, model::FlattenFloats(report.delta()), report.num_examples(),
       report.train_loss(),
       MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
              static_cast<uint64_t>(round_id)),
       &random_);
   c.drop = devices_->SecAggDropOf(id, round_id);
-  cohort::v1::ClientMessage ready;
-  *ready.mutable_secagg() = c.participant->Ready(round_id);
-  COHORT_RETURN_IF_ERROR(session->Send(ready));
+  COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
   secure_.push_back(std::move(c));
   return absl::OkStatus();
 }

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "client/secagg/secagg_participant.h"
+#include "client/secagg/secure_round_driver.h"
 #include "client/train/client_task.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
@@ -42,26 +42,25 @@ absl::Time ReportDeadline(const cohort::v1::TaskAssignment& assignment) {
 
 }  // namespace
 
-Agent::Agent(const cohort::v1::AgentConfig& config,
+Agent::Agent(const AgentOptions& options,
              std::unique_ptr<CoordinatorTransport> transport,
              Trainer* trainer, absl::Notification* stop)
-    : config_(config),
+    : options_(options),
       transport_(std::move(transport)),
       trainer_(trainer),
       stop_(stop),
-      model_cache_(config.state_dir()),
-      random_(DeviceKey(config.device_id()) ^
-              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {}
+      random_(DeviceKey(options.device_id) ^
+              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))),
+      model_cache_(options.state_dir) {}
 
 void Agent::Wait(absl::Duration d) { stop_->WaitForNotificationWithTimeout(d); }
 
 absl::Duration Agent::NextBackoff() {
-  const int64_t initial =
-      config_.backoff_initial_ms() > 0 ? config_.backoff_initial_ms() : 500;
-  const int64_t max =
-      config_.backoff_max_ms() > 0 ? config_.backoff_max_ms() : 30000;
-  int64_t cap = initial << std::min(backoff_attempt_, 20);
-  cap = std::min(cap, max);
+  const int64_t initial = absl::ToInt64Milliseconds(options_.backoff_initial);
+  const int64_t max = absl::ToInt64Milliseconds(options_.backoff_max);
+  const int shift = std::min(backoff_attempt_, 20);
+  // initial << shift, without overflow for any configured initial.
+  const int64_t cap = initial > (max >> shift) ? max : initial << shift;
   ++backoff_attempt_;
   // Jitter spreads a fleet that lost the server at the same moment.
   return absl::Milliseconds(random_.UniformInRange(cap / 2, cap));
@@ -73,7 +72,7 @@ absl::Status Agent::Run() {
     if (stop_->HasBeenNotified()) break;
     if (delay.ok()) {
       backoff_attempt_ = 0;
-      if (config_.max_rounds() > 0 && rounds_reported_ >= config_.max_rounds()) {
+      if (options_.max_rounds > 0 && rounds_reported_ >= options_.max_rounds) {
         LOG(INFO) << "reported " << rounds_reported_ << " rounds; leaving";
         return absl::OkStatus();
       }
@@ -100,12 +99,12 @@ absl::Status Agent::Run() {
 absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   auto session = transport_->OpenSession();
   cohort::v1::CheckIn check_in;
-  check_in.set_device_id(config_.device_id());
-  check_in.set_population(config_.population());
+  check_in.set_device_id(options_.device_id);
+  check_in.set_population(options_.population);
   // What the agent offers, not what the machine has: it trains with
   // num_threads threads.
   check_in.mutable_capabilities()->set_cpu_cores(
-      std::max(1, config_.num_threads()));
+      std::max(1, options_.num_threads));
   check_in.mutable_capabilities()->set_memory_bytes(PhysicalMemoryBytes());
   check_in.set_cached_model_version(model_cache_.cached_version());
 
@@ -152,7 +151,7 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
       }));
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
-      TrainingSeed(DeviceKey(config_.device_id()), assignment.round_id()),
+      TrainingSeed(DeviceKey(options_.device_id), assignment.round_id()),
       deadline);
   if (update.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {
@@ -195,45 +194,35 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
     ParticipationSession& session, int64_t round, LocalUpdate update) {
   crypto::OpenSslRandom random;
   // The rounding stream is distinct from the training stream of this round.
-  secagg::SecAggParticipant participant(
-      model::FlattenFloats(update.delta), update.num_examples,
+  secagg::SecureRoundDriver driver(
+      round, model::FlattenFloats(update.delta), update.num_examples,
       update.train_loss,
-      TrainingSeed(DeviceKey(config_.device_id()), round) ^ 0x5ec0a66ULL,
+      TrainingSeed(DeviceKey(options_.device_id), round) ^ 0x5ec0a66ULL,
       &random);
   update.delta.Clear();
-  auto send = [&session](cohort::v1::SecAggClientMessage m) {
-    cohort::v1::ClientMessage c;
-    *c.mutable_secagg() = std::move(m);
-    return session.Send(c);
-  };
   // Any failure here only costs this round: check in again later.
   auto retry = [round](const absl::Status& s) {
     return absl::AbortedError(
         absl::StrCat("secure round ", round, ": ", s.message()));
   };
-  if (absl::Status s = send(participant.Ready(round)); !s.ok()) return retry(s);
-  std::vector<cohort::v1::SecAggClientMessage> out;
+  if (absl::Status s = session.Send(driver.Ready()); !s.ok()) return retry(s);
   while (!stop_->HasBeenNotified()) {
     auto reply = session.Receive();
     if (!reply.ok()) return retry(reply.status());
-    if (reply->has_ack()) {
+    const secagg::SecureRoundStep step = driver.Handle(*reply);
+    for (const auto& m : step.send) {
+      if (absl::Status s = session.Send(m); !s.ok()) return retry(s);
+    }
+    if (step.ack.has_value()) {
       LOG(INFO) << "round " << round << ": "
-                << (reply->ack().accepted() ? "update summed securely"
-                                            : "update not used: ")
-                << (reply->ack().accepted() ? "" : reply->ack().message());
-      if (reply->ack().accepted()) ++rounds_reported_;
+                << (step.ack->accepted() ? "update summed securely"
+                                         : "update not used: ")
+                << (step.ack->accepted() ? "" : step.ack->message());
+      if (step.ack->accepted()) ++rounds_reported_;
       return absl::ZeroDuration();
     }
-    if (!reply->has_secagg()) {
-      return retry(absl::InvalidArgumentError("unexpected server message"));
-    }
-    out.clear();
-    absl::Status handled = participant.Handle(reply->secagg(), &out);
-    for (auto& m : out) {
-      if (absl::Status s = send(std::move(m)); !s.ok()) return retry(s);
-    }
-    if (!handled.ok()) return retry(handled);
-    VLOG(1) << "round " << round << ": SecAgg " << participant.StateName();
+    if (!step.status.ok()) return retry(step.status);
+    VLOG(1) << "round " << round << ": SecAgg " << driver.StateName();
   }
   return absl::CancelledError("stopping");
 }

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "client/agent/agent_options.h"
 #include "client/agent/model_cache.h"
 #include "client/train/trainer.h"
 #include "client/transport/transport.h"
@@ -25,7 +26,7 @@ namespace cohort::client {
 // thread (the signal thread) to abort the call in flight.
 class Agent {
  public:
-  Agent(const cohort::v1::AgentConfig& config,
+  Agent(const AgentOptions& options,
         std::unique_ptr<CoordinatorTransport> transport, Trainer* trainer,
         absl::Notification* stop);
 
@@ -61,7 +62,7 @@ class Agent {
   // Waits for `d` or a stop request.
   void Wait(absl::Duration d);
 
-  const cohort::v1::AgentConfig config_;
+  const AgentOptions options_;
   std::unique_ptr<CoordinatorTransport> transport_;
   Trainer* const trainer_;
   absl::Notification* const stop_;

@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "client/agent/agent.h"
 #include "absl/strings/str_cat.h"
+#include "client/agent/agent_options.h"
 #include "client/agent/agent_setup.h"
 #include "client/agent/model_cache.h"
 #include "client/transport/tls_probe.h"
@@ -58,9 +59,8 @@ int Fail(const absl::Status& s) {
 }
 
 // `cohort-agent profile`: runs the device's current model on its own data.
-int Profile(const cohort::v1::AgentConfig& config) {
-  const std::string dir =
-      config.state_dir().empty() ? "cohort-agent-state" : config.state_dir();
+int Profile(const cohort::client::AgentOptions& options) {
+  const std::string& dir = options.state_dir;
   std::string model_path = absl::GetFlag(FLAGS_model);
   std::string arch = absl::GetFlag(FLAGS_architecture);
   using cohort::client::ModelCache;
@@ -84,7 +84,7 @@ int Profile(const cohort::v1::AgentConfig& config) {
   if (!weights.ParseFromString(*bytes)) {
     return Fail(absl::InvalidArgumentError(model_path + " is not a Weights message"));
   }
-  auto data = cohort::client::LoadDeviceData(config);
+  auto data = cohort::client::LoadDeviceData(options);
   if (!data.ok()) return Fail(data.status());
   auto report = cohort::client::ProfileModel(weights, arch, *data);
   if (!report.ok()) return Fail(report.status());
@@ -93,8 +93,8 @@ int Profile(const cohort::v1::AgentConfig& config) {
   return 0;
 }
 
-// The config file with the command line's overrides, defaults applied.
-absl::StatusOr<cohort::v1::AgentConfig> LoadConfig() {
+// The config file with the command line's overrides, resolved.
+absl::StatusOr<cohort::client::AgentOptions> LoadConfig() {
   cohort::v1::AgentConfig config;
   if (absl::GetFlag(FLAGS_config).empty()) {
     return absl::InvalidArgumentError("--config is required (see --help)");
@@ -119,32 +119,32 @@ absl::StatusOr<cohort::v1::AgentConfig> LoadConfig() {
   if (absl::GetFlag(FLAGS_max_rounds) >= 0) {
     config.set_max_rounds(absl::GetFlag(FLAGS_max_rounds));
   }
-  if (absl::Status valid = cohort::client::ApplyAgentDefaults(&config); !valid.ok()) {
-    return valid;
-  }
-  return config;
+  return cohort::client::ResolveAgentOptions(config);
 }
 
 // The daemon: trains and reports until `stop` or max_rounds. `running` is
 // what the signal callback cancels, guarded by `mu`.
-int RunAgent(const cohort::v1::AgentConfig& config, absl::Notification* stop,
-             absl::Mutex* mu, cohort::client::Agent** running) {
-  if (absl::Status own = cohort::client::CheckDeviceCertificate(config.tls(), absl::Now());
+int RunAgent(const cohort::client::AgentOptions& options,
+             absl::Notification* stop, absl::Mutex* mu,
+             cohort::client::Agent** running) {
+  if (absl::Status own =
+          cohort::client::CheckDeviceCertificate(options.tls, absl::Now());
       !own.ok()) {
     return Fail(own);
   }
-  auto trainer = cohort::client::MakeLocalTrainer(config);
+  auto trainer = cohort::client::MakeLocalTrainer(options);
   if (!trainer.ok()) return Fail(trainer.status());
-  auto transport = cohort::client::MakeTransport(config);
+  auto transport = cohort::client::MakeTransport(options);
   if (!transport.ok()) return Fail(transport.status());
-  cohort::client::Agent agent(config, std::move(*transport), trainer->get(), stop);
+  cohort::client::Agent agent(options, std::move(*transport), trainer->get(),
+                              stop);
   {
     absl::MutexLock lock(mu);
     *running = &agent;
   }
-  LOG(INFO) << "device " << config.device_id() << " holds "
+  LOG(INFO) << "device " << options.device_id << " holds "
             << (*trainer)->num_examples() << " examples; server "
-            << config.server_address();
+            << options.server_address;
   absl::Status s = agent.Run();
   {
     absl::MutexLock lock(mu);
@@ -175,8 +175,8 @@ int main(int argc, char** argv) {
     if (running != nullptr) running->Cancel();
     stop.Notify();
   });
-  auto config = LoadConfig();
-  if (!config.ok()) return Fail(config.status());
-  if (profile) return Profile(*config);
-  return RunAgent(*config, &stop, &agent_mu, &running);
+  auto options = LoadConfig();
+  if (!options.ok()) return Fail(options.status());
+  if (profile) return Profile(*options);
+  return RunAgent(*options, &stop, &agent_mu, &running);
 }

@@ -6,36 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
-#include "common/base/peak_rss.h"
-#include "common/base/percentile.h"
+#include "common/base/latency.h"
 #include "common/base/status_macros.h"
 #include "common/ml/int8_model.h"
 #include "common/ml/model.h"
 #include "common/model/quantize.h"
 
 namespace cohort::client {
-namespace {
-
-using base::Percentile;
-
-// Times `runs` calls of logits(start, count), cycling over the data.
-template <typename Fn>
-absl::StatusOr<std::vector<double>> Time(Fn&& logits, int64_t n, int64_t batch,
-                                         int runs) {
-  std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(runs));
-  for (int r = 0; r < runs; ++r) {
-    const int64_t start = (static_cast<int64_t>(r) * batch) % std::max<int64_t>(1, n - batch + 1);
-    const absl::Time t0 = absl::Now();
-    auto out = logits(start, std::min(batch, n));
-    if (!out.ok()) return out.status();
-    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-  }
-  return ms;
-}
-
-}  // namespace
 
 absl::StatusOr<ProfileReport> ProfileModel(const cohort::v1::Weights& weights,
                                            const std::string& architecture,
@@ -61,27 +38,35 @@ absl::StatusOr<ProfileReport> ProfileModel(const cohort::v1::Weights& weights,
   } else {
     report.engine = "fp32";
   }
-  auto logits = [&](int64_t start, int64_t count) {
-    return int8 ? int8->Logits(data, start, count)
-                : model->Logits(data, start, count);
+  const base::InferenceFn run = [&](int64_t start, int64_t count) {
+    return (int8 ? int8->Logits(data, start, count)
+                 : model->Logits(data, start, count))
+        .status();
   };
-  const int64_t n = data.num_examples;
-  COHORT_ASSIGN_OR_RETURN(auto b1, Time(logits, n, 1, options.runs_batch1));
-  COHORT_ASSIGN_OR_RETURN(auto b32, Time(logits, n, 32, options.runs_batch32));
-  report.p50_b1_ms = Percentile(b1, 0.50);
-  report.p95_b1_ms = Percentile(b1, 0.95);
-  report.p50_b32_ms = Percentile(b32, 0.50);
-  report.p95_b32_ms = Percentile(b32, 0.95);
+  base::LatencyOptions latency;
+  latency.runs_batch1 = options.runs_batch1;
+  latency.runs_batch32 = options.runs_batch32;
+  latency.num_examples = data.num_examples;
+  COHORT_ASSIGN_OR_RETURN(std::vector<base::LatencyReport> measured,
+                          base::MeasureLatencies({run}, latency));
+  const base::LatencyReport& l = measured.front();
+  report.p50_b1_ms = l.p50_b1_ms;
+  report.p95_b1_ms = l.p95_b1_ms;
+  report.p50_b32_ms = l.p50_b32_ms;
+  report.p95_b32_ms = l.p95_b32_ms;
+  report.peak_rss_mib = l.peak_rss_mib;
   COHORT_ASSIGN_OR_RETURN(
       report.operators, ml::ProfileOperators([&]() -> absl::Status {
-        return Time(logits, n, 1, options.profiled_runs).status();
+        for (int r = 0; r < options.profiled_runs; ++r) {
+          COHORT_RETURN_IF_ERROR(run(r % data.num_examples, 1));
+        }
+        return absl::OkStatus();
       }));
   // Per forward pass, so the table reads like the latency above.
   for (auto& op : report.operators) {
     op.self_ms /= options.profiled_runs;
     op.total_ms /= options.profiled_runs;
   }
-  report.peak_rss_mib = base::PeakRssMib();
   return report;
 }
 

@@ -13,10 +13,11 @@
 
 namespace cohort::secagg {
 
-// A device's side of a secure round, on the Participate stream's messages:
+// A device's side of a secure round, on the SecAgg messages (inner layer):
 // it holds the trained update until the server fixes the cohort (begin),
 // encodes it with the server's parameters (secure_update.h), and then runs a
-// SecAggClient. The agent and the simulator share it.
+// SecAggClient. SecureRoundDriver (secure_round_driver.h) wraps it in the
+// Participate stream's envelopes for the agent and the simulator.
 //
 // Not thread-safe; `random` must outlive it.
 class SecAggParticipant final : public ClientSender {

@@ -2,13 +2,7 @@
 
 #include <torch/torch.h>
 
-#include <cmath>
-#include <numeric>
-#include <utility>
-#include <vector>
-
 #include "absl/strings/str_cat.h"
-#include "common/base/random.h"
 
 namespace cohort::ml::internal {
 namespace {
@@ -16,12 +10,6 @@ namespace {
 // Fashion-MNIST training-set mean and standard deviation of pixel/255.
 constexpr float kPixelMean = 0.2860f;
 constexpr float kPixelStd = 0.3530f;
-
-void Shuffle(std::vector<int64_t>& order, base::Random& random) {
-  for (size_t i = order.size(); i > 1; --i) {
-    std::swap(order[i - 1], order[static_cast<size_t>(random.Uniform(i))]);
-  }
-}
 
 }  // namespace
 
@@ -71,24 +59,6 @@ absl::Status ValidateRange(const data::ImageDataset& data, int64_t start,
   return absl::OkStatus();
 }
 
-absl::Status ValidateOptions(const TrainOptions& options) {
-  if (options.epochs < 1 || options.batch_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("epochs and batch_size must be >= 1, got ", options.epochs,
-                     " and ", options.batch_size));
-  }
-  if (!(options.learning_rate > 0.0f) ||
-      !std::isfinite(options.learning_rate)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "learning_rate must be finite and > 0, got ", options.learning_rate));
-  }
-  if (!(options.momentum >= 0.0f && options.momentum < 1.0f)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("momentum must be in [0, 1), got ", options.momentum));
-  }
-  return absl::OkStatus();
-}
-
 at::Tensor ImagesTensor(const data::ImageDataset& data, int64_t start,
                         int64_t count) {
   if (count < 0) count = data.num_examples - start;
@@ -105,98 +75,6 @@ at::Tensor LabelsTensor(const data::ImageDataset& data) {
   return torch::from_blob(const_cast<uint8_t*>(data.labels.data()),
                           {data.num_examples}, torch::kUInt8)
       .to(torch::kLong);
-}
-
-TrainResult TrainLoop(Network& network, const at::Tensor& images,
-                      const TrainOptions& options, const BatchLoss& loss_fn) {
-  const int64_t n = images.size(0);
-  torch::optim::SGD optimizer(network.parameters(),
-                              torch::optim::SGDOptions(options.learning_rate)
-                                  .momentum(options.momentum));
-  network.set_quant_mode(options.qat ? QuantMode::kFakeQuant
-                                     : QuantMode::kOff);
-  network.train();
-  // Dropout masks restart from the seed too, so a reused Network (the
-  // simulator's per-thread trainers) trains each client as a fresh one would.
-  network.SeedDropout(options.seed);
-  base::Random random(options.seed);
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  TrainResult result;
-  result.num_examples = n;
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
-    Shuffle(order, random);
-    // A view of `order`, which outlives it and is not touched mid-epoch.
-    const torch::Tensor order_tensor =
-        torch::from_blob(order.data(), {n}, torch::kLong);
-    double loss_sum = 0.0;
-    for (int64_t start = 0; start < n; start += options.batch_size) {
-      if (options.should_stop && options.should_stop()) {
-        result.stopped = true;
-        network.eval();
-        return result;
-      }
-      const int64_t size = std::min<int64_t>(options.batch_size, n - start);
-      const torch::Tensor index = order_tensor.narrow(0, start, size);
-      optimizer.zero_grad();
-      torch::Tensor loss =
-          loss_fn(network.Forward(images.index_select(0, index)), index);
-      loss.backward();
-      optimizer.step();
-      network.ApplyMasks();
-      loss_sum += loss.item<double>() * static_cast<double>(size);
-    }
-    result.mean_loss = loss_sum / static_cast<double>(n);
-  }
-  network.eval();
-  return result;
-}
-
-absl::Status GuardTorch(const std::function<absl::Status()>& body) {
-  try {
-    return body();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("LibTorch: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", e.what()));
-  }
-}
-
-absl::StatusOr<EvalResult> EvaluateForward(
-    const data::ImageDataset& data, int batch_size,
-    const std::function<at::Tensor(const at::Tensor& images)>& forward) {
-  if (absl::Status s = ValidateDataset(data); !s.ok()) return s;
-  if (batch_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch_size must be >= 1, got ", batch_size));
-  }
-  EvalResult result;
-  absl::Status status = GuardTorch([&]() -> absl::Status {
-    torch::NoGradGuard no_grad;
-    const at::Tensor labels = LabelsTensor(data);
-    const int64_t n = data.num_examples;
-    double loss_sum = 0.0;
-    int64_t correct = 0;
-    for (int64_t start = 0; start < n; start += batch_size) {
-      const int64_t size = std::min<int64_t>(batch_size, n - start);
-      const at::Tensor logits =
-          forward(ImagesTensor(data, start, size));
-      const at::Tensor target = labels.narrow(0, start, size);
-      loss_sum += torch::nn::functional::cross_entropy(
-                      logits, target,
-                      torch::nn::functional::CrossEntropyFuncOptions()
-                          .reduction(torch::kSum))
-                      .item<double>();
-      correct += logits.argmax(1).eq(target).sum().item<int64_t>();
-    }
-    result.num_examples = n;
-    result.mean_loss = loss_sum / static_cast<double>(n);
-    result.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return result;
 }
 
 }  // namespace cohort::ml::internal

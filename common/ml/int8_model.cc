@@ -3,15 +3,19 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/latency.h"
+#include "common/base/percentile.h"
+#include "common/base/status_macros.h"
 #include "common/ml/dataset_tensors.h"
 #include "common/ml/int8_net.h"
 #include "common/ml/model_impl.h"
+#include "common/ml/torch_guard.h"
+#include "common/ml/train_loop.h"
 
 namespace cohort::ml {
 namespace {
@@ -50,33 +54,30 @@ void Calibrate(Network& network, const data::ImageDataset& data,
   network.set_quant_mode(internal::QuantMode::kOff);
 }
 
-// Median batch-1 forward time of each net. The nets take turns in blocks
-// (warm cache within a block, like a device running one model) so that
-// frequency scaling and neighbours' load hit all alike. Every call gets a
-// freshly converted image, as real inference does.
-std::vector<double> MedianBatchOneMs(
+// Median batch-1 forward time of each net (base::TimeInterleaved: the nets
+// take turns in blocks, so frequency scaling and neighbours' load hit all
+// alike). Every call gets a freshly converted image, as real inference does.
+absl::StatusOr<std::vector<double>> MedianBatchOneMs(
     const std::vector<std::unique_ptr<Int8Net>>& nets,
     const data::ImageDataset& images) {
-  torch::NoGradGuard no_grad;
-  std::vector<std::vector<double>> ms(nets.size());
-  for (int round = 0; round < kTimingRounds; ++round) {
-    for (size_t n = 0; n < nets.size(); ++n) {
-      for (int i = 0; i < kTimingWarmup + kTimingRunsPerRound; ++i) {
-        const int64_t index = i % images.num_examples;
-        const auto start = std::chrono::steady_clock::now();
-        nets[n]->Forward(internal::ImagesTensor(images, index, 1));
-        const auto end = std::chrono::steady_clock::now();
-        if (i >= kTimingWarmup) {
-          ms[n].push_back(
-              std::chrono::duration<double, std::milli>(end - start).count());
-        }
-      }
-    }
+  std::vector<base::InferenceFn> fns;
+  for (const auto& net : nets) {
+    fns.push_back([&net, &images](int64_t start, int64_t count) {
+      torch::NoGradGuard no_grad;
+      net->Forward(internal::ImagesTensor(images, start, count));
+      return absl::OkStatus();
+    });
   }
+  base::TimingPlan plan;
+  plan.rounds = kTimingRounds;
+  plan.warmup_per_block = kTimingWarmup;
+  plan.runs_per_block = kTimingRunsPerRound;
+  plan.num_examples = images.num_examples;
+  auto samples = base::TimeInterleaved(fns, plan);
+  if (!samples.ok()) return samples.status();
   std::vector<double> medians;
-  for (std::vector<double>& m : ms) {
-    std::nth_element(m.begin(), m.begin() + m.size() / 2, m.end());
-    medians.push_back(m[m.size() / 2]);
+  for (const std::vector<double>& ms : *samples) {
+    medians.push_back(base::Percentile(ms, 0.5));
   }
   return medians;
 }
@@ -152,8 +153,8 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(
     }
     size_t best = 0;
     if (nets.size() > 1) {
-      const std::vector<double> ms =
-          MedianBatchOneMs(nets, calibration);
+      COHORT_ASSIGN_OR_RETURN(const std::vector<double> ms,
+                              MedianBatchOneMs(nets, calibration));
       for (size_t i = 0; i < nets.size(); ++i) {
         impl->timings.push_back({candidates[i], ms[i]});
         if (ms[i] < ms[best]) best = i;

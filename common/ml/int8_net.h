@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "common/ml/zoo.h"
+#include "common/ml/network.h"
 
 namespace cohort::ml::internal {
 

@@ -4,8 +4,9 @@
 
 #include "absl/status/status.h"
 #include "common/ml/convert.h"
-#include "common/ml/dataset_tensors.h"
 #include "common/ml/model_impl.h"
+#include "common/ml/torch_guard.h"
+#include "common/ml/zoo.h"
 
 namespace cohort::ml {
 

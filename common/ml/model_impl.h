@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/ml/model.h"
-#include "common/ml/zoo.h"
+#include "common/ml/network.h"
 
 namespace cohort::ml {
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <utility>
 
-#include "common/ml/zoo.h"
+#include "common/ml/network.h"
 #include "glog/logging.h"
 
 namespace cohort::ml::internal {

@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/ml/dataset_tensors.h"
 #include "common/ml/model.h"
 #include "common/ml/model_impl.h"
+#include "common/ml/torch_guard.h"
 
 namespace cohort::ml {
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/ml/zoo.h"
+#include "common/ml/network.h"
 
 namespace cohort::ml::internal {
 

@@ -15,11 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/ml/dataset_tensors.h"
 #include "common/ml/model.h"
 #include "common/ml/model_impl.h"
 #include "common/ml/chain_spec.h"
+#include "common/ml/torch_guard.h"
 #include "common/ml/torchscript_chain.h"
+#include "common/ml/zoo.h"
 
 namespace cohort::ml {
 namespace {

@@ -11,6 +11,8 @@
 #include "common/ml/dataset_tensors.h"
 #include "common/ml/model.h"
 #include "common/ml/model_impl.h"
+#include "common/ml/torch_guard.h"
+#include "common/ml/train_loop.h"
 
 namespace cohort::ml {
 

@@ -1,23 +1,19 @@
 // Every config field has one default, one resolver and a reader (STYLE.md).
 //
 // This test walks the descriptors of every message reachable from
-// ServerConfig and SimConfig and, for each leaf field, sets it to a few
-// non-default values on a valid base config and resolves it with the
-// binary's one resolver (ResolveServerOptions, ResolveSimOptions). A field
-// counts as read when some value changes the resolved options (compared
-// through Describe*, which prints every member) or is refused with an error
-// naming the field's path. A field that does neither is accepted and
-// ignored: the test fails and names it, unless kNotApplicable lists it with
-// a reason. New fields are checked the day they are added; a member added to
-// an options struct but not to Describe* shows up as an unread field, never
-// as a false pass. The last test shows the check failing on a resolver that
-// drops a field.
-//
-// AgentConfig is being reworked (client/agent is owned elsewhere): its
-// fields are listed in kAgentTodo and reported, not checked.
+// ServerConfig, SimConfig and AgentConfig and, for each leaf field, sets it
+// to a few non-default values on a valid base config and resolves it with
+// the binary's one resolver (ResolveServerOptions, ResolveSimOptions,
+// ResolveAgentOptions). A field counts as read when some value changes the
+// resolved options (compared through Describe*, which prints every member)
+// or is refused with an error naming the field's path. A field that does
+// neither is accepted and ignored: the test fails and names it, unless
+// kNotApplicable lists it with a reason. New fields are checked the day they
+// are added; a member added to an options struct but not to Describe* shows
+// up as an unread field, never as a false pass. The last test shows the
+// check failing on a resolver that drops a field.
 
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -27,8 +23,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "client/agent/agent_options.h"
 #include "cohort/v1/config.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -106,6 +102,27 @@ std::string DescribeSim(const sim::SimOptions& o) {
       << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
       << "} ";
   DescribeRound(o.round, out);
+  return out.str();
+}
+
+std::string DescribeAgent(const client::AgentOptions& o) {
+  const data::PartitionSpec& p = o.partition;
+  const data::PartitionFieldNames& n = p.fields;
+  std::ostringstream out;
+  out.precision(17);
+  out << "server=" << o.server_address << " tls={"
+      << o.tls.ShortDebugString() << "} name=" << o.server_name_override
+      << " device=" << o.device_id << " population=" << o.population
+      << " data=" << o.idx_dir << "," << o.use_test_split << ","
+      << o.max_examples << " partition={" << static_cast<int>(p.scheme) << ","
+      << p.num_shards << "," << p.alpha << "," << p.seed << ","
+      << p.min_examples << "," << p.max_draws << "," << n.scheme << ","
+      << n.num_shards << "," << n.alpha << "," << n.min_examples
+      << "} shard=" << o.shard_index << " state=" << o.state_dir
+      << " threads=" << o.num_threads
+      << " backoff=" << Describe(o.backoff_initial) << ","
+      << Describe(o.backoff_max) << " max_rounds=" << o.max_rounds
+      << " keepalive=" << Describe(o.keepalive);
   return out.str();
 }
 
@@ -247,7 +264,10 @@ std::vector<std::string> UnreadFields(const Config& base,
 const std::map<std::string, std::string>& NotApplicable(const std::string& config) {
   static const auto* server = new std::map<std::string, std::string>{};
   static const auto* sim = new std::map<std::string, std::string>{};
-  return config == "ServerConfig" ? *server : *sim;
+  static const auto* agent = new std::map<std::string, std::string>{};
+  if (config == "ServerConfig") return *server;
+  if (config == "AgentConfig") return *agent;
+  return *sim;
 }
 
 template <typename Config>
@@ -290,6 +310,23 @@ Resolver<cohort::v1::SimConfig> SimResolver() {
   };
 }
 
+Resolver<cohort::v1::AgentConfig> AgentResolver() {
+  return [](const cohort::v1::AgentConfig& c) -> absl::StatusOr<std::string> {
+    auto o = client::ResolveAgentOptions(c);
+    if (!o.ok()) return o.status();
+    return DescribeAgent(*o);
+  };
+}
+
+// A valid agent config: the two required fields. The resolver reads no
+// files, so the CA path need not exist.
+cohort::v1::AgentConfig AgentBase() {
+  cohort::v1::AgentConfig c;
+  c.set_device_id("d1");
+  c.mutable_tls()->set_ca_cert_path("ca.pem");
+  return c;
+}
+
 class ConfigFieldsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -317,6 +354,10 @@ TEST_F(ConfigFieldsTest, EverySimConfigFieldIsRead) {
   ExpectEveryFieldRead(SimBase(), SimResolver());
 }
 
+TEST_F(ConfigFieldsTest, EveryAgentConfigFieldIsRead) {
+  ExpectEveryFieldRead(AgentBase(), AgentResolver());
+}
+
 // The check can fail: a resolver that drops data.max_examples (as the
 // simulator once did) is caught, and only that field is.
 TEST_F(ConfigFieldsTest, ResolverThatIgnoresAFieldIsCaught) {
@@ -329,37 +370,6 @@ TEST_F(ConfigFieldsTest, ResolverThatIgnoresAFieldIsCaught) {
       };
   EXPECT_EQ(UnreadFields(SimBase(), lossy),
             std::vector<std::string>{"data.max_examples"});
-}
-
-// AgentConfig's resolver (client/agent/agent_setup.cc) is being reworked;
-// until it returns typed options these fields are reported, not checked.
-// TODO: check AgentConfig like the others once ResolveAgentOptions exists.
-TEST_F(ConfigFieldsTest, AgentConfigFieldsAreReportedAsTodo) {
-  static const std::set<std::string> kAgentTodo = {
-      "server_address", "tls.cert_path", "tls.key_path", "tls.ca_cert_path",
-      "server_name_override", "device_id", "population", "data.idx_dir",
-      "data.use_test_split", "data.max_examples", "partition.scheme",
-      "partition.num_shards", "partition.shard_index", "partition.alpha",
-      "partition.seed", "partition.min_examples", "state_dir", "num_threads",
-      "backoff_initial_ms", "backoff_max_ms", "max_rounds", "keepalive_ms"};
-  std::vector<std::string> unlisted, gone;
-  const std::vector<std::string> leaves =
-      LeavesOf(cohort::v1::AgentConfig::descriptor());
-  for (const std::string& path : leaves) {
-    if (!kAgentTodo.contains(path)) unlisted.push_back(path);
-  }
-  const std::set<std::string> present(leaves.begin(), leaves.end());
-  for (const std::string& path : kAgentTodo) {
-    if (!present.contains(path)) gone.push_back(path);
-  }
-  RecordProperty("agent_fields_unchecked", absl::StrJoin(kAgentTodo, " "));
-  std::printf("TODO: %zu AgentConfig fields are not checked yet\n",
-              kAgentTodo.size());
-  if (!unlisted.empty() || !gone.empty()) {
-    std::printf("TODO: AgentConfig fields new since the list: %s; gone: %s\n",
-                absl::StrJoin(unlisted, ", ").c_str(),
-                absl::StrJoin(gone, ", ").c_str());
-  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The agent's path to its data (client/agent/agent_setup.cc) and the
+// The agent's path to its data (client/agent/agent_setup.cc, from the
+// options client/agent/agent_options.cc resolves) and the
 // simulator's SHARDS layout (common/data/client_population.cc) split a data
 // set with the same function: for the same partition config and seed, agent
 // shard i and simulator client i hold the same examples, and a split that
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "client/agent/agent_options.h"
 #include "client/agent/agent_setup.h"
 #include "common/base/textproto.h"
 #include "common/data/client_population.h"
@@ -34,8 +36,9 @@ class PartitionParityTest : public ::testing::Test {
                                                     100, 11));
   }
 
-  // A resolved agent config with `partition` (a PartitionConfig textproto).
-  cohort::v1::AgentConfig Agent(const std::string& partition) {
+  // The resolved options of an agent config with `partition` (a
+  // PartitionConfig textproto).
+  client::AgentOptions Agent(const std::string& partition) {
     cohort::v1::AgentConfig c;
     EXPECT_TRUE(base::ParseTextProto(
                     absl::StrCat("device_id: 'd' tls { ca_cert_path: 'ca' } "
@@ -43,8 +46,10 @@ class PartitionParityTest : public ::testing::Test {
                                  "partition { ", partition, " }"),
                     &c)
                     .ok());
-    EXPECT_TRUE(client::ApplyAgentDefaults(&c).ok());
-    return c;
+    absl::StatusOr<client::AgentOptions> options =
+        client::ResolveAgentOptions(c);
+    EXPECT_TRUE(options.ok()) << options.status();
+    return options.ok() ? *options : client::AgentOptions();
   }
 
   // A resolved scenario with `population` (a PopulationConfig textproto).
@@ -81,10 +86,10 @@ TEST_F(PartitionParityTest, AgentShardIIsSimulatorClientI) {
     auto population =
         data::ClientPopulation::Create(ToPopulationSpec(*sim), &*train);
     ASSERT_TRUE(population.ok()) << population.status();
-    cohort::v1::AgentConfig agent = Agent(c.agent);
+    client::AgentOptions agent = Agent(c.agent);
     int64_t total = 0;
     for (int i = 0; i < 30; ++i) {
-      agent.mutable_partition()->set_shard_index(i);
+      agent.shard_index = i;
       auto mine = client::LoadDeviceData(agent);
       ASSERT_TRUE(mine.ok()) << mine.status();
       const data::ImageDataset simulated = (*population)->DataOf(i);
@@ -156,13 +161,13 @@ TEST_F(PartitionParityTest, NegativeMinimumIsNamedByTheAgentResolver) {
                   "partition { min_examples: -1 }",
                   &c)
                   .ok());
-  const absl::Status status = client::ApplyAgentDefaults(&c);
+  const absl::Status status = client::ResolveAgentOptions(c).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()),
               HasSubstr("partition.min_examples"));
   // Unset means the documented default.
-  cohort::v1::AgentConfig defaults = Agent("num_shards: 2");
-  EXPECT_EQ(defaults.partition().min_examples(), data::kDefaultMinExamples);
+  const client::AgentOptions defaults = Agent("num_shards: 2");
+  EXPECT_EQ(defaults.partition.min_examples, data::kDefaultMinExamples);
 }
 
 }  // namespace

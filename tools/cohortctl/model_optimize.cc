@@ -18,6 +18,10 @@
 namespace cohort::tools {
 namespace {
 
+using base::InferenceFn;
+using base::LatencyOptions;
+using base::LatencyReport;
+using base::MeasureLatencies;
 using ml::Int8Model;
 using ml::Model;
 

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/data/idx_reader.h"
-#include "tools/cohortctl/inference_bench.h"
+#include "common/base/latency.h"
 
 namespace cohort::tools {
 
@@ -37,13 +37,13 @@ struct OptimizeOptions {
   int train_threads = 2;
   int bench_threads = 1;
   uint64_t seed = 1;
-  LatencyOptions latency;
+  base::LatencyOptions latency;
 };
 
 // One engine's figures for an int8 variant.
 struct EngineLatency {
   std::string engine;
-  LatencyReport latency;
+  base::LatencyReport latency;
 };
 
 struct VariantReport {
@@ -52,7 +52,7 @@ struct VariantReport {
   int64_t size_bytes = 0;
   int64_t num_parameters = 0;
   double test_accuracy = 0.0;
-  LatencyReport latency;
+  base::LatencyReport latency;
   // int8 variants measured on every available engine (ptq_int8 only).
   std::vector<EngineLatency> per_engine;
   // distilled: the same student architecture trained alone on labels.

@@ -10,6 +10,8 @@
 namespace cohort::tools {
 namespace {
 
+using base::LatencyReport;
+
 const VariantReport* Find(const std::vector<VariantReport>& reports,
                           const std::string& variant) {
   for (const VariantReport& r : reports) {

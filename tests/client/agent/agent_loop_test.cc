@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/agent/agent.h"
+#include "client/agent/agent_options.h"
 #include "common/crypto/sha256.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
@@ -29,12 +30,13 @@ class AgentLoopTest : public ::testing::Test {
     t->add_shape(4);
     model::SetFloatData(std::vector<float>(4, 0.0f), t);
     state_->model_bytes = model::SerializeWeights(w);
-    config_.set_device_id("dev-1");
-    config_.set_state_dir(::testing::TempDir() + "/agent_loop_" +
-                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(config_.state_dir());
-    config_.set_backoff_initial_ms(1);
-    config_.set_backoff_max_ms(2);
+    options_.device_id = "dev-1";
+    options_.state_dir =
+        ::testing::TempDir() + "/agent_loop_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(options_.state_dir);
+    options_.backoff_initial = absl::Milliseconds(1);
+    options_.backoff_max = absl::Milliseconds(2);
   }
 
   cohort::v1::ServerMessage Assignment(int64_t round,
@@ -55,19 +57,19 @@ class AgentLoopTest : public ::testing::Test {
   }
 
   absl::Status Run() {
-    Agent agent(config_, std::make_unique<FakeTransport>(state_), &trainer_, &stop_);
+    Agent agent(options_, std::make_unique<FakeTransport>(state_), &trainer_, &stop_);
     return agent.Run();
   }
 
   std::shared_ptr<FakeTransport::State> state_;
-  cohort::v1::AgentConfig config_;
+  AgentOptions options_;
   FakeTrainer trainer_;
   absl::Notification stop_;
 };
 
 TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
-  config_.set_max_rounds(1);
-  config_.set_num_threads(2);
+  options_.max_rounds = 1;
+  options_.num_threads = 2;
   state_->check_ins = {Assignment(1)};
   ASSERT_TRUE(Run().ok());
   ASSERT_EQ(state_->reports.size(), 1u);
@@ -79,7 +81,7 @@ TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
 }
 
 TEST_F(AgentLoopTest, UnavailableIsRetriedAfterDiagnosingIt) {
-  config_.set_max_rounds(1);
+  options_.max_rounds = 1;
   state_->check_ins = {absl::UnavailableError("down"),
                        absl::UnavailableError("down"), Assignment(1)};
   ASSERT_TRUE(Run().ok());
@@ -102,8 +104,8 @@ TEST_F(AgentLoopTest, LocalTlsMistakeFoundByDiagnoseStops) {
 }
 
 TEST_F(AgentLoopTest, StopRequestEndsBackoffPromptly) {
-  config_.set_backoff_initial_ms(60000);
-  config_.set_backoff_max_ms(60000);
+  options_.backoff_initial = absl::Seconds(60);
+  options_.backoff_max = absl::Seconds(60);
   state_->check_ins = {absl::UnavailableError("down")};
   std::thread stopper([this] {
     absl::SleepFor(absl::Milliseconds(100));
@@ -126,7 +128,7 @@ TEST_F(AgentLoopTest, PassedReportDeadlineIsNeitherTrainedNorReported) {
 }
 
 TEST_F(AgentLoopTest, TrainerGetsTheAssignmentsDeadline) {
-  config_.set_max_rounds(1);
+  options_.max_rounds = 1;
   const absl::Time deadline = absl::FromUnixMillis(
       absl::ToUnixMillis(absl::Now() + absl::Minutes(5)));
   state_->check_ins = {Assignment(1, deadline)};
@@ -136,7 +138,7 @@ TEST_F(AgentLoopTest, TrainerGetsTheAssignmentsDeadline) {
 }
 
 TEST_F(AgentLoopTest, SameModelTwiceIsFetchedOnce) {
-  config_.set_max_rounds(2);
+  options_.max_rounds = 2;
   state_->check_ins = {Assignment(1), Assignment(2)};
   ASSERT_TRUE(Run().ok());
   EXPECT_EQ(state_->fetches, 1);
@@ -145,7 +147,7 @@ TEST_F(AgentLoopTest, SameModelTwiceIsFetchedOnce) {
 }
 
 TEST_F(AgentLoopTest, SecureRoundSendsReadyAndCountsTheAck) {
-  config_.set_max_rounds(1);
+  options_.max_rounds = 1;
   auto assignment = Assignment(1);
   assignment.mutable_task_assignment()->set_secure_aggregation(true);
   state_->check_ins = {assignment};

@@ -478,7 +478,7 @@ TEST(ClientPopulationTest, ShardsLayoutClientIIsTheAgentsShardI) {
   spec.num_clients = 50;
   spec.alpha = 0.3;
   spec.seed = 7;
-  PartitionSpec agent;  // What agent_setup builds from PartitionConfig.
+  PartitionSpec agent;  // What ResolveAgentOptions builds from PartitionConfig.
   agent.scheme = PartitionScheme::kDirichlet;
   agent.num_shards = 50;
   agent.alpha = 0.3;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/ml/network.h"
 #include "common/ml/zoo.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,125 @@
+#include "client/agent/agent_options.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/base/field_error.h"
+#include "common/base/status_macros.h"
+
+namespace cohort::client {
+namespace {
+
+using base::FieldError;
+
+// server_address, tls, server_name_override, device_id, population,
+// state_dir and num_threads.
+absl::Status ResolveProcess(const cohort::v1::AgentConfig& c,
+                            AgentOptions& o) {
+  if (!c.server_address().empty()) o.server_address = c.server_address();
+  if (!c.server_name_override().empty()) {
+    o.server_name_override = c.server_name_override();
+  }
+  if (!c.population().empty()) o.population = c.population();
+  if (!c.state_dir().empty()) o.state_dir = c.state_dir();
+  if (c.num_threads() != 0) o.num_threads = c.num_threads();
+  o.device_id = c.device_id();
+  o.tls = c.tls();
+  if (o.device_id.empty()) return FieldError("device_id", "is required");
+  if (o.tls.ca_cert_path().empty()) {
+    return FieldError("tls.ca_cert_path",
+                      "is required: the agent only speaks TLS");
+  }
+  // A certificate without its key (or the reverse) is no identity. The
+  // error names the missing field first and the one that was set.
+  if (o.tls.key_path().empty() && !o.tls.cert_path().empty()) {
+    return FieldError("tls.key_path",
+                      "is required with tls.cert_path: cert_path and "
+                      "key_path go together");
+  }
+  if (o.tls.cert_path().empty() && !o.tls.key_path().empty()) {
+    return FieldError("tls.cert_path",
+                      "is required with tls.key_path: cert_path and "
+                      "key_path go together");
+  }
+  if (o.num_threads < 1 || o.num_threads > 256) {
+    return FieldError("num_threads", "must be in [1, 256]");
+  }
+  return absl::OkStatus();
+}
+
+// The split every device computes, and this device's shard of it.
+absl::Status ResolvePartition(const cohort::v1::PartitionConfig& p,
+                              AgentOptions& o) {
+  data::PartitionSpec& spec = o.partition;
+  spec.scheme = p.scheme() == cohort::v1::PartitionConfig::DIRICHLET
+                    ? data::PartitionScheme::kDirichlet
+                    : data::PartitionScheme::kIid;
+  if (p.num_shards() != 0) spec.num_shards = p.num_shards();
+  if (p.alpha() != 0) spec.alpha = p.alpha();
+  if (p.seed() != 0) spec.seed = p.seed();
+  if (p.min_examples() != 0) spec.min_examples = p.min_examples();
+  o.shard_index = p.shard_index();
+  if (spec.num_shards < 1) {
+    return FieldError("partition.num_shards", "must be >= 1");
+  }
+  if (o.shard_index < 0 || o.shard_index >= spec.num_shards) {
+    return FieldError("partition.shard_index", "must be in [0, num_shards)");
+  }
+  if (!(spec.alpha > 0)) return FieldError("partition.alpha", "must be > 0");
+  if (spec.min_examples < 1) {
+    return FieldError("partition.min_examples", "must be >= 1 (0 means 10)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveData(const cohort::v1::DataConfig& d, AgentOptions& o) {
+  if (!d.idx_dir().empty()) o.idx_dir = d.idx_dir();
+  o.use_test_split = d.use_test_split();
+  if (d.max_examples() < 0) {
+    return FieldError("data.max_examples", "must be >= 0");
+  }
+  o.max_examples = d.max_examples();
+  return absl::OkStatus();
+}
+
+// A non-negative millisecond field; 0 keeps `*out` (the default).
+absl::Status ResolveMillis(absl::string_view field, int64_t ms,
+                           absl::Duration* out) {
+  if (ms < 0) return FieldError(field, "must not be negative");
+  if (ms > 0) *out = absl::Milliseconds(ms);
+  return absl::OkStatus();
+}
+
+// backoff_initial_ms, backoff_max_ms, max_rounds and keepalive_ms.
+absl::Status ResolveTiming(const cohort::v1::AgentConfig& c,
+                           AgentOptions& o) {
+  COHORT_RETURN_IF_ERROR(ResolveMillis(
+      "backoff_initial_ms", c.backoff_initial_ms(), &o.backoff_initial));
+  COHORT_RETURN_IF_ERROR(
+      ResolveMillis("backoff_max_ms", c.backoff_max_ms(), &o.backoff_max));
+  if (o.backoff_initial > o.backoff_max) {
+    return FieldError(
+        "backoff_initial_ms",
+        absl::StrCat("must be <= backoff_max_ms (",
+                     absl::ToInt64Milliseconds(o.backoff_max),
+                     " ms; 0 means 30000)"));
+  }
+  if (c.max_rounds() < 0) {
+    return FieldError("max_rounds", "must be >= 0 (0 = run until SIGTERM)");
+  }
+  o.max_rounds = c.max_rounds();
+  return ResolveMillis("keepalive_ms", c.keepalive_ms(), &o.keepalive);
+}
+
+}  // namespace
+
+absl::StatusOr<AgentOptions> ResolveAgentOptions(
+    const cohort::v1::AgentConfig& config) {
+  AgentOptions o;
+  COHORT_RETURN_IF_ERROR(ResolveProcess(config, o));
+  COHORT_RETURN_IF_ERROR(ResolvePartition(config.partition(), o));
+  COHORT_RETURN_IF_ERROR(ResolveData(config.data(), o));
+  COHORT_RETURN_IF_ERROR(ResolveTiming(config, o));
+  return o;
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,80 @@
+#ifndef COHORT_CLIENT_AGENT_AGENT_OPTIONS_H_
+#define COHORT_CLIENT_AGENT_AGENT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/transport/grpc_transport.h"
+#include "cohort/v1/config.pb.h"
+#include "common/data/idx_reader.h"
+#include "common/data/partition.h"
+
+namespace cohort::client {
+
+// AgentConfig with defaults applied and values checked: everything
+// cohort-agent reads from its config, read once by ResolveAgentOptions.
+// Defaults are the members' initializers, as in server::ServerOptions.
+struct AgentOptions {
+  // host:port of the coordinator.
+  std::string server_address = "127.0.0.1:50051";
+  // ca_cert_path is the only trust root and is always set; cert_path and
+  // key_path, the device's mTLS identity, are both set or both empty.
+  // CheckDeviceCertificate and MakeTransport read the files.
+  cohort::v1::TlsConfig tls;
+  // Name the server's certificate must carry.
+  std::string server_name_override = "localhost";
+  // Identity reported at check-in (an mTLS certificate's name wins). Never
+  // empty.
+  std::string device_id;
+  // Population to join.
+  std::string population = "fashion_mnist";
+  // Fashion-MNIST IDX files: the test split instead of the training split
+  // when use_test_split, at most max_examples examples of it (0 = all).
+  std::string idx_dir = data::kDefaultFashionMnistDir;
+  bool use_test_split = false;
+  int64_t max_examples = 0;
+  // The split every device computes (num_shards 1, alpha 0.5, seed 1 and
+  // min_examples data::kDefaultMinExamples unless set; scheme kIid unless
+  // DIRICHLET), and this device's shard of it, in [0, partition.num_shards).
+  // The simulator's SHARDS layout (data::ShardPartitionOf) builds the same
+  // spec from the same values, so shard i is the same on both.
+  data::PartitionSpec partition;
+  int shard_index = 0;
+  // The agent's state (the cached model).
+  std::string state_dir = "cohort-agent-state";
+  // Training threads, in [1, 256]. One by default: an agent is a background
+  // daemon and must not take over the device.
+  int num_threads = 1;
+  // Backoff after a retryable error: exponential from backoff_initial to
+  // backoff_max, with jitter. Millisecond resolution; initial <= max.
+  absl::Duration backoff_initial = absl::Milliseconds(500);
+  absl::Duration backoff_max = absl::Seconds(30);
+  // Leave after this many reported rounds; 0 runs until SIGTERM.
+  int max_rounds = 0;
+  // HTTP/2 keepalive ping interval to the coordinator (also while training).
+  // Must be at least the server's limits.min_client_keepalive_ms, or the
+  // server closes the connection.
+  absl::Duration keepalive = GrpcTransport::kDefaultKeepalive;
+};
+
+// The one resolver of AgentConfig: a zero or empty field takes the default
+// above. Returns INVALID_ARGUMENT, naming the field first
+// ("partition.shard_index: ..."), for: an empty device_id or
+// tls.ca_cert_path (the agent only speaks TLS); tls.cert_path without
+// tls.key_path or the reverse (the error names the missing one first);
+// num_threads negative or above 256; a negative partition.num_shards;
+// partition.shard_index outside [0, num_shards); a negative (or NaN)
+// partition.alpha; a negative partition.min_examples, data.max_examples,
+// backoff_initial_ms, backoff_max_ms, max_rounds or keepalive_ms; and
+// backoff_initial_ms above backoff_max_ms (after defaults). Reads no files:
+// missing data or certificates are reported when the agent opens them
+// (LoadDeviceData, CheckDeviceCertificate, MakeTransport), and whether the
+// data can give every shard partition.min_examples by LoadDeviceData.
+absl::StatusOr<AgentOptions> ResolveAgentOptions(
+    const cohort::v1::AgentConfig& config);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_AGENT_AGENT_OPTIONS_H_

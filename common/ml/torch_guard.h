@@ -1,0 +1,20 @@
+#ifndef COHORT_COMMON_ML_TORCH_GUARD_H_
+#define COHORT_COMMON_ML_TORCH_GUARD_H_
+
+// Internal to common/ml: the one place where LibTorch's exceptions become
+// Status. Every public common/ml function that calls LibTorch runs it inside
+// GuardTorch, so no c10::Error leaves the folder.
+
+#include <functional>
+
+#include "absl/status/status.h"
+
+namespace cohort::ml::internal {
+
+// Runs `body`; a c10::Error or other std::exception it throws becomes
+// INTERNAL "LibTorch: <what>".
+absl::Status GuardTorch(const std::function<absl::Status()>& body);
+
+}  // namespace cohort::ml::internal
+
+#endif  // COHORT_COMMON_ML_TORCH_GUARD_H_
