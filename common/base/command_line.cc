@@ -10,7 +10,10 @@ namespace cohort::base {
 std::vector<char*> ParseCommandLine(int argc, char** argv, const char* usage) {
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "_main.cc");
+    // A binary's flags live in its *_main.cc and its subcommands'
+    // *_command.cc; library flags (gRPC's, glog's) stay out of --help.
+    return absl::EndsWith(file, "_main.cc") ||
+           absl::EndsWith(file, "_command.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);

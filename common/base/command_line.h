@@ -7,7 +7,8 @@ namespace cohort::base {
 
 // Parses argv with Abseil flags after setting `usage` as the program's usage
 // message; returns the positional arguments (argv[0] first). `--help` lists
-// the flags defined in the binary's own *_main.cc (Abseil's default matches
+// the flags defined in the binary's own *_main.cc and its subcommands'
+// *_command.cc files (Abseil's default matches
 // files named after the binary, which ours are not, and then prints "No
 // flags matched"); `--helpfull` lists every flag. Exits on a bad flag.
 std::vector<char*> ParseCommandLine(int argc, char** argv, const char* usage);

@@ -1,6 +1,7 @@
 #include "common/base/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,14 +51,22 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
+                                 const std::string& contents, int mode) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.has_parent_path()
                                   ? target.parent_path()
                                   : std::filesystem::path(".");
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  static_cast<mode_t>(mode));
   if (fd < 0) return ErrnoError("create", tmp);
+  // A stale temp file keeps its old bits through O_CREAT; set them.
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+    absl::Status s = ErrnoError("chmod", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   const char* p = contents.data();
   size_t left = contents.size();
   while (left > 0) {

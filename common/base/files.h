@@ -16,9 +16,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 
 // Writes `contents` durably: a temp file in the same directory, fsync, rename
 // over `path`, fsync of the directory. A crash leaves either the old or the new
-// file, never a torn one. INTERNAL on I/O errors.
+// file, never a torn one. The file gets permission bits `mode` (before the
+// umask), e.g. 0600 for a private key. INTERNAL on I/O errors.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents);
+                                 const std::string& contents, int mode = 0644);
 
 // Creates a directory and its parents. OK if it exists.
 absl::Status MakeDirs(const std::string& path);

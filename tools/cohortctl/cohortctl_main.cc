@@ -2,6 +2,8 @@
 //
 //   cohortctl model optimize --arch=small_cnn --out=DIR [--json]
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
+//   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
+//   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
 //
 // Exit codes: 0 on success, 2 for bad usage, 1 when the work fails.
 
@@ -13,6 +15,7 @@
 #include "common/base/files.h"
 #include "common/base/command_line.h"
 #include "common/base/logging.h"
+#include "tools/cohortctl/keys_command.h"
 #include "tools/cohortctl/model_optimize.h"
 
 ABSL_FLAG(std::string, arch, "small_cnn",
@@ -21,7 +24,8 @@ ABSL_FLAG(std::string, arch, "small_cnn",
 ABSL_FLAG(std::string, torchscript, "",
           "model optimize: a TorchScript module file to import instead of "
           "--arch.");
-ABSL_FLAG(std::string, out, "", "model optimize: output directory.");
+ABSL_FLAG(std::string, out, "",
+          "model optimize, keys certify: output directory.");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST directory (Debian's gzipped IDX files).");
@@ -45,9 +49,13 @@ constexpr char kUsage[] =
     "Cohort operator tool.\n"
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
+    "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
+    "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
     "Trains or imports an fp32 model, derives ptq_int8, qat_int8, pruned\n"
     "(and pruned_int8) and distilled variants, writes <variant>.weights.pb\n"
-    "and report.{txt,json} into --out and prints a report.";
+    "and report.{txt,json} into --out and prints a report.\n"
+    "keys: the offline root of trust (k of n root keys) and the release key\n"
+    "it certifies for the coordinator (docs/LIFECYCLE.md).";
 
 int ModelOptimize() {
   cohort::tools::OptimizeOptions o;
@@ -99,6 +107,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string> command(args.begin() + 1, args.end());
   if (command == std::vector<std::string>{"model", "optimize"}) {
     return ModelOptimize();
+  }
+  if (command.size() == 2 && command[0] == "keys") {
+    return cohort::tools::RunKeysCommand(command[1], absl::GetFlag(FLAGS_out),
+                                         absl::GetFlag(FLAGS_json));
   }
   std::fprintf(stderr, "cohortctl: unknown command\n%s\n", kUsage);
   return 2;
