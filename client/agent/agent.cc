@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 #include <unistd.h>
 
@@ -44,14 +45,16 @@ absl::Time ReportDeadline(const cohort::v1::TaskAssignment& assignment) {
 
 Agent::Agent(const AgentOptions& options,
              std::unique_ptr<CoordinatorTransport> transport,
-             Trainer* trainer, absl::Notification* stop)
+             Trainer* trainer, absl::Notification* stop,
+             std::unique_ptr<ReleaseGuard> guard)
     : options_(options),
       transport_(std::move(transport)),
       trainer_(trainer),
       stop_(stop),
       random_(DeviceKey(options.device_id) ^
               static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))),
-      model_cache_(options.state_dir) {}
+      model_cache_(options.state_dir),
+      guard_(std::move(guard)) {}
 
 void Agent::Wait(absl::Duration d) { stop_->WaitForNotificationWithTimeout(d); }
 
@@ -135,6 +138,28 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   return result;
 }
 
+absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
+    const cohort::v1::TaskAssignment& assignment) {
+  const cohort::v1::ModelRef& ref = assignment.model();
+  std::optional<cohort::v1::ModelManifest> release;
+  if (guard_ != nullptr) {
+    auto checked = guard_->Check(ref, assignment.task(), absl::Now());
+    if (!checked.ok()) {
+      return absl::AbortedError(absl::StrCat("refused the assigned model: ",
+                                             checked.status().ToString()));
+    }
+    release = *std::move(checked);
+  }
+  // The cache verifies the bytes against ref.sha256, which the checked
+  // manifest lists, so a verified download is the signed artifact.
+  COHORT_ASSIGN_OR_RETURN(
+      cohort::v1::Weights weights, model_cache_.Get(ref, [&] {
+        return transport_->FetchModel(ref, assignment.task());
+      }));
+  if (release.has_value()) COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
+  return weights;
+}
+
 absl::StatusOr<LocalUpdate> Agent::TrainForRound(
     const cohort::v1::TaskAssignment& assignment) {
   const absl::Time deadline = ReportDeadline(assignment);
@@ -144,11 +169,7 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
         absl::FormatTime(deadline), " passed; not reporting"));
   };
   if (absl::Now() >= deadline) return missed();
-  COHORT_ASSIGN_OR_RETURN(
-      cohort::v1::Weights start,
-      model_cache_.Get(assignment.model(), [&] {
-        return transport_->FetchModel(assignment.model(), assignment.task());
-      }));
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start, StartingModel(assignment));
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
       TrainingSeed(DeviceKey(options_.device_id), assignment.round_id()),

@@ -9,7 +9,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/agent/agent_options.h"
+#include "client/agent/agent_options.h"
 #include "client/agent/model_cache.h"
+#include "client/agent/release_guard.h"
 #include "client/train/trainer.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
@@ -26,9 +28,11 @@ namespace cohort::client {
 // thread (the signal thread) to abort the call in flight.
 class Agent {
  public:
+  // `guard` (null: no pinned root) checks every assigned model's release
+  // before a byte of it is used.
   Agent(const AgentOptions& options,
         std::unique_ptr<CoordinatorTransport> transport, Trainer* trainer,
-        absl::Notification* stop);
+        absl::Notification* stop, std::unique_ptr<ReleaseGuard> guard = nullptr);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
   // server's certificate is not trusted, or when the transport's Diagnose()
@@ -49,6 +53,12 @@ class Agent {
   // The round's local update: the model from the cache or the server,
   // trained until the report deadline. ABORTED (check in again) once the
   // deadline has passed, before or during training: nothing is reported.
+  // ABORTED too when the guard refuses the model's release: the device
+  // keeps what it holds and checks in again later.
+  // The assignment's model, its release checked by the guard (if any) and
+  // its bytes by the cache; the guard then records the release as held.
+  absl::StatusOr<cohort::v1::Weights> StartingModel(
+      const cohort::v1::TaskAssignment& assignment);
   absl::StatusOr<LocalUpdate> TrainForRound(
       const cohort::v1::TaskAssignment& assignment);
   absl::StatusOr<absl::Duration> DoAssignment(
@@ -70,6 +80,7 @@ class Agent {
   int backoff_attempt_ = 0;
   int64_t rounds_reported_ = 0;
   ModelCache model_cache_;
+  std::unique_ptr<ReleaseGuard> guard_;
 };
 
 }  // namespace cohort::client

@@ -136,8 +136,10 @@ int RunAgent(const cohort::client::AgentOptions& options,
   if (!trainer.ok()) return Fail(trainer.status());
   auto transport = cohort::client::MakeTransport(options);
   if (!transport.ok()) return Fail(transport.status());
+  auto guard = cohort::client::MakeReleaseGuard(options);
+  if (!guard.ok()) return Fail(guard.status());
   cohort::client::Agent agent(options, std::move(*transport), trainer->get(),
-                              stop);
+                              stop, *std::move(guard));
   {
     absl::MutexLock lock(mu);
     *running = &agent;

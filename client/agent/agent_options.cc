@@ -40,6 +40,7 @@ absl::Status ResolveProcess(const cohort::v1::AgentConfig& c,
                       "is required with tls.key_path: cert_path and "
                       "key_path go together");
   }
+  o.trusted_root_path = c.trust().root_path();
   if (o.num_threads < 1 || o.num_threads > 256) {
     return FieldError("num_threads", "must be in [1, 256]");
   }

@@ -57,6 +57,10 @@ struct AgentOptions {
   // Must be at least the server's limits.min_client_keepalive_ms, or the
   // server closes the connection.
   absl::Duration keepalive = GrpcTransport::kDefaultKeepalive;
+  // The pinned root (trust.root_path). Set: every model must come with a
+  // manifest its certified release key signed (common/model/trust.h).
+  // Empty: models are checked against the assignment's SHA-256 only.
+  std::string trusted_root_path;
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default

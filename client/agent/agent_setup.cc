@@ -3,11 +3,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
 #include "common/ml/model.h"
+#include "glog/logging.h"
 
 namespace cohort::client {
 
@@ -37,6 +39,19 @@ absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
       GrpcTransport::Connect(o.server_address, o.tls, o.server_name_override,
                              o.keepalive));
   return std::unique_ptr<CoordinatorTransport>(std::move(transport));
+}
+
+absl::StatusOr<std::unique_ptr<ReleaseGuard>> MakeReleaseGuard(
+    const AgentOptions& options) {
+  if (options.trusted_root_path.empty()) return nullptr;
+  auto guard = ReleaseGuard::Open(options.trusted_root_path, options.state_dir);
+  if (!guard.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trust.root_path: ", guard.status().ToString()));
+  }
+  LOG(INFO) << "pinned root " << options.trusted_root_path
+            << "; highest release held " << (*guard)->highest_release();
+  return guard;
 }
 
 }  // namespace cohort::client

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/agent/agent_options.h"
+#include "client/agent/release_guard.h"
 #include "client/train/local_trainer.h"
 #include "client/transport/transport.h"
 #include "common/data/dataset.h"
@@ -28,6 +29,13 @@ absl::StatusOr<data::ImageDataset> LoadDeviceData(const AgentOptions& options);
 // A gRPC transport over TLS: the configured CA is the only trust root, and
 // the device's certificate is presented when configured (mTLS).
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
+    const AgentOptions& options);
+
+// The device's release policy when trusted_root_path is set, else null.
+// FAILED_PRECONDITION starting "trust.root_path: " when the pinned root is
+// missing or does not verify, or the state directory's release file is
+// unreadable.
+absl::StatusOr<std::unique_ptr<ReleaseGuard>> MakeReleaseGuard(
     const AgentOptions& options);
 
 }  // namespace cohort::client

@@ -20,6 +20,10 @@ std::string ModelCache::ArchitecturePath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/model.arch");
 }
 
+std::string ModelCache::ReleasePath(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/release");
+}
+
 bool ModelCache::Holds(const cohort::v1::ModelRef& ref) const {
   return version_ != 0 && sha256_ == ref.sha256() &&
          architecture_ == ref.architecture();

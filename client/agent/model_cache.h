@@ -15,6 +15,7 @@ namespace cohort::client {
 // state directory, whose layout this class owns:
 //   <state_dir>/model.pb    the artifact bytes exactly as downloaded
 //   <state_dir>/model.arch  the architecture the server named for them
+//   <state_dir>/release     the highest release accepted (ReleaseGuard)
 //
 // A cached model is reused only when its SHA-256 *and* its architecture
 // match the ModelRef the server assigns. A version number proves nothing: a
@@ -41,6 +42,7 @@ class ModelCache {
 
   static std::string ModelPath(const std::string& state_dir);
   static std::string ArchitecturePath(const std::string& state_dir);
+  static std::string ReleasePath(const std::string& state_dir);
   // Largest model.pb read back from disk.
   static constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
 

@@ -21,6 +21,7 @@
 #include "server/api/coordinator_service.h"
 #include "server/api/front_door.h"
 #include "server/api/tls.h"
+#include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
 #include "server/round/task_assembly.h"
 #include "server/round/report_size.h"
@@ -148,6 +149,25 @@ absl::Status AnnounceServing(const ServerOptions& options, int port,
   return base::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
 }
 
+// The release key, or null when releases are not signed. Errors of
+// ReleaseSigner::Load (a missing file, a certificate for another key).
+absl::StatusOr<std::unique_ptr<ReleaseSigner>> LoadSigner(
+    const SigningOptions& signing) {
+  if (!signing.enabled()) {
+    LOG(WARNING) << "signing is not configured: versions go to devices "
+                    "unsigned, and agents that pin a root refuse them";
+    return nullptr;
+  }
+  auto signer = ReleaseSigner::Load(signing.release_key_path,
+                                    signing.certificate_path);
+  if (!signer.ok()) {
+    return absl::Status(signer.status().code(),
+                        absl::StrCat("signing: ", signer.status().message()));
+  }
+  LOG(INFO) << "signing releases with release key " << (*signer)->key_id();
+  return signer;
+}
+
 absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
   COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
@@ -158,11 +178,14 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
                              options.holdout_examples));
   COHORT_ASSIGN_OR_RETURN(auto recorder,
                           RunRecorder::Create(options.run_dir, stdout));
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<ReleaseSigner> signer,
+                          LoadSigner(options.signing));
   COHORT_ASSIGN_OR_RETURN(
       AssembledTask task,
       AssembleTask(std::move(store), ModelSpecOf(options), std::move(holdout),
                    options.round, base::RealClock::Get(),
-                   [&recorder](const RoundSummary& s) { recorder->Record(s); }));
+                   [&recorder](const RoundSummary& s) { recorder->Record(s); },
+                   ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
   CoordinatorService service(&engine);
   COHORT_ASSIGN_OR_RETURN(auto serving,

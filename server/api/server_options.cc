@@ -60,6 +60,24 @@ absl::Status ResolveProcess(const cohort::v1::ServerConfig& c,
   return absl::OkStatus();
 }
 
+absl::StatusOr<SigningOptions> ResolveSigning(
+    const cohort::v1::SigningConfig& c) {
+  SigningOptions o;
+  if (c.release_key_path().empty() != c.certificate_path().empty()) {
+    return FieldError(c.release_key_path().empty() ? "signing.release_key_path"
+                                                   : "signing.certificate_path",
+                      "signing.release_key_path and signing.certificate_path "
+                      "go together");
+  }
+  if (c.manifest_ttl_hours() < 0) {
+    return FieldError("signing.manifest_ttl_hours", "must be >= 0 (0 = 720)");
+  }
+  o.release_key_path = c.release_key_path();
+  o.certificate_path = c.certificate_path();
+  if (c.manifest_ttl_hours() > 0) o.manifest_ttl = absl::Hours(c.manifest_ttl_hours());
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerOptions> ResolveServerOptions(
@@ -70,6 +88,7 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
       o.round, ResolveRoundOptions(config.task(), config.round(), config.plan()));
   COHORT_ASSIGN_OR_RETURN(o.store, ResolveStore(config.store()));
   COHORT_RETURN_IF_ERROR(ResolveHoldout(config.holdout(), o));
+  COHORT_ASSIGN_OR_RETURN(o.signing, ResolveSigning(config.signing()));
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
 #include "common/data/idx_reader.h"
 #include "server/api/front_door.h"
@@ -21,6 +22,15 @@ struct StoreOptions {
   std::string directory = "cohort-state";
   // kPostgres: libpq connection string; never empty for kPostgres.
   std::string postgres_dsn;
+};
+
+// SigningConfig with defaults applied. Both paths empty: releases are not
+// signed.
+struct SigningOptions {
+  std::string release_key_path;
+  std::string certificate_path;
+  absl::Duration manifest_ttl = absl::Hours(720);
+  bool enabled() const { return !release_key_path.empty(); }
 };
 
 // ServerConfig with defaults applied and values checked: everything
@@ -53,6 +63,8 @@ struct ServerOptions {
   std::string run_dir;
   // Limits of the public port and gRPC's transport (ConnectionLimits).
   FrontDoorOptions limits;
+  // The release key; RunServer reads the files.
+  SigningOptions signing;
 };
 
 // The one resolver of ServerConfig. `descriptor_limit` is the process's soft
@@ -60,7 +72,10 @@ struct ServerOptions {
 // limits.max_connections (see ResolveFrontDoorOptions). Returns
 // INVALID_ARGUMENT, naming the field first ("round.goal_count: ..."), for:
 // any value ResolveRoundOptions or ResolveFrontDoorOptions refuses; a
-// negative max_message_bytes or holdout.max_examples; store.backend POSTGRES without store.postgres_dsn; and
+// negative max_message_bytes, holdout.max_examples or
+// signing.manifest_ttl_hours; one of signing.release_key_path and
+// signing.certificate_path without the other; store.backend POSTGRES
+// without store.postgres_dsn; and
 // holdout.use_test_split, which does not apply (the holdout is always the
 // test split). Reads no files: a missing holdout or certificate is reported
 // when RunServer opens it.

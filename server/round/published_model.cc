@@ -28,4 +28,30 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> Publish(
   return m;
 }
 
+cohort::v1::ModelManifest ManifestContent(const PublishedModel& model,
+                                          int64_t parent) {
+  cohort::v1::ModelManifest m;
+  m.set_version(model.version);
+  m.set_parent(parent);
+  m.set_round_id(model.round_id);
+  m.set_architecture(model.architecture);
+  m.set_architecture_sha256(crypto::Sha256Hex(model.architecture));
+  for (const auto& [name, value] : model.metrics) (*m.mutable_metrics())[name] = value;
+  auto add = [&m](const char* kind, const std::string& bytes,
+                  const std::string& sha256) {
+    cohort::v1::ArtifactDigest* a = m.add_artifacts();
+    a->set_kind(kind);
+    a->set_sha256(sha256);
+    a->set_size_bytes(static_cast<int64_t>(bytes.size()));
+  };
+  if (model.int8) {
+    add("int8", model.bytes, model.sha256);
+    const std::string master = model::SerializeWeights(model.weights);
+    add("fp32", master, crypto::Sha256Hex(master));
+  } else {
+    add("fp32", model.bytes, model.sha256);
+  }
+  return m;
+}
+
 }  // namespace cohort::server

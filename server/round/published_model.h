@@ -26,7 +26,19 @@ struct PublishedModel {
   std::string bytes;            // serialized artifact
   std::string sha256;           // of `bytes`
   std::map<std::string, double> metrics;
+  // When the coordinator signs releases: the release devices get this
+  // version under, and its signed manifest. 0 and empty otherwise.
+  int64_t release = 0;
+  cohort::v1::SignedManifest manifest;
 };
+
+// The manifest content of `model` as the child of version `parent`: the
+// artifacts a device can download ("int8" when the artifact is quantized,
+// and always "fp32", the master weights), the architecture and its SHA-256,
+// the round and the metrics. The release number, key id and times are the
+// registry's to fill in.
+cohort::v1::ModelManifest ManifestContent(const PublishedModel& model,
+                                          int64_t parent);
 
 // Builds a PublishedModel from master `weights`: quantizes them when `int8`,
 // then serializes and hashes the artifact. INVALID_ARGUMENT if the weights

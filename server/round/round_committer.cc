@@ -10,13 +10,15 @@
 namespace cohort::server {
 
 RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
-                               TaskModel* task_model, base::Clock* clock)
+                               TaskModel* task_model, base::Clock* clock,
+                               ReleaseRegistry* registry)
     : task_(options.task),
       int8_artifacts_(options.int8_artifacts),
       store_(store),
       task_model_(task_model),
       clock_(clock),
-      optimizer_(options.server_learning_rate, options.server_momentum) {}
+      optimizer_(options.server_learning_rate, options.server_momentum),
+      registry_(registry) {}
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundCommitter::CommitInitial() {
@@ -26,7 +28,7 @@ RoundCommitter::CommitInitial() {
       auto model, Publish(1, 0, task_model_->architecture(), std::move(weights),
                           std::move(metrics), int8_artifacts_));
   COHORT_RETURN_IF_ERROR(Persist(*model, /*parent=*/0));
-  return model;
+  return Released(std::move(model), /*parent=*/0, "initial model");
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
@@ -39,7 +41,25 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
   // Momentum advances only once the version is durable: after a failed
   // write the optimizer is as it was, so a retry computes the same step.
   optimizer_.Accept(std::move(step));
-  return model;
+  return Released(std::move(model), result.parent->version,
+                  absl::StrCat("round ", result.round_id, " committed"));
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
+    std::shared_ptr<const PublishedModel> model, int64_t parent,
+    const std::string& reason) {
+  if (registry_ == nullptr) return model;
+  COHORT_ASSIGN_OR_RETURN(std::optional<Release> current, registry_->Current());
+  if (!current.has_value() || current->record.version != model->version) {
+    ReleaseRequest request;
+    request.manifest = ManifestContent(*model, parent);
+    request.reason = reason;
+    COHORT_ASSIGN_OR_RETURN(current, registry_->Publish(std::move(request)));
+  }
+  auto released = std::make_shared<PublishedModel>(*model);
+  released->release = current->record.release;
+  released->manifest = std::move(current->manifest);
+  return released;
 }
 
 absl::StatusOr<ServerOptimizer::StepResult> RoundCommitter::ApplyOptimizer(

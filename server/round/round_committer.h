@@ -13,6 +13,7 @@
 #include "server/round/published_model.h"
 #include "server/round/round_options.h"
 #include "server/round/round_result.h"
+#include "server/registry/release_registry.h"
 #include "server/round/task_model.h"
 #include "server/store/store.h"
 
@@ -26,14 +27,13 @@ namespace cohort::server {
 //   2. check the new weights are finite, evaluate them on the TaskModel and
 //      build the PublishedModel (artifact, hash, metrics);
 //   3. write the version record to the Store durably (Persist);
-//   4. only then advance the optimizer's state (momentum).
-//
-// Anything that must follow the durable write, such as signing and
-// releasing the version, belongs in Persist, which version 1 goes through
-// too.
+//   4. only then advance the optimizer's state (momentum);
+//   5. when releases are signed, release it (Released): sign its manifest
+//      and make it the current release.
 //
 // Owns the ServerOptimizer (momentum lives here, in memory only). Store,
-// TaskModel and Clock are borrowed and must outlive the committer. Not
+// TaskModel, Clock and the ReleaseRegistry (null: releases are not signed)
+// are borrowed and must outlive the committer. Not
 // thread-safe: the engine calls it from its driver thread only, never under
 // its mutex.
 class RoundCommitter {
@@ -41,7 +41,8 @@ class RoundCommitter {
   // Reads task, int8_artifacts, server_learning_rate and server_momentum
   // from `options`.
   RoundCommitter(const RoundOptions& options, Store* store,
-                 TaskModel* task_model, base::Clock* clock);
+                 TaskModel* task_model, base::Clock* clock,
+                 ReleaseRegistry* registry = nullptr);
 
   RoundCommitter(const RoundCommitter&) = delete;
   RoundCommitter& operator=(const RoundCommitter&) = delete;
@@ -65,8 +66,21 @@ class RoundCommitter {
   // On any error the optimizer state is unchanged, so committing the same
   // result again computes the same version. A Store error may be in doubt
   // (the version landed after all): the caller re-reads the Store.
+  //
+  // With a registry, the returned version carries its release; a registry
+  // error after the version is durable is returned as-is, and the engine
+  // releases the version when it re-reads the store (Released).
   absl::StatusOr<std::shared_ptr<const PublishedModel>> Commit(
       const RoundResult& result);
+
+  // `model` (stored as the child of `parent`) with its release attached:
+  // the current release if it publishes model's version, else a new release
+  // of it ("gate", `reason`). `model` as it is without a registry. Errors
+  // from the registry and the store as-is (DATA_LOSS for a stored release
+  // that does not verify).
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> Released(
+      std::shared_ptr<const PublishedModel> model, int64_t parent,
+      const std::string& reason);
 
  private:
   // Step 1: the optimizer step from result.parent, checked finite. INTERNAL
@@ -88,6 +102,7 @@ class RoundCommitter {
   TaskModel* const task_model_;
   base::Clock* const clock_;
   ServerOptimizer optimizer_;
+  ReleaseRegistry* const registry_;
 };
 
 }  // namespace cohort::server

@@ -22,6 +22,7 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   ref->set_size_bytes(static_cast<int64_t>(ctx.model->bytes.size()));
   ref->set_sha256(ctx.model->sha256);
   ref->set_architecture(ctx.model->architecture);
+  if (ctx.model->release > 0) *ref->mutable_manifest() = ctx.model->manifest;
   *a.mutable_plan() = ctx.options->plan;
   a.set_report_deadline_unix_ms(absl::ToUnixMillis(ctx.report_deadline));
   a.set_secure_aggregation(ctx.options->secagg.enabled);

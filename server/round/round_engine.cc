@@ -23,13 +23,13 @@ AbandonReason CommitFailedReason(const RoundContext& ctx,
 
 RoundEngine::RoundEngine(RoundOptions options, Store* store,
                          TaskModel* task_model, base::Clock* clock,
-                         Observer observer)
+                         Observer observer, ReleaseRegistry* registry)
     : options_(std::move(options)),
       store_(store),
       task_model_(task_model),
       clock_(clock),
       observer_(std::move(observer)),
-      committer_(options_, store, task_model, clock) {}
+      committer_(options_, store, task_model, clock, registry) {}
 
 absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));

@@ -62,8 +62,11 @@ class RoundEngine {
   // (abandoned with AbandonCause::kCommitFailed).
   using Observer = std::function<void(const RoundSummary&)>;
 
+  // `registry` signs and releases every committed version (null: versions
+  // go to devices unsigned); it is borrowed like the store.
   RoundEngine(RoundOptions options, Store* store, TaskModel* task_model,
-              base::Clock* clock, Observer observer = nullptr);
+              base::Clock* clock, Observer observer = nullptr,
+              ReleaseRegistry* registry = nullptr);
 
   // Loads the current version from the store, or creates, evaluates and
   // commits version 1 from TaskModel::InitialWeights(). Opens the first round.

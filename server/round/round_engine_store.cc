@@ -32,8 +32,14 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
                                             record.version, " are corrupt: ",
                                             layout.message()));
   }
-  return Publish(record.version, record.round_id, record.architecture,
-                 std::move(weights), record.metrics, options_.int8_artifacts);
+  COHORT_ASSIGN_OR_RETURN(
+      auto model, Publish(record.version, record.round_id, record.architecture,
+                          std::move(weights), record.metrics,
+                          options_.int8_artifacts));
+  // A crash between storing a version and releasing it is finished here.
+  return committer_.Released(std::move(model), record.parent,
+                             absl::StrCat("version ", record.version,
+                                          " released on resuming"));
 }
 
 void RoundEngine::ReconcileWithStore() {
@@ -46,6 +52,13 @@ void RoundEngine::ReconcileWithStore() {
   }
   if ((*current)->version == ours) return;
   auto model = LoadRecord(**current);
+  if (!model.ok() && model.status().code() == absl::StatusCode::kUnavailable) {
+    // Releasing it needs the store, which is away: the next failed commit
+    // reconciles again.
+    LOG(ERROR) << "cannot adopt version " << (*current)->version << " yet: "
+               << model.status();
+    return;
+  }
   // The store is the source of truth; an unreadable current version is a
   // broken invariant that no round can recover from.
   CHECK(model.ok()) << "store holds version " << (*current)->version

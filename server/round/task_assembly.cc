@@ -10,7 +10,8 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
                                            data::ImageDataset holdout,
                                            const RoundOptions& round,
                                            base::Clock* clock,
-                                           RoundEngine::Observer observer) {
+                                           RoundEngine::Observer observer,
+                                           const ReleaseSetup& release) {
   AssembledTask task;
   task.store = std::move(store);
   COHORT_ASSIGN_OR_RETURN(
@@ -21,9 +22,14 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
                           task.task_model->InitialWeights());
   COHORT_RETURN_IF_ERROR(CheckReportFits(initial, round, model.max_message_bytes,
                                          "max_message_bytes"));
-  task.engine = std::make_unique<RoundEngine>(round, task.store.get(),
-                                              task.task_model.get(), clock,
-                                              std::move(observer));
+  if (release.signer != nullptr) {
+    task.registry = std::make_unique<ReleaseRegistry>(
+        round.task, task.store.get(), release.signer, clock,
+        release.manifest_ttl);
+  }
+  task.engine = std::make_unique<RoundEngine>(
+      round, task.store.get(), task.task_model.get(), clock,
+      std::move(observer), task.registry.get());
   COHORT_RETURN_IF_ERROR(task.engine->Start());
   return task;
 }

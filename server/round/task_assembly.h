@@ -8,6 +8,9 @@
 #include "absl/status/statusor.h"
 #include "common/base/clock.h"
 #include "common/data/dataset.h"
+#include "absl/time/time.h"
+#include "server/registry/release_registry.h"
+#include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
 #include "server/round/round_engine.h"
 #include "server/round/round_options.h"
@@ -23,11 +26,19 @@ struct TaskModelSpec {
   int64_t max_message_bytes = 0; // a device's report must fit (report_size.h)
 };
 
-// A coordinator's core: its store, its task's model and a started round
-// engine that uses both (the engine borrows them, so they are kept here).
+// Signed releases: a null signer leaves versions unsigned.
+struct ReleaseSetup {
+  const ReleaseSigner* signer = nullptr;  // borrowed; outlives the task
+  absl::Duration manifest_ttl = absl::Hours(720);
+};
+
+// A coordinator's core: its store, its task's model, its release registry
+// (null when unsigned) and a started round engine that uses them (the
+// engine borrows them, so they are kept here).
 struct AssembledTask {
   std::unique_ptr<Store> store;
   std::unique_ptr<MlTaskModel> task_model;
+  std::unique_ptr<ReleaseRegistry> registry;
   std::unique_ptr<RoundEngine> engine;
 };
 
@@ -41,7 +52,8 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
                                            data::ImageDataset holdout,
                                            const RoundOptions& round,
                                            base::Clock* clock,
-                                           RoundEngine::Observer observer);
+                                           RoundEngine::Observer observer,
+                                           const ReleaseSetup& release = {});
 
 }  // namespace cohort::server
 

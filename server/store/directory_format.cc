@@ -19,10 +19,20 @@ namespace {
 
 constexpr char kMetaFormat[] = "cohort-model-version-1";
 constexpr char kDeviceFormat[] = "cohort-device-1";
+constexpr char kReleaseFormat[] = "cohort-release-1";
 constexpr absl::string_view kMetaKeys[] = {
     "task",          "version",      "parent",
     "round_id",      "architecture", "created_at_unix_ms",
     "weights_bytes", "weights_crc32"};
+constexpr absl::string_view kReleaseKeys[] = {"task",
+                                              "release",
+                                              "version",
+                                              "kind",
+                                              "reason",
+                                              "actor",
+                                              "created_at_unix_ms",
+                                              "signed_manifest_crc32",
+                                              "signed_manifest"};
 constexpr absl::string_view kDeviceKeys[] = {"device_id", "last_seen_unix_ms",
                                              "check_ins", "reports_accepted",
                                              "reports_rejected"};
@@ -40,6 +50,23 @@ bool Unescape(absl::string_view value, std::string* out) {
 
 FieldResult IntField(absl::string_view value, int64_t* out) {
   return ParseInt64(value, out) ? FieldResult::kOk : FieldResult::kBadValue;
+}
+
+FieldResult TextField(absl::string_view value, std::string* out) {
+  return Unescape(value, out) ? FieldResult::kOk : FieldResult::kBadValue;
+}
+
+// "<positive number>\n", the format of CURRENT and CURRENT_RELEASE.
+absl::StatusOr<int64_t> DecodePointer(absl::string_view text,
+                                      const std::string& path,
+                                      absl::string_view what) {
+  int64_t number = 0;
+  if (text.empty() || text.back() != '\n' ||
+      !ParseInt64(text.substr(0, text.size() - 1), &number) || number <= 0) {
+    return Corrupt(path, absl::StrCat("expected a positive ", what,
+                                      " number and a newline"));
+  }
+  return number;
 }
 
 // Runs `handle` on each "key=value" line after the "format=" line. Every key
@@ -110,6 +137,27 @@ FieldResult DecodeMetric(absl::string_view value,
   return FieldResult::kOk;
 }
 
+// One line of a .release file; the CRC-32 goes to `crc` to be checked once
+// the manifest is known.
+FieldResult DecodeReleaseField(absl::string_view key, absl::string_view value,
+                               ReleaseRecord* r, int64_t* crc) {
+  if (key == "task") return TextField(value, &r->task);
+  if (key == "reason") return TextField(value, &r->reason);
+  if (key == "actor") return TextField(value, &r->actor);
+  if (key == "signed_manifest") return TextField(value, &r->signed_manifest);
+  if (key == "release") return IntField(value, &r->release);
+  if (key == "version") return IntField(value, &r->version);
+  if (key == "created_at_unix_ms") {
+    return IntField(value, &r->created_at_unix_ms);
+  }
+  if (key == "signed_manifest_crc32") return IntField(value, crc);
+  if (key == "kind") {
+    return ParseReleaseKind(value, &r->kind) ? FieldResult::kOk
+                                             : FieldResult::kBadValue;
+  }
+  return FieldResult::kUnknownKey;
+}
+
 }  // namespace
 
 uint32_t WeightsChecksum(absl::string_view data) {
@@ -176,12 +224,49 @@ std::string EncodeCurrent(int64_t version) {
 
 absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,
                                       const std::string& path) {
-  int64_t version = 0;
-  if (text.empty() || text.back() != '\n' ||
-      !ParseInt64(text.substr(0, text.size() - 1), &version) || version <= 0) {
-    return Corrupt(path, "expected a positive version number and a newline");
+  return DecodePointer(text, path, "version");
+}
+
+std::string EncodeRelease(const ReleaseRecord& record) {
+  return absl::StrCat(
+      "format=", kReleaseFormat, "\ntask=", absl::CEscape(record.task),
+      "\nrelease=", record.release, "\nversion=", record.version,
+      "\nkind=", ReleaseKindName(record.kind),
+      "\nreason=", absl::CEscape(record.reason),
+      "\nactor=", absl::CEscape(record.actor),
+      "\ncreated_at_unix_ms=", record.created_at_unix_ms,
+      "\nsigned_manifest_crc32=", WeightsChecksum(record.signed_manifest),
+      "\nsigned_manifest=", absl::CEscape(record.signed_manifest), "\n");
+}
+
+absl::StatusOr<ReleaseRecord> DecodeRelease(absl::string_view text,
+                                            const std::string& path) {
+  ReleaseRecord r;
+  int64_t crc = 0;
+  absl::Status s =
+      DecodeFields(text, path, kReleaseFormat, kReleaseKeys, /*repeatable=*/"",
+                   [&](absl::string_view key, absl::string_view value) {
+                     return DecodeReleaseField(key, value, &r, &crc);
+                   });
+  if (!s.ok()) return s;
+  if (r.release < 1 || r.version < 1) {
+    return Corrupt(
+        path, absl::StrCat("release ", r.release, " of version ", r.version));
   }
-  return version;
+  if (r.signed_manifest.empty() || crc < 0 || crc > 0xffffffffLL ||
+      WeightsChecksum(r.signed_manifest) != static_cast<uint32_t>(crc)) {
+    return Corrupt(path, "signed manifest is empty or fails its CRC-32");
+  }
+  return r;
+}
+
+std::string EncodeCurrentRelease(int64_t release) {
+  return absl::StrCat(release, "\n");
+}
+
+absl::StatusOr<int64_t> DecodeCurrentRelease(absl::string_view text,
+                                             const std::string& path) {
+  return DecodePointer(text, path, "release");
 }
 
 std::string EncodeDevice(const DeviceRecord& device) {

@@ -16,10 +16,23 @@
 //     weights_crc32=305419896              reports_rejected=0
 //     metric=accuracy 0.91
 //
-// String values are C-escaped (absl::CEscape), so they never hold a newline;
-// doubles use the shortest exact decimal form. Decoding is strict: unknown,
-// missing or repeated keys, bad escapes, trailing garbage and a missing final
-// newline are all DATA_LOSS with the file's path in the message.
+//   releases/<release>.release           CURRENT_RELEASE
+//     format=cohort-release-1              <release>\n
+//     task=mnist
+//     release=3
+//     version=1
+//     kind=rollback                      (promote, rollback or pin)
+//     reason=field accuracy fell
+//     actor=gate
+//     created_at_unix_ms=1700000000000
+//     signed_manifest_crc32=305419896
+//     signed_manifest=\022\000\377...
+//
+// String values are C-escaped (absl::CEscape), so they never hold a newline
+// and binary values such as signed_manifest are plain ASCII; doubles use the
+// shortest exact decimal form. Decoding is strict: unknown, missing or
+// repeated keys, bad escapes, trailing garbage and a missing final newline
+// are all DATA_LOSS with the file's path in the message.
 
 #include <cstdint>
 #include <string>
@@ -53,6 +66,20 @@ std::string EncodeCurrent(int64_t version);
 // DATA_LOSS naming `path` unless `text` is "<positive version>\n".
 absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,
                                       const std::string& path);
+
+// Encodes `record`, which must pass ValidateRelease (store_util.h).
+std::string EncodeRelease(const ReleaseRecord& record);
+
+// DATA_LOSS naming `path` if `text` is not a valid .release file, including a
+// signed_manifest that does not match its CRC-32.
+absl::StatusOr<ReleaseRecord> DecodeRelease(absl::string_view text,
+                                            const std::string& path);
+
+std::string EncodeCurrentRelease(int64_t release);
+
+// DATA_LOSS naming `path` unless `text` is "<positive release>\n".
+absl::StatusOr<int64_t> DecodeCurrentRelease(absl::string_view text,
+                                             const std::string& path);
 
 std::string EncodeDevice(const DeviceRecord& device);
 

@@ -1,91 +1,29 @@
 #include "server/store/directory_store.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/errno_status.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
+#include "server/store/directory_io.h"
 #include "server/store/store_util.h"
 
 namespace cohort::server {
 
 using base::ErrnoError;
-namespace {
-
-// Size limits for reading files back; anything larger is damage.
-constexpr int64_t kMaxSmallFileBytes = int64_t{64} << 10;  // CURRENT, devices
-constexpr int64_t kMaxMetaBytes = int64_t{16} << 20;
-
-
-absl::Status FsyncDir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync", path);
-  return absl::OkStatus();
-}
-
-// Creates the directory `parent`/`name` if missing. A new entry is fsynced
-// into `parent`, so that files renamed into it later cannot outlive it.
-absl::Status MakeDirDurably(const std::string& parent,
-                            const std::string& name) {
-  std::string path = absl::StrCat(parent, "/", name);
-  if (::mkdir(path.c_str(), 0755) == 0) return FsyncDir(parent);
-  struct stat st;
-  if (errno == EEXIST && ::stat(path.c_str(), &st) == 0 &&
-      S_ISDIR(st.st_mode)) {
-    return absl::OkStatus();
-  }
-  return ErrnoError("mkdir", path);
-}
-
-// Holds flock(LOCK_EX) on a descriptor for the duration of one write.
-class ScopedFlock {
- public:
-  explicit ScopedFlock(int fd) : fd_(fd) {
-    int rc;
-    do {
-      rc = ::flock(fd_, LOCK_EX);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) status_ = ErrnoError("flock", "<root>/LOCK");
-  }
-  ~ScopedFlock() {
-    if (status_.ok()) ::flock(fd_, LOCK_UN);
-  }
-  ScopedFlock(const ScopedFlock&) = delete;
-  ScopedFlock& operator=(const ScopedFlock&) = delete;
-  const absl::Status& status() const { return status_; }
-
- private:
-  int fd_;
-  absl::Status status_;
-};
-
-// Reads a file that the committed state refers to, so absence is damage.
-absl::StatusOr<std::string> ReadRequired(const std::string& path,
-                                         int64_t max_bytes) {
-  absl::StatusOr<std::string> data = base::ReadFile(path, max_bytes);
-  if (absl::IsNotFound(data.status())) {
-    return absl::DataLossError(absl::StrCat("missing store file ", path));
-  }
-  if (absl::IsResourceExhausted(data.status())) {
-    return absl::DataLossError(absl::StrCat("corrupt store file ", path, ": ",
-                                            data.status().message()));
-  }
-  return data;
-}
-
-}  // namespace
+using directory_internal::kMaxMetaBytes;
+using directory_internal::kMaxSmallFileBytes;
+using directory_internal::MakeDirDurably;
+using directory_internal::ReadOptional;
+using directory_internal::ReadRequired;
+using directory_internal::ScopedFlock;
 
 absl::StatusOr<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(
     const std::string& root) {
@@ -125,13 +63,9 @@ std::string DirectoryStore::DevicePath(const std::string& device_id) const {
 absl::StatusOr<int64_t> DirectoryStore::ReadCurrent(
     const std::string& task) const {
   std::string path = CurrentPath(task);
-  absl::StatusOr<std::string> text = base::ReadFile(path, kMaxSmallFileBytes);
-  if (absl::IsNotFound(text.status())) return 0;
-  if (absl::IsResourceExhausted(text.status())) {
-    return absl::DataLossError(absl::StrCat("corrupt store file ", path, ": ",
-                                            text.status().message()));
-  }
-  if (!text.ok()) return text.status();
+  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          ReadOptional(path, kMaxSmallFileBytes));
+  if (!text.has_value()) return 0;
   return DecodeCurrent(*text, path);
 }
 
@@ -284,16 +218,12 @@ absl::StatusOr<DeviceRecord> DirectoryStore::GetDevice(
     const std::string& device_id) {
   COHORT_RETURN_IF_ERROR(ValidateStoreName(device_id, "device id"));
   std::string path = DevicePath(device_id);
-  absl::StatusOr<std::string> text = base::ReadFile(path, kMaxSmallFileBytes);
-  if (absl::IsNotFound(text.status())) {
+  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          ReadOptional(path, kMaxSmallFileBytes));
+  if (!text.has_value()) {
     return absl::NotFoundError(
         absl::StrCat("device ", device_id, " has never checked in"));
   }
-  if (absl::IsResourceExhausted(text.status())) {
-    return absl::DataLossError(absl::StrCat("corrupt store file ", path, ": ",
-                                            text.status().message()));
-  }
-  if (!text.ok()) return text.status();
   COHORT_ASSIGN_OR_RETURN(DeviceRecord device, DecodeDevice(*text, path));
   if (device.device_id != device_id) {
     return absl::DataLossError(absl::StrCat("corrupt store file ", path,

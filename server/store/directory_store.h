@@ -23,6 +23,8 @@ namespace cohort::server {
 //   <root>/tasks/<task>/CURRENT              "<version>\n"
 //   <root>/tasks/<task>/versions/<v>.meta    record without weights
 //   <root>/tasks/<task>/versions/<v>.weights opaque weights bytes
+//   <root>/tasks/<task>/CURRENT_RELEASE      "<release>\n"
+//   <root>/tasks/<task>/releases/<r>.release one release, manifest included
 //   <root>/devices/<device_id>.device        counters
 //
 // Every file is written with cohort::base::WriteFileAtomically (temp file,
@@ -32,6 +34,13 @@ namespace cohort::server {
 // off that chain (left by a crash before CURRENT moved) and temp files are
 // never read, and are overwritten when their number is committed.
 //
+// Releases follow the same pattern: AppendRelease writes <r>.release, then
+// CURRENT_RELEASE, whose rename is the commit point. Release numbers have no
+// gaps, so the committed log is releases 1..CURRENT_RELEASE; a .release file
+// above it (left by a crash before CURRENT_RELEASE moved) is never read and
+// is overwritten when its number is appended. Committed .release files are
+// never rewritten.
+//
 // Thread-safe. Writers also hold an exclusive flock() on <root>/LOCK, so
 // several DirectoryStore instances, in this process or others, may share a
 // root; readers need no lock because every file is replaced atomically.
@@ -40,11 +49,15 @@ namespace cohort::server {
 // (store_util.h). Reads cost one small file per version visited: ListVersions
 // and LastRoundId read every committed .meta, GetVersion walks back from
 // CURRENT. Pruning old version files breaks the chain and reads as DATA_LOSS.
+// AppendRelease walks the chain from CURRENT back to the released version to
+// check that it is committed; ListReleases reads every .release file.
 //
 // Status codes, in addition to those documented on Store:
-//   INVALID_ARGUMENT  bad task name or device id, or negative counters;
-//   DATA_LOSS         a file on the committed chain is missing, unparsable,
-//                     or fails its size/CRC-32 check (message has the path);
+//   INVALID_ARGUMENT  bad task name or device id, negative counters, or a
+//                     release record ValidateRelease rejects;
+//   DATA_LOSS         a file on the committed chain or in the committed
+//                     release log is missing, unparsable, or fails its
+//                     size/CRC-32 check (message has the path);
 //   INTERNAL          other I/O errors.
 // CommitVersion checks the parent first, and a version above the current one
 // is never on the committed chain, so it never returns ALREADY_EXISTS.
@@ -72,6 +85,14 @@ class DirectoryStore final : public Store {
                             int64_t check_ins, int64_t reports_accepted,
                             int64_t reports_rejected) override;
   absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+  // Release log; defined in directory_releases.cc.
+  absl::Status AppendRelease(const ReleaseRecord& record) override;
+  absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
+      const std::string& task) override;
+  absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
+      const std::string& task) override;
+  absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
+                                           int64_t release) override;
 
  private:
   DirectoryStore(std::string root, int lock_fd);
@@ -81,6 +102,8 @@ class DirectoryStore final : public Store {
   std::string VersionPath(const std::string& task, int64_t version,
                           const char* suffix) const;
   std::string DevicePath(const std::string& device_id) const;
+  std::string CurrentReleasePath(const std::string& task) const;
+  std::string ReleasePath(const std::string& task, int64_t release) const;
 
   // The task's current version, 0 if it has none.
   absl::StatusOr<int64_t> ReadCurrent(const std::string& task) const;
@@ -95,6 +118,15 @@ class DirectoryStore final : public Store {
   // version <= `stop_at`. Records have no weights.
   absl::StatusOr<std::vector<VersionMeta>> ReadChain(const std::string& task,
                                                      int64_t stop_at) const;
+  // OK if `version` is on the task's committed chain; NOT_FOUND otherwise.
+  absl::Status CheckCommitted(const std::string& task, int64_t version) const;
+
+  // The task's current release number, 0 if it has none.
+  absl::StatusOr<int64_t> ReadCurrentRelease(const std::string& task) const;
+  // A release in the committed log; DATA_LOSS if its file is missing,
+  // unparsable or does not match its file name.
+  absl::StatusOr<ReleaseRecord> ReadRelease(const std::string& task,
+                                            int64_t release) const;
 
   const std::string root_;
   const int lock_fd_;  // <root>/LOCK, open for the lifetime of the store.

@@ -51,6 +51,28 @@ CREATE TABLE devices (
   reports_rejected BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    {2, "release log and current release pointers", R"sql(
+CREATE TABLE releases (
+  task            TEXT   NOT NULL,
+  release         BIGINT NOT NULL,
+  version         BIGINT NOT NULL,
+  kind            TEXT   NOT NULL,
+  reason          TEXT   NOT NULL,
+  actor           TEXT   NOT NULL,
+  created_at_ms   BIGINT NOT NULL,
+  signed_manifest BYTEA  NOT NULL,
+  PRIMARY KEY (task, release),
+  FOREIGN KEY (task, version) REFERENCES model_versions (task, version),
+  CHECK (release >= 1),
+  CHECK (kind IN ('promote', 'rollback', 'pin')),
+  CHECK (octet_length(signed_manifest) > 0)
+);
+CREATE TABLE current_release (
+  task    TEXT   PRIMARY KEY,
+  release BIGINT NOT NULL,
+  FOREIGN KEY (task, release) REFERENCES releases (task, release)
+);
+)sql"},
 };
 
 constexpr char kCreateMigrationsTable[] = R"sql(

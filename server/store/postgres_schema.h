@@ -13,6 +13,11 @@
 //   current_version       task pk; version references model_versions
 //   devices               device_id pk; last_seen_ms, check_ins,
 //                         reports_accepted, reports_rejected
+//   releases              (task, release) pk; version references
+//                         model_versions, kind ('promote', 'rollback',
+//                         'pin'), reason, actor, created_at_ms,
+//                         signed_manifest bytea (migration 2)
+//   current_release       task pk; release references releases
 //
 // Migrations are an ordered list of SQL scripts, numbered from 1. Each is
 // applied in its own transaction together with its schema_migrations row,

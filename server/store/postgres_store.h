@@ -29,7 +29,11 @@ namespace cohort::server {
 // Every call is one transaction. CommitVersion takes a transaction-scoped
 // advisory lock on the task and the task's current_version row, checks the
 // parent, inserts the version and its metrics and moves current_version, so
-// several coordinators may share a database.
+// several coordinators may share a database. AppendRelease does the same for
+// the release log: an advisory lock on the task's releases and its
+// current_release row FOR UPDATE, the release-number and version checks,
+// then the releases row and the current_release update, all in one
+// transaction.
 //
 // Thread-safe: one connection, used by one call at a time under a mutex. If a
 // call finds the connection broken it reconnects and retries the call once
@@ -43,8 +47,9 @@ namespace cohort::server {
 //   UNAVAILABLE       the server cannot be reached, or the connection broke
 //                     and reconnecting failed or the commit outcome is
 //                     unknown (check GetCurrent before retrying a commit);
-//   INVALID_ARGUMENT  bad names or counters; text the server rejects (e.g.
-//                     not UTF-8);
+//   INVALID_ARGUMENT  bad names, counters or release records; text the
+//                     server rejects (e.g. an architecture, reason or actor
+//                     that is not UTF-8);
 //   DATA_LOSS         a stored value does not parse;
 //   INTERNAL          other database errors.
 // CommitVersion checks the parent first under the lock, so ALREADY_EXISTS
@@ -75,6 +80,14 @@ class PostgresStore final : public Store {
                             int64_t check_ins, int64_t reports_accepted,
                             int64_t reports_rejected) override;
   absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+  // Release log; defined in postgres_releases.cc.
+  absl::Status AppendRelease(const ReleaseRecord& record) override;
+  absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
+      const std::string& task) override;
+  absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
+      const std::string& task) override;
+  absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
+                                           int64_t release) override;
 
  private:
   class Session;  // Owns the pqxx connection; defined in the .cc file.

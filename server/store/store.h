@@ -25,6 +25,23 @@ struct ModelVersionRecord {
   std::string weights;
 };
 
+// One release: a model version published to devices under a release number.
+// `signed_manifest` is a serialized cohort.v1.SignedManifest; the store treats
+// it as opaque bytes.
+struct ReleaseRecord {
+  std::string task;
+  // 1, 2, 3, ... per task: strictly increasing, never reused.
+  int64_t release = 0;
+  int64_t version = 0;  // the model version it publishes (must exist)
+  enum class Kind { kPromote = 1, kRollback = 2, kPin = 3 };
+  Kind kind = Kind::kPromote;
+  // Free text, e.g. "holdout gate passed", "field accuracy fell".
+  std::string reason;
+  std::string actor;  // operator certificate subject, or "gate"
+  int64_t created_at_unix_ms = 0;
+  std::string signed_manifest;
+};
+
 // A device as the coordinator remembers it: identity, last seen and counters.
 // Raw device data is never stored.
 struct DeviceRecord {
@@ -36,7 +53,9 @@ struct DeviceRecord {
 };
 
 // Durable state of the coordinator: the model history of each task (an
-// append-only log of versions plus a "current" pointer) and per-device rows.
+// append-only log of versions plus a "current" pointer), the release log of
+// each task (an append-only log of releases plus a "current release"
+// pointer, independent of the current version) and per-device rows.
 //
 // Implementations are thread-safe. Every mutating call is atomic: after a
 // crash at any point, a reader sees either all of a call's effects or none.
@@ -81,6 +100,37 @@ class Store {
   // NOT_FOUND if the device has never checked in.
   virtual absl::StatusOr<DeviceRecord> GetDevice(
       const std::string& device_id) = 0;
+
+  // Appends `record` to the task's release log and makes it the task's
+  // current release, atomically. Checked in this order:
+  //   INVALID_ARGUMENT     bad or empty task name, release < 1, a kind that is
+  //                        not one of the enumerators, empty signed_manifest,
+  //                        a NUL byte in reason or actor, or a field over the
+  //                        limits in store_util.h;
+  //   FAILED_PRECONDITION  unless record.release is the current release
+  //                        number + 1 (1 when the task has none): two writers
+  //                        cannot fork the log, and a number is never reused
+  //                        or skipped;
+  //   NOT_FOUND            record.version is not a committed version of the
+  //                        task.
+  // With these codes nothing changes. The current version (GetCurrent) is not
+  // affected: a release may publish any committed version, e.g. an older one
+  // for a rollback.
+  virtual absl::Status AppendRelease(const ReleaseRecord& record) = 0;
+
+  // The task's current release, with signed_manifest; std::nullopt if the
+  // task has no release yet.
+  virtual absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
+      const std::string& task) = 0;
+
+  // Every release of the task, oldest first, with signed_manifest; empty if
+  // the task has none.
+  virtual absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
+      const std::string& task) = 0;
+
+  // NOT_FOUND if the task has no release numbered `release`.
+  virtual absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
+                                                   int64_t release) = 0;
 };
 
 }  // namespace cohort::server

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 
 namespace cohort::server {
 namespace {
@@ -14,6 +15,20 @@ namespace {
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
          c == '_' || c == '-';
+}
+
+absl::Status CheckReleaseText(absl::string_view where, absl::string_view name,
+                              const std::string& text) {
+  if (text.size() > kMaxReleaseTextBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", name, " is ", text.size(),
+                     " bytes, over the limit of ", kMaxReleaseTextBytes));
+  }
+  if (text.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", name, " contains a NUL byte"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -56,6 +71,53 @@ absl::Status ValidateCommit(const ModelVersionRecord& record) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateRelease(const ReleaseRecord& record) {
+  absl::Status s = ValidateStoreName(record.task, "task name");
+  if (!s.ok()) return s;
+  const std::string where =
+      absl::StrCat("task ", record.task, " release ", record.release);
+  if (record.release < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": release numbers start at 1"));
+  }
+  if (ReleaseKindName(record.kind) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": unknown kind ", static_cast<int>(record.kind)));
+  }
+  if (record.signed_manifest.empty() ||
+      record.signed_manifest.size() > kMaxSignedManifestBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": signed manifest is ", record.signed_manifest.size(),
+        " bytes, must be 1..", kMaxSignedManifestBytes));
+  }
+  COHORT_RETURN_IF_ERROR(CheckReleaseText(where, "reason", record.reason));
+  return CheckReleaseText(where, "actor", record.actor);
+}
+
+const char* ReleaseKindName(ReleaseRecord::Kind kind) {
+  switch (kind) {
+    case ReleaseRecord::Kind::kPromote:
+      return "promote";
+    case ReleaseRecord::Kind::kRollback:
+      return "rollback";
+    case ReleaseRecord::Kind::kPin:
+      return "pin";
+  }
+  return nullptr;
+}
+
+bool ParseReleaseKind(absl::string_view name, ReleaseRecord::Kind* kind) {
+  for (ReleaseRecord::Kind k :
+       {ReleaseRecord::Kind::kPromote, ReleaseRecord::Kind::kRollback,
+        ReleaseRecord::Kind::kPin}) {
+    if (name == ReleaseKindName(k)) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::Status ValidateDeviceUpdate(absl::string_view device_id,

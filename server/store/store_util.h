@@ -28,6 +28,27 @@ absl::Status ValidateStoreName(absl::string_view name, absl::string_view what);
 // text cannot hold them). INVALID_ARGUMENT otherwise.
 absl::Status ValidateCommit(const ModelVersionRecord& record);
 
+// Largest ReleaseRecord::signed_manifest, in bytes. Manifests are a few KiB;
+// the limit keeps a release row and a release file small.
+inline constexpr size_t kMaxSignedManifestBytes = size_t{1} << 20;
+
+// Largest ReleaseRecord::reason and ReleaseRecord::actor, in bytes each.
+inline constexpr size_t kMaxReleaseTextBytes = size_t{64} << 10;
+
+// Checks a record before AppendRelease: valid task name, release >= 1, a kind
+// that is one of the enumerators, a signed_manifest of
+// 1..kMaxSignedManifestBytes bytes, and reason and actor of at most
+// kMaxReleaseTextBytes with no NUL byte. INVALID_ARGUMENT otherwise. Whether
+// the version exists is the backend's check.
+absl::Status ValidateRelease(const ReleaseRecord& record);
+
+// The stored name of a release kind: "promote", "rollback" or "pin"; nullptr
+// for a value that is not one of the enumerators.
+const char* ReleaseKindName(ReleaseRecord::Kind kind);
+
+// Parses a ReleaseKindName. False for any other text.
+bool ParseReleaseKind(absl::string_view name, ReleaseRecord::Kind* kind);
+
 // Checks RecordDevice arguments: valid device id and non-negative counter
 // increments. INVALID_ARGUMENT otherwise.
 absl::Status ValidateDeviceUpdate(absl::string_view device_id,

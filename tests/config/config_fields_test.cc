@@ -81,6 +81,9 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << " max_msg=" << o.max_message_bytes << " run_dir=" << o.run_dir << " ";
   DescribeRound(o.round, out);
   DescribeLimits(o.limits, out);
+  out << " signing={" << o.signing.release_key_path << ","
+      << o.signing.certificate_path << "," << Describe(o.signing.manifest_ttl)
+      << "}";
   return out.str();
 }
 
@@ -122,7 +125,8 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << " threads=" << o.num_threads
       << " backoff=" << Describe(o.backoff_initial) << ","
       << Describe(o.backoff_max) << " max_rounds=" << o.max_rounds
-      << " keepalive=" << Describe(o.keepalive);
+      << " keepalive=" << Describe(o.keepalive)
+      << " root=" << o.trusted_root_path;
   return out.str();
 }
 

@@ -33,7 +33,7 @@ void ClusterTest::SetUp() {
   ASSERT_TRUE(WriteSyntheticFashionMnist(data_dir_, 1500, 500, 3));
   std::string cmd = absl::StrCat(COHORT_SOURCE_DIR,
                                  "/deploy/pki/make-dev-pki.sh ", pki_dir_,
-                                 " 3 > /dev/null");
+                                 " 4 > /dev/null");
   ASSERT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -72,11 +72,12 @@ holdout { idx_dir: "%s" }
 run_dir: "%s/%s-run"
 max_message_bytes: %d
 limits { %s }
+%s
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
       o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
       o.store, o.task, o.goal, o.max_rounds, o.round_extra, data_dir_, dir_, name,
-      o.max_message_bytes, o.limits);
+      o.max_message_bytes, o.limits, o.extra);
   std::string path = absl::StrCat(dir_, "/", name, ".textproto");
   WriteText(path, config);
   std::filesystem::remove(absl::StrCat(dir_, "/", name, ".port"));

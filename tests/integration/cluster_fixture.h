@@ -35,6 +35,7 @@ class ClusterTest : public ::testing::Test {
     std::string pki;              // default: dir_/pki
     std::string round_extra;      // more RoundConfig fields (textproto)
     std::string limits;           // ConnectionLimits fields (textproto)
+    std::string extra;            // more ServerConfig fields (textproto)
     // Command words put before the binary, e.g. {"prlimit", "--nofile=512"}.
     std::vector<std::string> launcher;
   };

@@ -8,11 +8,14 @@
 #include "absl/time/clock.h"
 #include "client/agent/agent.h"
 #include "client/agent/agent_options.h"
+#include "common/base/files.h"
 #include "common/crypto/sha256.h"
+#include "common/model/signing.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_trainer.h"
 #include "tests/testing/fake_transport.h"
+#include "tests/testing/test_keys.h"
 
 namespace cohort::client {
 namespace {
@@ -57,14 +60,44 @@ class AgentLoopTest : public ::testing::Test {
   }
 
   absl::Status Run() {
-    Agent agent(options_, std::make_unique<FakeTransport>(state_), &trainer_, &stop_);
+    Agent agent(options_, std::make_unique<FakeTransport>(state_), &trainer_,
+                &stop_, std::move(guard_));
     return agent.Run();
+  }
+
+  // Pins the test root: the agent then needs signed releases.
+  void PinRoot() {
+    const std::string root = options_.state_dir + ".root.pb";
+    ASSERT_TRUE(base::WriteFileAtomically(root, keys_.Root().SerializeAsString()).ok());
+    auto guard = ReleaseGuard::Open(root, options_.state_dir);
+    ASSERT_TRUE(guard.ok()) << guard.status();
+    guard_ = *std::move(guard);
+  }
+
+  // Signs `m`'s model as release `release` of task "t".
+  void Sign(cohort::v1::ServerMessage& m, int64_t release) {
+    cohort::v1::ModelRef* ref = m.mutable_task_assignment()->mutable_model();
+    cohort::v1::ModelManifest manifest;
+    manifest.set_task("t");
+    manifest.set_version(ref->version());
+    manifest.set_release(release);
+    manifest.set_architecture(ref->architecture());
+    manifest.set_expires_at_unix_ms(
+        absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
+    auto* a = manifest.add_artifacts();
+    a->set_kind("fp32");
+    a->set_sha256(ref->sha256());
+    a->set_size_bytes(ref->size_bytes());
+    *ref->mutable_manifest() =
+        model::SignManifest(manifest, keys_.release, keys_.Certificate());
   }
 
   std::shared_ptr<FakeTransport::State> state_;
   AgentOptions options_;
   FakeTrainer trainer_;
   absl::Notification stop_;
+  testing::TestKeys keys_;
+  std::unique_ptr<ReleaseGuard> guard_;
 };
 
 TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
@@ -158,6 +191,37 @@ TEST_F(AgentLoopTest, SecureRoundSendsReadyAndCountsTheAck) {
   ASSERT_FALSE(state_->sent.empty());
   EXPECT_TRUE(state_->sent[0].has_secagg());
   EXPECT_TRUE(state_->reports.empty());  // nothing in the clear
+}
+
+TEST_F(AgentLoopTest, PinnedRootTrainsOnASignedReleaseAndRecordsIt) {
+  PinRoot();
+  options_.max_rounds = 1;
+  auto assignment = Assignment(1);
+  Sign(assignment, 4);
+  state_->check_ins = {assignment};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(state_->reports.size(), 1u);
+  auto held = base::ReadFile(ModelCache::ReleasePath(options_.state_dir));
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(*held, "4\n");
+}
+
+TEST_F(AgentLoopTest, PinnedRootRefusesUnsignedAndReplayedReleasesAndGoesOn) {
+  PinRoot();
+  auto newer = Assignment(1);
+  Sign(newer, 4);
+  auto replayed = Assignment(2);
+  Sign(replayed, 3);
+  state_->check_ins = {Assignment(3), newer, replayed,
+                       absl::FailedPreconditionError("end of script")};
+  options_.max_rounds = 2;
+  EXPECT_EQ(Run().code(), absl::StatusCode::kFailedPrecondition);
+  // Only release 4 was trained on: the unsigned model was never fetched,
+  // and the replayed release 3 was refused after it.
+  EXPECT_EQ(trainer_.calls.size(), 1u);
+  EXPECT_EQ(state_->reports.size(), 1u);
+  EXPECT_EQ(state_->fetches, 1);
+  EXPECT_EQ(state_->seen_check_ins.size(), 4u);  // it kept checking in
 }
 
 }  // namespace

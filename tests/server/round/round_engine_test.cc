@@ -437,6 +437,21 @@ class InDoubtStore final : public Store {
   absl::StatusOr<DeviceRecord> GetDevice(const std::string& d) override {
     return inner_->GetDevice(d);
   }
+  absl::Status AppendRelease(const ReleaseRecord& r) override {
+    return inner_->AppendRelease(r);
+  }
+  absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
+      const std::string& t) override {
+    return inner_->GetCurrentRelease(t);
+  }
+  absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
+      const std::string& t) override {
+    return inner_->ListReleases(t);
+  }
+  absl::StatusOr<ReleaseRecord> GetRelease(const std::string& t,
+                                           int64_t r) override {
+    return inner_->GetRelease(t, r);
+  }
   bool fail_next_ = true;
 
  private:

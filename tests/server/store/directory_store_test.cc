@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/base/files.h"
 #include "gtest/gtest.h"
 #include "tests/server/store/store_test_util.h"
@@ -247,6 +249,148 @@ TEST_F(DirectoryStoreTest, NamesCannotEscapeTheRoot) {
     entries.push_back(e.path().filename());
   }
   EXPECT_EQ(entries, std::vector<std::string>{"root"});
+}
+
+ReleaseRecord MakeRelease(int64_t release, int64_t version) {
+  return store_testing::MakeTestRelease(kTask, release, version);
+}
+
+// Releases 1 (version 1) and 2 (version 2) on top of the two versions.
+class DirectoryStoreReleaseTest : public DirectoryStoreTest {
+ protected:
+  void SetUp() override {
+    DirectoryStoreTest::SetUp();
+    ASSERT_NE(store_, nullptr);
+    ASSERT_TRUE(store_->AppendRelease(MakeRelease(1, 1)).ok());
+    ASSERT_TRUE(store_->AppendRelease(MakeRelease(2, 2)).ok());
+  }
+
+  std::vector<int64_t> Releases(DirectoryStore& store) {
+    std::vector<int64_t> out;
+    auto releases = store.ListReleases(kTask);
+    EXPECT_TRUE(releases.ok()) << releases.status();
+    if (releases.ok()) {
+      for (const auto& r : *releases) out.push_back(r.release);
+    }
+    return out;
+  }
+
+  int64_t CurrentRelease(DirectoryStore& store) {
+    auto current = store.GetCurrentRelease(kTask);
+    EXPECT_TRUE(current.ok()) << current.status();
+    if (!current.ok() || !current->has_value()) return 0;
+    return (*current)->release;
+  }
+};
+
+TEST_F(DirectoryStoreReleaseTest, FilesFollowTheDocumentedLayout) {
+  EXPECT_EQ(Read(TaskPath("CURRENT_RELEASE")), "2\n");
+  std::string release = Read(TaskPath("releases/2.release"));
+  EXPECT_TRUE(absl::StartsWith(release, "format=cohort-release-1\n"))
+      << release;
+  EXPECT_TRUE(absl::StrContains(release, "\nrelease=2\nversion=2\n"))
+      << release;
+  EXPECT_TRUE(absl::StrContains(release, "\nkind=promote\n")) << release;
+  // Binary manifest bytes are escaped: the file is printable ASCII lines.
+  for (char c : release) {
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7f)) << static_cast<int>(c);
+  }
+  // Appending a release leaves the version files alone.
+  EXPECT_EQ(Read(TaskPath("CURRENT")), "2\n");
+}
+
+TEST_F(DirectoryStoreReleaseTest, CorruptReleaseFileIsDataLossNamingTheFile) {
+  const std::string path = TaskPath("releases/2.release");
+  const std::string original = Read(path);
+  const std::string damaged_manifest =
+      absl::StrReplaceAll(original, {{"manifest-2", "manifest-X"}});
+  ASSERT_NE(damaged_manifest, original);
+  for (const std::string& bad :
+       {std::string("garbage\n"), std::string(""),
+        original.substr(0, original.size() - 1),  // no final newline
+        damaged_manifest,                         // fails its CRC-32
+        absl::StrReplaceAll(original, {{"kind=promote", "kind=demote"}}),
+        absl::StrCat(original, "extra=1\n"),
+        Read(TaskPath("releases/1.release"))}) {
+    SCOPED_TRACE(bad);
+    Write(path, bad);
+    ExpectDataLoss(store_->GetCurrentRelease(kTask).status(), path);
+    ExpectDataLoss(store_->ListReleases(kTask).status(), path);
+    ExpectDataLoss(store_->GetRelease(kTask, 2).status(), path);
+    // Other releases are unaffected.
+    EXPECT_TRUE(store_->GetRelease(kTask, 1).ok());
+  }
+  std::filesystem::remove(path);
+  ExpectDataLoss(store_->GetCurrentRelease(kTask).status(), path);
+}
+
+TEST_F(DirectoryStoreReleaseTest, CorruptCurrentReleaseIsDataLoss) {
+  const std::string current = TaskPath("CURRENT_RELEASE");
+  for (const char* bad : {"", "2", "two\n", "0\n", "-1\n", "2\n\n", " 2\n"}) {
+    Write(current, bad);
+    ExpectDataLoss(store_->GetCurrentRelease(kTask).status(), current);
+    ExpectDataLoss(store_->ListReleases(kTask).status(), current);
+    ExpectDataLoss(store_->AppendRelease(MakeRelease(3, 1)), current);
+  }
+  Write(current, "9\n");  // Points at a release that was never written.
+  ExpectDataLoss(store_->GetCurrentRelease(kTask).status(),
+                 TaskPath("releases/9.release"));
+  ExpectDataLoss(store_->ListReleases(kTask).status(),
+                 TaskPath("releases/3.release"));
+}
+
+TEST_F(DirectoryStoreReleaseTest, RandomDamageToReleaseNeverCrashes) {
+  const std::string path = TaskPath("releases/2.release");
+  const std::string original = Read(path);
+  std::mt19937 rng(11);
+  for (int i = 0; i < 300; ++i) {
+    std::string damaged = original;
+    size_t pos = rng() % damaged.size();
+    switch (rng() % 3) {
+      case 0:
+        damaged[pos] = static_cast<char>(rng() & 0xff);
+        break;
+      case 1:
+        damaged.resize(pos);
+        break;
+      default:
+        damaged.insert(pos, 1, "=\n\\ 9-x\0"[rng() % 8]);
+        break;
+    }
+    Write(path, damaged);
+    for (absl::Status s : {store_->GetCurrentRelease(kTask).status(),
+                           store_->ListReleases(kTask).status()}) {
+      EXPECT_TRUE(s.ok() || s.code() == StatusCode::kDataLoss) << s;
+    }
+  }
+}
+
+// A crash after AppendRelease wrote the release file but before
+// CURRENT_RELEASE moved: simulated by copying release 3's file from a store
+// where the append completed.
+TEST_F(DirectoryStoreReleaseTest, ReleaseFileWithoutPointerUpdateIsIgnored) {
+  const std::string crashed = MakeTempDir("crashed") + "/root";
+  fs::copy(root_, crashed, fs::copy_options::recursive);
+  ReleaseRecord lost = MakeRelease(3, 1);
+  lost.reason = "lost";
+  ASSERT_TRUE(store_->AppendRelease(lost).ok());
+  fs::copy_file(TaskPath("releases/3.release"),
+                TaskPath(crashed, "releases/3.release"));
+
+  auto store = Open(crashed);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(CurrentRelease(*store), 2);
+  EXPECT_EQ(Releases(*store), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(store->GetRelease(kTask, 3).status().code(), StatusCode::kNotFound);
+
+  // The number was never committed, so the next append takes it; its own
+  // bytes win.
+  ReleaseRecord redone = MakeRelease(3, 2);
+  redone.reason = "redone";
+  ASSERT_TRUE(store->AppendRelease(redone).ok());
+  auto r3 = store->GetRelease(kTask, 3);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  store_testing::ExpectSameRelease(*r3, redone);
 }
 
 TEST(DirectoryStoreOpenTest, BadRootsAreErrors) {

@@ -118,6 +118,32 @@ TEST_F(PostgresStoreTest, MigrationsAreAppliedOnceAcrossConnects) {
   EXPECT_EQ((*current)->weights, "weights-1");
 }
 
+// A database last migrated by a binary without the release log (schema at
+// migration 1, simulated by undoing migration 2) gains it on the next
+// connect, with its version history intact.
+TEST_F(PostgresStoreTest, ReleaseLogMigrationUpgradesAnOlderDatabase) {
+  {
+    auto old = PostgresStore::Connect(schema_->dsn());
+    ASSERT_TRUE(old.ok()) << old.status();
+    ASSERT_TRUE((*old)->CommitVersion(MakeRecord(1, 0)).ok());
+  }
+  Query("DROP TABLE current_release, releases");
+  Query("DELETE FROM schema_migrations WHERE version = 2");
+  auto store = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Query("SELECT max(version) FROM schema_migrations"),
+            absl::StrCat(LatestSchemaVersion()));
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations WHERE version = 2"),
+            "1");
+  auto current = (*store)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, 1);
+  absl::Status s =
+      (*store)->AppendRelease(store_testing::MakeTestRelease("mnist", 1, 1));
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 TEST_F(PostgresStoreTest, DatabaseMigratedByNewerBinaryIsFailedPrecondition) {
   ASSERT_TRUE(PostgresStore::Connect(schema_->dsn()).ok());
   Query(
@@ -157,6 +183,22 @@ TEST_F(PostgresStoreTest, TextTheServerRejectsIsInvalidArgument) {
   auto current = (*store)->GetCurrent("mnist");
   ASSERT_TRUE(current.ok()) << current.status();
   EXPECT_FALSE(current->has_value());
+}
+
+TEST_F(PostgresStoreTest, ReleaseTextTheServerRejectsIsInvalidArgument) {
+  auto store = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
+  ReleaseRecord r = store_testing::MakeTestRelease("mnist", 1, 1);
+  r.reason = "\xff\xfe not UTF-8";
+  absl::Status s = (*store)->AppendRelease(r);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+  auto current = (*store)->GetCurrentRelease("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_FALSE(current->has_value());
+  // The failed transaction used up no number.
+  r = store_testing::MakeTestRelease("mnist", 1, 1);
+  EXPECT_TRUE((*store)->AppendRelease(r).ok());
 }
 
 }  // namespace

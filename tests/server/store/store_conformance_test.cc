@@ -1,5 +1,9 @@
 // The contract of server/store/store.h, run against every backend. The
-// PostgreSQL cases need COHORT_TEST_PG_DSN and are skipped without it.
+// PostgreSQL cases need COHORT_TEST_PG_DSN and are skipped without it. The
+// release-log cases are in release_conformance_test.cc; the fixture is in
+// store_conformance.h.
+
+#include "tests/server/store/store_conformance.h"
 
 #include <bit>
 #include <cmath>
@@ -13,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "tests/testing/pg_env.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -25,58 +28,10 @@ namespace {
 
 using ::absl::StatusCode;
 using store_testing::ExpectSameRecord;
-using store_testing::MakeDirectoryBackend;
-using store_testing::MakePostgresBackend;
-using store_testing::PgSkipMessage;
-using store_testing::StoreBackend;
-using store_testing::TestPgDsn;
-
-constexpr char kTask[] = "mnist-mlp";
-
-ModelVersionRecord MakeRecord(int64_t version, int64_t parent,
-                              std::string weights = "") {
-  return store_testing::MakeTestRecord(kTask, version, parent,
-                                       std::move(weights));
-}
-
-class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "postgres") {
-      std::optional<std::string> dsn = TestPgDsn();
-      if (!dsn) COHORT_SKIP_OR_FAIL_WITHOUT_PG(PgSkipMessage());
-      auto backend = MakePostgresBackend(*dsn);
-      ASSERT_TRUE(backend.ok()) << backend.status();
-      backend_ = std::move(*backend);
-    } else {
-      backend_ = MakeDirectoryBackend();
-    }
-    store_ = OpenStore();
-    ASSERT_NE(store_, nullptr);
-  }
-
-  // A new instance over the same backing state; null (and a failure) on error.
-  std::unique_ptr<Store> OpenStore() {
-    auto store = backend_->Open();
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  void Commit(const ModelVersionRecord& r) {
-    absl::Status s = store_->CommitVersion(r);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-
-  void ExpectCurrentVersion(int64_t version) {
-    auto current = store_->GetCurrent(kTask);
-    ASSERT_TRUE(current.ok()) << current.status();
-    ASSERT_TRUE(current->has_value());
-    EXPECT_EQ((*current)->version, version);
-  }
-
-  std::unique_ptr<StoreBackend> backend_;  // Outlives every store.
-  std::unique_ptr<Store> store_;
-};
+using store_testing::kTask;
+using store_testing::MakeRecord;
+using store_testing::MakeRelease;
+using store_testing::StoreConformanceTest;
 
 TEST_P(StoreConformanceTest, EmptyTaskHasNoCurrentVersionsOrRounds) {
   auto current = store_->GetCurrent(kTask);
@@ -191,6 +146,16 @@ TEST_P(StoreConformanceTest, UnsafeNamesAreInvalidArgument) {
     EXPECT_EQ(store_->RecordDevice(name, 1, 1, 0, 0).code(),
               StatusCode::kInvalidArgument);
     EXPECT_EQ(store_->GetDevice(name).status().code(),
+              StatusCode::kInvalidArgument);
+    ReleaseRecord release = MakeRelease(1, 1);
+    release.task = name;
+    EXPECT_EQ(store_->AppendRelease(release).code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(store_->GetCurrentRelease(name).status().code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(store_->ListReleases(name).status().code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(store_->GetRelease(name, 1).status().code(),
               StatusCode::kInvalidArgument);
   }
   ModelVersionRecord longest = MakeRecord(1, 0);

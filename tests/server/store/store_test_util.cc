@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -185,6 +186,34 @@ void ExpectSameRecord(const ModelVersionRecord& got,
   } else {
     EXPECT_TRUE(got.weights.empty());
   }
+}
+
+ReleaseRecord MakeTestRelease(absl::string_view task, int64_t release,
+                              int64_t version) {
+  ReleaseRecord r;
+  r.task = std::string(task);
+  r.release = release;
+  r.version = version;
+  r.kind = ReleaseRecord::Kind::kPromote;
+  r.reason = absl::StrCat("holdout gate passed for release ", release);
+  r.actor = "gate";
+  r.created_at_unix_ms = 1'700'000'100'000 + release;
+  r.signed_manifest = absl::StrCat(std::string("\x0a\x00\xff", 3), "manifest-",
+                                   release, std::string("\x00\x80\xfe\xff", 4));
+  return r;
+}
+
+void ExpectSameRelease(const ReleaseRecord& got, const ReleaseRecord& want) {
+  EXPECT_EQ(got.task, want.task);
+  EXPECT_EQ(got.release, want.release);
+  EXPECT_EQ(got.version, want.version);
+  EXPECT_EQ(static_cast<int>(got.kind), static_cast<int>(want.kind));
+  EXPECT_EQ(got.reason, want.reason);
+  EXPECT_EQ(got.actor, want.actor);
+  EXPECT_EQ(got.created_at_unix_ms, want.created_at_unix_ms);
+  EXPECT_TRUE(got.signed_manifest == want.signed_manifest)
+      << "signed manifests differ: \"" << absl::CHexEscape(got.signed_manifest)
+      << "\" vs \"" << absl::CHexEscape(want.signed_manifest) << "\"";
 }
 
 std::unique_ptr<StoreBackend> MakeDirectoryBackend() {

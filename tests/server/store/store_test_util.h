@@ -75,6 +75,15 @@ bool SameDouble(double a, double b);
 void ExpectSameRecord(const ModelVersionRecord& got,
                       const ModelVersionRecord& want, bool with_weights);
 
+// A release of `task` with deterministic fields derived from `release`:
+// kind kPromote, reason and actor naming the release, and a binary
+// signed_manifest (it holds "\x00" and "\xff" bytes) unique to the release.
+ReleaseRecord MakeTestRelease(absl::string_view task, int64_t release,
+                              int64_t version);
+
+// Field-by-field gtest expectations, signed_manifest compared byte for byte.
+void ExpectSameRelease(const ReleaseRecord& got, const ReleaseRecord& want);
+
 // One backing state that Store instances can be opened on, again and again.
 class StoreBackend {
  public:

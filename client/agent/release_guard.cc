@@ -1,0 +1,107 @@
+#include "client/agent/release_guard.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/agent/model_cache.h"
+#include "common/base/files.h"
+#include "common/base/status_macros.h"
+#include "glog/logging.h"
+
+namespace cohort::client {
+namespace {
+
+// The highest release accepted so far: 0 when the file does not exist yet.
+absl::StatusOr<int64_t> ReadHighestRelease(const std::string& state_dir) {
+  const std::string path = ModelCache::ReleasePath(state_dir);
+  auto text = base::ReadFile(path, 64);
+  if (text.status().code() == absl::StatusCode::kNotFound) return 0;
+  if (!text.ok()) return text.status();
+  int64_t release = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &release) ||
+      release < 0) {
+    return absl::DataLossError(
+        absl::StrCat(path, " does not hold a release number"));
+  }
+  return release;
+}
+
+// FAILED_PRECONDITION unless `m` lists the artifact `ref` names.
+absl::Status CheckRefMatches(const cohort::v1::ModelRef& ref,
+                             const cohort::v1::ModelManifest& m) {
+  if (m.version() != ref.version() || m.architecture() != ref.architecture()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "release ", m.release(), " is version ", m.version(), " (",
+        m.architecture(), "), the assignment names version ", ref.version(),
+        " (", ref.architecture(), ")"));
+  }
+  for (const cohort::v1::ArtifactDigest& a : m.artifacts()) {
+    if (a.sha256() == ref.sha256() && a.size_bytes() == ref.size_bytes()) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "release ", m.release(), " lists no artifact with SHA-256 ",
+      ref.sha256(), " and ", ref.size_bytes(), " bytes"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
+    const std::string& root_path, const std::string& state_dir) {
+  COHORT_ASSIGN_OR_RETURN(std::string bytes,
+                          base::ReadFile(root_path, model::kMaxMetadataBytes));
+  cohort::v1::SignedRoot pinned;
+  if (!pinned.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(root_path + " is not a SignedRoot");
+  }
+  COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root,
+                          model::TrustedRoot::FromPinned(pinned));
+  COHORT_ASSIGN_OR_RETURN(int64_t highest, ReadHighestRelease(state_dir));
+  return std::unique_ptr<ReleaseGuard>(
+      new ReleaseGuard(std::move(root), state_dir, highest));
+}
+
+absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Verify(
+    const cohort::v1::ModelRef& ref, const std::string& task,
+    absl::Time started) const {
+  if (!ref.has_manifest()) {
+    return absl::UnauthenticatedError(
+        "the assigned model comes without a signed manifest");
+  }
+  model::ManifestExpectations expect;
+  expect.task = task;
+  expect.min_release = highest_release_;
+  expect.now = started;
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::ModelManifest m,
+                          model::VerifyManifest(root_, ref.manifest(), expect));
+  COHORT_RETURN_IF_ERROR(CheckRefMatches(ref, m));
+  return m;
+}
+
+absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(
+    const cohort::v1::ModelRef& ref, const std::string& task,
+    absl::Time started) {
+  auto m = Verify(ref, task, started);
+  if (!m.ok()) {
+    ++refusals_;
+    LOG(WARNING) << "refused model version " << ref.version() << " ("
+                 << refusals_ << " refused so far; keeping release "
+                 << highest_release_ << "): " << m.status();
+  }
+  return m;
+}
+
+absl::Status ReleaseGuard::Accept(const cohort::v1::ModelManifest& manifest) {
+  if (manifest.release() <= highest_release_) return absl::OkStatus();
+  COHORT_RETURN_IF_ERROR(base::MakeDirs(state_dir_));
+  COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
+      ModelCache::ReleasePath(state_dir_),
+      absl::StrCat(manifest.release(), "\n")));
+  highest_release_ = manifest.release();
+  return absl::OkStatus();
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,71 @@
+#ifndef COHORT_CLIENT_AGENT_RELEASE_GUARD_H_
+#define COHORT_CLIENT_AGENT_RELEASE_GUARD_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "cohort/v1/model.pb.h"
+#include "common/model/trust.h"
+
+namespace cohort::client {
+
+// The device's release policy (docs/LIFECYCLE.md): it pins a root of its
+// own, accepts a model only under a manifest the root's certified release
+// key signed, and never goes back to a lower release number than one it
+// accepted, which it keeps in <state_dir>/release (ModelCache::ReleasePath)
+// across restarts. Nothing the coordinator sends turns it off.
+//
+// Not thread-safe: the agent loop owns it.
+class ReleaseGuard {
+ public:
+  // Reads the pinned root (a SignedRoot) at `root_path` and the highest
+  // release accepted so far from `state_dir`. NOT_FOUND for a missing
+  // root; the errors of TrustedRoot::FromPinned for a bad one; DATA_LOSS
+  // for an unreadable release file.
+  static absl::StatusOr<std::unique_ptr<ReleaseGuard>> Open(
+      const std::string& root_path, const std::string& state_dir);
+
+  // The manifest of the release `ref` comes under, if it verifies
+  // (model::VerifyManifest against the pinned root, for `task`, no lower
+  // than the highest release accepted, judged at `started`) and lists the
+  // artifact `ref` names with the same SHA-256 and size, for the same
+  // version and architecture. UNAUTHENTICATED when `ref` carries no
+  // manifest; FAILED_PRECONDITION when manifest and `ref` disagree; the
+  // errors of VerifyManifest otherwise. Every refusal is logged and counted.
+  absl::StatusOr<cohort::v1::ModelManifest> Check(
+      const cohort::v1::ModelRef& ref, const std::string& task,
+      absl::Time started);
+
+  // Records that the device now holds `manifest`'s release (call after its
+  // artifact verified): raises the highest accepted release, durably
+  // (atomic write, fsync, rename). INTERNAL on I/O errors.
+  absl::Status Accept(const cohort::v1::ModelManifest& manifest);
+
+  int64_t highest_release() const { return highest_release_; }
+  // Models refused since start-up.
+  int64_t refusals() const { return refusals_; }
+
+ private:
+  ReleaseGuard(model::TrustedRoot root, std::string state_dir,
+               int64_t highest_release)
+      : root_(std::move(root)),
+        state_dir_(std::move(state_dir)),
+        highest_release_(highest_release) {}
+
+  absl::StatusOr<cohort::v1::ModelManifest> Verify(
+      const cohort::v1::ModelRef& ref, const std::string& task,
+      absl::Time started) const;
+
+  model::TrustedRoot root_;
+  const std::string state_dir_;
+  int64_t highest_release_ = 0;
+  int64_t refusals_ = 0;
+};
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_AGENT_RELEASE_GUARD_H_

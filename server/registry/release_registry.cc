@@ -1,0 +1,81 @@
+#include "server/registry/release_registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "glog/logging.h"
+
+namespace cohort::server {
+
+ReleaseRegistry::ReleaseRegistry(std::string task, Store* store,
+                                 const ReleaseSigner* signer,
+                                 base::Clock* clock,
+                                 absl::Duration manifest_ttl)
+    : task_(std::move(task)),
+      store_(store),
+      signer_(signer),
+      clock_(clock),
+      manifest_ttl_(manifest_ttl) {}
+
+absl::StatusOr<Release> ReleaseRegistry::Publish(ReleaseRequest request) {
+  COHORT_ASSIGN_OR_RETURN(std::optional<ReleaseRecord> current,
+                          store_->GetCurrentRelease(task_));
+  const absl::Time now = clock_->Now();
+  cohort::v1::ModelManifest& m = request.manifest;
+  m.set_task(task_);
+  m.set_release(current.has_value() ? current->release + 1 : 1);
+  m.set_created_at_unix_ms(absl::ToUnixMillis(now));
+  m.set_expires_at_unix_ms(absl::ToUnixMillis(now + manifest_ttl_));
+  Release out;
+  out.manifest = signer_->Sign(m);
+  ReleaseRecord& r = out.record;
+  r.task = task_;
+  r.release = m.release();
+  r.version = m.version();
+  r.kind = request.kind;
+  r.reason = std::move(request.reason);
+  r.actor = std::move(request.actor);
+  r.created_at_unix_ms = m.created_at_unix_ms();
+  r.signed_manifest = out.manifest.SerializeAsString();
+  COHORT_RETURN_IF_ERROR(store_->AppendRelease(r));
+  LOG(INFO) << "task " << task_ << ": release " << r.release << " publishes "
+            << "version " << r.version << " (" << r.reason << ")";
+  return out;
+}
+
+absl::StatusOr<Release> ReleaseRegistry::Check(
+    const ReleaseRecord& record) const {
+  Release out;
+  out.record = record;
+  if (!out.manifest.ParseFromString(record.signed_manifest)) {
+    return absl::DataLossError(absl::StrCat(
+        "task ", task_, ": the manifest of release ", record.release,
+        " in the store does not parse"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Release>> ReleaseRegistry::Current() {
+  COHORT_ASSIGN_OR_RETURN(std::optional<ReleaseRecord> current,
+                          store_->GetCurrentRelease(task_));
+  if (!current.has_value()) return std::nullopt;
+  COHORT_ASSIGN_OR_RETURN(Release release, Check(*current));
+  auto ours = signer_->IsSignedByThisKey(release.manifest);
+  if (!ours.ok()) {
+    return absl::DataLossError(absl::StrCat("task ", task_, ", release ",
+                                            current->release, ": ",
+                                            ours.status().message()));
+  }
+  if (*ours) return release;
+  ReleaseRequest again;
+  again.manifest.ParseFromString(release.manifest.manifest());
+  again.kind = ReleaseRecord::Kind::kPin;
+  again.reason = absl::StrCat("release ", current->release,
+                              " re-signed with release key ",
+                              signer_->key_id());
+  again.actor = "coordinator";
+  return Publish(std::move(again));
+}
+
+}  // namespace cohort::server

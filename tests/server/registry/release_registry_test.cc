@@ -1,0 +1,122 @@
+// The coordinator's release registry on a real (directory) store: numbering,
+// signatures a device accepts, a tampered store, and a rotated release key.
+
+#include "server/registry/release_registry.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/model/trust.h"
+#include "gtest/gtest.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_keys.h"
+
+namespace cohort::server {
+namespace {
+
+class ReleaseRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir =
+        ::testing::TempDir() + "/release_registry_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    auto store = DirectoryStore::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    keys_.now = clock_.Now();
+    auto signer = ReleaseSigner::Create(keys_.release, keys_.Certificate());
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    signer_ = *std::move(signer);
+    for (int64_t v = 1; v <= 2; ++v) {
+      ModelVersionRecord r;
+      r.task = "t";
+      r.version = v;
+      r.parent = v - 1;
+      r.architecture = "small_cnn";
+      r.weights = "w";
+      ASSERT_TRUE(store_->CommitVersion(r).ok());
+    }
+  }
+
+  ReleaseRegistry Registry(const ReleaseSigner* signer) {
+    return ReleaseRegistry("t", store_.get(), signer, &clock_, absl::Hours(1));
+  }
+
+  ReleaseRequest Request(int64_t version) {
+    ReleaseRequest r;
+    r.manifest.set_version(version);
+    r.manifest.set_architecture("small_cnn");
+    r.reason = "test";
+    return r;
+  }
+
+  testing::FakeClock clock_;
+  testing::TestKeys keys_;
+  std::unique_ptr<DirectoryStore> store_;
+  std::unique_ptr<ReleaseSigner> signer_;
+};
+
+TEST_F(ReleaseRegistryTest, ReleasesAreNumberedSignedAndVerifyOnADevice) {
+  ReleaseRegistry registry = Registry(signer_.get());
+  auto first = registry.Publish(Request(1));
+  auto second = registry.Publish(Request(2));
+  ASSERT_TRUE(first.ok() && second.ok()) << first.status() << second.status();
+  EXPECT_EQ(first->record.release, 1);
+  EXPECT_EQ(second->record.release, 2);
+  auto root = model::TrustedRoot::FromPinned(keys_.Root());
+  ASSERT_TRUE(root.ok());
+  auto m = model::VerifyManifest(*root, second->manifest,
+                                 {"t", 1, clock_.Now()});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->version(), 2);
+  EXPECT_EQ(m->expires_at_unix_ms(),
+            absl::ToUnixMillis(clock_.Now() + absl::Hours(1)));
+  auto current = registry.Current();
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_EQ((*current)->record.release, 2);
+}
+
+TEST_F(ReleaseRegistryTest, ATamperedStoredReleaseIsDataLossAndNeverServed) {
+  ReleaseRegistry registry = Registry(signer_.get());
+  ASSERT_TRUE(registry.Publish(Request(1)).ok());
+  // Another writer (or an attacker with the store) appends a release whose
+  // manifest bytes were changed after signing.
+  auto good = store_->GetCurrentRelease("t");
+  ASSERT_TRUE(good.ok() && good->has_value());
+  cohort::v1::SignedManifest forged;
+  ASSERT_TRUE(forged.ParseFromString((*good)->signed_manifest));
+  (*forged.mutable_manifest())[2] ^= 0x01;
+  ReleaseRecord bad = **good;
+  bad.release = 2;
+  bad.signed_manifest = forged.SerializeAsString();
+  ASSERT_TRUE(store_->AppendRelease(bad).ok());
+  EXPECT_EQ(registry.Current().status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ReleaseRegistryTest, AReleaseByAnEarlierKeyIsReleasedAgainUnderTheNewOne) {
+  ASSERT_TRUE(Registry(signer_.get()).Publish(Request(2)).ok());
+  testing::TestKeys rotated = keys_;
+  rotated.release = testing::TestKey(11);
+  auto signer = ReleaseSigner::Create(rotated.release, rotated.Certificate());
+  ASSERT_TRUE(signer.ok());
+  ReleaseRegistry registry = Registry(signer->get());
+  auto current = registry.Current();
+  ASSERT_TRUE(current.ok() && current->has_value()) << current.status();
+  EXPECT_EQ((*current)->record.release, 2);
+  EXPECT_EQ((*current)->record.version, 2);
+  EXPECT_EQ((*current)->record.kind, ReleaseRecord::Kind::kPin);
+  EXPECT_TRUE((*signer)->IsSignedByThisKey((*current)->manifest).value_or(false));
+}
+
+TEST_F(ReleaseRegistryTest, ACertificateForAnotherKeyIsRefusedAtStartUp) {
+  testing::TestKeys other = keys_;
+  other.release = testing::TestKey(12);
+  EXPECT_EQ(ReleaseSigner::Create(keys_.release, other.Certificate()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace cohort::server
