@@ -13,6 +13,9 @@
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_task_model.h"
+#include "tests/testing/test_keys.h"
+#include "common/model/trust.h"
+#include "server/round/round_engine.h"
 
 namespace cohort::server {
 namespace {
@@ -52,6 +55,7 @@ class FailingStore final : public Store {
     return inner_->GetDevice(d);
   }
   absl::Status AppendRelease(const ReleaseRecord& r) override {
+    if (fail_release) return absl::UnavailableError("killed before release");
     return inner_->AppendRelease(r);
   }
   absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
@@ -67,6 +71,7 @@ class FailingStore final : public Store {
     return inner_->GetRelease(t, r);
   }
   bool fail = false;
+  bool fail_release = false;  // AppendRelease fails instead
 
  private:
   Store* inner_;
@@ -227,6 +232,83 @@ TEST(RoundResultTest, ClippedFractionIsNanUnlessTheRoundClips) {
   EXPECT_DOUBLE_EQ(r.clipped_fraction(), 2.0 / 6.0);
   r.participants = 0;
   EXPECT_TRUE(std::isnan(r.clipped_fraction()));
+}
+
+// The manifest `model` carries, verified as a device pinning the test root
+// verifies it.
+absl::StatusOr<cohort::v1::ModelManifest> DeviceView(
+    const PublishedModel& model, const testing::TestKeys& keys) {
+  auto root = model::TrustedRoot::FromPinned(keys.Root());
+  if (!root.ok()) return root.status();
+  return model::VerifyManifest(*root, model.manifest, {"t", 0, keys.now});
+}
+
+class SignedCommitTest : public RoundCommitterTest {
+ protected:
+  void SetUp() override {
+    RoundCommitterTest::SetUp();
+    keys_.now = clock_.Now();
+    auto signer = ReleaseSigner::Create(keys_.release, keys_.Certificate());
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    signer_ = *std::move(signer);
+  }
+  ReleaseRegistry Registry(Store* store) {
+    return ReleaseRegistry("t", store, signer_.get(), &clock_, absl::Hours(24));
+  }
+  testing::TestKeys keys_;
+  std::unique_ptr<ReleaseSigner> signer_;
+};
+
+TEST_F(SignedCommitTest, EveryCommittedVersionIsReleasedUnderASignedManifest) {
+  ReleaseRegistry registry = Registry(store_.get());
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_, &registry);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  auto v2 = committer.Commit(ResultOf(*v1, 1, 0.5f));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ((*v1)->release, 1);
+  EXPECT_EQ((*v2)->release, 2);
+  auto m = DeviceView(**v2, keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->version(), 2);
+  EXPECT_EQ(m->parent(), 1);
+  // The int8 artifact devices download, and the fp32 master weights.
+  ASSERT_EQ(m->artifacts_size(), 2);
+  EXPECT_EQ(m->artifacts(0).kind(), "int8");
+  EXPECT_EQ(m->artifacts(0).sha256(), (*v2)->sha256);
+  EXPECT_EQ(m->artifacts(0).size_bytes(),
+            static_cast<int64_t>((*v2)->bytes.size()));
+  EXPECT_EQ(m->artifacts(1).kind(), "fp32");
+  EXPECT_TRUE(model::VerifyArtifact(
+                  *m, "fp32", model::SerializeWeights((*v2)->weights))
+                  .ok());
+}
+
+// kill -9 between storing a version and releasing it: the engine that
+// resumes from the store releases the stored version before serving it.
+TEST_F(SignedCommitTest, AVersionStoredButNotReleasedIsReleasedOnResume) {
+  FailingStore store(store_.get());
+  ReleaseRegistry registry = Registry(&store);
+  {
+    RoundCommitter committer(options_, &store, &model_, &clock_, &registry);
+    auto v1 = committer.CommitInitial();
+    ASSERT_TRUE(v1.ok()) << v1.status();
+    store.fail_release = true;
+    EXPECT_EQ(committer.Commit(ResultOf(*v1, 1, 0.5f)).status().code(),
+              absl::StatusCode::kUnavailable);
+  }
+  store.fail_release = false;
+  auto stored = store_->GetCurrentRelease("t");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->version, 1);  // version 2 is stored, not released
+  RoundEngine engine(options_, &store, &model_, &clock_, nullptr, &registry);
+  ASSERT_TRUE(engine.Start().ok());
+  const auto model = engine.current_model();
+  EXPECT_EQ(model->version, 2);
+  EXPECT_EQ(model->release, 2);
+  auto m = DeviceView(*model, keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->version(), 2);
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+// lifecycle_bench: the cost of signed releases, against OpenSSL's own
+// Ed25519 numbers measured in the same run.
+//
+//   build/bin/lifecycle_bench [--out=docs/bench/lifecycle.json]
+//
+// Measures, per release of a small_cnn-sized manifest (two artifacts,
+// metrics): the coordinator's signing (ReleaseSigner::Sign) and a device's
+// full check (model::VerifyManifest: the 2-of-3 root certificate of the
+// release key, then the manifest's signature, then its fields). The
+// baseline is `openssl speed -seconds 1 ed25519`: a device check does three
+// Ed25519 verifications, so its ideal cost is 3 / (openssl verify/s).
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/base/files.h"
+#include "common/crypto/sha256.h"
+#include "common/model/signing.h"
+#include "common/model/trust.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(std::string, out, "", "Write the results as JSON here.");
+ABSL_FLAG(int, iterations, 2000, "Releases signed and verified per case.");
+
+namespace cohort {
+namespace {
+
+crypto::Ed25519PrivateKey Key(uint8_t b) {
+  return *crypto::Ed25519PrivateKey::FromSeed(std::vector<uint8_t>(32, b));
+}
+
+std::string Raw(const crypto::Ed25519PrivateKey& k) {
+  return std::string(k.PublicKey().bytes().begin(), k.PublicKey().bytes().end());
+}
+
+cohort::v1::ModelManifest Manifest(absl::Time now) {
+  cohort::v1::ModelManifest m;
+  m.set_task("fashion_mnist");
+  m.set_version(42);
+  m.set_parent(41);
+  m.set_release(42);
+  m.set_round_id(41);
+  m.set_architecture("small_cnn");
+  m.set_architecture_sha256(crypto::Sha256Hex("small_cnn"));
+  m.set_expires_at_unix_ms(absl::ToUnixMillis(now + absl::Hours(720)));
+  for (const char* k : {"test_accuracy", "test_loss", "train_loss", "participants"}) {
+    (*m.mutable_metrics())[k] = 0.5;
+  }
+  for (const char* kind : {"int8", "fp32"}) {
+    auto* a = m.add_artifacts();
+    a->set_kind(kind);
+    a->set_sha256(crypto::Sha256Hex(kind));
+    a->set_size_bytes(190000);
+  }
+  return m;
+}
+
+// `openssl speed -seconds 1 ed25519`: verifications per second.
+double OpensslVerifiesPerSecond() {
+  FILE* p = ::popen("openssl speed -seconds 1 ed25519 2>/dev/null", "r");
+  CHECK(p != nullptr) << "popen openssl";
+  char line[512];
+  double sign_rate = 0, verify_rate = 0;
+  while (std::fgets(line, sizeof(line), p) != nullptr) {
+    double s, v, sr, vr;
+    if (std::sscanf(line, " 253 bits EdDSA (Ed25519) %lfs %lfs %lf %lf", &s,
+                    &v, &sr, &vr) == 4) {
+      sign_rate = sr;
+      verify_rate = vr;
+    }
+  }
+  CHECK(::pclose(p) == 0 && verify_rate > 0 && sign_rate > 0)
+      << "openssl speed ed25519 failed";
+  return verify_rate;
+}
+
+template <typename Fn>
+double MsPerCall(int n, Fn&& fn) {
+  const absl::Time t0 = absl::Now();
+  for (int i = 0; i < n; ++i) fn();
+  return absl::ToDoubleMilliseconds(absl::Now() - t0) / n;
+}
+
+int Run() {
+  const absl::Time now = absl::Now();
+  const std::vector<crypto::Ed25519PrivateKey> roots = {Key(1), Key(2), Key(3)};
+  const crypto::Ed25519PrivateKey release = Key(10);
+  cohort::v1::RootMetadata root;
+  root.set_version(1);
+  for (const auto& k : roots) root.add_keys(Raw(k));
+  root.set_threshold(2);
+  root.set_expires_at_unix_ms(absl::ToUnixMillis(now + absl::Hours(8760)));
+  cohort::v1::ReleaseKeyCertificate cert;
+  cert.set_key(Raw(release));
+  cert.set_root_version(1);
+  cert.set_expires_at_unix_ms(root.expires_at_unix_ms());
+  const auto certified = model::CertifyReleaseKey(cert, {roots[0], roots[1]});
+  auto trusted = model::TrustedRoot::FromPinned(model::SignRoot(root, roots));
+  CHECK(trusted.ok()) << trusted.status();
+  const cohort::v1::ModelManifest manifest = Manifest(now);
+  const int n = absl::GetFlag(FLAGS_iterations);
+
+  const double openssl_before = OpensslVerifiesPerSecond();
+  cohort::v1::SignedManifest signed_manifest;
+  const double sign_ms = MsPerCall(n, [&] {
+    signed_manifest = model::SignManifest(manifest, release, certified);
+  });
+  const model::ManifestExpectations expect{"fashion_mnist", 42, now};
+  const double verify_ms = MsPerCall(n, [&] {
+    CHECK(model::VerifyManifest(*trusted, signed_manifest, expect).ok());
+  });
+  const double openssl_after = OpensslVerifiesPerSecond();
+  const double openssl_verify_ms = 1000.0 / std::max(openssl_before, openssl_after);
+  const double ratio = verify_ms / (3 * openssl_verify_ms);
+
+  std::printf("sign   %.4f ms per release\n", sign_ms);
+  std::printf("verify %.4f ms per release (3 Ed25519 verifications)\n", verify_ms);
+  std::printf("openssl speed ed25519: %.4f ms per verification (best of before/after)\n",
+              openssl_verify_ms);
+  std::printf("verify / (3 x openssl verify) = %.3f\n", ratio);
+  std::printf("signed manifest: %zu bytes\n", signed_manifest.ByteSizeLong());
+  if (!absl::GetFlag(FLAGS_out).empty()) {
+    const std::string json = absl::StrFormat(
+        "{\n  \"sign_ms_per_release\": %.4f,\n  \"verify_ms_per_release\": %.4f,\n"
+        "  \"openssl_ed25519_verify_ms\": %.4f,\n"
+        "  \"verify_vs_3_openssl_verifies\": %.3f,\n"
+        "  \"signed_manifest_bytes\": %d\n}\n",
+        sign_ms, verify_ms, openssl_verify_ms, ratio,
+        static_cast<int>(signed_manifest.ByteSizeLong()));
+    CHECK(base::WriteFileAtomically(absl::GetFlag(FLAGS_out), json).ok());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cohort
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return cohort::Run();
+}
