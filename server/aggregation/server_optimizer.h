@@ -30,6 +30,9 @@ class ServerOptimizer {
   absl::StatusOr<StepResult> Step(const cohort::v1::Weights& model,
                                   const cohort::v1::Weights& mean_delta) const;
   void Accept(StepResult&& step) { velocity_ = std::move(step.velocity); }
+  // Forgets the momentum: the next step starts as the first did (after the
+  // weights jumped, e.g. a rollback).
+  void Reset() { velocity_.clear(); }
 
  private:
   const double learning_rate_;

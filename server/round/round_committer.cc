@@ -47,19 +47,39 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
     std::shared_ptr<const PublishedModel> model, int64_t parent,
-    const std::string& reason) {
+    const std::string& reason, ReleaseRecord::Kind kind,
+    const std::string& actor) {
   if (registry_ == nullptr) return model;
   COHORT_ASSIGN_OR_RETURN(std::optional<Release> current, registry_->Current());
   if (!current.has_value() || current->record.version != model->version) {
     ReleaseRequest request;
     request.manifest = ManifestContent(*model, parent);
+    request.kind = kind;
     request.reason = reason;
+    request.actor = actor;
     COHORT_ASSIGN_OR_RETURN(current, registry_->Publish(std::move(request)));
   }
   auto released = std::make_shared<PublishedModel>(*model);
   released->release = current->record.release;
   released->manifest = std::move(current->manifest);
   return released;
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::RollBack(
+    const PublishedModel& source, int64_t parent, const std::string& reason,
+    const std::string& actor) {
+  std::map<std::string, double> metrics = source.metrics;
+  metrics["rolled_back_from"] = static_cast<double>(source.version);
+  COHORT_ASSIGN_OR_RETURN(
+      auto model, Publish(parent + 1, /*round_id=*/0, source.architecture,
+                          source.weights, std::move(metrics), int8_artifacts_));
+  COHORT_RETURN_IF_ERROR(Persist(*model, parent));
+  // Momentum belonged to the weights rolled away from.
+  optimizer_.Reset();
+  return Released(std::move(model), parent,
+                  absl::StrCat("rollback to version ", source.version, ": ",
+                               reason),
+                  ReleaseRecord::Kind::kRollback, actor);
 }
 
 absl::StatusOr<ServerOptimizer::StepResult> RoundCommitter::ApplyOptimizer(

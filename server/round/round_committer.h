@@ -80,7 +80,20 @@ class RoundCommitter {
   // that does not verify).
   absl::StatusOr<std::shared_ptr<const PublishedModel>> Released(
       std::shared_ptr<const PublishedModel> model, int64_t parent,
-      const std::string& reason);
+      const std::string& reason,
+      ReleaseRecord::Kind kind = ReleaseRecord::Kind::kPromote,
+      const std::string& actor = "gate");
+
+  // A rollback: commits `source`'s weights as a new version (child of the
+  // current version `parent`, round 0, source's metrics plus
+  // "rolled_back_from"), forgets the optimizer's momentum, and releases it
+  // as kind rollback for `actor`. The history stays linear and the release
+  // number grows, so devices' anti-downgrade check holds. Errors from the
+  // store and registry as-is (FAILED_PRECONDITION when `parent` is no longer
+  // current).
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> RollBack(
+      const PublishedModel& source, int64_t parent, const std::string& reason,
+      const std::string& actor);
 
  private:
   // Step 1: the optimizer step from result.parent, checked finite. INTERNAL

@@ -161,6 +161,7 @@ void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
 }
 
 bool RoundEngine::RunOnce() {
+  RunPendingRollbacks();
   std::optional<RoundResult> result;
   std::optional<RoundSummary> abandoned;
   {
@@ -249,10 +250,46 @@ bool RoundEngine::OpenNextLocked() {
 }
 
 void RoundEngine::Run(absl::Notification* stop, absl::Duration tick) {
-  while (!stop->HasBeenNotified()) {
-    if (!RunOnce()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = true;
+  }
+  while (!stop->HasBeenNotified() && RunOnce()) {
     stop->WaitForNotificationWithTimeout(tick);
   }
+  absl::MutexLock lock(&mu_);
+  running_ = false;
+  // Nobody will run what is still queued.
+  for (const auto& request : rollbacks_) {
+    request->result = absl::UnavailableError("the round engine stopped");
+    request->done.Notify();
+  }
+  rollbacks_.clear();
+}
+
+absl::StatusOr<RollbackOutcome> RoundEngine::RollBack(
+    int64_t to_version, const std::string& reason, const std::string& actor) {
+  auto request = std::make_shared<PendingRollback>();
+  request->to_version = to_version;
+  request->reason = reason;
+  request->actor = actor;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!running_) {
+      return absl::UnavailableError("the round engine is not running");
+    }
+    rollbacks_.push_back(request);
+  }
+  if (!request->done.WaitForNotificationWithTimeout(absl::Minutes(2))) {
+    return absl::DeadlineExceededError(
+        "the round engine did not get to the rollback in two minutes");
+  }
+  return request->result;
+}
+
+bool RoundEngine::running() const {
+  absl::MutexLock lock(&mu_);
+  return running_;
 }
 
 std::shared_ptr<const PublishedModel> RoundEngine::current_model() const {

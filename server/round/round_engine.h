@@ -2,6 +2,7 @@
 #define COHORT_SERVER_ROUND_ROUND_ENGINE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -55,6 +56,13 @@ struct RoundSummary {
 // evaluate, store; RoundCommitter) runs on the driver thread without it, so
 // RPC handlers never wait for it. Store, TaskModel and Clock are injected and
 // must outlive it.
+// What a rollback made: the new version holding the old weights, and the
+// release devices get it under (0 when releases are not signed).
+struct RollbackOutcome {
+  int64_t version = 0;
+  int64_t release = 0;
+};
+
 class RoundEngine {
  public:
   // Called on the driver thread after every round: committed, abandoned
@@ -98,6 +106,20 @@ class RoundEngine {
   bool RunOnce();
   // Calls RunOnce until it returns false or `stop` is notified.
   void Run(absl::Notification* stop, absl::Duration tick = absl::Milliseconds(20));
+
+  // Rolls the task back to `to_version`'s weights (RoundCommitter::RollBack)
+  // on the driver thread, between two RunOnce steps, and waits for it (at
+  // most two minutes). Devices get the new release from the next round on;
+  // the round open at the time is not committed (its parent is no longer
+  // current). Thread-safe. NOT_FOUND for an unknown version; UNAVAILABLE
+  // when Run is not running; DEADLINE_EXCEEDED if the driver did not get
+  // to it in time (it may still run); store and registry errors as-is.
+  absl::StatusOr<RollbackOutcome> RollBack(int64_t to_version,
+                                           const std::string& reason,
+                                           const std::string& actor);
+
+  // Whether Run is driving rounds (so RollBack can be served).
+  bool running() const;
 
   // Current published version (never null after Start()).
   std::shared_ptr<const PublishedModel> current_model() const;
@@ -145,8 +167,23 @@ class RoundEngine {
   // in-doubt transaction). Adopts whatever the store says is current.
   void ReconcileWithStore();
   // Parses stored weights and checks their layout against the architecture.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> ParseRecord(
+      const ModelVersionRecord& record) const;
+  // ParseRecord, with the version's release attached (or published).
   absl::StatusOr<std::shared_ptr<const PublishedModel>> LoadRecord(
       const ModelVersionRecord& record);
+
+  // A RollBack call waiting for the driver thread.
+  struct PendingRollback {
+    int64_t to_version = 0;
+    std::string reason;
+    std::string actor;
+    absl::Notification done;
+    absl::StatusOr<RollbackOutcome> result = absl::UnknownError("not run");
+  };
+  // Driver thread: runs the queued rollbacks.
+  void RunPendingRollbacks();
+  absl::StatusOr<RollbackOutcome> ExecuteRollback(const PendingRollback& request);
 
   const RoundOptions options_;
   Store* const store_;
@@ -157,6 +194,8 @@ class RoundEngine {
   RoundCommitter committer_;
 
   mutable absl::Mutex mu_;
+  std::deque<std::shared_ptr<PendingRollback>> rollbacks_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // inside Run
   std::unique_ptr<RoundState> state_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RoundContext> ctx_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const PublishedModel> model_ ABSL_GUARDED_BY(mu_);

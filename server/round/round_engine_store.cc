@@ -10,8 +10,8 @@
 
 namespace cohort::server {
 
-absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
-    const ModelVersionRecord& record) {
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::ParseRecord(
+    const ModelVersionRecord& record) const {
   if (record.architecture != task_model_->architecture()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "task '", options_.task, "' was created with architecture '",
@@ -32,10 +32,13 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
                                             record.version, " are corrupt: ",
                                             layout.message()));
   }
-  COHORT_ASSIGN_OR_RETURN(
-      auto model, Publish(record.version, record.round_id, record.architecture,
-                          std::move(weights), record.metrics,
-                          options_.int8_artifacts));
+  return Publish(record.version, record.round_id, record.architecture,
+                 std::move(weights), record.metrics, options_.int8_artifacts);
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
+    const ModelVersionRecord& record) {
+  COHORT_ASSIGN_OR_RETURN(auto model, ParseRecord(record));
   // A crash between storing a version and releasing it is finished here.
   return committer_.Released(std::move(model), record.parent,
                              absl::StrCat("version ", record.version,
@@ -68,6 +71,44 @@ void RoundEngine::ReconcileWithStore() {
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
+}
+
+absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(
+    const PendingRollback& request) {
+  COHORT_ASSIGN_OR_RETURN(ModelVersionRecord record,
+                          store_->GetVersion(options_.task, request.to_version));
+  COHORT_ASSIGN_OR_RETURN(auto source, ParseRecord(record));
+  std::shared_ptr<const PublishedModel> head;
+  {
+    absl::MutexLock lock(&mu_);
+    head = model_;
+  }
+  auto model = committer_.RollBack(*source, head->version, request.reason,
+                                   request.actor);
+  if (!model.ok()) {
+    ReconcileWithStore();  // the version may have landed after all
+    return model.status();
+  }
+  LOG(WARNING) << "rolled back to version " << request.to_version << " as "
+               << "version " << (*model)->version << ", release "
+               << (*model)->release << " (" << request.actor << ": "
+               << request.reason << ")";
+  absl::MutexLock lock(&mu_);
+  previous_ = model_;
+  model_ = *model;
+  return RollbackOutcome{(*model)->version, (*model)->release};
+}
+
+void RoundEngine::RunPendingRollbacks() {
+  std::deque<std::shared_ptr<PendingRollback>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    pending.swap(rollbacks_);
+  }
+  for (const auto& request : pending) {
+    request->result = ExecuteRollback(*request);
+    request->done.Notify();
+  }
 }
 
 RoundSummary RoundEngine::SummaryOf(const RoundContext& ctx) const {

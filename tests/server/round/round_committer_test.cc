@@ -6,8 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
 #include "server/store/directory_store.h"
@@ -309,6 +312,43 @@ TEST_F(SignedCommitTest, AVersionStoredButNotReleasedIsReleasedOnResume) {
   auto m = DeviceView(*model, keys_);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->version(), 2);
+}
+
+// A rollback through the engine: the old weights come back as a new
+// version under a new, higher release, and unknown versions are refused.
+TEST_F(SignedCommitTest, RollBackRepublishesOldWeightsUnderAHigherRelease) {
+  ReleaseRegistry registry = Registry(store_.get());
+  RoundEngine engine(options_, store_.get(), &model_, &clock_, nullptr, &registry);
+  ASSERT_TRUE(engine.Start().ok());
+  EXPECT_EQ(engine.RollBack(1, "too early", "test").status().code(),
+            absl::StatusCode::kUnavailable);  // Run is not running
+  absl::Notification stop;
+  std::thread driver([&] { engine.Run(&stop, absl::Milliseconds(1)); });
+  for (int i = 0; i < 5000 && !engine.running(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  auto unknown = engine.RollBack(99, "typo", "operator:alice");
+  auto outcome = engine.RollBack(1, "bad round", "operator:alice");
+  stop.Notify();
+  driver.join();
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->version, 2);
+  EXPECT_EQ(outcome->release, 2);
+  auto v1 = store_->GetVersion("t", 1);
+  auto v2 = store_->GetVersion("t", 2);
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  EXPECT_EQ(v2->weights, v1->weights);
+  EXPECT_EQ(v2->parent, 1);
+  EXPECT_EQ(v2->metrics.at("rolled_back_from"), 1.0);
+  auto release = store_->GetCurrentRelease("t");
+  ASSERT_TRUE(release.ok() && release->has_value());
+  EXPECT_EQ((*release)->kind, ReleaseRecord::Kind::kRollback);
+  EXPECT_EQ((*release)->actor, "operator:alice");
+  EXPECT_EQ(engine.current_model()->version, 2);
+  auto m = DeviceView(*engine.current_model(), keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->release(), 2);
 }
 
 }  // namespace
