@@ -114,6 +114,7 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   RoundAttempt a;
   COHORT_ASSIGN_OR_RETURN(const bool selected, Select(a, attempt));
   if (!selected) return false;
+  COHORT_RETURN_IF_ERROR(CheckRelease(a));
   PlanTimelines(a);
   StartTraining(a);
   COHORT_RETURN_IF_ERROR(PlayEvents(a, callbacks));
@@ -168,6 +169,21 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
     a.assignment = reply.task_assignment();
     a.assigned.push_back({id, std::move(session), {}});
   }
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::CheckRelease(const RoundAttempt& a) {
+  model::ManifestExpectations expect;
+  expect.task = options_.task;
+  expect.min_release = highest_release_;
+  expect.now = clock_.Now();
+  auto m = model::VerifyAssignedModel(*root_, a.assignment.model(), expect);
+  if (!m.ok()) {
+    return absl::InternalError(absl::StrCat("round ", a.round_id,
+                                            ": the assigned release does not "
+                                            "verify: ", m.status().ToString()));
+  }
+  highest_release_ = m->release();
   return absl::OkStatus();
 }
 

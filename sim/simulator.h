@@ -17,6 +17,9 @@
 #include "server/round/ml_task_model.h"
 #include "server/round/round_engine.h"
 #include "server/store/store.h"
+#include "common/model/trust.h"
+#include "server/registry/release_registry.h"
+#include "server/registry/release_signer.h"
 #include "sim/device_model.h"
 #include "common/crypto/secure_random.h"
 #include "sim/output/sim_metrics.h"
@@ -85,6 +88,11 @@ class Simulator {
   absl::StatusOr<bool> Select(RoundAttempt& a, int64_t attempt);
   absl::Status CheckInSome(RoundAttempt& a, base::Random& pick,
                            std::set<int64_t>& tried);
+  // The assignment's release, checked as a pinned agent checks it
+  // (model::VerifyAssignedModel against the run's root, no lower than the
+  // last release). Every selected device gets the same assignment, so one
+  // check stands for all. INTERNAL if it does not verify: a coordinator bug.
+  absl::Status CheckRelease(const RoundAttempt& a);
   // Each client's round on the virtual clock, in event order; the reporters.
   void PlanTimelines(RoundAttempt& a);
   void StartTraining(const RoundAttempt& a);
@@ -110,6 +118,11 @@ class Simulator {
   VirtualClock clock_;
   std::unique_ptr<server::Store> store_;
   std::unique_ptr<server::MlTaskModel> task_model_;
+  // Signed releases with a root and release key made for this run alone.
+  std::unique_ptr<server::ReleaseSigner> signer_;
+  std::optional<model::TrustedRoot> root_;
+  int64_t highest_release_ = 0;
+  std::unique_ptr<server::ReleaseRegistry> registry_;
   std::unique_ptr<server::RoundEngine> engine_;
   std::unique_ptr<server::CoordinatorService> service_;
   std::unique_ptr<grpc::Server> server_;

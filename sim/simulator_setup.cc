@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
+#include "common/crypto/ed25519.h"
+#include "common/model/signing.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
 #include "common/ml/model.h"
@@ -37,6 +39,40 @@ void WarnOnUnplannedSecAggDropout(const cohort::v1::DeviceProfileConfig& d,
                   "planned for round.secure_aggregation.expected_dropout = "
                << options.secagg.expected_dropout
                << ": expect rounds to abort below the threshold";
+}
+
+// A root (one key) and a release key it certifies, made for one run and
+// never written down: the simulator signs releases and checks them as
+// pinned agents do, through the same code. Valid for 100 years of
+// simulated time from `now`.
+absl::Status MakeRunKeys(absl::Time now, crypto::SecureRandom& random,
+                         std::unique_ptr<server::ReleaseSigner>* signer,
+                         std::optional<model::TrustedRoot>* root) {
+  COHORT_ASSIGN_OR_RETURN(auto root_key,
+                          crypto::Ed25519PrivateKey::Generate(random));
+  COHORT_ASSIGN_OR_RETURN(auto release_key,
+                          crypto::Ed25519PrivateKey::Generate(random));
+  const int64_t expires = absl::ToUnixMillis(now + absl::Hours(24 * 365 * 100));
+  auto raw = [](const crypto::Ed25519PrivateKey& k) {
+    return std::string(k.PublicKey().bytes().begin(), k.PublicKey().bytes().end());
+  };
+  cohort::v1::RootMetadata metadata;
+  metadata.set_version(1);
+  metadata.add_keys(raw(root_key));
+  metadata.set_threshold(1);
+  metadata.set_expires_at_unix_ms(expires);
+  cohort::v1::ReleaseKeyCertificate cert;
+  cert.set_key(raw(release_key));
+  cert.set_root_version(1);
+  cert.set_expires_at_unix_ms(expires);
+  COHORT_ASSIGN_OR_RETURN(
+      *signer, server::ReleaseSigner::Create(
+                   release_key, model::CertifyReleaseKey(cert, {root_key})));
+  COHORT_ASSIGN_OR_RETURN(
+      model::TrustedRoot trusted,
+      model::TrustedRoot::FromPinned(model::SignRoot(metadata, {root_key})));
+  root->emplace(std::move(trusted));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -71,13 +107,17 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   model.seed = o.seed;
   model.max_message_bytes = o.max_message_bytes;
   Simulator* raw = sim.get();
+  COHORT_RETURN_IF_ERROR(MakeRunKeys(sim->clock_.Now(), sim->random_,
+                                     &sim->signer_, &sim->root_));
   COHORT_ASSIGN_OR_RETURN(
       server::AssembledTask task,
       server::AssembleTask(std::move(store), model, std::move(holdout),
                            sim->options_, &sim->clock_,
-                           [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); }));
+                           [raw](const server::RoundSummary& s) { raw->OnRoundEnd(s); },
+                           server::ReleaseSetup{sim->signer_.get()}));
   sim->store_ = std::move(task.store);
   sim->task_model_ = std::move(task.task_model);
+  sim->registry_ = std::move(task.registry);
   sim->engine_ = std::move(task.engine);
   if (transport == TransportKind::kGrpc) {
     if (sim->options_.secagg.enabled) {

@@ -28,25 +28,6 @@ absl::StatusOr<int64_t> ReadHighestRelease(const std::string& state_dir) {
   return release;
 }
 
-// FAILED_PRECONDITION unless `m` lists the artifact `ref` names.
-absl::Status CheckRefMatches(const cohort::v1::ModelRef& ref,
-                             const cohort::v1::ModelManifest& m) {
-  if (m.version() != ref.version() || m.architecture() != ref.architecture()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "release ", m.release(), " is version ", m.version(), " (",
-        m.architecture(), "), the assignment names version ", ref.version(),
-        " (", ref.architecture(), ")"));
-  }
-  for (const cohort::v1::ArtifactDigest& a : m.artifacts()) {
-    if (a.sha256() == ref.sha256() && a.size_bytes() == ref.size_bytes()) {
-      return absl::OkStatus();
-    }
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "release ", m.release(), " lists no artifact with SHA-256 ",
-      ref.sha256(), " and ", ref.size_bytes(), " bytes"));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
@@ -67,18 +48,11 @@ absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
 absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Verify(
     const cohort::v1::ModelRef& ref, const std::string& task,
     absl::Time started) const {
-  if (!ref.has_manifest()) {
-    return absl::UnauthenticatedError(
-        "the assigned model comes without a signed manifest");
-  }
   model::ManifestExpectations expect;
   expect.task = task;
   expect.min_release = highest_release_;
   expect.now = started;
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::ModelManifest m,
-                          model::VerifyManifest(root_, ref.manifest(), expect));
-  COHORT_RETURN_IF_ERROR(CheckRefMatches(ref, m));
-  return m;
+  return model::VerifyAssignedModel(root_, ref, expect);
 }
 
 absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(

@@ -126,6 +126,26 @@ absl::Status CheckManifestFields(const cohort::v1::ModelManifest& m,
   return absl::OkStatus();
 }
 
+// FAILED_PRECONDITION unless `m` is for `ref`'s version and architecture
+// and lists the artifact `ref` names.
+absl::Status CheckRefMatches(const cohort::v1::ModelRef& ref,
+                             const cohort::v1::ModelManifest& m) {
+  if (m.version() != ref.version() || m.architecture() != ref.architecture()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "release ", m.release(), " is version ", m.version(), " (",
+        m.architecture(), "), the assignment names version ", ref.version(),
+        " (", ref.architecture(), ")"));
+  }
+  for (const cohort::v1::ArtifactDigest& a : m.artifacts()) {
+    if (a.sha256() == ref.sha256() && a.size_bytes() == ref.size_bytes()) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "release ", m.release(), " lists no artifact with SHA-256 ",
+      ref.sha256(), " and ", ref.size_bytes(), " bytes"));
+}
+
 }  // namespace
 
 absl::StatusOr<TrustedRoot> TrustedRoot::FromPinned(
@@ -232,6 +252,19 @@ absl::StatusOr<cohort::v1::ModelManifest> VerifyManifest(
     return s;
   }
   return manifest;
+}
+
+absl::StatusOr<cohort::v1::ModelManifest> VerifyAssignedModel(
+    const TrustedRoot& root, const cohort::v1::ModelRef& ref,
+    const ManifestExpectations& expect) {
+  if (!ref.has_manifest()) {
+    return absl::UnauthenticatedError(
+        "the assigned model comes without a signed manifest");
+  }
+  auto m = VerifyManifest(root, ref.manifest(), expect);
+  if (!m.ok()) return m.status();
+  if (absl::Status s = CheckRefMatches(ref, *m); !s.ok()) return s;
+  return m;
 }
 
 absl::Status VerifyArtifact(const cohort::v1::ModelManifest& manifest,

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cohort/v1/coordinator.pb.h"
 #include "cohort/v1/model.pb.h"
 #include "common/crypto/ed25519.h"
 
@@ -94,6 +95,17 @@ struct ManifestExpectations {
 // key and everything in ManifestExpectations holds.
 absl::StatusOr<cohort::v1::ModelManifest> VerifyManifest(
     const TrustedRoot& root, const cohort::v1::SignedManifest& signed_manifest,
+    const ManifestExpectations& expect);
+
+// The manifest of the release an assignment's `ref` names, as a device
+// checks it: VerifyManifest on ref.manifest, then the manifest must be for
+// ref's version and architecture and list the artifact ref names (same
+// SHA-256 and size). UNAUTHENTICATED when `ref` carries no manifest;
+// FAILED_PRECONDITION when manifest and `ref` disagree; the errors of
+// VerifyManifest otherwise. The agent (ReleaseGuard) and cohort-sim both
+// check assignments with it.
+absl::StatusOr<cohort::v1::ModelManifest> VerifyAssignedModel(
+    const TrustedRoot& root, const cohort::v1::ModelRef& ref,
     const ManifestExpectations& expect);
 
 // OK if `bytes` is the artifact of kind `kind` ("fp32", "int8") that

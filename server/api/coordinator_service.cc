@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "server/api/grpc_util.h"
 #include "server/api/participate_reactor.h"
 
 namespace cohort::server {
@@ -12,14 +13,6 @@ namespace {
 
 using cohort::v1::ClientMessage;
 using cohort::v1::ServerMessage;
-
-std::string CertificateName(grpc::CallbackServerContext* context) {
-  auto auth = context->auth_context();
-  if (!auth) return "";
-  auto names = auth->FindPropertyValues("x509_common_name");
-  if (names.empty()) return "";
-  return std::string(names[0].data(), names[0].size());
-}
 
 // Streams the serialized weights of one version in chunks from an offset.
 class FetchModelReactor final
@@ -90,7 +83,8 @@ class FetchModelReactor final
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
-  return NewParticipateReactor(engine_, &live_devices_, CertificateName(context));
+  return NewParticipateReactor(engine_, &live_devices_,
+                               PeerCommonName(*context));
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*

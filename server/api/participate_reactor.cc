@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
+#include "server/api/grpc_util.h"
 #include "server/round/device_session.h"
 
 namespace cohort::server {
@@ -16,11 +17,6 @@ namespace {
 
 using cohort::v1::ClientMessage;
 using cohort::v1::ServerMessage;
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 
 class ParticipateReactor;
 
@@ -151,7 +147,7 @@ class ParticipateReactor final
     }
     auto outcome = session_.CheckIn(in_.check_in());
     if (!outcome.ok()) {
-      FinishWith(ToGrpc(outcome.status()));
+      FinishWith(ToGrpcStatus(outcome.status()));
       return;
     }
     ServerMessage out;
@@ -169,7 +165,7 @@ class ParticipateReactor final
   void HandleReport() {
     auto ack = session_.Report(in_.report());
     if (!ack.ok()) {
-      FinishWith(ToGrpc(ack.status()));
+      FinishWith(ToGrpcStatus(ack.status()));
       return;
     }
     ServerMessage out;
@@ -180,7 +176,7 @@ class ParticipateReactor final
   void HandleSecAgg() {
     auto ack = session_.SecAgg(in_.secagg(), channel_);
     if (!ack.ok()) {
-      FinishWith(ToGrpc(ack.status()));
+      FinishWith(ToGrpcStatus(ack.status()));
       return;
     }
     if (ack->has_value()) {

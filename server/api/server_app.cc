@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/base/clock.h"
 #include "common/base/descriptor_limit.h"
 #include "common/base/files.h"
@@ -18,6 +19,7 @@
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/resource_quota.h"
+#include "server/api/admin_service.h"
 #include "server/api/coordinator_service.h"
 #include "server/api/front_door.h"
 #include "server/api/tls.h"
@@ -119,6 +121,52 @@ absl::StatusOr<DeviceApi> ServeDeviceApi(
   return api;
 }
 
+// The operator's admin API: gRPC on its own port, with the device port's
+// credentials (mTLS: the resolver requires tls.ca_cert_path), or nothing
+// when admin.listen_address is empty. Members are destroyed server first.
+struct AdminApi {
+  std::unique_ptr<AdminService> service;
+  std::unique_ptr<grpc::Server> grpc;
+};
+
+absl::StatusOr<AdminApi> ServeAdminApi(
+    const AdminOptions& options,
+    std::shared_ptr<grpc::ServerCredentials> credentials, Store* store,
+    RoundEngine* engine) {
+  AdminApi api;
+  if (!options.enabled()) return api;
+  api.service =
+      std::make_unique<AdminService>(store, engine, options.allowed_subjects);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, credentials, &port);
+  builder.RegisterService(api.service.get());
+  api.grpc = builder.BuildAndStart();
+  if (api.grpc == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "admin.listen_address: cannot serve the admin API on ",
+        options.listen_address, " (in use?)"));
+  }
+  LOG(INFO) << "serving the admin API on port " << port
+            << " (mTLS; allowed subjects: "
+            << absl::StrJoin(options.allowed_subjects, ", ") << ")";
+  if (options.port_file.empty()) return api;
+  COHORT_RETURN_IF_ERROR(
+      base::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n")));
+  return api;
+}
+
+// Stops the admin API first (a rollback that arrives now gets UNAVAILABLE
+// from the stopped engine; one in flight finishes within the deadline),
+// then the device API.
+void StopServing(AdminApi& admin, DeviceApi& devices) {
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(2);
+  if (admin.grpc != nullptr) admin.grpc->Shutdown(deadline);
+  devices.door->Stop();
+  devices.grpc->Shutdown(deadline);
+}
+
 TaskModelSpec ModelSpecOf(const ServerOptions& options) {
   TaskModelSpec spec;
   spec.torchscript_path = options.torchscript_path;
@@ -190,15 +238,16 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
   CoordinatorService service(&engine);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
+  COHORT_ASSIGN_OR_RETURN(AdminApi admin,
+                          ServeAdminApi(options.admin, credentials,
+                                        task.store.get(), &engine));
   COHORT_RETURN_IF_ERROR(AnnounceServing(options, serving.door->port(),
                                          engine.current_model()->version));
   engine.Run(stop);
   LOG(INFO) << "stopping after " << engine.rounds_committed()
             << " committed rounds; model version "
             << engine.current_model()->version;
-  serving.door->Stop();
-  serving.grpc->Shutdown(std::chrono::system_clock::now() +
-                         std::chrono::seconds(2));
+  StopServing(admin, serving);
   return absl::OkStatus();
 }
 

@@ -1,6 +1,7 @@
 #include "server/api/server_options.h"
 
 #include "common/base/field_error.h"
+#include "common/base/host_port.h"
 #include "common/base/status_macros.h"
 #include "server/round/task_model.h"
 
@@ -78,6 +79,42 @@ absl::StatusOr<SigningOptions> ResolveSigning(
   return o;
 }
 
+// The admin port admits operators by their client certificate, so it needs
+// the CA that signs them; without one gRPC would accept any caller.
+absl::StatusOr<AdminOptions> ResolveAdmin(const cohort::v1::AdminConfig& c,
+                                          const cohort::v1::TlsConfig& tls) {
+  AdminOptions o;
+  if (c.listen_address().empty()) {
+    if (!c.port_file().empty()) {
+      return FieldError("admin.port_file", "needs admin.listen_address");
+    }
+    if (c.allowed_subjects_size() > 0) {
+      return FieldError("admin.allowed_subjects", "needs admin.listen_address");
+    }
+    return o;
+  }
+  COHORT_RETURN_IF_ERROR(
+      base::SplitHostPort(c.listen_address(), "admin.listen_address").status());
+  if (tls.ca_cert_path().empty()) {
+    return FieldError("admin.listen_address",
+                      "needs tls.ca_cert_path: the admin API only admits "
+                      "operator certificates");
+  }
+  for (const std::string& subject : c.allowed_subjects()) {
+    if (subject.empty()) {
+      return FieldError("admin.allowed_subjects",
+                        "an entry is empty; list certificate common names");
+    }
+  }
+  o.listen_address = c.listen_address();
+  o.port_file = c.port_file();
+  if (c.allowed_subjects_size() > 0) {
+    o.allowed_subjects.assign(c.allowed_subjects().begin(),
+                              c.allowed_subjects().end());
+  }
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerOptions> ResolveServerOptions(
@@ -89,6 +126,7 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   COHORT_ASSIGN_OR_RETURN(o.store, ResolveStore(config.store()));
   COHORT_RETURN_IF_ERROR(ResolveHoldout(config.holdout(), o));
   COHORT_ASSIGN_OR_RETURN(o.signing, ResolveSigning(config.signing()));
+  COHORT_ASSIGN_OR_RETURN(o.admin, ResolveAdmin(config.admin(), config.tls()));
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

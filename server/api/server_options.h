@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
 #include "common/data/idx_reader.h"
+#include "server/api/admin_service.h"
 #include "server/api/front_door.h"
 #include "server/round/report_size.h"
 #include "server/round/round_options.h"
@@ -65,6 +66,8 @@ struct ServerOptions {
   FrontDoorOptions limits;
   // The release key; RunServer reads the files.
   SigningOptions signing;
+  // The operator's admin port (mTLS with tls.ca_cert_path); off by default.
+  AdminOptions admin;
 };
 
 // The one resolver of ServerConfig. `descriptor_limit` is the process's soft
@@ -75,7 +78,10 @@ struct ServerOptions {
 // negative max_message_bytes, holdout.max_examples or
 // signing.manifest_ttl_hours; one of signing.release_key_path and
 // signing.certificate_path without the other; store.backend POSTGRES
-// without store.postgres_dsn; and
+// without store.postgres_dsn; admin.listen_address that is not host:port
+// or comes without tls.ca_cert_path; admin.port_file or
+// admin.allowed_subjects without admin.listen_address; an empty
+// admin.allowed_subjects entry; and
 // holdout.use_test_split, which does not apply (the holdout is always the
 // test split). Reads no files: a missing holdout or certificate is reported
 // when RunServer opens it.

@@ -39,8 +39,15 @@ absl::StatusOr<Release> ReleaseRegistry::Publish(ReleaseRequest request) {
   r.created_at_unix_ms = m.created_at_unix_ms();
   r.signed_manifest = out.manifest.SerializeAsString();
   COHORT_RETURN_IF_ERROR(store_->AppendRelease(r));
-  LOG(INFO) << "task " << task_ << ": release " << r.release << " publishes "
-            << "version " << r.version << " (" << r.reason << ")";
+  // A routine release follows every round; rollbacks and pins are news.
+  const std::string line =
+      absl::StrCat("task ", task_, ": release ", r.release, " publishes version ",
+                   r.version, " (", r.reason, ")");
+  if (r.kind == ReleaseRecord::Kind::kPromote) {
+    VLOG(1) << line;
+  } else {
+    LOG(INFO) << line;
+  }
   return out;
 }
 

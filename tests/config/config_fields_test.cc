@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/agent/agent_options.h"
 #include "cohort/v1/config.pb.h"
@@ -84,6 +85,8 @@ std::string DescribeServer(const server::ServerOptions& o) {
   out << " signing={" << o.signing.release_key_path << ","
       << o.signing.certificate_path << "," << Describe(o.signing.manifest_ttl)
       << "}";
+  out << " admin={" << o.admin.listen_address << "," << o.admin.port_file
+      << ",[" << absl::StrJoin(o.admin.allowed_subjects, ",") << "]}";
   return out.str();
 }
 
@@ -133,7 +136,9 @@ std::string DescribeAgent(const client::AgentOptions& o) {
 // ---------------------------------------------------------------------------
 // Walking and perturbing fields.
 
-// Paths of the scalar fields under `d`, e.g. "round.secure_aggregation.rotate".
+// Paths of the scalar fields under `d`, e.g. "round.secure_aggregation.rotate",
+// repeated scalars (e.g. "admin.allowed_subjects") included: CandidatesFor
+// sets those to one value.
 void CollectLeaves(const Descriptor* d, const std::string& prefix,
                    std::vector<std::string>* out) {
   for (int i = 0; i < d->field_count(); ++i) {
@@ -156,15 +161,25 @@ std::vector<std::string> LeavesOf(const Descriptor* d) {
 using Setter = std::function<void(Message*, const FieldDescriptor*)>;
 using google::protobuf::Reflection;
 
-// Setters of `values` through Reflection's `set` (SetInt32, SetString, ...).
+// Setters of `values` through Reflection's `set` (SetInt32, SetString, ...)
+// for a singular field, or `add` (AddInt32, AddString, ...) for a repeated
+// one: the field then holds the one value. Set* on a repeated field is a
+// fatal error in protobuf.
 template <typename T>
 std::vector<Setter> Values(
     const std::vector<T>& values,
-    void (Reflection::*set)(Message*, const FieldDescriptor*, T) const) {
+    void (Reflection::*set)(Message*, const FieldDescriptor*, T) const,
+    void (Reflection::*add)(Message*, const FieldDescriptor*, T) const) {
   std::vector<Setter> out;
   for (const T& v : values) {
-    out.push_back([v, set](Message* m, const FieldDescriptor* f) {
-      (m->GetReflection()->*set)(m, f, v);
+    out.push_back([v, set, add](Message* m, const FieldDescriptor* f) {
+      const Reflection* r = m->GetReflection();
+      if (f->is_repeated()) {
+        r->ClearField(m, f);
+        (r->*add)(m, f, v);
+      } else {
+        (r->*set)(m, f, v);
+      }
     });
   }
   return out;
@@ -175,29 +190,36 @@ std::vector<Setter> Values(
 std::vector<Setter> CandidatesFor(const FieldDescriptor* f) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      return Values<int32_t>({1, 3, 7, 1000, -1}, &Reflection::SetInt32);
+      return Values<int32_t>({1, 3, 7, 1000, -1}, &Reflection::SetInt32,
+                             &Reflection::AddInt32);
     case FieldDescriptor::CPPTYPE_INT64:
       return Values<int64_t>({1, 3, 7, 1000, 100000, int64_t{1} << 30, -1},
-                             &Reflection::SetInt64);
+                             &Reflection::SetInt64, &Reflection::AddInt64);
     case FieldDescriptor::CPPTYPE_UINT32:
-      return Values<uint32_t>({1, 7}, &Reflection::SetUInt32);
+      return Values<uint32_t>({1, 7}, &Reflection::SetUInt32,
+                              &Reflection::AddUInt32);
     case FieldDescriptor::CPPTYPE_UINT64:
-      return Values<uint64_t>({1, 7}, &Reflection::SetUInt64);
+      return Values<uint64_t>({1, 7}, &Reflection::SetUInt64,
+                              &Reflection::AddUInt64);
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      return Values<double>({0.5, 1.5, 2.0, -1.0}, &Reflection::SetDouble);
+      return Values<double>({0.5, 1.5, 2.0, -1.0}, &Reflection::SetDouble,
+                            &Reflection::AddDouble);
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return Values<float>({0.5f, 1.5f, 2.0f, -1.0f}, &Reflection::SetFloat);
+      return Values<float>({0.5f, 1.5f, 2.0f, -1.0f}, &Reflection::SetFloat,
+                           &Reflection::AddFloat);
     case FieldDescriptor::CPPTYPE_BOOL:
-      return Values<bool>({true}, &Reflection::SetBool);
+      return Values<bool>({true}, &Reflection::SetBool, &Reflection::AddBool);
     case FieldDescriptor::CPPTYPE_STRING:
-      return Values<std::string>({"x", "mlp"}, &Reflection::SetString);
+      return Values<std::string>({"x", "mlp"}, &Reflection::SetString,
+                                 &Reflection::AddString);
     case FieldDescriptor::CPPTYPE_ENUM: {
       std::vector<int> numbers;
       for (int i = 0; i < f->enum_type()->value_count(); ++i) {
         const int v = f->enum_type()->value(i)->number();
         if (v != 0) numbers.push_back(v);
       }
-      return Values<int>(numbers, &Reflection::SetEnumValue);
+      return Values<int>(numbers, &Reflection::SetEnumValue,
+                         &Reflection::AddEnumValue);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
       break;  // repeated messages: none in the configs yet

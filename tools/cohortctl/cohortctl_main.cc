@@ -4,6 +4,9 @@
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
+//   cohortctl versions|releases|status --task=T --admin_address=HOST:PORT
+//       --ca_cert=ca.crt --cert=operator.crt --key=operator.key [--json]
+//   cohortctl rollback --task=T --to_version=V --reason=TEXT (+ the above)
 //
 // Exit codes: 0 on success, 2 for bad usage, 1 when the work fails.
 
@@ -15,6 +18,7 @@
 #include "common/base/files.h"
 #include "common/base/command_line.h"
 #include "common/base/logging.h"
+#include "tools/cohortctl/admin_command.h"
 #include "tools/cohortctl/keys_command.h"
 #include "tools/cohortctl/model_optimize.h"
 
@@ -51,11 +55,21 @@ constexpr char kUsage[] =
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
     "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
-    "Trains or imports an fp32 model, derives ptq_int8, qat_int8, pruned\n"
-    "(and pruned_int8) and distilled variants, writes <variant>.weights.pb\n"
-    "and report.{txt,json} into --out and prints a report.\n"
+    "  cohortctl versions|releases|status --task=T --admin_address=HOST:PORT\n"
+    "      --ca_cert=ca.crt --cert=operator.crt --key=operator.key [--json]\n"
+    "  cohortctl rollback --task=T --to_version=V --reason=TEXT "
+    "--admin_address=...\n"
+    "      --ca_cert=... --cert=... --key=... [--json]\n"
+    "model optimize: trains or imports an fp32 model, derives ptq_int8,\n"
+    "qat_int8, pruned (and pruned_int8) and distilled variants, writes\n"
+    "<variant>.weights.pb and report.{txt,json} into --out and prints a\n"
+    "report.\n"
     "keys: the offline root of trust (k of n root keys) and the release key\n"
-    "it certifies for the coordinator (docs/LIFECYCLE.md).";
+    "it certifies for the coordinator (docs/LIFECYCLE.md).\n"
+    "versions, releases, status, rollback: the coordinator's admin API over\n"
+    "mTLS with an operator certificate; rollback publishes an earlier\n"
+    "version's weights under a new, higher release (docs/LIFECYCLE.md,\n"
+    "\"Rollback runbook\").";
 
 int ModelOptimize() {
   cohort::tools::OptimizeOptions o;
@@ -111,6 +125,10 @@ int main(int argc, char** argv) {
   if (command.size() == 2 && command[0] == "keys") {
     return cohort::tools::RunKeysCommand(command[1], absl::GetFlag(FLAGS_out),
                                          absl::GetFlag(FLAGS_json));
+  }
+  if (command.size() == 1 && cohort::tools::IsAdminCommand(command[0])) {
+    return cohort::tools::RunAdminCommand(command[0],
+                                          absl::GetFlag(FLAGS_json));
   }
   std::fprintf(stderr, "cohortctl: unknown command\n%s\n", kUsage);
   return 2;

@@ -1,5 +1,8 @@
 #include "server/api/server_options.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "common/base/textproto.h"
 #include "gtest/gtest.h"
@@ -73,6 +76,44 @@ TEST(ServerOptionsTest, BadValuesAreRefusedNamingTheField) {
   // max_buffered_bytes must hold two messages of max_message_bytes.
   ExpectRefusedNaming("max_message_bytes: 1000 limits { max_buffered_bytes: 1000 }",
                       "limits.max_buffered_bytes");
+}
+
+TEST(ServerOptionsTest, AdminIsOffByDefaultAndAdmitsTheOperator) {
+  auto o = Resolve("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->admin.enabled());
+  EXPECT_EQ(o->admin.allowed_subjects, std::vector<std::string>{"operator"});
+}
+
+TEST(ServerOptionsTest, AdminFieldsReachTheOptions) {
+  auto o = Resolve(
+      "tls { ca_cert_path: '/ca.crt' } "
+      "admin { listen_address: '127.0.0.1:0' port_file: '/p' "
+      "allowed_subjects: 'alice' allowed_subjects: 'bob' }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->admin.enabled());
+  EXPECT_EQ(o->admin.listen_address, "127.0.0.1:0");
+  EXPECT_EQ(o->admin.port_file, "/p");
+  EXPECT_EQ(o->admin.allowed_subjects,
+            (std::vector<std::string>{"alice", "bob"}));
+}
+
+TEST(ServerOptionsTest, AdminWithoutClientCertificatesIsRefused) {
+  auto o = Resolve("admin { listen_address: '127.0.0.1:0' }");
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(),
+            "admin.listen_address: needs tls.ca_cert_path: the admin API only "
+            "admits operator certificates");
+  ExpectRefusedNaming(
+      "tls { ca_cert_path: '/ca' } admin { listen_address: 'x' }",
+      "admin.listen_address");
+  ExpectRefusedNaming("admin { port_file: '/p' }", "admin.port_file");
+  ExpectRefusedNaming("admin { allowed_subjects: 'alice' }",
+                      "admin.allowed_subjects");
+  ExpectRefusedNaming(
+      "tls { ca_cert_path: '/ca' } "
+      "admin { listen_address: ':0' allowed_subjects: '' }",
+      "admin.allowed_subjects");
 }
 
 }  // namespace

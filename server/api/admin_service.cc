@@ -1,0 +1,258 @@
+#include "server/api/admin_service.h"
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "glog/logging.h"
+#include "server/api/grpc_util.h"
+#include "server/round/published_model.h"
+#include "server/round/round_state.h"
+#include "server/store/store_util.h"
+
+namespace cohort::server {
+namespace {
+
+using cohort::v1::ListReleasesResponse;
+using cohort::v1::ListVersionsResponse;
+using cohort::v1::SignedManifest;
+
+// Longest rollback reason. The release log keeps up to kMaxReleaseTextBytes,
+// of which the engine's "rollback to version N: " prefix takes a little;
+// a reason is a sentence, not a document.
+constexpr size_t kMaxReasonBytes = 4096;
+static_assert(kMaxReasonBytes + 64 < kMaxReleaseTextBytes);
+
+// `result` into `out`, or its error as a grpc::Status.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* out) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *out = std::move(*result);
+  return grpc::Status::OK;
+}
+
+// A certificate subject or free text as it may go into a log line.
+std::string Printable(const std::string& text) {
+  return text.empty() ? "<none>" : absl::CHexEscape(text);
+}
+
+void FillVersion(const ModelVersionRecord& record, cohort::v1::VersionInfo* v) {
+  v->set_version(record.version);
+  v->set_parent(record.parent);
+  v->set_round_id(record.round_id);
+  v->set_architecture(record.architecture);
+  v->set_created_at_unix_ms(record.created_at_unix_ms);
+  v->mutable_metrics()->insert(record.metrics.begin(), record.metrics.end());
+}
+
+absl::StatusOr<ListVersionsResponse> VersionsOf(Store& store,
+                                                const std::string& task) {
+  COHORT_ASSIGN_OR_RETURN(std::vector<ModelVersionRecord> versions,
+                          store.ListVersions(task));
+  COHORT_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases,
+                          store.ListReleases(task));
+  COHORT_ASSIGN_OR_RETURN(std::optional<ModelVersionRecord> current,
+                          store.GetCurrent(task));
+  std::set<int64_t> released;
+  for (const ReleaseRecord& r : releases) released.insert(r.version);
+  ListVersionsResponse response;
+  for (const ModelVersionRecord& record : versions) {
+    cohort::v1::VersionInfo* v = response.add_versions();
+    FillVersion(record, v);
+    v->set_released(released.contains(record.version));
+    v->set_current(current.has_value() && current->version == record.version);
+  }
+  return response;
+}
+
+absl::StatusOr<ListReleasesResponse> ReleasesOf(Store& store,
+                                                const std::string& task) {
+  COHORT_ASSIGN_OR_RETURN(std::vector<ReleaseRecord> releases,
+                          store.ListReleases(task));
+  COHORT_ASSIGN_OR_RETURN(std::optional<ReleaseRecord> current,
+                          store.GetCurrentRelease(task));
+  ListReleasesResponse response;
+  for (const ReleaseRecord& record : releases) {
+    cohort::v1::ReleaseInfo* r = response.add_releases();
+    r->set_release(record.release);
+    r->set_version(record.version);
+    const char* kind = ReleaseKindName(record.kind);
+    r->set_kind(kind == nullptr ? "unknown" : kind);
+    r->set_reason(record.reason);
+    r->set_actor(record.actor);
+    r->set_created_at_unix_ms(record.created_at_unix_ms);
+    r->set_current(current.has_value() && current->release == record.release);
+  }
+  return response;
+}
+
+// Release `release` of `task`, or its current release for 0.
+absl::StatusOr<ReleaseRecord> ReleaseOf(Store& store, const std::string& task,
+                                        int64_t release) {
+  if (release < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("release ", release, ": must be >= 0 (0 = current)"));
+  }
+  if (release > 0) return store.GetRelease(task, release);
+  COHORT_ASSIGN_OR_RETURN(std::optional<ReleaseRecord> current,
+                          store.GetCurrentRelease(task));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "task '", task, "' has no release yet (is signing configured?)"));
+  }
+  return std::move(*current);
+}
+
+absl::StatusOr<SignedManifest> ManifestOf(Store& store, const std::string& task,
+                                          int64_t release) {
+  COHORT_ASSIGN_OR_RETURN(ReleaseRecord record,
+                          ReleaseOf(store, task, release));
+  SignedManifest manifest;
+  if (!manifest.ParseFromString(record.signed_manifest)) {
+    return absl::DataLossError(absl::StrCat(
+        "release ", record.release, ": the stored manifest does not parse"));
+  }
+  return manifest;
+}
+
+absl::Status CheckRollback(const cohort::v1::RollbackRequest& request) {
+  if (request.to_version() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "to_version ", request.to_version(), ": must be a version >= 1"));
+  }
+  if (request.reason().empty()) {
+    return absl::InvalidArgumentError(
+        "reason is required: it is recorded in the release log");
+  }
+  if (request.reason().size() > kMaxReasonBytes ||
+      request.reason().find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reason: at most ", kMaxReasonBytes, " bytes, no NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AdminService::AdminService(Store* store, RoundEngine* engine,
+                           const std::vector<std::string>& allowed_subjects)
+    : store_(store),
+      engine_(engine),
+      allowed_subjects_(allowed_subjects.begin(), allowed_subjects.end()) {}
+
+grpc::Status AdminService::Authorize(const grpc::ServerContext& context,
+                                     const char* method,
+                                     std::string* subject) const {
+  *subject = PeerCommonName(context);
+  if (!subject->empty() && allowed_subjects_.contains(*subject)) {
+    return grpc::Status::OK;
+  }
+  const std::string shown = Printable(*subject);
+  LOG(WARNING) << "admin: refused " << method << " from certificate subject "
+               << shown << ": not in admin.allowed_subjects";
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat("certificate subject '", shown,
+                   "' may not call the admin API (admin.allowed_subjects)"));
+}
+
+grpc::Status AdminService::Admit(const grpc::ServerContext& context,
+                                 const char* method, const std::string& task,
+                                 std::string* subject) const {
+  grpc::Status authorized = Authorize(context, method, subject);
+  if (!authorized.ok()) return authorized;
+  if (task != engine_->task()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("this coordinator serves task '",
+                                     engine_->task(), "', not '", task, "'"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListVersions(
+    grpc::ServerContext* context,
+    const cohort::v1::ListVersionsRequest* request,
+    ListVersionsResponse* response) {
+  std::string subject;
+  grpc::Status admitted =
+      Admit(*context, "ListVersions", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  return Reply(VersionsOf(*store_, request->task()), response);
+}
+
+grpc::Status AdminService::ListReleases(
+    grpc::ServerContext* context,
+    const cohort::v1::ListReleasesRequest* request,
+    ListReleasesResponse* response) {
+  std::string subject;
+  grpc::Status admitted =
+      Admit(*context, "ListReleases", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  return Reply(ReleasesOf(*store_, request->task()), response);
+}
+
+grpc::Status AdminService::GetManifest(
+    grpc::ServerContext* context, const cohort::v1::GetManifestRequest* request,
+    SignedManifest* response) {
+  std::string subject;
+  grpc::Status admitted =
+      Admit(*context, "GetManifest", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  return Reply(ManifestOf(*store_, request->task(), request->release()),
+               response);
+}
+
+grpc::Status AdminService::Rollback(grpc::ServerContext* context,
+                                    const cohort::v1::RollbackRequest* request,
+                                    cohort::v1::RollbackResponse* response) {
+  std::string subject;
+  grpc::Status admitted =
+      Admit(*context, "Rollback", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  absl::Status valid = CheckRollback(*request);
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  LOG(INFO) << "admin: Rollback by " << Printable(subject) << ": task "
+            << request->task() << " to version " << request->to_version()
+            << ", reason \"" << Printable(request->reason()) << "\"";
+  absl::StatusOr<RollbackOutcome> outcome = engine_->RollBack(
+      request->to_version(), request->reason(), "operator:" + subject);
+  if (!outcome.ok()) {
+    LOG(WARNING) << "admin: Rollback by " << Printable(subject)
+                 << " failed: " << outcome.status();
+    return ToGrpcStatus(outcome.status());
+  }
+  response->set_version(outcome->version);
+  response->set_release(outcome->release);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Status(grpc::ServerContext* context,
+                                  const cohort::v1::StatusRequest* request,
+                                  cohort::v1::StatusResponse* response) {
+  std::string subject;
+  grpc::Status admitted = Admit(*context, "Status", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  const std::shared_ptr<const PublishedModel> model = engine_->current_model();
+  if (model == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the round engine has not started");
+  }
+  response->set_task(engine_->task());
+  response->set_round_id(engine_->round_id());
+  response->set_phase(PhaseName(engine_->phase()));
+  response->set_current_version(model->version);
+  response->set_current_release(model->release);
+  response->set_rounds_committed(engine_->rounds_committed());
+  response->set_assigned_devices(engine_->assigned_count());
+  return grpc::Status::OK;
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,87 @@
+#ifndef COHORT_SERVER_API_ADMIN_SERVICE_H_
+#define COHORT_SERVER_API_ADMIN_SERVICE_H_
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cohort/v1/admin.grpc.pb.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+#include "server/round/round_engine.h"
+#include "server/store/store.h"
+
+namespace cohort::server {
+
+// AdminConfig with defaults applied (ResolveServerOptions).
+struct AdminOptions {
+  // host:port of the admin port; port 0 picks a free one. Empty: no admin
+  // API.
+  std::string listen_address;
+  // Empty: the bound admin port is only logged.
+  std::string port_file;
+  // Client certificate common names allowed to call the admin API; none is
+  // empty.
+  std::vector<std::string> allowed_subjects = {"operator"};
+  bool enabled() const { return !listen_address.empty(); }
+};
+
+// The operator's API (proto/cohort/v1/admin.proto) over gRPC's synchronous
+// interface: every call reads the store or waits for the engine, so it runs
+// on gRPC's thread pool rather than in a reactor. Store and engine are
+// borrowed and must outlive the service; both are thread-safe, and so is
+// the service.
+//
+// Every RPC first authorizes the caller (Authorize): the common name of its
+// verified client certificate must be in `allowed_subjects`, else
+// PERMISSION_DENIED naming the subject, logged as a warning with the method.
+// Then a request for another task than the engine's is NOT_FOUND. Store and
+// engine errors keep their codes (ToGrpcStatus). Rollbacks are logged with
+// the subject and recorded with actor "operator:<CN>".
+class AdminService final : public cohort::v1::Admin::Service {
+ public:
+  AdminService(Store* store, RoundEngine* engine,
+               const std::vector<std::string>& allowed_subjects);
+
+  grpc::Status ListVersions(
+      grpc::ServerContext* context,
+      const cohort::v1::ListVersionsRequest* request,
+      cohort::v1::ListVersionsResponse* response) override;
+  grpc::Status ListReleases(
+      grpc::ServerContext* context,
+      const cohort::v1::ListReleasesRequest* request,
+      cohort::v1::ListReleasesResponse* response) override;
+  // NOT_FOUND when the release does not exist (release 0: when the task has
+  // none yet); INVALID_ARGUMENT for a negative release; DATA_LOSS when the
+  // stored manifest does not parse.
+  grpc::Status GetManifest(grpc::ServerContext* context,
+                           const cohort::v1::GetManifestRequest* request,
+                           cohort::v1::SignedManifest* response) override;
+  // INVALID_ARGUMENT for to_version < 1 or a reason that is empty, over
+  // 4 KiB or holds a NUL byte; otherwise the codes of RoundEngine::RollBack
+  // (which logs the outcome).
+  grpc::Status Rollback(grpc::ServerContext* context,
+                        const cohort::v1::RollbackRequest* request,
+                        cohort::v1::RollbackResponse* response) override;
+  // UNAVAILABLE before the engine has a current model.
+  grpc::Status Status(grpc::ServerContext* context,
+                      const cohort::v1::StatusRequest* request,
+                      cohort::v1::StatusResponse* response) override;
+
+ private:
+  // OK when the caller's verified certificate names an allowed subject;
+  // sets `subject` to that common name ("" when there is none).
+  grpc::Status Authorize(const grpc::ServerContext& context, const char* method,
+                         std::string* subject) const;
+  // Authorize, then NOT_FOUND unless `task` is the engine's task.
+  grpc::Status Admit(const grpc::ServerContext& context, const char* method,
+                     const std::string& task, std::string* subject) const;
+
+  Store* const store_;
+  RoundEngine* const engine_;
+  const std::set<std::string> allowed_subjects_;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_API_ADMIN_SERVICE_H_
