@@ -24,6 +24,10 @@ std::string ModelCache::ReleasePath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/release");
 }
 
+std::string ModelCache::RootPath(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/root.pb");
+}
+
 bool ModelCache::Holds(const cohort::v1::ModelRef& ref) const {
   return version_ != 0 && sha256_ == ref.sha256() &&
          architecture_ == ref.architecture();

@@ -28,26 +28,67 @@ absl::StatusOr<int64_t> ReadHighestRelease(const std::string& state_dir) {
   return release;
 }
 
+absl::StatusOr<model::TrustedRoot> ReadRoot(const std::string& path) {
+  COHORT_ASSIGN_OR_RETURN(std::string bytes,
+                          base::ReadFile(path, model::kMaxMetadataBytes));
+  cohort::v1::SignedRoot root;
+  if (!root.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(path + " is not a SignedRoot");
+  }
+  return model::TrustedRoot::FromPinned(root);
+}
+
+// The root the device followed to, if it is newer than `pinned`.
+absl::Status AdoptFollowedRoot(const std::string& state_dir,
+                               model::TrustedRoot& pinned) {
+  const std::string path = ModelCache::RootPath(state_dir);
+  auto followed = ReadRoot(path);
+  if (followed.status().code() == absl::StatusCode::kNotFound) {
+    return absl::OkStatus();
+  }
+  if (!followed.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": ", followed.status().message()));
+  }
+  if (followed->version() > pinned.version()) pinned = *std::move(followed);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
     const std::string& root_path, const std::string& state_dir) {
-  COHORT_ASSIGN_OR_RETURN(std::string bytes,
-                          base::ReadFile(root_path, model::kMaxMetadataBytes));
-  cohort::v1::SignedRoot pinned;
-  if (!pinned.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(root_path + " is not a SignedRoot");
-  }
-  COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root,
-                          model::TrustedRoot::FromPinned(pinned));
+  COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root, ReadRoot(root_path));
+  COHORT_RETURN_IF_ERROR(AdoptFollowedRoot(state_dir, root));
   COHORT_ASSIGN_OR_RETURN(int64_t highest, ReadHighestRelease(state_dir));
   return std::unique_ptr<ReleaseGuard>(
       new ReleaseGuard(std::move(root), state_dir, highest));
 }
 
+absl::Status ReleaseGuard::FollowRoots(
+    const google::protobuf::RepeatedPtrField<cohort::v1::SignedRoot>& roots) {
+  model::TrustedRoot next = root_;
+  for (const cohort::v1::SignedRoot& candidate : roots) {
+    cohort::v1::RootMetadata metadata;
+    if (!metadata.ParseFromString(candidate.root())) {
+      return absl::InvalidArgumentError("a served root is not a RootMetadata");
+    }
+    if (metadata.version() != next.version() + 1) continue;
+    COHORT_RETURN_IF_ERROR(next.Rotate(candidate));
+  }
+  if (next.version() == root_.version()) return absl::OkStatus();
+  COHORT_RETURN_IF_ERROR(base::MakeDirs(state_dir_));
+  COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
+      ModelCache::RootPath(state_dir_), next.signed_root().SerializeAsString()));
+  LOG(INFO) << "followed root rotation " << root_.version() << " -> "
+            << next.version();
+  root_ = std::move(next);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Verify(
     const cohort::v1::ModelRef& ref, const std::string& task,
-    absl::Time started) const {
+    absl::Time started) {
+  COHORT_RETURN_IF_ERROR(FollowRoots(ref.manifest().roots()));
   model::ManifestExpectations expect;
   expect.task = task;
   expect.min_release = highest_release_;

@@ -17,19 +17,25 @@ namespace cohort::client {
 // own, accepts a model only under a manifest the root's certified release
 // key signed, and never goes back to a lower release number than one it
 // accepted, which it keeps in <state_dir>/release (ModelCache::ReleasePath)
-// across restarts. Nothing the coordinator sends turns it off.
+// across restarts. It follows root rotations that come with a manifest, one
+// version at a time, and keeps the newest root it followed in
+// <state_dir>/root.pb (ModelCache::RootPath). Nothing the coordinator sends
+// turns it off.
 //
 // Not thread-safe: the agent loop owns it.
 class ReleaseGuard {
  public:
-  // Reads the pinned root (a SignedRoot) at `root_path` and the highest
-  // release accepted so far from `state_dir`. NOT_FOUND for a missing
-  // root; the errors of TrustedRoot::FromPinned for a bad one; DATA_LOSS
-  // for an unreadable release file.
+  // Reads the pinned root (a SignedRoot) at `root_path`, the root followed
+  // since (when newer) and the highest release accepted so far from
+  // `state_dir`. NOT_FOUND for a missing pinned root; the errors of
+  // TrustedRoot::FromPinned for a bad one; DATA_LOSS for an unreadable
+  // release or followed-root file.
   static absl::StatusOr<std::unique_ptr<ReleaseGuard>> Open(
       const std::string& root_path, const std::string& state_dir);
 
-  // The manifest of the release `ref` comes under, if it verifies
+  // The manifest of the release `ref` comes under, after following the root
+  // rotations it carries (each must be current + 1 and carry both
+  // thresholds; older ones are skipped), if it verifies
   // (model::VerifyManifest against the pinned root, for `task`, no lower
   // than the highest release accepted, judged at `started`) and lists the
   // artifact `ref` names with the same SHA-256 and size, for the same
@@ -46,6 +52,8 @@ class ReleaseGuard {
   absl::Status Accept(const cohort::v1::ModelManifest& manifest);
 
   int64_t highest_release() const { return highest_release_; }
+  // Version of the root the device trusts now.
+  int64_t root_version() const { return root_.version(); }
   // Models refused since start-up.
   int64_t refusals() const { return refusals_; }
 
@@ -58,7 +66,11 @@ class ReleaseGuard {
 
   absl::StatusOr<cohort::v1::ModelManifest> Verify(
       const cohort::v1::ModelRef& ref, const std::string& task,
-      absl::Time started) const;
+      absl::Time started);
+  // Rotates to each root in `roots` that is current + 1, in order, and
+  // persists the result. On error the root is as before.
+  absl::Status FollowRoots(
+      const google::protobuf::RepeatedPtrField<cohort::v1::SignedRoot>& roots);
 
   model::TrustedRoot root_;
   const std::string state_dir_;

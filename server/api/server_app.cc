@@ -207,7 +207,8 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> LoadSigner(
     return nullptr;
   }
   auto signer = ReleaseSigner::Load(signing.release_key_path,
-                                    signing.certificate_path);
+                                    signing.certificate_path,
+                                    signing.root_paths);
   if (!signer.ok()) {
     return absl::Status(signer.status().code(),
                         absl::StrCat("signing: ", signer.status().message()));

@@ -73,8 +73,14 @@ absl::StatusOr<SigningOptions> ResolveSigning(
   if (c.manifest_ttl_hours() < 0) {
     return FieldError("signing.manifest_ttl_hours", "must be >= 0 (0 = 720)");
   }
+  if (c.root_paths_size() > 0 && c.release_key_path().empty()) {
+    return FieldError("signing.root_paths",
+                      "needs signing.release_key_path: roots travel with "
+                      "signed manifests");
+  }
   o.release_key_path = c.release_key_path();
   o.certificate_path = c.certificate_path();
+  o.root_paths.assign(c.root_paths().begin(), c.root_paths().end());
   if (c.manifest_ttl_hours() > 0) o.manifest_ttl = absl::Hours(c.manifest_ttl_hours());
   return o;
 }

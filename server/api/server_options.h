@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -31,6 +32,8 @@ struct SigningOptions {
   std::string release_key_path;
   std::string certificate_path;
   absl::Duration manifest_ttl = absl::Hours(720);
+  // Root rotations sent with every manifest (root-2.pb, ...), oldest first.
+  std::vector<std::string> root_paths;
   bool enabled() const { return !release_key_path.empty(); }
 };
 
@@ -77,7 +80,8 @@ struct ServerOptions {
 // any value ResolveRoundOptions or ResolveFrontDoorOptions refuses; a
 // negative max_message_bytes, holdout.max_examples or
 // signing.manifest_ttl_hours; one of signing.release_key_path and
-// signing.certificate_path without the other; store.backend POSTGRES
+// signing.certificate_path without the other; signing.root_paths without
+// signing.release_key_path; store.backend POSTGRES
 // without store.postgres_dsn; admin.listen_address that is not host:port
 // or comes without tls.ca_cert_path; admin.port_file or
 // admin.allowed_subjects without admin.listen_address; an empty

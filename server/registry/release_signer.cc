@@ -17,10 +17,48 @@ std::string RawKey(const crypto::Ed25519PublicKey& key) {
   return std::string(key.bytes().begin(), key.bytes().end());
 }
 
+// The root files at `paths`, each read and parsed.
+absl::StatusOr<std::vector<cohort::v1::SignedRoot>> ReadRoots(
+    const std::vector<std::string>& paths) {
+  std::vector<cohort::v1::SignedRoot> roots;
+  for (const std::string& path : paths) {
+    COHORT_ASSIGN_OR_RETURN(std::string bytes,
+                            base::ReadFile(path, model::kMaxMetadataBytes));
+    if (!roots.emplace_back().ParseFromString(bytes)) {
+      return absl::InvalidArgumentError(path + ": not a SignedRoot");
+    }
+  }
+  return roots;
+}
+
+// FAILED_PRECONDITION unless `roots` rotate one into the next and the
+// newest certified `cert` (nothing to check without roots).
+absl::Status CheckRootChain(const std::vector<cohort::v1::SignedRoot>& roots,
+                            const cohort::v1::ReleaseKeyCertificate& cert) {
+  if (roots.empty()) return absl::OkStatus();
+  auto chain = model::TrustedRoot::FromPinned(roots.front());
+  for (size_t i = 1; chain.ok() && i < roots.size(); ++i) {
+    if (absl::Status s = chain->Rotate(roots[i]); !s.ok()) chain = s;
+  }
+  if (!chain.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "signing.root_paths do not form a rotation chain: ",
+        chain.status().message()));
+  }
+  if (cert.root_version() != chain->version()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the release key certificate is from root ", cert.root_version(),
+        ", the newest root in signing.root_paths is ", chain->version(),
+        ": certify the key again with `cohortctl keys certify`"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReleaseSigner>> ReleaseSigner::Load(
-    const std::string& key_path, const std::string& certificate_path) {
+    const std::string& key_path, const std::string& certificate_path,
+    const std::vector<std::string>& root_paths) {
   COHORT_ASSIGN_OR_RETURN(std::string hex, base::ReadFile(key_path, 1024));
   const absl::string_view trimmed = absl::StripAsciiWhitespace(hex);
   auto seed =
@@ -41,11 +79,13 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> ReleaseSigner::Load(
     return absl::InvalidArgumentError(certificate_path +
                                       ": not a SignedReleaseKey");
   }
-  return Create(*std::move(key), std::move(certificate));
+  COHORT_ASSIGN_OR_RETURN(auto roots, ReadRoots(root_paths));
+  return Create(*std::move(key), std::move(certificate), std::move(roots));
 }
 
 absl::StatusOr<std::unique_ptr<ReleaseSigner>> ReleaseSigner::Create(
-    crypto::Ed25519PrivateKey key, cohort::v1::SignedReleaseKey certificate) {
+    crypto::Ed25519PrivateKey key, cohort::v1::SignedReleaseKey certificate,
+    std::vector<cohort::v1::SignedRoot> roots) {
   cohort::v1::ReleaseKeyCertificate cert;
   if (!cert.ParseFromString(certificate.certificate())) {
     return absl::InvalidArgumentError("not a ReleaseKeyCertificate");
@@ -56,19 +96,25 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> ReleaseSigner::Create(
         ", the release key is ", model::KeyId(key.PublicKey()),
         ": certify this key with `cohortctl keys certify`"));
   }
-  return std::unique_ptr<ReleaseSigner>(
-      new ReleaseSigner(std::move(key), std::move(certificate)));
+  COHORT_RETURN_IF_ERROR(CheckRootChain(roots, cert));
+  return std::unique_ptr<ReleaseSigner>(new ReleaseSigner(
+      std::move(key), std::move(certificate), std::move(roots)));
 }
 
 ReleaseSigner::ReleaseSigner(crypto::Ed25519PrivateKey key,
-                             cohort::v1::SignedReleaseKey certificate)
+                             cohort::v1::SignedReleaseKey certificate,
+                             std::vector<cohort::v1::SignedRoot> roots)
     : key_(std::move(key)),
       certificate_(std::move(certificate)),
+      roots_(std::move(roots)),
       key_id_(model::KeyId(key_.PublicKey())) {}
 
 cohort::v1::SignedManifest ReleaseSigner::Sign(
     const cohort::v1::ModelManifest& manifest) const {
-  return model::SignManifest(manifest, key_, certificate_);
+  cohort::v1::SignedManifest out =
+      model::SignManifest(manifest, key_, certificate_);
+  for (const auto& root : roots_) *out.add_roots() = root;
+  return out;
 }
 
 absl::StatusOr<bool> ReleaseSigner::IsSignedByThisKey(

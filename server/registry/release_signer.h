@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cohort/v1/model.pb.h"
@@ -19,14 +20,21 @@ class ReleaseSigner {
   // `certificate_path`. NOT_FOUND for a missing file; INVALID_ARGUMENT for
   // a malformed one; FAILED_PRECONDITION, naming both key ids, when the
   // certificate is for another key (e.g. a rotation half done).
+  // `root_paths` (may be empty) are public root files after the first,
+  // oldest first: each must verify as the successor of the one before, and
+  // the certificate must come from the newest (FAILED_PRECONDITION
+  // otherwise).
   static absl::StatusOr<std::unique_ptr<ReleaseSigner>> Load(
-      const std::string& key_path, const std::string& certificate_path);
+      const std::string& key_path, const std::string& certificate_path,
+      const std::vector<std::string>& root_paths = {});
 
   // FAILED_PRECONDITION when `certificate` is not for `key`.
   static absl::StatusOr<std::unique_ptr<ReleaseSigner>> Create(
-      crypto::Ed25519PrivateKey key, cohort::v1::SignedReleaseKey certificate);
+      crypto::Ed25519PrivateKey key, cohort::v1::SignedReleaseKey certificate,
+      std::vector<cohort::v1::SignedRoot> roots = {});
 
-  // `manifest` with key_id set, signed, with the certificate attached.
+  // `manifest` with key_id set, signed, with the certificate and the root
+  // rotations attached.
   cohort::v1::SignedManifest Sign(const cohort::v1::ModelManifest& manifest) const;
 
   // The coordinator's check of a release it reads back from its store
@@ -41,10 +49,12 @@ class ReleaseSigner {
 
  private:
   ReleaseSigner(crypto::Ed25519PrivateKey key,
-                cohort::v1::SignedReleaseKey certificate);
+                cohort::v1::SignedReleaseKey certificate,
+                std::vector<cohort::v1::SignedRoot> roots);
 
   const crypto::Ed25519PrivateKey key_;
   const cohort::v1::SignedReleaseKey certificate_;
+  const std::vector<cohort::v1::SignedRoot> roots_;
   const std::string key_id_;
 };
 

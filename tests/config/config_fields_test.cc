@@ -84,7 +84,7 @@ std::string DescribeServer(const server::ServerOptions& o) {
   DescribeLimits(o.limits, out);
   out << " signing={" << o.signing.release_key_path << ","
       << o.signing.certificate_path << "," << Describe(o.signing.manifest_ttl)
-      << "}";
+      << ",[" << absl::StrJoin(o.signing.root_paths, ",") << "]}";
   out << " admin={" << o.admin.listen_address << "," << o.admin.port_file
       << ",[" << absl::StrJoin(o.admin.allowed_subjects, ",") << "]}";
   return out.str();

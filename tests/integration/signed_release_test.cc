@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
 #include "common/crypto/hex.h"
+#include "common/model/signing.h"
 #include "common/model/trust.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/cluster_fixture.h"
@@ -98,6 +99,59 @@ TEST_F(SignedReleaseTest, PinnedAgentsTrainOnSignedReleasesAStrangerRefusesThem)
     EXPECT_EQ(m->release(), r.release);
     EXPECT_EQ(m->version(), r.version);
     EXPECT_EQ(r.version, r.release);
+  }
+}
+
+// After a root rotation the coordinator serves root 2 with its manifests
+// and signs with a key only root 2 certified: agents pinned to root 1
+// follow the rotation and keep training, without being touched.
+TEST_F(SignedReleaseTest, AgentsPinnedToTheOldRootFollowARotation) {
+  const std::vector<crypto::Ed25519PrivateKey> next = {TestKey(4), TestKey(5)};
+  cohort::v1::RootMetadata r;
+  r.set_version(2);
+  for (const auto& k : next) r.add_keys(RawKey(k));
+  r.set_threshold(2);
+  r.set_expires_at_unix_ms(absl::ToUnixMillis(absl::Now() + absl::Hours(24)));
+  std::vector<crypto::Ed25519PrivateKey> signers = {keys_.roots[0],
+                                                    keys_.roots[2]};
+  signers.insert(signers.end(), next.begin(), next.end());
+  Write(dir_ + "/root-2.pb", model::SignRoot(r, signers).SerializeAsString());
+  const crypto::Ed25519PrivateKey release = TestKey(12);
+  cohort::v1::ReleaseKeyCertificate c;
+  c.set_key(RawKey(release));
+  c.set_root_version(2);
+  c.set_expires_at_unix_ms(r.expires_at_unix_ms());
+  Write(dir_ + "/release-2.seed", crypto::BytesToHex(release.seed()));
+  Write(dir_ + "/release-2.cert.pb",
+        model::CertifyReleaseKey(c, next).SerializeAsString());
+
+  ServerOptions o = DirectoryServer();
+  o.max_rounds = 1;
+  o.extra = absl::StrCat("signing { release_key_path: \"", dir_,
+                         "/release-2.seed\" certificate_path: \"", dir_,
+                         "/release-2.cert.pb\" root_paths: \"", dir_,
+                         "/root-2.pb\" }");
+  auto server = StartServer(o, "server");
+  const int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  std::vector<std::unique_ptr<Subprocess>> agents;
+  for (int i = 0; i < 3; ++i) {
+    agents.push_back(StartAgent(i, port, o.task, Pinned("root-1.pb")));
+  }
+  auto code = server->Wait(absl::Minutes(3));
+  ASSERT_TRUE(code.has_value()) << "server did not finish:\n" << server->Log();
+  EXPECT_EQ(*code, 0) << server->Log();
+  for (auto& a : agents) a->Signal(SIGTERM);
+  for (auto& a : agents) ASSERT_TRUE(a->Wait(absl::Seconds(30)).has_value());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Held(i), "1\n") << agents[i]->Log();
+    auto followed = base::ReadFile(absl::StrCat(dir_, "/device-", i, "-state/root.pb"));
+    ASSERT_TRUE(followed.ok()) << agents[i]->Log();
+    cohort::v1::SignedRoot root;
+    cohort::v1::RootMetadata metadata;
+    ASSERT_TRUE(root.ParseFromString(*followed) &&
+                metadata.ParseFromString(root.root()));
+    EXPECT_EQ(metadata.version(), 2);
   }
 }
 

@@ -114,5 +114,67 @@ TEST_F(ReleaseGuardTest, BadRootOrReleaseFileStopsTheAgentFromStarting) {
             absl::StatusCode::kDataLoss);
 }
 
+// Root 2: two new keys, signed by root 1's threshold and its own.
+cohort::v1::SignedRoot RootTwo(const testing::TestKeys& keys,
+                               const std::vector<crypto::Ed25519PrivateKey>& next) {
+  cohort::v1::RootMetadata r;
+  r.set_version(2);
+  for (const auto& k : next) r.add_keys(testing::RawKey(k));
+  r.set_threshold(2);
+  r.set_expires_at_unix_ms(absl::ToUnixMillis(keys.now + absl::Hours(24)));
+  std::vector<crypto::Ed25519PrivateKey> signers = {keys.roots[0], keys.roots[1]};
+  signers.insert(signers.end(), next.begin(), next.end());
+  return model::SignRoot(r, signers);
+}
+
+TEST_F(ReleaseGuardTest, FollowsARootRotationThatComesWithTheManifestAndKeepsIt) {
+  const std::vector<crypto::Ed25519PrivateKey> next = {testing::TestKey(4),
+                                                       testing::TestKey(5)};
+  // The coordinator's new release key, certified by root 2 only.
+  testing::TestKeys rotated = keys_;
+  rotated.roots = next;
+  rotated.release = testing::TestKey(11);
+  cohort::v1::ReleaseKeyCertificate c;
+  c.set_key(testing::RawKey(rotated.release));
+  c.set_root_version(2);
+  c.set_expires_at_unix_ms(absl::ToUnixMillis(keys_.now + absl::Hours(24)));
+  const auto cert = model::CertifyReleaseKey(c, next);
+  cohort::v1::ModelRef ref = Ref(5, "weights");
+  cohort::v1::ModelManifest m;
+  ASSERT_TRUE(m.ParseFromString(ref.manifest().manifest()));
+  *ref.mutable_manifest() = model::SignManifest(m, rotated.release, cert);
+
+  auto guard = Open();
+  ASSERT_NE(guard, nullptr);
+  // Without the rotation the new key is not the device's root's.
+  EXPECT_EQ(guard->Check(ref, "t", keys_.now).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  *ref.mutable_manifest()->add_roots() = RootTwo(keys_, next);
+  ASSERT_TRUE(guard->Check(ref, "t", keys_.now).ok());
+  EXPECT_EQ(guard->root_version(), 2);
+  // The followed root survives a restart; the pinned file is still root 1.
+  auto restarted = Open();
+  ASSERT_NE(restarted, nullptr);
+  EXPECT_EQ(restarted->root_version(), 2);
+}
+
+TEST_F(ReleaseGuardTest, ARotationSignedByTheNewKeysAloneIsRefused) {
+  const std::vector<crypto::Ed25519PrivateKey> next = {testing::TestKey(4),
+                                                       testing::TestKey(5)};
+  cohort::v1::RootMetadata r;
+  r.set_version(2);
+  for (const auto& k : next) r.add_keys(testing::RawKey(k));
+  r.set_threshold(2);
+  r.set_expires_at_unix_ms(absl::ToUnixMillis(keys_.now + absl::Hours(24)));
+  cohort::v1::ModelRef ref = Ref(1, "weights");
+  *ref.mutable_manifest()->add_roots() = model::SignRoot(r, next);
+  auto guard = Open();
+  ASSERT_NE(guard, nullptr);
+  EXPECT_EQ(guard->Check(ref, "t", keys_.now).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(guard->root_version(), 1);
+  EXPECT_FALSE(std::filesystem::exists(state_dir_ + "/root.pb"));
+}
+
 }  // namespace
 }  // namespace cohort::client

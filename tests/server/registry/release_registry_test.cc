@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/model/signing.h"
 #include "common/model/trust.h"
 #include "gtest/gtest.h"
 #include "server/store/directory_store.h"
@@ -116,6 +117,44 @@ TEST_F(ReleaseRegistryTest, ACertificateForAnotherKeyIsRefusedAtStartUp) {
   other.release = testing::TestKey(12);
   EXPECT_EQ(ReleaseSigner::Create(keys_.release, other.Certificate()).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ReleaseRegistryTest, RootChainMustRotateAndCertifyTheKey) {
+  // Root 2 (keys 4, 5), signed by root 1's threshold and its own.
+  const std::vector<crypto::Ed25519PrivateKey> next = {testing::TestKey(4),
+                                                       testing::TestKey(5)};
+  cohort::v1::RootMetadata r;
+  r.set_version(2);
+  for (const auto& k : next) r.add_keys(testing::RawKey(k));
+  r.set_threshold(2);
+  r.set_expires_at_unix_ms(absl::ToUnixMillis(keys_.now + absl::Hours(24)));
+  std::vector<crypto::Ed25519PrivateKey> signers = {keys_.roots[0], keys_.roots[1],
+                                                    next[0], next[1]};
+  const cohort::v1::SignedRoot root2 = model::SignRoot(r, signers);
+  // The test certificate is from root 1, not from root 2.
+  EXPECT_EQ(ReleaseSigner::Create(keys_.release, keys_.Certificate(), {root2})
+                .status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  cohort::v1::ReleaseKeyCertificate c;
+  c.set_key(testing::RawKey(keys_.release));
+  c.set_root_version(2);
+  c.set_expires_at_unix_ms(absl::ToUnixMillis(keys_.now + absl::Hours(24)));
+  auto signer = ReleaseSigner::Create(keys_.release,
+                                      model::CertifyReleaseKey(c, next), {root2});
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  // Every manifest carries the chain; a device pinned to root 1 follows it.
+  ReleaseRequest request = Request(1);
+  request.manifest.set_task("t");
+  request.manifest.set_release(1);
+  request.manifest.set_expires_at_unix_ms(
+      absl::ToUnixMillis(keys_.now + absl::Hours(1)));
+  const cohort::v1::SignedManifest signed_manifest = (*signer)->Sign(request.manifest);
+  ASSERT_EQ(signed_manifest.roots_size(), 1);
+  auto device = model::TrustedRoot::FromPinned(keys_.Root());
+  ASSERT_TRUE(device.ok());
+  ASSERT_TRUE(device->Rotate(signed_manifest.roots(0)).ok());
+  EXPECT_TRUE(model::VerifyManifest(*device, signed_manifest,
+                                    {"t", 0, keys_.now}).ok());
 }
 
 }  // namespace
