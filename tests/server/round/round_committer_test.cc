@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/fake_task_model.h"
 #include "tests/testing/test_keys.h"
 #include "common/model/trust.h"
@@ -28,56 +29,19 @@ using cohort::testing::FakeTaskModel;
 
 // A Store whose CommitVersion fails with UNAVAILABLE, writing nothing, while
 // `fail` is set: a connection lost before COMMIT.
-class FailingStore final : public Store {
+class FailingStore final : public testing::ForwardingStore {
  public:
-  explicit FailingStore(Store* inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   absl::Status CommitVersion(const ModelVersionRecord& r) override {
     if (fail) return absl::UnavailableError("connection lost before COMMIT");
-    return inner_->CommitVersion(r);
-  }
-  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
-      const std::string& t) override {
-    return inner_->GetCurrent(t);
-  }
-  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& t,
-                                                int64_t v) override {
-    return inner_->GetVersion(t, v);
-  }
-  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
-      const std::string& t) override {
-    return inner_->ListVersions(t);
-  }
-  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
-    return inner_->LastRoundId(t);
-  }
-  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
-                            int64_t a, int64_t r) override {
-    return inner_->RecordDevice(d, s, c, a, r);
-  }
-  absl::StatusOr<DeviceRecord> GetDevice(const std::string& d) override {
-    return inner_->GetDevice(d);
+    return ForwardingStore::CommitVersion(r);
   }
   absl::Status AppendRelease(const ReleaseRecord& r) override {
     if (fail_release) return absl::UnavailableError("killed before release");
-    return inner_->AppendRelease(r);
-  }
-  absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
-      const std::string& t) override {
-    return inner_->GetCurrentRelease(t);
-  }
-  absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
-      const std::string& t) override {
-    return inner_->ListReleases(t);
-  }
-  absl::StatusOr<ReleaseRecord> GetRelease(const std::string& t,
-                                           int64_t r) override {
-    return inner_->GetRelease(t, r);
+    return ForwardingStore::AppendRelease(r);
   }
   bool fail = false;
   bool fail_release = false;  // AppendRelease fails instead
-
- private:
-  Store* inner_;
 };
 
 class RoundCommitterTest : public ::testing::Test {

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/forwarding_store.h"
 #include "tests/testing/fake_task_model.h"
 
 namespace cohort::server {
@@ -408,54 +409,18 @@ TEST_F(RoundEngineTest, CorruptStoredWeightsAreDataLossNotACrash) {
 
 // A store that commits but then reports an error, as an in-doubt PostgreSQL
 // COMMIT or a failed directory fsync can.
-class InDoubtStore final : public Store {
+class InDoubtStore final : public testing::ForwardingStore {
  public:
-  explicit InDoubtStore(Store* inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   absl::Status CommitVersion(const ModelVersionRecord& r) override {
-    absl::Status s = inner_->CommitVersion(r);
+    absl::Status s = ForwardingStore::CommitVersion(r);
     if (s.ok() && r.version > 1 && fail_next_) {
       fail_next_ = false;
       return absl::UnavailableError("connection lost during COMMIT");
     }
     return s;
   }
-  absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
-      const std::string& t) override { return inner_->GetCurrent(t); }
-  absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& t,
-                                                int64_t v) override {
-    return inner_->GetVersion(t, v);
-  }
-  absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(
-      const std::string& t) override { return inner_->ListVersions(t); }
-  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
-    return inner_->LastRoundId(t);
-  }
-  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
-                            int64_t a, int64_t r) override {
-    return inner_->RecordDevice(d, s, c, a, r);
-  }
-  absl::StatusOr<DeviceRecord> GetDevice(const std::string& d) override {
-    return inner_->GetDevice(d);
-  }
-  absl::Status AppendRelease(const ReleaseRecord& r) override {
-    return inner_->AppendRelease(r);
-  }
-  absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
-      const std::string& t) override {
-    return inner_->GetCurrentRelease(t);
-  }
-  absl::StatusOr<std::vector<ReleaseRecord>> ListReleases(
-      const std::string& t) override {
-    return inner_->ListReleases(t);
-  }
-  absl::StatusOr<ReleaseRecord> GetRelease(const std::string& t,
-                                           int64_t r) override {
-    return inner_->GetRelease(t, r);
-  }
   bool fail_next_ = true;
-
- private:
-  Store* inner_;
 };
 
 TEST_F(RoundEngineTest, InDoubtCommitIsAdoptedAndLaterRoundsStillCommit) {

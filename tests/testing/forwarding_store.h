@@ -1,0 +1,68 @@
+#ifndef COHORT_TESTS_TESTING_FORWARDING_STORE_H_
+#define COHORT_TESTS_TESTING_FORWARDING_STORE_H_
+
+// A Store that passes every call to another one. Tests derive from it and
+// override only the calls they make fail, so a method added to Store is
+// forwarded in one place.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/store/store.h"
+
+namespace cohort::testing {
+
+class ForwardingStore : public server::Store {
+ public:
+  explicit ForwardingStore(server::Store* inner) : inner_(inner) {}
+
+  absl::Status CommitVersion(const server::ModelVersionRecord& r) override {
+    return inner_->CommitVersion(r);
+  }
+  absl::StatusOr<std::optional<server::ModelVersionRecord>> GetCurrent(
+      const std::string& t) override {
+    return inner_->GetCurrent(t);
+  }
+  absl::StatusOr<server::ModelVersionRecord> GetVersion(const std::string& t,
+                                                        int64_t v) override {
+    return inner_->GetVersion(t, v);
+  }
+  absl::StatusOr<std::vector<server::ModelVersionRecord>> ListVersions(
+      const std::string& t) override {
+    return inner_->ListVersions(t);
+  }
+  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
+    return inner_->LastRoundId(t);
+  }
+  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
+                            int64_t a, int64_t r) override {
+    return inner_->RecordDevice(d, s, c, a, r);
+  }
+  absl::StatusOr<server::DeviceRecord> GetDevice(const std::string& d) override {
+    return inner_->GetDevice(d);
+  }
+  absl::Status AppendRelease(const server::ReleaseRecord& r) override {
+    return inner_->AppendRelease(r);
+  }
+  absl::StatusOr<std::optional<server::ReleaseRecord>> GetCurrentRelease(
+      const std::string& t) override {
+    return inner_->GetCurrentRelease(t);
+  }
+  absl::StatusOr<std::vector<server::ReleaseRecord>> ListReleases(
+      const std::string& t) override {
+    return inner_->ListReleases(t);
+  }
+  absl::StatusOr<server::ReleaseRecord> GetRelease(const std::string& t,
+                                                   int64_t r) override {
+    return inner_->GetRelease(t, r);
+  }
+
+ private:
+  server::Store* const inner_;
+};
+
+}  // namespace cohort::testing
+
+#endif  // COHORT_TESTS_TESTING_FORWARDING_STORE_H_
