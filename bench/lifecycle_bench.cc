@@ -1,7 +1,10 @@
 // lifecycle_bench: the cost of signed releases, against OpenSSL's own
-// Ed25519 numbers measured in the same run.
+// Ed25519 numbers measured in the same run, and the bytes delta downloads
+// save against full artifacts.
 //
 //   build/bin/lifecycle_bench [--out=docs/bench/lifecycle.json]
+//       [--delta_rounds=8] [--delta_run_dir=runs/latest]
+//       [--rollback_rounds=11] [--poisoned_round=10]
 //
 // Measures, per release of a small_cnn-sized manifest (two artifacts,
 // metrics): the coordinator's signing (ReleaseSigner::Sign) and a device's
@@ -9,6 +12,20 @@
 // release key, then the manifest's signature, then its fields). The
 // baseline is `openssl speed -seconds 1 ed25519`: a device check does three
 // Ed25519 verifications, so its ideal cost is 3 / (openssl verify/s).
+//
+// Deltas (lifecycle_bench_delta.cc): for each pair of consecutive committed
+// versions of the demo scenario, the bytes a device holding the first
+// downloads for the second (the delta when smaller, else the full artifact)
+// over the full artifact's bytes; delta_bytes_vs_full is the mean over pairs
+// for the int8 artifact (the default). The versions come from a fresh
+// --delta_rounds run of --demo_config (early rounds only: about 40 s), or
+// from a finished run folder (--delta_run_dir, e.g. runs/latest after
+// ./scripts/demo, all of its rounds).
+//
+// Automatic rollback (lifecycle_bench_rollback.cc): --rollback_rounds
+// rounds of --demo_config with field monitoring on, in which every device of
+// --poisoned_round sends -20 times its update; rounds_to_auto_rollback is
+// how many rounds later the coordinator rolled back by itself.
 
 #include <cstdio>
 #include <string>
@@ -17,7 +34,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/lifecycle_bench.h"
 #include "common/base/files.h"
+#include "common/base/logging.h"
 #include "common/crypto/sha256.h"
 #include "common/model/signing.h"
 #include "common/model/trust.h"
@@ -25,6 +44,18 @@
 
 ABSL_FLAG(std::string, out, "", "Write the results as JSON here.");
 ABSL_FLAG(int, iterations, 2000, "Releases signed and verified per case.");
+ABSL_FLAG(int, delta_rounds, 8,
+          "Rounds of --demo_config run for the delta figures; 0 skips them "
+          "(unless --delta_run_dir is set).");
+ABSL_FLAG(std::string, demo_config, "configs/sim/demo.textproto",
+          "Scenario run for the delta figures.");
+ABSL_FLAG(int, rollback_rounds, 11,
+          "Rounds of the poisoned --demo_config run for "
+          "rounds_to_auto_rollback; 0 skips it.");
+ABSL_FLAG(int, poisoned_round, 10, "The poisoned round of that run.");
+ABSL_FLAG(std::string, delta_run_dir, "",
+          "A finished cohort-sim run folder whose committed versions give the "
+          "delta figures instead of a fresh run.");
 
 namespace cohort {
 namespace {
@@ -78,6 +109,52 @@ double OpensslVerifiesPerSecond() {
   return verify_rate;
 }
 
+// Prints the delta figures; returns them as JSON fields (each ",\n  ...").
+std::string DeltaJson(const bench::DeltaFigures& f) {
+  std::printf("deltas over %d consecutive versions of %s:\n", f.pairs,
+              f.source.c_str());
+  std::printf("  int8: %.3f of the full artifact on average (%lld of %lld "
+              "bytes), %.3f for the last pair\n",
+              f.mean_ratio_int8, static_cast<long long>(f.mean_delta_bytes_int8),
+              static_cast<long long>(f.full_bytes_int8), f.last_ratio_int8);
+  std::printf("  fp32: %.3f of the full artifact on average\n",
+              f.mean_ratio_fp32);
+  std::printf("  int8 encode %.2f ms, apply %.2f ms per pair\n",
+              f.encode_ms_int8, f.apply_ms_int8);
+  return absl::StrFormat(
+      ",\n  \"delta_bytes_vs_full\": %.4f,\n"
+      "  \"delta_bytes_vs_full_fp32\": %.4f,\n"
+      "  \"delta_last_pair_vs_full\": %.4f,\n"
+      "  \"delta_pairs\": %d,\n  \"delta_source\": \"%s\",\n"
+      "  \"delta_int8_artifact_bytes\": %d,\n"
+      "  \"delta_mean_bytes\": %d,\n"
+      "  \"delta_encode_ms\": %.3f,\n  \"delta_apply_ms\": %.3f",
+      f.mean_ratio_int8, f.mean_ratio_fp32, f.last_ratio_int8, f.pairs,
+      f.source, f.full_bytes_int8, f.mean_delta_bytes_int8, f.encode_ms_int8,
+      f.apply_ms_int8);
+}
+
+// Prints the automatic-rollback figures; returns them as JSON fields.
+std::string RollbackJson(const bench::RollbackFigures& f) {
+  std::printf("poisoned round %d: field accuracy %.4f -> %.4f over %lld "
+              "reports, holdout %.4f -> %.4f -> %.4f after rollback; "
+              "rolled back %d round(s) later\n",
+              f.poisoned_round, f.field_accuracy_before,
+              f.field_accuracy_poisoned, static_cast<long long>(f.field_reports),
+              f.holdout_before, f.holdout_poisoned, f.holdout_after,
+              f.rounds_to_auto_rollback);
+  return absl::StrFormat(
+      ",\n  \"rounds_to_auto_rollback\": %d,\n"
+      "  \"auto_rollback_field_accuracy_before\": %.4f,\n"
+      "  \"auto_rollback_field_accuracy_poisoned\": %.4f,\n"
+      "  \"auto_rollback_field_reports\": %d,\n"
+      "  \"auto_rollback_holdout_poisoned\": %.4f,\n"
+      "  \"auto_rollback_holdout_after\": %.4f",
+      f.rounds_to_auto_rollback, f.field_accuracy_before,
+      f.field_accuracy_poisoned, static_cast<int>(f.field_reports),
+      f.holdout_poisoned, f.holdout_after);
+}
+
 template <typename Fn>
 double MsPerCall(int n, Fn&& fn) {
   const absl::Time t0 = absl::Now();
@@ -123,14 +200,26 @@ int Run() {
               openssl_verify_ms);
   std::printf("verify / (3 x openssl verify) = %.3f\n", ratio);
   std::printf("signed manifest: %zu bytes\n", signed_manifest.ByteSizeLong());
+  std::string json = absl::StrFormat(
+      "{\n  \"sign_ms_per_release\": %.4f,\n  \"verify_ms_per_release\": %.4f,\n"
+      "  \"openssl_ed25519_verify_ms\": %.4f,\n"
+      "  \"verify_vs_3_openssl_verifies\": %.3f,\n"
+      "  \"signed_manifest_bytes\": %d",
+      sign_ms, verify_ms, openssl_verify_ms, ratio,
+      static_cast<int>(signed_manifest.ByteSizeLong()));
+  const bench::DeltaSource source{absl::GetFlag(FLAGS_demo_config),
+                                  absl::GetFlag(FLAGS_delta_rounds),
+                                  absl::GetFlag(FLAGS_delta_run_dir)};
+  if (source.rounds > 0 || !source.run_dir.empty()) {
+    json += DeltaJson(bench::MeasureDeltas(source));
+  }
+  if (absl::GetFlag(FLAGS_rollback_rounds) > 0) {
+    json += RollbackJson(bench::MeasureAutoRollback(
+        {absl::GetFlag(FLAGS_demo_config), absl::GetFlag(FLAGS_rollback_rounds),
+         absl::GetFlag(FLAGS_poisoned_round)}));
+  }
+  json += "\n}\n";
   if (!absl::GetFlag(FLAGS_out).empty()) {
-    const std::string json = absl::StrFormat(
-        "{\n  \"sign_ms_per_release\": %.4f,\n  \"verify_ms_per_release\": %.4f,\n"
-        "  \"openssl_ed25519_verify_ms\": %.4f,\n"
-        "  \"verify_vs_3_openssl_verifies\": %.3f,\n"
-        "  \"signed_manifest_bytes\": %d\n}\n",
-        sign_ms, verify_ms, openssl_verify_ms, ratio,
-        static_cast<int>(signed_manifest.ByteSizeLong()));
     CHECK(base::WriteFileAtomically(absl::GetFlag(FLAGS_out), json).ok());
   }
   return 0;
@@ -141,5 +230,6 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  cohort::base::InitLogging(argv[0]);
   return cohort::Run();
 }

@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libssl-dev openssl zlib1g-dev
+  libabsl-dev libssl-dev openssl zlib1g-dev libzstd-dev
   libgoogle-glog-dev libgflags-dev
   libpqxx-dev libpq-dev
   libtorch-dev libopenblas0-pthread

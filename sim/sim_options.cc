@@ -186,6 +186,21 @@ absl::Status ResolveData(const cohort::v1::SimConfig& c, SimOptions& o) {
   return absl::OkStatus();
 }
 
+absl::Status ResolvePoison(const cohort::v1::PoisonConfig& p, SimOptions& o) {
+  if (p.round() < 0) return base::FieldError("poison.round", "must be >= 0");
+  o.poison.round = p.round();
+  if (p.fraction() != 0) o.poison.fraction = p.fraction();
+  if (p.scale() != 0) o.poison.scale = p.scale();
+  if (!(o.poison.fraction > 0 && o.poison.fraction <= 1)) {
+    return base::FieldError("poison.fraction", "must be in (0, 1]");
+  }
+  if (!std::isfinite(o.poison.scale) || o.poison.scale == 1) {
+    return base::FieldError("poison.scale",
+                            "must be a finite number other than 1");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 data::PopulationSpec PopulationSpecOf(const cohort::v1::PopulationConfig& p,
@@ -222,6 +237,7 @@ absl::StatusOr<SimOptions> ResolveSimOptions(const cohort::v1::SimConfig& c) {
   COHORT_RETURN_IF_ERROR(ResolveRound(c, o));
   COHORT_RETURN_IF_ERROR(ResolveDevices(c.devices(), o));
   COHORT_RETURN_IF_ERROR(ResolveData(c, o));
+  COHORT_RETURN_IF_ERROR(ResolvePoison(c.poison(), o));
   return o;
 }
 

@@ -16,6 +16,14 @@ namespace cohort::sim {
 // SimConfig with defaults applied and values checked: everything cohort-sim
 // reads from a scenario, read once by ResolveSimOptions. Defaults are the
 // members' initializers, as in server::RoundOptions.
+// PoisonConfig: in round `round` (1-based, 0 = never) each reporting device
+// poisons with probability `fraction`, sending `scale` times its update.
+struct PoisonOptions {
+  int round = 0;
+  double fraction = 1.0;
+  double scale = -20.0;
+};
+
 struct SimOptions {
   // The run folder is <output_dir>/<name>; name is a plain folder name.
   std::string name = "sim";
@@ -51,11 +59,14 @@ struct SimOptions {
   // round and plan, with goal_count = clients_per_round and
   // max_rounds = rounds.
   server::RoundOptions round;
+  PoisonOptions poison;
 };
 
 // The one resolver of SimConfig, run before any work starts. Returns
 // INVALID_ARGUMENT, naming the field first, for impossible values
 // (clients_per_round above the population, alpha <= 0, probabilities outside
+// [0, 1], a poison fraction outside (0, 1] or a poison scale of 1 or not
+// finite,
 // [0, 1], mean_examples below population.min_examples, mean_examples or
 // quantity_sigma set in layout SHARDS, negative counts, round.goal_count or
 // round.max_rounds set to something other than clients_per_round / rounds,

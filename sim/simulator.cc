@@ -1,7 +1,9 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,6 +11,7 @@
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
 #include "common/model/flat_weights.h"
+#include "common/model/weights_util.h"
 #include "glog/logging.h"
 #include "sim/in_process_transport.h"
 
@@ -18,6 +21,7 @@ namespace {
 constexpr uint64_t kSelectStream = 11;
 constexpr uint64_t kTrainStream = 12;
 constexpr uint64_t kRoundingStream = 13;
+constexpr uint64_t kPoisonStream = 14;
 // Consecutive abandoned or unfillable round attempts before giving up.
 constexpr int kMaxFailedAttempts = 20;
 
@@ -103,7 +107,9 @@ absl::Status Simulator::SendReady(int64_t id,
              static_cast<uint64_t>(round_id)),
       &random_);
   c.drop = devices_->SecAggDropOf(id, round_id);
-  COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
+  std::optional<cohort::v1::FieldEvaluation> field;
+  if (report.has_field_evaluation()) field = report.field_evaluation();
+  COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready(field)));
   secure_.push_back(std::move(c));
   return absl::OkStatus();
 }
@@ -222,28 +228,57 @@ void Simulator::PlanTimelines(RoundAttempt& a) {
 void Simulator::StartTraining(const RoundAttempt& a) {
   std::vector<int64_t> ids;
   for (size_t k : a.reporters) ids.push_back(a.assigned[k].id);
-  const auto ref = a.assignment.model();
+  ClientJob job;
+  job.ref = a.assignment.model();
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
-  const auto plan = a.assignment.plan();
+  job.plan = a.assignment.plan();
+  job.round_id = a.round_id;
+  job.evaluate = a.assignment.evaluate_before_training();
+  job.release = highest_release_;
+  job.poisoned_round = poison_.round == committed_ + 1;
+  pool_->Start(ids.size(), [this, ids, job](size_t k,
+                                            client::LocalTrainer& trainer) {
+    return TrainClient(job, ids[k], trainer);
+  });
+}
+
+absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
+    const ClientJob& job, int64_t id, client::LocalTrainer& trainer) {
+  COHORT_ASSIGN_OR_RETURN(std::string bytes,
+                          transport_->FetchModel(job.ref, "sim"));
+  COHORT_ASSIGN_OR_RETURN(auto start, client::VerifyModelBytes(job.ref, bytes));
+  data::ImageDataset local = population_->DataOf(id);
   // As agents do: the architecture the assignment names (an imported
   // model's chain travels this way).
-  const std::string arch = ref.architecture();
-  const int64_t round_id = a.round_id;
-  pool_->Start(ids.size(), [this, ids, ref, plan, arch, round_id](
-                               size_t k, client::LocalTrainer& trainer)
-                               -> absl::StatusOr<cohort::v1::Report> {
-    const int64_t id = ids[k];
-    COHORT_ASSIGN_OR_RETURN(std::string bytes, transport_->FetchModel(ref, "sim"));
-    COHORT_ASSIGN_OR_RETURN(auto start, client::VerifyModelBytes(ref, bytes));
-    data::ImageDataset local = population_->DataOf(id);
-    COHORT_ASSIGN_OR_RETURN(
-        client::LocalUpdate update,
-        trainer.TrainOn(local, arch, start, plan,
-                        client::TrainingSeed(
-                            MixKey(config_.seed(), kTrainStream,
-                                   static_cast<uint64_t>(id)), round_id)));
-    return client::MakeReport(round_id, std::move(update));
-  });
+  const std::string& arch = job.ref.architecture();
+  std::optional<cohort::v1::FieldEvaluation> field;
+  if (job.evaluate) {
+    COHORT_ASSIGN_OR_RETURN(client::LocalEvaluation e,
+                            trainer.EvaluateOn(local, arch, start));
+    field = client::MakeFieldEvaluation(job.release, job.ref.version(), e);
+  }
+  COHORT_ASSIGN_OR_RETURN(
+      client::LocalUpdate update,
+      trainer.TrainOn(local, arch, start, job.plan,
+                      client::TrainingSeed(
+                          MixKey(config_.seed(), kTrainStream,
+                                 static_cast<uint64_t>(id)), job.round_id)));
+  update.field_evaluation = std::move(field);
+  if (job.poisoned_round && Poisons(id)) {
+    for (auto& t : *update.delta.mutable_tensors()) {
+      std::vector<float> v(model::FloatView(t).begin(),
+                           model::FloatView(t).end());
+      for (float& x : v) x *= static_cast<float>(poison_.scale);
+      model::SetFloatData(v, &t);
+    }
+  }
+  return client::MakeReport(job.round_id, std::move(update));
+}
+
+bool Simulator::Poisons(int64_t id) const {
+  const uint64_t key =
+      MixKey(config_.seed(), kPoisonStream, static_cast<uint64_t>(id));
+  return static_cast<double>(key >> 11) * 0x1.0p-53 < poison_.fraction;
 }
 
 absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) {
@@ -341,10 +376,9 @@ void Simulator::RecordRound(const RoundAttempt& a, const Callbacks& callbacks) {
   row.participants = s.participants;
   // Timeouts and disconnects as the device model played them; refused
   // reports and SecAgg+ losses as the coordinator counted them.
+  row.outcome = s.outcome_columns(abandoned_since_row_);
   row.outcome.drops = {a.timeouts, a.disconnects, s.drops.malformed,
                        s.drops.secagg};
-  row.outcome.clipped_fraction = s.clipped_fraction;
-  row.outcome.abandoned_rounds = abandoned_since_row_;
   abandoned_since_row_ = 0;
   row.dropped = row.outcome.drops.lost();
   row.bytes_up = a.bytes_up;

@@ -21,6 +21,7 @@
 #include "server/registry/release_registry.h"
 #include "server/registry/release_signer.h"
 #include "sim/device_model.h"
+#include "sim/sim_options.h"
 #include "common/crypto/secure_random.h"
 #include "sim/output/sim_metrics.h"
 #include "sim/secure_rounds.h"
@@ -96,6 +97,23 @@ class Simulator {
   // Each client's round on the virtual clock, in event order; the reporters.
   void PlanTimelines(RoundAttempt& a);
   void StartTraining(const RoundAttempt& a);
+  // What every reporter of one round attempt trains from.
+  struct ClientJob {
+    cohort::v1::ModelRef ref;
+    cohort::v1::TrainingPlan plan;
+    int64_t round_id = 0;
+    // Field monitoring: evaluate the model first (release it came under).
+    bool evaluate = false;
+    int64_t release = 0;
+    // The configured poisoned round (PoisonOptions::round).
+    bool poisoned_round = false;
+  };
+  // One client's download, field evaluation, training (and poisoning):
+  // its report. Runs on a pool thread.
+  absl::StatusOr<cohort::v1::Report> TrainClient(
+      const ClientJob& job, int64_t id, client::LocalTrainer& trainer);
+  // Whether client `id` poisons in the poisoned round (seeded).
+  bool Poisons(int64_t id) const;
   // Plays the events in order: drops close their stream, reporters upload
   // (or send ready). Stops at the goal or the deadline.
   absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
@@ -133,6 +151,7 @@ class Simulator {
   std::vector<SecureClient> secure_;
 
   server::RoundOptions options_;
+  PoisonOptions poison_;
   std::optional<server::RoundSummary> last_summary_;
   // The latest abandon reasons ("round N: ..."), oldest first.
   std::deque<std::string> recent_abandons_;

@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   sim->config_.set_max_message_bytes(o.max_message_bytes);
   *sim->config_.mutable_grpc_tls() = o.grpc_tls;
   sim->options_ = o.round;
+  sim->poison_ = o.poison;
   // Client-level parallelism comes from the pool; one intra-op thread keeps
   // every client's arithmetic independent of the thread count.
   ml::SetNumThreads(1);

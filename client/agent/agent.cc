@@ -153,10 +153,14 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   // The cache verifies the bytes against ref.sha256, which the checked
   // manifest lists, so a verified download is the signed artifact.
   COHORT_ASSIGN_OR_RETURN(
-      cohort::v1::Weights weights, model_cache_.Get(ref, [&] {
-        return transport_->FetchModel(ref, assignment.task());
+      cohort::v1::Weights weights,
+      model_cache_.Get(ref, [&](const ModelBase& base) {
+        return transport_->FetchModelFrom(ref, assignment.task(), base);
       }));
-  if (release.has_value()) COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
+  if (release.has_value()) {
+    COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
+    accepted_release_ = release->release();
+  }
   return weights;
 }
 
@@ -170,6 +174,10 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
   };
   if (absl::Now() >= deadline) return missed();
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start, StartingModel(assignment));
+  std::optional<cohort::v1::FieldEvaluation> field;
+  if (assignment.evaluate_before_training()) {
+    field = EvaluateAssigned(assignment, start);
+  }
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
       TrainingSeed(DeviceKey(options_.device_id), assignment.round_id()),
@@ -178,7 +186,28 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
       absl::Now() >= deadline) {
     return missed();
   }
+  if (update.ok()) update->field_evaluation = std::move(field);
   return update;
+}
+
+std::optional<cohort::v1::FieldEvaluation> Agent::EvaluateAssigned(
+    const cohort::v1::TaskAssignment& assignment,
+    const cohort::v1::Weights& weights) {
+  auto evaluation =
+      trainer_->Evaluate(assignment.model().architecture(), weights);
+  if (!evaluation.ok()) {
+    LOG(WARNING) << "round " << assignment.round_id()
+                 << ": cannot evaluate the assigned model, reporting no "
+                    "field evaluation: "
+                 << evaluation.status();
+    return std::nullopt;
+  }
+  VLOG(1) << "round " << assignment.round_id() << ": version "
+          << assignment.model().version() << " scores "
+          << evaluation->accuracy << " on " << evaluation->num_examples
+          << " local examples";
+  return MakeFieldEvaluation(accepted_release_, assignment.model().version(),
+                             *evaluation);
 }
 
 absl::StatusOr<absl::Duration> Agent::DoAssignment(
@@ -221,12 +250,13 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
       TrainingSeed(DeviceKey(options_.device_id), round) ^ 0x5ec0a66ULL,
       &random);
   update.delta.Clear();
+  const cohort::v1::ClientMessage ready = driver.Ready(update.field_evaluation);
   // Any failure here only costs this round: check in again later.
   auto retry = [round](const absl::Status& s) {
     return absl::AbortedError(
         absl::StrCat("secure round ", round, ": ", s.message()));
   };
-  if (absl::Status s = session.Send(driver.Ready()); !s.ok()) return retry(s);
+  if (absl::Status s = session.Send(ready); !s.ok()) return retry(s);
   while (!stop_->HasBeenNotified()) {
     auto reply = session.Receive();
     if (!reply.ok()) return retry(reply.status());

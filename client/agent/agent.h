@@ -3,12 +3,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "client/agent/agent_options.h"
 #include "client/agent/agent_options.h"
 #include "client/agent/model_cache.h"
 #include "client/agent/release_guard.h"
@@ -59,6 +59,11 @@ class Agent {
   // its bytes by the cache; the guard then records the release as held.
   absl::StatusOr<cohort::v1::Weights> StartingModel(
       const cohort::v1::TaskAssignment& assignment);
+  // The assigned model on the device's examples (field monitoring), or
+  // nullopt when it cannot be evaluated (logged; the round goes on).
+  std::optional<cohort::v1::FieldEvaluation> EvaluateAssigned(
+      const cohort::v1::TaskAssignment& assignment,
+      const cohort::v1::Weights& weights);
   absl::StatusOr<LocalUpdate> TrainForRound(
       const cohort::v1::TaskAssignment& assignment);
   absl::StatusOr<absl::Duration> DoAssignment(
@@ -79,6 +84,8 @@ class Agent {
   base::Random random_;
   int backoff_attempt_ = 0;
   int64_t rounds_reported_ = 0;
+  // The release of the model last accepted (0: unsigned).
+  int64_t accepted_release_ = 0;
   ModelCache model_cache_;
   std::unique_ptr<ReleaseGuard> guard_;
 };

@@ -38,14 +38,22 @@ absl::StatusOr<cohort::v1::Weights> ModelCache::Get(
   if (Holds(ref)) return weights_;
   auto on_disk = base::ReadFile(ModelPath(dir_), kMaxModelBytes);
   auto disk_arch = base::ReadFile(ArchitecturePath(dir_), 4096);
+  const std::string disk_sha256 =
+      on_disk.ok() ? crypto::Sha256Hex(*on_disk) : std::string();
   const bool disk_hit = on_disk.ok() && disk_arch.ok() &&
                         *disk_arch == ref.architecture() &&
-                        crypto::Sha256Hex(*on_disk) == ref.sha256();
+                        disk_sha256 == ref.sha256();
   std::string bytes;
   if (disk_hit) {
     bytes = std::move(*on_disk);
   } else {
-    COHORT_ASSIGN_OR_RETURN(bytes, fetch());
+    // The file still holds the model in memory (same hash): a delta base.
+    ModelBase held;
+    if (version_ != 0 && on_disk.ok() && disk_sha256 == sha256_) {
+      held.version = version_;
+      held.bytes = *on_disk;
+    }
+    COHORT_ASSIGN_OR_RETURN(bytes, fetch(held));
   }
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights weights,
                           VerifyModelBytes(ref, bytes));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/transport/transport.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "cohort/v1/model.pb.h"
 
@@ -24,10 +25,17 @@ namespace cohort::client {
 // versions from 1 again. Bytes from disk are verified like a download
 // (VerifyModelBytes) before a byte is used.
 //
+// A download goes through `Fetch` with the artifact the cache holds as its
+// base (ModelBase: version and bytes, read back from the state directory and
+// checked against the hash it was verified under; version 0 when there is
+// none, e.g. after a restart), so the transport can ask for a delta from it.
+// Whatever comes back is verified against the ModelRef as before.
+//
 // Not thread-safe: the agent loop owns it.
 class ModelCache {
  public:
-  using Fetch = std::function<absl::StatusOr<std::string>()>;
+  using Fetch =
+      std::function<absl::StatusOr<std::string>(const ModelBase& base)>;
 
   explicit ModelCache(std::string state_dir);
 
@@ -35,7 +43,7 @@ class ModelCache {
   int64_t cached_version() const { return version_; }
 
   // Verified fp32 weights of `ref`: from memory, else from the state
-  // directory, else from `fetch()` (then written to the state directory
+  // directory, else from `fetch(base)` (then written to the state directory
   // atomically). DATA_LOSS if the fetched bytes fail verification; the
   // fetch's own error; INTERNAL if the state directory cannot be written.
   absl::StatusOr<cohort::v1::Weights> Get(const cohort::v1::ModelRef& ref,

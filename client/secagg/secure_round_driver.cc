@@ -30,9 +30,14 @@ SecureRoundDriver::SecureRoundDriver(int64_t round_id, std::vector<float> delta,
     : round_id_(round_id),
       participant_(std::move(delta), examples, loss, rounding_seed, random) {}
 
-cohort::v1::ClientMessage SecureRoundDriver::Ready() const {
+cohort::v1::ClientMessage SecureRoundDriver::Ready(
+    const std::optional<cohort::v1::FieldEvaluation>& field_evaluation) const {
   cohort::v1::ClientMessage m;
   *m.mutable_secagg() = participant_.Ready(round_id_);
+  if (field_evaluation.has_value()) {
+    *m.mutable_secagg()->mutable_ready()->mutable_field_evaluation() =
+        *field_evaluation;
+  }
   return m;
 }
 

@@ -72,9 +72,11 @@ class SecureRoundDriver {
   SecureRoundDriver(const SecureRoundDriver&) = delete;
   SecureRoundDriver& operator=(const SecureRoundDriver&) = delete;
 
-  // ClientMessage{secagg.ready{round_id}}: the device trained and waits for
-  // the server to fix the cohort.
-  cohort::v1::ClientMessage Ready() const;
+  // ClientMessage{secagg.ready{round_id, field_evaluation}}: the device
+  // trained and waits for the server to fix the cohort.
+  cohort::v1::ClientMessage Ready(
+      const std::optional<cohort::v1::FieldEvaluation>& field_evaluation =
+          std::nullopt) const;
 
   // Handles one server message; see SecureRoundStep for the outcomes. Stop
   // after a step with an Ack or a non-OK status: the round is over for this

@@ -41,7 +41,22 @@ cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update) {
   *report.mutable_delta() = std::move(update.delta);
   report.set_num_examples(update.num_examples);
   report.set_train_loss(update.train_loss);
+  if (update.field_evaluation.has_value()) {
+    *report.mutable_field_evaluation() = *std::move(update.field_evaluation);
+  }
   return report;
+}
+
+cohort::v1::FieldEvaluation MakeFieldEvaluation(int64_t release,
+                                                int64_t version,
+                                                const LocalEvaluation& e) {
+  cohort::v1::FieldEvaluation f;
+  f.set_release(release);
+  f.set_version(version);
+  f.set_num_examples(e.num_examples);
+  f.set_loss(e.loss);
+  f.set_accuracy(e.accuracy);
+  return f;
 }
 
 uint64_t TrainingSeed(uint64_t device_key, int64_t round_id) {

@@ -20,8 +20,15 @@ namespace cohort::client {
 absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
     const cohort::v1::ModelRef& ref, const std::string& bytes);
 
-// Wraps a local update as the Report for `round_id`.
+// Wraps a local update as the Report for `round_id`, with its field
+// evaluation when it has one.
 cohort::v1::Report MakeReport(int64_t round_id, LocalUpdate update);
+
+// The field evaluation a device sends of release `release` (0: unsigned),
+// version `version`.
+cohort::v1::FieldEvaluation MakeFieldEvaluation(int64_t release,
+                                                int64_t version,
+                                                const LocalEvaluation& e);
 
 // Seed of a device's local training in a round: distinct per (device, round),
 // and the same on every run.

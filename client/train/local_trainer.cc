@@ -27,10 +27,7 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
     const data::ImageDataset& data, const std::string& architecture,
     const cohort::v1::Weights& start, const cohort::v1::TrainingPlan& plan,
     uint64_t seed, absl::Time deadline) {
-  if (model_ == nullptr || model_->architecture() != architecture) {
-    COHORT_ASSIGN_OR_RETURN(model_, ml::Model::Create(architecture, seed));
-  }
-  COHORT_RETURN_IF_ERROR(model_->SetWeights(start));
+  COHORT_RETURN_IF_ERROR(Load(architecture, start, seed));
   ml::TrainOptions options;
   options.epochs = plan.epochs() > 0 ? plan.epochs() : 1;
   options.batch_size = plan.batch_size() > 0 ? plan.batch_size() : 32;
@@ -54,6 +51,29 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
   update.num_examples = result.num_examples;
   update.train_loss = result.mean_loss;
   return update;
+}
+
+absl::Status LocalTrainer::Load(const std::string& architecture,
+                                const cohort::v1::Weights& weights,
+                                uint64_t seed) {
+  if (model_ == nullptr || model_->architecture() != architecture) {
+    COHORT_ASSIGN_OR_RETURN(model_, ml::Model::Create(architecture, seed));
+  }
+  return model_->SetWeights(weights);
+}
+
+absl::StatusOr<LocalEvaluation> LocalTrainer::Evaluate(
+    const std::string& architecture, const cohort::v1::Weights& weights) {
+  return EvaluateOn(data_, architecture, weights);
+}
+
+absl::StatusOr<LocalEvaluation> LocalTrainer::EvaluateOn(
+    const data::ImageDataset& data, const std::string& architecture,
+    const cohort::v1::Weights& weights) {
+  // The seed only initialises weights that SetWeights then replaces.
+  COHORT_RETURN_IF_ERROR(Load(architecture, weights, /*seed=*/1));
+  COHORT_ASSIGN_OR_RETURN(ml::EvalResult r, model_->Evaluate(data));
+  return LocalEvaluation{r.num_examples, r.mean_loss, r.accuracy};
 }
 
 }  // namespace cohort::client

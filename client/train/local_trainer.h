@@ -36,6 +36,13 @@ class LocalTrainer final : public Trainer {
                                       uint64_t seed,
                                       absl::Time deadline = absl::InfiniteFuture());
 
+  absl::StatusOr<LocalEvaluation> Evaluate(
+      const std::string& architecture,
+      const cohort::v1::Weights& weights) override;
+  // As Evaluate, on `data` (the simulator's clients).
+  absl::StatusOr<LocalEvaluation> EvaluateOn(
+      const data::ImageDataset& data, const std::string& architecture,
+      const cohort::v1::Weights& weights);
   int64_t num_examples() const override { return data_.num_examples; }
 
   // A trainer with no data of its own, for TrainOn only.
@@ -43,6 +50,9 @@ class LocalTrainer final : public Trainer {
 
  private:
   explicit LocalTrainer(data::ImageDataset data) : data_(std::move(data)) {}
+  // model_ holding `weights` of `architecture` (created on first use).
+  absl::Status Load(const std::string& architecture,
+                    const cohort::v1::Weights& weights, uint64_t seed);
   data::ImageDataset data_;
   std::unique_ptr<ml::Model> model_;
 };

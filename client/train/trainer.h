@@ -2,11 +2,13 @@
 #define COHORT_CLIENT_TRAIN_TRAINER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
+#include "cohort/v1/coordinator.pb.h"
 #include "cohort/v1/model.pb.h"
 
 namespace cohort::client {
@@ -15,6 +17,16 @@ struct LocalUpdate {
   cohort::v1::Weights delta;  // trained - start
   int64_t num_examples = 0;
   double train_loss = 0.0;
+  // The assigned model evaluated on the device's examples before training,
+  // when the assignment asked for it (field monitoring).
+  std::optional<cohort::v1::FieldEvaluation> field_evaluation;
+};
+
+// A model's accuracy on the device's own examples.
+struct LocalEvaluation {
+  int64_t num_examples = 0;
+  double loss = 0.0;      // mean cross-entropy
+  double accuracy = 0.0;  // in [0, 1]
 };
 
 // The device's local task as the agent sees it: fine-tune the assigned model
@@ -36,6 +48,10 @@ class Trainer {
                                             uint64_t seed,
                                             absl::Time deadline) = 0;
 
+  // Evaluates `weights` of `architecture` on the device's examples; no
+  // training. INVALID_ARGUMENT as for Train; INTERNAL if evaluation fails.
+  virtual absl::StatusOr<LocalEvaluation> Evaluate(
+      const std::string& architecture, const cohort::v1::Weights& weights) = 0;
   // Examples the device holds.
   virtual int64_t num_examples() const = 0;
 };

@@ -2,11 +2,14 @@
 
 #include "client/transport/tls_probe.h"
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
+#include "common/model/delta.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -15,6 +18,33 @@ namespace cohort::client {
 namespace {
 
 constexpr int kDownloadAttempts = 5;
+
+// Whether the first chunk of a download fits what was asked: the full
+// artifact of ref's size, or a delta from `base_version` (when one was
+// offered) that rebuilds that size and is no larger.
+bool ValidFirstChunk(const cohort::v1::ModelChunk& chunk,
+                     const cohort::v1::ModelRef& ref, int64_t base_version) {
+  switch (chunk.encoding()) {
+    case cohort::v1::ModelChunk::FULL:
+      return chunk.total_size() == ref.size_bytes();
+    case cohort::v1::ModelChunk::ZSTD_DELTA:
+      return base_version > 0 && chunk.base_version() == base_version &&
+             chunk.artifact_size() == ref.size_bytes() &&
+             chunk.total_size() >= 0 && chunk.total_size() <= ref.size_bytes();
+    default:
+      return false;
+  }
+}
+
+// Whether `chunk` continues the stream `first` started at byte `have`.
+bool Continues(const cohort::v1::ModelChunk& chunk,
+               const cohort::v1::ModelChunk& first, size_t have) {
+  return chunk.offset() == static_cast<int64_t>(have) &&
+         chunk.encoding() == first.encoding() &&
+         chunk.total_size() == first.total_size() &&
+         chunk.base_version() == first.base_version() &&
+         static_cast<int64_t>(have + chunk.data().size()) <= first.total_size();
+}
 
 using Stream = grpc::ClientReaderWriterInterface<cohort::v1::ClientMessage,
                                                  cohort::v1::ServerMessage>;
@@ -201,29 +231,85 @@ absl::Status GrpcTransport::FromGrpc(const grpc::Status& s,
 
 absl::StatusOr<std::string> GrpcTransport::FetchModel(
     const cohort::v1::ModelRef& ref, const std::string& task) {
+  return FetchModelFrom(ref, task, ModelBase{});
+}
+
+absl::StatusOr<std::string> GrpcTransport::FetchModelFrom(
+    const cohort::v1::ModelRef& ref, const std::string& task,
+    const ModelBase& base) {
   if (ref.size_bytes() < 0 || ref.size_bytes() > kMaxModelBytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "model of ", ref.size_bytes(), " bytes is over the limit"));
   }
+  int64_t received = 0;
+  bool delta = false;
+  if (base.version > 0 && base.version != ref.version() &&
+      !base.bytes.empty()) {
+    auto rebuilt = FetchThroughDelta(ref, task, base, &received, &delta);
+    if (rebuilt.status().code() != absl::StatusCode::kDataLoss) {
+      Record(ref, rebuilt.ok(), delta, received);
+      return rebuilt;
+    }
+    LOG(WARNING) << "model version " << ref.version() << ": "
+                 << rebuilt.status().message()
+                 << "; downloading the full artifact";
+  }
+  auto full = Download(ref, task, 0, &received);
+  Record(ref, full.ok(), false, received);
+  if (!full.ok()) return full.status();
+  return std::move(full->bytes);
+}
+
+absl::StatusOr<std::string> GrpcTransport::FetchThroughDelta(
+    const cohort::v1::ModelRef& ref, const std::string& task,
+    const ModelBase& base, int64_t* received, bool* delta) {
+  COHORT_ASSIGN_OR_RETURN(Received got,
+                          Download(ref, task, base.version, received));
+  if (!got.delta) return std::move(got.bytes);
+  absl::StatusOr<std::string> rebuilt =
+      model::ApplyDelta(base.bytes, got.bytes, ref.size_bytes());
+  if (!rebuilt.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the delta from version ", base.version,
+                     " does not apply: ", rebuilt.status().ToString()));
+  }
+  if (static_cast<int64_t>(rebuilt->size()) != ref.size_bytes()) {
+    return absl::DataLossError(
+        absl::StrCat("the delta from version ", base.version, " rebuilt ",
+                     rebuilt->size(), " bytes, not ", ref.size_bytes()));
+  }
+  *delta = true;
+  return rebuilt;
+}
+
+absl::StatusOr<GrpcTransport::Received> GrpcTransport::Download(
+    const cohort::v1::ModelRef& ref, const std::string& task,
+    int64_t base_version, int64_t* received) {
   std::string bytes;
-  bytes.reserve(static_cast<size_t>(ref.size_bytes()));
+  // The first chunk received, without its data: the stream's shape.
+  std::optional<cohort::v1::ModelChunk> first;
   grpc::Status last;
   for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
     cohort::v1::FetchModelRequest request;
     request.set_task(task);
     request.set_version(ref.version());
     request.set_offset(static_cast<int64_t>(bytes.size()));
+    request.set_base_version(base_version);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::minutes(5));
     Track(&ctx);
     auto reader = stub_->FetchModel(&ctx, request);
     cohort::v1::ModelChunk chunk;
     bool bad = false;
     while (reader->Read(&chunk)) {
-      if (chunk.offset() != static_cast<int64_t>(bytes.size()) ||
-          chunk.total_size() != ref.size_bytes() ||
-          static_cast<int64_t>(bytes.size() + chunk.data().size()) >
-              ref.size_bytes()) {
+      *received += static_cast<int64_t>(chunk.data().size());
+      if (!first.has_value() && ValidFirstChunk(chunk, ref, base_version)) {
+        first = chunk;
+        first->clear_data();
+        bytes.reserve(static_cast<size_t>(first->total_size()));
+      }
+      if (!first.has_value() || !Continues(chunk, *first, bytes.size())) {
         bad = true;
         ctx.TryCancel();
         break;
@@ -233,7 +319,12 @@ absl::StatusOr<std::string> GrpcTransport::FetchModel(
     last = reader->Finish();
     Untrack(&ctx);
     if (bad) return absl::DataLossError("model stream is inconsistent");
-    if (static_cast<int64_t>(bytes.size()) == ref.size_bytes()) return bytes;
+    if (first.has_value() &&
+        static_cast<int64_t>(bytes.size()) == first->total_size()) {
+      return Received{std::move(bytes),
+                      first->encoding() == cohort::v1::ModelChunk::ZSTD_DELTA};
+    }
+    if (last.ok()) return absl::DataLossError("model stream ended early");
     if (last.error_code() != grpc::StatusCode::UNAVAILABLE) {
       return FromGrpc(last, "FetchModel");
     }
@@ -241,6 +332,39 @@ absl::StatusOr<std::string> GrpcTransport::FetchModel(
                  << "; resuming";
   }
   return FromGrpc(last, "FetchModel incomplete");
+}
+
+void GrpcTransport::Record(const cohort::v1::ModelRef& ref, bool ok, bool delta,
+                           int64_t received) {
+  DownloadStats total;
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.bytes_received += received;
+    if (ok) {
+      ++stats_.downloads;
+      if (delta) ++stats_.delta_downloads;
+      stats_.artifact_bytes += ref.size_bytes();
+    }
+    total = stats_;
+  }
+  if (!ok) return;
+  // One line per delta (an agent's round); the simulator's gRPC mode makes
+  // full downloads by the hundred.
+  LOG_IF(INFO, delta) << "model version " << ref.version()
+                      << " rebuilt from a delta: " << received
+                      << " bytes received for a " << ref.size_bytes()
+                      << "-byte artifact; so far " << total.bytes_received
+                      << " for " << total.artifact_bytes << " ("
+                      << total.delta_downloads << " of " << total.downloads
+                      << " downloads as deltas)";
+  VLOG_IF(1, !delta) << "model version " << ref.version() << ": " << received
+                     << " bytes received for a " << ref.size_bytes()
+                     << "-byte artifact";
+}
+
+DownloadStats GrpcTransport::download_stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
 }
 
 }  // namespace cohort::client

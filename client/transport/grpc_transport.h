@@ -16,7 +16,12 @@
 namespace cohort::client {
 
 // CoordinatorTransport over gRPC (TLS). FetchModel resumes an interrupted
-// download from the bytes received so far, up to 5 attempts. Thread-safe:
+// download from the bytes received so far, up to 5 attempts. FetchModelFrom
+// asks for a delta from the held version (FetchModelRequest.base_version),
+// applies it (model::ApplyDelta, bounded by ref.size_bytes()) and, when the
+// stream is inconsistent or the delta does not apply, downloads the full
+// artifact once. Each download logs the bytes received against the
+// artifact's size, with running totals (download_stats()). Thread-safe:
 // sessions may be used from different threads, one thread per session.
 class GrpcTransport final : public CoordinatorTransport {
  public:
@@ -35,6 +40,10 @@ class GrpcTransport final : public CoordinatorTransport {
   std::unique_ptr<ParticipationSession> OpenSession() override;
   absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
                                          const std::string& task) override;
+  absl::StatusOr<std::string> FetchModelFrom(const cohort::v1::ModelRef& ref,
+                                             const std::string& task,
+                                             const ModelBase& base) override;
+  DownloadStats download_stats() const override;
   void CancelAll() override;
   // A TLS handshake made with OpenSSL (ProbeTls) names local mistakes.
   absl::Status Diagnose() override;
@@ -52,13 +61,36 @@ class GrpcTransport final : public CoordinatorTransport {
   static constexpr absl::Duration kDefaultKeepalive = absl::Seconds(20);
 
  private:
+  // One stream as the server chose it.
+  struct Received {
+    std::string bytes;
+    bool delta = false;  // ZSTD_DELTA, else the full artifact
+  };
+  // One stream of `ref` (a delta from `base_version` when > 0 and the
+  // server chose one), resumed after UNAVAILABLE; adds the bytes streamed to
+  // *received. DATA_LOSS when the stream is inconsistent (offsets, sizes, an
+  // encoding or base other than asked for or than it started with).
+  absl::StatusOr<Received> Download(const cohort::v1::ModelRef& ref,
+                                    const std::string& task,
+                                    int64_t base_version, int64_t* received);
+  // The artifact, rebuilt from `base` when the server sends a delta (then
+  // *delta is set). DATA_LOSS when the stream or the delta is bad.
+  absl::StatusOr<std::string> FetchThroughDelta(const cohort::v1::ModelRef& ref,
+                                                const std::string& task,
+                                                const ModelBase& base,
+                                                int64_t* received, bool* delta);
+  // Adds one call to the counters and logs it.
+  void Record(const cohort::v1::ModelRef& ref, bool ok, bool delta,
+              int64_t received);
+
   std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub_;
   const std::string server_address_;
   const cohort::v1::TlsConfig tls_;
   const std::string server_name_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> active_ ABSL_GUARDED_BY(mu_);
+  DownloadStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 // A TLS channel to `address` whose only trust root is tls.ca_cert_path,

@@ -1,10 +1,12 @@
 #ifndef COHORT_CLIENT_TRANSPORT_TRANSPORT_H_
 #define COHORT_CLIENT_TRANSPORT_TRANSPORT_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cohort/v1/coordinator.pb.h"
 
 namespace cohort::client {
@@ -41,6 +43,21 @@ class ParticipationSession {
   virtual void Close() = 0;
 };
 
+// A verified artifact the device holds: what a delta download rebuilds from.
+// `bytes` is borrowed for the duration of the call.
+struct ModelBase {
+  int64_t version = 0;  // 0: none
+  absl::string_view bytes;
+};
+
+// Model downloads since the transport was made, for logs and reports.
+struct DownloadStats {
+  int64_t downloads = 0;        // successful FetchModel* calls
+  int64_t delta_downloads = 0;  // of which rebuilt from a delta
+  int64_t bytes_received = 0;   // streamed bytes, fallbacks included
+  int64_t artifact_bytes = 0;   // sizes of the artifacts downloaded
+};
+
 // The device's connection to a coordinator.
 class CoordinatorTransport {
  public:
@@ -52,6 +69,22 @@ class CoordinatorTransport {
   // checks the hash (VerifyModelBytes) before using a byte.
   virtual absl::StatusOr<std::string> FetchModel(const cohort::v1::ModelRef& ref,
                                                  const std::string& task) = 0;
+
+  // As FetchModel, from a device that holds `base`: the server may send a
+  // delta from it (common/model/delta.h), which is applied here; a delta
+  // that fails to apply is followed by one full download. Returns exactly
+  // ref.size_bytes() bytes, not yet verified: the caller checks their hash
+  // as for FetchModel, so a wrong rebuild is refused like a tampered
+  // download. The default ignores `base`.
+  virtual absl::StatusOr<std::string> FetchModelFrom(
+      const cohort::v1::ModelRef& ref, const std::string& task,
+      const ModelBase& base) {
+    return FetchModel(ref, task);
+  }
+
+  // Bytes received against artifact bytes downloaded; zeros when the
+  // transport does not count.
+  virtual DownloadStats download_stats() const { return {}; }
 
   // Aborts any call in flight (from another thread, e.g. on SIGTERM).
   virtual void CancelAll() {}

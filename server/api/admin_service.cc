@@ -1,5 +1,6 @@
 #include "server/api/admin_service.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <set>
@@ -21,15 +22,21 @@
 namespace cohort::server {
 namespace {
 
+using cohort::v1::ListDevicesResponse;
 using cohort::v1::ListReleasesResponse;
 using cohort::v1::ListVersionsResponse;
 using cohort::v1::SignedManifest;
+using cohort::v1::StatusResponse;
 
-// Longest rollback reason. The release log keeps up to kMaxReleaseTextBytes,
-// of which the engine's "rollback to version N: " prefix takes a little;
-// a reason is a sentence, not a document.
+// Longest reason of a release, pause or resume. The release log keeps up to
+// kMaxReleaseTextBytes, of which the engine's "rollback to version N: "
+// prefix takes a little; a reason is a sentence, not a document.
 constexpr size_t kMaxReasonBytes = 4096;
 static_assert(kMaxReasonBytes + 64 < kMaxReleaseTextBytes);
+
+// ListDevices' page size when the request names none, and its cap: a page
+// is one store query and one message of ~50 bytes per device.
+constexpr int kMaxDevicesPerPage = 1000;
 
 // `result` into `out`, or its error as a grpc::Status.
 template <typename T>
@@ -51,6 +58,7 @@ void FillVersion(const ModelVersionRecord& record, cohort::v1::VersionInfo* v) {
   v->set_architecture(record.architecture);
   v->set_created_at_unix_ms(record.created_at_unix_ms);
   v->mutable_metrics()->insert(record.metrics.begin(), record.metrics.end());
+  v->set_status(record.held ? "held" : "committed");
 }
 
 absl::StatusOr<ListVersionsResponse> VersionsOf(Store& store,
@@ -123,21 +131,77 @@ absl::StatusOr<SignedManifest> ManifestOf(Store& store, const std::string& task,
   return manifest;
 }
 
+// The one rule for an operator's reason: at most kMaxReasonBytes, no NUL
+// byte, and not empty when `required` (a release records it).
+absl::Status CheckReason(const std::string& reason, bool required) {
+  if (required && reason.empty()) {
+    return absl::InvalidArgumentError(
+        "reason is required: it is recorded in the release log");
+  }
+  if (reason.size() > kMaxReasonBytes ||
+      reason.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reason: at most ", kMaxReasonBytes, " bytes, no NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+// Rollback, Promote and Pin requests.
 absl::Status CheckRollback(const cohort::v1::RollbackRequest& request) {
   if (request.to_version() < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "to_version ", request.to_version(), ": must be a version >= 1"));
   }
-  if (request.reason().empty()) {
-    return absl::InvalidArgumentError(
-        "reason is required: it is recorded in the release log");
-  }
-  if (request.reason().size() > kMaxReasonBytes ||
-      request.reason().find('\0') != std::string::npos) {
+  return CheckReason(request.reason(), /*required=*/true);
+}
+
+absl::Status EngineStarted(const RoundEngine& engine) {
+  if (engine.current_model() != nullptr) return absl::OkStatus();
+  return absl::UnavailableError("the round engine has not started");
+}
+
+// What Status, Pause, Resume and ListTasks answer for the engine's task.
+absl::StatusOr<StatusResponse> StatusOf(const RoundEngine& engine) {
+  COHORT_RETURN_IF_ERROR(EngineStarted(engine));
+  const std::shared_ptr<const PublishedModel> model = engine.current_model();
+  StatusResponse response;
+  response.set_task(engine.task());
+  response.set_round_id(engine.round_id());
+  response.set_phase(PhaseName(engine.phase()));
+  response.set_current_version(model->version);
+  response.set_current_release(model->release);
+  response.set_rounds_committed(engine.rounds_committed());
+  response.set_assigned_devices(engine.assigned_count());
+  response.set_paused(engine.paused());
+  response.set_pinned(engine.pinned());
+  return response;
+}
+
+// The store's page size for a ListDevices request's `limit`.
+absl::StatusOr<int> DevicePageLimit(int32_t limit) {
+  if (limit < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "reason: at most ", kMaxReasonBytes, " bytes, no NUL byte"));
+        "limit ", limit, ": must be >= 0 (0 = ", kMaxDevicesPerPage, ")"));
   }
-  return absl::OkStatus();
+  if (limit == 0) return kMaxDevicesPerPage;
+  return std::min<int>(limit, kMaxDevicesPerPage);
+}
+
+absl::StatusOr<ListDevicesResponse> DevicesOf(
+    Store& store, const cohort::v1::ListDevicesRequest& request) {
+  COHORT_ASSIGN_OR_RETURN(int limit, DevicePageLimit(request.limit()));
+  COHORT_ASSIGN_OR_RETURN(std::vector<DeviceRecord> devices,
+                          store.ListDevices(request.after(), limit));
+  ListDevicesResponse response;
+  for (const DeviceRecord& d : devices) {
+    cohort::v1::DeviceInfo* info = response.add_devices();
+    info->set_device_id(d.device_id);
+    info->set_last_seen_unix_ms(d.last_seen_unix_ms);
+    info->set_check_ins(d.check_ins);
+    info->set_reports_accepted(d.reports_accepted);
+    info->set_reports_rejected(d.reports_rejected);
+  }
+  return response;
 }
 
 }  // namespace
@@ -210,22 +274,23 @@ grpc::Status AdminService::GetManifest(
                response);
 }
 
-grpc::Status AdminService::Rollback(grpc::ServerContext* context,
-                                    const cohort::v1::RollbackRequest* request,
-                                    cohort::v1::RollbackResponse* response) {
+grpc::Status AdminService::Release(const grpc::ServerContext& context,
+                                   const char* method, ReleaseRecord::Kind kind,
+                                   const cohort::v1::RollbackRequest& request,
+                                   cohort::v1::RollbackResponse* response) {
   std::string subject;
-  grpc::Status admitted =
-      Admit(*context, "Rollback", request->task(), &subject);
+  grpc::Status admitted = Admit(context, method, request.task(), &subject);
   if (!admitted.ok()) return admitted;
-  absl::Status valid = CheckRollback(*request);
+  absl::Status valid = CheckRollback(request);
   if (!valid.ok()) return ToGrpcStatus(valid);
-  LOG(INFO) << "admin: Rollback by " << Printable(subject) << ": task "
-            << request->task() << " to version " << request->to_version()
-            << ", reason \"" << Printable(request->reason()) << "\"";
+  LOG(INFO) << "admin: " << method << " by " << Printable(subject)
+            << ": task " << request.task() << " to version "
+            << request.to_version() << ", reason \""
+            << Printable(request.reason()) << "\"";
   absl::StatusOr<RollbackOutcome> outcome = engine_->RollBack(
-      request->to_version(), request->reason(), "operator:" + subject);
+      request.to_version(), request.reason(), "operator:" + subject, kind);
   if (!outcome.ok()) {
-    LOG(WARNING) << "admin: Rollback by " << Printable(subject)
+    LOG(WARNING) << "admin: " << method << " by " << Printable(subject)
                  << " failed: " << outcome.status();
     return ToGrpcStatus(outcome.status());
   }
@@ -234,25 +299,87 @@ grpc::Status AdminService::Rollback(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::Rollback(grpc::ServerContext* context,
+                                    const cohort::v1::RollbackRequest* request,
+                                    cohort::v1::RollbackResponse* response) {
+  return Release(*context, "Rollback", ReleaseRecord::Kind::kRollback,
+                 *request, response);
+}
+
+grpc::Status AdminService::Promote(grpc::ServerContext* context,
+                                   const cohort::v1::RollbackRequest* request,
+                                   cohort::v1::RollbackResponse* response) {
+  return Release(*context, "Promote", ReleaseRecord::Kind::kPromote, *request,
+                 response);
+}
+
+grpc::Status AdminService::Pin(grpc::ServerContext* context,
+                               const cohort::v1::RollbackRequest* request,
+                               cohort::v1::RollbackResponse* response) {
+  return Release(*context, "Pin", ReleaseRecord::Kind::kPin, *request,
+                 response);
+}
+
 grpc::Status AdminService::Status(grpc::ServerContext* context,
                                   const cohort::v1::StatusRequest* request,
-                                  cohort::v1::StatusResponse* response) {
+                                  StatusResponse* response) {
   std::string subject;
   grpc::Status admitted = Admit(*context, "Status", request->task(), &subject);
   if (!admitted.ok()) return admitted;
-  const std::shared_ptr<const PublishedModel> model = engine_->current_model();
-  if (model == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the round engine has not started");
-  }
-  response->set_task(engine_->task());
-  response->set_round_id(engine_->round_id());
-  response->set_phase(PhaseName(engine_->phase()));
-  response->set_current_version(model->version);
-  response->set_current_release(model->release);
-  response->set_rounds_committed(engine_->rounds_committed());
-  response->set_assigned_devices(engine_->assigned_count());
+  return Reply(StatusOf(*engine_), response);
+}
+
+grpc::Status AdminService::SetPaused(const grpc::ServerContext& context,
+                                     const char* method, bool paused,
+                                     const cohort::v1::PauseRequest& request,
+                                     StatusResponse* response) {
+  std::string subject;
+  grpc::Status admitted = Admit(context, method, request.task(), &subject);
+  if (!admitted.ok()) return admitted;
+  absl::Status valid = CheckReason(request.reason(), /*required=*/false);
+  if (valid.ok()) valid = EngineStarted(*engine_);
+  if (!valid.ok()) return ToGrpcStatus(valid);
+  LOG(INFO) << "admin: " << method << " by " << Printable(subject)
+            << ": task " << request.task() << ", reason \""
+            << Printable(request.reason()) << "\"";
+  engine_->SetPaused(paused, request.reason(), "operator:" + subject);
+  return Reply(StatusOf(*engine_), response);
+}
+
+grpc::Status AdminService::Pause(grpc::ServerContext* context,
+                                 const cohort::v1::PauseRequest* request,
+                                 StatusResponse* response) {
+  return SetPaused(*context, "Pause", /*paused=*/true, *request, response);
+}
+
+grpc::Status AdminService::Resume(grpc::ServerContext* context,
+                                  const cohort::v1::PauseRequest* request,
+                                  StatusResponse* response) {
+  return SetPaused(*context, "Resume", /*paused=*/false, *request, response);
+}
+
+grpc::Status AdminService::ListTasks(
+    grpc::ServerContext* context,
+    const cohort::v1::ListTasksRequest* /*request*/,
+    cohort::v1::ListTasksResponse* response) {
+  std::string subject;
+  grpc::Status authorized = Authorize(*context, "ListTasks", &subject);
+  if (!authorized.ok()) return authorized;
+  absl::StatusOr<StatusResponse> status = StatusOf(*engine_);
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *response->add_tasks() = *std::move(status);
   return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListDevices(
+    grpc::ServerContext* context,
+    const cohort::v1::ListDevicesRequest* request,
+    ListDevicesResponse* response) {
+  std::string subject;
+  grpc::Status admitted =
+      Admit(*context, "ListDevices", request->task(), &subject);
+  if (!admitted.ok()) return admitted;
+  return Reply(DevicesOf(*store_, *request), response);
 }
 
 }  // namespace cohort::server

@@ -35,9 +35,10 @@ struct AdminOptions {
 // Every RPC first authorizes the caller (Authorize): the common name of its
 // verified client certificate must be in `allowed_subjects`, else
 // PERMISSION_DENIED naming the subject, logged as a warning with the method.
-// Then a request for another task than the engine's is NOT_FOUND. Store and
-// engine errors keep their codes (ToGrpcStatus). Rollbacks are logged with
-// the subject and recorded with actor "operator:<CN>".
+// Then a request for another task than the engine's is NOT_FOUND (ListTasks
+// names none). Store and engine errors keep their codes (ToGrpcStatus).
+// Rollback, Promote, Pin, Pause and Resume are logged with the subject and
+// passed to the engine with actor "operator:<CN>".
 class AdminService final : public cohort::v1::Admin::Service {
  public:
   AdminService(Store* store, RoundEngine* engine,
@@ -63,10 +64,41 @@ class AdminService final : public cohort::v1::Admin::Service {
   grpc::Status Rollback(grpc::ServerContext* context,
                         const cohort::v1::RollbackRequest* request,
                         cohort::v1::RollbackResponse* response) override;
+  // As Rollback, releasing with kind promote (RoundEngine::RollBack with
+  // ReleaseRecord::Kind::kPromote). Same request check and codes.
+  grpc::Status Promote(grpc::ServerContext* context,
+                       const cohort::v1::RollbackRequest* request,
+                       cohort::v1::RollbackResponse* response) override;
+  // As Rollback, releasing with kind pin (ReleaseRecord::Kind::kPin). Same
+  // request check and codes.
+  grpc::Status Pin(grpc::ServerContext* context,
+                   const cohort::v1::RollbackRequest* request,
+                   cohort::v1::RollbackResponse* response) override;
   // UNAVAILABLE before the engine has a current model.
   grpc::Status Status(grpc::ServerContext* context,
                       const cohort::v1::StatusRequest* request,
                       cohort::v1::StatusResponse* response) override;
+  // RoundEngine::SetPaused(true), then the Status answer. INVALID_ARGUMENT
+  // for a reason over 4 KiB or holding a NUL byte (it may be empty);
+  // UNAVAILABLE, changing nothing, before the engine has a current model.
+  grpc::Status Pause(grpc::ServerContext* context,
+                     const cohort::v1::PauseRequest* request,
+                     cohort::v1::StatusResponse* response) override;
+  // As Pause, with SetPaused(false).
+  grpc::Status Resume(grpc::ServerContext* context,
+                      const cohort::v1::PauseRequest* request,
+                      cohort::v1::StatusResponse* response) override;
+  // The engine's task as Status answers it. UNAVAILABLE before the engine
+  // has a current model.
+  grpc::Status ListTasks(grpc::ServerContext* context,
+                         const cohort::v1::ListTasksRequest* request,
+                         cohort::v1::ListTasksResponse* response) override;
+  // Store::ListDevices with request.limit (0: 1000; above 1000: 1000).
+  // INVALID_ARGUMENT for a negative limit or an `after` that is not empty
+  // or a device id.
+  grpc::Status ListDevices(grpc::ServerContext* context,
+                           const cohort::v1::ListDevicesRequest* request,
+                           cohort::v1::ListDevicesResponse* response) override;
 
  private:
   // OK when the caller's verified certificate names an allowed subject;
@@ -76,6 +108,17 @@ class AdminService final : public cohort::v1::Admin::Service {
   // Authorize, then NOT_FOUND unless `task` is the engine's task.
   grpc::Status Admit(const grpc::ServerContext& context, const char* method,
                      const std::string& task, std::string* subject) const;
+  // Rollback, Promote and Pin: admission, the request check, the log line
+  // and RoundEngine::RollBack with `kind`.
+  grpc::Status Release(const grpc::ServerContext& context, const char* method,
+                       ReleaseRecord::Kind kind,
+                       const cohort::v1::RollbackRequest& request,
+                       cohort::v1::RollbackResponse* response);
+  // Pause and Resume.
+  grpc::Status SetPaused(const grpc::ServerContext& context,
+                         const char* method, bool paused,
+                         const cohort::v1::PauseRequest& request,
+                         cohort::v1::StatusResponse* response);
 
   Store* const store_;
   RoundEngine* const engine_;

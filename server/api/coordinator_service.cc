@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/delta.h"
 #include "glog/logging.h"
 #include "server/api/grpc_util.h"
 #include "server/api/participate_reactor.h"
@@ -14,31 +15,47 @@ namespace {
 using cohort::v1::ClientMessage;
 using cohort::v1::ServerMessage;
 
-// Streams the serialized weights of one version in chunks from an offset.
+// What one FetchModel request streams: the full artifact of `model`, or a
+// delta to it from `base_version`.
+struct ModelStream {
+  std::shared_ptr<const PublishedModel> model;
+  std::shared_ptr<const std::string> bytes;
+  cohort::v1::ModelChunk::Encoding encoding = cohort::v1::ModelChunk::FULL;
+  int64_t base_version = 0;
+};
+
+grpc::Status CheckFetch(const cohort::v1::FetchModelRequest& request,
+                        const PublishedModel* model, const std::string& task) {
+  if (!request.task().empty() && request.task() != task) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("this coordinator serves task '", task,
+                                     "', not '", request.task(), "'"));
+  }
+  if (model == nullptr) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("model version ", request.version(), " is not served"));
+  }
+  return grpc::Status::OK;
+}
+
+// Streams one ModelStream in chunks from an offset, or finishes with
+// `refused` when that is not OK.
 class FetchModelReactor final
     : public grpc::ServerWriteReactor<cohort::v1::ModelChunk> {
  public:
-  FetchModelReactor(std::shared_ptr<const PublishedModel> model,
-                    const cohort::v1::FetchModelRequest& request,
-                    const std::string& task)
-      : model_(std::move(model)), offset_(request.offset()) {
-    if (!request.task().empty() && request.task() != task) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("this coordinator serves task '", task,
-                                       "', not '", request.task(), "'")));
+  FetchModelReactor(const grpc::Status& refused, ModelStream stream,
+                    int64_t offset)
+      : stream_(std::move(stream)), offset_(offset) {
+    if (!refused.ok()) {
+      Finish(refused);
       return;
     }
-    if (!model_) {
-      Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          absl::StrCat("model version ", request.version(),
-                                       " is not served")));
-      return;
-    }
-    const int64_t size = static_cast<int64_t>(model_->bytes.size());
+    const int64_t size = static_cast<int64_t>(stream_.bytes->size());
     if (offset_ < 0 || offset_ > size) {
-      Finish(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                          absl::StrCat("offset ", offset_, " outside [0, ",
-                                       size, "]")));
+      Finish(grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("offset ", offset_, " outside [0, ", size, "]")));
       return;
     }
     WriteNext();
@@ -56,28 +73,49 @@ class FetchModelReactor final
 
  private:
   void WriteNext() {
-    const int64_t size = static_cast<int64_t>(model_->bytes.size());
+    const std::string& bytes = *stream_.bytes;
+    const int64_t size = static_cast<int64_t>(bytes.size());
     if (offset_ >= size && sent_any_) {
       Finish(grpc::Status::OK);
       return;
     }
-    const int64_t n =
-        std::min(CoordinatorService::kChunkBytes, size - offset_);
+    const int64_t n = std::min(CoordinatorService::kChunkBytes, size - offset_);
     chunk_.Clear();
     chunk_.set_offset(offset_);
     chunk_.set_total_size(size);
-    chunk_.set_sha256(model_->sha256);
-    chunk_.set_data(model_->bytes.data() + offset_, static_cast<size_t>(n));
+    chunk_.set_sha256(stream_.model->sha256);
+    chunk_.set_encoding(stream_.encoding);
+    chunk_.set_base_version(stream_.base_version);
+    chunk_.set_artifact_size(static_cast<int64_t>(stream_.model->bytes.size()));
+    chunk_.set_data(bytes.data() + offset_, static_cast<size_t>(n));
     offset_ += n;
     sent_any_ = true;
     StartWrite(&chunk_);
   }
 
-  std::shared_ptr<const PublishedModel> model_;
+  const ModelStream stream_;
   int64_t offset_;
   bool sent_any_ = false;
   cohort::v1::ModelChunk chunk_;
 };
+
+// The delta from `base` to `target` when it is smaller, else null (also when
+// it cannot be made: the full artifact always works).
+std::shared_ptr<const std::string> MakeDelta(const PublishedModel& base,
+                                             const PublishedModel& target) {
+  absl::StatusOr<std::string> delta =
+      model::EncodeDelta(base.bytes, target.bytes);
+  if (!delta.ok()) {
+    LOG(WARNING) << "no delta from version " << base.version << " to "
+                 << target.version << ": " << delta.status();
+    return nullptr;
+  }
+  VLOG(1) << "delta from version " << base.version << " to " << target.version
+          << ": " << delta->size() << " bytes for a " << target.bytes.size()
+          << "-byte artifact";
+  if (delta->size() >= target.bytes.size()) return nullptr;
+  return std::make_shared<const std::string>(*std::move(delta));
+}
 
 }  // namespace
 
@@ -90,10 +128,54 @@ CoordinatorService::Participate(grpc::CallbackServerContext* context) {
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*
 CoordinatorService::FetchModel(grpc::CallbackServerContext* context,
                                const cohort::v1::FetchModelRequest* request) {
-  std::shared_ptr<const PublishedModel> model =
-      request->version() == 0 ? engine_->current_model()
-                              : engine_->FindModel(request->version());
-  return new FetchModelReactor(std::move(model), *request, engine_->task());
+  ModelStream stream;
+  stream.model = request->version() == 0
+                     ? engine_->current_model()
+                     : engine_->FindModel(request->version());
+  const grpc::Status refused =
+      CheckFetch(*request, stream.model.get(), engine_->task());
+  if (refused.ok()) {
+    // Aliases the model's bytes: the stream keeps the model alive.
+    stream.bytes =
+        std::shared_ptr<const std::string>(stream.model, &stream.model->bytes);
+    if (auto delta = DeltaFrom(request->base_version(), *stream.model)) {
+      stream.bytes = std::move(delta);
+      stream.encoding = cohort::v1::ModelChunk::ZSTD_DELTA;
+      stream.base_version = request->base_version();
+    }
+  }
+  return new FetchModelReactor(refused, std::move(stream), request->offset());
+}
+
+std::shared_ptr<const std::string> CoordinatorService::DeltaFrom(
+    int64_t base_version, const PublishedModel& target) {
+  if (base_version <= 0 || base_version == target.version) return nullptr;
+  std::shared_ptr<const PublishedModel> base = engine_->FindModel(base_version);
+  if (base == nullptr) return nullptr;
+  std::shared_ptr<DeltaEntry> entry = Entry(*base, target);
+  absl::call_once(entry->made,
+                  [&] { entry->delta = MakeDelta(*base, target); });
+  return entry->delta;
+}
+
+std::shared_ptr<CoordinatorService::DeltaEntry> CoordinatorService::Entry(
+    const PublishedModel& base, const PublishedModel& target) {
+  absl::MutexLock lock(&deltas_mu_);
+  auto it = std::find_if(deltas_.begin(), deltas_.end(), [&](const auto& e) {
+    return e->base_sha256 == base.sha256 && e->target_sha256 == target.sha256;
+  });
+  std::shared_ptr<DeltaEntry> entry;
+  if (it != deltas_.end()) {
+    entry = *it;
+    deltas_.erase(it);
+  } else {
+    entry = std::make_shared<DeltaEntry>();
+    entry->base_sha256 = base.sha256;
+    entry->target_sha256 = target.sha256;
+  }
+  deltas_.push_front(entry);
+  if (deltas_.size() > kDeltaCacheEntries) deltas_.pop_back();
+  return entry;
 }
 
 }  // namespace cohort::server

@@ -1,19 +1,37 @@
 #ifndef COHORT_SERVER_API_COORDINATOR_SERVICE_H_
 #define COHORT_SERVER_API_COORDINATOR_SERVICE_H_
 
+#include <list>
+#include <memory>
+#include <string>
+
+#include "absl/base/call_once.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "server/round/device_session.h"
+#include "server/round/published_model.h"
 #include "server/round/round_engine.h"
 
 namespace cohort::server {
 
 // The device API over gRPC's callback interface: one reactor per RPC, none of
-// which blocks (the engine never does I/O on these paths). Translates streams
-// into RoundEngine calls. The engine must outlive the service.
+// which blocks on I/O (the engine never does I/O on these paths). Translates
+// streams into RoundEngine calls. The engine must outlive the service.
 //
 // Device identity is the client certificate's common name under mTLS, else
 // CheckIn.device_id.
-class CoordinatorService final : public cohort::v1::Coordinator::CallbackService {
+//
+// FetchModel streams the full artifact, or, when FetchModelRequest.base_version
+// names a version the engine still serves (current or previous) and a delta
+// from it (common/model/delta.h) is smaller, the delta (ZSTD_DELTA). Deltas
+// are kept per (base, target) artifact pair, at most kDeltaCacheEntries, since
+// a round's devices all ask for the same pair. The first request for a pair
+// makes its delta on its own thread (milliseconds for the demo's 48 KB
+// artifact; about a second at 100 MB) while requests for the same pair wait.
+// The choice is deterministic, so a resumed download gets the same stream.
+class CoordinatorService final
+    : public cohort::v1::Coordinator::CallbackService {
  public:
   explicit CoordinatorService(RoundEngine* engine) : engine_(engine) {}
 
@@ -26,10 +44,31 @@ class CoordinatorService final : public cohort::v1::Coordinator::CallbackService
 
   // Largest chunk FetchModel sends.
   static constexpr int64_t kChunkBytes = 1 << 20;
+  // (base, target) pairs whose delta is kept.
+  static constexpr size_t kDeltaCacheEntries = 4;
 
  private:
+  // One pair's delta, made once (absl::call_once) by the first request.
+  struct DeltaEntry {
+    std::string base_sha256;
+    std::string target_sha256;
+    absl::once_flag made;
+    // Null when the delta is not smaller than the full artifact.
+    std::shared_ptr<const std::string> delta;
+  };
+
+  // The delta from the artifact of `base_version` to `target` when the
+  // engine still serves that version and the delta is smaller; else null.
+  std::shared_ptr<const std::string> DeltaFrom(int64_t base_version,
+                                               const PublishedModel& target);
+  std::shared_ptr<DeltaEntry> Entry(const PublishedModel& base,
+                                    const PublishedModel& target);
+
   RoundEngine* const engine_;
   LiveDevices live_devices_;
+  absl::Mutex deltas_mu_;
+  // Most recently used first.
+  std::list<std::shared_ptr<DeltaEntry>> deltas_ ABSL_GUARDED_BY(deltas_mu_);
 };
 
 }  // namespace cohort::server

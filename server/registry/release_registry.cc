@@ -74,13 +74,26 @@ absl::StatusOr<std::optional<Release>> ReleaseRegistry::Current() {
                                             current->release, ": ",
                                             ours.status().message()));
   }
-  if (*ours) return release;
+  cohort::v1::ModelManifest content;
+  if (!content.ParseFromString(release.manifest.manifest())) {
+    return absl::DataLossError(absl::StrCat(
+        "task ", task_, ", release ", current->release,
+        ": the signed manifest bytes do not parse"));
+  }
+  const absl::Time expires = absl::FromUnixMillis(content.expires_at_unix_ms());
+  const bool expiring = expires - clock_->Now() < manifest_ttl_ / 2;
+  if (*ours && !expiring) return release;
+  // The same release again under a new number: same version and kind (a
+  // pin stays a pin), fresh signature and expiry.
   ReleaseRequest again;
-  again.manifest.ParseFromString(release.manifest.manifest());
-  again.kind = ReleaseRecord::Kind::kPin;
-  again.reason = absl::StrCat("release ", current->release,
-                              " re-signed with release key ",
-                              signer_->key_id());
+  again.manifest = std::move(content);
+  again.kind = current->kind;
+  again.reason =
+      *ours ? absl::StrCat("release ", current->release,
+                           " re-signed before it expires at ",
+                           absl::FormatTime(expires, absl::UTCTimeZone()))
+            : absl::StrCat("release ", current->release,
+                           " re-signed with release key ", signer_->key_id());
   again.actor = "coordinator";
   return Publish(std::move(again));
 }

@@ -48,8 +48,11 @@ class ReleaseRegistry {
 
   // The current release, checked before it is served: DATA_LOSS naming the
   // release when its manifest does not parse or verify. A release signed by
-  // an earlier release key of this coordinator is re-released under the
-  // current key (a new, higher number). std::nullopt if there is none.
+  // an earlier release key of this coordinator, or one whose manifest
+  // expires within half the TTL, is re-released under the current key (a
+  // new, higher number; same version and kind), so devices neither refuse
+  // a rotated key nor reach a manifest's expiry while the task is quiet.
+  // std::nullopt if there is none.
   absl::StatusOr<std::optional<Release>> Current();
 
  private:

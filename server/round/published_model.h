@@ -30,6 +30,11 @@ struct PublishedModel {
   // version under, and its signed manifest. 0 and empty otherwise.
   int64_t release = 0;
   cohort::v1::SignedManifest manifest;
+  // Its release is a pin (new versions are held until the next release).
+  bool pinned = false;
+  // Stored but kept from release by the gate (RoundCommitter), and why.
+  bool held = false;
+  std::string held_reason;
 };
 
 // The manifest content of `model` as the child of version `parent`: the

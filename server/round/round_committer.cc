@@ -1,11 +1,15 @@
 #include "server/round/round_committer.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
 #include "common/model/weights_util.h"
+#include "glog/logging.h"
+#include "server/store/store_util.h"
 
 namespace cohort::server {
 
@@ -18,7 +22,8 @@ RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
       task_model_(task_model),
       clock_(clock),
       optimizer_(options.server_learning_rate, options.server_momentum),
-      registry_(registry) {}
+      registry_(registry),
+      gate_max_accuracy_drop_(options.gate_max_accuracy_drop) {}
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundCommitter::CommitInitial() {
@@ -37,12 +42,52 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
                           ApplyOptimizer(result));
   COHORT_ASSIGN_OR_RETURN(auto model,
                           BuildVersion(result, std::move(step.weights)));
+  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> hold,
+                          GateVerdict(*model, *result.parent));
+  if (hold.has_value()) return Hold(*model, result.parent->version, *hold);
   COHORT_RETURN_IF_ERROR(Persist(*model, result.parent->version));
   // Momentum advances only once the version is durable: after a failed
   // write the optimizer is as it was, so a retry computes the same step.
   optimizer_.Accept(std::move(step));
   return Released(std::move(model), result.parent->version,
                   absl::StrCat("round ", result.round_id, " committed"));
+}
+
+absl::StatusOr<std::optional<std::string>> RoundCommitter::GateVerdict(
+    const PublishedModel& model, const PublishedModel& parent) {
+  if (registry_ != nullptr) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<Release> current,
+                            registry_->Current());
+    if (current.has_value() &&
+        current->record.kind == ReleaseRecord::Kind::kPin) {
+      return std::optional<std::string>(absl::StrCat(
+          "release ", current->record.release, " is pinned by ",
+          current->record.actor));
+    }
+  }
+  if (!gate_max_accuracy_drop_.has_value()) return std::optional<std::string>();
+  auto now = model.metrics.find(kGateMetric);
+  auto before = parent.metrics.find(kGateMetric);
+  if (now == model.metrics.end() || before == parent.metrics.end()) {
+    return std::optional<std::string>();
+  }
+  const double drop = before->second - now->second;
+  if (!(drop > *gate_max_accuracy_drop_)) return std::optional<std::string>();
+  return std::optional<std::string>(absl::StrCat(
+      kGateMetric, " ", now->second, " is ", drop, " below version ",
+      parent.version, "'s ", before->second, " (gate allows ",
+      *gate_max_accuracy_drop_, ")"));
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Hold(
+    const PublishedModel& model, int64_t parent, const std::string& reason) {
+  auto held = std::make_shared<PublishedModel>(model);
+  held->held = true;
+  held->held_reason = reason;
+  COHORT_RETURN_IF_ERROR(Persist(*held, parent));
+  LOG(WARNING) << "version " << held->version << " held, not released: "
+               << reason;
+  return held;
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
@@ -59,27 +104,47 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
     request.actor = actor;
     COHORT_ASSIGN_OR_RETURN(current, registry_->Publish(std::move(request)));
   }
-  auto released = std::make_shared<PublishedModel>(*model);
-  released->release = current->record.release;
-  released->manifest = std::move(current->manifest);
+  return Attach(*model, *std::move(current));
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Refreshed(
+    std::shared_ptr<const PublishedModel> model) {
+  if (registry_ == nullptr) return model;
+  COHORT_ASSIGN_OR_RETURN(std::optional<Release> current, registry_->Current());
+  if (!current.has_value() || current->record.version != model->version ||
+      current->record.release == model->release) {
+    return model;
+  }
+  return Attach(*model, *std::move(current));
+}
+
+std::shared_ptr<const PublishedModel> RoundCommitter::Attach(
+    const PublishedModel& model, Release release) {
+  auto released = std::make_shared<PublishedModel>(model);
+  released->release = release.record.release;
+  released->pinned = release.record.kind == ReleaseRecord::Kind::kPin;
+  released->manifest = std::move(release.manifest);
   return released;
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::RollBack(
     const PublishedModel& source, int64_t parent, const std::string& reason,
-    const std::string& actor) {
+    const std::string& actor, ReleaseRecord::Kind kind) {
   std::map<std::string, double> metrics = source.metrics;
   metrics["rolled_back_from"] = static_cast<double>(source.version);
+  COHORT_ASSIGN_OR_RETURN(int64_t version, NextVersion());
   COHORT_ASSIGN_OR_RETURN(
-      auto model, Publish(parent + 1, /*round_id=*/0, source.architecture,
+      auto model, Publish(version, /*round_id=*/0, source.architecture,
                           source.weights, std::move(metrics), int8_artifacts_));
   COHORT_RETURN_IF_ERROR(Persist(*model, parent));
   // Momentum belonged to the weights rolled away from.
   optimizer_.Reset();
   return Released(std::move(model), parent,
-                  absl::StrCat("rollback to version ", source.version, ": ",
-                               reason),
-                  ReleaseRecord::Kind::kRollback, actor);
+                  absl::StrCat(kind == ReleaseRecord::Kind::kRollback
+                                   ? "rollback to"
+                                   : ReleaseKindName(kind),
+                               " version ", source.version, ": ", reason),
+                  kind, actor);
 }
 
 absl::StatusOr<ServerOptimizer::StepResult> RoundCommitter::ApplyOptimizer(
@@ -103,13 +168,28 @@ RoundCommitter::BuildVersion(const RoundResult& result,
   metrics["train_loss"] = result.mean_loss;
   metrics["participants"] = static_cast<double>(result.participants);
   const PublishedModel& parent = *result.parent;
-  return Publish(parent.version + 1, result.round_id, parent.architecture,
+  COHORT_ASSIGN_OR_RETURN(int64_t version, NextVersion());
+  return Publish(version, result.round_id, parent.architecture,
                  std::move(weights), std::move(metrics), int8_artifacts_);
 }
 
 absl::Status RoundCommitter::Persist(const PublishedModel& model,
                                      int64_t parent) {
-  return store_->CommitVersion(MakeRecord(model, parent));
+  absl::Status s = store_->CommitVersion(MakeRecord(model, parent));
+  // In doubt or refused, the store is asked again before the next number.
+  highest_version_ = s.ok() ? model.version : 0;
+  return s;
+}
+
+absl::StatusOr<int64_t> RoundCommitter::NextVersion() {
+  if (highest_version_ == 0) {
+    COHORT_ASSIGN_OR_RETURN(std::vector<ModelVersionRecord> versions,
+                            store_->ListVersions(task_));
+    for (const ModelVersionRecord& v : versions) {
+      highest_version_ = std::max(highest_version_, v.version);
+    }
+  }
+  return highest_version_ + 1;
 }
 
 ModelVersionRecord RoundCommitter::MakeRecord(const PublishedModel& model,
@@ -123,6 +203,7 @@ ModelVersionRecord RoundCommitter::MakeRecord(const PublishedModel& model,
   record.created_at_unix_ms = absl::ToUnixMillis(clock_->Now());
   record.metrics = model.metrics;
   record.weights = model::SerializeWeights(model.weights);
+  record.held = model.held;
   return record;
 }
 

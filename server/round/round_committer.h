@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,9 +28,16 @@ namespace cohort::server {
 //   2. check the new weights are finite, evaluate them on the TaskModel and
 //      build the PublishedModel (artifact, hash, metrics);
 //   3. write the version record to the Store durably (Persist);
+//   3a. the regression gate (GateVerdict): a version whose holdout accuracy
+//      fell more than the gate allows below its parent's (the current
+//      release), or any version while the current release is a pin, is
+//      stored as held (Hold) and the commit ends there;
 //   4. only then advance the optimizer's state (momentum);
 //   5. when releases are signed, release it (Released): sign its manifest
 //      and make it the current release.
+//
+// Version numbers come from NextVersion: one above the highest the store
+// holds, held versions included.
 //
 // Owns the ServerOptimizer (momentum lives here, in memory only). Store,
 // TaskModel, Clock and the ReleaseRegistry (null: releases are not signed)
@@ -63,6 +71,9 @@ class RoundCommitter {
   //   FAILED_PRECONDITION  from the Store: the parent is no longer current;
   //   others               from TaskModel::Evaluate or the Store, as-is
   //                        (UNAVAILABLE, INTERNAL, DATA_LOSS, ...).
+  // A version the gate holds is returned with `held` set: it is in the
+  // store (ModelVersionRecord::held), not current, not released, and the
+  // optimizer state is unchanged.
   // On any error the optimizer state is unchanged, so committing the same
   // result again computes the same version. A Store error may be in doubt
   // (the version landed after all): the caller re-reads the Store.
@@ -84,6 +95,14 @@ class RoundCommitter {
       ReleaseRecord::Kind kind = ReleaseRecord::Kind::kPromote,
       const std::string& actor = "gate");
 
+  // `model` (the current version) with the registry's current release
+  // attached when that is a newer release of the same version: the
+  // registry re-signs a release whose key changed or whose manifest nears
+  // expiry (ReleaseRegistry::Current). `model` itself otherwise, and
+  // without a registry. Registry errors as-is.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> Refreshed(
+      std::shared_ptr<const PublishedModel> model);
+
   // A rollback: commits `source`'s weights as a new version (child of the
   // current version `parent`, round 0, source's metrics plus
   // "rolled_back_from"), forgets the optimizer's momentum, and releases it
@@ -91,9 +110,12 @@ class RoundCommitter {
   // number grows, so devices' anti-downgrade check holds. Errors from the
   // store and registry as-is (FAILED_PRECONDITION when `parent` is no longer
   // current).
+  // `kind` kPromote or kPin releases the same way under that kind (the
+  // log's reason then says "promote" or "pin").
   absl::StatusOr<std::shared_ptr<const PublishedModel>> RollBack(
       const PublishedModel& source, int64_t parent, const std::string& reason,
-      const std::string& actor);
+      const std::string& actor,
+      ReleaseRecord::Kind kind = ReleaseRecord::Kind::kRollback);
 
  private:
   // Step 1: the optimizer step from result.parent, checked finite. INTERNAL
@@ -103,6 +125,18 @@ class RoundCommitter {
   // Step 2: evaluates `weights` and builds the candidate version.
   absl::StatusOr<std::shared_ptr<const PublishedModel>> BuildVersion(
       const RoundResult& result, cohort::v1::Weights weights);
+  // `model` published under `release`.
+  static std::shared_ptr<const PublishedModel> Attach(
+      const PublishedModel& model, Release release);
+  // Step 3a: why `model` must be held, or nullopt to release it. Registry
+  // errors as-is.
+  absl::StatusOr<std::optional<std::string>> GateVerdict(
+      const PublishedModel& model, const PublishedModel& parent);
+  // Stores `model` as held (child of `parent`) and returns it marked held.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> Hold(
+      const PublishedModel& model, int64_t parent, const std::string& reason);
+  // The number of the next version: above every stored one.
+  absl::StatusOr<int64_t> NextVersion();
   // Step 3: writes `model` as the child of version `parent`, durably.
   absl::Status Persist(const PublishedModel& model, int64_t parent);
   // The store record of `model`; the only place one is built.
@@ -116,7 +150,13 @@ class RoundCommitter {
   base::Clock* const clock_;
   ServerOptimizer optimizer_;
   ReleaseRegistry* const registry_;
+  const std::optional<double> gate_max_accuracy_drop_;
+  // The highest version number stored; 0: ask the store.
+  int64_t highest_version_ = 0;
 };
+
+// The holdout metric the gate compares.
+inline constexpr char kGateMetric[] = "test_accuracy";
 
 }  // namespace cohort::server
 

@@ -26,6 +26,7 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   *a.mutable_plan() = ctx.options->plan;
   a.set_report_deadline_unix_ms(absl::ToUnixMillis(ctx.report_deadline));
   a.set_secure_aggregation(ctx.options->secagg.enabled);
+  a.set_evaluate_before_training(ctx.options->field_min_reports > 0);
   return a;
 }
 

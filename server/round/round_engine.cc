@@ -29,7 +29,12 @@ RoundEngine::RoundEngine(RoundOptions options, Store* store,
       task_model_(task_model),
       clock_(clock),
       observer_(std::move(observer)),
-      committer_(options_, store, task_model, clock, registry) {}
+      committer_(options_, store, task_model, clock, registry) {
+  if (options_.field_min_reports > 0) {
+    field_ = std::make_unique<FieldMonitor>(options_.field_min_reports,
+                                            options_.field_max_accuracy_drop);
+  }
+}
 
 absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
@@ -83,6 +88,7 @@ void RoundEngine::CountDevice(const std::string& device_id, int check_ins,
 
 CheckInOutcome RoundEngine::CheckIn(const std::string& device_id) {
   absl::MutexLock lock(&mu_);
+  if (paused_) return MakeRetry(*ctx_, "task paused");
   CheckInOutcome out = state_->HandleCheckIn(*ctx_, device_id);
   // Only devices given work are remembered, so a flood of check-ins under
   // made-up ids costs no memory or disk.
@@ -98,6 +104,9 @@ absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
   absl::MutexLock lock(&mu_);
   auto ack = state_->HandleReport(*ctx_, device_id, report);
   bool used = ack.ok() && ack->accepted();
+  if (used && report.has_field_evaluation()) {
+    RecordFieldLocked(device_id, report.field_evaluation());
+  }
   if (ack.ok() || ack.status().code() == absl::StatusCode::kInvalidArgument) {
     CountDevice(device_id, 0, used ? 1 : 0, used ? 0 : 1);
   }
@@ -133,6 +142,9 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
         }
         return s;
       }
+      if (message.ready().has_field_evaluation()) {
+        RecordFieldLocked(device_id, message.ready().field_evaluation());
+      }
       AdvanceLocked(clock_->Now());
       return std::optional<cohort::v1::Ack>();
     }
@@ -162,11 +174,13 @@ void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
 
 bool RoundEngine::RunOnce() {
   RunPendingRollbacks();
+  RefreshRelease();
   std::optional<RoundResult> result;
   std::optional<RoundSummary> abandoned;
   {
     absl::MutexLock lock(&mu_);
     if (state_->phase() == RoundPhase::kFinished) return false;
+    if (paused_) HoldSelectionLocked(clock_->Now());
     AdvanceLocked(clock_->Now());
     const RoundPhase phase = state_->phase();
     if (phase == RoundPhase::kAbandoned) abandoned = AbandonLocked();
@@ -199,8 +213,11 @@ RoundResult RoundEngine::TakeResultLocked() {
 }
 
 bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
-  auto committed = committer_.Commit(result);
-  if (!committed.ok()) {
+  std::optional<RoundSummary> rolled_back = MaybeAutoRollback();
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> committed =
+      absl::AbortedError("not committed: rolled back");
+  if (!rolled_back.has_value()) committed = committer_.Commit(result);
+  if (!rolled_back.has_value() && !committed.ok()) {
     LOG(ERROR) << "round " << result.round_id << " not committed: "
                << committed.status();
     ReconcileWithStore();
@@ -209,8 +226,15 @@ bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
   bool running;
   {
     absl::MutexLock lock(&mu_);
-    summary = committed.ok() ? AdoptLocked(result, *std::move(committed))
-                             : CommitFailedLocked(committed.status());
+    if (rolled_back.has_value()) {
+      summary = *std::move(rolled_back);
+    } else if (!committed.ok()) {
+      summary = CommitFailedLocked(committed.status());
+    } else if ((*committed)->held) {
+      summary = HeldLocked(result, **committed);
+    } else {
+      summary = AdoptLocked(result, *std::move(committed));
+    }
     running = OpenNextLocked();
   }
   FlushDevices();
@@ -227,6 +251,7 @@ RoundSummary RoundEngine::AdoptLocked(
   summary.clipped_fraction = result.clipped_fraction();
   summary.version = model->version;
   summary.metrics = model->metrics;
+  AddFieldStatsLocked(summary, model_->version);
   previous_ = std::move(model_);
   model_ = std::move(model);
   ++rounds_committed_;
@@ -268,11 +293,13 @@ void RoundEngine::Run(absl::Notification* stop, absl::Duration tick) {
 }
 
 absl::StatusOr<RollbackOutcome> RoundEngine::RollBack(
-    int64_t to_version, const std::string& reason, const std::string& actor) {
+    int64_t to_version, const std::string& reason, const std::string& actor,
+    ReleaseRecord::Kind kind) {
   auto request = std::make_shared<PendingRollback>();
   request->to_version = to_version;
   request->reason = reason;
   request->actor = actor;
+  request->kind = kind;
   {
     absl::MutexLock lock(&mu_);
     if (!running_) {

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/base/clock.h"
+#include "server/registry/field_monitor.h"
 #include "server/round/round_committer.h"
 #include "server/round/round_context.h"
 #include "server/round/round_metrics.h"
@@ -46,6 +47,18 @@ struct RoundSummary {
   absl::Duration duration;
   std::map<std::string, double> metrics;
   std::optional<AbandonReason> abandoned;
+  // What became of a round that was not abandoned: its version committed
+  // and released; held by the gate (version is the held one, not current);
+  // or dropped because field monitoring rolled back the version it trained
+  // from (version is the rollback's).
+  enum class Outcome { kCommitted, kHeld, kRolledBack };
+  Outcome outcome = Outcome::kCommitted;
+  // Field monitoring of the version the round trained from: mean device
+  // accuracy (NaN without reports) over field_reports reports.
+  double field_accuracy = std::numeric_limits<double>::quiet_NaN();
+  int64_t field_reports = 0;
+  // The shared metrics.csv columns of this summary.
+  RoundOutcome outcome_columns(int64_t abandoned_rounds) const;
 };
 
 // The coordinator's round loop for one task, independent of any transport:
@@ -114,9 +127,21 @@ class RoundEngine {
   // current). Thread-safe. NOT_FOUND for an unknown version; UNAVAILABLE
   // when Run is not running; DEADLINE_EXCEEDED if the driver did not get
   // to it in time (it may still run); store and registry errors as-is.
-  absl::StatusOr<RollbackOutcome> RollBack(int64_t to_version,
-                                           const std::string& reason,
-                                           const std::string& actor);
+  //
+  // `kind` kRollback (default), kPromote (an operator releases a held or
+  // earlier version; ends a pin) or kPin (releases to_version and holds
+  // every new version until the next promote or rollback).
+  absl::StatusOr<RollbackOutcome> RollBack(
+      int64_t to_version, const std::string& reason, const std::string& actor,
+      ReleaseRecord::Kind kind = ReleaseRecord::Kind::kRollback);
+  // Pause: no new round opens (check-ins get a RetryWindow, "task paused");
+  // the open round runs to its end. In memory only. Thread-safe, idempotent;
+  // logs `actor` and `reason`.
+  void SetPaused(bool paused, const std::string& reason,
+                 const std::string& actor);
+  bool paused() const;
+  // The current release is of kind pin: new versions are held.
+  bool pinned() const;
 
   // Whether Run is driving rounds (so RollBack can be served).
   bool running() const;
@@ -128,6 +153,7 @@ class RoundEngine {
   RoundPhase phase() const;
   const std::string& task() const { return options_.task; }
   int64_t round_id() const;
+  // Rounds that ended with a new version: committed, held or rolled back.
   int64_t rounds_committed() const;
   // Devices holding an assignment in the open round.
   int64_t assigned_count() const;
@@ -173,11 +199,35 @@ class RoundEngine {
   absl::StatusOr<std::shared_ptr<const PublishedModel>> LoadRecord(
       const ModelVersionRecord& record);
 
+  // The commit of ctx_'s round was held by the gate: its summary.
+  RoundSummary HeldLocked(const RoundResult& result,
+                          const PublishedModel& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills summary's field statistics from what devices said of `version`.
+  void AddFieldStatsLocked(RoundSummary& summary, int64_t version) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a device's FieldEvaluation of the version the open round
+  // serves; a malformed one is logged and dropped.
+  void RecordFieldLocked(const std::string& device_id,
+                         const cohort::v1::FieldEvaluation& evaluation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Driver thread, before a round commits: when field monitoring condemns
+  // the current version, rolls back to the previous one and returns the
+  // round's summary (its result is dropped); otherwise nullopt.
+  std::optional<RoundSummary> MaybeAutoRollback();
+  // Driver thread, at most every kReleaseRefresh of clock time: adopts a
+  // re-signed current release (RoundCommitter::Refreshed), so a quiet task
+  // never serves an expired manifest.
+  void RefreshRelease();
+  static constexpr absl::Duration kReleaseRefresh = absl::Hours(1);
+  // While paused, an empty round waits in selection instead of timing out.
+  void HoldSelectionLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A RollBack call waiting for the driver thread.
   struct PendingRollback {
     int64_t to_version = 0;
     std::string reason;
     std::string actor;
+    ReleaseRecord::Kind kind = ReleaseRecord::Kind::kRollback;
     absl::Notification done;
     absl::StatusOr<RollbackOutcome> result = absl::UnknownError("not run");
   };
@@ -202,6 +252,10 @@ class RoundEngine {
   std::shared_ptr<const PublishedModel> previous_ ABSL_GUARDED_BY(mu_);
   int64_t next_round_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t rounds_committed_ ABSL_GUARDED_BY(mu_) = 0;
+  // Null when field monitoring is off.
+  std::unique_ptr<FieldMonitor> field_ ABSL_GUARDED_BY(mu_);
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct DeviceCounts {
     int64_t last_seen_ms = 0;
     int check_ins = 0, accepted = 0, rejected = 0;

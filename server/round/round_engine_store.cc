@@ -3,6 +3,7 @@
 #include "common/model/weights_util.h"
 #include "glog/logging.h"
 #include "server/round/round_engine.h"
+#include "server/store/store_util.h"
 
 // RoundEngine's durable side: loading stored versions, reconciling after a
 // failed commit, and flushing device counters. Runs on the driver thread
@@ -84,12 +85,13 @@ absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(
     head = model_;
   }
   auto model = committer_.RollBack(*source, head->version, request.reason,
-                                   request.actor);
+                                   request.actor, request.kind);
   if (!model.ok()) {
     ReconcileWithStore();  // the version may have landed after all
     return model.status();
   }
-  LOG(WARNING) << "rolled back to version " << request.to_version << " as "
+  LOG(WARNING) << ReleaseKindName(request.kind) << ": version "
+               << request.to_version << " as "
                << "version " << (*model)->version << ", release "
                << (*model)->release << " (" << request.actor << ": "
                << request.reason << ")";

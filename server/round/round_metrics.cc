@@ -39,7 +39,9 @@ std::string FormatRoundOutcome(const RoundOutcome& o) {
   absl::StrAppend(&out, o.drops.timeout, ",", o.drops.disconnect, ",",
                   o.drops.malformed, ",", o.drops.secagg, ",");
   AppendFixed(&out, o.clipped_fraction, 6);
-  absl::StrAppend(&out, ",", o.abandoned_rounds);
+  absl::StrAppend(&out, ",", o.abandoned_rounds, ",");
+  AppendFixed(&out, o.field_accuracy, 6);
+  absl::StrAppend(&out, ",", o.field_reports, ",", o.release);
   return out;
 }
 

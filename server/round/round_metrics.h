@@ -36,6 +36,14 @@ struct RoundOutcome {
   double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
   // Rounds abandoned since the previous row; their reasons are logged.
   int64_t abandoned_rounds = 0;
+  // Field monitoring of the version the round trained from: mean device
+  // accuracy (NaN without reports) and the number of reports.
+  double field_accuracy = std::numeric_limits<double>::quiet_NaN();
+  int64_t field_reports = 0;
+  // "committed", "held" (the gate kept the version from release) or
+  // "rolled_back" (field monitoring rolled back the version the round
+  // trained from; the row's version is the rollback's).
+  std::string release = "committed";
 };
 
 // The columns cohort-server's metrics.csv (RunRecorder) and cohort-sim's
@@ -45,7 +53,10 @@ struct RoundOutcome {
 //   dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg
 //       DropCounts, integers;
 //   clipped_fraction   6 decimals, "nan" when the round does not clip;
-//   abandoned_rounds   integer.
+//   abandoned_rounds   integer;
+//   field_accuracy     6 decimals, "nan" without field reports;
+//   field_reports      integer;
+//   release            committed | held | rolled_back.
 //
 // Each file's `dropped` column is DropCounts::lost().
 //
@@ -54,9 +65,9 @@ struct RoundOutcome {
 //   kHeader[] = "round,...," COHORT_ROUND_OUTCOME_COLUMNS;
 #define COHORT_ROUND_OUTCOME_COLUMNS                                     \
   "dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg," \
-  "clipped_fraction,abandoned_rounds"
+  "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,release"
 inline constexpr char kRoundOutcomeHeader[] = COHORT_ROUND_OUTCOME_COLUMNS;
-inline constexpr int kRoundOutcomeColumns = 6;
+inline constexpr int kRoundOutcomeColumns = 9;
 
 // The kRoundOutcomeHeader fields of `outcome`, comma-separated, no leading
 // or trailing comma. Locale-free (see AppendFixed).

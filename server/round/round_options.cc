@@ -198,6 +198,29 @@ absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
   return absl::OkStatus();
 }
 
+absl::Status ResolveReleasePolicy(const cohort::v1::RoundConfig& c,
+                                  RoundOptions& o) {
+  if (c.gate().has_max_accuracy_drop()) {
+    const double drop = c.gate().max_accuracy_drop();
+    if (!(drop >= 0 && drop <= 1)) {
+      return Bad("round.gate.max_accuracy_drop", "must be in [0, 1]");
+    }
+    o.gate_max_accuracy_drop = drop;
+  }
+  const cohort::v1::FieldMonitorConfig& f = c.field_monitor();
+  if (f.min_reports() < 0) {
+    return Bad("round.field_monitor.min_reports", "must be >= 0 (0 = off)");
+  }
+  o.field_min_reports = f.min_reports();
+  if (f.max_accuracy_drop() != 0) {
+    o.field_max_accuracy_drop = f.max_accuracy_drop();
+  }
+  if (!(o.field_max_accuracy_drop > 0 && o.field_max_accuracy_drop <= 1)) {
+    return Bad("round.field_monitor.max_accuracy_drop", "must be in (0, 1]");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RoundOptions> ResolveRoundOptions(
@@ -213,6 +236,7 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   COHORT_RETURN_IF_ERROR(CheckSecureCohorts(o));
   o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
   COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));
+  COHORT_RETURN_IF_ERROR(ResolveReleasePolicy(c, o));
   return o;
 }
 

@@ -2,6 +2,7 @@
 #define COHORT_SERVER_ROUND_ROUND_OPTIONS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,12 @@ struct RoundOptions {
   SecAggOptions secagg;
   // Devices download the int8 artifact (default) or fp32 weights.
   bool int8_artifacts = true;
+  // GateConfig.max_accuracy_drop, as a fraction; unset: no gate.
+  std::optional<double> gate_max_accuracy_drop;
+  // FieldMonitorConfig: reports needed per version (0: off) and the drop
+  // in mean field accuracy, as a fraction, that rolls back.
+  int field_min_reports = 0;
+  double field_max_accuracy_drop = 0.05;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
   int selection_target() const;
@@ -47,7 +54,8 @@ struct RoundOptions {
 
 // Applies the documented defaults. INVALID_ARGUMENT, naming the field, for
 // impossible values (goal_count < 1, over_selection < 1, min_reports outside
-// [1, goal_count], negative timeouts, retry_min > retry_max, bad plan) and
+// [1, goal_count], negative timeouts, retry_min > retry_max, bad plan, a
+// gate or field-monitor drop outside its range) and
 // for secure-aggregation settings no round could run with, decided by
 // secagg::ChooseParameters and secagg::PlanUpdateEncoding: a cohort that can
 // be smaller than 2 devices (round.goal_count or round.min_reports below 2),

@@ -68,7 +68,7 @@ void RunRecorder::Record(const RoundSummary& s) {
   }
   const double wall = absl::ToDoubleSeconds(absl::Now() - start_);
   const double acc = Metric(s, "test_accuracy");
-  const RoundOutcome outcome{s.drops, s.clipped_fraction, abandoned_since_row_};
+  const RoundOutcome outcome = s.outcome_columns(abandoned_since_row_);
   abandoned_since_row_ = 0;
   if (csv_ != nullptr) {
     std::fprintf(csv_, "%s,%s\n",

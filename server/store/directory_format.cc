@@ -175,6 +175,7 @@ std::string EncodeVersionMeta(const ModelVersionRecord& record) {
       "\ncreated_at_unix_ms=", record.created_at_unix_ms,
       "\nweights_bytes=", record.weights.size(),
       "\nweights_crc32=", WeightsChecksum(record.weights), "\n");
+  if (record.held) absl::StrAppend(&out, "held=1\n");
   for (const auto& [name, value] : record.metrics) {
     absl::StrAppend(&out, "metric=", absl::CEscape(name), " ",
                     FormatDouble(value), "\n");
@@ -204,6 +205,10 @@ absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
         }
         if (key == "weights_bytes") return IntField(value, &meta.weights_bytes);
         if (key == "weights_crc32") return IntField(value, &crc);
+        if (key == "held") {
+          r.held = value == "1";
+          return r.held ? FieldResult::kOk : FieldResult::kBadValue;
+        }
         return FieldResult::kUnknownKey;
       });
   if (!s.ok()) return s;
@@ -225,6 +230,29 @@ std::string EncodeCurrent(int64_t version) {
 absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,
                                       const std::string& path) {
   return DecodePointer(text, path, "version");
+}
+
+std::string EncodeHeld(const std::vector<int64_t>& versions) {
+  std::string out;
+  for (int64_t v : versions) absl::StrAppend(&out, v, "\n");
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> DecodeHeld(absl::string_view text,
+                                                const std::string& path) {
+  std::vector<int64_t> versions;
+  if (!text.empty() && text.back() != '\n') {
+    return Corrupt(path, "truncated (no final newline)");
+  }
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    int64_t v = 0;
+    if (!ParseInt64(line, &v) || v <= 0 ||
+        (!versions.empty() && v <= versions.back())) {
+      return Corrupt(path, "expected ascending positive version numbers");
+    }
+    versions.push_back(v);
+  }
+  return versions;
 }
 
 std::string EncodeRelease(const ReleaseRecord& record) {

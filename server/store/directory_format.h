@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -62,6 +63,14 @@ absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
                                               const std::string& path);
 
 std::string EncodeCurrent(int64_t version);
+
+// The HELD file: the task's held version numbers, one per line, ascending.
+std::string EncodeHeld(const std::vector<int64_t>& versions);
+
+// DATA_LOSS naming `path` unless `text` is positive numbers, one per line,
+// strictly ascending.
+absl::StatusOr<std::vector<int64_t>> DecodeHeld(absl::string_view text,
+                                                const std::string& path);
 
 // DATA_LOSS naming `path` unless `text` is "<positive version>\n".
 absl::StatusOr<int64_t> DecodeCurrent(absl::string_view text,

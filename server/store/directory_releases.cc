@@ -14,6 +14,9 @@
 #include "server/store/directory_format.h"
 #include "server/store/directory_io.h"
 #include "server/store/directory_store.h"
+
+#include <algorithm>
+#include <optional>
 #include "server/store/store_util.h"
 
 namespace cohort::server {
@@ -64,17 +67,18 @@ absl::StatusOr<ReleaseRecord> DirectoryStore::ReadRelease(
   return record;
 }
 
-absl::Status DirectoryStore::CheckCommitted(const std::string& task,
-                                            int64_t version) const {
+absl::Status DirectoryStore::CheckCommitted(const ReleaseRecord& record) const {
+  COHORT_ASSIGN_OR_RETURN(std::vector<int64_t> held, ReadHeld(record.task));
+  if (std::binary_search(held.begin(), held.end(), record.version)) {
+    return CheckReleasable(record, true);
+  }
   std::vector<VersionMeta> chain;
-  if (version > 0) {
-    COHORT_ASSIGN_OR_RETURN(chain, ReadChain(task, version));
+  if (record.version > 0) {
+    COHORT_ASSIGN_OR_RETURN(chain, ReadChain(record.task, record.version));
   }
-  if (chain.empty() || chain.back().record.version != version) {
-    return absl::NotFoundError(
-        absl::StrCat("task ", task, " has no version ", version));
-  }
-  return absl::OkStatus();
+  bool found = !chain.empty() && chain.back().record.version == record.version;
+  return CheckReleasable(record, found ? std::optional<bool>(false)
+                                       : std::nullopt);
 }
 
 absl::Status DirectoryStore::AppendRelease(const ReleaseRecord& record) {
@@ -90,7 +94,7 @@ absl::Status DirectoryStore::AppendRelease(const ReleaseRecord& record) {
         "task ", task, ": release ", record.release,
         " must be the current release + 1; the current release is ", current));
   }
-  COHORT_RETURN_IF_ERROR(CheckCommitted(task, record.version));
+  COHORT_RETURN_IF_ERROR(CheckCommitted(record));
   // The task directory exists: it holds the committed version.
   COHORT_RETURN_IF_ERROR(MakeDirDurably(TaskDir(task), "releases"));
   // Committed releases never exceed `current` < record.release, so a file

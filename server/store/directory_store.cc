@@ -50,6 +50,10 @@ std::string DirectoryStore::CurrentPath(const std::string& task) const {
   return absl::StrCat(TaskDir(task), "/CURRENT");
 }
 
+std::string DirectoryStore::HeldPath(const std::string& task) const {
+  return absl::StrCat(TaskDir(task), "/HELD");
+}
+
 std::string DirectoryStore::VersionPath(const std::string& task,
                                         int64_t version,
                                         const char* suffix) const {
@@ -67,6 +71,15 @@ absl::StatusOr<int64_t> DirectoryStore::ReadCurrent(
                           ReadOptional(path, kMaxSmallFileBytes));
   if (!text.has_value()) return 0;
   return DecodeCurrent(*text, path);
+}
+
+absl::StatusOr<std::vector<int64_t>> DirectoryStore::ReadHeld(
+    const std::string& task) const {
+  std::string path = HeldPath(task);
+  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                          ReadOptional(path, kMaxMetaBytes));
+  if (!text.has_value()) return std::vector<int64_t>();
+  return DecodeHeld(*text, path);
 }
 
 absl::StatusOr<VersionMeta> DirectoryStore::ReadMeta(const std::string& task,
@@ -118,14 +131,13 @@ absl::Status DirectoryStore::CommitVersion(const ModelVersionRecord& record) {
   ScopedFlock flock(lock_fd_);
   COHORT_RETURN_IF_ERROR(flock.status());
   COHORT_ASSIGN_OR_RETURN(int64_t current, ReadCurrent(record.task));
-  if (record.parent != current) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("task ", record.task, ": commit of version ",
-                     record.version, " names parent ", record.parent,
-                     " but the current version is ", current));
-  }
-  // Committed versions never exceed `current` < record.version, so any file
-  // already under this number is a crash leftover and is overwritten.
+  COHORT_ASSIGN_OR_RETURN(std::vector<int64_t> held, ReadHeld(record.task));
+  // Chain versions are <= current < record.version, so only a held version
+  // can take the number.
+  COHORT_RETURN_IF_ERROR(CheckCommitOrder(
+      record, current, held.empty() ? current : std::max(current, held.back()),
+      std::binary_search(held.begin(), held.end(), record.version)));
+  // Any file already under this number is a crash leftover: overwritten.
   COHORT_RETURN_IF_ERROR(
       MakeDirDurably(absl::StrCat(root_, "/tasks"), record.task));
   COHORT_RETURN_IF_ERROR(MakeDirDurably(TaskDir(record.task), "versions"));
@@ -135,6 +147,10 @@ absl::Status DirectoryStore::CommitVersion(const ModelVersionRecord& record) {
       VersionPath(record.task, record.version, ".meta"),
       EncodeVersionMeta(record)));
   // The commit point: until this rename the new files are unreachable.
+  if (record.held) {
+    held.push_back(record.version);
+    return base::WriteFileAtomically(HeldPath(record.task), EncodeHeld(held));
+  }
   return base::WriteFileAtomically(CurrentPath(record.task),
                                    EncodeCurrent(record.version));
 }
@@ -152,8 +168,12 @@ absl::StatusOr<std::optional<ModelVersionRecord>> DirectoryStore::GetCurrent(
 absl::StatusOr<ModelVersionRecord> DirectoryStore::GetVersion(
     const std::string& task, int64_t version) {
   COHORT_RETURN_IF_ERROR(ValidateStoreName(task, "task name"));
+  COHORT_ASSIGN_OR_RETURN(std::vector<int64_t> held, ReadHeld(task));
   std::vector<VersionMeta> chain;
-  if (version > 0) {
+  if (std::binary_search(held.begin(), held.end(), version)) {
+    COHORT_ASSIGN_OR_RETURN(VersionMeta meta, ReadMeta(task, version));
+    chain.push_back(std::move(meta));
+  } else if (version > 0) {
     COHORT_ASSIGN_OR_RETURN(chain, ReadChain(task, version));
   }
   if (chain.empty() || chain.back().record.version != version) {
@@ -164,73 +184,40 @@ absl::StatusOr<ModelVersionRecord> DirectoryStore::GetVersion(
   return std::move(chain.back().record);
 }
 
+absl::StatusOr<std::vector<VersionMeta>> DirectoryStore::ReadAll(
+    const std::string& task) const {
+  COHORT_ASSIGN_OR_RETURN(std::vector<VersionMeta> all,
+                          ReadChain(task, /*stop_at=*/0));
+  COHORT_ASSIGN_OR_RETURN(std::vector<int64_t> held, ReadHeld(task));
+  for (int64_t version : held) {
+    COHORT_ASSIGN_OR_RETURN(VersionMeta meta, ReadMeta(task, version));
+    all.push_back(std::move(meta));
+  }
+  std::sort(all.begin(), all.end(),
+            [](const VersionMeta& a, const VersionMeta& b) {
+              return a.record.version < b.record.version;
+            });
+  return all;
+}
+
 absl::StatusOr<std::vector<ModelVersionRecord>> DirectoryStore::ListVersions(
     const std::string& task) {
   COHORT_RETURN_IF_ERROR(ValidateStoreName(task, "task name"));
-  COHORT_ASSIGN_OR_RETURN(std::vector<VersionMeta> chain,
-                          ReadChain(task, /*stop_at=*/0));
+  COHORT_ASSIGN_OR_RETURN(std::vector<VersionMeta> all, ReadAll(task));
   std::vector<ModelVersionRecord> versions;
-  versions.reserve(chain.size());
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    versions.push_back(std::move(it->record));
-  }
+  versions.reserve(all.size());
+  for (VersionMeta& meta : all) versions.push_back(std::move(meta.record));
   return versions;
 }
 
 absl::StatusOr<int64_t> DirectoryStore::LastRoundId(const std::string& task) {
   COHORT_RETURN_IF_ERROR(ValidateStoreName(task, "task name"));
-  COHORT_ASSIGN_OR_RETURN(std::vector<VersionMeta> chain,
-                          ReadChain(task, /*stop_at=*/0));
+  COHORT_ASSIGN_OR_RETURN(std::vector<VersionMeta> all, ReadAll(task));
   int64_t last = 0;
-  for (const VersionMeta& meta : chain) {
+  for (const VersionMeta& meta : all) {
     last = std::max(last, meta.record.round_id);
   }
   return last;
-}
-
-absl::Status DirectoryStore::RecordDevice(const std::string& device_id,
-                                          int64_t seen_unix_ms,
-                                          int64_t check_ins,
-                                          int64_t reports_accepted,
-                                          int64_t reports_rejected) {
-  COHORT_RETURN_IF_ERROR(ValidateDeviceUpdate(
-      device_id, check_ins, reports_accepted, reports_rejected));
-  absl::MutexLock lock(&write_mu_);
-  ScopedFlock flock(lock_fd_);
-  COHORT_RETURN_IF_ERROR(flock.status());
-  DeviceRecord device;
-  absl::StatusOr<DeviceRecord> existing = GetDevice(device_id);
-  if (existing.ok()) {
-    device = *std::move(existing);
-  } else if (absl::IsNotFound(existing.status())) {
-    device.device_id = device_id;
-  } else {
-    return existing.status();
-  }
-  device.last_seen_unix_ms = seen_unix_ms;
-  device.check_ins += check_ins;
-  device.reports_accepted += reports_accepted;
-  device.reports_rejected += reports_rejected;
-  return base::WriteFileAtomically(DevicePath(device_id), EncodeDevice(device));
-}
-
-absl::StatusOr<DeviceRecord> DirectoryStore::GetDevice(
-    const std::string& device_id) {
-  COHORT_RETURN_IF_ERROR(ValidateStoreName(device_id, "device id"));
-  std::string path = DevicePath(device_id);
-  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> text,
-                          ReadOptional(path, kMaxSmallFileBytes));
-  if (!text.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat("device ", device_id, " has never checked in"));
-  }
-  COHORT_ASSIGN_OR_RETURN(DeviceRecord device, DecodeDevice(*text, path));
-  if (device.device_id != device_id) {
-    return absl::DataLossError(absl::StrCat("corrupt store file ", path,
-                                            ": holds device \"",
-                                            device.device_id, "\""));
-  }
-  return device;
 }
 
 }  // namespace cohort::server

@@ -51,6 +51,7 @@ namespace cohort::server {
 // CURRENT. Pruning old version files breaks the chain and reads as DATA_LOSS.
 // AppendRelease walks the chain from CURRENT back to the released version to
 // check that it is committed; ListReleases reads every .release file.
+// ListDevices reads the devices directory and one file per device returned.
 //
 // Status codes, in addition to those documented on Store:
 //   INVALID_ARGUMENT  bad task name or device id, negative counters, or a
@@ -85,6 +86,9 @@ class DirectoryStore final : public Store {
                             int64_t check_ins, int64_t reports_accepted,
                             int64_t reports_rejected) override;
   absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+  // Device files (above too); defined in directory_devices.cc.
+  absl::StatusOr<std::vector<DeviceRecord>> ListDevices(
+      const std::string& after, int limit) override;
   // Release log; defined in directory_releases.cc.
   absl::Status AppendRelease(const ReleaseRecord& record) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(
@@ -99,6 +103,7 @@ class DirectoryStore final : public Store {
 
   std::string TaskDir(const std::string& task) const;
   std::string CurrentPath(const std::string& task) const;
+  std::string HeldPath(const std::string& task) const;
   std::string VersionPath(const std::string& task, int64_t version,
                           const char* suffix) const;
   std::string DevicePath(const std::string& device_id) const;
@@ -107,6 +112,11 @@ class DirectoryStore final : public Store {
 
   // The task's current version, 0 if it has none.
   absl::StatusOr<int64_t> ReadCurrent(const std::string& task) const;
+  // The task's held version numbers, ascending (the HELD file).
+  absl::StatusOr<std::vector<int64_t>> ReadHeld(const std::string& task) const;
+  // The committed chain and the held versions, oldest first, no weights.
+  absl::StatusOr<std::vector<VersionMeta>> ReadAll(
+      const std::string& task) const;
   // The .meta of a version on the committed chain; DATA_LOSS if it is
   // missing, unparsable or does not match its file name.
   absl::StatusOr<VersionMeta> ReadMeta(const std::string& task,
@@ -118,8 +128,9 @@ class DirectoryStore final : public Store {
   // version <= `stop_at`. Records have no weights.
   absl::StatusOr<std::vector<VersionMeta>> ReadChain(const std::string& task,
                                                      int64_t stop_at) const;
-  // OK if `version` is on the task's committed chain; NOT_FOUND otherwise.
-  absl::Status CheckCommitted(const std::string& task, int64_t version) const;
+  // OK if `version` is on the task's committed chain; NOT_FOUND or
+  // FAILED_PRECONDITION (held) otherwise, as CheckReleasable.
+  absl::Status CheckCommitted(const ReleaseRecord& record) const;
 
   // The task's current release number, 0 if it has none.
   absl::StatusOr<int64_t> ReadCurrentRelease(const std::string& task) const;

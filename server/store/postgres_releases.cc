@@ -79,13 +79,15 @@ absl::Status PostgresStore::AppendRelease(const ReleaseRecord& record) {
                        "release is ",
                        current));
     }
-    if (txn.exec_params("SELECT 1 FROM model_versions "
-                        "WHERE task = $1 AND version = $2",
-                        task, record.version)
-            .empty()) {
+    pqxx::result version = txn.exec_params(
+        "SELECT held FROM model_versions WHERE task = $1 AND version = $2",
+        task, record.version);
+    absl::Status releasable = CheckReleasable(
+        record, version.empty() ? std::nullopt
+                                : std::optional<bool>(version[0][0].as<bool>()));
+    if (!releasable.ok()) {
       txn.abort();
-      return absl::NotFoundError(
-          absl::StrCat("task ", task, " has no version ", record.version));
+      return releasable;
     }
     txn.exec_params(
         "INSERT INTO releases (task, release, version, kind, reason, actor, "

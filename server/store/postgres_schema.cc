@@ -73,6 +73,9 @@ CREATE TABLE current_release (
   FOREIGN KEY (task, release) REFERENCES releases (task, release)
 );
 )sql"},
+    {3, "versions held by the regression gate", R"sql(
+ALTER TABLE model_versions ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;
+)sql"},
 };
 
 constexpr char kCreateMigrationsTable[] = R"sql(

@@ -16,9 +16,9 @@ namespace cohort::server {
 namespace {
 
 constexpr char kVersionColumns[] =
-    "version, parent, round_id, architecture, created_at_ms";
+    "version, parent, round_id, architecture, created_at_ms, held";
 
-// Fills the kVersionColumns fields of a record from the first five columns.
+// Fills the kVersionColumns fields of a record from the first six columns.
 ModelVersionRecord RecordFromRow(const std::string& task,
                                  const pqxx::row& row) {
   ModelVersionRecord r;
@@ -28,6 +28,7 @@ ModelVersionRecord RecordFromRow(const std::string& task,
   r.round_id = row[2].as<int64_t>();
   r.architecture = row[3].as<std::string>();
   r.created_at_unix_ms = row[4].as<int64_t>();
+  r.held = row[5].as<bool>();
   return r;
 }
 
@@ -64,7 +65,7 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
   }
   std::vector<ModelVersionRecord> records;
   records.push_back(RecordFromRow(task, rows[0]));
-  records[0].weights = pqxx::binarystring(rows[0][5]).str();
+  records[0].weights = pqxx::binarystring(rows[0][6]).str();
   COHORT_RETURN_IF_ERROR(AddMetrics(
       txn.exec_params("SELECT version, name, value FROM model_version_metrics "
                       "WHERE task = $1 AND version = $2",
@@ -163,30 +164,37 @@ absl::Status PostgresStore::CommitVersion(const ModelVersionRecord& record) {
     pqxx::result current_row = txn.exec_params(
         "SELECT version FROM current_version WHERE task = $1 FOR UPDATE", task);
     int64_t current = current_row.empty() ? 0 : current_row[0][0].as<int64_t>();
-    if (record.parent != current) {
+    pqxx::row numbers = txn.exec_params1(
+        "SELECT COALESCE(MAX(version), 0), "
+        "COALESCE(BOOL_OR(version = $2), false) "
+        "FROM model_versions WHERE task = $1",
+        task, record.version);
+    absl::Status order =
+        CheckCommitOrder(record, current, numbers[0].as<int64_t>(),
+                         numbers[1].as<bool>());
+    if (!order.ok()) {
       txn.abort();
-      return absl::FailedPreconditionError(
-          absl::StrCat("task ", task, ": commit of version ", record.version,
-                       " names parent ", record.parent,
-                       " but the current version is ", current));
+      return order;
     }
     txn.exec_params(
         "INSERT INTO model_versions (task, version, parent, round_id, "
-        "architecture, created_at_ms, weights) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "architecture, created_at_ms, weights, held) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         task, record.version, record.parent, record.round_id,
         record.architecture, record.created_at_unix_ms,
-        pqxx::binarystring(record.weights));
+        pqxx::binarystring(record.weights), record.held);
     for (const auto& [name, value] : record.metrics) {
       txn.exec_params(
           "INSERT INTO model_version_metrics (task, version, name, value) "
           "VALUES ($1, $2, $3, $4::float8)",
           task, record.version, name, FormatDouble(value));
     }
-    txn.exec_params(
-        "INSERT INTO current_version (task, version) VALUES ($1, $2) "
-        "ON CONFLICT (task) DO UPDATE SET version = EXCLUDED.version",
-        task, record.version);
+    if (!record.held) {
+      txn.exec_params(
+          "INSERT INTO current_version (task, version) VALUES ($1, $2) "
+          "ON CONFLICT (task) DO UPDATE SET version = EXCLUDED.version",
+          task, record.version);
+    }
     txn.commit();
     return absl::OkStatus();
   });
@@ -271,58 +279,6 @@ absl::StatusOr<int64_t> PostgresStore::LastRoundId(const std::string& task) {
         return absl::OkStatus();
       }));
   return std::max<int64_t>(out, 0);
-}
-
-absl::Status PostgresStore::RecordDevice(const std::string& device_id,
-                                         int64_t seen_unix_ms,
-                                         int64_t check_ins,
-                                         int64_t reports_accepted,
-                                         int64_t reports_rejected) {
-  COHORT_RETURN_IF_ERROR(ValidateDeviceUpdate(
-      device_id, check_ins, reports_accepted, reports_rejected));
-  return Run("RecordDevice", [&](pqxx::connection_base& conn) -> absl::Status {
-    pqxx::work txn(conn, "record_device");
-    txn.exec_params(
-        "INSERT INTO devices (device_id, last_seen_ms, check_ins, "
-        "reports_accepted, reports_rejected) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (device_id) DO UPDATE SET "
-        "last_seen_ms = EXCLUDED.last_seen_ms, "
-        "check_ins = devices.check_ins + EXCLUDED.check_ins, "
-        "reports_accepted = devices.reports_accepted + "
-        "EXCLUDED.reports_accepted, "
-        "reports_rejected = devices.reports_rejected + "
-        "EXCLUDED.reports_rejected",
-        device_id, seen_unix_ms, check_ins, reports_accepted, reports_rejected);
-    txn.commit();
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<DeviceRecord> PostgresStore::GetDevice(
-    const std::string& device_id) {
-  COHORT_RETURN_IF_ERROR(ValidateStoreName(device_id, "device id"));
-  DeviceRecord out;
-  COHORT_RETURN_IF_ERROR(
-      Run("GetDevice", [&](pqxx::connection_base& conn) -> absl::Status {
-        pqxx::read_transaction txn(conn, "get_device");
-        pqxx::result rows = txn.exec_params(
-            "SELECT last_seen_ms, check_ins, reports_accepted, "
-            "reports_rejected "
-            "FROM devices WHERE device_id = $1",
-            device_id);
-        txn.commit();
-        if (rows.empty()) {
-          return absl::NotFoundError(
-              absl::StrCat("device ", device_id, " has never checked in"));
-        }
-        out.device_id = device_id;
-        out.last_seen_unix_ms = rows[0][0].as<int64_t>();
-        out.check_ins = rows[0][1].as<int64_t>();
-        out.reports_accepted = rows[0][2].as<int64_t>();
-        out.reports_rejected = rows[0][3].as<int64_t>();
-        return absl::OkStatus();
-      }));
-  return out;
 }
 
 }  // namespace cohort::server

@@ -41,7 +41,9 @@ namespace cohort::server {
 // broke during COMMIT the outcome is unknown and the call is not retried.
 //
 // Task names and device ids are checked with ValidateStoreName
-// (store_util.h), as in every backend.
+// (store_util.h), as in every backend. ListDevices orders by byte order
+// (COLLATE "C"), which the devices primary key serves only in a "C"
+// database: elsewhere each page scans the devices table.
 //
 // Status codes, in addition to those documented on Store:
 //   UNAVAILABLE       the server cannot be reached, or the connection broke
@@ -80,6 +82,9 @@ class PostgresStore final : public Store {
                             int64_t check_ins, int64_t reports_accepted,
                             int64_t reports_rejected) override;
   absl::StatusOr<DeviceRecord> GetDevice(const std::string& device_id) override;
+  // Device rows (above too); defined in postgres_devices.cc.
+  absl::StatusOr<std::vector<DeviceRecord>> ListDevices(
+      const std::string& after, int limit) override;
   // Release log; defined in postgres_releases.cc.
   absl::Status AppendRelease(const ReleaseRecord& record) override;
   absl::StatusOr<std::optional<ReleaseRecord>> GetCurrentRelease(

@@ -23,6 +23,8 @@ struct ModelVersionRecord {
   int64_t created_at_unix_ms = 0;
   std::map<std::string, double> metrics;
   std::string weights;
+  // Kept from release by the gate; never current.
+  bool held = false;
 };
 
 // One release: a model version published to devices under a release number.
@@ -67,14 +69,18 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Appends `record` and makes it the task's current version, atomically.
+  // Appends `record` and makes it the task's current version, atomically;
+  // a held record (record.held) is appended without becoming current.
   // FAILED_PRECONDITION unless record.parent equals the current version
   // (0 when the task has none): this stops two writers from forking history.
-  // ALREADY_EXISTS if the version number is taken. INVALID_ARGUMENT if
+  // ALREADY_EXISTS if the version number is taken; FAILED_PRECONDITION if
+  // it is below a held version's (numbers only grow). INVALID_ARGUMENT if
   // record.version <= record.parent or task is empty.
   virtual absl::Status CommitVersion(const ModelVersionRecord& record) = 0;
 
-  // The task's current version; std::nullopt if the task has none yet.
+  // The task's current version (never a held one); std::nullopt if the
+  // task has none yet. GetVersion, ListVersions and LastRoundId include
+  // held versions.
   virtual absl::StatusOr<std::optional<ModelVersionRecord>> GetCurrent(
       const std::string& task) = 0;
 
@@ -101,6 +107,13 @@ class Store {
   virtual absl::StatusOr<DeviceRecord> GetDevice(
       const std::string& device_id) = 0;
 
+  // Devices in device id order (byte order), strictly after `after` ("" for
+  // the first), at most `limit` of them: pass the last id of one page as
+  // `after` to get the next. INVALID_ARGUMENT for limit < 1 or an `after`
+  // that is neither empty nor a valid device id (device_page.h).
+  virtual absl::StatusOr<std::vector<DeviceRecord>> ListDevices(
+      const std::string& after, int limit) = 0;
+
   // Appends `record` to the task's release log and makes it the task's
   // current release, atomically. Checked in this order:
   //   INVALID_ARGUMENT     bad or empty task name, release < 1, a kind that is
@@ -112,7 +125,10 @@ class Store {
   //                        cannot fork the log, and a number is never reused
   //                        or skipped;
   //   NOT_FOUND            record.version is not a committed version of the
-  //                        task.
+  //                        task;
+  //   FAILED_PRECONDITION  record.version is held (the gate's verdict is
+  //                        final: a held version's weights reach devices
+  //                        only as a new version).
   // With these codes nothing changes. The current version (GetCurrent) is not
   // affected: a release may publish any committed version, e.g. an older one
   // for a rollback.

@@ -73,6 +73,41 @@ absl::Status ValidateCommit(const ModelVersionRecord& record) {
   return absl::OkStatus();
 }
 
+absl::Status CheckReleasable(const ReleaseRecord& record,
+                             std::optional<bool> held) {
+  if (!held.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("task ", record.task, " has no version ", record.version));
+  }
+  if (*held) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", record.task, ": version ", record.version,
+                     " is held by the gate and cannot be released"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCommitOrder(const ModelVersionRecord& record,
+                              int64_t current, int64_t highest, bool taken) {
+  if (record.parent != current) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", record.task, ": commit of version ",
+                     record.version, " names parent ", record.parent,
+                     " but the current version is ", current));
+  }
+  if (taken) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "task ", record.task, " already has a version ", record.version));
+  }
+  if (record.version <= highest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", record.task, ": version ", record.version,
+                     " is below held version ", highest,
+                     "; version numbers only grow"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRelease(const ReleaseRecord& record) {
   absl::Status s = ValidateStoreName(record.task, "task name");
   if (!s.ok()) return s;

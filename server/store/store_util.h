@@ -6,6 +6,7 @@
 // move between backends unchanged.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +28,19 @@ absl::Status ValidateStoreName(absl::string_view name, absl::string_view what);
 // version, and no NUL bytes in the architecture or metric names (PostgreSQL
 // text cannot hold them). INVALID_ARGUMENT otherwise.
 absl::Status ValidateCommit(const ModelVersionRecord& record);
+
+// The order rule of CommitVersion, checked against what the store holds:
+// `current` (0: none), `highest` (the highest version number of the task,
+// held ones included) and whether record.version is `taken`. Codes as
+// documented on Store::CommitVersion.
+// Whether a release may publish record.version, given whether that version
+// is held (std::nullopt: no such version). NOT_FOUND or FAILED_PRECONDITION
+// as documented on Store::AppendRelease.
+absl::Status CheckReleasable(const ReleaseRecord& record,
+                             std::optional<bool> held);
+
+absl::Status CheckCommitOrder(const ModelVersionRecord& record,
+                              int64_t current, int64_t highest, bool taken);
 
 // Largest ReleaseRecord::signed_manifest, in bytes. Manifests are a few KiB;
 // the limit keeps a release row and a release file small.

@@ -60,7 +60,10 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
       << s.bits_per_coordinate << "," << s.clip_norm << "," << s.rotate << ","
       << s.example_cap << "," << s.expected_dropout << ","
-      << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}";
+      << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}"
+      << " gate=" << r.gate_max_accuracy_drop.value_or(-1)
+      << " field={" << r.field_min_reports << ","
+      << r.field_max_accuracy_drop << "}";
 }
 
 void DescribeLimits(const server::FrontDoorOptions& l, std::ostringstream& out) {
@@ -106,7 +109,8 @@ std::string DescribeSim(const sim::SimOptions& o) {
       << p.labels_per_client << "," << p.mean_examples << ","
       << p.quantity_sigma << "," << p.min_examples << "," << p.max_examples
       << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
-      << "} ";
+      << "} poison={" << o.poison.round << "," << o.poison.fraction << ","
+      << o.poison.scale << "} ";
   DescribeRound(o.round, out);
   return out.str();
 }

@@ -177,6 +177,39 @@ TEST_F(SimulatorTest, SecureRoundsTakeLongerOnTheVirtualClockThanPlainOnes) {
   }
 }
 
+// Field monitoring in the production path, played by the simulator: every
+// device of round 3 sends -20 times its update; in round 4 devices score
+// that version on their own data, far below version 3, and the coordinator
+// rolls back by itself. The metrics show the drop and the rollback.
+TEST_F(SimulatorTest, APoisonedRoundIsRolledBackByFieldMonitoring) {
+  auto c = Scenario();
+  c.set_rounds(5);
+  c.mutable_round()->mutable_field_monitor()->set_min_reports(5);
+  c.mutable_round()->mutable_field_monitor()->set_max_accuracy_drop(0.05);
+  c.mutable_poison()->set_round(3);
+  c.mutable_poison()->set_scale(-20);
+  Outcome o = RunSim(c, TransportKind::kInProcess, "poisoned");
+  ASSERT_EQ(o.rows.size(), 5u) << o.csv;
+  for (int i : {0, 1, 2, 4}) {
+    EXPECT_EQ(o.rows[i].outcome.release, "committed") << "row " << i << "\n"
+                                                      << o.csv;
+  }
+  const server::RoundOutcome& poisoned = o.rows[3].outcome;
+  EXPECT_EQ(poisoned.release, "rolled_back") << o.csv;
+  EXPECT_GE(poisoned.field_reports, 5);
+  EXPECT_LT(poisoned.field_accuracy, o.rows[2].outcome.field_accuracy - 0.05)
+      << o.csv;
+  // The rollback serves version 3's weights: its holdout accuracy is back.
+  EXPECT_DOUBLE_EQ(o.rows[3].test_accuracy, o.rows[1].test_accuracy) << o.csv;
+  EXPECT_NE(o.csv.find(",rolled_back\n"), std::string::npos) << o.csv;
+
+  // Unpoisoned, the same scenario never rolls back.
+  c.clear_poison();
+  Outcome clean = RunSim(c, TransportKind::kInProcess, "clean");
+  ASSERT_EQ(clean.rows.size(), 5u);
+  EXPECT_EQ(clean.csv.find("rolled_back"), std::string::npos) << clean.csv;
+}
+
 // The clipped fraction comes out of the secure sum: with a clip norm no
 // update fits under, every summed update was clipped; with a huge one, none.
 TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
@@ -191,7 +224,7 @@ TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
   ASSERT_EQ(l.rows.size(), 1u);
   EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
   EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
-  EXPECT_NE(t.csv.find(",1.000000,0\n"), std::string::npos) << t.csv;
+  EXPECT_NE(t.csv.find(",1.000000,0,nan,0,committed\n"), std::string::npos) << t.csv;
 }
 
 // Devices leaving SecAgg+ after sharing their keys, far more than the

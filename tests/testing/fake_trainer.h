@@ -33,6 +33,13 @@ class FakeTrainer final : public client::Trainer {
     update.train_loss = 0.5;
     return update;
   }
+  absl::StatusOr<client::LocalEvaluation> Evaluate(
+      const std::string& architecture,
+      const cohort::v1::Weights& weights) override {
+    evaluations.push_back(architecture);
+    if (!evaluation.ok()) return evaluation.status();
+    return *evaluation;
+  }
   int64_t num_examples() const override { return examples; }
 
   struct Call {
@@ -41,6 +48,10 @@ class FakeTrainer final : public client::Trainer {
     absl::Time deadline;
   };
   std::vector<Call> calls;
+  // What Evaluate returns, and the architectures it was asked about.
+  absl::StatusOr<client::LocalEvaluation> evaluation =
+      client::LocalEvaluation{20, 0.4, 0.75};
+  std::vector<std::string> evaluations;
   float step = 0.25f;
   int64_t examples = 20;
 };

@@ -43,6 +43,10 @@ class ForwardingStore : public server::Store {
   absl::StatusOr<server::DeviceRecord> GetDevice(const std::string& d) override {
     return inner_->GetDevice(d);
   }
+  absl::StatusOr<std::vector<server::DeviceRecord>> ListDevices(
+      const std::string& after, int limit) override {
+    return inner_->ListDevices(after, limit);
+  }
   absl::Status AppendRelease(const server::ReleaseRecord& r) override {
     return inner_->AppendRelease(r);
   }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
@@ -18,7 +19,8 @@
 #include "tools/cohortctl/admin_report.h"
 
 ABSL_FLAG(std::string, admin_address, "",
-          "versions, releases, status, rollback: host:port of the "
+          "admin commands (versions, releases, status, tasks, devices, "
+          "rollback, promote, pin, pause, resume): host:port of the "
           "coordinator's admin port (admin.listen_address).");
 ABSL_FLAG(std::string, ca_cert, "",
           "admin commands: PEM file of the CA that signed the coordinator's "
@@ -30,26 +32,201 @@ ABSL_FLAG(std::string, key, "",
           "admin commands: the operator certificate's private key (PEM).");
 ABSL_FLAG(std::string, server_name, "localhost",
           "admin commands: the name the coordinator's certificate must carry.");
-ABSL_FLAG(std::string, task, "", "admin commands: the task to act on.");
+ABSL_FLAG(std::string, task, "",
+          "admin commands but tasks: the task to act on.");
 ABSL_FLAG(int64_t, to_version, 0,
-          "rollback: the committed version whose weights devices get again.");
+          "rollback, promote, pin: the committed version whose weights "
+          "devices get (see `cohortctl versions`).");
 ABSL_FLAG(std::string, reason, "",
-          "rollback: why (required; recorded in the release log).");
+          "rollback, promote, pin: why (required; recorded in the release "
+          "log). pause, resume: why (optional; logged).");
+ABSL_FLAG(int32_t, limit, 0,
+          "devices: at most this many devices (0: the coordinator's default "
+          "and cap, 1000).");
+ABSL_FLAG(std::string, after, "",
+          "devices: list the devices whose id comes after this one (the "
+          "next page: the last id of the previous one).");
 
 namespace cohort::tools {
 namespace {
 
+using cohort::v1::Admin;
+
 constexpr char kAdminUsage[] =
-    "  cohortctl versions|releases|status --task=T --admin_address=HOST:PORT\n"
+    "  cohortctl versions|releases|status|devices --task=T "
+    "--admin_address=HOST:PORT\n"
     "      --ca_cert=ca.crt --cert=operator.crt --key=operator.key [--json]\n"
-    "  cohortctl rollback --task=T --to_version=V --reason=TEXT "
-    "--admin_address=...\n"
+    "      (devices: [--limit=N] [--after=DEVICE_ID])\n"
+    "  cohortctl tasks --admin_address=... --ca_cert=... --cert=... "
+    "--key=... [--json]\n"
+    "  cohortctl rollback|promote|pin --task=T --to_version=V --reason=TEXT\n"
+    "      --admin_address=... --ca_cert=... --cert=... --key=... [--json]\n"
+    "  cohortctl pause|resume --task=T [--reason=TEXT] --admin_address=...\n"
     "      --ca_cert=... --cert=... --key=... [--json]\n";
 
-// Reads are quick; a rollback waits for the round engine (at most two
+// Reads are quick; a release waits for the round engine (at most two
 // minutes, RoundEngine::RollBack) and then the store.
 constexpr absl::Duration kReadDeadline = absl::Seconds(30);
-constexpr absl::Duration kRollbackDeadline = absl::Seconds(150);
+constexpr absl::Duration kReleaseDeadline = absl::Seconds(150);
+
+// One call on the admin API; returns the text to print.
+using CallFn = absl::StatusOr<std::string> (*)(Admin::Stub& stub,
+                                               grpc::ClientContext& context,
+                                               bool json);
+
+// One admin command: the flags it needs and its call.
+struct AdminCommand {
+  const char* name;
+  // Needs --task (every command but tasks).
+  bool needs_task;
+  // Publishes a release: needs --to_version and --reason, and waits up to
+  // kReleaseDeadline.
+  bool releases;
+  CallFn call;
+};
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+absl::StatusOr<std::string> CallVersions(Admin::Stub& stub,
+                                         grpc::ClientContext& context,
+                                         bool json) {
+  cohort::v1::ListVersionsRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  cohort::v1::ListVersionsResponse response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(stub.ListVersions(&context, request, &response)));
+  return FormatVersions(response, json);
+}
+
+absl::StatusOr<std::string> CallReleases(Admin::Stub& stub,
+                                         grpc::ClientContext& context,
+                                         bool json) {
+  cohort::v1::ListReleasesRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  cohort::v1::ListReleasesResponse response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(stub.ListReleases(&context, request, &response)));
+  return FormatReleases(response, json);
+}
+
+absl::StatusOr<std::string> CallStatus(Admin::Stub& stub,
+                                       grpc::ClientContext& context,
+                                       bool json) {
+  cohort::v1::StatusRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  cohort::v1::StatusResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(stub.Status(&context, request, &response)));
+  return FormatStatus(response, json);
+}
+
+absl::StatusOr<std::string> CallTasks(Admin::Stub& stub,
+                                      grpc::ClientContext& context, bool json) {
+  cohort::v1::ListTasksRequest request;
+  cohort::v1::ListTasksResponse response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(stub.ListTasks(&context, request, &response)));
+  return FormatTasks(response, json);
+}
+
+absl::StatusOr<std::string> CallDevices(Admin::Stub& stub,
+                                        grpc::ClientContext& context,
+                                        bool json) {
+  cohort::v1::ListDevicesRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  request.set_limit(absl::GetFlag(FLAGS_limit));
+  request.set_after(absl::GetFlag(FLAGS_after));
+  cohort::v1::ListDevicesResponse response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(stub.ListDevices(&context, request, &response)));
+  return FormatDevices(response, json);
+}
+
+// Rollback, Promote and Pin share their request and answer.
+using ReleaseRpc = grpc::Status (Admin::Stub::*)(
+    grpc::ClientContext*, const cohort::v1::RollbackRequest&,
+    cohort::v1::RollbackResponse*);
+
+absl::StatusOr<std::string> CallRelease(ReleaseRpc rpc, const char* action,
+                                        Admin::Stub& stub,
+                                        grpc::ClientContext& context,
+                                        bool json) {
+  cohort::v1::RollbackRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  request.set_to_version(absl::GetFlag(FLAGS_to_version));
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  cohort::v1::RollbackResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc((stub.*rpc)(&context, request, &response)));
+  return FormatRelease(action, request.to_version(), response, json);
+}
+
+absl::StatusOr<std::string> CallRollback(Admin::Stub& stub,
+                                         grpc::ClientContext& context,
+                                         bool json) {
+  return CallRelease(&Admin::Stub::Rollback, "rolled back to", stub, context,
+                     json);
+}
+
+absl::StatusOr<std::string> CallPromote(Admin::Stub& stub,
+                                        grpc::ClientContext& context,
+                                        bool json) {
+  return CallRelease(&Admin::Stub::Promote, "promoted", stub, context, json);
+}
+
+absl::StatusOr<std::string> CallPin(Admin::Stub& stub,
+                                    grpc::ClientContext& context, bool json) {
+  return CallRelease(&Admin::Stub::Pin, "pinned", stub, context, json);
+}
+
+// Pause and Resume share their request and answer.
+using PauseRpc = grpc::Status (Admin::Stub::*)(
+    grpc::ClientContext*, const cohort::v1::PauseRequest&,
+    cohort::v1::StatusResponse*);
+
+absl::StatusOr<std::string> CallSetPaused(PauseRpc rpc, Admin::Stub& stub,
+                                          grpc::ClientContext& context,
+                                          bool json) {
+  cohort::v1::PauseRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  cohort::v1::StatusResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc((stub.*rpc)(&context, request, &response)));
+  return FormatStatus(response, json);
+}
+
+absl::StatusOr<std::string> CallPause(Admin::Stub& stub,
+                                      grpc::ClientContext& context, bool json) {
+  return CallSetPaused(&Admin::Stub::Pause, stub, context, json);
+}
+
+absl::StatusOr<std::string> CallResume(Admin::Stub& stub,
+                                       grpc::ClientContext& context,
+                                       bool json) {
+  return CallSetPaused(&Admin::Stub::Resume, stub, context, json);
+}
+
+constexpr AdminCommand kCommands[] = {
+    {"versions", true, false, &CallVersions},
+    {"releases", true, false, &CallReleases},
+    {"status", true, false, &CallStatus},
+    {"tasks", false, false, &CallTasks},
+    {"devices", true, false, &CallDevices},
+    {"rollback", true, true, &CallRollback},
+    {"promote", true, true, &CallPromote},
+    {"pin", true, true, &CallPin},
+    {"pause", true, false, &CallPause},
+    {"resume", true, false, &CallResume},
+};
+
+// The command named `name`; nullptr for none.
+const AdminCommand* FindCommand(const std::string& name) {
+  for (const AdminCommand& command : kCommands) {
+    if (name == command.name) return &command;
+  }
+  return nullptr;
+}
 
 int Usage(const std::string& why) {
   std::fprintf(stderr, "cohortctl: %s\n%s", why.c_str(), kAdminUsage);
@@ -57,23 +234,30 @@ int Usage(const std::string& why) {
 }
 
 // What is wrong with the flags for `command`, or "" when nothing is.
-std::string FlagProblem(const std::string& command) {
-  const std::pair<const char*, std::string> required[] = {
+std::string FlagProblem(const AdminCommand& command) {
+  std::vector<std::pair<const char*, std::string>> required = {
       {"--admin_address", absl::GetFlag(FLAGS_admin_address)},
       {"--ca_cert", absl::GetFlag(FLAGS_ca_cert)},
       {"--cert", absl::GetFlag(FLAGS_cert)},
       {"--key", absl::GetFlag(FLAGS_key)},
-      {"--task", absl::GetFlag(FLAGS_task)},
   };
-  for (const auto& [name, value] : required) {
-    if (value.empty()) return absl::StrCat(command, " needs ", name);
+  if (command.needs_task) {
+    required.emplace_back("--task", absl::GetFlag(FLAGS_task));
   }
-  if (command != "rollback") return "";
+  for (const auto& [name, value] : required) {
+    if (value.empty()) return absl::StrCat(command.name, " needs ", name);
+  }
+  if (absl::GetFlag(FLAGS_limit) < 0) {
+    return "--limit must be >= 0 (0: the coordinator's default, 1000)";
+  }
+  if (!command.releases) return "";
   if (absl::GetFlag(FLAGS_to_version) < 1) {
-    return "rollback needs --to_version >= 1 (see `cohortctl versions`)";
+    return absl::StrCat(command.name,
+                        " needs --to_version >= 1 (see `cohortctl versions`)");
   }
   if (absl::GetFlag(FLAGS_reason).empty()) {
-    return "rollback needs --reason: it is recorded in the release log";
+    return absl::StrCat(command.name,
+                        " needs --reason: it is recorded in the release log");
   }
   return "";
 }
@@ -103,79 +287,45 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OperatorChannel() {
                                    grpc::SslCredentials(ssl), args);
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-// One call of `command` on `stub`; the text to print.
-absl::StatusOr<std::string> Call(const std::string& command,
-                                 cohort::v1::Admin::Stub& stub, bool json) {
-  const std::string task = absl::GetFlag(FLAGS_task);
-  const absl::Duration timeout =
-      command == "rollback" ? kRollbackDeadline : kReadDeadline;
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  if (command == "versions") {
-    cohort::v1::ListVersionsRequest request;
-    request.set_task(task);
-    cohort::v1::ListVersionsResponse response;
-    COHORT_RETURN_IF_ERROR(
-        FromGrpc(stub.ListVersions(&context, request, &response)));
-    return FormatVersions(response, json);
-  }
-  if (command == "releases") {
-    cohort::v1::ListReleasesRequest request;
-    request.set_task(task);
-    cohort::v1::ListReleasesResponse response;
-    COHORT_RETURN_IF_ERROR(
-        FromGrpc(stub.ListReleases(&context, request, &response)));
-    return FormatReleases(response, json);
-  }
-  if (command == "status") {
-    cohort::v1::StatusRequest request;
-    request.set_task(task);
-    cohort::v1::StatusResponse response;
-    COHORT_RETURN_IF_ERROR(FromGrpc(stub.Status(&context, request, &response)));
-    return FormatStatus(response, json);
-  }
-  cohort::v1::RollbackRequest request;
-  request.set_task(task);
-  request.set_to_version(absl::GetFlag(FLAGS_to_version));
-  request.set_reason(absl::GetFlag(FLAGS_reason));
-  cohort::v1::RollbackResponse response;
-  COHORT_RETURN_IF_ERROR(FromGrpc(stub.Rollback(&context, request, &response)));
-  return FormatRollback(request.to_version(), response, json);
-}
-
-}  // namespace
-
-bool IsAdminCommand(const std::string& command) {
-  return command == "versions" || command == "releases" ||
-         command == "status" || command == "rollback";
-}
-
-int RunAdminCommand(const std::string& command, bool json) {
-  if (!IsAdminCommand(command)) return Usage("unknown admin command");
-  const std::string problem = FlagProblem(command);
-  if (!problem.empty()) return Usage(problem);
+// Makes `command`'s call on a new channel and prints the answer (stdout) or
+// the error (stderr); returns the exit code.
+int Run(const AdminCommand& command, bool json) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OperatorChannel();
   if (!channel.ok()) {
     std::fprintf(stderr, "cohortctl: %s\n",
                  channel.status().ToString().c_str());
     return 2;
   }
-  std::unique_ptr<cohort::v1::Admin::Stub> stub =
-      cohort::v1::Admin::NewStub(*channel);
-  absl::StatusOr<std::string> text = Call(command, *stub, json);
+  std::unique_ptr<Admin::Stub> stub = Admin::NewStub(*channel);
+  grpc::ClientContext context;
+  const absl::Duration timeout =
+      command.releases ? kReleaseDeadline : kReadDeadline;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  absl::StatusOr<std::string> text = command.call(*stub, context, json);
   if (!text.ok()) {
-    std::fprintf(stderr, "cohortctl: %s %s: %s\n", command.c_str(),
+    std::fprintf(stderr, "cohortctl: %s %s: %s\n", command.name,
                  absl::GetFlag(FLAGS_admin_address).c_str(),
                  text.status().ToString().c_str());
     return 1;
   }
   std::fputs(text->c_str(), stdout);
   return 0;
+}
+
+}  // namespace
+
+const char* AdminUsage() { return kAdminUsage; }
+
+bool IsAdminCommand(const std::string& command) {
+  return FindCommand(command) != nullptr;
+}
+
+int RunAdminCommand(const std::string& command, bool json) {
+  const AdminCommand* found = FindCommand(command);
+  if (found == nullptr) return Usage("unknown admin command");
+  const std::string problem = FlagProblem(*found);
+  if (!problem.empty()) return Usage(problem);
+  return Run(*found, json);
 }
 
 }  // namespace cohort::tools

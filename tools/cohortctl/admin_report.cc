@@ -41,6 +41,8 @@ std::string Metrics(const google::protobuf::Map<std::string, double>& metrics) {
   });
 }
 
+const char* YesNo(bool value) { return value ? "yes" : "no"; }
+
 std::string Printable(std::string cell) {
   for (char& c : cell) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
@@ -76,12 +78,12 @@ std::string FormatVersions(const cohort::v1::ListVersionsResponse& response,
                            bool json) {
   if (json) return Json(response);
   std::vector<std::vector<std::string>> rows = {
-      {"VERSION", "PARENT", "ROUND", "CREATED", "RELEASED", "CURRENT",
-       "ARCHITECTURE", "METRICS"}};
+      {"VERSION", "PARENT", "ROUND", "CREATED", "STATUS", "RELEASED",
+       "CURRENT", "ARCHITECTURE", "METRICS"}};
   for (const cohort::v1::VersionInfo& v : response.versions()) {
     rows.push_back({absl::StrCat(v.version()), absl::StrCat(v.parent()),
                     absl::StrCat(v.round_id()), Time(v.created_at_unix_ms()),
-                    v.released() ? "yes" : "no", v.current() ? "*" : "",
+                    v.status(), YesNo(v.released()), v.current() ? "*" : "",
                     v.architecture(), Metrics(v.metrics())});
   }
   return AlignColumns(rows);
@@ -110,15 +112,53 @@ std::string FormatStatus(const cohort::v1::StatusResponse& response,
       {"current release", absl::StrCat(response.current_release())},
       {"rounds committed", absl::StrCat(response.rounds_committed())},
       {"assigned devices", absl::StrCat(response.assigned_devices())},
+      {"paused", YesNo(response.paused())},
+      {"pinned", YesNo(response.pinned())},
   });
 }
 
-std::string FormatRollback(int64_t to_version,
-                           const cohort::v1::RollbackResponse& response,
-                           bool json) {
+std::string FormatTasks(const cohort::v1::ListTasksResponse& response,
+                        bool json) {
+  if (json) return Json(response);
+  std::vector<std::vector<std::string>> rows = {
+      {"TASK", "ROUND", "PHASE", "VERSION", "RELEASE", "COMMITTED",
+       "ASSIGNED", "PAUSED", "PINNED"}};
+  for (const cohort::v1::StatusResponse& t : response.tasks()) {
+    rows.push_back({t.task(), absl::StrCat(t.round_id()), t.phase(),
+                    absl::StrCat(t.current_version()),
+                    absl::StrCat(t.current_release()),
+                    absl::StrCat(t.rounds_committed()),
+                    absl::StrCat(t.assigned_devices()), YesNo(t.paused()),
+                    YesNo(t.pinned())});
+  }
+  return AlignColumns(rows);
+}
+
+std::string FormatDevices(const cohort::v1::ListDevicesResponse& response,
+                          bool json) {
+  if (json) return Json(response);
+  std::vector<std::vector<std::string>> rows = {
+      {"DEVICE", "LAST SEEN", "CHECK-INS", "ACCEPTED", "REJECTED"}};
+  for (const cohort::v1::DeviceInfo& d : response.devices()) {
+    rows.push_back({d.device_id(), Time(d.last_seen_unix_ms()),
+                    absl::StrCat(d.check_ins()),
+                    absl::StrCat(d.reports_accepted()),
+                    absl::StrCat(d.reports_rejected())});
+  }
+  std::string table = AlignColumns(rows);
+  if (response.devices_size() == 0) return table;
+  const cohort::v1::DeviceInfo& last =
+      response.devices(response.devices_size() - 1);
+  return absl::StrCat(table, "next page: --after=",
+                      Printable(last.device_id()), "\n");
+}
+
+std::string FormatRelease(const std::string& action, int64_t to_version,
+                          const cohort::v1::RollbackResponse& response,
+                          bool json) {
   if (json) return Json(response);
   return AlignColumns({
-      {"rolled back to", absl::StrCat("version ", to_version)},
+      {action, absl::StrCat("version ", to_version)},
       {"new version", absl::StrCat(response.version())},
       {"new release", response.release() == 0
                           ? std::string("none (releases are not signed)")

@@ -4,9 +4,12 @@
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
-//   cohortctl versions|releases|status --task=T --admin_address=HOST:PORT
-//       --ca_cert=ca.crt --cert=operator.crt --key=operator.key [--json]
-//   cohortctl rollback --task=T --to_version=V --reason=TEXT (+ the above)
+//   cohortctl versions|releases|status|devices --task=T
+//       --admin_address=HOST:PORT --ca_cert=ca.crt --cert=operator.crt
+//       --key=operator.key [--json]   (devices: [--limit=N --after=ID])
+//   cohortctl tasks (+ the connection flags above)
+//   cohortctl rollback|promote|pin --task=T --to_version=V --reason=TEXT (+)
+//   cohortctl pause|resume --task=T [--reason=TEXT] (+)
 //
 // Exit codes: 0 on success, 2 for bad usage, 1 when the work fails.
 
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/files.h"
 #include "common/base/command_line.h"
 #include "common/base/logging.h"
@@ -49,27 +53,26 @@ ABSL_FLAG(int, runs_b32, 60, "Timed batch-32 runs per variant.");
 
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kUsageHead[] =
     "Cohort operator tool.\n"
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
-    "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
-    "  cohortctl versions|releases|status --task=T --admin_address=HOST:PORT\n"
-    "      --ca_cert=ca.crt --cert=operator.crt --key=operator.key [--json]\n"
-    "  cohortctl rollback --task=T --to_version=V --reason=TEXT "
-    "--admin_address=...\n"
-    "      --ca_cert=... --cert=... --key=... [--json]\n"
+    "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n";
+// After the admin commands' lines (cohort::tools::AdminUsage()).
+constexpr char kUsageTail[] =
     "model optimize: trains or imports an fp32 model, derives ptq_int8,\n"
     "qat_int8, pruned (and pruned_int8) and distilled variants, writes\n"
     "<variant>.weights.pb and report.{txt,json} into --out and prints a\n"
     "report.\n"
     "keys: the offline root of trust (k of n root keys) and the release key\n"
     "it certifies for the coordinator (docs/LIFECYCLE.md).\n"
-    "versions, releases, status, rollback: the coordinator's admin API over\n"
-    "mTLS with an operator certificate; rollback publishes an earlier\n"
-    "version's weights under a new, higher release (docs/LIFECYCLE.md,\n"
-    "\"Rollback runbook\").";
+    "versions, releases, status, tasks, devices, rollback, promote, pin,\n"
+    "pause, resume: the coordinator's admin API over mTLS with an operator\n"
+    "certificate. rollback, promote and pin publish a version's weights\n"
+    "under a new, higher release (pin also holds every new version until\n"
+    "the next promote or rollback); pause stops opening rounds until resume\n"
+    "(docs/LIFECYCLE.md, \"Rollback runbook\").";
 
 int ModelOptimize() {
   cohort::tools::OptimizeOptions o;
@@ -116,7 +119,10 @@ int ModelOptimize() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> args = cohort::base::ParseCommandLine(argc, argv, kUsage);
+  const std::string usage =
+      absl::StrCat(kUsageHead, cohort::tools::AdminUsage(), kUsageTail);
+  std::vector<char*> args =
+      cohort::base::ParseCommandLine(argc, argv, usage.c_str());
   cohort::base::InitLogging(argv[0]);
   const std::vector<std::string> command(args.begin() + 1, args.end());
   if (command == std::vector<std::string>{"model", "optimize"}) {
@@ -130,6 +136,6 @@ int main(int argc, char** argv) {
     return cohort::tools::RunAdminCommand(command[0],
                                           absl::GetFlag(FLAGS_json));
   }
-  std::fprintf(stderr, "cohortctl: unknown command\n%s\n", kUsage);
+  std::fprintf(stderr, "cohortctl: unknown command\n%s\n", usage.c_str());
   return 2;
 }

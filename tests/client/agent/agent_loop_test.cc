@@ -113,6 +113,41 @@ TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
   EXPECT_GT(caps.memory_bytes(), 0);
 }
 
+// Field monitoring: asked to, the agent scores the model it was given on its
+// own data before training and sends the score with its update; not asked,
+// it sends none.
+TEST_F(AgentLoopTest, AskedToEvaluateItReportsTheModelsScoreBeforeTraining) {
+  options_.max_rounds = 2;
+  auto asked = Assignment(1);
+  asked.mutable_task_assignment()->set_evaluate_before_training(true);
+  state_->check_ins = {asked, Assignment(2)};
+  trainer_.evaluation = client::LocalEvaluation{40, 0.625, 0.875};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(state_->reports.size(), 2u);
+  ASSERT_TRUE(state_->reports[0].has_field_evaluation());
+  const cohort::v1::FieldEvaluation& f = state_->reports[0].field_evaluation();
+  EXPECT_EQ(f.version(), 1);
+  EXPECT_EQ(f.release(), 0);  // unsigned
+  EXPECT_EQ(f.num_examples(), 40);
+  EXPECT_DOUBLE_EQ(f.loss(), 0.625);
+  EXPECT_DOUBLE_EQ(f.accuracy(), 0.875);
+  EXPECT_FALSE(state_->reports[1].has_field_evaluation());
+  EXPECT_EQ(trainer_.evaluations.size(), 1u);
+}
+
+// A failed evaluation costs the score, not the round.
+TEST_F(AgentLoopTest, AFailedEvaluationStillReportsTheUpdate) {
+  options_.max_rounds = 1;
+  auto asked = Assignment(1);
+  asked.mutable_task_assignment()->set_evaluate_before_training(true);
+  state_->check_ins = {asked};
+  trainer_.evaluation = absl::InternalError("evaluation failed");
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(state_->reports.size(), 1u);
+  EXPECT_FALSE(state_->reports[0].has_field_evaluation());
+  EXPECT_EQ(trainer_.evaluations.size(), 1u);
+}
+
 TEST_F(AgentLoopTest, UnavailableIsRetriedAfterDiagnosingIt) {
   options_.max_rounds = 1;
   state_->check_ins = {absl::UnavailableError("down"),

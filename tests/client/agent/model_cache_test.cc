@@ -41,16 +41,44 @@ class ModelCacheTest : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
   }
-  // A fetch that serves `bytes` and counts its calls.
+  // A fetch that serves `bytes`, counts its calls and keeps the base offered.
   ModelCache::Fetch Serving(const std::string& bytes) {
-    return [this, bytes]() -> absl::StatusOr<std::string> {
+    return [this, bytes](const ModelBase& base) -> absl::StatusOr<std::string> {
       ++fetches_;
+      base_version_ = base.version;
+      base_bytes_ = std::string(base.bytes);
       return bytes;
     };
   }
   std::string dir_;
   int fetches_ = 0;
+  int64_t base_version_ = -1;
+  std::string base_bytes_;
 };
+
+TEST_F(ModelCacheTest, FetchIsOfferedTheHeldModelAsDeltaBase) {
+  ModelCache cache(dir_);
+  const std::string v4 = WeightsBytes({2, 3}, 0.5f);
+  ASSERT_TRUE(cache.Get(RefTo(v4, 4, "mlp"), Serving(v4)).ok());
+  EXPECT_EQ(base_version_, 0);
+  EXPECT_TRUE(base_bytes_.empty());
+  const std::string v5 = WeightsBytes({2, 3}, 0.75f);
+  ASSERT_TRUE(cache.Get(RefTo(v5, 5, "mlp"), Serving(v5)).ok());
+  EXPECT_EQ(base_version_, 4);
+  EXPECT_EQ(base_bytes_, v4);
+}
+
+TEST_F(ModelCacheTest, AlteredStateFileIsNoDeltaBase) {
+  ModelCache cache(dir_);
+  const std::string v4 = WeightsBytes({2, 3}, 0.5f);
+  ASSERT_TRUE(cache.Get(RefTo(v4, 4, "mlp"), Serving(v4)).ok());
+  ASSERT_TRUE(
+      base::WriteFileAtomically(ModelCache::ModelPath(dir_), "junk").ok());
+  const std::string v5 = WeightsBytes({2, 3}, 0.75f);
+  ASSERT_TRUE(cache.Get(RefTo(v5, 5, "mlp"), Serving(v5)).ok());
+  EXPECT_EQ(base_version_, 0);
+  EXPECT_TRUE(base_bytes_.empty());
+}
 
 TEST_F(ModelCacheTest, SameHashAndArchitectureIsServedFromMemory) {
   ModelCache cache(dir_);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/crypto/sha256.h"
+#include "common/model/delta.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/store/directory_store.h"
@@ -36,12 +37,15 @@ class CoordinatorServiceTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
+  // The streamed bytes; `first` (if set) gets the first chunk.
   std::string Fetch(int64_t version, int64_t offset, grpc::Status* status,
-                    int* chunks) {
+                    int* chunks, int64_t base_version = 0,
+                    cohort::v1::ModelChunk* first = nullptr) {
     grpc::ClientContext ctx;
     cohort::v1::FetchModelRequest req;
     req.set_version(version);
     req.set_offset(offset);
+    req.set_base_version(base_version);
     auto reader = stub_->FetchModel(&ctx, req);
     cohort::v1::ModelChunk chunk;
     std::string bytes;
@@ -49,11 +53,33 @@ class CoordinatorServiceTest : public ::testing::Test {
     while (reader->Read(&chunk)) {
       EXPECT_EQ(chunk.offset(), offset + static_cast<int64_t>(bytes.size()));
       EXPECT_LE(chunk.data().size(), size_t{CoordinatorService::kChunkBytes});
+      if (*chunks == 0 && first != nullptr) *first = chunk;
       bytes += chunk.data();
       ++*chunks;
     }
     *status = reader->Finish();
     return bytes;
+  }
+
+  // One device reports `value` everywhere and the round commits.
+  void CommitRound(float value) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->Participate(&ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id("d1");
+    ASSERT_TRUE(stream->Write(hello));
+    cohort::v1::ServerMessage reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_TRUE(reply.has_task_assignment());
+    cohort::v1::ClientMessage msg;
+    msg.mutable_report()->set_round_id(reply.task_assignment().round_id());
+    *msg.mutable_report()->mutable_delta() = model_.Filled(value);
+    msg.mutable_report()->set_num_examples(10);
+    ASSERT_TRUE(stream->Write(msg));
+    ASSERT_TRUE(stream->Read(&reply));
+    stream->WritesDone();
+    ASSERT_TRUE(stream->Finish().ok());
+    engine_->RunOnce();
   }
 
   std::string root_;
@@ -89,6 +115,50 @@ TEST_F(CoordinatorServiceTest, FetchModelRejectsBadOffsetAndUnknownVersion) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   Fetch(99, 0, &status, &chunks);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CoordinatorServiceTest, FetchModelFromAHeldVersionStreamsASmallerDelta) {
+  grpc::Status status;
+  int chunks = 0;
+  const std::string v1 = Fetch(1, 0, &status, &chunks);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  CommitRound(0.5f);
+  ASSERT_EQ(engine_->current_model()->version, 2);
+  const std::string v2 = engine_->current_model()->bytes;
+  ASSERT_NE(v1, v2);
+
+  cohort::v1::ModelChunk first;
+  const std::string delta = Fetch(2, 0, &status, &chunks, 1, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(first.encoding(), cohort::v1::ModelChunk::ZSTD_DELTA);
+  EXPECT_EQ(first.base_version(), 1);
+  EXPECT_EQ(first.total_size(), static_cast<int64_t>(delta.size()));
+  EXPECT_EQ(first.artifact_size(), static_cast<int64_t>(v2.size()));
+  EXPECT_EQ(first.sha256(), crypto::Sha256Hex(v2));
+  EXPECT_LT(delta.size(), v2.size() / 10);
+  auto rebuilt = model::ApplyDelta(v1, delta, first.artifact_size());
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(*rebuilt, v2);
+
+  // The same request gets the same stream, so a download resumes in it.
+  const int64_t cut = static_cast<int64_t>(delta.size() / 2);
+  EXPECT_EQ(Fetch(2, cut, &status, &chunks, 1), delta.substr(cut));
+  EXPECT_TRUE(status.ok());
+}
+
+TEST_F(CoordinatorServiceTest, FetchModelFromNoServedOtherVersionIsFull) {
+  CommitRound(0.5f);
+  const std::string v2 = engine_->current_model()->bytes;
+  for (int64_t base : {int64_t{0}, int64_t{2}, int64_t{99}, int64_t{-1}}) {
+    grpc::Status status;
+    int chunks = 0;
+    cohort::v1::ModelChunk first;
+    EXPECT_EQ(Fetch(2, 0, &status, &chunks, base, &first), v2) << base;
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(first.encoding(), cohort::v1::ModelChunk::FULL) << base;
+    EXPECT_EQ(first.total_size(), static_cast<int64_t>(v2.size()));
+    EXPECT_EQ(first.artifact_size(), static_cast<int64_t>(v2.size()));
+  }
 }
 
 TEST_F(CoordinatorServiceTest, ParticipateAssignsAcceptsReportAndCommits) {

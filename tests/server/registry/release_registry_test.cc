@@ -108,8 +108,35 @@ TEST_F(ReleaseRegistryTest, AReleaseByAnEarlierKeyIsReleasedAgainUnderTheNewOne)
   ASSERT_TRUE(current.ok() && current->has_value()) << current.status();
   EXPECT_EQ((*current)->record.release, 2);
   EXPECT_EQ((*current)->record.version, 2);
-  EXPECT_EQ((*current)->record.kind, ReleaseRecord::Kind::kPin);
+  // Re-signing keeps the kind: it is the same release, newly signed.
+  EXPECT_EQ((*current)->record.kind, ReleaseRecord::Kind::kPromote);
+  EXPECT_EQ((*current)->record.actor, "coordinator");
   EXPECT_TRUE((*signer)->IsSignedByThisKey((*current)->manifest).value_or(false));
+}
+
+// A quiet task's release is signed again before devices would refuse it
+// as expired (freeze protection must not freeze an idle fleet).
+TEST_F(ReleaseRegistryTest, AReleaseNearItsExpiryIsSignedAgain) {
+  ReleaseRegistry registry = Registry(signer_.get());  // TTL 1 h
+  ASSERT_TRUE(registry.Publish(Request(2)).ok());
+  clock_.Advance(absl::Minutes(29));
+  auto fresh = registry.Current();
+  ASSERT_TRUE(fresh.ok() && fresh->has_value()) << fresh.status();
+  EXPECT_EQ((*fresh)->record.release, 1);
+  clock_.Advance(absl::Minutes(2));  // under half the TTL left
+  auto again = registry.Current();
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
+  EXPECT_EQ((*again)->record.release, 2);
+  EXPECT_EQ((*again)->record.version, 2);
+  EXPECT_NE((*again)->record.reason.find("before it expires"),
+            std::string::npos) << (*again)->record.reason;
+  cohort::v1::ModelManifest m;
+  ASSERT_TRUE(m.ParseFromString((*again)->manifest.manifest()));
+  EXPECT_EQ(m.expires_at_unix_ms(),
+            absl::ToUnixMillis(clock_.Now() + absl::Hours(1)));
+  auto same = registry.Current();
+  ASSERT_TRUE(same.ok() && same->has_value());
+  EXPECT_EQ((*same)->record.release, 2);  // not signed again and again
 }
 
 TEST_F(ReleaseRegistryTest, ACertificateForAnotherKeyIsRefusedAtStartUp) {

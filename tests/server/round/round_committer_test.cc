@@ -315,5 +315,65 @@ TEST_F(SignedCommitTest, RollBackRepublishesOldWeightsUnderAHigherRelease) {
   EXPECT_EQ(m->release(), 2);
 }
 
+// A pin releases the pinned weights and holds every new version until an
+// operator promotes one; each step is a new, higher release.
+TEST_F(SignedCommitTest, APinHoldsNewVersionsUntilAPromote) {
+  ReleaseRegistry registry = Registry(store_.get());
+  RoundCommitter committer(options_, store_.get(), &model_, &clock_, &registry);
+  auto v1 = committer.CommitInitial();
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  auto v2 = committer.Commit(ResultOf(*v1, 1, 0.5f));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  auto pin = committer.RollBack(**v1, 2, "freeze for the launch",
+                                "operator:alice", ReleaseRecord::Kind::kPin);
+  ASSERT_TRUE(pin.ok()) << pin.status();
+  EXPECT_EQ((*pin)->version, 3);
+  EXPECT_EQ((*pin)->release, 3);
+  EXPECT_TRUE((*pin)->pinned);
+  auto held = committer.Commit(ResultOf(*pin, 2, 0.5f));
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE((*held)->held);
+  EXPECT_EQ((*held)->version, 4);
+  EXPECT_NE((*held)->held_reason.find("pinned"), std::string::npos);
+  auto release = store_->GetCurrentRelease("t");
+  ASSERT_TRUE(release.ok() && release->has_value());
+  EXPECT_EQ((*release)->release, 3);
+  EXPECT_EQ((*release)->kind, ReleaseRecord::Kind::kPin);
+  auto promoted = committer.RollBack(**held, 3, "reviewed", "operator:alice",
+                                     ReleaseRecord::Kind::kPromote);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_EQ((*promoted)->version, 5);
+  EXPECT_EQ((*promoted)->release, 4);
+  EXPECT_FALSE((*promoted)->pinned);
+  auto next = committer.Commit(ResultOf(*promoted, 3, 0.5f));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_FALSE((*next)->held);
+  EXPECT_EQ((*next)->version, 6);
+  EXPECT_EQ((*next)->release, 5);
+  auto m = DeviceView(**next, keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->version(), 6);
+}
+
+// A task where no round commits for half the manifest TTL still serves a
+// manifest devices accept: the engine adopts the re-signed release.
+TEST_F(SignedCommitTest, AQuietEngineServesAReSignedReleaseBeforeExpiry) {
+  ReleaseRegistry registry = Registry(store_.get());  // TTL 24 h
+  RoundEngine engine(options_, store_.get(), &model_, &clock_, nullptr, &registry);
+  ASSERT_TRUE(engine.Start().ok());
+  EXPECT_EQ(engine.current_model()->release, 1);
+  clock_.Advance(absl::Hours(13));
+  keys_.now = clock_.Now();
+  EXPECT_TRUE(engine.RunOnce());
+  const auto model = engine.current_model();
+  EXPECT_EQ(model->version, 1);
+  EXPECT_EQ(model->release, 2);
+  auto m = DeviceView(*model, keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->release(), 2);
+  EXPECT_GT(m->expires_at_unix_ms(),
+            absl::ToUnixMillis(clock_.Now() + absl::Hours(23)));
+}
+
 }  // namespace
 }  // namespace cohort::server

@@ -453,5 +453,126 @@ TEST_F(RoundEngineTest, DropDuringSelectionFreesTheSlot) {
   EXPECT_EQ(engine->phase(), RoundPhase::kReporting);
 }
 
+// Plays one full round: 13 devices check in, the first 10 report `value`
+// (with a field evaluation of `served` at `field_accuracy` when >= 0),
+// then the driver commits.
+void PlayRound(RoundEngine& engine, float value, double field_accuracy,
+               int64_t served) {
+  int assigned = 0;
+  bool asked = false;
+  for (int i = 0; i < 13; ++i) {
+    auto out = engine.CheckIn("device-" + std::to_string(i));
+    if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&out)) {
+      ++assigned;
+      asked = a->evaluate_before_training();
+    }
+  }
+  ASSERT_EQ(assigned, 13);
+  EXPECT_EQ(asked, field_accuracy >= 0);
+  const int64_t round = engine.round_id();
+  for (int i = 0; i < 10; ++i) {
+    cohort::v1::Report r;
+    r.set_round_id(round);
+    *r.mutable_delta() = FakeTaskModel().Filled(value);
+    r.set_num_examples(1);
+    r.set_train_loss(1.0);
+    if (field_accuracy >= 0) {
+      auto* f = r.mutable_field_evaluation();
+      f->set_version(served);
+      f->set_num_examples(30);
+      f->set_loss(0.5);
+      f->set_accuracy(field_accuracy);
+    }
+    auto ack = engine.SubmitReport("device-" + std::to_string(i), r);
+    ASSERT_TRUE(ack.ok()) << ack.status();
+  }
+  EXPECT_TRUE(engine.RunOnce());
+}
+
+TEST_F(RoundEngineTest, TheGateHoldsAVersionWhoseAccuracyFell) {
+  options_.gate_max_accuracy_drop = 0.1;
+  auto engine = MakeEngine();
+  PlayRound(*engine, 1.0f, -1, 0);   // v2: accuracy 1.0 (a rise passes)
+  PlayRound(*engine, -1.0f, -1, 0);  // v3: accuracy 0.0, held
+  ASSERT_EQ(summaries_.size(), 2u);
+  EXPECT_EQ(summaries_[1].outcome, RoundSummary::Outcome::kHeld);
+  EXPECT_EQ(summaries_[1].version, 3);
+  EXPECT_EQ(engine->current_model()->version, 2);
+  auto held = store_->GetVersion("t", 3);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE(held->held);
+  EXPECT_EQ(held->parent, 2);
+  PlayRound(*engine, 0.5f, -1, 0);  // v4 trains from v2 again: 1.5
+  EXPECT_EQ(summaries_[2].outcome, RoundSummary::Outcome::kCommitted);
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_EQ((*current)->version, 4);
+  EXPECT_EQ((*current)->parent, 2);
+  EXPECT_DOUBLE_EQ((*current)->metrics.at("test_accuracy"), 1.5);
+  // A restart resumes from v4 and numbers the next version 5.
+  engine.reset();
+  auto again = MakeEngine();
+  EXPECT_EQ(again->current_model()->version, 4);
+  PlayRound(*again, 0.25f, -1, 0);
+  EXPECT_EQ(again->current_model()->version, 5);
+}
+
+TEST_F(RoundEngineTest, FieldMonitoringRollsBackAVersionDevicesScoreWorse) {
+  options_.field_min_reports = 5;
+  options_.field_max_accuracy_drop = 0.05;
+  auto engine = MakeEngine();
+  PlayRound(*engine, 1.0f, 0.80, 1);  // devices score v1; v2 committed
+  PlayRound(*engine, 1.0f, 0.78, 2);  // v2 scores 0.02 lower: within margin
+  ASSERT_EQ(summaries_.size(), 2u);
+  EXPECT_EQ(summaries_[1].outcome, RoundSummary::Outcome::kCommitted);
+  EXPECT_EQ(engine->current_model()->version, 3);
+  PlayRound(*engine, 1.0f, 0.30, 3);  // v3 scores far lower: rolled back
+  ASSERT_EQ(summaries_.size(), 3u);
+  const RoundSummary& s = summaries_[2];
+  EXPECT_EQ(s.outcome, RoundSummary::Outcome::kRolledBack);
+  EXPECT_EQ(s.version, 4);
+  EXPECT_EQ(s.field_reports, 10);
+  EXPECT_DOUBLE_EQ(s.field_accuracy, 0.30);
+  auto v2 = store_->GetVersion("t", 2);
+  auto v4 = store_->GetVersion("t", 4);
+  ASSERT_TRUE(v2.ok() && v4.ok());
+  EXPECT_EQ(v4->weights, v2->weights);  // the round's own update is dropped
+  EXPECT_EQ(v4->metrics.at("rolled_back_from"), 2.0);
+  EXPECT_EQ(engine->current_model()->version, 4);
+  // The rollback is judged a rise, not rolled back again.
+  PlayRound(*engine, 1.0f, 0.79, 4);
+  EXPECT_EQ(summaries_[3].outcome, RoundSummary::Outcome::kCommitted);
+}
+
+TEST_F(RoundEngineTest, MalformedFieldEvaluationsAreIgnoredNotCounted) {
+  options_.field_min_reports = 1;
+  auto engine = MakeEngine();
+  PlayRound(*engine, 1.0f, 1.5, 1);  // accuracy out of range: ignored
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].field_reports, 0);
+  EXPECT_TRUE(std::isnan(summaries_[0].field_accuracy));
+  PlayRound(*engine, 1.0f, 0.5, 1);  // names version 1, but 2 is served
+  EXPECT_EQ(summaries_[1].field_reports, 0);
+}
+
+TEST_F(RoundEngineTest, APausedTaskTurnsDevicesAwayAndAbandonsNothing) {
+  auto engine = MakeEngine();
+  const int64_t round = engine->round_id();
+  engine->SetPaused(true, "maintenance", "operator:alice");
+  EXPECT_TRUE(engine->paused());
+  auto out = engine->CheckIn(Dev(0));
+  ASSERT_TRUE(std::holds_alternative<cohort::v1::RetryWindow>(out));
+  EXPECT_EQ(std::get<cohort::v1::RetryWindow>(out).reason(), "task paused");
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Minutes(2));
+    EXPECT_TRUE(engine->RunOnce());
+  }
+  EXPECT_TRUE(abandoned_.empty());
+  EXPECT_EQ(engine->round_id(), round);
+  engine->SetPaused(false, "done", "operator:alice");
+  EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(
+      engine->CheckIn(Dev(0))));
+}
+
 }  // namespace
 }  // namespace cohort::server

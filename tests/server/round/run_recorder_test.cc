@@ -62,6 +62,30 @@ TEST(RunRecorderTest, FileWithOtherColumnsIsMovedAsideNotMixed) {
   EXPECT_EQ(moved, 1);
 }
 
+// A held round and a rolled-back one say so, with the field accuracy of
+// the version they trained from.
+TEST(RunRecorderTest, RowsSayWhatBecameOfTheVersion) {
+  const std::string dir = TestDir();
+  {
+    auto recorder = RunRecorder::Create(dir, nullptr);
+    ASSERT_TRUE(recorder.ok()) << recorder.status();
+    RoundSummary held = Summary(4);
+    held.outcome = RoundSummary::Outcome::kHeld;
+    held.field_accuracy = 0.5;
+    held.field_reports = 3;
+    (*recorder)->Record(held);
+    RoundSummary rolled = Summary(5);
+    rolled.outcome = RoundSummary::Outcome::kRolledBack;
+    rolled.field_accuracy = 0.125;
+    rolled.field_reports = 7;
+    (*recorder)->Record(rolled);
+  }
+  auto csv = base::ReadFile(dir + "/metrics.csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_NE(csv->find(",0.500000,3,held\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0.125000,7,rolled_back\n"), std::string::npos) << *csv;
+}
+
 // The shared columns: drops by cause, the clipped fraction, and how many
 // rounds were abandoned since the previous row, whose reasons go to `out`.
 TEST(RunRecorderTest, RowsCountDropsByCauseClippingAndAbandonedRounds) {
@@ -92,8 +116,8 @@ TEST(RunRecorderTest, RowsCountDropsByCauseClippingAndAbandonedRounds) {
   auto csv = base::ReadFile(dir + "/metrics.csv");
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(CountLines(*csv), 1 + 2) << *csv;  // the abandoned round has no row
-  EXPECT_NE(csv->find(",1,2,3,4,0.250000,1\n"), std::string::npos) << *csv;
-  EXPECT_NE(csv->find(",0,0,0,0,nan,0\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",1,2,3,4,0.250000,1,nan,0,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0,0,0,0,nan,0,nan,0,committed\n"), std::string::npos) << *csv;
   EXPECT_NE(std::string(RunRecorder::kHeader).find(kRoundOutcomeHeader),
             std::string::npos);
   auto log = base::ReadFile(log_path);

@@ -169,6 +169,7 @@ void ExpectSameRecord(const ModelVersionRecord& got,
   EXPECT_EQ(got.round_id, want.round_id);
   EXPECT_EQ(got.architecture, want.architecture);
   EXPECT_EQ(got.created_at_unix_ms, want.created_at_unix_ms);
+  EXPECT_EQ(got.held, want.held);
   EXPECT_EQ(got.metrics.size(), want.metrics.size());
   for (const auto& [name, value] : want.metrics) {
     auto it = got.metrics.find(name);
