@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <memory>
 #include <regex>
 #include <string>
@@ -148,6 +149,25 @@ TEST_F(AdminTest, AdminPortAdmitsOnlyOperatorCertificates) {
   // Refused by the TLS handshake (UNAVAILABLE), never by the service.
   EXPECT_NE(anonymous.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << anonymous.error_message();
+
+  // An operator certificate that has expired fails the handshake too: the
+  // CA signed it, the subject is allowed, but it is out of date.
+  const std::string expired = pki_dir_ + "/operator-expired";
+  ASSERT_EQ(std::system(absl::StrCat(
+                "cp ", pki_dir_, "/operator.key ", expired, ".key && "
+                "openssl req -new -key ", expired, ".key -subj /CN=operator "
+                "-out ", expired, ".csr 2>/dev/null && "
+                "openssl x509 -req -in ", expired, ".csr -CA ", pki_dir_,
+                "/ca.crt -CAkey ", pki_dir_, "/ca.key -CAcreateserial "
+                "-days -1 -out ", expired, ".crt 2>/dev/null")
+                .c_str()),
+            0);
+  EXPECT_EQ(Cohortctl({"status", "--task=admin_it"}, admin_port,
+                      "operator-expired", &log),
+            1)
+      << log;
+  EXPECT_EQ(log.find("PERMISSION_DENIED"), std::string::npos) << log;
+  EXPECT_EQ(log.find("admin_it  "), std::string::npos) << log;
 
   server->Signal(SIGTERM);
   auto code = server->Wait(absl::Seconds(30));
