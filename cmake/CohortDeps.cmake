@@ -5,6 +5,9 @@ find_package(absl CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(glog CONFIG REQUIRED)
+# Prometheus metrics (server/metrics links prometheus-cpp::core only; the
+# package's config also looks for civetweb, CURL and ZLIB).
+find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(GTest CONFIG REQUIRED)
@@ -13,4 +16,6 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 # libpq itself: the store strips passwords from DSNs with PQconninfoParse.
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+# sd_notify for Type=notify units (common/base/service_notify).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 find_package(Torch CONFIG REQUIRED)

@@ -21,9 +21,12 @@
 #include "client/agent/model_cache.h"
 #include "client/transport/tls_probe.h"
 #include "client/agent/profile.h"
+#include "client/agent/watched_trainer.h"
+#include "common/base/clock.h"
 #include "common/base/command_line.h"
 #include "common/base/files.h"
 #include "common/base/logging.h"
+#include "common/base/service_notify.h"
 #include "common/base/signals.h"
 #include "common/base/textproto.h"
 
@@ -123,10 +126,13 @@ absl::StatusOr<cohort::client::AgentOptions> LoadConfig() {
 }
 
 // The daemon: trains and reports until `stop` or max_rounds. `running` is
-// what the signal callback cancels, guarded by `mu`.
+// what the signal callback cancels, guarded by `mu`. `notifier` hears
+// READY=1 after set-up, status and watchdog pings while it runs
+// (WatchedTrainer), and STOPPING=1.
 int RunAgent(const cohort::client::AgentOptions& options,
              absl::Notification* stop, absl::Mutex* mu,
-             cohort::client::Agent** running) {
+             cohort::client::Agent** running,
+             cohort::base::ServiceNotifier* notifier) {
   if (absl::Status own =
           cohort::client::CheckDeviceCertificate(options.tls, absl::Now());
       !own.ok()) {
@@ -138,8 +144,10 @@ int RunAgent(const cohort::client::AgentOptions& options,
   if (!transport.ok()) return Fail(transport.status());
   auto guard = cohort::client::MakeReleaseGuard(options);
   if (!guard.ok()) return Fail(guard.status());
-  cohort::client::Agent agent(options, std::move(*transport), trainer->get(),
-                              stop, *std::move(guard));
+  cohort::client::WatchedTrainer watched(trainer->get(),
+                                        cohort::base::RealClock::Get());
+  cohort::client::Agent agent(options, std::move(*transport), &watched, stop,
+                              *std::move(guard));
   {
     absl::MutexLock lock(mu);
     *running = &agent;
@@ -147,7 +155,13 @@ int RunAgent(const cohort::client::AgentOptions& options,
   LOG(INFO) << "device " << options.device_id << " holds "
             << (*trainer)->num_examples() << " examples; server "
             << options.server_address;
+  auto monitor =
+      cohort::client::NotifyAgentRunning(*notifier, options, watched);
   absl::Status s = agent.Run();
+  monitor.reset();  // no watchdog pings once the loop has returned
+  cohort::base::NotifyStopping(
+      *notifier, absl::StrCat("stopping after ", agent.rounds_reported(),
+                              " rounds reported"));
   {
     absl::MutexLock lock(mu);
     *running = nullptr;
@@ -180,5 +194,6 @@ int main(int argc, char** argv) {
   auto options = LoadConfig();
   if (!options.ok()) return Fail(options.status());
   if (profile) return Profile(*options);
-  return RunAgent(*options, &stop, &agent_mu, &running);
+  cohort::base::SystemdNotifier notifier;  // a no-op without NOTIFY_SOCKET
+  return RunAgent(*options, &stop, &agent_mu, &running, &notifier);
 }

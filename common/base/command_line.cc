@@ -1,9 +1,13 @@
 #include "common/base/command_line.h"
 
+#include <string>
+
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace cohort::base {
 
@@ -16,6 +20,11 @@ std::vector<char*> ParseCommandLine(int argc, char** argv, const char* usage) {
            absl::EndsWith(file, "_command.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
+  const std::string name(absl::string_view(argv[0]).substr(
+      absl::string_view(argv[0]).find_last_of('/') + 1));
+  config.version_string = [name] {
+    return absl::StrCat(name, " ", COHORT_VERSION, "\n");
+  };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
   return absl::ParseCommandLine(argc, argv);

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "common/base/listen_socket.h"
 #include "server/api/sockets.h"
 
 namespace cohort::server {
@@ -277,10 +278,10 @@ absl::StatusOr<std::unique_ptr<FrontDoor>> FrontDoor::Listen(
     return absl::InvalidArgumentError(
         absl::StrCat("Unix socket path too long: ", backend_path));
   }
-  auto fd = BindListener(listen_address);
+  auto fd = base::BindListener(listen_address);
   if (!fd.ok()) return fd.status();
   return std::unique_ptr<FrontDoor>(new FrontDoor(
-      *fd, BoundPort(*fd), std::move(backend_path), options));
+      *fd, base::BoundPort(*fd), std::move(backend_path), options));
 }
 
 FrontDoor::FrontDoor(int listen_fd, int port, std::string backend_path,

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,11 +20,17 @@
 #include "common/ml/model.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/api/admin_service.h"
 #include "server/api/coordinator_service.h"
+#include "server/api/engine_health.h"
 #include "server/api/front_door.h"
 #include "server/api/tls.h"
+#include "server/api/health_monitor.h"
+#include "server/metrics/live_gauges.h"
+#include "server/metrics/metrics_server.h"
+#include "server/metrics/round_counters.h"
 #include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
 #include "server/round/task_assembly.h"
@@ -156,6 +164,9 @@ absl::StatusOr<AdminApi> ServeAdminApi(
   return api;
 }
 
+// How often the store is probed for grpc.health.v1.
+constexpr absl::Duration kHealthProbeInterval = absl::Seconds(5);
+
 // Stops the admin API first (a rollback that arrives now gets UNAVAILABLE
 // from the stopped engine; one in flight finishes within the deadline),
 // then the device API.
@@ -217,7 +228,60 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> LoadSigner(
   return signer;
 }
 
-absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
+// What the metrics port reads at each scrape: the engine's current release
+// and pause, and the public port's counters. Both must outlive the metrics
+// server (Serve declares it after them).
+std::shared_ptr<LiveGauges> LiveGaugesOf(const std::string& task,
+                                         const RoundEngine& engine,
+                                         const FrontDoor& door) {
+  return std::make_shared<LiveGauges>(task, [&engine, &door] {
+    const FrontDoor::Counters& c = door.counters();
+    LiveState state;
+    state.model = engine.current_model();
+    state.paused = engine.paused();
+    state.connections = ConnectionCounts{
+        .accepted = c.accepted.load(),
+        .refused = c.refused.load(),
+        .shed = c.shed_on_descriptor_exhaustion.load(),
+        .open = c.open.load(),
+        .unauthenticated = c.unauthenticated.load()};
+    return state;
+  });
+}
+
+// grpc.health.v1 on both ports (EnableDefaultHealthCheckService) follows
+// the store: NOT_SERVING while a cheap read of it fails, SERVING again when
+// it answers.
+std::unique_ptr<HealthMonitor> WatchHealth(Store* store,
+                                           const std::string& task,
+                                           std::vector<grpc::Server*> servers) {
+  auto monitor = std::make_unique<HealthMonitor>(
+      [store, task] { return store->LastRoundId(task).status(); },
+      [servers](bool serving, const absl::Status&) {
+        for (grpc::Server* server : servers) {
+          if (server == nullptr) continue;
+          grpc::HealthCheckServiceInterface* health =
+              server->GetHealthCheckService();
+          if (health != nullptr) health->SetServingStatus(serving);
+        }
+      },
+      kHealthProbeInterval);
+  monitor->Start();
+  return monitor;
+}
+
+// Tells systemd and the log that the engine has stopped.
+void ReportStopping(base::ServiceNotifier& notifier, const RoundEngine& engine) {
+  const std::string what = absl::StrCat(
+      "stopping after ", engine.rounds_committed(),
+      " committed rounds; model version ", engine.current_model()->version);
+  base::NotifyStopping(notifier, what);
+  LOG(INFO) << what;
+}
+
+absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
+                   base::ServiceNotifier* notifier) {
+  grpc::EnableDefaultHealthCheckService(true);
   COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                           OpenStoreForServer(options.store));
@@ -229,11 +293,15 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
                           RunRecorder::Create(options.run_dir, stdout));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<ReleaseSigner> signer,
                           LoadSigner(options.signing));
+  auto counters = std::make_shared<RoundCounters>(options.round.task);
   COHORT_ASSIGN_OR_RETURN(
       AssembledTask task,
       AssembleTask(std::move(store), ModelSpecOf(options), std::move(holdout),
                    options.round, base::RealClock::Get(),
-                   [&recorder](const RoundSummary& s) { recorder->Record(s); },
+                   [&recorder, counters](const RoundSummary& s) {
+                     recorder->Record(s);
+                     counters->Record(s);
+                   },
                    ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
   CoordinatorService service(&engine);
@@ -242,12 +310,21 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
   COHORT_ASSIGN_OR_RETURN(AdminApi admin,
                           ServeAdminApi(options.admin, credentials,
                                         task.store.get(), &engine));
+  COHORT_ASSIGN_OR_RETURN(
+      std::unique_ptr<MetricsServer> metrics,
+      ServeMetrics(options.metrics,
+                   {counters->registry(),
+                    LiveGaugesOf(options.round.task, engine, *serving.door)}));
   COHORT_RETURN_IF_ERROR(AnnounceServing(options, serving.door->port(),
                                          engine.current_model()->version));
+  auto health = WatchHealth(task.store.get(), options.round.task,
+                            {serving.grpc.get(), admin.grpc.get()});
+  auto monitor = NotifyServing(*notifier, engine, serving.door->port(),
+                               base::RealClock::Get());
   engine.Run(stop);
-  LOG(INFO) << "stopping after " << engine.rounds_committed()
-            << " committed rounds; model version "
-            << engine.current_model()->version;
+  monitor.reset();  // no watchdog pings once the engine has stopped
+  health.reset();
+  ReportStopping(*notifier, engine);
   StopServing(admin, serving);
   return absl::OkStatus();
 }
@@ -255,11 +332,12 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop) {
 }  // namespace
 
 absl::Status RunServer(const cohort::v1::ServerConfig& config,
-                       absl::Notification* stop) {
+                       absl::Notification* stop,
+                       base::ServiceNotifier* notifier) {
   COHORT_ASSIGN_OR_RETURN(
       ServerOptions options,
       ResolveServerOptions(config, base::RaiseDescriptorLimit()));
-  return Serve(options, stop);
+  return Serve(options, stop, notifier);
 }
 
 }  // namespace cohort::server

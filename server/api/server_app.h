@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "cohort/v1/config.pb.h"
+#include "common/base/service_notify.h"
 #include "server/api/server_options.h"
 #include "server/store/store.h"
 
@@ -21,9 +22,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options);
 // field) before anything else; then opens the store, loads the holdout set,
 // starts the round engine and serves the device API over TLS. Nothing after
 // resolution reads `config`. Returns the first start-up error (bad config,
-// store, TLS, port in use).
+// store, TLS, port in use). Tells `notifier` READY=1 once serving, status
+// and watchdog pings while the engine runs (EngineHealth), and STOPPING=1
+// when it stops.
 absl::Status RunServer(const cohort::v1::ServerConfig& config,
-                       absl::Notification* stop);
+                       absl::Notification* stop,
+                       base::ServiceNotifier* notifier);
 
 }  // namespace cohort::server
 

@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/base/command_line.h"
 #include "common/base/logging.h"
+#include "common/base/service_notify.h"
 #include "common/base/signals.h"
 #include "common/base/textproto.h"
 #include "server/api/server_app.h"
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
     config.mutable_store()->set_backend(cohort::v1::StoreConfig::POSTGRES);
     config.mutable_store()->set_postgres_dsn(absl::GetFlag(FLAGS_postgres_dsn));
   }
-  absl::Status s = cohort::server::RunServer(config, &stop);
+  cohort::base::SystemdNotifier notifier;  // a no-op without NOTIFY_SOCKET
+  absl::Status s = cohort::server::RunServer(config, &stop, &notifier);
   if (!s.ok()) {
     std::fprintf(stderr, "cohort-server: %s\n", s.ToString().c_str());
     return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

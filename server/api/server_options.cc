@@ -121,6 +121,24 @@ absl::StatusOr<AdminOptions> ResolveAdmin(const cohort::v1::AdminConfig& c,
   return o;
 }
 
+// The metrics port is plain HTTP and off unless an address is given.
+absl::StatusOr<MetricsOptions> ResolveMetrics(
+    const cohort::v1::MetricsConfig& c) {
+  MetricsOptions o;
+  if (c.listen_address().empty()) {
+    if (!c.port_file().empty()) {
+      return FieldError("metrics.port_file", "needs metrics.listen_address");
+    }
+    return o;
+  }
+  COHORT_RETURN_IF_ERROR(
+      base::SplitHostPort(c.listen_address(), "metrics.listen_address")
+          .status());
+  o.listen_address = c.listen_address();
+  o.port_file = c.port_file();
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerOptions> ResolveServerOptions(
@@ -133,6 +151,7 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   COHORT_RETURN_IF_ERROR(ResolveHoldout(config.holdout(), o));
   COHORT_ASSIGN_OR_RETURN(o.signing, ResolveSigning(config.signing()));
   COHORT_ASSIGN_OR_RETURN(o.admin, ResolveAdmin(config.admin(), config.tls()));
+  COHORT_ASSIGN_OR_RETURN(o.metrics, ResolveMetrics(config.metrics()));
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

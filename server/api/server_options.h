@@ -11,6 +11,7 @@
 #include "common/data/idx_reader.h"
 #include "server/api/admin_service.h"
 #include "server/api/front_door.h"
+#include "server/metrics/metrics_server.h"
 #include "server/round/report_size.h"
 #include "server/round/round_options.h"
 
@@ -71,6 +72,8 @@ struct ServerOptions {
   SigningOptions signing;
   // The operator's admin port (mTLS with tls.ca_cert_path); off by default.
   AdminOptions admin;
+  // The Prometheus metrics port (plain HTTP); off by default.
+  MetricsOptions metrics;
 };
 
 // The one resolver of ServerConfig. `descriptor_limit` is the process's soft
@@ -85,7 +88,8 @@ struct ServerOptions {
 // without store.postgres_dsn; admin.listen_address that is not host:port
 // or comes without tls.ca_cert_path; admin.port_file or
 // admin.allowed_subjects without admin.listen_address; an empty
-// admin.allowed_subjects entry; and
+// admin.allowed_subjects entry; metrics.listen_address that is not
+// host:port; metrics.port_file without metrics.listen_address; and
 // holdout.use_test_split, which does not apply (the holdout is always the
 // test split). Reads no files: a missing holdout or certificate is reported
 // when RunServer opens it.

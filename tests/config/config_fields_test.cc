@@ -90,6 +90,8 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << ",[" << absl::StrJoin(o.signing.root_paths, ",") << "]}";
   out << " admin={" << o.admin.listen_address << "," << o.admin.port_file
       << ",[" << absl::StrJoin(o.admin.allowed_subjects, ",") << "]}";
+  out << " metrics={" << o.metrics.listen_address << ","
+      << o.metrics.port_file << "}";
   return out.str();
 }
 

@@ -87,10 +87,17 @@ TEST_F(AdminTest, AdminPortAdmitsOnlyOperatorCertificates) {
   o.task = "admin_it";
   o.extra = AdminConfig();
   auto server = StartServer(o, "server");
-  ASSERT_GT(WaitForPort(*server, "server"), 0) << server->Log();
+  const int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
   const int admin_port = AdminPort();
   ASSERT_GT(admin_port, 0) << server->Log();
   std::string log;
+
+  // grpc.health.v1 answers on both ports (the store is reachable).
+  for (int p : {admin_port, port}) {
+    EXPECT_EQ(Cohortctl({"health"}, p, "operator", &log), 0) << log;
+    EXPECT_EQ(log, "SERVING\n") << "port " << p;
+  }
 
   // A device certificate passes the TLS handshake (same CA) but not the
   // allow-list.

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cohort/v1/admin.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "grpcpp/grpcpp.h"
@@ -43,6 +44,8 @@ ABSL_FLAG(std::string, reason, "",
 ABSL_FLAG(int32_t, limit, 0,
           "devices: at most this many devices (0: the coordinator's default "
           "and cap, 1000).");
+ABSL_FLAG(std::string, service, "",
+          "health: the service to ask about (\"\" = the whole server).");
 ABSL_FLAG(std::string, after, "",
           "devices: list the devices whose id comes after this one (the "
           "next page: the last id of the previous one).");
@@ -62,7 +65,10 @@ constexpr char kAdminUsage[] =
     "  cohortctl rollback|promote|pin --task=T --to_version=V --reason=TEXT\n"
     "      --admin_address=... --ca_cert=... --cert=... --key=... [--json]\n"
     "  cohortctl pause|resume --task=T [--reason=TEXT] --admin_address=...\n"
-    "      --ca_cert=... --cert=... --key=... [--json]\n";
+    "      --ca_cert=... --cert=... --key=... [--json]\n"
+    "  cohortctl health --admin_address=HOST:PORT (admin or device port)\n"
+    "      --ca_cert=... --cert=... --key=... [--service=NAME] [--json]\n"
+    "      exit 0 when SERVING, 1 otherwise\n";
 
 // Reads are quick; a release waits for the round engine (at most two
 // minutes, RoundEngine::RollBack) and then the store.
@@ -73,6 +79,10 @@ constexpr absl::Duration kReleaseDeadline = absl::Seconds(150);
 using CallFn = absl::StatusOr<std::string> (*)(Admin::Stub& stub,
                                                grpc::ClientContext& context,
                                                bool json);
+// One call on a channel (the admin API through OnAdmin, or health).
+using ChannelFn = absl::StatusOr<std::string> (*)(
+    const std::shared_ptr<grpc::Channel>& channel,
+    grpc::ClientContext& context, bool json);
 
 // One admin command: the flags it needs and its call.
 struct AdminCommand {
@@ -82,7 +92,7 @@ struct AdminCommand {
   // Publishes a release: needs --to_version and --reason, and waits up to
   // kReleaseDeadline.
   bool releases;
-  CallFn call;
+  ChannelFn call;
 };
 
 absl::Status FromGrpc(const grpc::Status& status) {
@@ -207,17 +217,46 @@ absl::StatusOr<std::string> CallResume(Admin::Stub& stub,
   return CallSetPaused(&Admin::Stub::Resume, stub, context, json);
 }
 
+template <CallFn kCall>
+absl::StatusOr<std::string> OnAdmin(
+    const std::shared_ptr<grpc::Channel>& channel,
+    grpc::ClientContext& context, bool json) {
+  std::unique_ptr<Admin::Stub> stub = Admin::NewStub(channel);
+  return kCall(*stub, context, json);
+}
+
+// grpc.health.v1 Check on --admin_address (either port): the status, and an
+// UNAVAILABLE error unless it is SERVING, so the exit code says it.
+absl::StatusOr<std::string> CallHealth(
+    const std::shared_ptr<grpc::Channel>& channel,
+    grpc::ClientContext& context, bool json) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(absl::GetFlag(FLAGS_service));
+  grpc::health::v1::HealthCheckResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(stub->Check(&context, request, &response)));
+  const std::string status =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+          response.status());
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(status);
+  }
+  return json ? absl::StrCat("{\"status\":\"", status, "\"}\n")
+              : absl::StrCat(status, "\n");
+}
+
 constexpr AdminCommand kCommands[] = {
-    {"versions", true, false, &CallVersions},
-    {"releases", true, false, &CallReleases},
-    {"status", true, false, &CallStatus},
-    {"tasks", false, false, &CallTasks},
-    {"devices", true, false, &CallDevices},
-    {"rollback", true, true, &CallRollback},
-    {"promote", true, true, &CallPromote},
-    {"pin", true, true, &CallPin},
-    {"pause", true, false, &CallPause},
-    {"resume", true, false, &CallResume},
+    {"versions", true, false, &OnAdmin<&CallVersions>},
+    {"releases", true, false, &OnAdmin<&CallReleases>},
+    {"status", true, false, &OnAdmin<&CallStatus>},
+    {"tasks", false, false, &OnAdmin<&CallTasks>},
+    {"devices", true, false, &OnAdmin<&CallDevices>},
+    {"rollback", true, true, &OnAdmin<&CallRollback>},
+    {"promote", true, true, &OnAdmin<&CallPromote>},
+    {"pin", true, true, &OnAdmin<&CallPin>},
+    {"pause", true, false, &OnAdmin<&CallPause>},
+    {"resume", true, false, &OnAdmin<&CallResume>},
+    {"health", false, false, &CallHealth},
 };
 
 // The command named `name`; nullptr for none.
@@ -296,12 +335,11 @@ int Run(const AdminCommand& command, bool json) {
                  channel.status().ToString().c_str());
     return 2;
   }
-  std::unique_ptr<Admin::Stub> stub = Admin::NewStub(*channel);
   grpc::ClientContext context;
   const absl::Duration timeout =
       command.releases ? kReleaseDeadline : kReadDeadline;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  absl::StatusOr<std::string> text = command.call(*stub, context, json);
+  absl::StatusOr<std::string> text = command.call(*channel, context, json);
   if (!text.ok()) {
     std::fprintf(stderr, "cohortctl: %s %s: %s\n", command.name,
                  absl::GetFlag(FLAGS_admin_address).c_str(),

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/textproto.h"
 #include "gtest/gtest.h"
 
@@ -114,6 +115,37 @@ TEST(ServerOptionsTest, AdminWithoutClientCertificatesIsRefused) {
       "tls { ca_cert_path: '/ca' } "
       "admin { listen_address: ':0' allowed_subjects: '' }",
       "admin.allowed_subjects");
+}
+
+TEST(ServerOptionsTest, MetricsAreOffByDefault) {
+  auto o = Resolve("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->metrics.enabled());
+  EXPECT_EQ(o->metrics.port_file, "");
+}
+
+TEST(ServerOptionsTest, MetricsFieldsReachTheOptions) {
+  auto o = Resolve(
+      "metrics { listen_address: '0.0.0.0:9464' port_file: '/m' }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->metrics.enabled());
+  EXPECT_EQ(o->metrics.listen_address, "0.0.0.0:9464");
+  EXPECT_EQ(o->metrics.port_file, "/m");
+}
+
+TEST(ServerOptionsTest, MetricsAddressThatIsNotHostPortIsRefused) {
+  for (const char* address : {"x", "localhost", "127.0.0.1:70000"}) {
+    ExpectRefusedNaming(
+        absl::StrCat("metrics { listen_address: '", address, "' }"),
+        "metrics.listen_address");
+  }
+  ExpectRefusedNaming("metrics { port_file: '/m' }", "metrics.port_file");
+  // Names, IPv6 and every interface are addresses the port can bind.
+  for (const char* address : {"localhost:9464", "[::1]:0", ":9464"}) {
+    auto o =
+        Resolve(absl::StrCat("metrics { listen_address: '", address, "' }"));
+    EXPECT_TRUE(o.ok()) << address << ": " << o.status();
+  }
 }
 
 }  // namespace
