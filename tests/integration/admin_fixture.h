@@ -56,15 +56,7 @@ class AdminTest : public ClusterTest {
 
   // The admin port; the server writes its file before the device port's,
   // so call this after WaitForPort. 0 if there is none.
-  int AdminPort() const {
-    auto text = base::ReadFile(dir_ + "/admin.port", 64);
-    int port = 0;
-    if (!text.ok() ||
-        !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port)) {
-      return 0;
-    }
-    return port;
-  }
+  int AdminPort() const { return PortInFile(dir_ + "/admin.port"); }
 
   AgentOverrides Pinned() const {
     AgentOverrides o;

@@ -91,13 +91,17 @@ limits { %s }
 int ClusterTest::WaitForPort(Subprocess& server, const std::string& name) {
   const std::string path = absl::StrCat(dir_, "/", name, ".port");
   for (int i = 0; i < 1200; ++i) {
-    std::ifstream in(path);
-    int port = 0;
-    if (in >> port && port > 0) return port;
+    if (const int port = PortInFile(path); port > 0) return port;
     if (!server.running()) return 0;
     absl::SleepFor(absl::Milliseconds(50));
   }
   return 0;
+}
+
+int ClusterTest::PortInFile(const std::string& path) {
+  std::ifstream in(path);
+  int port = 0;
+  return in >> port && port > 0 ? port : 0;
 }
 
 std::unique_ptr<Subprocess> ClusterTest::StartAgent(

@@ -45,6 +45,8 @@ class ClusterTest : public ::testing::Test {
                                           const std::string& name);
   // Waits for the server's port file; 0 if the server died first.
   int WaitForPort(Subprocess& server, const std::string& name);
+  // The port a server wrote to `path` (a port_file); 0 if there is none.
+  static int PortInFile(const std::string& path);
   // Optional changes to an agent's config.
   struct AgentOverrides {
     std::string ca_path;        // default: the test CA

@@ -99,15 +99,7 @@ class MetricsScrapeTest : public ClusterTest {
 
   // The metrics port; the server writes its file before the device port's,
   // so call this after WaitForPort. 0 if there is none.
-  int MetricsPort() const {
-    auto text = base::ReadFile(dir_ + "/metrics.port", 64);
-    int port = 0;
-    if (!text.ok() ||
-        !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port)) {
-      return 0;
-    }
-    return port;
-  }
+  int MetricsPort() const { return PortInFile(dir_ + "/metrics.port"); }
 
   // The committed-rounds counter as the metrics port shows it now.
   static std::optional<double> CommittedRounds(int metrics_port,
