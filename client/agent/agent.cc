@@ -46,7 +46,7 @@ absl::Time ReportDeadline(const cohort::v1::TaskAssignment& assignment) {
 Agent::Agent(const AgentOptions& options,
              std::unique_ptr<CoordinatorTransport> transport,
              Trainer* trainer, absl::Notification* stop,
-             std::unique_ptr<ReleaseGuard> guard)
+             std::unique_ptr<ReleaseGuard> guard, AgentCounters* counters)
     : options_(options),
       transport_(std::move(transport)),
       trainer_(trainer),
@@ -54,7 +54,12 @@ Agent::Agent(const AgentOptions& options,
       random_(DeviceKey(options.device_id) ^
               static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))),
       model_cache_(options.state_dir),
-      guard_(std::move(guard)) {}
+      guard_(std::move(guard)),
+      own_counters_(counters == nullptr ? std::make_unique<AgentCounters>()
+                                        : nullptr),
+      counters_(counters == nullptr ? own_counters_.get() : counters) {
+  transport_ = CountTraffic(std::move(transport_), counters_);
+}
 
 void Agent::Wait(absl::Duration d) { stop_->WaitForNotificationWithTimeout(d); }
 
@@ -69,9 +74,30 @@ absl::Duration Agent::NextBackoff() {
   return absl::Milliseconds(random_.UniformInRange(cap / 2, cap));
 }
 
+void Agent::PublishCounters() {
+  counters_->SetModelVersion(model_cache_.cached_version());
+  if (options_.metrics_textfile.empty()) return;
+  absl::Status written = WriteTextfile(*counters_, options_.metrics_textfile);
+  if (written.ok()) {
+    textfile_error_.clear();
+    return;
+  }
+  // Once per distinct error: a full disk would otherwise log every cycle.
+  if (written.ToString() == textfile_error_) return;
+  textfile_error_ = written.ToString();
+  LOG(WARNING) << "cannot write metrics_textfile: " << textfile_error_;
+}
+
 absl::Status Agent::Run() {
+  absl::Status s = RunLoop();
+  PublishCounters();
+  return s;
+}
+
+absl::Status Agent::RunLoop() {
   while (!stop_->HasBeenNotified()) {
     auto delay = ParticipateOnce();
+    PublishCounters();
     if (stop_->HasBeenNotified()) break;
     if (delay.ok()) {
       backoff_attempt_ = 0;
@@ -112,29 +138,61 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   check_in.set_cached_model_version(model_cache_.cached_version());
 
   auto reply = session->CheckIn(check_in);
+  COHORT_ASSIGN_OR_RETURN(std::optional<absl::Duration> retry,
+                          Answered(reply));
+  if (retry.has_value()) {
+    session->Close();
+    return *retry;
+  }
+  auto result = JoinRound(*session, reply->task_assignment());
+  session->Close();
+  return result;
+}
+
+absl::StatusOr<std::optional<absl::Duration>> Agent::Answered(
+    const absl::StatusOr<cohort::v1::ServerMessage>& reply) {
   if (!reply.ok()) {
+    counters_->CheckInFailed();
     const absl::StatusCode code = reply.status().code();
     if (code == absl::StatusCode::kFailedPrecondition ||
         code == absl::StatusCode::kInvalidArgument) {
       // The server refuses this device as configured; retrying cannot help.
+      counters_->Refused(Refusal::kServerRefused);
       return absl::FailedPreconditionError(
           absl::StrCat("check-in refused: ", reply.status().message()));
     }
     return reply.status();
   }
   if (reply->has_retry_window()) {
-    session->Close();
     const auto& w = reply->retry_window();
+    counters_->Retry(w.cause());
     int64_t lo = std::max<int64_t>(0, w.min_delay_ms());
     int64_t hi = std::max<int64_t>(lo, w.max_delay_ms());
     VLOG(1) << "retry window: " << w.reason();
-    return absl::Milliseconds(random_.UniformInRange(lo, hi));
+    return std::optional<absl::Duration>(
+        absl::Milliseconds(random_.UniformInRange(lo, hi)));
   }
   if (!reply->has_task_assignment()) {
+    counters_->CheckInFailed();
     return absl::InternalError("server sent neither assignment nor retry");
   }
-  auto result = DoAssignment(*session, reply->task_assignment());
-  session->Close();
+  counters_->Assigned();
+  return std::optional<absl::Duration>();
+}
+
+absl::StatusOr<absl::Duration> Agent::JoinRound(
+    ParticipationSession& session,
+    const cohort::v1::TaskAssignment& assignment) {
+  const int64_t reported = rounds_reported_;
+  auto result = DoAssignment(session, assignment);
+  // Every OK end of DoAssignment is an Ack; only an accepted one counts as
+  // reported.
+  RoundResult ended = RoundResult::kAbandoned;
+  if (result.ok()) {
+    ended = rounds_reported_ > reported ? RoundResult::kAccepted
+                                        : RoundResult::kNotUsed;
+  }
+  counters_->RoundEnded(ended, absl::Now());
   return result;
 }
 
@@ -145,6 +203,7 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   if (guard_ != nullptr) {
     auto checked = guard_->Check(ref, assignment.task(), absl::Now());
     if (!checked.ok()) {
+      counters_->Refused(Refusal::kModelRefused);
       return absl::AbortedError(absl::StrCat("refused the assigned model: ",
                                              checked.status().ToString()));
     }
@@ -152,11 +211,13 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   }
   // The cache verifies the bytes against ref.sha256, which the checked
   // manifest lists, so a verified download is the signed artifact.
-  COHORT_ASSIGN_OR_RETURN(
-      cohort::v1::Weights weights,
-      model_cache_.Get(ref, [&](const ModelBase& base) {
-        return transport_->FetchModelFrom(ref, assignment.task(), base);
-      }));
+  auto weights = model_cache_.Get(ref, [&](const ModelBase& base) {
+    return transport_->FetchModelFrom(ref, assignment.task(), base);
+  });
+  if (!weights.ok()) {
+    counters_->Refused(Refusal::kModelDownload);
+    return weights.status();
+  }
   if (release.has_value()) {
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
@@ -168,6 +229,7 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
     const cohort::v1::TaskAssignment& assignment) {
   const absl::Time deadline = ReportDeadline(assignment);
   auto missed = [&] {
+    counters_->Refused(Refusal::kDeadline);
     return absl::AbortedError(absl::StrCat(
         "round ", assignment.round_id(), ": the report deadline ",
         absl::FormatTime(deadline), " passed; not reporting"));
@@ -178,10 +240,12 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
   if (assignment.evaluate_before_training()) {
     field = EvaluateAssigned(assignment, start);
   }
+  const absl::Time train_start = absl::Now();
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
       TrainingSeed(DeviceKey(options_.device_id), assignment.round_id()),
       deadline);
+  counters_->Trained(absl::Now() - train_start);
   if (update.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {
     return missed();
@@ -252,7 +316,8 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
   update.delta.Clear();
   const cohort::v1::ClientMessage ready = driver.Ready(update.field_evaluation);
   // Any failure here only costs this round: check in again later.
-  auto retry = [round](const absl::Status& s) {
+  auto retry = [this, round](const absl::Status& s) {
+    counters_->Refused(Refusal::kSecAgg);
     return absl::AbortedError(
         absl::StrCat("secure round ", round, ": ", s.message()));
   };

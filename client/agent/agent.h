@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "client/agent/agent_counters.h"
 #include "client/agent/agent_options.h"
 #include "client/agent/model_cache.h"
 #include "client/agent/release_guard.h"
@@ -24,15 +25,21 @@ namespace cohort::client {
 // delta, repeat. Backs off with jitter on retryable errors and stops cleanly
 // when `stop` is notified.
 //
+// Counts what it does in an AgentCounters and, when
+// options.metrics_textfile is set, writes them there after every check-in
+// cycle and when Run returns.
+//
 // Run() is called once from one thread; Cancel() may be called from any
 // thread (the signal thread) to abort the call in flight.
 class Agent {
  public:
   // `guard` (null: no pinned root) checks every assigned model's release
-  // before a byte of it is used.
+  // before a byte of it is used. `counters` (null: the agent keeps its own)
+  // must outlive the agent.
   Agent(const AgentOptions& options,
         std::unique_ptr<CoordinatorTransport> transport, Trainer* trainer,
-        absl::Notification* stop, std::unique_ptr<ReleaseGuard> guard = nullptr);
+        absl::Notification* stop, std::unique_ptr<ReleaseGuard> guard = nullptr,
+        AgentCounters* counters = nullptr);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
   // server's certificate is not trusted, or when the transport's Diagnose()
@@ -46,10 +53,25 @@ class Agent {
   void Cancel() { transport_->CancelAll(); }
 
   int64_t rounds_reported() const { return rounds_reported_; }
+  const AgentCounters& counters() const { return *counters_; }
 
  private:
+  // Run's loop; Run writes the counters once more when it returns.
+  absl::Status RunLoop();
   // One Participate conversation. Returns how long to wait before the next.
   absl::StatusOr<absl::Duration> ParticipateOnce();
+  // The check-in's answer, counted: an error (a refusal becomes
+  // FAILED_PRECONDITION), a retry delay, or nullopt for an assignment.
+  absl::StatusOr<std::optional<absl::Duration>> Answered(
+      const absl::StatusOr<cohort::v1::ServerMessage>& reply);
+  // DoAssignment, with how the round ended counted.
+  absl::StatusOr<absl::Duration> JoinRound(
+      ParticipationSession& session,
+      const cohort::v1::TaskAssignment& assignment);
+  // Sets the model version gauge and writes the counters to
+  // options_.metrics_textfile, if set. A failed write is logged once per
+  // distinct error until the next success, never fatal.
+  void PublishCounters();
   // The round's local update: the model from the cache or the server,
   // trained until the report deadline. ABORTED (check in again) once the
   // deadline has passed, before or during training: nothing is reported.
@@ -78,6 +100,7 @@ class Agent {
   void Wait(absl::Duration d);
 
   const AgentOptions options_;
+  // Wrapped by CountTraffic: every message and model byte is counted.
   std::unique_ptr<CoordinatorTransport> transport_;
   Trainer* const trainer_;
   absl::Notification* const stop_;
@@ -88,6 +111,11 @@ class Agent {
   int64_t accepted_release_ = 0;
   ModelCache model_cache_;
   std::unique_ptr<ReleaseGuard> guard_;
+  // Set when no counters were given; counters_ is never null.
+  std::unique_ptr<AgentCounters> own_counters_;
+  AgentCounters* const counters_;
+  // The last textfile write error logged; empty after a success.
+  std::string textfile_error_;
 };
 
 }  // namespace cohort::client

@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "client/agent/agent.h"
 #include "absl/strings/str_cat.h"
+#include "client/agent/agent_counters.h"
 #include "client/agent/agent_options.h"
 #include "client/agent/agent_setup.h"
 #include "client/agent/model_cache.h"
@@ -24,6 +25,7 @@
 #include "client/agent/watched_trainer.h"
 #include "common/base/clock.h"
 #include "common/base/command_line.h"
+#include "common/base/exit_code.h"
 #include "common/base/files.h"
 #include "common/base/logging.h"
 #include "common/base/service_notify.h"
@@ -49,16 +51,7 @@ namespace {
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "cohort-agent: %s\n", s.ToString().c_str());
-  switch (s.code()) {
-    case absl::StatusCode::kUnauthenticated:
-      return 3;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kFailedPrecondition:
-      return 2;
-    default:
-      return 1;
-  }
+  return cohort::base::ExitCodeFor(s);
 }
 
 // `cohort-agent profile`: runs the device's current model on its own data.
@@ -138,6 +131,11 @@ int RunAgent(const cohort::client::AgentOptions& options,
       !own.ok()) {
     return Fail(own);
   }
+  if (absl::Status state =
+          cohort::base::EnsureWritableDir(options.state_dir, "state_dir");
+      !state.ok()) {
+    return Fail(state);
+  }
   auto trainer = cohort::client::MakeLocalTrainer(options);
   if (!trainer.ok()) return Fail(trainer.status());
   auto transport = cohort::client::MakeTransport(options);
@@ -146,8 +144,10 @@ int RunAgent(const cohort::client::AgentOptions& options,
   if (!guard.ok()) return Fail(guard.status());
   cohort::client::WatchedTrainer watched(trainer->get(),
                                         cohort::base::RealClock::Get());
+  // Written to options.metrics_textfile when it is set.
+  cohort::client::AgentCounters counters;
   cohort::client::Agent agent(options, std::move(*transport), &watched, stop,
-                              *std::move(guard));
+                              *std::move(guard), &counters);
   {
     absl::MutexLock lock(mu);
     *running = &agent;

@@ -1,5 +1,6 @@
 #include "client/agent/agent_options.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/field_error.h"
@@ -11,7 +12,7 @@ namespace {
 using base::FieldError;
 
 // server_address, tls, server_name_override, device_id, population,
-// state_dir and num_threads.
+// state_dir, num_threads and trust.
 absl::Status ResolveProcess(const cohort::v1::AgentConfig& c,
                             AgentOptions& o) {
   if (!c.server_address().empty()) o.server_address = c.server_address();
@@ -43,6 +44,20 @@ absl::Status ResolveProcess(const cohort::v1::AgentConfig& c,
   o.trusted_root_path = c.trust().root_path();
   if (o.num_threads < 1 || o.num_threads > 256) {
     return FieldError("num_threads", "must be in [1, 256]");
+  }
+  return absl::OkStatus();
+}
+
+// metrics_textfile: empty (off) or a *.prom file.
+absl::Status ResolveMetrics(const cohort::v1::AgentConfig& c,
+                            AgentOptions& o) {
+  o.metrics_textfile = c.metrics_textfile();
+  // node_exporter's textfile collector reads only *.prom files.
+  if (!o.metrics_textfile.empty() &&
+      !absl::EndsWith(o.metrics_textfile, ".prom")) {
+    return FieldError("metrics_textfile",
+                      "must end in \".prom\" (node_exporter's textfile "
+                      "collector reads only those); empty turns it off");
   }
   return absl::OkStatus();
 }
@@ -120,6 +135,7 @@ absl::StatusOr<AgentOptions> ResolveAgentOptions(
   COHORT_RETURN_IF_ERROR(ResolvePartition(config.partition(), o));
   COHORT_RETURN_IF_ERROR(ResolveData(config.data(), o));
   COHORT_RETURN_IF_ERROR(ResolveTiming(config, o));
+  COHORT_RETURN_IF_ERROR(ResolveMetrics(config, o));
   return o;
 }
 

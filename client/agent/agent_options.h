@@ -61,6 +61,10 @@ struct AgentOptions {
   // manifest its certified release key signed (common/model/trust.h).
   // Empty: models are checked against the assignment's SHA-256 only.
   std::string trusted_root_path;
+  // A Prometheus text-format file of the agent's counters (AgentCounters),
+  // rewritten atomically after every check-in cycle and at exit. Empty: off.
+  // Ends in ".prom" otherwise.
+  std::string metrics_textfile;
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default
@@ -72,7 +76,8 @@ struct AgentOptions {
 // partition.shard_index outside [0, num_shards); a negative (or NaN)
 // partition.alpha; a negative partition.min_examples, data.max_examples,
 // backoff_initial_ms, backoff_max_ms, max_rounds or keepalive_ms; and
-// backoff_initial_ms above backoff_max_ms (after defaults). Reads no files:
+// backoff_initial_ms above backoff_max_ms (after defaults); a
+// metrics_textfile not ending in ".prom". Reads no files:
 // missing data or certificates are reported when the agent opens them
 // (LoadDeviceData, CheckDeviceCertificate, MakeTransport), and whether the
 // data can give every shard partition.min_examples by LoadDeviceData.

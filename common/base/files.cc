@@ -96,6 +96,26 @@ absl::Status WriteFileAtomically(const std::string& path,
   return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
 }
 
+absl::Status EnsureWritableDir(const std::string& path,
+                               const std::string& field) {
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, " ", path, ": ", why));
+  };
+  if (path.empty()) return refuse("is empty");
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return refuse(absl::StrCat("cannot be created: ", ec.message()));
+  if (!std::filesystem::is_directory(path, ec)) {
+    return refuse("is not a directory");
+  }
+  if (::access(path.c_str(), W_OK | X_OK) != 0) {
+    return refuse(absl::StrCat("is not writable by this user (uid ",
+                               ::geteuid(), "): ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MakeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

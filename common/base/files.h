@@ -24,6 +24,14 @@ absl::Status WriteFileAtomically(const std::string& path,
 // Creates a directory and its parents. OK if it exists.
 absl::Status MakeDirs(const std::string& path);
 
+// Makes sure a daemon can keep its state in `path`: creates it (and its
+// parents) if missing, then checks that it is a directory this process may
+// write to. FAILED_PRECONDITION otherwise, with a message that starts with
+// `field` (the config field that named it) and names the path, so a
+// start-up mistake is reported before any work is done.
+absl::Status EnsureWritableDir(const std::string& path,
+                               const std::string& field);
+
 }  // namespace cohort::base
 
 #endif  // COHORT_COMMON_BASE_FILES_H_

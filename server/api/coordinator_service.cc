@@ -45,8 +45,8 @@ class FetchModelReactor final
     : public grpc::ServerWriteReactor<cohort::v1::ModelChunk> {
  public:
   FetchModelReactor(const grpc::Status& refused, ModelStream stream,
-                    int64_t offset)
-      : stream_(std::move(stream)), offset_(offset) {
+                    int64_t offset, DeviceApiCounters* counters)
+      : stream_(std::move(stream)), offset_(offset), counters_(counters) {
     if (!refused.ok()) {
       Finish(refused);
       return;
@@ -90,12 +90,17 @@ class FetchModelReactor final
     chunk_.set_data(bytes.data() + offset_, static_cast<size_t>(n));
     offset_ += n;
     sent_any_ = true;
+    if (counters_ != nullptr) {
+      counters_->Bytes("fetch_model", "out",
+                       static_cast<int64_t>(chunk_.ByteSizeLong()));
+    }
     StartWrite(&chunk_);
   }
 
   const ModelStream stream_;
   int64_t offset_;
   bool sent_any_ = false;
+  DeviceApiCounters* const counters_;
   cohort::v1::ModelChunk chunk_;
 };
 
@@ -122,12 +127,16 @@ std::shared_ptr<const std::string> MakeDelta(const PublishedModel& base,
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
   return NewParticipateReactor(engine_, &live_devices_,
-                               PeerCommonName(*context));
+                               PeerCommonName(*context), counters_);
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*
 CoordinatorService::FetchModel(grpc::CallbackServerContext* context,
                                const cohort::v1::FetchModelRequest* request) {
+  if (counters_ != nullptr) {
+    counters_->Bytes("fetch_model", "in",
+                     static_cast<int64_t>(request->ByteSizeLong()));
+  }
   ModelStream stream;
   stream.model = request->version() == 0
                      ? engine_->current_model()
@@ -144,7 +153,8 @@ CoordinatorService::FetchModel(grpc::CallbackServerContext* context,
       stream.base_version = request->base_version();
     }
   }
-  return new FetchModelReactor(refused, std::move(stream), request->offset());
+  return new FetchModelReactor(refused, std::move(stream), request->offset(),
+                               counters_);
 }
 
 std::shared_ptr<const std::string> CoordinatorService::DeltaFrom(

@@ -33,7 +33,11 @@ namespace cohort::server {
 class CoordinatorService final
     : public cohort::v1::Coordinator::CallbackService {
  public:
-  explicit CoordinatorService(RoundEngine* engine) : engine_(engine) {}
+  // `counters` (may be null, borrowed) hears check-ins, refused messages and
+  // bytes.
+  explicit CoordinatorService(RoundEngine* engine,
+                              DeviceApiCounters* counters = nullptr)
+      : engine_(engine), counters_(counters) {}
 
   grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
   Participate(grpc::CallbackServerContext* context) override;
@@ -65,6 +69,7 @@ class CoordinatorService final
                                     const PublishedModel& target);
 
   RoundEngine* const engine_;
+  DeviceApiCounters* const counters_;
   LiveDevices live_devices_;
   absl::Mutex deltas_mu_;
   // Most recently used first.

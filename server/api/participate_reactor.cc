@@ -45,8 +45,9 @@ class ParticipateReactor final
     : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
  public:
   ParticipateReactor(RoundEngine* engine, LiveDevices* live,
-                     std::string cert_name)
-      : session_(engine, live, std::move(cert_name)),
+                     std::string cert_name, DeviceApiCounters* counters)
+      : session_(engine, live, std::move(cert_name), counters),
+        counters_(counters),
         channel_(std::make_shared<StreamChannel>(this)) {
     StartRead(&in_);
   }
@@ -59,6 +60,7 @@ class ParticipateReactor final
       FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "stream ended"));
       return;
     }
+    CountBytes("in", in_);
     if (session_.device().empty()) {
       HandleCheckIn();
     } else if (in_.has_report()) {
@@ -121,8 +123,16 @@ class ParticipateReactor final
     write_buf_ = std::move(out_.front());
     out_.pop_front();
     current_is_last_ = write_buf_.has_ack() || write_buf_.has_retry_window();
+    CountBytes("out", write_buf_);
     writing_ = true;
     StartWrite(&write_buf_);
+  }
+
+  void CountBytes(absl::string_view direction,
+                  const google::protobuf::Message& message) {
+    if (counters_ == nullptr) return;
+    counters_->Bytes("participate", direction,
+                     static_cast<int64_t>(message.ByteSizeLong()));
   }
 
   // Ends the stream with `status` once no write is in flight.
@@ -189,6 +199,7 @@ class ParticipateReactor final
   }
 
   DeviceSession session_;
+  DeviceApiCounters* const counters_;
   const std::shared_ptr<StreamChannel> channel_;
   // Touched only by the serialized read callbacks.
   ClientMessage in_;
@@ -211,8 +222,9 @@ void StreamChannel::Send(ServerMessage message) {
 }  // namespace
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>* NewParticipateReactor(
-    RoundEngine* engine, LiveDevices* live, std::string cert_name) {
-  return new ParticipateReactor(engine, live, std::move(cert_name));
+    RoundEngine* engine, LiveDevices* live, std::string cert_name,
+    DeviceApiCounters* counters) {
+  return new ParticipateReactor(engine, live, std::move(cert_name), counters);
 }
 
 }  // namespace cohort::server

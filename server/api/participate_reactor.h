@@ -13,10 +13,12 @@ namespace cohort::server {
 // RPC is done). `cert_name` is the client certificate's common name under
 // mTLS, else empty (then CheckIn.device_id names the device). The device
 // rules are DeviceSession's; `live` (may be null) counts each identity's
-// open streams.
+// open streams, `counters` (may be null) the check-ins, refused messages and
+// bytes (rpc "participate").
 grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
 NewParticipateReactor(RoundEngine* engine, LiveDevices* live,
-                      std::string cert_name);
+                      std::string cert_name,
+                      DeviceApiCounters* counters = nullptr);
 
 }  // namespace cohort::server
 

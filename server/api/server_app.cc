@@ -28,9 +28,11 @@
 #include "server/api/front_door.h"
 #include "server/api/tls.h"
 #include "server/api/health_monitor.h"
+#include "server/metrics/device_api_metrics.h"
 #include "server/metrics/live_gauges.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/round_counters.h"
+#include "server/metrics/store_metrics.h"
 #include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
 #include "server/round/task_assembly.h"
@@ -294,6 +296,11 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<ReleaseSigner> signer,
                           LoadSigner(options.signing));
   auto counters = std::make_shared<RoundCounters>(options.round.task);
+  // One registry holds every counted metric; it outlives what feeds it.
+  prometheus::Registry& registry = *counters->registry();
+  store = std::make_unique<InstrumentedStore>(
+      std::move(store), options.round.task, registry, base::RealClock::Get());
+  DeviceApiMetrics device_api(options.round.task, registry);
   COHORT_ASSIGN_OR_RETURN(
       AssembledTask task,
       AssembleTask(std::move(store), ModelSpecOf(options), std::move(holdout),
@@ -304,7 +311,7 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
                    },
                    ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
-  CoordinatorService service(&engine);
+  CoordinatorService service(&engine, &device_api);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
   COHORT_ASSIGN_OR_RETURN(AdminApi admin,

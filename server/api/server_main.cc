@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/synchronization/notification.h"
 #include "common/base/command_line.h"
+#include "common/base/exit_code.h"
 #include "common/base/logging.h"
 #include "common/base/service_notify.h"
 #include "common/base/signals.h"
@@ -34,13 +35,13 @@ int main(int argc, char** argv) {
   cohort::v1::ServerConfig config;
   if (absl::GetFlag(FLAGS_config).empty()) {
     std::fprintf(stderr, "cohort-server: --config is required (see --help)\n");
-    return 2;
+    return cohort::base::kExitSetup;
   }
   absl::Status loaded =
       cohort::base::LoadTextProtoFile(absl::GetFlag(FLAGS_config), &config);
   if (!loaded.ok()) {
     std::fprintf(stderr, "cohort-server: %s\n", loaded.ToString().c_str());
-    return 2;
+    return cohort::base::kExitSetup;
   }
   if (!absl::GetFlag(FLAGS_listen_address).empty()) {
     config.set_listen_address(absl::GetFlag(FLAGS_listen_address));
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   absl::Status s = cohort::server::RunServer(config, &stop, &notifier);
   if (!s.ok()) {
     std::fprintf(stderr, "cohort-server: %s\n", s.ToString().c_str());
-    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return cohort::base::ExitCodeFor(s);
   }
   return 0;
 }

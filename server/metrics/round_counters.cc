@@ -4,7 +4,9 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "server/metrics/families.h"
 #include "server/round/round_outcome.h"
+#include "server/secagg/secagg_server.h"
 
 namespace cohort::server {
 namespace {
@@ -13,16 +15,6 @@ using prometheus::Counter;
 using prometheus::Histogram;
 
 constexpr char kAbandoned[] = "abandoned";
-
-// Every family carries the task as a constant label.
-template <typename T>
-prometheus::Family<T>& MakeFamily(prometheus::detail::Builder<T> builder,
-                                  prometheus::Registry& registry,
-                                  const std::string& task, const char* name,
-                                  const char* help) {
-  return builder.Name(name).Help(help).Labels({{"task", task}}).Register(
-      registry);
-}
 
 // Rounds run from seconds (a simulator-sized cohort) to hours (a fleet
 // waiting for idle, charging devices).
@@ -46,6 +38,14 @@ void AddDrops(prometheus::Family<Counter>& family, const DropCounts& d) {
       {"secagg", d.secagg}};
   for (const auto& [cause, n] : by_cause) {
     family.Add({{"cause", cause}}).Increment(static_cast<double>(n));
+  }
+}
+
+void AddSecAggDrops(prometheus::Family<Counter>& family, const DropCounts& d) {
+  const auto& names = secagg::SecAggServer::kPhaseNames;
+  for (size_t i = 0; i < names.size(); ++i) {
+    family.Add({{"phase", names[i]}})
+        .Increment(static_cast<double>(d.secagg_by_phase[i]));
   }
 }
 
@@ -86,6 +86,11 @@ RoundCounters::RoundCounters(const std::string& task)
           "cohort_devices_dropped_total",
           "Assigned devices whose update is missing from their round, by "
           "cause: timeout, disconnect, malformed (report refused) or secagg.")),
+      secagg_dropped_(MakeFamily(
+          prometheus::BuildCounter(), *registry_, task,
+          "cohort_secagg_dropped_total",
+          "Devices SecAgg+ dropped, by the phase they were in; one dropped in "
+          "Unmasking still has its input in the sum.")),
       clipped_(MakeFamily(prometheus::BuildGauge(), *registry_, task,
                           "cohort_round_clipped_ratio",
                           "Share of the last clipping round's updates that "
@@ -112,6 +117,7 @@ RoundCounters::RoundCounters(const std::string& task)
   }
   rounds_.Add({{"outcome", kAbandoned}});
   AddDrops(dropped_, DropCounts{});
+  AddSecAggDrops(secagg_dropped_, DropCounts{});
 }
 
 void RoundCounters::Record(const RoundSummary& summary) {
@@ -126,6 +132,7 @@ void RoundCounters::Record(const RoundSummary& summary) {
 void RoundCounters::RecordDevices(const RoundSummary& summary) {
   assigned_.Increment(static_cast<double>(summary.assigned));
   AddDrops(dropped_, summary.drops);
+  AddSecAggDrops(secagg_dropped_, summary.drops);
 }
 
 void RoundCounters::RecordVersion(const RoundSummary& summary) {

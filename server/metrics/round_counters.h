@@ -34,6 +34,9 @@ namespace cohort::server {
 //   cohort_round_examples_total             counter; examples behind them.
 //   cohort_devices_dropped_total{cause}     counter; DropCounts: timeout,
 //       disconnect, malformed (refused reports), secagg.
+//   cohort_secagg_dropped_total{phase}      counter; devices SecAgg+
+//       dropped, by the phase they were in (SecAggServer::kPhaseNames), from
+//       DropCounts::secagg_by_phase.
 //   cohort_round_clipped_ratio              gauge; the last clipping
 //       round's share of clipped updates (absent until a round clips).
 //   cohort_round_train_loss                 gauge; the last version's mean
@@ -74,6 +77,7 @@ class RoundCounters {
   prometheus::Counter& participants_;
   prometheus::Counter& examples_;
   prometheus::Family<prometheus::Counter>& dropped_;
+  prometheus::Family<prometheus::Counter>& secagg_dropped_;
   prometheus::Family<prometheus::Gauge>& clipped_;
   prometheus::Gauge& train_loss_;
   prometheus::Family<prometheus::Gauge>& field_accuracy_;

@@ -29,13 +29,51 @@ void LiveDevices::Close(const std::string& device) {
   if (--it->second == 0) live_.erase(it);
 }
 
+namespace {
+
+// DeviceApiCounters::CheckIn's word for a check-in's answer.
+absl::string_view CheckInResult(const absl::StatusOr<CheckInOutcome>& outcome) {
+  if (!outcome.ok()) return "refused";
+  if (auto* retry = std::get_if<cohort::v1::RetryWindow>(&*outcome)) {
+    return retry->cause();
+  }
+  return "assigned";
+}
+
+// DeviceApiCounters::Rejected's word for a refused message's status.
+absl::string_view RejectionReason(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return "malformed";
+    case absl::StatusCode::kAborted:
+      return "not_in_round";
+    case absl::StatusCode::kFailedPrecondition:
+      return "no_assignment";
+    default:
+      return "other";
+  }
+}
+
+}  // namespace
+
 DeviceSession::DeviceSession(RoundEngine* engine, LiveDevices* live,
-                             std::string cert_name)
-    : engine_(engine), live_(live), cert_name_(std::move(cert_name)) {}
+                             std::string cert_name,
+                             DeviceApiCounters* counters)
+    : engine_(engine),
+      live_(live),
+      cert_name_(std::move(cert_name)),
+      counters_(counters) {}
 
 DeviceSession::~DeviceSession() { End(); }
 
 absl::StatusOr<CheckInOutcome> DeviceSession::CheckIn(
+    const cohort::v1::CheckIn& check_in) {
+  absl::StatusOr<CheckInOutcome> outcome = CheckInUncounted(check_in);
+  if (counters_ != nullptr) counters_->CheckIn(CheckInResult(outcome));
+  return outcome;
+}
+
+absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
     const cohort::v1::CheckIn& check_in) {
   if (!device_.empty()) {
     return absl::FailedPreconditionError("this conversation already checked in");
@@ -68,10 +106,15 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckIn(
 absl::StatusOr<cohort::v1::Ack> DeviceSession::Report(
     const cohort::v1::Report& report) {
   if (!TakeAssignment()) {
-    return absl::FailedPreconditionError("no assignment in this conversation");
+    absl::Status refused =
+        absl::FailedPreconditionError("no assignment in this conversation");
+    CountRejection("report", refused, nullptr);
+    return refused;
   }
   // The engine has this device's answer, accepted or not: no drop follows.
-  return engine_->SubmitReport(device_, report);
+  absl::StatusOr<cohort::v1::Ack> ack = engine_->SubmitReport(device_, report);
+  CountRejection("report", ack.status(), ack.ok() ? &*ack : nullptr);
+  return ack;
 }
 
 absl::StatusOr<std::optional<cohort::v1::Ack>> DeviceSession::SecAgg(
@@ -80,12 +123,29 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> DeviceSession::SecAgg(
   {
     absl::MutexLock lock(&mu_);
     if (!assigned_) {
-      return absl::FailedPreconditionError("no assignment in this conversation");
+      absl::Status refused =
+          absl::FailedPreconditionError("no assignment in this conversation");
+      CountRejection("secagg", refused, nullptr);
+      return refused;
     }
   }
   auto ack = engine_->SubmitSecAgg(device_, round_id_, message, std::move(channel));
+  const cohort::v1::Ack* answer =
+      ack.ok() && ack->has_value() ? &**ack : nullptr;
+  CountRejection("secagg", ack.status(), answer);
   if (!ack.ok()) End();
   return ack;
+}
+
+void DeviceSession::CountRejection(absl::string_view kind,
+                                   const absl::Status& status,
+                                   const cohort::v1::Ack* ack) {
+  if (counters_ == nullptr) return;
+  if (!status.ok()) {
+    counters_->Rejected(kind, RejectionReason(status));
+  } else if (ack != nullptr && !ack->accepted()) {
+    counters_->Rejected(kind, "late");
+  }
 }
 
 void DeviceSession::Answered() { TakeAssignment(); }

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cohort/v1/coordinator.pb.h"
+#include "server/round/device_api_counters.h"
 #include "server/round/round_engine.h"
 
 namespace cohort::server {
@@ -46,8 +47,10 @@ class LiveDevices {
 class DeviceSession {
  public:
   // `cert_name` is the peer certificate's common name under mTLS (it wins
-  // over CheckIn.device_id), else empty. `live` may be null.
-  DeviceSession(RoundEngine* engine, LiveDevices* live, std::string cert_name);
+  // over CheckIn.device_id), else empty. `live` and `counters` may be null;
+  // both are borrowed.
+  DeviceSession(RoundEngine* engine, LiveDevices* live, std::string cert_name,
+                DeviceApiCounters* counters = nullptr);
   ~DeviceSession();
   DeviceSession(const DeviceSession&) = delete;
   DeviceSession& operator=(const DeviceSession&) = delete;
@@ -82,10 +85,17 @@ class DeviceSession {
  private:
   // Clears the assignment; true if there was one.
   bool TakeAssignment();
+  absl::StatusOr<CheckInOutcome> CheckInUncounted(
+      const cohort::v1::CheckIn& check_in);
+  // Counts a refused report or SecAgg message (`kind`) with `status`'s
+  // reason, or an Ack the round did not take.
+  void CountRejection(absl::string_view kind, const absl::Status& status,
+                      const cohort::v1::Ack* ack);
 
   RoundEngine* const engine_;
   LiveDevices* const live_;
   const std::string cert_name_;
+  DeviceApiCounters* const counters_;
   // Set once by CheckIn, before any other thread can see the session.
   std::string device_;
   int64_t round_id_ = 0;

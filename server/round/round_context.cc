@@ -30,12 +30,13 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   return a;
 }
 
-cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
+cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx, const char* cause,
                                   const std::string& reason) {
   cohort::v1::RetryWindow r;
   r.set_min_delay_ms(absl::ToInt64Milliseconds(ctx.options->retry_min));
   r.set_max_delay_ms(absl::ToInt64Milliseconds(ctx.options->retry_max));
   r.set_reason(reason);
+  r.set_cause(cause);
   return r;
 }
 

@@ -78,8 +78,9 @@ void DropDevice(RoundContext& ctx, const std::string& device_id,
 // Builds the TaskAssignment for `ctx`'s round.
 cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);
 
-// A RetryWindow from the configured bounds.
-cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx,
+// A RetryWindow from the configured bounds. `cause` is one of
+// RetryWindow.cause's words (coordinator.proto); `reason` is for people.
+cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx, const char* cause,
                                   const std::string& reason);
 
 // Validates and aggregates one report. Return codes: ABORTED for a device not

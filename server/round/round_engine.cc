@@ -88,7 +88,7 @@ void RoundEngine::CountDevice(const std::string& device_id, int check_ins,
 
 CheckInOutcome RoundEngine::CheckIn(const std::string& device_id) {
   absl::MutexLock lock(&mu_);
-  if (paused_) return MakeRetry(*ctx_, "task paused");
+  if (paused_) return MakeRetry(*ctx_, "paused", "task paused");
   CheckInOutcome out = state_->HandleCheckIn(*ctx_, device_id);
   // Only devices given work are remembered, so a flood of check-ins under
   // made-up ids costs no memory or disk.

@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_ROUND_ROUND_METRICS_H_
 #define COHORT_SERVER_ROUND_ROUND_METRICS_H_
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -21,6 +22,11 @@ struct DropCounts {
   // out or was dropped by SecAgg+ before its masked input counted (or the
   // protocol aborted).
   int64_t secagg = 0;
+  // Devices SecAgg+ dropped, by the phase they were in (the order of
+  // secagg::SecAggServer::kPhaseNames: AdvertiseKeys, ShareKeys,
+  // MaskedInputCollection, Unmasking). Unlike `secagg`, this counts a device
+  // dropped in Unmasking, whose input is still in the sum.
+  std::array<int64_t, 4> secagg_by_phase{};
 
   // The devices a round lost: every cause but timeout (a device still
   // working at the deadline is late, not lost). metrics.csv's `dropped`.

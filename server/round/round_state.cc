@@ -26,8 +26,9 @@ const char* PhaseName(RoundPhase phase) {
 
 CheckInOutcome RoundState::HandleCheckIn(RoundContext& ctx,
                                          const std::string& device_id) {
-  return MakeRetry(ctx, absl::StrCat("round ", ctx.round_id, " is ",
-                                     PhaseName(phase())));
+  return MakeRetry(ctx, "not_selecting",
+                   absl::StrCat("round ", ctx.round_id, " is ",
+                                PhaseName(phase())));
 }
 
 absl::StatusOr<cohort::v1::Ack> RoundState::HandleReport(
@@ -65,11 +66,12 @@ std::unique_ptr<RoundState> RoundState::ProceedToNext(RoundContext& ctx,
 CheckInOutcome SelectingState::HandleCheckIn(RoundContext& ctx,
                                              const std::string& device_id) {
   if (ctx.assigned.contains(device_id)) {
-    return MakeRetry(ctx, "device already holds an assignment this round");
+    return MakeRetry(ctx, "already_assigned",
+                     "device already holds an assignment this round");
   }
   if (static_cast<int>(ctx.assigned.size()) >=
       ctx.options->selection_target()) {
-    return MakeRetry(ctx, "round is full");
+    return MakeRetry(ctx, "round_full", "round is full");
   }
   ctx.assigned.insert(device_id);
   return MakeAssignment(ctx);
@@ -201,11 +203,19 @@ std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   return std::make_unique<AggregatingState>();
 }
 
+void CountSecAggDrops(const SecAggRound& s, DropCounts& drops) {
+  const std::array<int, 4> by_phase = s.dropped_by_phase();
+  for (size_t i = 0; i < by_phase.size(); ++i) {
+    drops.secagg_by_phase[i] = by_phase[i];
+  }
+}
+
 // SecAgg+ aborted: no sum is released; the reason names its phase.
 std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
   SecAggRound& s = *ctx.secagg;
   s.SendAcks("secure aggregation aborted; no sum was released");
   ctx.drops.secagg = s.num_clients() - s.live_count();
+  CountSecAggDrops(s, ctx.drops);
   AbandonReason r;
   r.cause = AbandonCause::kSecAggAborted;
   r.cohort = s.num_clients();
@@ -223,6 +233,7 @@ std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   SecAggRound& s = *ctx.secagg;
   ctx.drops.secagg = s.num_clients() - s.contributors();
+  CountSecAggDrops(s, ctx.drops);
   auto sum = s.Result();
   auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());

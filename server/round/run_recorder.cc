@@ -22,7 +22,7 @@ double Metric(const RoundSummary& s, const std::string& key) {
 // rows after the earlier rounds. A file written with another column set is
 // moved aside (to metrics.csv.<unix seconds>) rather than mixed with it.
 absl::StatusOr<FILE*> OpenMetricsCsv(const std::string& run_dir) {
-  COHORT_RETURN_IF_ERROR(base::MakeDirs(run_dir));
+  COHORT_RETURN_IF_ERROR(base::EnsureWritableDir(run_dir, "run_dir"));
   const std::string path = run_dir + "/metrics.csv";
   std::string first_line;
   if (auto existing = base::ReadFile(path); existing.ok()) {

@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_ROUND_SECAGG_ROUND_H_
 #define COHORT_SERVER_ROUND_SECAGG_ROUND_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -61,6 +62,10 @@ class SecAggRound final : public secagg::ServerSender {
   }
   // Devices the protocol has not dropped.
   int live_count() const { return server_->LiveCount(); }
+  // Devices dropped by the protocol, by phase (SecAggServer::kPhaseNames).
+  std::array<int, 4> dropped_by_phase() const {
+    return server_->DroppedByPhase();
+  }
   // The decoded sum. FAILED_PRECONDITION unless completed.
   absl::StatusOr<secagg::DecodedUpdateSum> Result() const;
   // Devices whose input is in the sum (after completion).

@@ -1,5 +1,7 @@
 #include "server/secagg/secagg_server.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "server/secagg/secagg_server_states.h"
@@ -86,6 +88,17 @@ int SecAggServer::LiveCount() const {
   int live = 0;
   for (bool l : state_->context().live) live += l;
   return live;
+}
+
+std::array<int, 4> SecAggServer::DroppedByPhase() const {
+  absl::MutexLock lock(&mu_);
+  const ServerContext& c = state_->context();
+  std::array<int, 4> dropped{};
+  for (size_t i = 0; i < c.live.size(); ++i) {
+    // reached[i] is the last phase completed, so the one it was in is next.
+    if (!c.live[i]) ++dropped[std::clamp(c.reached[i], 0, 3)];
+  }
+  return dropped;
 }
 
 absl::StatusOr<std::vector<uint64_t>> SecAggServer::Result() const {

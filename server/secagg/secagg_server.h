@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_SECAGG_SECAGG_SERVER_H_
 #define COHORT_SERVER_SECAGG_SECAGG_SERVER_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +64,14 @@ class SecAggServer {
   std::optional<AbortInfo> abort_info() const;
   // Clients the server still listens to (not dropped).
   int LiveCount() const;
+  // The phases a client can be dropped in, in order (kPhaseNames[i] names
+  // DroppedByPhase()[i]).
+  static constexpr std::array<const char*, 4> kPhaseNames = {
+      "AdvertiseKeys", "ShareKeys", "MaskedInputCollection", "Unmasking"};
+  // Clients dropped so far, by the phase they were in when dropped (timed
+  // out, went away or sent a bad message). A client dropped in Unmasking
+  // still has its masked input in the sum.
+  std::array<int, 4> DroppedByPhase() const;
   // The unmasked sum. FAILED_PRECONDITION unless Completed.
   absl::StatusOr<std::vector<uint64_t>> Result() const;
   // Clients whose masked input is in the sum, sorted. Empty unless Completed.

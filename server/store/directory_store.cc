@@ -28,7 +28,7 @@ using directory_internal::ScopedFlock;
 absl::StatusOr<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(
     const std::string& root) {
   if (root.empty()) return absl::InvalidArgumentError("store root is empty");
-  COHORT_RETURN_IF_ERROR(base::MakeDirs(root));
+  COHORT_RETURN_IF_ERROR(base::EnsureWritableDir(root, "store.directory"));
   COHORT_RETURN_IF_ERROR(MakeDirDurably(root, "tasks"));
   COHORT_RETURN_IF_ERROR(MakeDirDurably(root, "devices"));
   std::string lock_path = absl::StrCat(root, "/LOCK");

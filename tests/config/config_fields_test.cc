@@ -135,7 +135,8 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << " backoff=" << Describe(o.backoff_initial) << ","
       << Describe(o.backoff_max) << " max_rounds=" << o.max_rounds
       << " keepalive=" << Describe(o.keepalive)
-      << " root=" << o.trusted_root_path;
+      << " root=" << o.trusted_root_path
+      << " metrics_textfile=" << o.metrics_textfile;
   return out.str();
 }
 

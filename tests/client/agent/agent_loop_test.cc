@@ -13,6 +13,7 @@
 #include "common/model/signing.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
+#include "tests/client/agent/agent_fixture.h"
 #include "tests/testing/fake_trainer.h"
 #include "tests/testing/fake_transport.h"
 #include "tests/testing/test_keys.h"
@@ -23,48 +24,8 @@ namespace {
 using testing::FakeTrainer;
 using testing::FakeTransport;
 
-class AgentLoopTest : public ::testing::Test {
+class AgentLoopTest : public AgentFixture {
  protected:
-  void SetUp() override {
-    state_ = std::make_shared<FakeTransport::State>();
-    cohort::v1::Weights w;
-    auto* t = w.add_tensors();
-    t->set_name("w");
-    t->add_shape(4);
-    model::SetFloatData(std::vector<float>(4, 0.0f), t);
-    state_->model_bytes = model::SerializeWeights(w);
-    options_.device_id = "dev-1";
-    options_.state_dir =
-        ::testing::TempDir() + "/agent_loop_" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(options_.state_dir);
-    options_.backoff_initial = absl::Milliseconds(1);
-    options_.backoff_max = absl::Milliseconds(2);
-  }
-
-  cohort::v1::ServerMessage Assignment(int64_t round,
-                                       absl::Time deadline = absl::InfiniteFuture()) {
-    cohort::v1::ServerMessage m;
-    auto* a = m.mutable_task_assignment();
-    a->set_round_id(round);
-    a->set_task("t");
-    auto* ref = a->mutable_model();
-    ref->set_version(1);
-    ref->set_architecture("fake");
-    ref->set_size_bytes(static_cast<int64_t>(state_->model_bytes.size()));
-    ref->set_sha256(crypto::Sha256Hex(state_->model_bytes));
-    if (deadline != absl::InfiniteFuture()) {
-      a->set_report_deadline_unix_ms(absl::ToUnixMillis(deadline));
-    }
-    return m;
-  }
-
-  absl::Status Run() {
-    Agent agent(options_, std::make_unique<FakeTransport>(state_), &trainer_,
-                &stop_, std::move(guard_));
-    return agent.Run();
-  }
-
   // Pins the test root: the agent then needs signed releases.
   void PinRoot() {
     const std::string root = options_.state_dir + ".root.pb";
@@ -92,12 +53,7 @@ class AgentLoopTest : public ::testing::Test {
         model::SignManifest(manifest, keys_.release, keys_.Certificate());
   }
 
-  std::shared_ptr<FakeTransport::State> state_;
-  AgentOptions options_;
-  FakeTrainer trainer_;
-  absl::Notification stop_;
   testing::TestKeys keys_;
-  std::unique_ptr<ReleaseGuard> guard_;
 };
 
 TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {

@@ -2,7 +2,11 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto/sha256.h"
 #include "common/model/delta.h"
 #include "grpcpp/grpcpp.h"
@@ -13,6 +17,42 @@
 
 namespace cohort::server {
 namespace {
+
+// Remembers what the device API counted.
+class RecordingCounters final : public DeviceApiCounters {
+ public:
+  void CheckIn(absl::string_view result) override {
+    absl::MutexLock lock(&mu_);
+    ++check_ins_[std::string(result)];
+  }
+  void Rejected(absl::string_view kind, absl::string_view reason) override {
+    absl::MutexLock lock(&mu_);
+    ++rejected_[absl::StrCat(kind, "/", reason)];
+  }
+  void Bytes(absl::string_view rpc, absl::string_view direction,
+             int64_t bytes) override {
+    absl::MutexLock lock(&mu_);
+    bytes_[absl::StrCat(rpc, "/", direction)] += bytes;
+  }
+  int CheckIns(const std::string& result) {
+    absl::MutexLock lock(&mu_);
+    return check_ins_[result];
+  }
+  int Rejections(const std::string& kind_reason) {
+    absl::MutexLock lock(&mu_);
+    return rejected_[kind_reason];
+  }
+  int64_t BytesOf(const std::string& rpc_direction) {
+    absl::MutexLock lock(&mu_);
+    return bytes_[rpc_direction];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> check_ins_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> rejected_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> bytes_ ABSL_GUARDED_BY(mu_);
+};
 
 // The service over an in-process channel: no sockets, same reactors.
 class CoordinatorServiceTest : public ::testing::Test {
@@ -28,7 +68,7 @@ class CoordinatorServiceTest : public ::testing::Test {
     engine_ = std::make_unique<RoundEngine>(options_, store_.get(), &model_,
                                             &clock_);
     ASSERT_TRUE(engine_->Start().ok());
-    service_ = std::make_unique<CoordinatorService>(engine_.get());
+    service_ = std::make_unique<CoordinatorService>(engine_.get(), &counters_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -87,6 +127,7 @@ class CoordinatorServiceTest : public ::testing::Test {
   RoundOptions options_;
   cohort::testing::FakeTaskModel model_{700000};  // 2.8 MB: three chunks
   cohort::testing::FakeClock clock_;
+  RecordingCounters counters_;
   std::unique_ptr<RoundEngine> engine_;
   std::unique_ptr<CoordinatorService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -268,6 +309,90 @@ TEST_F(CoordinatorServiceTest, NanReportIsInvalidArgumentAndOthersGoOn) {
   EXPECT_TRUE(good->Finish().ok());
   engine_->RunOnce();
   EXPECT_EQ(engine_->current_model()->version, 2);
+}
+
+}  // namespace
+}  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+// Check-ins by result, refused messages by kind and reason, and the bytes
+// each RPC moved reach the counters the metrics port exports.
+TEST_F(CoordinatorServiceTest, CountsCheckInsRejectionsAndBytes) {
+  grpc::ClientContext wrong_ctx;
+  auto wrong = stub_->Participate(&wrong_ctx);
+  cohort::v1::ClientMessage hello;
+  hello.mutable_check_in()->set_device_id("d9");
+  hello.mutable_check_in()->set_population("other");
+  const int64_t wrong_bytes = static_cast<int64_t>(hello.ByteSizeLong());
+  wrong->Write(hello);
+  wrong->WritesDone();
+  EXPECT_FALSE(wrong->Finish().ok());
+
+  grpc::ClientContext ctx;
+  auto stream = stub_->Participate(&ctx);
+  hello.mutable_check_in()->set_device_id("d1");
+  hello.mutable_check_in()->clear_population();
+  ASSERT_TRUE(stream->Write(hello));
+  cohort::v1::ServerMessage reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_task_assignment());
+  const int64_t hello_bytes = static_cast<int64_t>(hello.ByteSizeLong());
+  const int64_t reply_bytes = static_cast<int64_t>(reply.ByteSizeLong());
+  cohort::v1::ClientMessage msg;
+  msg.mutable_report()->set_round_id(reply.task_assignment().round_id());
+  *msg.mutable_report()->mutable_delta() =
+      model_.Filled(std::numeric_limits<float>::quiet_NaN());
+  msg.mutable_report()->set_num_examples(5);
+  stream->Write(msg);
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::Status status;
+  int chunks = 0;
+  const std::string artifact = Fetch(1, 0, &status, &chunks);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  EXPECT_EQ(counters_.CheckIns("refused"), 1);
+  EXPECT_EQ(counters_.CheckIns("assigned"), 1);
+  EXPECT_EQ(counters_.Rejections("report/malformed"), 1);
+  EXPECT_EQ(counters_.Rejections("report/late"), 0);
+  // Both check-ins and the report came in; the assignment went out.
+  EXPECT_EQ(counters_.BytesOf("participate/in"),
+            wrong_bytes + hello_bytes +
+                static_cast<int64_t>(msg.ByteSizeLong()));
+  EXPECT_EQ(counters_.BytesOf("participate/out"), reply_bytes);
+  // The chunks carry the artifact plus a little framing each.
+  EXPECT_GE(counters_.BytesOf("fetch_model/out"),
+            static_cast<int64_t>(artifact.size()));
+  EXPECT_LT(counters_.BytesOf("fetch_model/out"),
+            static_cast<int64_t>(artifact.size()) + 1000 * chunks);
+  EXPECT_GT(counters_.BytesOf("fetch_model/in"), 0);
+}
+
+// A second check-in of a device that holds this round's assignment gets a
+// retry window with the machine-readable cause, counted as such.
+TEST_F(CoordinatorServiceTest, RetryWindowCarriesItsCause) {
+  auto check_in = [&](grpc::ClientContext* ctx, cohort::v1::ServerMessage* reply) {
+    auto stream = stub_->Participate(ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id("d1");
+    EXPECT_TRUE(stream->Write(hello));
+    EXPECT_TRUE(stream->Read(reply));
+    return stream;
+  };
+  grpc::ClientContext first_ctx, second_ctx;
+  cohort::v1::ServerMessage first, second;
+  auto holder = check_in(&first_ctx, &first);
+  ASSERT_TRUE(first.has_task_assignment());
+  auto again = check_in(&second_ctx, &second);
+  ASSERT_TRUE(second.has_retry_window());
+  EXPECT_EQ(second.retry_window().cause(), "already_assigned");
+  EXPECT_EQ(counters_.CheckIns("already_assigned"), 1);
+  EXPECT_EQ(counters_.CheckIns("assigned"), 1);
+  first_ctx.TryCancel();
+  second_ctx.TryCancel();
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
+#include "tests/server/metrics/task_sample.h"
 #include "tests/testing/prometheus_text.h"
 
 namespace cohort::server {
@@ -27,8 +28,7 @@ std::string Exposition(const RoundCounters& counters) {
 // The sample `name` with `labels` plus task="t"; nullopt when absent.
 std::optional<double> Value(const RoundCounters& counters,
                             const std::string& name, SampleLabels labels = {}) {
-  labels["task"] = kTask;
-  return ::cohort::testing::SampleValue(Exposition(counters), name, labels);
+  return TaskSample(*counters.registry(), name, std::move(labels), kTask);
 }
 
 double Outcome(const RoundCounters& c, const std::string& outcome) {
@@ -164,6 +164,36 @@ TEST(RoundCountersTest, AbandonedRoundsCountByCauseAndPhaseAndTheirDrops) {
   EXPECT_EQ(Dropped(counters, "disconnect"), 6);
   EXPECT_EQ(Value(counters, "cohort_round_participants_total"), 0);
   EXPECT_EQ(Value(counters, "cohort_round_duration_seconds_count"), 0);
+}
+
+TEST(RoundCountersTest, SecAggDropsCountByPhase) {
+  RoundCounters counters(kTask);
+  for (const char* phase : {"AdvertiseKeys", "ShareKeys",
+                            "MaskedInputCollection", "Unmasking"}) {
+    EXPECT_EQ(Value(counters, "cohort_secagg_dropped_total",
+                    {{"phase", phase}}),
+              0)
+        << phase;
+  }
+  RoundSummary aborted = Abandoned(AbandonCause::kSecAggAborted, "ShareKeys");
+  aborted.drops.secagg_by_phase = {1, 5, 0, 0};
+  counters.Record(aborted);
+  std::mt19937 rng(5);
+  RoundSummary done = Committed(2, rng);
+  done.drops.secagg_by_phase = {2, 0, 3, 4};
+  counters.Record(done);
+  EXPECT_EQ(Value(counters, "cohort_secagg_dropped_total",
+                  {{"phase", "AdvertiseKeys"}}),
+            3);
+  EXPECT_EQ(Value(counters, "cohort_secagg_dropped_total",
+                  {{"phase", "ShareKeys"}}),
+            5);
+  EXPECT_EQ(Value(counters, "cohort_secagg_dropped_total",
+                  {{"phase", "MaskedInputCollection"}}),
+            3);
+  EXPECT_EQ(Value(counters, "cohort_secagg_dropped_total",
+                  {{"phase", "Unmasking"}}),
+            4);
 }
 
 TEST(RoundCountersTest, ClippingAndFieldGaugesKeepTheirLastKnownValue) {

@@ -1,6 +1,7 @@
 // End-to-end SecAgg+ protocol tests: N in-memory clients against the server.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <numeric>
@@ -189,6 +190,26 @@ TEST(SecAggServerTest, DropsPastThresholdInUnmaskingAbort) {
   ExpectAbortedWithoutSum(h);
   EXPECT_THAT(std::string(h.server().AbortStatus().message()),
               ::testing::HasSubstr("shares of client"));
+}
+
+// A client that goes silent is counted as dropped in the phase it was in;
+// one silent in Unmasking still has its input in the sum.
+TEST(SecAggServerTest, DroppedByPhaseCountsEachClientWhereItWent) {
+  std::vector<int> last(10, 4);
+  last[0] = 0;  // never advertises keys
+  last[1] = 1;  // no ShareKeys
+  last[2] = 2;
+  last[3] = 2;  // two send no masked input
+  last[4] = 3;  // no unmasking response
+  SecAggConfig config = SmallConfig();
+  config.t = 3;  // so that five unmasking responses surely suffice
+  Harness h(config, last, 6);
+  EXPECT_EQ(h.server().DroppedByPhase(), (std::array<int, 4>{0, 0, 0, 0}));
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  EXPECT_EQ(h.server().DroppedByPhase(), (std::array<int, 4>{1, 1, 2, 1}));
+  EXPECT_EQ(h.server().Contributors().size(), 6u);
+  EXPECT_EQ(SecAggServer::kPhaseNames[2], std::string("MaskedInputCollection"));
 }
 
 // The typed abort names the phase that could not finish, what it kept and

@@ -398,7 +398,12 @@ TEST(DirectoryStoreOpenTest, BadRootsAreErrors) {
             StatusCode::kInvalidArgument);
   const std::string file = MakeTempDir("open") + "/file";
   ASSERT_TRUE(base::WriteFileAtomically(file, "x").ok());
-  EXPECT_EQ(DirectoryStore::Open(file).status().code(), StatusCode::kInternal);
+  // A setup mistake (exit 2 for the server), naming the field and the path.
+  const absl::Status not_a_dir = DirectoryStore::Open(file).status();
+  EXPECT_EQ(not_a_dir.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(not_a_dir.message().find("store.directory " + file),
+            std::string::npos)
+      << not_a_dir;
   EXPECT_FALSE(DirectoryStore::Open(file + "/below").ok());
 }
 
