@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "client/agent/last_round.h"
 #include "client/secagg/secure_round_driver.h"
 #include "client/train/client_task.h"
 #include "common/base/files.h"
@@ -46,7 +47,8 @@ absl::Time ReportDeadline(const cohort::v1::TaskAssignment& assignment) {
 Agent::Agent(const AgentOptions& options,
              std::unique_ptr<CoordinatorTransport> transport,
              Trainer* trainer, absl::Notification* stop,
-             std::unique_ptr<ReleaseGuard> guard, AgentCounters* counters)
+             std::unique_ptr<ReleaseGuard> guard, AgentCounters* counters,
+             std::unique_ptr<WorkGate> gate)
     : options_(options),
       transport_(std::move(transport)),
       trainer_(trainer),
@@ -57,7 +59,9 @@ Agent::Agent(const AgentOptions& options,
       guard_(std::move(guard)),
       own_counters_(counters == nullptr ? std::make_unique<AgentCounters>()
                                         : nullptr),
-      counters_(counters == nullptr ? own_counters_.get() : counters) {
+      counters_(counters == nullptr ? own_counters_.get() : counters),
+      gate_(gate != nullptr ? std::move(gate)
+                            : WorkGate::ForDevice(options)) {
   transport_ = CountTraffic(std::move(transport_), counters_);
 }
 
@@ -78,14 +82,9 @@ void Agent::PublishCounters() {
   counters_->SetModelVersion(model_cache_.cached_version());
   if (options_.metrics_textfile.empty()) return;
   absl::Status written = WriteTextfile(*counters_, options_.metrics_textfile);
-  if (written.ok()) {
-    textfile_error_.clear();
-    return;
+  if (textfile_errors_.ShouldLog(written)) {
+    LOG(WARNING) << "cannot write metrics_textfile: " << written;
   }
-  // Once per distinct error: a full disk would otherwise log every cycle.
-  if (written.ToString() == textfile_error_) return;
-  textfile_error_ = written.ToString();
-  LOG(WARNING) << "cannot write metrics_textfile: " << textfile_error_;
 }
 
 absl::Status Agent::Run() {
@@ -126,6 +125,12 @@ absl::Status Agent::RunLoop() {
 }
 
 absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
+  if (absl::Status admitted =
+          gate_->Admit(trainer_->num_examples(), *counters_);
+      !admitted.ok()) {
+    counters_->Refused(RefusalFor(admitted));
+    return gate_->recheck_interval();
+  }
   auto session = transport_->OpenSession();
   cohort::v1::CheckIn check_in;
   check_in.set_device_id(options_.device_id);
@@ -191,8 +196,11 @@ absl::StatusOr<absl::Duration> Agent::JoinRound(
   if (result.ok()) {
     ended = rounds_reported_ > reported ? RoundResult::kAccepted
                                         : RoundResult::kNotUsed;
+    gate_->RoundReported(ended == RoundResult::kAccepted,
+                         trainer_->num_examples(), *counters_);
   }
   counters_->RoundEnded(ended, absl::Now());
+  RecordLastRound(options_.state_dir, assignment, ended, result.status());
   return result;
 }
 
@@ -211,13 +219,8 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   }
   // The cache verifies the bytes against ref.sha256, which the checked
   // manifest lists, so a verified download is the signed artifact.
-  auto weights = model_cache_.Get(ref, [&](const ModelBase& base) {
-    return transport_->FetchModelFrom(ref, assignment.task(), base);
-  });
-  if (!weights.ok()) {
-    counters_->Refused(Refusal::kModelDownload);
-    return weights.status();
-  }
+  auto weights = CachedOrFetched(assignment);
+  if (!weights.ok()) return weights.status();
   if (release.has_value()) {
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
@@ -225,30 +228,74 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   return weights;
 }
 
+absl::StatusOr<cohort::v1::Weights> Agent::CachedOrFetched(
+    const cohort::v1::TaskAssignment& assignment) {
+  const cohort::v1::ModelRef& ref = assignment.model();
+  // Only a download is charged, at the model's full size: a delta may be
+  // smaller, but the budget must hold for the worst case.
+  absl::Status over_budget;
+  auto weights = model_cache_.Get(
+      ref, [&](const ModelBase& base) -> absl::StatusOr<std::string> {
+        over_budget = gate_->AdmitDownload(ref.size_bytes(), *counters_);
+        if (!over_budget.ok()) return over_budget;
+        return transport_->FetchModelFrom(ref, assignment.task(), base);
+      });
+  if (!over_budget.ok()) {
+    counters_->Refused(Refusal::kBudget);
+    return absl::AbortedError(absl::StrCat("round ", assignment.round_id(),
+                                           ": not downloading the model: ",
+                                           over_budget.message()));
+  }
+  if (!weights.ok()) counters_->Refused(Refusal::kModelDownload);
+  return weights;
+}
+
+absl::Status Agent::OutOfTime(int64_t round, absl::Time report_deadline) {
+  if (absl::Now() < report_deadline) {
+    counters_->Refused(Refusal::kBudget);
+    return absl::AbortedError(absl::StrCat(
+        "round ", round, ": budgets.max_round_time_ms (",
+        absl::FormatDuration(options_.budgets.max_round_time),
+        ") ran out; not reporting"));
+  }
+  counters_->Refused(Refusal::kDeadline);
+  return absl::AbortedError(absl::StrCat(
+      "round ", round, ": the report deadline ",
+      absl::FormatTime(report_deadline), " passed; not reporting"));
+}
+
+absl::Status Agent::Abandoned(int64_t round, const absl::Status& lost) {
+  counters_->Refused(Refusal::kIneligible);
+  return absl::AbortedError(absl::StrCat("round ", round, ": ", lost.message(),
+                                         "; abandoned, not reporting"));
+}
+
 absl::StatusOr<LocalUpdate> Agent::TrainForRound(
     const cohort::v1::TaskAssignment& assignment) {
-  const absl::Time deadline = ReportDeadline(assignment);
-  auto missed = [&] {
-    counters_->Refused(Refusal::kDeadline);
-    return absl::AbortedError(absl::StrCat(
-        "round ", assignment.round_id(), ": the report deadline ",
-        absl::FormatTime(deadline), " passed; not reporting"));
-  };
-  if (absl::Now() >= deadline) return missed();
+  const int64_t round = assignment.round_id();
+  const absl::Time report_deadline = ReportDeadline(assignment);
+  // The round's time budget counts from its assignment.
+  const absl::Time deadline = std::min(
+      report_deadline, absl::Now() + options_.budgets.max_round_time);
+  if (absl::Now() >= deadline) return OutOfTime(round, report_deadline);
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start, StartingModel(assignment));
   std::optional<cohort::v1::FieldEvaluation> field;
   if (assignment.evaluate_before_training()) {
     field = EvaluateAssigned(assignment, start);
   }
   const absl::Time train_start = absl::Now();
+  const StopCheck ineligible = gate_->WatchTraining();
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
-      TrainingSeed(DeviceKey(options_.device_id), assignment.round_id()),
-      deadline);
+      TrainingSeed(DeviceKey(options_.device_id), round), deadline,
+      [&] { return stop_->HasBeenNotified() || ineligible(); });
   counters_->Trained(absl::Now() - train_start);
+  if (!gate_->training_lost().ok()) {
+    return Abandoned(round, gate_->training_lost());
+  }
   if (update.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {
-    return missed();
+    return OutOfTime(round, report_deadline);
   }
   if (update.ok()) update->field_evaluation = std::move(field);
   return update;

@@ -13,9 +13,11 @@
 #include "client/agent/agent_options.h"
 #include "client/agent/model_cache.h"
 #include "client/agent/release_guard.h"
+#include "client/agent/work_gate.h"
 #include "client/train/trainer.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
+#include "common/base/error_once.h"
 #include "common/base/random.h"
 
 namespace cohort::client {
@@ -29,17 +31,25 @@ namespace cohort::client {
 // options.metrics_textfile is set, writes them there after every check-in
 // cycle and when Run returns.
 //
+// A WorkGate decides when it may work: before each check-in (an ineligible
+// device or a spent budget does not check in; it waits
+// eligibility.recheck_interval and counts a refusal), before each model
+// download (the download budget), and during training (a device rule that
+// stops holding abandons the round: nothing is reported). Training also
+// stops at budgets.max_round_time after the assignment.
+//
 // Run() is called once from one thread; Cancel() may be called from any
 // thread (the signal thread) to abort the call in flight.
 class Agent {
  public:
   // `guard` (null: no pinned root) checks every assigned model's release
   // before a byte of it is used. `counters` (null: the agent keeps its own)
-  // must outlive the agent.
+  // must outlive the agent. `gate` null: WorkGate::ForDevice(options).
   Agent(const AgentOptions& options,
         std::unique_ptr<CoordinatorTransport> transport, Trainer* trainer,
         absl::Notification* stop, std::unique_ptr<ReleaseGuard> guard = nullptr,
-        AgentCounters* counters = nullptr);
+        AgentCounters* counters = nullptr,
+        std::unique_ptr<WorkGate> gate = nullptr);
 
   // OK after a stop request or max_rounds reports. UNAUTHENTICATED when the
   // server's certificate is not trusted, or when the transport's Diagnose()
@@ -58,7 +68,8 @@ class Agent {
  private:
   // Run's loop; Run writes the counters once more when it returns.
   absl::Status RunLoop();
-  // One Participate conversation. Returns how long to wait before the next.
+  // One Participate conversation, if the gate admits one. Returns how long
+  // to wait before the next.
   absl::StatusOr<absl::Duration> ParticipateOnce();
   // The check-in's answer, counted: an error (a refusal becomes
   // FAILED_PRECONDITION), a retry delay, or nullopt for an assignment.
@@ -81,6 +92,16 @@ class Agent {
   // its bytes by the cache; the guard then records the release as held.
   absl::StatusOr<cohort::v1::Weights> StartingModel(
       const cohort::v1::TaskAssignment& assignment);
+  // The model from the cache, or downloaded if the download budget allows
+  // (ABORTED, counted as a budget refusal, if not).
+  absl::StatusOr<cohort::v1::Weights> CachedOrFetched(
+      const cohort::v1::TaskAssignment& assignment);
+  // ABORTED, counted: the round's time ran out before or during training.
+  // The report deadline (`report_deadline` passed) or, before it,
+  // budgets.max_round_time.
+  absl::Status OutOfTime(int64_t round, absl::Time report_deadline);
+  // ABORTED, counted as ineligible: `lost` stopped training.
+  absl::Status Abandoned(int64_t round, const absl::Status& lost);
   // The assigned model on the device's examples (field monitoring), or
   // nullopt when it cannot be evaluated (logged; the round goes on).
   std::optional<cohort::v1::FieldEvaluation> EvaluateAssigned(
@@ -115,7 +136,9 @@ class Agent {
   std::unique_ptr<AgentCounters> own_counters_;
   AgentCounters* const counters_;
   // The last textfile write error logged; empty after a success.
-  std::string textfile_error_;
+  base::ErrorOnce textfile_errors_;
+  // Never null.
+  const std::unique_ptr<WorkGate> gate_;
 };
 
 }  // namespace cohort::client

@@ -10,9 +10,10 @@
 namespace cohort::client {
 namespace {
 
-constexpr Refusal kRefusals[] = {Refusal::kDeadline, Refusal::kModelRefused,
-                                 Refusal::kModelDownload, Refusal::kSecAgg,
-                                 Refusal::kServerRefused};
+constexpr Refusal kRefusals[] = {
+    Refusal::kDeadline,      Refusal::kModelRefused, Refusal::kModelDownload,
+    Refusal::kSecAgg,        Refusal::kServerRefused, Refusal::kIneligible,
+    Refusal::kBudget};
 constexpr RoundResult kRoundResults[] = {
     RoundResult::kAccepted, RoundResult::kNotUsed, RoundResult::kAbandoned};
 // RetryWindow.cause values this build knows (coordinator.proto).
@@ -125,6 +126,10 @@ const char* RefusalName(Refusal reason) {
       return "secagg";
     case Refusal::kServerRefused:
       return "server_refused";
+    case Refusal::kIneligible:
+      return "ineligible";
+    case Refusal::kBudget:
+      return "budget";
   }
   return "unknown";
 }
@@ -173,8 +178,9 @@ AgentCounters::AgentCounters()
       refusals_(MakeFamily(prometheus::BuildCounter(), registry_,
                            "cohort_agent_refusals_total",
                            "Work the agent refused or gave up, by reason: "
-                           "deadline, model_refused, model_download, secagg "
-                           "or server_refused.")),
+                           "deadline, model_refused, model_download, "
+                           "secagg, server_refused, ineligible or "
+                           "budget.")),
       training_seconds_(MakeFamily(prometheus::BuildCounter(), registry_,
                                    "cohort_agent_training_seconds_total",
                                    "Wall time spent in local training.")
@@ -246,6 +252,14 @@ void AgentCounters::Sent(int64_t bytes) {
 
 void AgentCounters::Received(int64_t bytes) {
   if (bytes > 0) bytes_received_.Increment(static_cast<double>(bytes));
+}
+
+int64_t AgentCounters::bytes_sent() const {
+  return static_cast<int64_t>(bytes_sent_.Value());
+}
+
+int64_t AgentCounters::bytes_received() const {
+  return static_cast<int64_t>(bytes_received_.Value());
 }
 
 void AgentCounters::SetModelVersion(int64_t version) {

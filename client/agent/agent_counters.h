@@ -30,6 +30,13 @@ enum class Refusal {
                    // of the stream (send, receive or protocol step)
   kServerRefused,  // "server_refused": the server refused the check-in
                    // itself (FAILED_PRECONDITION or INVALID_ARGUMENT)
+  kIneligible,     // "ineligible": an eligibility rule failed (WorkGate),
+                   // once per check-in skipped (every
+                   // eligibility.recheck_interval_ms while it lasts), or
+                   // once for a round abandoned in training
+  kBudget,         // "budget": a budget cap was spent: once per check-in
+                   // skipped, per model download refused, or per round
+                   // that ran out of budgets.max_round_time_ms
 };
 
 // How one joined round ended, for cohort_agent_rounds_total.
@@ -62,7 +69,7 @@ enum class RoundResult {
 //       is in progress, the three sum to rounds_joined_total.
 //   cohort_agent_refusals_total{reason}       counter; work the agent
 //       refused or gave up (Refusal): deadline, model_refused,
-//       model_download, secagg, server_refused.
+//       model_download, secagg, server_refused, ineligible, budget.
 //   cohort_agent_training_seconds_total       counter; wall time spent in
 //       local training (Trainer::Train), finished or not.
 //   cohort_agent_bytes_total{direction}       counter; sent or received:
@@ -101,6 +108,11 @@ class AgentCounters {
   void Sent(int64_t bytes);
   void Received(int64_t bytes);
   void SetModelVersion(int64_t version);
+
+  // The bytes counted so far (cohort_agent_bytes_total): what the daily
+  // byte budgets are charged from.
+  int64_t bytes_sent() const;
+  int64_t bytes_received() const;
 
   // All series in the Prometheus text exposition format (version 0.0.4).
   std::string Text() const;

@@ -4,8 +4,12 @@
 //   cohort-agent profile --config=... [--model=PATH --architecture=NAME] [--json]
 //     runs the cached (or given) model on the device's data: latency p50/p95,
 //     peak RSS and time per operator.
+//   cohort-agent status --config=... [--json]
+//     the model, release, eligibility, budgets used and the last round's
+//     outcome, read from state_dir without changing it (the daemon may run).
 //
-// Exit codes: 0 after SIGTERM/SIGINT or max_rounds; 2 for a bad config,
+// Exit codes: 0 after SIGTERM/SIGINT or max_rounds, and once a status is
+// printed (even with parts of it unreadable); 2 for a bad config,
 // missing data or a check-in the server refuses; 3 for a TLS mistake of the
 // device's own (the server's certificate not trusted or not naming
 // server_name_override, a device certificate the server refuses, expired or
@@ -22,7 +26,10 @@
 #include "client/agent/model_cache.h"
 #include "client/transport/tls_probe.h"
 #include "client/agent/profile.h"
+#include "client/agent/agent_status.h"
+#include "client/agent/status_format.h"
 #include "client/agent/watched_trainer.h"
+#include "client/agent/work_gate.h"
 #include "common/base/clock.h"
 #include "common/base/command_line.h"
 #include "common/base/exit_code.h"
@@ -45,7 +52,7 @@ ABSL_FLAG(std::string, model, "",
           "state_dir).");
 ABSL_FLAG(std::string, architecture, "",
           "profile: architecture of --model (default: the cached model's).");
-ABSL_FLAG(bool, json, false, "profile: print one JSON object.");
+ABSL_FLAG(bool, json, false, "profile, status: print one JSON object.");
 
 namespace {
 
@@ -85,6 +92,27 @@ int Profile(const cohort::client::AgentOptions& options) {
   auto report = cohort::client::ProfileModel(weights, arch, *data);
   if (!report.ok()) return Fail(report.status());
   std::fputs(cohort::client::FormatProfile(*report, absl::GetFlag(FLAGS_json)).c_str(),
+             stdout);
+  return 0;
+}
+
+// `cohort-agent status`: what the device holds and may do. Reads only, so
+// it may run beside the daemon; a file it cannot read is shown as
+// unreadable, and the exit code is still 0.
+int PrintStatus(const cohort::client::AgentOptions& options) {
+  cohort::client::StatusEnvironment environment;
+  // Loading the data is the only way to count it; only
+  // eligibility.min_new_examples asks.
+  environment.examples_held = [&options]() -> absl::StatusOr<int64_t> {
+    auto data = cohort::client::LoadDeviceData(options);
+    if (!data.ok()) return data.status();
+    return data->num_examples;
+  };
+  const cohort::client::AgentStatus status =
+      cohort::client::ReadAgentStatus(options, std::move(environment));
+  std::fputs(cohort::client::FormatAgentStatus(status,
+                                               absl::GetFlag(FLAGS_json))
+                 .c_str(),
              stdout);
   return 0;
 }
@@ -131,8 +159,7 @@ int RunAgent(const cohort::client::AgentOptions& options,
       !own.ok()) {
     return Fail(own);
   }
-  if (absl::Status state =
-          cohort::base::EnsureWritableDir(options.state_dir, "state_dir");
+  if (absl::Status state = cohort::client::PrepareStateDir(options);
       !state.ok()) {
     return Fail(state);
   }
@@ -146,8 +173,10 @@ int RunAgent(const cohort::client::AgentOptions& options,
                                         cohort::base::RealClock::Get());
   // Written to options.metrics_textfile when it is set.
   cohort::client::AgentCounters counters;
+  // Eligibility and budgets on this machine's /sys, /proc, clock and zone.
   cohort::client::Agent agent(options, std::move(*transport), &watched, stop,
-                              *std::move(guard), &counters);
+                              *std::move(guard), &counters,
+                              cohort::client::WorkGate::ForDevice(options));
   {
     absl::MutexLock lock(mu);
     *running = &agent;
@@ -175,10 +204,14 @@ int main(int argc, char** argv) {
   std::vector<char*> args = cohort::base::ParseCommandLine(
       argc, argv,
       "Federated learning device agent.\n  cohort-agent --config=agent.textproto\n"
-      "  cohort-agent profile --config=agent.textproto [--json]");
-  const bool profile = args.size() > 1 && std::string(args[1]) == "profile";
-  if (args.size() > 1 && !profile) {
-    std::fprintf(stderr, "cohort-agent: unknown command '%s' (try: profile)\n",
+      "  cohort-agent profile --config=agent.textproto [--json]\n"
+      "  cohort-agent status --config=agent.textproto [--json]");
+  const std::string command = args.size() > 1 ? args[1] : "";
+  const bool profile = command == "profile";
+  const bool status = command == "status";
+  if (args.size() > 1 && !profile && !status) {
+    std::fprintf(stderr,
+                 "cohort-agent: unknown command '%s' (try: profile, status)\n",
                  args[1]);
     return 2;
   }
@@ -194,6 +227,7 @@ int main(int argc, char** argv) {
   auto options = LoadConfig();
   if (!options.ok()) return Fail(options.status());
   if (profile) return Profile(*options);
+  if (status) return PrintStatus(*options);
   cohort::base::SystemdNotifier notifier;  // a no-op without NOTIFY_SOCKET
   return RunAgent(*options, &stop, &agent_mu, &running, &notifier);
 }

@@ -1,5 +1,8 @@
 #include "client/agent/agent_options.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -126,6 +129,90 @@ absl::Status ResolveTiming(const cohort::v1::AgentConfig& c,
   return ResolveMillis("keepalive_ms", c.keepalive_ms(), &o.keepalive);
 }
 
+// A value of `field` in [lo, hi].
+absl::Status InRange(absl::string_view field, int64_t value, int64_t lo,
+                     int64_t hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return FieldError(field, absl::StrCat("must be in [", lo, ", ", hi, "]"));
+}
+
+// A limit that must be >= 0 (0: off); NaN is refused too.
+absl::Status NotNegative(absl::string_view field, double value) {
+  if (value >= 0) return absl::OkStatus();
+  return FieldError(field, "must be >= 0 (0: off)");
+}
+
+// eligibility.*: every rule off at zero.
+absl::Status ResolveEligibility(const cohort::v1::EligibilityConfig& c,
+                                EligibilityOptions& e) {
+  e.require_ac_power = c.require_ac_power();
+  COHORT_RETURN_IF_ERROR(InRange("eligibility.min_battery_percent",
+                                 c.min_battery_percent(), 0, 100));
+  e.min_battery_percent = c.min_battery_percent();
+  COHORT_RETURN_IF_ERROR(
+      NotNegative("eligibility.max_load_average", c.max_load_average()));
+  e.max_load_average = c.max_load_average();
+  COHORT_RETURN_IF_ERROR(
+      NotNegative("eligibility.max_temperature_c", c.max_temperature_c()));
+  e.max_temperature_c = c.max_temperature_c();
+  COHORT_RETURN_IF_ERROR(InRange("eligibility.window_start_minute",
+                                 c.window_start_minute(), 0, 1439));
+  COHORT_RETURN_IF_ERROR(InRange("eligibility.window_end_minute",
+                                 c.window_end_minute(), 0, 1439));
+  if (c.window_start_minute() == c.window_end_minute() &&
+      c.window_start_minute() != 0) {
+    return FieldError("eligibility.window_end_minute",
+                      "must differ from window_start_minute: an empty "
+                      "window would never open (both 0: any time)");
+  }
+  e.window_start_minute = c.window_start_minute();
+  e.window_end_minute = c.window_end_minute();
+  if (c.min_new_examples() < 0) {
+    return FieldError("eligibility.min_new_examples", "must be >= 0 (0: off)");
+  }
+  e.min_new_examples = c.min_new_examples();
+  COHORT_RETURN_IF_ERROR(ResolveMillis("eligibility.recheck_interval_ms",
+                                       c.recheck_interval_ms(),
+                                       &e.recheck_interval));
+  return ResolveMillis("eligibility.training_check_interval_ms",
+                       c.training_check_interval_ms(),
+                       &e.training_check_interval);
+}
+
+// budgets.*: every cap off at zero. Lowers o.num_threads to the thread cap.
+absl::Status ResolveBudgets(const cohort::v1::BudgetConfig& c,
+                            AgentOptions& o) {
+  BudgetOptions& b = o.budgets;
+  COHORT_RETURN_IF_ERROR(InRange("budgets.max_training_threads",
+                                 c.max_training_threads(), 0, 256));
+  b.max_training_threads = c.max_training_threads();
+  if (b.max_training_threads > 0) {
+    o.num_threads = std::min(o.num_threads, b.max_training_threads);
+  }
+  COHORT_RETURN_IF_ERROR(ResolveMillis("budgets.max_round_time_ms",
+                                       c.max_round_time_ms(),
+                                       &b.max_round_time));
+  if (c.max_rounds_per_day() < 0) {
+    return FieldError("budgets.max_rounds_per_day", "must be >= 0 (0: no cap)");
+  }
+  b.max_rounds_per_day = c.max_rounds_per_day();
+  if (c.max_upload_bytes_per_day() < 0) {
+    return FieldError("budgets.max_upload_bytes_per_day",
+                      "must be >= 0 (0: no cap)");
+  }
+  b.max_upload_bytes_per_day = c.max_upload_bytes_per_day();
+  if (c.max_download_bytes_per_day() < 0) {
+    return FieldError("budgets.max_download_bytes_per_day",
+                      "must be >= 0 (0: no cap)");
+  }
+  b.max_download_bytes_per_day = c.max_download_bytes_per_day();
+  // 2^40 MiB (an exbibyte) keeps the cap in bytes inside an int64.
+  COHORT_RETURN_IF_ERROR(InRange("budgets.max_resident_mib",
+                                 c.max_resident_mib(), 0, int64_t{1} << 40));
+  b.max_resident_mib = c.max_resident_mib();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AgentOptions> ResolveAgentOptions(
@@ -136,6 +223,8 @@ absl::StatusOr<AgentOptions> ResolveAgentOptions(
   COHORT_RETURN_IF_ERROR(ResolveData(config.data(), o));
   COHORT_RETURN_IF_ERROR(ResolveTiming(config, o));
   COHORT_RETURN_IF_ERROR(ResolveMetrics(config, o));
+  COHORT_RETURN_IF_ERROR(ResolveEligibility(config.eligibility(), o.eligibility));
+  COHORT_RETURN_IF_ERROR(ResolveBudgets(config.budgets(), o));
   return o;
 }
 

@@ -6,6 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/agent/budgets.h"
+#include "client/agent/eligibility.h"
 #include "client/transport/grpc_transport.h"
 #include "cohort/v1/config.pb.h"
 #include "common/data/idx_reader.h"
@@ -44,8 +46,9 @@ struct AgentOptions {
   int shard_index = 0;
   // The agent's state (the cached model).
   std::string state_dir = "cohort-agent-state";
-  // Training threads, in [1, 256]. One by default: an agent is a background
-  // daemon and must not take over the device.
+  // Training threads, in [1, 256], at most budgets.max_training_threads
+  // when that is set. One by default: an agent is a background daemon and
+  // must not take over the device.
   int num_threads = 1;
   // Backoff after a retryable error: exponential from backoff_initial to
   // backoff_max, with jitter. Millisecond resolution; initial <= max.
@@ -65,6 +68,10 @@ struct AgentOptions {
   // rewritten atomically after every check-in cycle and at exit. Empty: off.
   // Ends in ".prom" otherwise.
   std::string metrics_textfile;
+  // When the device may work, and what it may use (WorkGate). All off by
+  // default.
+  EligibilityOptions eligibility;
+  BudgetOptions budgets;
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default
@@ -77,7 +84,17 @@ struct AgentOptions {
 // partition.alpha; a negative partition.min_examples, data.max_examples,
 // backoff_initial_ms, backoff_max_ms, max_rounds or keepalive_ms; and
 // backoff_initial_ms above backoff_max_ms (after defaults); a
-// metrics_textfile not ending in ".prom". Reads no files:
+// metrics_textfile not ending in ".prom"; eligibility.min_battery_percent
+// outside [0, 100]; a negative (or NaN) eligibility.max_load_average or
+// max_temperature_c; eligibility.window_start_minute or window_end_minute
+// outside [0, 1440), or equal and non-zero (the error names
+// window_end_minute); a negative eligibility.min_new_examples,
+// recheck_interval_ms or training_check_interval_ms;
+// budgets.max_training_threads outside [0, 256]; a negative
+// budgets.max_round_time_ms, max_rounds_per_day,
+// max_upload_bytes_per_day or max_download_bytes_per_day; and
+// budgets.max_resident_mib outside [0, 2^40]. num_threads is lowered to
+// budgets.max_training_threads when that is set. Reads no files:
 // missing data or certificates are reported when the agent opens them
 // (LoadDeviceData, CheckDeviceCertificate, MakeTransport), and whether the
 // data can give every shard partition.min_examples by LoadDeviceData.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
+#include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
@@ -39,6 +40,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
       GrpcTransport::Connect(o.server_address, o.tls, o.server_name_override,
                              o.keepalive));
   return std::unique_ptr<CoordinatorTransport>(std::move(transport));
+}
+
+absl::Status PrepareStateDir(const AgentOptions& options) {
+  COHORT_RETURN_IF_ERROR(
+      base::EnsureWritableDir(options.state_dir, "state_dir"));
+  if (int removed = base::RemoveStaleTempFiles(options.state_dir); removed > 0) {
+    LOG(INFO) << "removed " << removed << " temp files an interrupted write "
+              << "left in " << options.state_dir;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> MakeReleaseGuard(

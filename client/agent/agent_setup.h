@@ -31,10 +31,15 @@ absl::StatusOr<data::ImageDataset> LoadDeviceData(const AgentOptions& options);
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(
     const AgentOptions& options);
 
+// Makes the state directory ready before anything else touches it: created
+// and writable (FAILED_PRECONDITION naming state_dir otherwise, a setup
+// mistake), and cleared of the temp files a killed write left behind.
+absl::Status PrepareStateDir(const AgentOptions& options);
+
 // The device's release policy when trusted_root_path is set, else null.
 // FAILED_PRECONDITION starting "trust.root_path: " when the pinned root is
-// missing or does not verify, or the state directory's release file is
-// unreadable.
+// missing or does not verify. Unusable state files are moved aside
+// (ReleaseGuard::Open).
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> MakeReleaseGuard(
     const AgentOptions& options);
 

@@ -24,6 +24,10 @@ std::string ModelCache::ReleasePath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/release");
 }
 
+std::string ModelCache::ManifestPath(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/manifest.pb");
+}
+
 std::string ModelCache::RootPath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/root.pb");
 }

@@ -18,6 +18,7 @@ namespace cohort::client {
 //   <state_dir>/model.arch  the architecture the server named for them
 //   <state_dir>/release     the highest release accepted (ReleaseGuard)
 //   <state_dir>/root.pb     the newest root followed (ReleaseGuard)
+//   <state_dir>/manifest.pb the signed manifest of that release (ReleaseGuard)
 //
 // A cached model is reused only when its SHA-256 *and* its architecture
 // match the ModelRef the server assigns. A version number proves nothing: a
@@ -53,6 +54,7 @@ class ModelCache {
   static std::string ArchitecturePath(const std::string& state_dir);
   static std::string ReleasePath(const std::string& state_dir);
   static std::string RootPath(const std::string& state_dir);
+  static std::string ManifestPath(const std::string& state_dir);
   // Largest model.pb read back from disk.
   static constexpr int64_t kMaxModelBytes = int64_t{256} << 20;
 

@@ -1,11 +1,13 @@
 #include "client/agent/release_guard.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/agent/model_cache.h"
+#include "client/agent/state_file.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
@@ -19,13 +21,7 @@ absl::StatusOr<int64_t> ReadHighestRelease(const std::string& state_dir) {
   auto text = base::ReadFile(path, 64);
   if (text.status().code() == absl::StatusCode::kNotFound) return 0;
   if (!text.ok()) return text.status();
-  int64_t release = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &release) ||
-      release < 0) {
-    return absl::DataLossError(
-        absl::StrCat(path, " does not hold a release number"));
-  }
-  return release;
+  return ParseReleaseNumber(*text, path);
 }
 
 absl::StatusOr<model::TrustedRoot> ReadRoot(const std::string& path) {
@@ -38,28 +34,82 @@ absl::StatusOr<model::TrustedRoot> ReadRoot(const std::string& path) {
   return model::TrustedRoot::FromPinned(root);
 }
 
-// The root the device followed to, if it is newer than `pinned`.
-absl::Status AdoptFollowedRoot(const std::string& state_dir,
-                               model::TrustedRoot& pinned) {
+// The root the device followed to, if it is newer than `pinned`. An
+// unusable file is moved aside: the pinned root still holds, and the next
+// manifest carries the rotations again.
+void AdoptFollowedRoot(const std::string& state_dir,
+                       model::TrustedRoot& pinned) {
   const std::string path = ModelCache::RootPath(state_dir);
   auto followed = ReadRoot(path);
-  if (followed.status().code() == absl::StatusCode::kNotFound) {
-    return absl::OkStatus();
-  }
+  if (followed.status().code() == absl::StatusCode::kNotFound) return;
   if (!followed.ok()) {
-    return absl::DataLossError(absl::StrCat(path, ": ", followed.status().message()));
+    QuarantineStateFile(path, "followed root", followed.status().message());
+    return;
   }
   if (followed->version() > pinned.version()) pinned = *std::move(followed);
-  return absl::OkStatus();
+}
+
+// The release of the signed manifest kept in the state directory, if
+// `root` verifies it (for the task it names, expiry aside: it was valid
+// when accepted); 0 when there is none. An unusable file is moved aside.
+int64_t KeptManifestRelease(const std::string& state_dir,
+                            const model::TrustedRoot& root) {
+  const std::string path = ModelCache::ManifestPath(state_dir);
+  auto bytes = base::ReadFile(path, model::kMaxMetadataBytes);
+  if (bytes.status().code() == absl::StatusCode::kNotFound) return 0;
+  cohort::v1::SignedManifest kept;
+  cohort::v1::ModelManifest inner;
+  absl::Status usable = bytes.status();
+  if (usable.ok() && (!kept.ParseFromString(*bytes) ||
+                      !inner.ParseFromString(kept.manifest()))) {
+    usable = absl::DataLossError("not a SignedManifest");
+  }
+  if (usable.ok()) {
+    model::ManifestExpectations expect;
+    expect.task = inner.task();
+    usable = model::VerifyManifest(root, kept, expect).status();
+  }
+  if (!usable.ok()) {
+    QuarantineStateFile(path, "kept manifest", usable.message());
+    return 0;
+  }
+  return inner.release();
+}
+
+// The highest release accepted: the release file's number, or the kept
+// manifest's when that is higher or the file is unusable (moved aside).
+int64_t RecoverHighestRelease(const std::string& state_dir,
+                              const model::TrustedRoot& root) {
+  const int64_t kept = KeptManifestRelease(state_dir, root);
+  auto recorded = ReadHighestRelease(state_dir);
+  if (!recorded.ok()) {
+    QuarantineStateFile(ModelCache::ReleasePath(state_dir), "release counter",
+                        recorded.status().message());
+    LOG(WARNING) << "release counter recovered from the kept manifest: "
+                 << kept;
+    return kept;
+  }
+  return std::max(*recorded, kept);
 }
 
 }  // namespace
 
+absl::StatusOr<int64_t> ParseReleaseNumber(absl::string_view text,
+                                           const std::string& path) {
+  int64_t release = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &release) ||
+      release < 0) {
+    return absl::DataLossError(
+        absl::StrCat(path, " does not hold a release number"));
+  }
+  return release;
+}
+
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
     const std::string& root_path, const std::string& state_dir) {
   COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root, ReadRoot(root_path));
-  COHORT_RETURN_IF_ERROR(AdoptFollowedRoot(state_dir, root));
-  COHORT_ASSIGN_OR_RETURN(int64_t highest, ReadHighestRelease(state_dir));
+  AdoptFollowedRoot(state_dir, root);
+  const int64_t highest = RecoverHighestRelease(state_dir, root);
   return std::unique_ptr<ReleaseGuard>(
       new ReleaseGuard(std::move(root), state_dir, highest));
 }
@@ -100,6 +150,7 @@ absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(
     const cohort::v1::ModelRef& ref, const std::string& task,
     absl::Time started) {
   auto m = Verify(ref, task, started);
+  if (m.ok()) checked_ = ref.manifest();
   if (!m.ok()) {
     ++refusals_;
     LOG(WARNING) << "refused model version " << ref.version() << " ("
@@ -112,6 +163,12 @@ absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(
 absl::Status ReleaseGuard::Accept(const cohort::v1::ModelManifest& manifest) {
   if (manifest.release() <= highest_release_) return absl::OkStatus();
   COHORT_RETURN_IF_ERROR(base::MakeDirs(state_dir_));
+  // The manifest first: a crash between the writes leaves a counter the
+  // kept manifest raises on the next start.
+  if (!checked_.manifest().empty()) {
+    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
+        ModelCache::ManifestPath(state_dir_), checked_.SerializeAsString()));
+  }
   COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
       ModelCache::ReleasePath(state_dir_),
       absl::StrCat(manifest.release(), "\n")));

@@ -17,7 +17,8 @@ namespace cohort::client {
 // own, accepts a model only under a manifest the root's certified release
 // key signed, and never goes back to a lower release number than one it
 // accepted, which it keeps in <state_dir>/release (ModelCache::ReleasePath)
-// across restarts. It follows root rotations that come with a manifest, one
+// across restarts, with the signed manifest of that release beside it
+// (ModelCache::ManifestPath). It follows root rotations that come with a manifest, one
 // version at a time, and keeps the newest root it followed in
 // <state_dir>/root.pb (ModelCache::RootPath). Nothing the coordinator sends
 // turns it off.
@@ -28,8 +29,11 @@ class ReleaseGuard {
   // Reads the pinned root (a SignedRoot) at `root_path`, the root followed
   // since (when newer) and the highest release accepted so far from
   // `state_dir`. NOT_FOUND for a missing pinned root; the errors of
-  // TrustedRoot::FromPinned for a bad one; DATA_LOSS for an unreadable
-  // release or followed-root file.
+  // TrustedRoot::FromPinned for a bad one. A state file that cannot be
+  // read or parsed is moved aside to "<file>.corrupt" and named in the log,
+  // never an error: a bad followed root falls back to the pinned one, and a
+  // bad release file to the release of the kept signed manifest, which the
+  // root must verify, so the counter survives the loss of either file.
   static absl::StatusOr<std::unique_ptr<ReleaseGuard>> Open(
       const std::string& root_path, const std::string& state_dir);
 
@@ -48,7 +52,8 @@ class ReleaseGuard {
 
   // Records that the device now holds `manifest`'s release (call after its
   // artifact verified): raises the highest accepted release, durably
-  // (atomic write, fsync, rename). INTERNAL on I/O errors.
+  // (atomic write, fsync, rename), after keeping the signed manifest Check
+  // returned it from. INTERNAL on I/O errors.
   absl::Status Accept(const cohort::v1::ModelManifest& manifest);
 
   int64_t highest_release() const { return highest_release_; }
@@ -76,7 +81,14 @@ class ReleaseGuard {
   const std::string state_dir_;
   int64_t highest_release_ = 0;
   int64_t refusals_ = 0;
+  // The signed manifest the last successful Check verified, kept by Accept.
+  cohort::v1::SignedManifest checked_;
 };
+
+// The release number in the text of <state_dir>/release (`path`, for the
+// message): DATA_LOSS unless it is one non-negative integer.
+absl::StatusOr<int64_t> ParseReleaseNumber(absl::string_view text,
+                                           const std::string& path);
 
 }  // namespace cohort::client
 

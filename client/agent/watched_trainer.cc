@@ -6,9 +6,11 @@ namespace cohort::client {
 
 absl::StatusOr<LocalUpdate> WatchedTrainer::Train(
     const std::string& architecture, const cohort::v1::Weights& start,
-    const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline) {
+    const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline,
+    const StopCheck& should_stop) {
   steps_.Begin("training", deadline + kTrainingGrace);
-  auto update = inner_->Train(architecture, start, plan, seed, deadline);
+  auto update =
+      inner_->Train(architecture, start, plan, seed, deadline, should_stop);
   steps_.End();
   return update;
 }

@@ -40,8 +40,8 @@ class WatchedTrainer final : public Trainer {
   absl::StatusOr<LocalUpdate> Train(const std::string& architecture,
                                     const cohort::v1::Weights& start,
                                     const cohort::v1::TrainingPlan& plan,
-                                    uint64_t seed,
-                                    absl::Time deadline) override;
+                                    uint64_t seed, absl::Time deadline,
+                                    const StopCheck& should_stop) override;
   absl::StatusOr<LocalEvaluation> Evaluate(
       const std::string& architecture,
       const cohort::v1::Weights& weights) override;

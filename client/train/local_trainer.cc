@@ -19,14 +19,16 @@ std::unique_ptr<LocalTrainer> LocalTrainer::CreateWithoutData() {
 
 absl::StatusOr<LocalUpdate> LocalTrainer::Train(
     const std::string& architecture, const cohort::v1::Weights& start,
-    const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline) {
-  return TrainOn(data_, architecture, start, plan, seed, deadline);
+    const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline,
+    const StopCheck& should_stop) {
+  return TrainOn(data_, architecture, start, plan, seed, deadline,
+                 should_stop);
 }
 
 absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
     const data::ImageDataset& data, const std::string& architecture,
     const cohort::v1::Weights& start, const cohort::v1::TrainingPlan& plan,
-    uint64_t seed, absl::Time deadline) {
+    uint64_t seed, absl::Time deadline, const StopCheck& should_stop) {
   COHORT_RETURN_IF_ERROR(Load(architecture, start, seed));
   ml::TrainOptions options;
   options.epochs = plan.epochs() > 0 ? plan.epochs() : 1;
@@ -35,13 +37,18 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
   options.momentum = plan.momentum();
   options.seed = seed;
   options.qat = plan.qat() == cohort::v1::TrainingPlan::QAT_ON;
-  if (deadline != absl::InfiniteFuture()) {
-    options.should_stop = [deadline] { return absl::Now() >= deadline; };
+  if (deadline != absl::InfiniteFuture() || should_stop) {
+    options.should_stop = [deadline, should_stop] {
+      return absl::Now() >= deadline || (should_stop && should_stop());
+    };
   }
   COHORT_ASSIGN_OR_RETURN(ml::TrainResult result, model_->Train(data, options));
-  if (result.stopped) {
+  if (result.stopped && absl::Now() >= deadline) {
     return absl::DeadlineExceededError(
         "the report deadline passed during local training");
+  }
+  if (result.stopped) {
+    return absl::CancelledError("local training was asked to stop");
   }
   LocalUpdate update;
   // The delta is taken against `start` itself, not a re-read of the model, so

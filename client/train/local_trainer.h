@@ -25,7 +25,8 @@ class LocalTrainer final : public Trainer {
   absl::StatusOr<LocalUpdate> Train(const std::string& architecture,
                                     const cohort::v1::Weights& start,
                                     const cohort::v1::TrainingPlan& plan,
-                                    uint64_t seed, absl::Time deadline) override;
+                                    uint64_t seed, absl::Time deadline,
+                                    const StopCheck& should_stop) override;
 
   // As Train, on `data` instead of the trainer's own examples (the simulator
   // keeps one trainer per worker thread and hands it each client's data).
@@ -34,7 +35,8 @@ class LocalTrainer final : public Trainer {
                                       const cohort::v1::Weights& start,
                                       const cohort::v1::TrainingPlan& plan,
                                       uint64_t seed,
-                                      absl::Time deadline = absl::InfiniteFuture());
+                                      absl::Time deadline = absl::InfiniteFuture(),
+                                      const StopCheck& should_stop = nullptr);
 
   absl::StatusOr<LocalEvaluation> Evaluate(
       const std::string& architecture,

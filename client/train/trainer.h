@@ -2,6 +2,7 @@
 #define COHORT_CLIENT_TRAIN_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,6 +30,10 @@ struct LocalEvaluation {
   double accuracy = 0.0;  // in [0, 1]
 };
 
+// Asked between batches, alongside the deadline: true stops training (the
+// agent's eligibility watch and stop request). Empty: never.
+using StopCheck = std::function<bool()>;
+
 // The device's local task as the agent sees it: fine-tune the assigned model
 // on the device's own examples and return the delta against the exact
 // weights it started from. The LibTorch LocalTrainer implements it; tests
@@ -39,14 +44,15 @@ class Trainer {
 
   // Trains per `plan` from `start` (weights of `architecture`), with
   // `seed` fixing shuffles and dropout. DEADLINE_EXCEEDED once `deadline`
-  // passes (checked between batches; the partial result is dropped);
-  // INVALID_ARGUMENT for an unknown architecture or weights that do not fit
-  // it; INTERNAL if training fails.
+  // passes, CANCELLED once `should_stop` returns true (both checked
+  // between batches; the partial result is dropped); INVALID_ARGUMENT for
+  // an unknown architecture or weights that do not fit it; INTERNAL if
+  // training fails.
   virtual absl::StatusOr<LocalUpdate> Train(const std::string& architecture,
                                             const cohort::v1::Weights& start,
                                             const cohort::v1::TrainingPlan& plan,
-                                            uint64_t seed,
-                                            absl::Time deadline) = 0;
+                                            uint64_t seed, absl::Time deadline,
+                                            const StopCheck& should_stop) = 0;
 
   // Evaluates `weights` of `architecture` on the device's examples; no
   // training. INVALID_ARGUMENT as for Train; INTERNAL if evaluation fails.

@@ -17,6 +17,12 @@ namespace cohort::base {
 namespace {
 
 
+WriteStepHook write_step_hook = nullptr;
+
+void AtStep(const std::string& path, WriteStep step) {
+  if (write_step_hook != nullptr) write_step_hook(path, step);
+}
+
 absl::Status FsyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags);
   if (fd < 0) return ErrnoError("open", path);
@@ -57,6 +63,7 @@ absl::Status WriteFileAtomically(const std::string& path,
                                   ? target.parent_path()
                                   : std::filesystem::path(".");
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  AtStep(path, WriteStep::kBeforeTemp);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                   static_cast<mode_t>(mode));
   if (fd < 0) return ErrnoError("create", tmp);
@@ -88,12 +95,33 @@ absl::Status WriteFileAtomically(const std::string& path,
     return s;
   }
   ::close(fd);
+  AtStep(path, WriteStep::kBeforeRename);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     absl::Status s = ErrnoError("rename", tmp);
     ::unlink(tmp.c_str());
     return s;
   }
+  AtStep(path, WriteStep::kBeforeDirSync);
   return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+}
+
+void SetWriteStepHookForTesting(WriteStepHook hook) { write_step_hook = hook; }
+
+int RemoveStaleTempFiles(const std::string& dir) {
+  std::error_code ec;
+  int removed = 0;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t mark = name.rfind(".tmp.");
+    if (mark == std::string::npos || mark + 5 >= name.size() ||
+        name.find_first_not_of("0123456789", mark + 5) != std::string::npos) {
+      continue;
+    }
+    std::error_code gone;
+    if (std::filesystem::remove(it->path(), gone)) ++removed;
+  }
+  return removed;
 }
 
 absl::Status EnsureWritableDir(const std::string& path,

@@ -21,6 +21,25 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents, int mode = 0644);
 
+// The points of WriteFileAtomically a crash test stops a process at: the
+// temp file is about to be created; it is written and synced but not yet
+// renamed; it is renamed but the folder is not yet synced.
+enum class WriteStep { kBeforeTemp, kBeforeRename, kBeforeDirSync };
+
+// A fault-injection seam for crash tests (null, the default, in every
+// binary): called at each WriteStep of every WriteFileAtomically with the
+// target path, e.g. to raise SIGKILL at the n-th call. Set it before
+// threads start; it is a plain function pointer so the hot path costs one
+// load.
+using WriteStepHook = void (*)(const std::string& path, WriteStep step);
+void SetWriteStepHookForTesting(WriteStepHook hook);
+
+// Removes the temp files a killed WriteFileAtomically left in `dir`
+// ("<name>.tmp.<pid>"); returns how many. Run it at start-up, before any
+// writer: a temp file of a live writer would be removed too. Missing `dir`:
+// 0.
+int RemoveStaleTempFiles(const std::string& dir);
+
 // Creates a directory and its parents. OK if it exists.
 absl::Status MakeDirs(const std::string& path);
 

@@ -137,6 +137,18 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << " keepalive=" << Describe(o.keepalive)
       << " root=" << o.trusted_root_path
       << " metrics_textfile=" << o.metrics_textfile;
+  const client::EligibilityOptions& e = o.eligibility;
+  out << " eligibility={" << e.require_ac_power << ","
+      << e.min_battery_percent << "," << e.max_load_average << ","
+      << e.max_temperature_c << "," << e.window_start_minute << ","
+      << e.window_end_minute << "," << e.min_new_examples << ","
+      << Describe(e.recheck_interval) << ","
+      << Describe(e.training_check_interval) << "}";
+  const client::BudgetOptions& b = o.budgets;
+  out << " budgets={" << b.max_training_threads << ","
+      << Describe(b.max_round_time) << "," << b.max_rounds_per_day << ","
+      << b.max_upload_bytes_per_day << "," << b.max_download_bytes_per_day
+      << "," << b.max_resident_mib << "}";
   return out.str();
 }
 

@@ -1,6 +1,7 @@
 #ifndef COHORT_TESTS_TESTING_FAKE_TRAINER_H_
 #define COHORT_TESTS_TESTING_FAKE_TRAINER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,18 +11,26 @@
 namespace cohort::testing {
 
 // A Trainer without LibTorch: the delta is `step` added to every start value,
-// the loss is fixed, and each call is recorded. With `respect_deadline` it
-// reports DEADLINE_EXCEEDED for a deadline already past, as LocalTrainer
-// does between batches.
+// the loss is fixed, and each call is recorded. It "trains" `batches`
+// batches; before each it runs `between_batches` (with the batch's index),
+// then, as LocalTrainer does between batches, reports DEADLINE_EXCEEDED for
+// a deadline already past and CANCELLED when `should_stop` says so.
 class FakeTrainer final : public client::Trainer {
  public:
   absl::StatusOr<client::LocalUpdate> Train(
       const std::string& architecture, const cohort::v1::Weights& start,
-      const cohort::v1::TrainingPlan& plan, uint64_t seed,
-      absl::Time deadline) override {
+      const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline,
+      const client::StopCheck& should_stop) override {
     calls.push_back({architecture, seed, deadline});
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError("fake: deadline passed");
+    for (int b = 0; b < batches; ++b) {
+      if (between_batches) between_batches(b);
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError("fake: deadline passed");
+      }
+      if (should_stop && should_stop()) {
+        ++stopped;
+        return absl::CancelledError("fake: asked to stop");
+      }
     }
     client::LocalUpdate update;
     update.delta = start;
@@ -54,6 +63,10 @@ class FakeTrainer final : public client::Trainer {
   std::vector<std::string> evaluations;
   float step = 0.25f;
   int64_t examples = 20;
+  int batches = 1;
+  std::function<void(int)> between_batches;
+  // Train calls that should_stop ended.
+  int stopped = 0;
 };
 
 }  // namespace cohort::testing

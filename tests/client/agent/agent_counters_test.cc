@@ -64,6 +64,9 @@ TEST(AgentCountersTest, TextShowsTheExactSeriesAfterKnownCalls) {
   c.Received(2);
   c.Trained(absl::Milliseconds(1500));
   c.SetModelVersion(7);
+  // What the daily byte budgets are charged from.
+  EXPECT_EQ(c.bytes_sent(), 100);
+  EXPECT_EQ(c.bytes_received(), 42);
   const std::string text = c.Text();
   EXPECT_THAT(
       text,
@@ -128,12 +131,15 @@ TEST(AgentCountersTest, EveryLabelValueStartsAtZero) {
   }
   for (Refusal r :
        {Refusal::kDeadline, Refusal::kModelRefused, Refusal::kModelDownload,
-        Refusal::kSecAgg, Refusal::kServerRefused}) {
+        Refusal::kSecAgg, Refusal::kServerRefused, Refusal::kIneligible,
+        Refusal::kBudget}) {
     EXPECT_EQ(Sample(text, "cohort_agent_refusals_total",
                      {{"reason", RefusalName(r)}}),
               0)
         << RefusalName(r);
   }
+  EXPECT_STREQ(RefusalName(Refusal::kIneligible), "ineligible");
+  EXPECT_STREQ(RefusalName(Refusal::kBudget), "budget");
   for (const char* direction : {"sent", "received"}) {
     EXPECT_EQ(
         Sample(text, "cohort_agent_bytes_total", {{"direction", direction}}), 0)

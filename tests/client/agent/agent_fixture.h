@@ -2,8 +2,10 @@
 #define COHORT_TESTS_CLIENT_AGENT_AGENT_FIXTURE_H_
 
 // One agent against a scripted coordinator (FakeTransport) and a fake
-// trainer, in a fresh state directory per test; the loop and counter tests
-// derive from it.
+// trainer, in a fresh state directory per test; the loop, counter and gate
+// tests derive from it. The agent counts into counters_ and, when a test
+// sets gate_, asks that WorkGate (else one with the Linux probes, which the
+// default options never read).
 
 #include <filesystem>
 #include <memory>
@@ -13,12 +15,17 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/agent/agent.h"
+#include "client/agent/agent_counters.h"
 #include "client/agent/agent_options.h"
+#include "client/agent/work_gate.h"
+#include "common/base/files.h"
 #include "common/crypto/sha256.h"
+#include "common/model/signing.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_trainer.h"
 #include "tests/testing/fake_transport.h"
+#include "tests/testing/test_keys.h"
 
 namespace cohort::client {
 
@@ -60,9 +67,37 @@ class AgentFixture : public ::testing::Test {
     return m;
   }
 
+  // Pins the test root: the agent then needs signed releases.
+  void PinRoot() {
+    const std::string root = options_.state_dir + ".root.pb";
+    ASSERT_TRUE(base::WriteFileAtomically(root, keys_.Root().SerializeAsString()).ok());
+    auto guard = ReleaseGuard::Open(root, options_.state_dir);
+    ASSERT_TRUE(guard.ok()) << guard.status();
+    guard_ = *std::move(guard);
+  }
+
+  // Signs `m`'s model as release `release` of task "t".
+  void Sign(cohort::v1::ServerMessage& m, int64_t release) {
+    cohort::v1::ModelRef* ref = m.mutable_task_assignment()->mutable_model();
+    cohort::v1::ModelManifest manifest;
+    manifest.set_task("t");
+    manifest.set_version(ref->version());
+    manifest.set_release(release);
+    manifest.set_architecture(ref->architecture());
+    manifest.set_expires_at_unix_ms(
+        absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
+    auto* a = manifest.add_artifacts();
+    a->set_kind("fp32");
+    a->set_sha256(ref->sha256());
+    a->set_size_bytes(ref->size_bytes());
+    *ref->mutable_manifest() =
+        model::SignManifest(manifest, keys_.release, keys_.Certificate());
+  }
+
   absl::Status Run() {
     Agent agent(options_, std::make_unique<testing::FakeTransport>(state_),
-                &trainer_, &stop_, std::move(guard_));
+                &trainer_, &stop_, std::move(guard_), &counters_,
+                std::move(gate_));
     return agent.Run();
   }
 
@@ -71,6 +106,9 @@ class AgentFixture : public ::testing::Test {
   testing::FakeTrainer trainer_;
   absl::Notification stop_;
   std::unique_ptr<ReleaseGuard> guard_;
+  AgentCounters counters_;
+  std::unique_ptr<WorkGate> gate_;
+  testing::TestKeys keys_;
 };
 
 }  // namespace cohort::client

@@ -24,37 +24,7 @@ namespace {
 using testing::FakeTrainer;
 using testing::FakeTransport;
 
-class AgentLoopTest : public AgentFixture {
- protected:
-  // Pins the test root: the agent then needs signed releases.
-  void PinRoot() {
-    const std::string root = options_.state_dir + ".root.pb";
-    ASSERT_TRUE(base::WriteFileAtomically(root, keys_.Root().SerializeAsString()).ok());
-    auto guard = ReleaseGuard::Open(root, options_.state_dir);
-    ASSERT_TRUE(guard.ok()) << guard.status();
-    guard_ = *std::move(guard);
-  }
-
-  // Signs `m`'s model as release `release` of task "t".
-  void Sign(cohort::v1::ServerMessage& m, int64_t release) {
-    cohort::v1::ModelRef* ref = m.mutable_task_assignment()->mutable_model();
-    cohort::v1::ModelManifest manifest;
-    manifest.set_task("t");
-    manifest.set_version(ref->version());
-    manifest.set_release(release);
-    manifest.set_architecture(ref->architecture());
-    manifest.set_expires_at_unix_ms(
-        absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
-    auto* a = manifest.add_artifacts();
-    a->set_kind("fp32");
-    a->set_sha256(ref->sha256());
-    a->set_size_bytes(ref->size_bytes());
-    *ref->mutable_manifest() =
-        model::SignManifest(manifest, keys_.release, keys_.Certificate());
-  }
-
-  testing::TestKeys keys_;
-};
+using AgentLoopTest = AgentFixture;
 
 TEST_F(AgentLoopTest, PlainRoundReportsTheDeltaAndSendsItsCapabilities) {
   options_.max_rounds = 1;

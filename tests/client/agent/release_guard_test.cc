@@ -103,15 +103,65 @@ TEST_F(ReleaseGuardTest, RefusesWhatTheCoordinatorCannotProve) {
   EXPECT_EQ(guard->highest_release(), 0);
 }
 
-TEST_F(ReleaseGuardTest, BadRootOrReleaseFileStopsTheAgentFromStarting) {
+// The pinned root is configuration: without a usable one the agent does
+// not start.
+TEST_F(ReleaseGuardTest, MissingOrBadPinnedRootStopsTheAgentFromStarting) {
   EXPECT_EQ(ReleaseGuard::Open(dir_ + "/missing.pb", state_dir_).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(base::WriteFileAtomically(dir_ + "/junk.pb", "junk").ok());
   EXPECT_FALSE(ReleaseGuard::Open(dir_ + "/junk.pb", state_dir_).ok());
-  std::filesystem::create_directories(state_dir_);
+}
+
+// State files are not: a bad one is moved aside, and the release counter
+// comes back from the kept signed manifest, so a replay stays refused.
+TEST_F(ReleaseGuardTest, CorruptReleaseFileIsRecoveredFromTheKeptManifest) {
+  {
+    auto guard = Open();
+    ASSERT_NE(guard, nullptr);
+    auto m = guard->Check(Ref(5, "weights"), "t", keys_.now);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(guard->Accept(*m).ok());
+  }
+  ASSERT_TRUE(std::filesystem::exists(state_dir_ + "/manifest.pb"));
   ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "x7\n").ok());
-  EXPECT_EQ(ReleaseGuard::Open(root_path_, state_dir_).status().code(),
-            absl::StatusCode::kDataLoss);
+  auto guard = Open();
+  ASSERT_NE(guard, nullptr);
+  EXPECT_EQ(guard->highest_release(), 5);
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/release.corrupt"));
+  EXPECT_EQ(guard->Check(Ref(4, "weights"), "t", keys_.now).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ReleaseGuardTest, ReleaseFileAheadOfATamperedManifestKeepsItsNumber) {
+  {
+    auto guard = Open();
+    ASSERT_NE(guard, nullptr);
+    auto m = guard->Check(Ref(2, "weights"), "t", keys_.now);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(guard->Accept(*m).ok());
+  }
+  // A kept manifest whose signature fails is not believed, even when it
+  // claims a higher release.
+  auto bytes = base::ReadFile(state_dir_ + "/manifest.pb");
+  ASSERT_TRUE(bytes.ok());
+  std::string tampered = *bytes;
+  tampered[tampered.size() / 2] ^= 0x20;
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/manifest.pb", tampered).ok());
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "3\n").ok());
+  auto guard = Open();
+  ASSERT_NE(guard, nullptr);
+  EXPECT_EQ(guard->highest_release(), 3);
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/manifest.pb.corrupt"));
+}
+
+TEST_F(ReleaseGuardTest, CorruptFollowedRootFallsBackToThePinnedOne) {
+  std::filesystem::create_directories(state_dir_);
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/root.pb", "junk").ok());
+  auto guard = Open();
+  ASSERT_NE(guard, nullptr);
+  EXPECT_EQ(guard->root_version(), 1);
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/root.pb.corrupt"));
+  EXPECT_TRUE(guard->Check(Ref(1, "weights"), "t", keys_.now).ok());
 }
 
 // Root 2: two new keys, signed by root 1's threshold and its own.

@@ -19,7 +19,9 @@ class ProbingTrainer final : public Trainer {
   absl::StatusOr<LocalUpdate> Train(const std::string&,
                                     const cohort::v1::Weights&,
                                     const cohort::v1::TrainingPlan&, uint64_t,
-                                    absl::Time) override {
+                                    absl::Time,
+                                    const StopCheck& should_stop) override {
+    if (should_stop) should_stop();
     during();
     return absl::DeadlineExceededError("fake: past the deadline");
   }
@@ -47,7 +49,7 @@ TEST(WatchedTrainerTest, TrainingOverdueOnlyPastDeadlineAndGrace) {
     clock.Advance(absl::Seconds(1));
     past_grace = watched.Check();
   };
-  auto update = watched.Train("fake", {}, {}, 1, deadline);
+  auto update = watched.Train("fake", {}, {}, 1, deadline, nullptr);
 
   // The wrapped trainer's result comes through unchanged.
   EXPECT_EQ(update.status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -58,6 +60,21 @@ TEST(WatchedTrainerTest, TrainingOverdueOnlyPastDeadlineAndGrace) {
   // Over, however it ended: healthy again.
   EXPECT_TRUE(watched.Check().ok());
   EXPECT_EQ(watched.Describe(), "idle; 1 steps done");
+}
+
+// The agent's eligibility watch reaches the trainer that checks it.
+TEST(WatchedTrainerTest, TrainingPassesTheStopCheckThrough) {
+  testing::FakeClock clock;
+  ProbingTrainer inner;
+  WatchedTrainer watched(&inner, &clock);
+  int asked = 0;
+  auto update = watched.Train("fake", {}, {}, 1, clock.Now() + absl::Minutes(5),
+                              [&asked] {
+                                ++asked;
+                                return false;
+                              });
+  EXPECT_FALSE(update.ok());  // the probe's fixed answer, passed through
+  EXPECT_EQ(asked, 1);
 }
 
 TEST(WatchedTrainerTest, EvaluationOverdueAfterMaxEvaluation) {

@@ -34,5 +34,24 @@ TEST(FilesTest, ReadOverLimitIsResourceExhausted) {
             absl::StatusCode::kResourceExhausted);
 }
 
+// Only "<name>.tmp.<digits>", what a killed WriteFileAtomically leaves.
+TEST(FilesTest, RemoveStaleTempFilesTakesOnlyTempFiles) {
+  const std::string dir = testing::TempDir() + "/stale_temps";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"model.pb.tmp.4242", "release.tmp.7", "model.pb",
+                           "notes.tmp.", "notes.tmp.x1", "tmp.123"}) {
+    ASSERT_TRUE(WriteFileAtomically(dir + "/" + name, "x").ok()) << name;
+  }
+  EXPECT_EQ(RemoveStaleTempFiles(dir), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/model.pb.tmp.4242"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/release.tmp.7"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/tmp.123"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/model.pb"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/notes.tmp."));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/notes.tmp.x1"));
+  EXPECT_EQ(RemoveStaleTempFiles(dir + "/missing"), 0);
+}
+
 }  // namespace
 }  // namespace cohort::base
