@@ -10,6 +10,10 @@ find_package(glog CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(ZLIB REQUIRED)
+# The on-device example store (client/examples, the one target that links
+# it). CMake's own FindSQLite3 module: Debian's libsqlite3-dev ships no
+# CMake config, so this is not a CONFIG search.
+find_package(SQLite3 REQUIRED)
 find_package(GTest CONFIG REQUIRED)
 find_package(benchmark CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)

@@ -18,6 +18,7 @@ PACKAGES=(
   libgoogle-glog-dev libgflags-dev
   libpqxx-dev libpq-dev
   libsystemd-dev
+  libsqlite3-dev  # the on-device example store (client/examples)
   prometheus-cpp-dev
   libtorch-dev libopenblas0-pthread
   # tests and benchmarks
@@ -45,6 +46,7 @@ RUNTIME_PACKAGES=(
   libpq5 libpqxx-6.4
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libssl3 libsystemd0 libzstd1 zlib1g
+  libsqlite3-0  # cohort-agent's example store (client/examples)
 )
 
 if [ "${1:-}" = "--runtime" ]; then
