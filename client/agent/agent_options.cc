@@ -170,6 +170,12 @@ absl::Status ResolveEligibility(const cohort::v1::EligibilityConfig& c,
   if (c.min_new_examples() < 0) {
     return FieldError("eligibility.min_new_examples", "must be >= 0 (0: off)");
   }
+  if (c.min_new_examples() > 0) {
+    return FieldError("eligibility.min_new_examples",
+                      "not available yet: the agent trains on a fixed data "
+                      "shard whose example count never grows, so the rule "
+                      "would stop the device after one round; leave it 0");
+  }
   e.min_new_examples = c.min_new_examples();
   COHORT_RETURN_IF_ERROR(ResolveMillis("eligibility.recheck_interval_ms",
                                        c.recheck_interval_ms(),

@@ -1,6 +1,7 @@
 #include "client/agent/budgets.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -21,6 +22,14 @@ constexpr char kWhat[] = "budget usage";
 absl::Status Spent(absl::string_view cap, absl::string_view why) {
   return absl::ResourceExhaustedError(
       absl::StrCat("budgets.", cap, ": ", why));
+}
+
+// a + b for b >= 0, stopping at the largest int64 (a count read back from
+// disk may be anything a file can hold).
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  return a > std::numeric_limits<int64_t>::max() - b
+             ? std::numeric_limits<int64_t>::max()
+             : a + b;
 }
 
 // The day a DayNumber names, or nullopt when it names none (20241301).
@@ -134,8 +143,8 @@ void Budgets::CountTraffic(const Traffic& totals) {
       std::max<int64_t>(0, totals.received - counted_.received);
   counted_ = totals;
   if (sent == 0 && received == 0) return;
-  usage_.uploaded_bytes += sent;
-  usage_.downloaded_bytes += received;
+  usage_.uploaded_bytes = SaturatingAdd(usage_.uploaded_bytes, sent);
+  usage_.downloaded_bytes = SaturatingAdd(usage_.downloaded_bytes, received);
   dirty_ = true;
   Save(/*force=*/false);
 }
@@ -152,7 +161,10 @@ absl::Status Budgets::CheckBeforeRound() {
                               resident.status().message()));
   }
   const int64_t mib = *resident >> 20;
-  if (*resident > (o.max_resident_mib << 20)) {
+  // resident > max_resident_mib MiB, without shifting the cap (no overflow).
+  const bool over = mib > o.max_resident_mib ||
+                    (mib == o.max_resident_mib && (*resident & 0xFFFFF) != 0);
+  if (over) {
     return Spent("max_resident_mib",
                  absl::StrCat("resident memory ", mib, " MiB, above ",
                               o.max_resident_mib, " MiB"));
@@ -163,7 +175,8 @@ absl::Status Budgets::CheckBeforeRound() {
 absl::Status Budgets::CheckDownload(int64_t bytes) {
   RollOver();
   const int64_t cap = options_.max_download_bytes_per_day;
-  if (cap == 0 || usage_.downloaded_bytes + std::max<int64_t>(0, bytes) <= cap) {
+  // `bytes` comes from the coordinator: compare without adding to it.
+  if (cap == 0 || std::max<int64_t>(0, bytes) <= cap - usage_.downloaded_bytes) {
     return absl::OkStatus();
   }
   return Spent("max_download_bytes_per_day",
@@ -174,7 +187,7 @@ absl::Status Budgets::CheckDownload(int64_t bytes) {
 
 void Budgets::RoundReported() {
   RollOver();
-  ++usage_.rounds;
+  usage_.rounds = SaturatingAdd(usage_.rounds, 1);
   dirty_ = true;
   Save(/*force=*/true);
 }

@@ -30,13 +30,14 @@ constexpr char kReason[] = "reason";
 constexpr size_t kMaxReasonBytes = 1000;
 constexpr int64_t kMaxLastRoundBytes = 4096;
 
-// `text` on one line: control characters become spaces, the ends trimmed.
-std::string OneLine(absl::string_view text) {
-  std::string line(text);
-  for (char& c : line) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+// A SHA-256 as the coordinator sends it, or "" for anything else: the
+// value comes from the network and the file has a size limit.
+std::string Sha256OrEmpty(absl::string_view text) {
+  if (text.size() != 64) return "";
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return "";
   }
-  return std::string(absl::StripAsciiWhitespace(line));
+  return std::string(text);
 }
 
 // The "name value" lines of a last_round file.
@@ -90,15 +91,24 @@ std::string LastRoundPath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/", kLastRoundFile);
 }
 
+std::string OneLine(absl::string_view text) {
+  std::string line(text);
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return std::string(absl::StripAsciiWhitespace(line));
+}
+
 std::string FormatLastRound(const LastRound& last) {
   std::string out = absl::StrCat(
       "# cohort-agent: the last round joined\n", kRound, " ", last.round,
       "\n", kResult, " ", RoundResultName(last.result), "\n", kAt, " ",
       absl::ToUnixSeconds(last.at), "\n", kModelVersion, " ",
       last.model_version, "\n");
-  const std::string sha256 = OneLine(last.model_sha256);
+  const std::string sha256 = Sha256OrEmpty(last.model_sha256);
   if (!sha256.empty()) absl::StrAppend(&out, kModelSha256, " ", sha256, "\n");
-  const std::string reason = OneLine(last.reason.substr(0, kMaxReasonBytes));
+  const std::string reason =
+      OneLine(absl::string_view(last.reason).substr(0, kMaxReasonBytes));
   if (!reason.empty()) absl::StrAppend(&out, kReason, " ", reason, "\n");
   return out;
 }

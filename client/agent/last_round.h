@@ -77,6 +77,10 @@ void RecordLastRound(const std::string& state_dir,
                      const cohort::v1::TaskAssignment& assignment,
                      RoundResult result, const absl::Status& outcome);
 
+// `text` on one line for a terminal or a "name value" file: control
+// characters (newlines, escape sequences) become spaces, the ends trimmed.
+std::string OneLine(absl::string_view text);
+
 }  // namespace cohort::client
 
 #endif  // COHORT_CLIENT_AGENT_LAST_ROUND_H_

@@ -1,6 +1,7 @@
 #include "client/agent/release_guard.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -34,19 +35,25 @@ absl::StatusOr<model::TrustedRoot> ReadRoot(const std::string& path) {
   return model::TrustedRoot::FromPinned(root);
 }
 
-// The root the device followed to, if it is newer than `pinned`. An
-// unusable file is moved aside: the pinned root still holds, and the next
-// manifest carries the rotations again.
-void AdoptFollowedRoot(const std::string& state_dir,
-                       model::TrustedRoot& pinned) {
+// The root the device followed to, if it is newer than `pinned`.
+// DATA_LOSS for an unusable file, which is left in place: falling back to
+// the pinned root would trust again the keys a later root revoked.
+absl::Status AdoptFollowedRoot(const std::string& state_dir,
+                               model::TrustedRoot& pinned) {
   const std::string path = ModelCache::RootPath(state_dir);
   auto followed = ReadRoot(path);
-  if (followed.status().code() == absl::StatusCode::kNotFound) return;
+  if (followed.status().code() == absl::StatusCode::kNotFound) {
+    return absl::OkStatus();
+  }
   if (!followed.ok()) {
-    QuarantineStateFile(path, "followed root", followed.status().message());
-    return;
+    return absl::DataLossError(absl::StrCat(
+        path, ": ", followed.status().message(),
+        " (the newest root this device followed; restore it from a device "
+        "of the same fleet: falling back to the pinned root would trust "
+        "revoked keys again)"));
   }
   if (followed->version() > pinned.version()) pinned = *std::move(followed);
+  return absl::OkStatus();
 }
 
 // The release of the signed manifest kept in the state directory, if
@@ -77,19 +84,25 @@ int64_t KeptManifestRelease(const std::string& state_dir,
 }
 
 // The highest release accepted: the release file's number, or the kept
-// manifest's when that is higher or the file is unusable (moved aside).
-int64_t RecoverHighestRelease(const std::string& state_dir,
-                              const model::TrustedRoot& root) {
+// manifest's when that is higher or the file is unusable (then moved
+// aside). DATA_LOSS, with the file left in place, when the file is unusable
+// and no verified manifest backs it: starting from 0 would accept replays.
+absl::StatusOr<int64_t> RecoverHighestRelease(const std::string& state_dir,
+                                              const model::TrustedRoot& root) {
   const int64_t kept = KeptManifestRelease(state_dir, root);
   auto recorded = ReadHighestRelease(state_dir);
-  if (!recorded.ok()) {
-    QuarantineStateFile(ModelCache::ReleasePath(state_dir), "release counter",
-                        recorded.status().message());
-    LOG(WARNING) << "release counter recovered from the kept manifest: "
-                 << kept;
-    return kept;
+  if (recorded.ok()) return std::max(*recorded, kept);
+  if (kept == 0) {
+    return absl::DataLossError(absl::StrCat(
+        recorded.status().message(),
+        ", and no verified manifest.pb to recover it from (starting from 0 "
+        "would let an older release back in)"));
   }
-  return std::max(*recorded, kept);
+  QuarantineStateFile(ModelCache::ReleasePath(state_dir), "release counter",
+                      recorded.status().message());
+  LOG(WARNING) << "release counter recovered from the kept manifest: "
+               << kept;
+  return kept;
 }
 
 }  // namespace
@@ -108,8 +121,9 @@ absl::StatusOr<int64_t> ParseReleaseNumber(absl::string_view text,
 absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
     const std::string& root_path, const std::string& state_dir) {
   COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root, ReadRoot(root_path));
-  AdoptFollowedRoot(state_dir, root);
-  const int64_t highest = RecoverHighestRelease(state_dir, root);
+  COHORT_RETURN_IF_ERROR(AdoptFollowedRoot(state_dir, root));
+  COHORT_ASSIGN_OR_RETURN(const int64_t highest,
+                          RecoverHighestRelease(state_dir, root));
   return std::unique_ptr<ReleaseGuard>(
       new ReleaseGuard(std::move(root), state_dir, highest));
 }
@@ -150,7 +164,10 @@ absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(
     const cohort::v1::ModelRef& ref, const std::string& task,
     absl::Time started) {
   auto m = Verify(ref, task, started);
-  if (m.ok()) checked_ = ref.manifest();
+  if (m.ok()) {
+    checked_ = ref.manifest();
+    checked_manifest_release_ = m->release();
+  }
   if (!m.ok()) {
     ++refusals_;
     LOG(WARNING) << "refused model version " << ref.version() << " ("
@@ -161,11 +178,19 @@ absl::StatusOr<cohort::v1::ModelManifest> ReleaseGuard::Check(
 }
 
 absl::Status ReleaseGuard::Accept(const cohort::v1::ModelManifest& manifest) {
-  if (manifest.release() <= highest_release_) return absl::OkStatus();
+  if (manifest.release() < highest_release_) return absl::OkStatus();
+  // The same release again: only to give an older state directory (or one
+  // whose manifest was moved aside) its backup of the counter.
+  std::error_code ec;
+  if (manifest.release() == highest_release_ &&
+      std::filesystem::exists(ModelCache::ManifestPath(state_dir_), ec)) {
+    return absl::OkStatus();
+  }
   COHORT_RETURN_IF_ERROR(base::MakeDirs(state_dir_));
   // The manifest first: a crash between the writes leaves a counter the
   // kept manifest raises on the next start.
-  if (!checked_.manifest().empty()) {
+  if (!checked_.manifest().empty() &&
+      checked_manifest_release_ == manifest.release()) {
     COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
         ModelCache::ManifestPath(state_dir_), checked_.SerializeAsString()));
   }

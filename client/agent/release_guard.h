@@ -29,11 +29,13 @@ class ReleaseGuard {
   // Reads the pinned root (a SignedRoot) at `root_path`, the root followed
   // since (when newer) and the highest release accepted so far from
   // `state_dir`. NOT_FOUND for a missing pinned root; the errors of
-  // TrustedRoot::FromPinned for a bad one. A state file that cannot be
-  // read or parsed is moved aside to "<file>.corrupt" and named in the log,
-  // never an error: a bad followed root falls back to the pinned one, and a
-  // bad release file to the release of the kept signed manifest, which the
-  // root must verify, so the counter survives the loss of either file.
+  // TrustedRoot::FromPinned for a bad one. A bad release file falls back to
+  // the release of the kept signed manifest, which the root must verify
+  // (the file is then moved aside to "release.corrupt"); a bad kept
+  // manifest is moved aside. DATA_LOSS, naming the file and leaving it in
+  // place, when no such fallback is safe: a bad release file without a
+  // verified manifest (starting from 0 would accept replays), or a bad
+  // followed root (the pinned one would trust revoked keys again).
   static absl::StatusOr<std::unique_ptr<ReleaseGuard>> Open(
       const std::string& root_path, const std::string& state_dir);
 
@@ -83,6 +85,7 @@ class ReleaseGuard {
   int64_t refusals_ = 0;
   // The signed manifest the last successful Check verified, kept by Accept.
   cohort::v1::SignedManifest checked_;
+  int64_t checked_manifest_release_ = -1;
 };
 
 // The release number in the text of <state_dir>/release (`path`, for the

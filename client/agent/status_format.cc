@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "client/agent/last_round.h"
 
 namespace cohort::client {
 namespace {
@@ -34,7 +35,7 @@ std::string ModelText(const absl::StatusOr<ModelStatus>& model) {
       "version ",
       model->version.has_value() ? absl::StrCat(*model->version) : "unknown",
       ", architecture ",
-      model->architecture.empty() ? "unknown" : model->architecture,
+      model->architecture.empty() ? "unknown" : OneLine(model->architecture),
       ", sha256 ", model->sha256);
 }
 

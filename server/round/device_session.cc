@@ -40,7 +40,10 @@ absl::string_view CheckInResult(const absl::StatusOr<CheckInOutcome>& outcome) {
   return "assigned";
 }
 
-// DeviceApiCounters::Rejected's word for a refused message's status.
+// DeviceApiCounters::Rejected's word for the engine's refusal of a
+// message. The engine's FAILED_PRECONDITION means the round or the
+// protocol had moved on (a dropped device, a finished aggregation); the
+// session's own "nothing assigned" is counted where it is decided.
 absl::string_view RejectionReason(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
@@ -48,7 +51,7 @@ absl::string_view RejectionReason(const absl::Status& status) {
     case absl::StatusCode::kAborted:
       return "not_in_round";
     case absl::StatusCode::kFailedPrecondition:
-      return "no_assignment";
+      return "late";
     default:
       return "other";
   }
@@ -108,7 +111,7 @@ absl::StatusOr<cohort::v1::Ack> DeviceSession::Report(
   if (!TakeAssignment()) {
     absl::Status refused =
         absl::FailedPreconditionError("no assignment in this conversation");
-    CountRejection("report", refused, nullptr);
+    if (counters_ != nullptr) counters_->Rejected("report", "no_assignment");
     return refused;
   }
   // The engine has this device's answer, accepted or not: no drop follows.
@@ -125,7 +128,7 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> DeviceSession::SecAgg(
     if (!assigned_) {
       absl::Status refused =
           absl::FailedPreconditionError("no assignment in this conversation");
-      CountRejection("secagg", refused, nullptr);
+      if (counters_ != nullptr) counters_->Rejected("secagg", "no_assignment");
       return refused;
     }
   }

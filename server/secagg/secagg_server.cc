@@ -95,8 +95,7 @@ std::array<int, 4> SecAggServer::DroppedByPhase() const {
   const ServerContext& c = state_->context();
   std::array<int, 4> dropped{};
   for (size_t i = 0; i < c.live.size(); ++i) {
-    // reached[i] is the last phase completed, so the one it was in is next.
-    if (!c.live[i]) ++dropped[std::clamp(c.reached[i], 0, 3)];
+    if (!c.live[i]) ++dropped[std::clamp(c.dropped_in[i] - 1, 0, 3)];
   }
   return dropped;
 }

@@ -68,9 +68,11 @@ class SecAggServer {
   // DroppedByPhase()[i]).
   static constexpr std::array<const char*, 4> kPhaseNames = {
       "AdvertiseKeys", "ShareKeys", "MaskedInputCollection", "Unmasking"};
-  // Clients dropped so far, by the phase they were in when dropped (timed
-  // out, went away or sent a bad message). A client dropped in Unmasking
-  // still has its masked input in the sum.
+  // Clients dropped so far, by the phase the server was in when it dropped
+  // them (timed out, went away or sent a bad message), even if the client
+  // had already answered that phase. A client dropped in Unmasking still has
+  // its masked input in the sum; one dropped in MaskedInputCollection does
+  // not, whether or not its masked input had arrived.
   std::array<int, 4> DroppedByPhase() const;
   // The unmasked sum. FAILED_PRECONDITION unless Completed.
   absl::StatusOr<std::vector<uint64_t>> Result() const;

@@ -55,6 +55,7 @@ struct ServerContext {
     const auto n = static_cast<size_t>(c.n);
     live.assign(n, true);
     reached.assign(n, 0);
+    dropped_in.assign(n, 0);
     enc_keys.resize(n);
     mask_keys.resize(n);
     pending_shares.resize(n);
@@ -74,6 +75,10 @@ struct ServerContext {
   // Last phase a client completed: 0 none, 1 AdvertiseKeys, 2 ShareKeys,
   // 3 MaskedInputCollection, 4 Unmasking.
   std::vector<int> reached;
+  // The phase (1 to 4, as `reached`) a dropped client was dropped in; 0
+  // while it is live. A client may complete a phase and go away before the
+  // phase ends, so this is not reached + 1.
+  std::vector<int> dropped_in;
   // Survivor sets, fixed at the end of each phase (sorted ids).
   std::vector<int> u1, u2, u3;
   std::vector<bool> in_u2, in_u3;

@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<ServerState>> ServerState::ProceedToNext() {
 }
 
 void ServerState::Drop(int client, const absl::Status& why) {
+  if (ctx_->live[client]) ctx_->dropped_in[client] = phase();
   ctx_->live[client] = false;
   ctx_->last_rejection = why;
 }

@@ -288,6 +288,8 @@ TEST_F(AgentCountersLoopTest, RoundsRetriesAndBytesReachTheTextfile) {
   const auto first = Assignment(1);
   const auto second = Assignment(2);
   state_->check_ins = {retry, first, second};
+  // Each round trains for at least 20 ms of real time.
+  trainer_.between_batches = [](int) { absl::SleepFor(absl::Milliseconds(20)); };
   const absl::Time start = absl::Now();
   ASSERT_TRUE(Run().ok());
   const absl::Time end = absl::Now();
@@ -315,7 +317,10 @@ TEST_F(AgentCountersLoopTest, RoundsRetriesAndBytesReachTheTextfile) {
       Sample(text, "cohort_agent_retries_total", {{"cause", "unspecified"}}),
       0);
   EXPECT_EQ(Sample(text, "cohort_agent_model_version"), 1);
-  EXPECT_GE(Sample(text, "cohort_agent_training_seconds_total"), 0);
+  // Two rounds of at least 20 ms each, and no more than the whole run.
+  EXPECT_GE(Sample(text, "cohort_agent_training_seconds_total"), 0.04);
+  EXPECT_LE(Sample(text, "cohort_agent_training_seconds_total"),
+            absl::ToDoubleSeconds(end - start));
 
   // Exactly the messages that crossed the fake, plus the one model download.
   const double sent = SentByTheDevice();

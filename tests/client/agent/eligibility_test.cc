@@ -301,6 +301,9 @@ TEST(EligibilityConfigTest, BadValuesAreRefusedNamingTheField) {
        "eligibility.window_end_minute"},
       {[](E* e) { e->set_min_new_examples(-1); },
        "eligibility.min_new_examples"},
+      // Refused until the agent trains from the example store.
+      {[](E* e) { e->set_min_new_examples(100); },
+       "eligibility.min_new_examples: not available yet"},
   };
   for (const auto& [set, field] : cases) {
     cohort::v1::AgentConfig c = ValidConfig();

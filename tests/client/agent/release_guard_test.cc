@@ -154,14 +154,41 @@ TEST_F(ReleaseGuardTest, ReleaseFileAheadOfATamperedManifestKeepsItsNumber) {
   EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/manifest.pb.corrupt"));
 }
 
-TEST_F(ReleaseGuardTest, CorruptFollowedRootFallsBackToThePinnedOne) {
+// Where no fallback is safe, the guard does not open, names the file and
+// leaves it for the operator.
+TEST_F(ReleaseGuardTest, CorruptFollowedRootStopsTheAgent) {
   std::filesystem::create_directories(state_dir_);
   ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/root.pb", "junk").ok());
+  const absl::Status s = ReleaseGuard::Open(root_path_, state_dir_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find(state_dir_ + "/root.pb"), std::string::npos) << s;
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/root.pb"));
+}
+
+TEST_F(ReleaseGuardTest, CorruptReleaseWithoutAKeptManifestStopsTheAgent) {
+  std::filesystem::create_directories(state_dir_);
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "x7\n").ok());
+  const absl::Status s = ReleaseGuard::Open(root_path_, state_dir_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find(state_dir_ + "/release"), std::string::npos) << s;
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/release"));
+}
+
+// A state directory from before manifests were kept gets its backup the
+// next time the device takes the release it already holds.
+TEST_F(ReleaseGuardTest, TheSameReleaseAgainWritesAMissingManifest) {
+  std::filesystem::create_directories(state_dir_);
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "3\n").ok());
   auto guard = Open();
   ASSERT_NE(guard, nullptr);
-  EXPECT_EQ(guard->root_version(), 1);
-  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/root.pb.corrupt"));
-  EXPECT_TRUE(guard->Check(Ref(1, "weights"), "t", keys_.now).ok());
+  auto m = guard->Check(Ref(3, "weights"), "t", keys_.now);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(guard->Accept(*m).ok());
+  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/manifest.pb"));
+  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "x\n").ok());
+  auto recovered = Open();
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_EQ(recovered->highest_release(), 3);
 }
 
 // Root 2: two new keys, signed by root 1's threshold and its own.

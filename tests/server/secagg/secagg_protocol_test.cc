@@ -212,6 +212,32 @@ TEST(SecAggServerTest, DroppedByPhaseCountsEachClientWhereItWent) {
   EXPECT_EQ(SecAggServer::kPhaseNames[2], std::string("MaskedInputCollection"));
 }
 
+// A client that answers a phase and then goes away before the phase ends
+// is dropped in that phase, not the next, and its input is not in the sum.
+TEST(SecAggServerTest, DroppedAfterAnsweringCountsInThePhaseItAnswered) {
+  std::vector<int> last(10, 4);
+  SecAggConfig config = SmallConfig();
+  config.t = 3;
+  Harness h(config, last, 7);
+  // Client 0's masked input has arrived when client 1's is about to: client
+  // 0 leaves then, while the phase still waits for the others.
+  h.client_hook = [&h](int phase, int client, ClientToServer m) {
+    if (phase == 3 && client == 1) {
+      EXPECT_EQ(h.server().StateName(), "MaskedInputCollection");
+      h.server().ClientGone(0);
+    }
+    std::vector<ClientToServer> v;
+    v.push_back(std::move(m));
+    return v;
+  };
+  h.Run();
+  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+  EXPECT_EQ(h.server().DroppedByPhase(), (std::array<int, 4>{0, 0, 1, 0}));
+  const std::vector<int> in_sum = h.server().Contributors();
+  EXPECT_EQ(in_sum.size(), 9u);
+  EXPECT_EQ(std::count(in_sum.begin(), in_sum.end(), 0), 0);
+}
+
 // The typed abort names the phase that could not finish, what it kept and
 // the threshold it needed; the round engine reports it as the reason.
 TEST(SecAggServerTest, AbortInfoNamesPhaseSurvivorsAndThreshold) {
