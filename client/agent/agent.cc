@@ -126,7 +126,8 @@ absl::Status Agent::RunLoop() {
 
 absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   if (absl::Status admitted =
-          gate_->Admit(trainer_->num_examples(), *counters_);
+          gate_->Admit(trainer_->num_examples(), trainer_->examples_added(),
+                       *counters_);
       !admitted.ok()) {
     counters_->Refused(RefusalFor(admitted));
     return gate_->recheck_interval();
@@ -197,7 +198,7 @@ absl::StatusOr<absl::Duration> Agent::JoinRound(
     ended = rounds_reported_ > reported ? RoundResult::kAccepted
                                         : RoundResult::kNotUsed;
     gate_->RoundReported(ended == RoundResult::kAccepted,
-                         trainer_->num_examples(), *counters_);
+                         trainer_->examples_added(), *counters_);
   }
   counters_->RoundEnded(ended, absl::Now());
   RecordLastRound(options_.state_dir, assignment, ended, result.status());
@@ -225,6 +226,7 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
   }
+  if (model_listener_) model_listener_(ref, *weights, accepted_release_);
   return weights;
 }
 

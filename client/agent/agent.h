@@ -2,6 +2,7 @@
 #define COHORT_CLIENT_AGENT_AGENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,17 @@ class Agent {
 
   // Cancels the call in flight, if any.
   void Cancel() { transport_->CancelAll(); }
+
+  // Hears every model the agent has verified and taken for a round, with
+  // its release (0: unsigned) already recorded: the local API's model
+  // follows it. Called on the agent's thread, before training; set before
+  // Run.
+  using ModelListener =
+      std::function<void(const cohort::v1::ModelRef& ref,
+                          const cohort::v1::Weights& weights, int64_t release)>;
+  void set_model_listener(ModelListener listener) {
+    model_listener_ = std::move(listener);
+  }
 
   int64_t rounds_reported() const { return rounds_reported_; }
   const AgentCounters& counters() const { return *counters_; }
@@ -139,6 +151,7 @@ class Agent {
   base::ErrorOnce textfile_errors_;
   // Never null.
   const std::unique_ptr<WorkGate> gate_;
+  ModelListener model_listener_;
 };
 
 }  // namespace cohort::client

@@ -23,6 +23,10 @@
 #include "client/agent/agent_counters.h"
 #include "client/agent/agent_options.h"
 #include "client/agent/agent_setup.h"
+#include "client/agent/held_model.h"
+#include "client/agent/local_api.h"
+#include "client/agent/serving_model.h"
+#include "client/train/source_trainer.h"
 #include "client/agent/model_cache.h"
 #include "client/transport/tls_probe.h"
 #include "client/agent/profile.h"
@@ -101,12 +105,9 @@ int Profile(const cohort::client::AgentOptions& options) {
 // unreadable, and the exit code is still 0.
 int PrintStatus(const cohort::client::AgentOptions& options) {
   cohort::client::StatusEnvironment environment;
-  // Loading the data is the only way to count it; only
-  // eligibility.min_new_examples asks.
-  environment.examples_held = [&options]() -> absl::StatusOr<int64_t> {
-    auto data = cohort::client::LoadDeviceData(options);
-    if (!data.ok()) return data.status();
-    return data->num_examples;
+  // Only eligibility.min_new_examples asks.
+  environment.examples_added = [&options]() -> absl::StatusOr<int64_t> {
+    return cohort::client::ExamplesAdded(options);
   };
   const cohort::client::AgentStatus status =
       cohort::client::ReadAgentStatus(options, std::move(environment));
@@ -146,6 +147,27 @@ absl::StatusOr<cohort::client::AgentOptions> LoadConfig() {
   return cohort::client::ResolveAgentOptions(config);
 }
 
+// The local API when local_api.socket_path is set (else null), serving the
+// model the state directory holds until the first round brings one.
+absl::StatusOr<std::unique_ptr<cohort::client::LocalApiServer>> StartLocalApi(
+    const cohort::client::AgentOptions& options,
+    cohort::client::DeviceExamples& examples,
+    const cohort::client::ReleaseGuard* guard,
+    cohort::client::ServedModel* served) {
+  if (options.local_api.socket_path.empty()) return nullptr;
+  auto held = cohort::client::ReadHeldModel(options.state_dir, guard);
+  if (!held.ok()) {
+    LOG(WARNING) << "no model to serve until the next round: "
+                 << held.status();
+  } else if (held->has_value()) {
+    cohort::client::ServeModel(*served, (*held)->weights, (*held)->info,
+                               *examples.source,
+                               options.local_api.int8_kernels);
+  }
+  return cohort::client::LocalApiServer::Start(options.local_api,
+                                               examples.store.get(), served);
+}
+
 // The daemon: trains and reports until `stop` or max_rounds. `running` is
 // what the signal callback cancels, guarded by `mu`. `notifier` hears
 // READY=1 after set-up, status and watchdog pings while it runs
@@ -163,13 +185,18 @@ int RunAgent(const cohort::client::AgentOptions& options,
       !state.ok()) {
     return Fail(state);
   }
-  auto trainer = cohort::client::MakeLocalTrainer(options);
-  if (!trainer.ok()) return Fail(trainer.status());
+  auto examples = cohort::client::OpenDeviceExamples(options);
+  if (!examples.ok()) return Fail(examples.status());
+  cohort::client::SourceTrainer trainer(examples->source.get());
   auto transport = cohort::client::MakeTransport(options);
   if (!transport.ok()) return Fail(transport.status());
   auto guard = cohort::client::MakeReleaseGuard(options);
   if (!guard.ok()) return Fail(guard.status());
-  cohort::client::WatchedTrainer watched(trainer->get(),
+  // Declared before the local API, which serves it, so it outlives it.
+  cohort::client::ServedModel served;
+  auto local_api = StartLocalApi(options, *examples, guard->get(), &served);
+  if (!local_api.ok()) return Fail(local_api.status());
+  cohort::client::WatchedTrainer watched(&trainer,
                                         cohort::base::RealClock::Get());
   // Written to options.metrics_textfile when it is set.
   cohort::client::AgentCounters counters;
@@ -177,12 +204,22 @@ int RunAgent(const cohort::client::AgentOptions& options,
   cohort::client::Agent agent(options, std::move(*transport), &watched, stop,
                               *std::move(guard), &counters,
                               cohort::client::WorkGate::ForDevice(options));
+  if (*local_api != nullptr) {
+    agent.set_model_listener([&](const cohort::v1::ModelRef& ref,
+                                 const cohort::v1::Weights& weights,
+                                 int64_t release) {
+      cohort::client::ServeModel(
+          served, weights,
+          {ref.architecture(), ref.sha256(), ref.version(), release, ""},
+          *examples->source, options.local_api.int8_kernels);
+    });
+  }
   {
     absl::MutexLock lock(mu);
     *running = &agent;
   }
   LOG(INFO) << "device " << options.device_id << " holds "
-            << (*trainer)->num_examples() << " examples; server "
+            << trainer.num_examples() << " examples; server "
             << options.server_address;
   auto monitor =
       cohort::client::NotifyAgentRunning(*notifier, options, watched);

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/examples/population_schema.h"
 #include "common/base/field_error.h"
 #include "common/base/status_macros.h"
 
@@ -170,12 +171,6 @@ absl::Status ResolveEligibility(const cohort::v1::EligibilityConfig& c,
   if (c.min_new_examples() < 0) {
     return FieldError("eligibility.min_new_examples", "must be >= 0 (0: off)");
   }
-  if (c.min_new_examples() > 0) {
-    return FieldError("eligibility.min_new_examples",
-                      "not available yet: the agent trains on a fixed data "
-                      "shard whose example count never grows, so the rule "
-                      "would stop the device after one round; leave it 0");
-  }
   e.min_new_examples = c.min_new_examples();
   COHORT_RETURN_IF_ERROR(ResolveMillis("eligibility.recheck_interval_ms",
                                        c.recheck_interval_ms(),
@@ -219,6 +214,58 @@ absl::Status ResolveBudgets(const cohort::v1::BudgetConfig& c,
   return absl::OkStatus();
 }
 
+// example_store.*. The population defaults to o.population, so
+// ResolveProcess runs first.
+absl::Status ResolveExampleStore(const cohort::v1::AgentConfig& config,
+                                 AgentOptions& o) {
+  const cohort::v1::ExampleStoreConfig& c = config.example_store();
+  ExampleStoreOptions& e = o.example_store;
+  e.path = c.path();
+  e.population = c.population().empty() ? o.population : c.population();
+  if (!e.path.empty()) {
+    if (absl::Status name = ValidatePopulationName(e.population); !name.ok()) {
+      return FieldError("example_store.population", name.message());
+    }
+  }
+  if (c.max_examples() < 0) {
+    return FieldError("example_store.max_examples", "must be >= 0 (0: all)");
+  }
+  e.max_examples = c.max_examples();
+  if (c.max_age_ms() < 0) {
+    return FieldError("example_store.max_age_ms", "must be >= 0 (0: no limit)");
+  }
+  if (c.max_age_ms() > 0) e.retention.max_age = absl::Milliseconds(c.max_age_ms());
+  if (c.max_count() < 0) {
+    return FieldError("example_store.max_count", "must be >= 0 (0: no limit)");
+  }
+  e.retention.max_count = c.max_count();
+  if (c.max_bytes() < 0) {
+    return FieldError("example_store.max_bytes", "must be >= 0 (0: no limit)");
+  }
+  e.retention.max_bytes = c.max_bytes();
+  // The rule counts examples added since the last round; a fixed shard
+  // never gains one, so the device would stop after its first round.
+  if (o.eligibility.min_new_examples > 0 && e.path.empty()) {
+    return FieldError("eligibility.min_new_examples",
+                      "needs example_store.path: the Fashion-MNIST shard "
+                      "never gains examples, so the device would stop after "
+                      "its first round");
+  }
+  return absl::OkStatus();
+}
+
+// local_api.*.
+absl::Status ResolveLocalApi(const cohort::v1::LocalApiConfig& c,
+                             LocalApiOptions& l) {
+  l.socket_path = c.socket_path();
+  l.int8_kernels = c.int8_kernels();
+  if (c.max_batch() != 0) l.max_batch = c.max_batch();
+  COHORT_RETURN_IF_ERROR(
+      InRange("local_api.max_batch", l.max_batch, 1, 4096));
+  if (c.max_add_batch() != 0) l.max_add_batch = c.max_add_batch();
+  return InRange("local_api.max_add_batch", l.max_add_batch, 1, 65536);
+}
+
 }  // namespace
 
 absl::StatusOr<AgentOptions> ResolveAgentOptions(
@@ -231,6 +278,8 @@ absl::StatusOr<AgentOptions> ResolveAgentOptions(
   COHORT_RETURN_IF_ERROR(ResolveMetrics(config, o));
   COHORT_RETURN_IF_ERROR(ResolveEligibility(config.eligibility(), o.eligibility));
   COHORT_RETURN_IF_ERROR(ResolveBudgets(config.budgets(), o));
+  COHORT_RETURN_IF_ERROR(ResolveExampleStore(config, o));
+  COHORT_RETURN_IF_ERROR(ResolveLocalApi(config.local_api(), o.local_api));
   return o;
 }
 

@@ -8,12 +8,37 @@
 #include "absl/time/time.h"
 #include "client/agent/budgets.h"
 #include "client/agent/eligibility.h"
+#include "client/examples/retention_policy.h"
 #include "client/transport/grpc_transport.h"
 #include "cohort/v1/config.pb.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
 
 namespace cohort::client {
+
+// example_store.*: the on-device store the agent trains on instead of the
+// Fashion-MNIST shard.
+struct ExampleStoreOptions {
+  // The store's SQLite file; empty: train on the shard.
+  std::string path;
+  // The population trained on; AgentOptions.population unless set.
+  std::string population;
+  // The newest examples trained on; 0: all.
+  int64_t max_examples = 0;
+  RetentionPolicy retention;
+};
+
+// local_api.*: the Unix socket for the device's applications.
+struct LocalApiOptions {
+  // Empty: no local API.
+  std::string socket_path;
+  // Predict on int8 kernels even when the held weights are fp32.
+  bool int8_kernels = false;
+  // Most inputs per Predict, in [1, 4096].
+  int max_batch = 64;
+  // Most examples per AddExamples, in [1, 65536].
+  int max_add_batch = 1024;
+};
 
 // AgentConfig with defaults applied and values checked: everything
 // cohort-agent reads from its config, read once by ResolveAgentOptions.
@@ -72,6 +97,9 @@ struct AgentOptions {
   // default.
   EligibilityOptions eligibility;
   BudgetOptions budgets;
+  // Where the examples come from, and the local API.
+  ExampleStoreOptions example_store;
+  LocalApiOptions local_api;
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default
@@ -93,7 +121,11 @@ struct AgentOptions {
 // budgets.max_training_threads outside [0, 256]; a negative
 // budgets.max_round_time_ms, max_rounds_per_day,
 // max_upload_bytes_per_day or max_download_bytes_per_day; and
-// budgets.max_resident_mib outside [0, 2^40]. num_threads is lowered to
+// budgets.max_resident_mib outside [0, 2^40]; a negative
+// example_store.max_examples, max_age_ms, max_count or max_bytes, or an
+// invalid example_store.population; eligibility.min_new_examples without
+// example_store.path (a fixed shard never grows); local_api.max_batch
+// outside [1, 4096] or max_add_batch outside [1, 65536]. num_threads is lowered to
 // budgets.max_training_threads when that is set. Reads no files:
 // missing data or certificates are reported when the agent opens them
 // (LoadDeviceData, CheckDeviceCertificate, MakeTransport), and whether the

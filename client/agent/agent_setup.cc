@@ -1,10 +1,15 @@
 #include "client/agent/agent_setup.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/transport/grpc_transport.h"
+#include "common/base/clock.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/data/idx_reader.h"
@@ -31,6 +36,106 @@ absl::StatusOr<data::ImageDataset> LoadDeviceData(const AgentOptions& o) {
       const std::vector<int64_t> mine,
       data::ShardOf(o.partition, all.labels, all.num_classes, o.shard_index));
   return data::Subset(all, mine);
+}
+
+namespace {
+
+// The store at options.example_store, opened or created, with a damaged
+// file moved aside once.
+absl::StatusOr<std::unique_ptr<ExampleStore>> OpenStore(
+    const ExampleStoreOptions& o) {
+  auto store = ExampleStore::Open(o.path, base::RealClock::Get());
+  if (absl::IsDataLoss(store.status())) {
+    const std::string aside = absl::StrCat(
+        o.path, ".corrupt-", absl::ToUnixSeconds(absl::Now()));
+    LOG(ERROR) << store.status() << "; moving it aside to " << aside
+               << " and starting an empty store";
+    // With its WAL and shared-memory index: SQLite would replay a stale WAL
+    // into the new file.
+    for (const char* suffix : {"-wal", "-shm", ""}) {
+      const std::string from = o.path + suffix;
+      if (std::rename(from.c_str(), (aside + suffix).c_str()) != 0 &&
+          errno != ENOENT) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "example_store.path: ", from, " is damaged and cannot be moved "
+            "aside: ", std::strerror(errno)));
+      }
+    }
+    store = ExampleStore::Open(o.path, base::RealClock::Get());
+  }
+  if (!store.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("example_store.path: ", store.status().message()));
+  }
+  COHORT_RETURN_IF_ERROR((*store)->SetRetention(o.retention));
+  absl::StatusOr<int64_t> trimmed = (*store)->ApplyRetention();
+  if (!trimmed.ok()) {
+    LOG(WARNING) << "retention at start: " << trimmed.status();
+  } else if (*trimmed > 0) {
+    LOG(INFO) << "retention removed " << *trimmed << " examples at start";
+  }
+  return store;
+}
+
+}  // namespace
+
+absl::StatusOr<DeviceExamples> OpenDeviceExamples(const AgentOptions& options) {
+  ml::SetNumThreads(options.num_threads);
+  DeviceExamples examples;
+  const ExampleStoreOptions& o = options.example_store;
+  if (o.path.empty()) {
+    examples.source = std::make_unique<FashionMnistShardSource>(
+        [options] { return LoadDeviceData(options); });
+    // Loaded now, so missing data stops the agent at start (and the shard
+    // is kept for every round).
+    COHORT_RETURN_IF_ERROR(examples.source->Examples().status());
+    return examples;
+  }
+  COHORT_ASSIGN_OR_RETURN(examples.store, OpenStore(o));
+  examples.source = std::make_unique<StoreSource>(
+      examples.store.get(), o.population, o.max_examples);
+  return examples;
+}
+
+absl::StatusOr<int64_t> ExamplesAdded(const AgentOptions& options) {
+  const ExampleStoreOptions& o = options.example_store;
+  if (o.path.empty()) {
+    COHORT_ASSIGN_OR_RETURN(const data::ImageDataset shard,
+                            LoadDeviceData(options));
+    return shard.num_examples;
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(o.path, ec)) return 0;
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<ExampleStore> store,
+                          ExampleStore::Open(o.path, base::RealClock::Get()));
+  absl::StatusOr<ExampleStats> stats = store->Stats(o.population);
+  if (absl::IsNotFound(stats.status())) return 0;
+  if (!stats.ok()) return stats.status();
+  return stats->added;
+}
+
+void ServeModel(ServedModel& served, const cohort::v1::Weights& weights,
+                ServedModelInfo info, ExampleSource& calibration,
+                bool int8_kernels) {
+  const std::shared_ptr<ServingModel> current = served.Current();
+  if (current != nullptr && current->info().sha256 == info.sha256) return;
+  data::ImageDataset examples;
+  if (absl::StatusOr<data::ImageDataset> held = calibration.Examples();
+      held.ok()) {
+    examples = *std::move(held);
+  }
+  const int64_t version = info.version;
+  auto model = ServingModel::Create(weights, std::move(info), int8_kernels,
+                                    examples);
+  if (!model.ok()) {
+    LOG(ERROR) << "cannot serve version " << version << ": " << model.status()
+               << "; still serving the model before it";
+    return;
+  }
+  LOG(INFO) << "serving version " << version << " (release "
+            << (*model)->info().release << ", " << (*model)->info().kernels
+            << ")";
+  served.Swap(*std::move(model));
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(

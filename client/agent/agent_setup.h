@@ -6,6 +6,9 @@
 #include "absl/status/statusor.h"
 #include "client/agent/agent_options.h"
 #include "client/agent/release_guard.h"
+#include "client/agent/serving_model.h"
+#include "client/examples/example_source.h"
+#include "client/examples/example_store.h"
 #include "client/train/local_trainer.h"
 #include "client/transport/transport.h"
 #include "common/data/dataset.h"
@@ -25,6 +28,39 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> MakeLocalTrainer(
 // cannot give every shard min_examples examples (e.g. Dirichlet alpha 0.01
 // over 100 shards).
 absl::StatusOr<data::ImageDataset> LoadDeviceData(const AgentOptions& options);
+
+// Where the device's training examples come from (ExampleSource): the
+// example store when example_store.path is set, else the Fashion-MNIST
+// shard. `store` is null for the shard.
+struct DeviceExamples {
+  std::unique_ptr<ExampleStore> store;
+  std::unique_ptr<ExampleSource> source;
+};
+
+// Opens the device's examples. The store gets example_store's retention
+// policy (applied once at open). A damaged store file (DATA_LOSS) is moved
+// aside to "<path>.corrupt-<unix seconds>", named in the log, and a new,
+// empty store is started: applications add examples again, and the model
+// and release counter are untouched. FAILED_PRECONDITION starting
+// "example_store.path: " when the store cannot be opened or created
+// (missing folder, permissions, a file that is not an example store).
+// The shard is loaded here, with LoadDeviceData's errors. Both set the
+// training thread count.
+absl::StatusOr<DeviceExamples> OpenDeviceExamples(const AgentOptions& options);
+
+// Examples ever added to the device's source (ExampleSource::Added), for
+// `cohort-agent status` beside a running agent: 0 for a store file or
+// population that does not exist yet (nothing is created); the shard's
+// size. The errors of opening the store or loading the shard.
+absl::StatusOr<int64_t> ExamplesAdded(const AgentOptions& options);
+
+// Serves `weights` (a model the agent verified) on `served` from now on,
+// unless the same weights (info.sha256) already are; `calibration` gives
+// the int8 kernels' calibration examples. A model that cannot be loaded is
+// logged and the one served before is kept.
+void ServeModel(ServedModel& served, const cohort::v1::Weights& weights,
+                ServedModelInfo info, ExampleSource& calibration,
+                bool int8_kernels);
 
 // A gRPC transport over TLS: the configured CA is the only trust root, and
 // the device's certificate is presented when configured (mTLS).

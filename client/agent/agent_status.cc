@@ -143,21 +143,21 @@ absl::Status Refuse(absl::string_view rule, absl::string_view why) {
 // itself would move a corrupt count file aside). Same message.
 absl::Status NewExamplesRule(
     const AgentOptions& options,
-    const std::function<absl::StatusOr<int64_t>()>& examples_held) {
+    const std::function<absl::StatusOr<int64_t>()>& examples_added) {
   const int64_t wanted = options.eligibility.min_new_examples;
   if (wanted == 0) return absl::OkStatus();
   auto then = ReadExamplesAtLastRound(options.state_dir);
   if (!then.ok()) return Refuse("min_new_examples", then.status().message());
-  auto held = examples_held
-                  ? examples_held()
+  auto added = examples_added
+                  ? examples_added()
                   : absl::StatusOr<int64_t>(absl::UnimplementedError(
                         "no example count available"));
-  if (!held.ok()) {
+  if (!added.ok()) {
     return Refuse("min_new_examples",
-                  absl::StrCat("cannot count the examples held: ",
-                               held.status().message()));
+                  absl::StrCat("cannot count the examples added: ",
+                               added.status().message()));
   }
-  return client::CheckNewExamples(wanted, *held, *then);
+  return client::CheckNewExamples(wanted, *added, *then);
 }
 
 EligibilityStatus CheckEligibility(const AgentOptions& options,
@@ -173,7 +173,7 @@ EligibilityStatus CheckEligibility(const AgentOptions& options,
                            environment.zone, options.state_dir);
   absl::Status answer = policy.CheckDevice(0);
   if (answer.ok()) {
-    answer = NewExamplesRule(options, environment.examples_held);
+    answer = NewExamplesRule(options, environment.examples_added);
   }
   // An unreadable usage file is shown as such under budgets.
   if (answer.ok() && budgets.ok()) {

@@ -84,10 +84,11 @@ struct StatusEnvironment {
   base::Clock* clock = nullptr;
   // The zone whose calendar day the budgets count (the agent's: local).
   absl::TimeZone zone = absl::LocalTimeZone();
-  // The examples the device holds, for eligibility.min_new_examples;
+  // The examples ever added to the device (ExampleSource::Added), for
+  // eligibility.min_new_examples;
   // called only when that rule is on. Unset: the rule cannot be checked
   // and fails, as a probe error does.
-  std::function<absl::StatusOr<int64_t>()> examples_held;
+  std::function<absl::StatusOr<int64_t>()> examples_added;
 };
 
 // The device's status: the model, release, eligibility, budgets and last

@@ -62,9 +62,9 @@ bool EligibilityPolicy::has_device_rules() const {
          options_.window_start_minute != options_.window_end_minute;
 }
 
-absl::Status EligibilityPolicy::Check(int64_t examples_held) {
+absl::Status EligibilityPolicy::Check(int64_t examples_added) {
   if (absl::Status device = CheckDevice(0); !device.ok()) return device;
-  return CheckExamples(examples_held);
+  return CheckExamples(examples_added);
 }
 
 absl::Status EligibilityPolicy::CheckDevice(double own_load) {
@@ -156,29 +156,30 @@ absl::Status EligibilityPolicy::CheckTemperature() {
   return absl::OkStatus();
 }
 
-absl::Status CheckNewExamples(int64_t min_new_examples, int64_t held,
+absl::Status CheckNewExamples(int64_t min_new_examples, int64_t added,
                               int64_t at_last_round) {
   if (min_new_examples == 0) return absl::OkStatus();
-  // A device whose data shrank has no new examples until it grows again.
-  const int64_t fresh = std::max<int64_t>(0, held - at_last_round);
+  // A new store (the old one moved aside) counts from 0 again: nothing is
+  // new until it passes the old count.
+  const int64_t fresh = std::max<int64_t>(0, added - at_last_round);
   if (fresh >= min_new_examples) return absl::OkStatus();
   return Refuse("min_new_examples",
                 absl::StrCat(fresh, " new examples since the last round (",
-                             held, " held, ", at_last_round, " then), below ",
-                             min_new_examples));
+                             added, " added in all, ", at_last_round,
+                             " then), below ", min_new_examples));
 }
 
-absl::Status EligibilityPolicy::CheckExamples(int64_t examples_held) const {
-  return CheckNewExamples(options_.min_new_examples, examples_held,
+absl::Status EligibilityPolicy::CheckExamples(int64_t examples_added) const {
+  return CheckNewExamples(options_.min_new_examples, examples_added,
                           examples_at_last_round_);
 }
 
-void EligibilityPolicy::RoundAccepted(int64_t examples_held) {
-  examples_at_last_round_ = examples_held;
+void EligibilityPolicy::RoundAccepted(int64_t examples_added) {
+  examples_at_last_round_ = examples_added;
   if (options_.min_new_examples == 0) return;
   const absl::Status saved = SaveStateValues(
-      state_path_, {{kExamplesKey, examples_held}},
-      "cohort-agent: examples held at the last accepted round");
+      state_path_, {{kExamplesKey, examples_added}},
+      "cohort-agent: examples added by the last accepted round");
   if (save_errors_.ShouldLog(saved)) {
     LOG(WARNING) << "cannot save " << state_path_ << ": " << saved
                  << "; the count is kept in memory";

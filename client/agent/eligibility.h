@@ -38,8 +38,8 @@ struct EligibilityOptions {
 //
 // The device rules (power, battery, load average, temperature, time window)
 // read the probes and the clock; a rule that is off reads nothing. The
-// examples rule compares the examples the device holds with the count at
-// its last accepted round, which this class keeps in
+// examples rule compares the examples ever added to the device with the
+// count at its last accepted round, which this class keeps in
 // <state_dir>/eligibility (a StateValues file; a corrupt one is moved aside
 // and the count starts at 0).
 //
@@ -64,9 +64,9 @@ class EligibilityPolicy {
                     base::Clock* clock, absl::TimeZone zone,
                     std::string state_dir);
 
-  // Every rule: CheckDevice(0), then the examples rule for a device
-  // holding `examples_held`.
-  absl::Status Check(int64_t examples_held);
+  // Every rule: CheckDevice(0), then the examples rule for a device that
+  // has had `examples_added` examples added in all.
+  absl::Status Check(int64_t examples_added);
 
   // The device rules. `own_load` is added to max_load_average: while
   // training, the agent's own threads raise the load it reads.
@@ -75,10 +75,10 @@ class EligibilityPolicy {
   // Whether any device rule is on (else CheckDevice reads nothing).
   bool has_device_rules() const;
 
-  // A round was accepted with `examples_held` on the device: the examples
-  // rule counts from here. Saved when the rule is on; a failed save is
+  // A round was accepted after `examples_added` examples in all: the
+  // examples rule counts from here. Saved when the rule is on; a failed save is
   // logged and the count kept in memory.
-  void RoundAccepted(int64_t examples_held);
+  void RoundAccepted(int64_t examples_added);
 
   int64_t examples_at_last_round() const { return examples_at_last_round_; }
 
@@ -87,7 +87,7 @@ class EligibilityPolicy {
   absl::Status CheckPower();
   absl::Status CheckLoad(double own_load);
   absl::Status CheckTemperature();
-  absl::Status CheckExamples(int64_t examples_held) const;
+  absl::Status CheckExamples(int64_t examples_added) const;
   // Logs `note` the first time `*noted` is false.
   static void NoteOnce(bool* noted, const char* note);
 
@@ -109,9 +109,10 @@ bool InWindow(int minute, int start, int end);
 
 // The min_new_examples rule on its own: OK, or FAILED_PRECONDITION starting
 // "eligibility.min_new_examples: " when fewer than `min_new_examples` (0:
-// off) examples came since `at_last_round`. Pure: the policy and
+// off) examples were added since `at_last_round` (both counts of examples
+// ever added: ExampleSource::Added). Pure: the policy and
 // `cohort-agent status` share it.
-absl::Status CheckNewExamples(int64_t min_new_examples, int64_t held,
+absl::Status CheckNewExamples(int64_t min_new_examples, int64_t added,
                               int64_t at_last_round);
 
 }  // namespace cohort::client

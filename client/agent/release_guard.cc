@@ -56,14 +56,16 @@ absl::Status AdoptFollowedRoot(const std::string& state_dir,
   return absl::OkStatus();
 }
 
-// The release of the signed manifest kept in the state directory, if
-// `root` verifies it (for the task it names, expiry aside: it was valid
-// when accepted); 0 when there is none. An unusable file is moved aside.
-int64_t KeptManifestRelease(const std::string& state_dir,
-                            const model::TrustedRoot& root) {
+// The signed manifest kept in the state directory, if `root` verifies it
+// (for the task it names, expiry aside: it was valid when accepted);
+// nullopt when there is none. An unusable file is moved aside.
+std::optional<cohort::v1::ModelManifest> KeptManifest(
+    const std::string& state_dir, const model::TrustedRoot& root) {
   const std::string path = ModelCache::ManifestPath(state_dir);
   auto bytes = base::ReadFile(path, model::kMaxMetadataBytes);
-  if (bytes.status().code() == absl::StatusCode::kNotFound) return 0;
+  if (bytes.status().code() == absl::StatusCode::kNotFound) {
+    return std::nullopt;
+  }
   cohort::v1::SignedManifest kept;
   cohort::v1::ModelManifest inner;
   absl::Status usable = bytes.status();
@@ -78,18 +80,19 @@ int64_t KeptManifestRelease(const std::string& state_dir,
   }
   if (!usable.ok()) {
     QuarantineStateFile(path, "kept manifest", usable.message());
-    return 0;
+    return std::nullopt;
   }
-  return inner.release();
+  return inner;
 }
 
 // The highest release accepted: the release file's number, or the kept
 // manifest's when that is higher or the file is unusable (then moved
 // aside). DATA_LOSS, with the file left in place, when the file is unusable
 // and no verified manifest backs it: starting from 0 would accept replays.
-absl::StatusOr<int64_t> RecoverHighestRelease(const std::string& state_dir,
-                                              const model::TrustedRoot& root) {
-  const int64_t kept = KeptManifestRelease(state_dir, root);
+absl::StatusOr<int64_t> RecoverHighestRelease(
+    const std::string& state_dir,
+    const std::optional<cohort::v1::ModelManifest>& manifest) {
+  const int64_t kept = manifest.has_value() ? manifest->release() : 0;
   auto recorded = ReadHighestRelease(state_dir);
   if (recorded.ok()) return std::max(*recorded, kept);
   if (kept == 0) {
@@ -122,10 +125,13 @@ absl::StatusOr<std::unique_ptr<ReleaseGuard>> ReleaseGuard::Open(
     const std::string& root_path, const std::string& state_dir) {
   COHORT_ASSIGN_OR_RETURN(model::TrustedRoot root, ReadRoot(root_path));
   COHORT_RETURN_IF_ERROR(AdoptFollowedRoot(state_dir, root));
+  std::optional<cohort::v1::ModelManifest> kept = KeptManifest(state_dir, root);
   COHORT_ASSIGN_OR_RETURN(const int64_t highest,
-                          RecoverHighestRelease(state_dir, root));
-  return std::unique_ptr<ReleaseGuard>(
+                          RecoverHighestRelease(state_dir, kept));
+  auto guard = std::unique_ptr<ReleaseGuard>(
       new ReleaseGuard(std::move(root), state_dir, highest));
+  guard->held_manifest_ = std::move(kept);
+  return guard;
 }
 
 absl::Status ReleaseGuard::FollowRoots(
@@ -198,6 +204,7 @@ absl::Status ReleaseGuard::Accept(const cohort::v1::ModelManifest& manifest) {
       ModelCache::ReleasePath(state_dir_),
       absl::StrCat(manifest.release(), "\n")));
   highest_release_ = manifest.release();
+  held_manifest_ = manifest;
   return absl::OkStatus();
 }
 

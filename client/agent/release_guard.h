@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -59,6 +60,11 @@ class ReleaseGuard {
   absl::Status Accept(const cohort::v1::ModelManifest& manifest);
 
   int64_t highest_release() const { return highest_release_; }
+  // The manifest of the release the device holds: the kept one, verified
+  // again at Open, or the last one accepted. nullopt before the first.
+  const std::optional<cohort::v1::ModelManifest>& held_manifest() const {
+    return held_manifest_;
+  }
   // Version of the root the device trusts now.
   int64_t root_version() const { return root_.version(); }
   // Models refused since start-up.
@@ -82,6 +88,7 @@ class ReleaseGuard {
   model::TrustedRoot root_;
   const std::string state_dir_;
   int64_t highest_release_ = 0;
+  std::optional<cohort::v1::ModelManifest> held_manifest_;
   int64_t refusals_ = 0;
   // The signed manifest the last successful Check verified, kept by Accept.
   cohort::v1::SignedManifest checked_;

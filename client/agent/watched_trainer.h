@@ -46,6 +46,7 @@ class WatchedTrainer final : public Trainer {
       const std::string& architecture,
       const cohort::v1::Weights& weights) override;
   int64_t num_examples() const override { return inner_->num_examples(); }
+  int64_t examples_added() const override { return inner_->examples_added(); }
 
   // OK unless a run is overdue (DEADLINE_EXCEEDED naming it).
   absl::Status Check() const { return steps_.Check(); }

@@ -31,10 +31,15 @@ std::unique_ptr<WorkGate> WorkGate::ForDevice(const AgentOptions& options) {
                                     absl::LocalTimeZone());
 }
 
-absl::Status WorkGate::Admit(int64_t examples_held,
+absl::Status WorkGate::Admit(int64_t examples_held, int64_t examples_added,
                              const AgentCounters& counters) {
   budgets_.CountTraffic(TrafficOf(counters));
-  absl::Status answer = eligibility_.Check(examples_held);
+  // Nothing to train on (an application has not added examples yet).
+  absl::Status answer =
+      examples_held > 0
+          ? eligibility_.Check(examples_added)
+          : absl::FailedPreconditionError(
+                "examples: the device holds no examples to train on yet");
   if (answer.ok()) answer = budgets_.CheckBeforeRound();
   Note(answer);
   return answer;
@@ -66,11 +71,11 @@ bool WorkGate::StillEligible() {
   return training_lost_.ok();
 }
 
-void WorkGate::RoundReported(bool accepted, int64_t examples_held,
+void WorkGate::RoundReported(bool accepted, int64_t examples_added,
                              const AgentCounters& counters) {
   budgets_.CountTraffic(TrafficOf(counters));
   budgets_.RoundReported();
-  if (accepted) eligibility_.RoundAccepted(examples_held);
+  if (accepted) eligibility_.RoundAccepted(examples_added);
 }
 
 void WorkGate::Note(const absl::Status& answer) {

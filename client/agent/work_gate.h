@@ -47,9 +47,12 @@ class WorkGate {
   // real clock and the machine's local time zone.
   static std::unique_ptr<WorkGate> ForDevice(const AgentOptions& options);
 
-  // Whether to check in now, for a device holding `examples_held`, with
-  // `counters`' traffic charged first. OK, or the refusal.
-  absl::Status Admit(int64_t examples_held, const AgentCounters& counters);
+  // Whether to check in now, for a device holding `examples_held` examples
+  // of the `examples_added` ever added to it (ExampleSource), with
+  // `counters`' traffic charged first. OK, or the refusal; a device holding
+  // none is refused as FAILED_PRECONDITION "examples: ...".
+  absl::Status Admit(int64_t examples_held, int64_t examples_added,
+                     const AgentCounters& counters);
 
   // Whether a model download of `bytes` fits today's download budget.
   // OK or RESOURCE_EXHAUSTED (not logged: the caller reports it).
@@ -64,8 +67,8 @@ class WorkGate {
 
   // A round ended with a report, accepted or not used. Counts it against
   // max_rounds_per_day; an accepted one restarts the new-examples count
-  // from `examples_held`.
-  void RoundReported(bool accepted, int64_t examples_held,
+  // from `examples_added`.
+  void RoundReported(bool accepted, int64_t examples_added,
                      const AgentCounters& counters);
 
   // How long to wait after a refusal.

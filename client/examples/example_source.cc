@@ -44,13 +44,32 @@ absl::StatusOr<data::ImageDataset> StoreSource::Examples() {
   return store_->Load(population_, max_examples_);
 }
 
+namespace {
+
+// A population not defined yet holds nothing; that is not worth a warning
+// at every check-in.
+void LogUnlessUndefined(const absl::Status& status) {
+  if (!absl::IsNotFound(status)) LOG(WARNING) << status;
+}
+
+}  // namespace
+
 int64_t StoreSource::Count() {
   absl::StatusOr<int64_t> count = store_->Count(population_);
   if (!count.ok()) {
-    LOG(WARNING) << count.status();
+    LogUnlessUndefined(count.status());
     return 0;
   }
   return max_examples_ > 0 ? std::min(*count, max_examples_) : *count;
+}
+
+int64_t StoreSource::Added() {
+  absl::StatusOr<ExampleStats> stats = store_->Stats(population_);
+  if (!stats.ok()) {
+    LogUnlessUndefined(stats.status());
+    return 0;
+  }
+  return stats->added;
 }
 
 }  // namespace cohort::client

@@ -33,6 +33,11 @@ class ExampleSource {
   // read (the error is logged, and Examples() returns it). Cheaper than
   // Examples(), for eligibility rules such as a minimum example count.
   virtual int64_t Count() = 0;
+
+  // Examples ever added to the source, never lowered by retention: the
+  // agent's min_new_examples rule counts the difference since its last
+  // round. 0 when it cannot be read (logged).
+  virtual int64_t Added() = 0;
 };
 
 // The demo and test source: a fixed shard of Fashion-MNIST, loaded by
@@ -48,6 +53,8 @@ class FashionMnistShardSource final : public ExampleSource {
   // The loader's errors.
   absl::StatusOr<data::ImageDataset> Examples() override;
   int64_t Count() override;
+  // The shard never grows: Count().
+  int64_t Added() override { return Count(); }
 
  private:
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -68,7 +75,13 @@ class StoreSource final : public ExampleSource {
 
   // ExampleStore::Load's errors.
   absl::StatusOr<data::ImageDataset> Examples() override;
+  // 0 for a population not defined yet (an application defines it), not
+  // logged; other errors are logged.
   int64_t Count() override;
+  // ExampleStats::added of the population.
+  int64_t Added() override;
+
+  const std::string& population() const { return population_; }
 
  private:
   ExampleStore* const store_;

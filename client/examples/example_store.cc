@@ -30,12 +30,13 @@ constexpr char kCountExamples[] =
 constexpr char kPopulationStats[] =
     "SELECT num_examples, num_bytes, "
     "(SELECT MIN(added_unix_ms) FROM examples WHERE population = ?1), "
-    "(SELECT MAX(added_unix_ms) FROM examples WHERE population = ?1) "
-    "FROM populations WHERE name = ?1";
+    "(SELECT MAX(added_unix_ms) FROM examples WHERE population = ?1), "
+    "num_added FROM populations WHERE name = ?1";
 constexpr char kTotalStats[] =
     "SELECT COALESCE(SUM(num_examples), 0), COALESCE(SUM(num_bytes), 0), "
     "(SELECT MIN(added_unix_ms) FROM examples), "
-    "(SELECT MAX(added_unix_ms) FROM examples) FROM populations";
+    "(SELECT MAX(added_unix_ms) FROM examples), "
+    "COALESCE(SUM(num_added), 0) FROM populations";
 
 std::string Describe(const PopulationSchema& schema) {
   return absl::StrCat("shape ", ShapeString(schema.shape), " with ",
@@ -49,6 +50,7 @@ absl::StatusOr<ExampleStats> ReadStats(SqliteDb* db, SqliteStatement* query) {
   ExampleStats stats;
   stats.count = query->ColumnInt64(0);
   stats.bytes = query->ColumnInt64(1);
+  stats.added = query->ColumnInt64(4);
   if (stats.count > 0) {  // otherwise MIN and MAX are NULL
     stats.oldest = absl::FromUnixMillis(query->ColumnInt64(2));
     stats.newest = absl::FromUnixMillis(query->ColumnInt64(3));

@@ -28,6 +28,9 @@ struct ExampleStats {
   int64_t count = 0;
   // Their feature bytes, 4 per value: what max_bytes limits.
   int64_t bytes = 0;
+  // Examples ever added (retention never lowers it): what the agent's
+  // eligibility.min_new_examples rule counts.
+  int64_t added = 0;
   // When the oldest and newest were added. With no examples,
   // absl::InfiniteFuture() and absl::InfinitePast().
   absl::Time oldest = absl::InfiniteFuture();

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS populations(
   num_classes INTEGER NOT NULL,
   dtype TEXT NOT NULL,
   num_examples INTEGER NOT NULL DEFAULT 0,
-  num_bytes INTEGER NOT NULL DEFAULT 0);
+  num_bytes INTEGER NOT NULL DEFAULT 0,
+  num_added INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS examples(
   id INTEGER PRIMARY KEY,
   population TEXT NOT NULL REFERENCES populations(name),
@@ -36,7 +37,8 @@ CREATE INDEX IF NOT EXISTS examples_by_population
 CREATE INDEX IF NOT EXISTS examples_by_time ON examples(added_unix_ms);
 CREATE TRIGGER IF NOT EXISTS examples_counted AFTER INSERT ON examples BEGIN
   UPDATE populations SET num_examples = num_examples + 1,
-                         num_bytes = num_bytes + length(NEW.features)
+                         num_bytes = num_bytes + length(NEW.features),
+                         num_added = num_added + 1
   WHERE name = NEW.population;
 END;
 CREATE TRIGGER IF NOT EXISTS examples_uncounted AFTER DELETE ON examples BEGIN
@@ -44,9 +46,18 @@ CREATE TRIGGER IF NOT EXISTS examples_uncounted AFTER DELETE ON examples BEGIN
                          num_bytes = num_bytes - length(OLD.features)
   WHERE name = OLD.population;
 END;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 )sql";
-static_assert(kStoreSchemaVersion == 1, "kCreateSchema sets user_version");
+static_assert(kStoreSchemaVersion == 2, "kCreateSchema sets user_version");
+
+// Version 1 to 2: populations.num_added, the examples ever added (retention
+// never lowers it), starting from what each population holds; the insert
+// trigger is dropped here and made again, counting it, by kCreateSchema.
+constexpr char kMigrateFrom1[] = R"sql(
+ALTER TABLE populations ADD COLUMN num_added INTEGER NOT NULL DEFAULT 0;
+UPDATE populations SET num_added = num_examples;
+DROP TRIGGER IF EXISTS examples_counted;
+)sql";
 
 // quick_check reads every page; a few of its complaints name the damage.
 constexpr size_t kProblemsReported = 3;
@@ -84,12 +95,13 @@ absl::Status SetPragmas(SqliteDb* db) {
   return db->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
 }
 
-// OK for an empty file or one of this schema version; FAILED_PRECONDITION
-// for anything else, which must be left as it is.
+// OK for an empty file or one of a schema version this build reads (1 is
+// migrated); FAILED_PRECONDITION for anything else, which must be left as
+// it is.
 absl::Status CheckSchemaVersion(SqliteDb* db) {
   COHORT_ASSIGN_OR_RETURN(const int64_t version,
                           db->QueryInt64("PRAGMA user_version"));
-  if (version == kStoreSchemaVersion) return absl::OkStatus();
+  if (version == 1 || version == kStoreSchemaVersion) return absl::OkStatus();
   if (version != 0) {
     return db->Fail(absl::StatusCode::kFailedPrecondition,
                     absl::StrCat("the file has schema version ", version,
@@ -113,6 +125,9 @@ absl::Status CreateSchema(SqliteDb* db) {
       SqliteTransaction transaction,
       SqliteTransaction::Begin(db, SqliteTransaction::Kind::kWrite));
   COHORT_RETURN_IF_ERROR(CheckSchemaVersion(db));
+  COHORT_ASSIGN_OR_RETURN(const int64_t version,
+                          db->QueryInt64("PRAGMA user_version"));
+  if (version == 1) COHORT_RETURN_IF_ERROR(db->Exec(kMigrateFrom1));
   COHORT_RETURN_IF_ERROR(db->Exec(kCreateSchema));
   return transaction.Commit();
 }

@@ -13,7 +13,7 @@
 namespace cohort::client {
 
 // PRAGMA user_version of the schema this build writes.
-inline constexpr int64_t kStoreSchemaVersion = 1;
+inline constexpr int64_t kStoreSchemaVersion = 2;
 
 // Makes a freshly opened connection ready for ExampleStore:
 //  1. PRAGMA quick_check over the whole file;
@@ -22,8 +22,9 @@ inline constexpr int64_t kStoreSchemaVersion = 1;
 //  3. auto_vacuum = INCREMENTAL (takes effect on a new file only),
 //     journal_mode = WAL, synchronous = FULL, foreign_keys = ON;
 //  4. in one write transaction, an empty file gets the schema and
-//     user_version 1; a file at version 1 gets any missing table, index or
-//     trigger back.
+//     user_version 2; a file at version 1 is migrated (populations gains
+//     num_added, set to what each holds); a file at version 2 gets any
+//     missing table, index or trigger back.
 // DATA_LOSS naming the path if the file is not a SQLite database or is
 // damaged; FAILED_PRECONDITION for a schema version other than this build's
 // or a database that holds other tables (not an example store); UNAVAILABLE

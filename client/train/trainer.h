@@ -60,6 +60,10 @@ class Trainer {
       const std::string& architecture, const cohort::v1::Weights& weights) = 0;
   // Examples the device holds.
   virtual int64_t num_examples() const = 0;
+  // Examples ever added to the device, never lowered by retention (the
+  // eligibility.min_new_examples rule counts from it). A fixed data set:
+  // num_examples().
+  virtual int64_t examples_added() const { return num_examples(); }
 };
 
 }  // namespace cohort::client

@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/base/grpc_status.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 
@@ -34,8 +35,7 @@ std::string CommonNameOfSubject(absl::string_view subject) {
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return base::ToGrpcStatus(status);
 }
 
 std::string PeerCommonName(const grpc::ServerContextBase& context) {

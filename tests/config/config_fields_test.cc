@@ -149,6 +149,13 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << Describe(b.max_round_time) << "," << b.max_rounds_per_day << ","
       << b.max_upload_bytes_per_day << "," << b.max_download_bytes_per_day
       << "," << b.max_resident_mib << "}";
+  const client::ExampleStoreOptions& x = o.example_store;
+  out << " example_store={" << x.path << "," << x.population << ","
+      << x.max_examples << "," << Describe(x.retention.max_age) << ","
+      << x.retention.max_count << "," << x.retention.max_bytes << "}";
+  const client::LocalApiOptions& l = o.local_api;
+  out << " local_api={" << l.socket_path << "," << l.int8_kernels << ","
+      << l.max_batch << "," << l.max_add_batch << "}";
   return out.str();
 }
 

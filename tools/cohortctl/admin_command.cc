@@ -15,6 +15,7 @@
 #include "cohort/v1/admin.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "common/base/files.h"
+#include "common/base/grpc_status.h"
 #include "common/base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/cohortctl/admin_report.h"
@@ -96,8 +97,7 @@ struct AdminCommand {
 };
 
 absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return base::FromGrpcStatus(status);
 }
 
 absl::StatusOr<std::string> CallVersions(Admin::Stub& stub,

@@ -10,6 +10,9 @@
 //   cohortctl tasks (+ the connection flags above)
 //   cohortctl rollback|promote|pin --task=T --to_version=V --reason=TEXT (+)
 //   cohortctl pause|resume --task=T [--reason=TEXT] (+)
+//   cohortctl predict --socket=PATH --images=IDX --labels=IDX [--count=N]
+//   cohortctl examples add --socket=PATH --population=NAME --images=IDX
+//       --labels=IDX [--count=N]
 //
 // Exit codes: 0 on success, 2 for bad usage, 1 when the work fails.
 
@@ -25,6 +28,7 @@
 #include "tools/cohortctl/admin_command.h"
 #include "tools/cohortctl/keys_command.h"
 #include "tools/cohortctl/model_optimize.h"
+#include "tools/cohortctl/local_commands.h"
 
 ABSL_FLAG(std::string, arch, "small_cnn",
           "model optimize: zoo architecture of the fp32 model (mlp, "
@@ -58,7 +62,11 @@ constexpr char kUsageHead[] =
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
-    "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n";
+    "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
+    "  cohortctl predict --socket=PATH --images=IDX --labels=IDX "
+    "[--count=10 --start=0 --batch=32] [--json]\n"
+    "  cohortctl examples add --socket=PATH --population=NAME --images=IDX "
+    "--labels=IDX [--count=10 --start=0 --batch=32]\n";
 // After the admin commands' lines (cohort::tools::AdminUsage()).
 constexpr char kUsageTail[] =
     "model optimize: trains or imports an fp32 model, derives ptq_int8,\n"
@@ -72,7 +80,12 @@ constexpr char kUsageTail[] =
     "certificate. rollback, promote and pin publish a version's weights\n"
     "under a new, higher release (pin also holds every new version until\n"
     "the next promote or rollback); pause stops opening rounds until resume\n"
-    "(docs/LIFECYCLE.md, \"Rollback runbook\").";
+    "(docs/LIFECYCLE.md, \"Rollback runbook\").\n"
+    "predict: asks a device agent's local Predict service (its\n"
+    "local_api.socket_path) about images of an IDX pair and prints the\n"
+    "answers, the model that gave them and the accuracy.\n"
+    "examples add: adds images of an IDX pair to a population of the\n"
+    "agent's example store, as an application on the device would.";
 
 int ModelOptimize() {
   cohort::tools::OptimizeOptions o;
@@ -131,6 +144,12 @@ int main(int argc, char** argv) {
   if (command.size() == 2 && command[0] == "keys") {
     return cohort::tools::RunKeysCommand(command[1], absl::GetFlag(FLAGS_out),
                                          absl::GetFlag(FLAGS_json));
+  }
+  if (command == std::vector<std::string>{"examples", "add"}) {
+    return cohort::tools::RunExamplesAddCommand();
+  }
+  if (command == std::vector<std::string>{"predict"}) {
+    return cohort::tools::RunPredictCommand(absl::GetFlag(FLAGS_json));
   }
   if (command.size() == 1 && cohort::tools::IsAdminCommand(command[0])) {
     return cohort::tools::RunAdminCommand(command[0],

@@ -98,7 +98,7 @@ class AgentStatusTest : public ::testing::Test {
     environment.probes.thermal = std::move(thermal);
     environment.clock = &clock_;
     environment.zone = absl::UTCTimeZone();
-    environment.examples_held = [examples]() -> absl::StatusOr<int64_t> {
+    environment.examples_added = [examples]() -> absl::StatusOr<int64_t> {
       return examples;
     };
     return ReadAgentStatus(options_, std::move(environment));

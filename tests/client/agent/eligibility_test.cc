@@ -301,9 +301,9 @@ TEST(EligibilityConfigTest, BadValuesAreRefusedNamingTheField) {
        "eligibility.window_end_minute"},
       {[](E* e) { e->set_min_new_examples(-1); },
        "eligibility.min_new_examples"},
-      // Refused until the agent trains from the example store.
+      // The Fashion-MNIST shard never gains an example.
       {[](E* e) { e->set_min_new_examples(100); },
-       "eligibility.min_new_examples: not available yet"},
+       "eligibility.min_new_examples: needs example_store.path"},
   };
   for (const auto& [set, field] : cases) {
     cohort::v1::AgentConfig c = ValidConfig();
@@ -312,6 +312,13 @@ TEST(EligibilityConfigTest, BadValuesAreRefusedNamingTheField) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(std::string(s.message()), StartsWith(field)) << s;
   }
+  // With an example store the rule is accepted.
+  cohort::v1::AgentConfig c = ValidConfig();
+  c.mutable_eligibility()->set_min_new_examples(100);
+  c.mutable_example_store()->set_path("/var/lib/cohort-agent/examples.db");
+  absl::StatusOr<AgentOptions> o = ResolveAgentOptions(c);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->eligibility.min_new_examples, 100);
 }
 
 }  // namespace

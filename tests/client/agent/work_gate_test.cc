@@ -98,13 +98,24 @@ TEST_F(WorkGateTest, EligibilityIsCheckedBeforeBudgets) {
   DeviceProbes probes;
   probes.power = std::move(power);
   Gate(std::move(probes), std::move(memory));
-  EXPECT_EQ(gate_->Admit(20, counters_).code(),
+  EXPECT_EQ(gate_->Admit(20, 20, counters_).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(m->script.reads, 0);
-  const absl::Status memory_high = gate_->Admit(20, counters_);
+  const absl::Status memory_high = gate_->Admit(20, 20, counters_);
   EXPECT_EQ(memory_high.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(memory_high.message()),
               HasSubstr("budgets.max_resident_mib"));
+}
+
+// A device with nothing to train on does not check in, whatever the
+// rules; the refusal names the examples.
+TEST_F(WorkGateTest, NoExamplesIsRefusedBeforeAnyRule) {
+  Gate();
+  const absl::Status empty = gate_->Admit(0, 5, counters_);
+  EXPECT_EQ(empty.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RuleOf(empty), "examples");
+  EXPECT_EQ(RefusalFor(empty), Refusal::kIneligible);
+  EXPECT_TRUE(gate_->Admit(1, 5, counters_).ok());
 }
 
 // During training the device rules are read at the first check and then at

@@ -75,6 +75,9 @@ TEST_F(ExampleStoreTest, StoreSourceServesItsPopulationNewestFirst) {
   EXPECT_EQ(all.Count(), 3);
   ASSERT_TRUE(store->Add("a", Pixels(4, 3), 3).ok());
   EXPECT_EQ(all.Count(), 4);
+  // Added counts the population's examples only, whatever max_examples.
+  EXPECT_EQ(all.Added(), 4);
+  EXPECT_EQ(source.Added(), 4);
 }
 
 TEST_F(ExampleStoreTest, StoreSourceOfUnknownPopulationCountsZero) {
@@ -82,6 +85,7 @@ TEST_F(ExampleStoreTest, StoreSourceOfUnknownPopulationCountsZero) {
   ASSERT_NE(store, nullptr);
   StoreSource source(store.get(), "missing");
   EXPECT_EQ(source.Count(), 0);
+  EXPECT_EQ(source.Added(), 0);
   EXPECT_EQ(source.Examples().status().code(), absl::StatusCode::kNotFound);
 }
 

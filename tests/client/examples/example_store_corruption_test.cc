@@ -134,10 +134,42 @@ TEST_F(CorruptStoreTest, OpenOtherSqliteDatabaseIsFailedPrecondition) {
 
 TEST_F(CorruptStoreTest, OpenNewerSchemaVersionIsFailedPrecondition) {
   ASSERT_NE(OpenStore(), nullptr);
-  ASSERT_TRUE(RunSql(path_, "PRAGMA user_version = 2"));
+  ASSERT_TRUE(RunSql(path_, "PRAGMA user_version = 3"));
   const absl::Status opened = OpenStatus(path_, &clock_);
   EXPECT_EQ(opened.code(), absl::StatusCode::kFailedPrecondition) << opened;
-  EXPECT_THAT(opened.message(), HasSubstr("schema version 2"));
+  EXPECT_THAT(opened.message(), HasSubstr("schema version 3"));
+}
+
+// A file written by the first schema (no num_added) is migrated on open:
+// its examples are kept and count as added, and later adds count too.
+TEST_F(CorruptStoreTest, OpenMigratesVersionOneFile) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->DefinePopulation(Schema("vec", {4}, 3)).ok());
+    ASSERT_TRUE(store->Add("vec", Pixels(4, 1), 1).ok());
+    ASSERT_TRUE(store->Add("vec", Pixels(4, 2), 2).ok());
+  }
+  // Back to version 1's form: no num_added column, the old trigger.
+  ASSERT_TRUE(RunSql(path_,
+                     "DROP TRIGGER examples_counted;"
+                     "ALTER TABLE populations DROP COLUMN num_added;"
+                     "CREATE TRIGGER examples_counted AFTER INSERT ON examples "
+                     "BEGIN UPDATE populations SET num_examples = "
+                     "num_examples + 1, num_bytes = num_bytes + "
+                     "length(NEW.features) WHERE name = NEW.population; END;"
+                     "PRAGMA user_version = 1"));
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<ExampleStats> migrated = store->Stats("vec");
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  EXPECT_EQ(migrated->count, 2);
+  EXPECT_EQ(migrated->added, 2);
+  ASSERT_TRUE(store->Add("vec", Pixels(4, 0), 0).ok());
+  absl::StatusOr<ExampleStats> after = store->Stats("vec");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->count, 3);
+  EXPECT_EQ(after->added, 3);
 }
 
 TEST_F(CorruptStoreTest, LoadSkipsRowsEditedOutOfTheirSchema) {

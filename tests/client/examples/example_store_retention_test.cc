@@ -84,6 +84,11 @@ TEST_F(ExampleStoreTest,
   absl::StatusOr<FeatureBatch> batch = store->LoadFeatures("vec", 0);
   ASSERT_TRUE(batch.ok()) << batch.status();
   EXPECT_EQ(batch->labels, (std::vector<int64_t>{11, 10, 9, 8, 7}));
+  // Retention holds the count at 5; the examples ever added keep counting.
+  absl::StatusOr<ExampleStats> stats = store->Stats("vec");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->count, 5);
+  EXPECT_EQ(stats->added, 12);
 }
 
 TEST_F(ExampleStoreTest,
