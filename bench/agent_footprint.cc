@@ -30,7 +30,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,15 +158,23 @@ struct Child {
   FILE* to = nullptr;
   FILE* from = nullptr;
 
-  std::string Ask(const std::string& command) {
+  void Tell(const std::string& command) {
     std::fprintf(to, "%s\n", command.c_str());
     std::fflush(to);
+  }
+  std::string Ask(const std::string& command) {
+    Tell(command);
     return Line();
   }
   std::string Line() {
     char line[256];
     if (std::fgets(line, sizeof(line), from) == nullptr) {
-      Die("the agent process ended early");
+      int status = 0;
+      waitpid(pid, &status, 0);
+      Die(absl::StrCat("the agent process ended early: ",
+                       WIFSIGNALED(status)
+                           ? absl::StrCat("signal ", WTERMSIG(status))
+                           : absl::StrCat("exit ", WEXITSTATUS(status))));
     }
     return std::string(line);
   }
@@ -206,6 +218,56 @@ double MemoryMib(pid_t pid, const std::string& field) {
     }
   }
   Die(absl::StrCat("no ", field, " for process ", pid));
+}
+
+// Where `pid`'s resident memory is: Rss summed per mapped file (anonymous
+// memory as "[anon]", the heap as "[heap]"), the `top` largest and the
+// rest together, in MiB.
+std::vector<std::pair<std::string, double>> ResidentByMapping(pid_t pid,
+                                                              int top) {
+  std::ifstream smaps(absl::StrCat("/proc/", pid, "/smaps"));
+  std::map<std::string, double> kib;
+  std::string line, current = "[anon]";
+  while (std::getline(smaps, line)) {
+    if (line.empty()) continue;
+    if (std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') < line.find(' ')) {
+      // "start-end perms offset dev inode [path]"
+      std::istringstream fields(line);
+      std::string range, perms, offset, dev, inode, path;
+      fields >> range >> perms >> offset >> dev >> inode >> path;
+      current = path.empty() ? "[anon]" : path;
+      const size_t slash = current.rfind('/');
+      if (slash != std::string::npos) current = current.substr(slash + 1);
+    } else if (line.rfind("Rss:", 0) == 0) {
+      double value = 0;
+      if (absl::SimpleAtod(line.substr(4, line.size() - 7), &value)) {
+        kib[current] += value;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, double>> sorted;
+  for (const auto& [name, k] : kib) sorted.push_back({name, k / 1024.0});
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (static_cast<int>(sorted.size()) > top) {
+    double rest = 0;
+    for (size_t i = top; i < sorted.size(); ++i) rest += sorted[i].second;
+    const size_t files = sorted.size() - top;
+    sorted.resize(top);
+    sorted.push_back({absl::StrCat("(", files, " other mappings)"), rest});
+  }
+  return sorted;
+}
+
+std::string MappingsJson(
+    const std::vector<std::pair<std::string, double>>& mappings) {
+  std::string out = "{";
+  for (size_t i = 0; i < mappings.size(); ++i) {
+    absl::StrAppendFormat(&out, "%s\"%s\": %.1f", i == 0 ? "" : ", ",
+                          mappings[i].first, mappings[i].second);
+  }
+  return out + "}";
 }
 
 void ResetPeak(pid_t pid) {
@@ -274,6 +336,7 @@ int RunParent() {
   if (agent.Line() != "ready\n") Die("the agent did not start");
   absl::SleepFor(absl::Seconds(2));
   const double idle = MemoryMib(agent.pid, "VmRSS");
+  const auto idle_mappings = ResidentByMapping(agent.pid, 6);
 
   client::LocalClient app(dir + "/agent.sock");
   const Latency socket = Time(test, calls, [&](const std::vector<float>& x) {
@@ -303,7 +366,7 @@ int RunParent() {
     Die("train");
   }
   const double train_peak = MemoryMib(agent.pid, "VmHWM");
-  agent.Ask("quit");
+  agent.Tell("quit");
   waitpid(agent.pid, nullptr, 0);
   std::filesystem::remove_all(dir);
 
@@ -316,10 +379,12 @@ int RunParent() {
       "  \"predict_p50_ms_socket\": %.4f,\n  \"predict_p99_ms_socket\": %.4f,\n"
       "  \"predict_p50_ms_inprocess\": %.4f,\n"
       "  \"predict_p99_ms_inprocess\": %.4f,\n"
-      "  \"socket_overhead_p50_ms\": %.4f\n}\n",
+      "  \"socket_overhead_p50_ms\": %.4f,\n"
+      "  \"idle_rss_by_mapping_mib\": %s\n}\n",
       kArchitecture, trained, calls, idle, serve, train_peak, before_train,
       train_s, base::Percentile(swaps, 0.5), socket.p50, socket.p99,
-      inprocess.p50, inprocess.p99, socket.p50 - inprocess.p50);
+      inprocess.p50, inprocess.p99, socket.p50 - inprocess.p50,
+      MappingsJson(idle_mappings));
   std::fputs(json.c_str(), stdout);
   if (!absl::GetFlag(FLAGS_out).empty()) {
     Must(base::WriteFileAtomically(absl::GetFlag(FLAGS_out), json), "--out");

@@ -26,7 +26,8 @@ bool DecodeFeatures(absl::string_view blob, int64_t expected_values,
       blob.size() != static_cast<size_t>(expected_values) * 4) {
     return false;
   }
-  out->reserve(out->size() + static_cast<size_t>(expected_values));
+  // Growing by push_back keeps appends amortised O(1): a reserve of the
+  // exact size here would copy the whole batch at every example.
   for (size_t i = 0; i < blob.size(); i += 4) {
     uint32_t bits = 0;
     for (size_t b = 0; b < 4; ++b) {
