@@ -95,6 +95,14 @@ absl::Status Agent::Run() {
 
 absl::Status Agent::RunLoop() {
   while (!stop_->HasBeenNotified()) {
+    if (keeper_ != nullptr) {
+      const absl::Status renewed = keeper_->MaybeRenew(*transport_, absl::Now());
+      if (renewal_errors_.ShouldLog(renewed)) {
+        LOG(WARNING) << "certificate renewal failed, keeping the current one "
+                     << "(valid until " << keeper_->identity().not_after
+                     << "): " << renewed;
+      }
+    }
     auto delay = ParticipateOnce();
     PublishCounters();
     if (stop_->HasBeenNotified()) break;
@@ -198,7 +206,7 @@ absl::StatusOr<absl::Duration> Agent::JoinRound(
     ended = rounds_reported_ > reported ? RoundResult::kAccepted
                                         : RoundResult::kNotUsed;
     gate_->RoundReported(ended == RoundResult::kAccepted,
-                         trainer_->examples_added(), *counters_);
+                         examples_added_at_training_, *counters_);
   }
   counters_->RoundEnded(ended, absl::Now());
   RecordLastRound(options_.state_dir, assignment, ended, result.status());
@@ -226,7 +234,10 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
   }
-  if (model_listener_) model_listener_(ref, *weights, accepted_release_);
+  if (model_listener_) {
+    model_listener_(ref, *weights, accepted_release_,
+                    model_cache_.int8_artifact());
+  }
   return weights;
 }
 
@@ -286,6 +297,9 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
     field = EvaluateAssigned(assignment, start);
   }
   const absl::Time train_start = absl::Now();
+  // What this round trains on: examples added from now on are new for the
+  // next round's min_new_examples.
+  examples_added_at_training_ = trainer_->examples_added();
   const StopCheck ineligible = gate_->WatchTraining();
   auto update = trainer_->Train(
       assignment.model().architecture(), start, assignment.plan(),
@@ -298,6 +312,14 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
   if (update.status().code() == absl::StatusCode::kDeadlineExceeded ||
       absl::Now() >= deadline) {
     return OutOfTime(round, report_deadline);
+  }
+  if (!update.ok() && !stop_->HasBeenNotified()) {
+    // The device's own data (an application's population of the wrong
+    // shape, examples that aged out) or the model: this round is lost, the
+    // next check-in may go better. Never a reason to stop the daemon.
+    return absl::AbortedError(absl::StrCat("round ", round,
+                                           ": local training failed: ",
+                                           update.status().ToString()));
   }
   if (update.ok()) update->field_evaluation = std::move(field);
   return update;

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "client/agent/agent_counters.h"
 #include "client/agent/agent_options.h"
+#include "client/agent/device_identity.h"
 #include "client/agent/model_cache.h"
 #include "client/agent/release_guard.h"
 #include "client/agent/work_gate.h"
@@ -65,14 +66,20 @@ class Agent {
 
   // Hears every model the agent has verified and taken for a round, with
   // its release (0: unsigned) already recorded: the local API's model
-  // follows it. Called on the agent's thread, before training; set before
-  // Run.
-  using ModelListener =
-      std::function<void(const cohort::v1::ModelRef& ref,
-                          const cohort::v1::Weights& weights, int64_t release)>;
+  // follows it. `weights` are fp32 (an int8 artifact dequantized;
+  // `int8_artifact` says so). Called on the agent's thread, before
+  // training; set before Run.
+  using ModelListener = std::function<void(
+      const cohort::v1::ModelRef& ref, const cohort::v1::Weights& weights,
+      int64_t release, bool int8_artifact)>;
   void set_model_listener(ModelListener listener) {
     model_listener_ = std::move(listener);
   }
+
+  // An enrolled device's certificate keeper (borrowed; null: the
+  // certificate is the operator's to replace), asked before every
+  // check-in. Set before Run.
+  void set_identity_keeper(IdentityKeeper* keeper) { keeper_ = keeper; }
 
   int64_t rounds_reported() const { return rounds_reported_; }
   const AgentCounters& counters() const { return *counters_; }
@@ -152,6 +159,11 @@ class Agent {
   // Never null.
   const std::unique_ptr<WorkGate> gate_;
   ModelListener model_listener_;
+  IdentityKeeper* keeper_ = nullptr;
+  // Trainer::examples_added() when the last round's training started.
+  int64_t examples_added_at_training_ = 0;
+  // The last renewal error logged; empty after a success.
+  base::ErrorOnce renewal_errors_;
 };
 
 }  // namespace cohort::client

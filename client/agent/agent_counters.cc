@@ -93,6 +93,11 @@ class CountingTransport final : public CoordinatorTransport {
   }
   void CancelAll() override { inner_->CancelAll(); }
   absl::Status Diagnose() override { return inner_->Diagnose(); }
+  absl::StatusOr<cohort::v1::DeviceCertificate> RenewCertificate(
+      const std::string& csr_pem) override {
+    return inner_->RenewCertificate(csr_pem);
+  }
+  absl::Status ReloadIdentity() override { return inner_->ReloadIdentity(); }
 
  private:
   // `before`: the inner transport's bytes_received before the download.

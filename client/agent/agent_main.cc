@@ -176,14 +176,17 @@ int RunAgent(const cohort::client::AgentOptions& options,
              absl::Notification* stop, absl::Mutex* mu,
              cohort::client::Agent** running,
              cohort::base::ServiceNotifier* notifier) {
+  if (absl::Status state = cohort::client::PrepareStateDir(options);
+      !state.ok()) {
+    return Fail(state);
+  }
+  // Before the certificate check: enrollment makes the certificate.
+  auto keeper = cohort::client::EnsureEnrolled(options);
+  if (!keeper.ok()) return Fail(keeper.status());
   if (absl::Status own =
           cohort::client::CheckDeviceCertificate(options.tls, absl::Now());
       !own.ok()) {
     return Fail(own);
-  }
-  if (absl::Status state = cohort::client::PrepareStateDir(options);
-      !state.ok()) {
-    return Fail(state);
   }
   auto examples = cohort::client::OpenDeviceExamples(options);
   if (!examples.ok()) return Fail(examples.status());
@@ -204,14 +207,16 @@ int RunAgent(const cohort::client::AgentOptions& options,
   cohort::client::Agent agent(options, std::move(*transport), &watched, stop,
                               *std::move(guard), &counters,
                               cohort::client::WorkGate::ForDevice(options));
+  agent.set_identity_keeper(keeper->get());
   if (*local_api != nullptr) {
     agent.set_model_listener([&](const cohort::v1::ModelRef& ref,
                                  const cohort::v1::Weights& weights,
-                                 int64_t release) {
+                                 int64_t release, bool int8_artifact) {
       cohort::client::ServeModel(
           served, weights,
           {ref.architecture(), ref.sha256(), ref.version(), release, ""},
-          *examples->source, options.local_api.int8_kernels);
+          *examples->source,
+          options.local_api.int8_kernels || int8_artifact);
     });
   }
   {

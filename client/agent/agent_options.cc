@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/agent/device_identity.h"
 #include "client/examples/population_schema.h"
 #include "common/base/field_error.h"
 #include "common/base/status_macros.h"
@@ -214,6 +217,17 @@ absl::Status ResolveBudgets(const cohort::v1::BudgetConfig& c,
   return absl::OkStatus();
 }
 
+// INVALID_ARGUMENT naming the first field of `set` that is set: it means
+// nothing without `needed`.
+absl::Status NeedsField(
+    absl::string_view needed,
+    std::initializer_list<std::pair<absl::string_view, bool>> set) {
+  for (const auto& [field, is_set] : set) {
+    if (is_set) return FieldError(field, absl::StrCat("needs ", needed));
+  }
+  return absl::OkStatus();
+}
+
 // example_store.*. The population defaults to o.population, so
 // ResolveProcess runs first.
 absl::Status ResolveExampleStore(const cohort::v1::AgentConfig& config,
@@ -222,10 +236,18 @@ absl::Status ResolveExampleStore(const cohort::v1::AgentConfig& config,
   ExampleStoreOptions& e = o.example_store;
   e.path = c.path();
   e.population = c.population().empty() ? o.population : c.population();
-  if (!e.path.empty()) {
-    if (absl::Status name = ValidatePopulationName(e.population); !name.ok()) {
-      return FieldError("example_store.population", name.message());
-    }
+  if (e.path.empty()) {
+    // The other fields describe a store; without one nothing reads them.
+    COHORT_RETURN_IF_ERROR(NeedsField(
+        "example_store.path",
+        {{"example_store.population", !c.population().empty()},
+         {"example_store.max_examples", c.max_examples() != 0},
+         {"example_store.max_age_ms", c.max_age_ms() != 0},
+         {"example_store.max_count", c.max_count() != 0},
+         {"example_store.max_bytes", c.max_bytes() != 0}}));
+  } else if (absl::Status name = ValidatePopulationName(e.population);
+             !name.ok()) {
+    return FieldError("example_store.population", name.message());
   }
   if (c.max_examples() < 0) {
     return FieldError("example_store.max_examples", "must be >= 0 (0: all)");
@@ -258,12 +280,60 @@ absl::Status ResolveExampleStore(const cohort::v1::AgentConfig& config,
 absl::Status ResolveLocalApi(const cohort::v1::LocalApiConfig& c,
                              LocalApiOptions& l) {
   l.socket_path = c.socket_path();
+  if (l.socket_path.empty()) {
+    COHORT_RETURN_IF_ERROR(NeedsField(
+        "local_api.socket_path",
+        {{"local_api.int8_kernels", c.int8_kernels()},
+         {"local_api.max_batch", c.max_batch() != 0},
+         {"local_api.max_add_batch", c.max_add_batch() != 0}}));
+  }
   l.int8_kernels = c.int8_kernels();
   if (c.max_batch() != 0) l.max_batch = c.max_batch();
   COHORT_RETURN_IF_ERROR(
       InRange("local_api.max_batch", l.max_batch, 1, 4096));
   if (c.max_add_batch() != 0) l.max_add_batch = c.max_add_batch();
   return InRange("local_api.max_add_batch", l.max_add_batch, 1, 65536);
+}
+
+// enrollment.*: the device's identity then lives in state_dir, so
+// ResolveProcess runs first.
+absl::Status ResolveEnrollment(const cohort::v1::AgentEnrollmentConfig& c,
+                               AgentOptions& o) {
+  AgentEnrollmentOptions& e = o.enrollment;
+  if (c.renew_before_hours() < 0) {
+    return FieldError("enrollment.renew_before_hours",
+                      "must be >= 0 (0: a third of the lifetime)");
+  }
+  e.renew_before = absl::Hours(c.renew_before_hours());
+  if (c.server_address().empty()) {
+    if (!c.token_path().empty()) {
+      return FieldError("enrollment.token_path",
+                        "needs enrollment.server_address");
+    }
+    if (c.renew_before_hours() != 0) {
+      return FieldError("enrollment.renew_before_hours",
+                        "needs enrollment.server_address");
+    }
+    return absl::OkStatus();
+  }
+  if (o.tls.ca_cert_path().empty()) {
+    return FieldError("enrollment.server_address",
+                      "needs tls.ca_cert_path: the fleet CA");
+  }
+  if (c.token_path().empty()) {
+    return FieldError("enrollment.token_path",
+                      "is required with enrollment.server_address");
+  }
+  if (!o.tls.cert_path().empty() || !o.tls.key_path().empty()) {
+    return FieldError("enrollment.server_address",
+                      "an enrolled device keeps its key and certificate in "
+                      "state_dir; leave tls.cert_path and tls.key_path empty");
+  }
+  e.server_address = c.server_address();
+  e.token_path = c.token_path();
+  o.tls.set_cert_path(DeviceCertificatePath(o.state_dir));
+  o.tls.set_key_path(DeviceKeyPath(o.state_dir));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -280,6 +350,7 @@ absl::StatusOr<AgentOptions> ResolveAgentOptions(
   COHORT_RETURN_IF_ERROR(ResolveBudgets(config.budgets(), o));
   COHORT_RETURN_IF_ERROR(ResolveExampleStore(config, o));
   COHORT_RETURN_IF_ERROR(ResolveLocalApi(config.local_api(), o.local_api));
+  COHORT_RETURN_IF_ERROR(ResolveEnrollment(config.enrollment(), o));
   return o;
 }
 

@@ -40,6 +40,16 @@ struct LocalApiOptions {
   int max_add_batch = 1024;
 };
 
+// enrollment.*: a token instead of a pre-made certificate.
+struct AgentEnrollmentOptions {
+  // The enrollment port; empty: no enrollment.
+  std::string server_address;
+  std::string token_path;
+  // Zero: a third of the certificate's lifetime.
+  absl::Duration renew_before = absl::ZeroDuration();
+  bool enabled() const { return !server_address.empty(); }
+};
+
 // AgentConfig with defaults applied and values checked: everything
 // cohort-agent reads from its config, read once by ResolveAgentOptions.
 // Defaults are the members' initializers, as in server::ServerOptions.
@@ -100,6 +110,9 @@ struct AgentOptions {
   // Where the examples come from, and the local API.
   ExampleStoreOptions example_store;
   LocalApiOptions local_api;
+  // With enrollment on, tls.cert_path and tls.key_path are the state
+  // directory's device.crt and device.key (device_identity.h).
+  AgentEnrollmentOptions enrollment;
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default
@@ -125,7 +138,9 @@ struct AgentOptions {
 // example_store.max_examples, max_age_ms, max_count or max_bytes, or an
 // invalid example_store.population; eligibility.min_new_examples without
 // example_store.path (a fixed shard never grows); local_api.max_batch
-// outside [1, 4096] or max_add_batch outside [1, 65536]. num_threads is lowered to
+// outside [1, 4096] or max_add_batch outside [1, 65536];
+// enrollment.server_address without token_path, or with tls.cert_path or
+// tls.key_path set, and a negative enrollment.renew_before_hours. num_threads is lowered to
 // budgets.max_training_threads when that is set. Reads no files:
 // missing data or certificates are reported when the agent opens them
 // (LoadDeviceData, CheckDeviceCertificate, MakeTransport), and whether the

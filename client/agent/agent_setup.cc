@@ -11,7 +11,12 @@
 #include "client/transport/grpc_transport.h"
 #include "common/base/clock.h"
 #include "common/base/files.h"
+#include "common/base/grpc_status.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/x509.h"
+#include "common/model/quantize.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "common/data/idx_reader.h"
 #include "common/data/partition.h"
 #include "common/ml/model.h"
@@ -119,14 +124,17 @@ void ServeModel(ServedModel& served, const cohort::v1::Weights& weights,
                 bool int8_kernels) {
   const std::shared_ptr<ServingModel> current = served.Current();
   if (current != nullptr && current->info().sha256 == info.sha256) return;
+  // The examples only calibrate int8 kernels: not read for fp32.
+  const bool int8 = int8_kernels || model::IsQuantized(weights);
   data::ImageDataset examples;
-  if (absl::StatusOr<data::ImageDataset> held = calibration.Examples();
+  if (absl::StatusOr<data::ImageDataset> held =
+          int8 ? calibration.Examples() : data::ImageDataset();
       held.ok()) {
     examples = *std::move(held);
   }
   const int64_t version = info.version;
-  auto model = ServingModel::Create(weights, std::move(info), int8_kernels,
-                                    examples);
+  auto model =
+      ServingModel::Create(weights, std::move(info), int8, examples);
   if (!model.ok()) {
     LOG(ERROR) << "cannot serve version " << version << ": " << model.status()
                << "; still serving the model before it";
@@ -136,6 +144,65 @@ void ServeModel(ServedModel& served, const cohort::v1::Weights& weights,
             << (*model)->info().release << ", " << (*model)->info().kernels
             << ")";
   served.Swap(*std::move(model));
+}
+
+namespace {
+
+// Enroll on the enrollment port, with no client certificate.
+absl::StatusOr<cohort::v1::DeviceCertificate> CallEnroll(
+    const AgentOptions& o, const std::string& token, const std::string& csr) {
+  cohort::v1::TlsConfig server_only;
+  server_only.set_ca_cert_path(o.tls.ca_cert_path());
+  COHORT_ASSIGN_OR_RETURN(
+      auto channel, MakeTlsChannel(o.enrollment.server_address, server_only,
+                                   o.server_name_override));
+  auto stub = cohort::v1::Enrollment::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  cohort::v1::EnrollRequest request;
+  request.set_token(token);
+  request.set_csr_pem(csr);
+  cohort::v1::DeviceCertificate answer;
+  const absl::Status s =
+      base::FromGrpcStatus(stub->Enroll(&context, request, &answer));
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("enrollment at ",
+                                               o.enrollment.server_address,
+                                               ": ", s.message()));
+  }
+  return answer;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IdentityKeeper>> EnsureEnrolled(
+    const AgentOptions& o) {
+  if (!o.enrollment.enabled()) return nullptr;
+  COHORT_ASSIGN_OR_RETURN(
+      const std::string ca_pem,
+      base::ReadFile(o.tls.ca_cert_path(), crypto::kMaxPemInputSize));
+  const absl::Time now = absl::Now();
+  COHORT_ASSIGN_OR_RETURN(std::optional<DeviceIdentity> held,
+                          LoadIdentity(o.state_dir, ca_pem, o.device_id, now));
+  if (!held.has_value()) {
+    absl::StatusOr<std::string> token = base::ReadFile(o.enrollment.token_path, 4096);
+    if (!token.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "enrollment.token_path: the device holds no certificate and no "
+          "token to enroll with: ", token.status().message()));
+    }
+    COHORT_ASSIGN_OR_RETURN(
+        held, ObtainIdentity(o.state_dir, ca_pem, o.device_id,
+                             [&](const std::string& csr) {
+                               return CallEnroll(o, *token, csr);
+                             },
+                             now));
+    LOG(INFO) << "enrolled as " << o.device_id << "; certificate valid until "
+              << held->not_after << " (the token is used up)";
+  }
+  return std::make_unique<IdentityKeeper>(*std::move(held), o.state_dir,
+                                          ca_pem, o.device_id,
+                                          o.enrollment.renew_before);
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorTransport>> MakeTransport(

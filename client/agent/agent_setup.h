@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/agent/agent_options.h"
+#include "client/agent/device_identity.h"
 #include "client/agent/release_guard.h"
 #include "client/agent/serving_model.h"
 #include "client/examples/example_source.h"
@@ -61,6 +62,19 @@ absl::StatusOr<int64_t> ExamplesAdded(const AgentOptions& options);
 void ServeModel(ServedModel& served, const cohort::v1::Weights& weights,
                 ServedModelInfo info, ExampleSource& calibration,
                 bool int8_kernels);
+
+// With enrollment on, the device's identity, enrolled first when it holds
+// none: the token from enrollment.token_path and a CSR go to the
+// enrollment port over server-authenticated TLS (tls.ca_cert_path,
+// server_name_override). Null with enrollment off. FAILED_PRECONDITION
+// starting "enrollment.token_path: " when the device holds no certificate
+// and no token; UNAUTHENTICATED when the coordinator refuses the token
+// (unknown, used, expired) or answers with an unusable certificate;
+// PERMISSION_DENIED when the token is another device's; UNAVAILABLE when
+// the enrollment port cannot be reached or the device clock is behind the
+// stored certificate's validity.
+absl::StatusOr<std::unique_ptr<IdentityKeeper>> EnsureEnrolled(
+    const AgentOptions& options);
 
 // A gRPC transport over TLS: the configured CA is the only trust root, and
 // the device's certificate is presented when configured (mTLS).

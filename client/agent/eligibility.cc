@@ -159,9 +159,9 @@ absl::Status EligibilityPolicy::CheckTemperature() {
 absl::Status CheckNewExamples(int64_t min_new_examples, int64_t added,
                               int64_t at_last_round) {
   if (min_new_examples == 0) return absl::OkStatus();
-  // A new store (the old one moved aside) counts from 0 again: nothing is
-  // new until it passes the old count.
-  const int64_t fresh = std::max<int64_t>(0, added - at_last_round);
+  // Fewer added in all than at the last round: a new store (the damaged
+  // one moved aside) counting from 0 again, whose examples are all new.
+  const int64_t fresh = added >= at_last_round ? added - at_last_round : added;
   if (fresh >= min_new_examples) return absl::OkStatus();
   return Refuse("min_new_examples",
                 absl::StrCat(fresh, " new examples since the last round (",

@@ -16,15 +16,11 @@
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/resource_quota.h"
 
 namespace cohort::client {
 namespace {
 
 using base::ToGrpcStatus;
-
-// Calls served at once; more wait in gRPC's queue.
-constexpr int kMaxServingThreads = 4;
 
 absl::Status SocketError(const std::string& path, absl::string_view why) {
   return absl::FailedPreconditionError(
@@ -199,9 +195,9 @@ absl::StatusOr<std::unique_ptr<LocalApiServer>> LocalApiServer::Start(
   builder.RegisterService(&services->examples);
   builder.RegisterService(&services->inference);
   builder.SetMaxReceiveMessageSize(kMaxLocalMessageBytes);
-  grpc::ResourceQuota quota("cohort-agent-local-api");
-  quota.SetMaxThreads(kMaxServingThreads);
-  builder.SetResourceQuota(quota);
+  // No thread quota: gRPC's sync server refuses, rather than queues, calls
+  // past one, and applications would see RESOURCE_EXHAUSTED for load.
+  // Predict calls on one model are serialised by the model anyway.
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     return SocketError(path, "cannot listen (does its folder exist, and may "

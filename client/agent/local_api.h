@@ -31,7 +31,7 @@ inline constexpr int kMaxLocalMessageBytes = 32 << 20;
 //
 // Bad input is answered, never fatal: a malformed message, an example that
 // does not fit its population, an oversized request (RESOURCE_EXHAUSTED),
-// a client that vanishes mid-call. Calls run on gRPC's small thread pool;
+// a client that vanishes mid-call. Calls run on gRPC's thread pool;
 // Predict calls on one model are serialised by the model.
 class LocalApiServer {
  public:

@@ -5,6 +5,7 @@
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
+#include "common/model/quantize.h"
 #include "glog/logging.h"
 
 namespace cohort::client {
@@ -66,6 +67,8 @@ absl::StatusOr<cohort::v1::Weights> ModelCache::Get(
   sha256_ = ref.sha256();
   architecture_ = ref.architecture();
   weights_ = weights;
+  cohort::v1::Weights raw;
+  int8_ = raw.ParseFromString(bytes) && model::IsQuantized(raw);
   return weights;
 }
 

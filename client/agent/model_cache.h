@@ -42,6 +42,9 @@ class ModelCache {
 
   // Version of the model in memory, reported at check-in; 0 if none.
   int64_t cached_version() const { return version_; }
+  // Whether the artifact in memory is the int8 one (Get returns it
+  // dequantized, for training).
+  bool int8_artifact() const { return int8_; }
 
   // Verified fp32 weights of `ref`: from memory, else from the state
   // directory, else from `fetch(base)` (then written to the state directory
@@ -67,6 +70,7 @@ class ModelCache {
   std::string sha256_;
   std::string architecture_;
   cohort::v1::Weights weights_;
+  bool int8_ = false;
 };
 
 }  // namespace cohort::client

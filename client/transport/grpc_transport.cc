@@ -167,8 +167,32 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Connect(
     const std::string& server_name, absl::Duration keepalive) {
   COHORT_ASSIGN_OR_RETURN(auto channel,
                           MakeTlsChannel(address, tls, server_name, keepalive));
-  return std::make_unique<GrpcTransport>(
+  auto transport = std::make_unique<GrpcTransport>(
       cohort::v1::Coordinator::NewStub(channel), address, tls, server_name);
+  transport->keepalive_ = keepalive;
+  return transport;
+}
+
+absl::StatusOr<cohort::v1::DeviceCertificate> GrpcTransport::RenewCertificate(
+    const std::string& csr_pem) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kRenewTimeout));
+  cohort::v1::RenewCertificateRequest request;
+  request.set_csr_pem(csr_pem);
+  cohort::v1::DeviceCertificate response;
+  Track(&context);
+  const grpc::Status s = stub_->RenewCertificate(&context, request, &response);
+  Untrack(&context);
+  if (!s.ok()) return FromGrpc(s, "RenewCertificate");
+  return response;
+}
+
+absl::Status GrpcTransport::ReloadIdentity() {
+  COHORT_ASSIGN_OR_RETURN(
+      auto channel,
+      MakeTlsChannel(server_address_, tls_, server_name_, keepalive_));
+  stub_ = cohort::v1::Coordinator::NewStub(channel);
+  return absl::OkStatus();
 }
 
 bool IsTlsTrustFailure(const grpc::Status& status) {

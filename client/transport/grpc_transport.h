@@ -47,6 +47,12 @@ class GrpcTransport final : public CoordinatorTransport {
   void CancelAll() override;
   // A TLS handshake made with OpenSSL (ProbeTls) names local mistakes.
   absl::Status Diagnose() override;
+  // One unary call, at most kRenewTimeout.
+  absl::StatusOr<cohort::v1::DeviceCertificate> RenewCertificate(
+      const std::string& csr_pem) override;
+  // A new channel (and stub) over the same address and TLS files.
+  absl::Status ReloadIdentity() override;
+  static constexpr absl::Duration kRenewTimeout = absl::Seconds(30);
 
   // Registers a call so CancelAll can reach it. Used by sessions.
   void Track(grpc::ClientContext* ctx);
@@ -84,6 +90,8 @@ class GrpcTransport final : public CoordinatorTransport {
               int64_t received);
 
   std::unique_ptr<cohort::v1::Coordinator::StubInterface> stub_;
+  // Connect's keepalive, for ReloadIdentity's new channel.
+  absl::Duration keepalive_ = kDefaultKeepalive;
   const std::string server_address_;
   const cohort::v1::TlsConfig tls_;
   const std::string server_name_;

@@ -95,6 +95,19 @@ class CoordinatorTransport {
   // certificate from another CA, a clock off by minutes), so that the caller
   // stops instead of retrying forever; OK when the failure looks transient.
   virtual absl::Status Diagnose() { return absl::OkStatus(); }
+
+  // RenewCertificate on the device port (coordinator.proto): a new
+  // certificate for the CSR, authenticated by the device's current one.
+  // UNIMPLEMENTED where the transport has no such call.
+  virtual absl::StatusOr<cohort::v1::DeviceCertificate> RenewCertificate(
+      const std::string& csr_pem) {
+    return absl::UnimplementedError("this transport cannot renew");
+  }
+
+  // Reads the device's certificate and key files again, so later calls
+  // present a renewed certificate. Call only while no call is in flight.
+  // OK where there is nothing to reload.
+  virtual absl::Status ReloadIdentity() { return absl::OkStatus(); }
 };
 
 }  // namespace cohort::client

@@ -89,22 +89,6 @@ const EVP_MD* SigningDigest(const EVP_PKEY* key) {
   return internal::IsEdDsa(key) ? nullptr : EVP_sha256();
 }
 
-absl::Status ValidateDeviceId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxDeviceIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("device id must be 1 to ", kMaxDeviceIdLength,
-                     " characters, got ", id.size()));
-  }
-  for (size_t i = 0; i < id.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(id[i]);
-    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "device id has a character outside [A-Za-z0-9._-] at position ", i));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateValidity(absl::Time not_before, absl::Duration validity) {
   if (validity <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -266,6 +250,22 @@ absl::StatusOr<PkeyPtr> GenerateTestCaKey(TestCaKeyType key_type) {
 
 }  // namespace
 
+absl::Status ValidateDeviceId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxDeviceIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device id must be 1 to ", kMaxDeviceIdLength,
+                     " characters, got ", id.size()));
+  }
+  for (size_t i = 0; i < id.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(id[i]);
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "device id has a character outside [A-Za-z0-9._-] at position ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> GenerateDeviceKeyPem() {
   COHORT_ASSIGN_OR_RETURN(PkeyPtr key, OwnGeneratedKey(EVP_EC_gen("P-256")));
   return internal::PrivateKeyToPem(key.get());
@@ -365,7 +365,11 @@ absl::Status VerifyIssuedBy(const std::string& cert_pem,
     return OpenSslError(kInternal, "cannot set up certificate verification");
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(at));
+  if (at == absl::InfiniteFuture()) {
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+  } else {
+    X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(at));
+  }
   // Lets an intermediate (not self-signed) fleet CA be the trust anchor.
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   if (X509_verify_cert(ctx.get()) != 1) {

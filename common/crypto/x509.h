@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace cohort::crypto {
@@ -40,6 +41,11 @@ inline constexpr size_t kMaxCsrPemSize = 16 * 1024;
 
 // Any other PEM input (keys, certificates) is at most this many bytes.
 inline constexpr size_t kMaxPemInputSize = 1024 * 1024;
+
+// OK if `id` is a device id a certificate can name: 1 to kMaxDeviceIdLength
+// characters of [A-Za-z0-9._-]; INVALID_ARGUMENT saying what is wrong
+// otherwise. The one rule for enrollment tokens, CSRs and certificates.
+absl::Status ValidateDeviceId(absl::string_view id);
 
 // Generates a new EC P-256 private key with OpenSSL's DRBG and returns it as
 // unencrypted PKCS#8 PEM. The caller owns the secret: store it with
@@ -133,7 +139,9 @@ struct CertificateInfo {
 absl::StatusOr<CertificateInfo> ReadCertificatePem(const std::string& pem);
 
 // Verifies that `cert_pem` chains to `ca_cert_pem` as of time `at`: the
-// signature, both certificates' validity periods at `at`, the CA's
+// signature, both certificates' validity periods at `at` (not checked when
+// `at` is absl::InfiniteFuture(): whether the certificate is valid now is
+// then the caller's question), the CA's
 // basicConstraints and keyUsage, and the leaf's suitability for TLS client
 // authentication (keyUsage, extendedKeyUsage clientAuth). `ca_cert_pem` is
 // the trust anchor even if it is an intermediate, not self-signed, CA; it

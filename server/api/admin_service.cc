@@ -15,6 +15,8 @@
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "server/api/grpc_util.h"
+#include "common/crypto/x509.h"
+#include "server/enrollment/fleet_ca.h"
 #include "server/round/published_model.h"
 #include "server/round/round_state.h"
 #include "server/store/store_util.h"
@@ -207,10 +209,12 @@ absl::StatusOr<ListDevicesResponse> DevicesOf(
 }  // namespace
 
 AdminService::AdminService(Store* store, RoundEngine* engine,
-                           const std::vector<std::string>& allowed_subjects)
+                           const std::vector<std::string>& allowed_subjects,
+                           bool enrolls)
     : store_(store),
       engine_(engine),
-      allowed_subjects_(allowed_subjects.begin(), allowed_subjects.end()) {}
+      allowed_subjects_(allowed_subjects.begin(), allowed_subjects.end()),
+      enrolls_(enrolls) {}
 
 grpc::Status AdminService::Authorize(const grpc::ServerContext& context,
                                      const char* method,
@@ -380,6 +384,50 @@ grpc::Status AdminService::ListDevices(
       Admit(*context, "ListDevices", request->task(), &subject);
   if (!admitted.ok()) return admitted;
   return Reply(DevicesOf(*store_, *request), response);
+}
+
+grpc::Status AdminService::CreateEnrollmentToken(
+    grpc::ServerContext* context,
+    const cohort::v1::CreateEnrollmentTokenRequest* request,
+    cohort::v1::EnrollmentToken* response) {
+  std::string subject;
+  grpc::Status authorized =
+      Authorize(*context, "CreateEnrollmentToken", &subject);
+  if (!authorized.ok()) return authorized;
+  if (!enrolls_) return ToGrpcStatus(NotEnrollingError());
+  if (absl::Status id = crypto::ValidateDeviceId(request->device_id());
+      !id.ok()) {
+    return ToGrpcStatus(id);
+  }
+  if (allowed_subjects_.contains(request->device_id())) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "'", request->device_id(), "' is an operator's name "
+        "(admin.allowed_subjects); no device may have it")));
+  }
+  const int ttl_hours = request->ttl_hours() == 0 ? 24 : request->ttl_hours();
+  if (ttl_hours < 1 || ttl_hours > 720) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("ttl_hours ", ttl_hours, " is outside [1, 720]")));
+  }
+  absl::StatusOr<std::string> token = NewEnrollmentToken();
+  if (!token.ok()) return ToGrpcStatus(token.status());
+  const absl::Time now = absl::Now();
+  EnrollmentTokenRecord record;
+  record.token_sha256 = *EnrollmentTokenHash(*token);
+  record.device_id = request->device_id();
+  record.created_unix_ms = absl::ToUnixMillis(now);
+  record.expires_unix_ms = absl::ToUnixMillis(now + absl::Hours(ttl_hours));
+  record.created_by = absl::StrCat("operator:", subject);
+  if (absl::Status added = store_->AddEnrollmentToken(record); !added.ok()) {
+    return ToGrpcStatus(added);
+  }
+  LOG(INFO) << "admin: " << subject << " made an enrollment token ("
+            << record.token_sha256.substr(0, 8) << "...) for device "
+            << record.device_id << ", valid " << ttl_hours << " h";
+  response->set_token(*token);
+  response->set_device_id(record.device_id);
+  response->set_expires_at_unix_ms(record.expires_unix_ms);
+  return grpc::Status::OK;
 }
 
 }  // namespace cohort::server

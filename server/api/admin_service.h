@@ -41,8 +41,11 @@ struct AdminOptions {
 // passed to the engine with actor "operator:<CN>".
 class AdminService final : public cohort::v1::Admin::Service {
  public:
+  // `enrolls`: the coordinator serves the enrollment port, so tokens are
+  // worth making.
   AdminService(Store* store, RoundEngine* engine,
-               const std::vector<std::string>& allowed_subjects);
+               const std::vector<std::string>& allowed_subjects,
+               bool enrolls = false);
 
   grpc::Status ListVersions(
       grpc::ServerContext* context,
@@ -99,6 +102,15 @@ class AdminService final : public cohort::v1::Admin::Service {
   grpc::Status ListDevices(grpc::ServerContext* context,
                            const cohort::v1::ListDevicesRequest* request,
                            cohort::v1::ListDevicesResponse* response) override;
+  // A new single-use token (coordinator.proto, service Enrollment), its
+  // SHA-256 stored with the device id, its expiry and "operator:<CN>".
+  // FAILED_PRECONDITION when the coordinator does not enroll;
+  // INVALID_ARGUMENT for a malformed device id or ttl_hours outside
+  // [1, 720]; the store's errors.
+  grpc::Status CreateEnrollmentToken(
+      grpc::ServerContext* context,
+      const cohort::v1::CreateEnrollmentTokenRequest* request,
+      cohort::v1::EnrollmentToken* response) override;
 
  private:
   // OK when the caller's verified certificate names an allowed subject;
@@ -123,6 +135,7 @@ class AdminService final : public cohort::v1::Admin::Service {
   Store* const store_;
   RoundEngine* const engine_;
   const std::set<std::string> allowed_subjects_;
+  const bool enrolls_;
 };
 
 }  // namespace cohort::server

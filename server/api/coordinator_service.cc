@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/crypto/x509.h"
 #include "common/model/delta.h"
 #include "glog/logging.h"
 #include "server/api/grpc_util.h"
@@ -186,6 +189,49 @@ std::shared_ptr<CoordinatorService::DeltaEntry> CoordinatorService::Entry(
   deltas_.push_front(entry);
   if (deltas_.size() > kDeltaCacheEntries) deltas_.pop_back();
   return entry;
+}
+
+namespace {
+
+// Renewal is the device's own: the certificate it connected with names it,
+// and it may only renew that name.
+absl::StatusOr<cohort::v1::DeviceCertificate> Renew(
+    const FleetCa* ca, const std::string& peer, const std::string& csr_pem) {
+  if (ca == nullptr) return NotEnrollingError();
+  if (peer.empty()) {
+    return absl::PermissionDeniedError(
+        "renewal needs the device's current certificate (mTLS)");
+  }
+  COHORT_ASSIGN_OR_RETURN(const crypto::CsrInfo csr,
+                          crypto::VerifyCsrPem(csr_pem));
+  if (csr.common_name != peer) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "device ", peer, " may not renew a certificate for '",
+        absl::CHexEscape(csr.common_name), "'"));
+  }
+  return ca->Issue(csr_pem, peer, absl::Now());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CoordinatorService::RenewCertificate(
+    grpc::CallbackServerContext* context,
+    const cohort::v1::RenewCertificateRequest* request,
+    cohort::v1::DeviceCertificate* response) {
+  const std::string peer = PeerCommonName(*context);
+  absl::StatusOr<cohort::v1::DeviceCertificate> renewed =
+      Renew(ca_, peer, request->csr_pem());
+  if (renewed.ok()) {
+    LOG(INFO) << "renewed the certificate of device " << peer << " until "
+              << absl::FromUnixMillis(renewed->not_after_unix_ms());
+    *response = *std::move(renewed);
+  } else {
+    LOG(WARNING) << "certificate renewal for '" << peer
+                 << "' refused: " << renewed.status();
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(renewed.status()));
+  return reactor;
 }
 
 }  // namespace cohort::server

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "server/enrollment/fleet_ca.h"
 #include "server/round/device_session.h"
 #include "server/round/published_model.h"
 #include "server/round/round_engine.h"
@@ -34,10 +35,12 @@ class CoordinatorService final
     : public cohort::v1::Coordinator::CallbackService {
  public:
   // `counters` (may be null, borrowed) hears check-ins, refused messages and
-  // bytes.
+  // bytes. `ca` (may be null: no enrollment, borrowed) issues renewed
+  // device certificates.
   explicit CoordinatorService(RoundEngine* engine,
-                              DeviceApiCounters* counters = nullptr)
-      : engine_(engine), counters_(counters) {}
+                              DeviceApiCounters* counters = nullptr,
+                              const FleetCa* ca = nullptr)
+      : engine_(engine), counters_(counters), ca_(ca) {}
 
   grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
   Participate(grpc::CallbackServerContext* context) override;
@@ -45,6 +48,13 @@ class CoordinatorService final
   grpc::ServerWriteReactor<cohort::v1::ModelChunk>* FetchModel(
       grpc::CallbackServerContext* context,
       const cohort::v1::FetchModelRequest* request) override;
+
+  // The peer's mTLS common name must be the CSR's; the answer is a new
+  // certificate from the fleet CA (coordinator.proto lists the codes).
+  grpc::ServerUnaryReactor* RenewCertificate(
+      grpc::CallbackServerContext* context,
+      const cohort::v1::RenewCertificateRequest* request,
+      cohort::v1::DeviceCertificate* response) override;
 
   // Largest chunk FetchModel sends.
   static constexpr int64_t kChunkBytes = 1 << 20;
@@ -70,6 +80,7 @@ class CoordinatorService final
 
   RoundEngine* const engine_;
   DeviceApiCounters* const counters_;
+  const FleetCa* const ca_;
   LiveDevices live_devices_;
   absl::Mutex deltas_mu_;
   // Most recently used first.

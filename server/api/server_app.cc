@@ -23,6 +23,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/api/admin_service.h"
+#include "server/api/enrollment_service.h"
 #include "server/api/coordinator_service.h"
 #include "server/api/engine_health.h"
 #include "server/api/front_door.h"
@@ -142,11 +143,12 @@ struct AdminApi {
 absl::StatusOr<AdminApi> ServeAdminApi(
     const AdminOptions& options,
     std::shared_ptr<grpc::ServerCredentials> credentials, Store* store,
-    RoundEngine* engine) {
+    RoundEngine* engine, bool enrolls) {
   AdminApi api;
   if (!options.enabled()) return api;
-  api.service =
-      std::make_unique<AdminService>(store, engine, options.allowed_subjects);
+  api.service = std::make_unique<AdminService>(store, engine,
+                                               options.allowed_subjects,
+                                               enrolls);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, credentials, &port);
@@ -166,16 +168,67 @@ absl::StatusOr<AdminApi> ServeAdminApi(
   return api;
 }
 
+// The enrollment port (coordinator.proto, service Enrollment): the device
+// port's certificate, no client certificate (the device has none yet).
+// Nothing when enrollment is off. Members are destroyed server first.
+struct EnrollmentApi {
+  std::unique_ptr<FleetCa> ca;
+  std::unique_ptr<EnrollmentService> service;
+  std::unique_ptr<grpc::Server> grpc;
+};
+
+absl::StatusOr<EnrollmentApi> ServeEnrollment(const ServerOptions& options,
+                                              Store* store) {
+  EnrollmentApi api;
+  const EnrollmentOptions& o = options.enrollment;
+  if (!o.enabled()) return api;
+  COHORT_ASSIGN_OR_RETURN(
+      api.ca, FleetCa::Load(options.tls.ca_cert_path(), o.ca_key_path,
+                            o.certificate_validity,
+                            options.admin.allowed_subjects));
+  cohort::v1::TlsConfig server_only = options.tls;
+  server_only.clear_ca_cert_path();
+  COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(server_only));
+  api.service = std::make_unique<EnrollmentService>(api.ca.get(), store,
+                                                    base::RealClock::Get());
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen_address, credentials, &port);
+  builder.RegisterService(api.service.get());
+  // A CSR and a token are a few KiB; a few threads sign. The port has no
+  // connection cap of its own (the device port's FrontDoor does not cover
+  // it): keep it off networks that devices do not enroll from.
+  builder.SetMaxReceiveMessageSize(64 << 10);
+  grpc::ResourceQuota quota("cohort-enrollment");
+  quota.SetMaxThreads(4);
+  builder.SetResourceQuota(quota);
+  api.grpc = builder.BuildAndStart();
+  if (api.grpc == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "enrollment.listen_address: cannot serve enrollment on ",
+        o.listen_address, " (in use?)"));
+  }
+  LOG(INFO) << "serving enrollment on port " << port
+            << " (server-authenticated TLS; device certificates valid "
+            << absl::FormatDuration(o.certificate_validity) << ")";
+  if (o.port_file.empty()) return api;
+  COHORT_RETURN_IF_ERROR(
+      base::WriteFileAtomically(o.port_file, absl::StrCat(port, "\n")));
+  return api;
+}
+
 // How often the store is probed for grpc.health.v1.
 constexpr absl::Duration kHealthProbeInterval = absl::Seconds(5);
 
 // Stops the admin API first (a rollback that arrives now gets UNAVAILABLE
 // from the stopped engine; one in flight finishes within the deadline),
-// then the device API.
-void StopServing(AdminApi& admin, DeviceApi& devices) {
+// then enrollment, then the device API.
+void StopServing(AdminApi& admin, EnrollmentApi& enrollment,
+                 DeviceApi& devices) {
   const auto deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(2);
   if (admin.grpc != nullptr) admin.grpc->Shutdown(deadline);
+  if (enrollment.grpc != nullptr) enrollment.grpc->Shutdown(deadline);
   devices.door->Stop();
   devices.grpc->Shutdown(deadline);
 }
@@ -311,12 +364,15 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
                    },
                    ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
-  CoordinatorService service(&engine, &device_api);
+  COHORT_ASSIGN_OR_RETURN(EnrollmentApi enrollment,
+                          ServeEnrollment(options, task.store.get()));
+  CoordinatorService service(&engine, &device_api, enrollment.ca.get());
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
-  COHORT_ASSIGN_OR_RETURN(AdminApi admin,
-                          ServeAdminApi(options.admin, credentials,
-                                        task.store.get(), &engine));
+  COHORT_ASSIGN_OR_RETURN(
+      AdminApi admin,
+      ServeAdminApi(options.admin, credentials, task.store.get(), &engine,
+                    options.enrollment.enabled()));
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<MetricsServer> metrics,
       ServeMetrics(options.metrics,
@@ -324,15 +380,16 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
                     LiveGaugesOf(options.round.task, engine, *serving.door)}));
   COHORT_RETURN_IF_ERROR(AnnounceServing(options, serving.door->port(),
                                          engine.current_model()->version));
-  auto health = WatchHealth(task.store.get(), options.round.task,
-                            {serving.grpc.get(), admin.grpc.get()});
+  auto health = WatchHealth(
+      task.store.get(), options.round.task,
+      {serving.grpc.get(), admin.grpc.get(), enrollment.grpc.get()});
   auto monitor = NotifyServing(*notifier, engine, serving.door->port(),
                                base::RealClock::Get());
   engine.Run(stop);
   monitor.reset();  // no watchdog pings once the engine has stopped
   health.reset();
   ReportStopping(*notifier, engine);
-  StopServing(admin, serving);
+  StopServing(admin, enrollment, serving);
   return absl::OkStatus();
 }
 

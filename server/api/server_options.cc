@@ -139,6 +139,57 @@ absl::StatusOr<MetricsOptions> ResolveMetrics(
   return o;
 }
 
+// Enrollment issues certificates the device port must trust, and its
+// tokens are made on the admin port: both are required.
+absl::StatusOr<EnrollmentOptions> ResolveEnrollment(
+    const cohort::v1::ServerConfig& config) {
+  const cohort::v1::EnrollmentConfig& c = config.enrollment();
+  EnrollmentOptions o;
+  if (c.listen_address().empty()) {
+    if (!c.port_file().empty()) {
+      return FieldError("enrollment.port_file",
+                        "needs enrollment.listen_address");
+    }
+    if (!c.ca_key_path().empty()) {
+      return FieldError("enrollment.ca_key_path",
+                        "needs enrollment.listen_address");
+    }
+    if (c.certificate_validity_days() != 0) {
+      return FieldError("enrollment.certificate_validity_days",
+                        "needs enrollment.listen_address");
+    }
+    return o;
+  }
+  COHORT_RETURN_IF_ERROR(
+      base::SplitHostPort(c.listen_address(), "enrollment.listen_address")
+          .status());
+  if (config.tls().ca_cert_path().empty()) {
+    return FieldError("enrollment.listen_address",
+                      "needs tls.ca_cert_path: the fleet CA's certificate, "
+                      "which the device port trusts");
+  }
+  if (config.admin().listen_address().empty()) {
+    return FieldError("enrollment.listen_address",
+                      "needs admin.listen_address: tokens are made there");
+  }
+  if (c.ca_key_path().empty()) {
+    return FieldError("enrollment.ca_key_path",
+                      "is required with enrollment.listen_address");
+  }
+  const int days = c.certificate_validity_days() == 0
+                       ? 90
+                       : c.certificate_validity_days();
+  if (days < 1 || days > 3650) {
+    return FieldError("enrollment.certificate_validity_days",
+                      "must be in [1, 3650] (0: 90)");
+  }
+  o.listen_address = c.listen_address();
+  o.port_file = c.port_file();
+  o.ca_key_path = c.ca_key_path();
+  o.certificate_validity = absl::Hours(24) * days;
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<ServerOptions> ResolveServerOptions(
@@ -152,6 +203,7 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   COHORT_ASSIGN_OR_RETURN(o.signing, ResolveSigning(config.signing()));
   COHORT_ASSIGN_OR_RETURN(o.admin, ResolveAdmin(config.admin(), config.tls()));
   COHORT_ASSIGN_OR_RETURN(o.metrics, ResolveMetrics(config.metrics()));
+  COHORT_ASSIGN_OR_RETURN(o.enrollment, ResolveEnrollment(config));
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

@@ -38,6 +38,17 @@ struct SigningOptions {
   bool enabled() const { return !release_key_path.empty(); }
 };
 
+// enrollment.*: the enrollment port and the fleet CA's key (the CA
+// certificate is tls.ca_cert_path).
+struct EnrollmentOptions {
+  // Empty: no enrollment.
+  std::string listen_address;
+  std::string port_file;
+  std::string ca_key_path;
+  absl::Duration certificate_validity = absl::Hours(24 * 90);
+  bool enabled() const { return !listen_address.empty(); }
+};
+
 // ServerConfig with defaults applied and values checked: everything
 // cohort-server reads from its config, read once by ResolveServerOptions.
 // Defaults are the members' initializers, as in RoundOptions.
@@ -74,6 +85,7 @@ struct ServerOptions {
   AdminOptions admin;
   // The Prometheus metrics port (plain HTTP); off by default.
   MetricsOptions metrics;
+  EnrollmentOptions enrollment;
 };
 
 // The one resolver of ServerConfig. `descriptor_limit` is the process's soft

@@ -144,4 +144,18 @@ absl::StatusOr<ReleaseRecord> InstrumentedStore::GetRelease(
                  [&] { return inner_->GetRelease(task, release); });
 }
 
+absl::Status InstrumentedStore::AddEnrollmentToken(
+    const EnrollmentTokenRecord& record) {
+  return Measure("add_enrollment_token",
+                 [&] { return inner_->AddEnrollmentToken(record); });
+}
+
+absl::StatusOr<EnrollmentTokenRecord> InstrumentedStore::UseEnrollmentToken(
+    const std::string& token_sha256, const std::string& device_id,
+    int64_t now_unix_ms) {
+  return Measure("use_enrollment_token", [&] {
+    return inner_->UseEnrollmentToken(token_sha256, device_id, now_unix_ms);
+  });
+}
+
 }  // namespace cohort::server

@@ -23,12 +23,14 @@ namespace cohort::server {
 //
 //   cohort_store_operation_duration_seconds{operation}  histogram; time of
 //       each call, 0.5 ms to 10 s. `operation` is the method in snake case
-//       (commit_version, get_current, last_round_id, append_release, ...).
+//       (commit_version, get_current, last_round_id, append_release,
+//       use_enrollment_token, ...).
 //   cohort_store_errors_total{operation,code}  counter; calls that failed
 //       with a fault of the store: code unavailable, deadline_exceeded,
 //       data_loss, internal, resource_exhausted, unknown or aborted. The
 //       store's answers (NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
-//       INVALID_ARGUMENT) are not faults and are not counted.
+//       INVALID_ARGUMENT, PERMISSION_DENIED) are not faults and are not
+//       counted.
 //
 // The health probe's LastRoundId every few seconds is measured too, so a
 // database that slows down shows even between rounds. Thread-safe if the
@@ -61,6 +63,10 @@ class InstrumentedStore final : public Store {
       const std::string& task) override;
   absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
                                            int64_t release) override;
+  absl::Status AddEnrollmentToken(const EnrollmentTokenRecord& record) override;
+  absl::StatusOr<EnrollmentTokenRecord> UseEnrollmentToken(
+      const std::string& token_sha256, const std::string& device_id,
+      int64_t now_unix_ms) override;
 
  private:
   // Runs `call` (returning a Status or StatusOr), observes its duration

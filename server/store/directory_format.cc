@@ -20,6 +20,7 @@ namespace {
 constexpr char kMetaFormat[] = "cohort-model-version-1";
 constexpr char kDeviceFormat[] = "cohort-device-1";
 constexpr char kReleaseFormat[] = "cohort-release-1";
+constexpr char kTokenFormat[] = "cohort-enrollment-token-1";
 constexpr absl::string_view kMetaKeys[] = {
     "task",          "version",      "parent",
     "round_id",      "architecture", "created_at_unix_ms",
@@ -36,6 +37,9 @@ constexpr absl::string_view kReleaseKeys[] = {"task",
 constexpr absl::string_view kDeviceKeys[] = {"device_id", "last_seen_unix_ms",
                                              "check_ins", "reports_accepted",
                                              "reports_rejected"};
+constexpr absl::string_view kTokenKeys[] = {
+    "token_sha256",    "device_id",  "created_unix_ms",
+    "expires_unix_ms", "created_by", "used_unix_ms"};
 
 enum class FieldResult { kOk, kBadValue, kUnknownKey };
 
@@ -155,6 +159,18 @@ FieldResult DecodeReleaseField(absl::string_view key, absl::string_view value,
     return ParseReleaseKind(value, &r->kind) ? FieldResult::kOk
                                              : FieldResult::kBadValue;
   }
+  return FieldResult::kUnknownKey;
+}
+
+// One line of a .token file.
+FieldResult DecodeTokenField(absl::string_view key, absl::string_view value,
+                             EnrollmentTokenRecord* t) {
+  if (key == "token_sha256") return TextField(value, &t->token_sha256);
+  if (key == "device_id") return TextField(value, &t->device_id);
+  if (key == "created_by") return TextField(value, &t->created_by);
+  if (key == "created_unix_ms") return IntField(value, &t->created_unix_ms);
+  if (key == "expires_unix_ms") return IntField(value, &t->expires_unix_ms);
+  if (key == "used_unix_ms") return IntField(value, &t->used_unix_ms);
   return FieldResult::kUnknownKey;
 }
 
@@ -330,6 +346,35 @@ absl::StatusOr<DeviceRecord> DecodeDevice(absl::string_view text,
       });
   if (!s.ok()) return s;
   return d;
+}
+
+std::string EncodeEnrollmentToken(const EnrollmentTokenRecord& record) {
+  return absl::StrCat("format=", kTokenFormat,
+                      "\ntoken_sha256=", record.token_sha256,
+                      "\ndevice_id=", absl::CEscape(record.device_id),
+                      "\ncreated_unix_ms=", record.created_unix_ms,
+                      "\nexpires_unix_ms=", record.expires_unix_ms,
+                      "\ncreated_by=", absl::CEscape(record.created_by),
+                      "\nused_unix_ms=", record.used_unix_ms, "\n");
+}
+
+absl::StatusOr<EnrollmentTokenRecord> DecodeEnrollmentToken(
+    absl::string_view text, const std::string& path) {
+  EnrollmentTokenRecord t;
+  absl::Status s =
+      DecodeFields(text, path, kTokenFormat, kTokenKeys, /*repeatable=*/"",
+                   [&](absl::string_view key, absl::string_view value) {
+                     return DecodeTokenField(key, value, &t);
+                   });
+  if (!s.ok()) return s;
+  // The message of a bad hash never quotes it (ValidateTokenHash).
+  if (!ValidateTokenHash(t.token_sha256).ok()) {
+    return Corrupt(path, "token_sha256 is not 64 lower-case hex characters");
+  }
+  if (t.used_unix_ms < 0) {
+    return Corrupt(path, absl::StrCat("used_unix_ms ", t.used_unix_ms));
+  }
+  return t;
 }
 
 }  // namespace cohort::server

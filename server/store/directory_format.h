@@ -28,6 +28,15 @@
 //     signed_manifest_crc32=305419896
 //     signed_manifest=\022\000\377...
 //
+//   enrollment/<token_sha256>.token
+//     format=cohort-enrollment-token-1
+//     token_sha256=9f86d081...            (64 lower-case hex chars)
+//     device_id=phone-1
+//     created_unix_ms=1700000000000
+//     expires_unix_ms=1700086400000
+//     created_by=operator:alice
+//     used_unix_ms=0                     (0 while unused)
+//
 // String values are C-escaped (absl::CEscape), so they never hold a newline
 // and binary values such as signed_manifest are plain ASCII; doubles use the
 // shortest exact decimal form. Decoding is strict: unknown, missing or
@@ -95,6 +104,14 @@ std::string EncodeDevice(const DeviceRecord& device);
 // DATA_LOSS naming `path` if `text` is not a valid device file.
 absl::StatusOr<DeviceRecord> DecodeDevice(absl::string_view text,
                                           const std::string& path);
+
+// Encodes `record`, which must pass ValidateEnrollmentToken (store_util.h).
+std::string EncodeEnrollmentToken(const EnrollmentTokenRecord& record);
+
+// DATA_LOSS naming `path` if `text` is not a valid .token file, including a
+// token_sha256 that is not 64 lower-case hex chars.
+absl::StatusOr<EnrollmentTokenRecord> DecodeEnrollmentToken(
+    absl::string_view text, const std::string& path);
 
 }  // namespace cohort::server
 

@@ -1,10 +1,10 @@
 #ifndef COHORT_SERVER_STORE_DIRECTORY_IO_H_
 #define COHORT_SERVER_STORE_DIRECTORY_IO_H_
 
-// File-system steps that DirectoryStore's version, release and device code
-// share: durable directory creation, the writer's flock() and reads that map
-// absence and oversize files to the store's status codes. Internal to
-// DirectoryStore.
+// File-system steps that DirectoryStore's version, release, device and
+// enrollment code share: durable directory creation, the writer's flock() and
+// reads that map absence and oversize files to the store's status codes.
+// Internal to DirectoryStore.
 
 #include <cstdint>
 #include <optional>
@@ -23,6 +23,9 @@ inline constexpr int64_t kMaxMetaBytes = int64_t{16} << 20;
 // .release files: C-escaping at most quadruples the manifest, reason and
 // actor that ValidateRelease (store_util.h) admits, which stays below this.
 inline constexpr int64_t kMaxReleaseFileBytes = int64_t{8} << 20;
+// .token files: C-escaping at most quadruples the created_by and device id
+// that ValidateEnrollmentToken (store_util.h) admits.
+inline constexpr int64_t kMaxTokenFileBytes = int64_t{1} << 20;
 
 // Creates the directory `parent`/`name` if missing. A new entry is fsynced
 // into `parent`, so that files renamed into it later cannot outlive it.

@@ -31,6 +31,8 @@ absl::StatusOr<std::unique_ptr<DirectoryStore>> DirectoryStore::Open(
   COHORT_RETURN_IF_ERROR(base::EnsureWritableDir(root, "store.directory"));
   COHORT_RETURN_IF_ERROR(MakeDirDurably(root, "tasks"));
   COHORT_RETURN_IF_ERROR(MakeDirDurably(root, "devices"));
+  // Stores made before enrollment tokens existed get the folder here.
+  COHORT_RETURN_IF_ERROR(MakeDirDurably(root, "enrollment"));
   std::string lock_path = absl::StrCat(root, "/LOCK");
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("open", lock_path);

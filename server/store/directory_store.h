@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +27,7 @@ namespace cohort::server {
 //   <root>/tasks/<task>/CURRENT_RELEASE      "<release>\n"
 //   <root>/tasks/<task>/releases/<r>.release one release, manifest included
 //   <root>/devices/<device_id>.device        counters
+//   <root>/enrollment/<sha256>.token         one enrollment token
 //
 // Every file is written with cohort::base::WriteFileAtomically (temp file,
 // fsync, rename, directory fsync). A commit writes the weights, then the
@@ -40,6 +42,13 @@ namespace cohort::server {
 // above it (left by a crash before CURRENT_RELEASE moved) is never read and
 // is overwritten when its number is appended. Committed .release files are
 // never rewritten.
+//
+// An enrollment token is one file named by its hash, written under the LOCK
+// like every other write: UseEnrollmentToken reads it, checks it and
+// rewrites it with used_unix_ms set while holding the lock, so a token is
+// used at most once across every instance and process sharing the root.
+// Token files are never removed. Messages shorten the hash in a token's
+// path to its first 8 hex chars, as every token message does.
 //
 // Thread-safe. Writers also hold an exclusive flock() on <root>/LOCK, so
 // several DirectoryStore instances, in this process or others, may share a
@@ -58,7 +67,8 @@ namespace cohort::server {
 //                     release record ValidateRelease rejects;
 //   DATA_LOSS         a file on the committed chain or in the committed
 //                     release log is missing, unparsable, or fails its
-//                     size/CRC-32 check (message has the path);
+//                     size/CRC-32 check, or a .token file is unparsable or
+//                     holds another hash (message has the path);
 //   INTERNAL          other I/O errors.
 // CommitVersion checks the parent first, and a version above the current one
 // is never on the committed chain, so it never returns ALREADY_EXISTS.
@@ -97,6 +107,11 @@ class DirectoryStore final : public Store {
       const std::string& task) override;
   absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
                                            int64_t release) override;
+  // Enrollment tokens; defined in directory_enrollment.cc.
+  absl::Status AddEnrollmentToken(const EnrollmentTokenRecord& record) override;
+  absl::StatusOr<EnrollmentTokenRecord> UseEnrollmentToken(
+      const std::string& token_sha256, const std::string& device_id,
+      int64_t now_unix_ms) override;
 
  private:
   DirectoryStore(std::string root, int lock_fd);
@@ -109,6 +124,7 @@ class DirectoryStore final : public Store {
   std::string DevicePath(const std::string& device_id) const;
   std::string CurrentReleasePath(const std::string& task) const;
   std::string ReleasePath(const std::string& task, int64_t release) const;
+  std::string TokenPath(const std::string& token_sha256) const;
 
   // The task's current version, 0 if it has none.
   absl::StatusOr<int64_t> ReadCurrent(const std::string& task) const;
@@ -138,6 +154,19 @@ class DirectoryStore final : public Store {
   // unparsable or does not match its file name.
   absl::StatusOr<ReleaseRecord> ReadRelease(const std::string& task,
                                             int64_t release) const;
+
+  // The token with this hash, std::nullopt if there is none; DATA_LOSS if its
+  // file is unparsable or holds another hash. Messages carry the full path.
+  absl::StatusOr<std::optional<EnrollmentTokenRecord>> ReadToken(
+      const std::string& token_sha256) const;
+  // The bodies of AddEnrollmentToken and UseEnrollmentToken, run with
+  // write_mu_ and the flock held on checked arguments. Their messages may
+  // still hold the full hash (in a path); the callers shorten it.
+  absl::Status AddTokenLocked(const EnrollmentTokenRecord& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<EnrollmentTokenRecord> UseTokenLocked(
+      const std::string& token_sha256, const std::string& device_id,
+      int64_t now_unix_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const std::string root_;
   const int lock_fd_;  // <root>/LOCK, open for the lifetime of the store.

@@ -76,6 +76,16 @@ CREATE TABLE current_release (
     {3, "versions held by the regression gate", R"sql(
 ALTER TABLE model_versions ADD COLUMN held BOOLEAN NOT NULL DEFAULT false;
 )sql"},
+    {4, "single-use device enrollment tokens, by SHA-256", R"sql(
+CREATE TABLE enrollment_tokens (
+  token_sha256 TEXT   PRIMARY KEY,
+  device_id    TEXT   NOT NULL,
+  created_ms   BIGINT NOT NULL,
+  expires_ms   BIGINT NOT NULL,
+  created_by   TEXT   NOT NULL,
+  used_ms      BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 constexpr char kCreateMigrationsTable[] = R"sql(

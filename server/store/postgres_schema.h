@@ -18,6 +18,9 @@
 //                         'pin'), reason, actor, created_at_ms,
 //                         signed_manifest bytea (migration 2)
 //   current_release       task pk; release references releases
+//   enrollment_tokens     token_sha256 pk (hex); device_id, created_ms,
+//                         expires_ms, created_by, used_ms (0 while
+//                         unused) (migration 4)
 //
 // Migrations are an ordered list of SQL scripts, numbered from 1. Each is
 // applied in its own transaction together with its schema_migrations row,

@@ -33,7 +33,9 @@ namespace cohort::server {
 // the release log: an advisory lock on the task's releases and its
 // current_release row FOR UPDATE, the release-number and version checks,
 // then the releases row and the current_release update, all in one
-// transaction.
+// transaction. UseEnrollmentToken reads the token's row FOR UPDATE, checks it
+// and sets used_ms in one transaction, so concurrent uses of one token queue
+// on the row lock and only the first finds it unused.
 //
 // Thread-safe: one connection, used by one call at a time under a mutex. If a
 // call finds the connection broken it reconnects and retries the call once
@@ -49,9 +51,10 @@ namespace cohort::server {
 //   UNAVAILABLE       the server cannot be reached, or the connection broke
 //                     and reconnecting failed or the commit outcome is
 //                     unknown (check GetCurrent before retrying a commit);
-//   INVALID_ARGUMENT  bad names, counters or release records; text the
-//                     server rejects (e.g. an architecture, reason or actor
-//                     that is not UTF-8);
+//   INVALID_ARGUMENT  bad names, counters, release records or enrollment
+//                     tokens; text the server rejects (e.g. an
+//                     architecture, reason, actor or created_by that is not
+//                     UTF-8);
 //   DATA_LOSS         a stored value does not parse;
 //   INTERNAL          other database errors.
 // CommitVersion checks the parent first under the lock, so ALREADY_EXISTS
@@ -93,6 +96,11 @@ class PostgresStore final : public Store {
       const std::string& task) override;
   absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
                                            int64_t release) override;
+  // Enrollment tokens; defined in postgres_enrollment.cc.
+  absl::Status AddEnrollmentToken(const EnrollmentTokenRecord& record) override;
+  absl::StatusOr<EnrollmentTokenRecord> UseEnrollmentToken(
+      const std::string& token_sha256, const std::string& device_id,
+      int64_t now_unix_ms) override;
 
  private:
   class Session;  // Owns the pqxx connection; defined in the .cc file.

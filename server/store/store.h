@@ -54,10 +54,26 @@ struct DeviceRecord {
   int64_t reports_rejected = 0;
 };
 
+// A single-use enrollment token (docs: coordinator.proto, service
+// Enrollment). Only the SHA-256 of the token is stored: the token itself is
+// shown once to the operator who created it.
+struct EnrollmentTokenRecord {
+  std::string token_sha256;  // 64 lower-case hex chars
+  // The identity the token may enroll (ValidateStoreName rules, "device id").
+  std::string device_id;
+  int64_t created_unix_ms = 0;
+  int64_t expires_unix_ms = 0;
+  // e.g. "operator:alice"; no NUL, at most kMaxReleaseTextBytes
+  // (store_util.h), as a release's actor.
+  std::string created_by;
+  int64_t used_unix_ms = 0;  // 0 while unused
+};
+
 // Durable state of the coordinator: the model history of each task (an
 // append-only log of versions plus a "current" pointer), the release log of
 // each task (an append-only log of releases plus a "current release"
-// pointer, independent of the current version) and per-device rows.
+// pointer, independent of the current version), per-device rows and the
+// enrollment tokens.
 //
 // Implementations are thread-safe. Every mutating call is atomic: after a
 // crash at any point, a reader sees either all of a call's effects or none.
@@ -147,6 +163,36 @@ class Store {
   // NOT_FOUND if the task has no release numbered `release`.
   virtual absl::StatusOr<ReleaseRecord> GetRelease(const std::string& task,
                                                    int64_t release) = 0;
+
+  // Stores a new token as given (a new token has used_unix_ms 0).
+  //   INVALID_ARGUMENT  a token_sha256 that is not 64 lower-case hex chars,
+  //                     a bad device id, a created_by with a NUL byte or over
+  //                     kMaxReleaseTextBytes, expires <= created, or
+  //                     used_unix_ms < 0;
+  //   ALREADY_EXISTS    a token with this hash is already stored (the stored
+  //                     one is left as it was).
+  // Messages name a token by the first 8 hex chars of its hash, never all.
+  virtual absl::Status AddEnrollmentToken(
+      const EnrollmentTokenRecord& record) = 0;
+
+  // Uses the token with `token_sha256` for `device_id` at `now_unix_ms`,
+  // atomically and at most once across every process sharing the store.
+  // Checked in this order:
+  //   INVALID_ARGUMENT     a malformed hash (as AddEnrollmentToken), a bad
+  //                        device id, or now_unix_ms <= 0 (which could not
+  //                        be told apart from "unused");
+  //   NOT_FOUND            no token has this hash;
+  //   FAILED_PRECONDITION  "already used": used_unix_ms != 0;
+  //   FAILED_PRECONDITION  "expired": now_unix_ms >= expires_unix_ms;
+  //   PERMISSION_DENIED    `device_id` is not the token's (the token stays
+  //                        unused).
+  // On success the stored record gets used_unix_ms = now_unix_ms and is
+  // returned with it. With any error nothing changes. Messages name the token
+  // by the first 8 hex chars of its hash, never all of it, and say "already
+  // used" or "expired" so that callers can tell those apart.
+  virtual absl::StatusOr<EnrollmentTokenRecord> UseEnrollmentToken(
+      const std::string& token_sha256, const std::string& device_id,
+      int64_t now_unix_ms) = 0;
 };
 
 }  // namespace cohort::server

@@ -170,6 +170,80 @@ absl::Status ValidateDeviceUpdate(absl::string_view device_id,
   return absl::OkStatus();
 }
 
+absl::Status ValidateTokenHash(absl::string_view token_sha256) {
+  bool ok = token_sha256.size() == kTokenSha256HexLength;
+  for (char c : token_sha256) {
+    ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("enrollment token hash of ", token_sha256.size(),
+                     " bytes: must be ", kTokenSha256HexLength,
+                     " lower-case hex characters (the SHA-256 of the token)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string DescribeToken(absl::string_view token_sha256) {
+  return absl::StrCat("enrollment token ", token_sha256.substr(0, 8));
+}
+
+absl::Status ValidateEnrollmentToken(const EnrollmentTokenRecord& record) {
+  COHORT_RETURN_IF_ERROR(ValidateTokenHash(record.token_sha256));
+  COHORT_RETURN_IF_ERROR(ValidateStoreName(record.device_id, "device id"));
+  const std::string where = DescribeToken(record.token_sha256);
+  COHORT_RETURN_IF_ERROR(
+      CheckReleaseText(where, "created_by", record.created_by));
+  if (record.expires_unix_ms <= record.created_unix_ms) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expires at ", record.expires_unix_ms,
+                     ", not after its creation at ", record.created_unix_ms));
+  }
+  if (record.used_unix_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": used_unix_ms ", record.used_unix_ms, " is negative"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTokenUse(absl::string_view token_sha256,
+                              absl::string_view device_id,
+                              int64_t now_unix_ms) {
+  COHORT_RETURN_IF_ERROR(ValidateTokenHash(token_sha256));
+  COHORT_RETURN_IF_ERROR(ValidateStoreName(device_id, "device id"));
+  if (now_unix_ms <= 0) {
+    // Stored as used_unix_ms, 0 would leave the token unused.
+    return absl::InvalidArgumentError(absl::StrCat(DescribeToken(token_sha256),
+                                                   ": use time ", now_unix_ms,
+                                                   " must be > 0"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UnknownTokenError(absl::string_view token_sha256) {
+  return absl::NotFoundError(
+      absl::StrCat("unknown ", DescribeToken(token_sha256)));
+}
+
+absl::Status CheckTokenUsable(const EnrollmentTokenRecord& token,
+                              absl::string_view device_id,
+                              int64_t now_unix_ms) {
+  const std::string what = DescribeToken(token.token_sha256);
+  if (token.used_unix_ms != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " was already used (at ", token.used_unix_ms, " ms)"));
+  }
+  if (now_unix_ms >= token.expires_unix_ms) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " expired (at ", token.expires_unix_ms, " ms)"));
+  }
+  if (device_id != token.device_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, " was not issued for device ", device_id));
+  }
+  return absl::OkStatus();
+}
+
 std::string FormatDouble(double value) {
   // std::to_chars without a precision writes the shortest text that reads
   // back to the same double, which is what makes metrics round-trip exactly.

@@ -69,6 +69,39 @@ absl::Status ValidateDeviceUpdate(absl::string_view device_id,
                                   int64_t check_ins, int64_t reports_accepted,
                                   int64_t reports_rejected);
 
+// Length of EnrollmentTokenRecord::token_sha256: a SHA-256 in hex.
+inline constexpr size_t kTokenSha256HexLength = 64;
+
+// OK if `token_sha256` is kTokenSha256HexLength lower-case hex chars;
+// INVALID_ARGUMENT otherwise. The message never quotes the text, which may be
+// a token passed by mistake.
+absl::Status ValidateTokenHash(absl::string_view token_sha256);
+
+// How messages name a token: "enrollment token <first 8 hex chars>", never
+// the whole hash.
+std::string DescribeToken(absl::string_view token_sha256);
+
+// Checks a record before AddEnrollmentToken: ValidateTokenHash, valid device
+// id, created_by of at most kMaxReleaseTextBytes with no NUL byte,
+// expires_unix_ms > created_unix_ms and used_unix_ms >= 0. INVALID_ARGUMENT
+// otherwise.
+absl::Status ValidateEnrollmentToken(const EnrollmentTokenRecord& record);
+
+// Checks UseEnrollmentToken arguments: ValidateTokenHash, valid device id,
+// now_unix_ms > 0. INVALID_ARGUMENT otherwise.
+absl::Status ValidateTokenUse(absl::string_view token_sha256,
+                              absl::string_view device_id, int64_t now_unix_ms);
+
+// The NOT_FOUND of UseEnrollmentToken for `token_sha256`.
+absl::Status UnknownTokenError(absl::string_view token_sha256);
+
+// Whether the stored `token` may be used by `device_id` at `now_unix_ms`:
+// FAILED_PRECONDITION "already used", FAILED_PRECONDITION "expired" or
+// PERMISSION_DENIED, in that order, as documented on
+// Store::UseEnrollmentToken.
+absl::Status CheckTokenUsable(const EnrollmentTokenRecord& token,
+                              absl::string_view device_id, int64_t now_unix_ms);
+
 // Shortest decimal text that parses back to exactly `value` ("0.1", "-0",
 // "1e-300"); "inf", "-inf" and "nan" for the non-finite values.
 std::string FormatDouble(double value);

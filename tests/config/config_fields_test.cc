@@ -92,6 +92,9 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << ",[" << absl::StrJoin(o.admin.allowed_subjects, ",") << "]}";
   out << " metrics={" << o.metrics.listen_address << ","
       << o.metrics.port_file << "}";
+  out << " enrollment={" << o.enrollment.listen_address << ","
+      << o.enrollment.port_file << "," << o.enrollment.ca_key_path << ","
+      << Describe(o.enrollment.certificate_validity) << "}";
   return out.str();
 }
 
@@ -156,6 +159,9 @@ std::string DescribeAgent(const client::AgentOptions& o) {
   const client::LocalApiOptions& l = o.local_api;
   out << " local_api={" << l.socket_path << "," << l.int8_kernels << ","
       << l.max_batch << "," << l.max_add_batch << "}";
+  out << " enrollment={" << o.enrollment.server_address << ","
+      << o.enrollment.token_path << "," << Describe(o.enrollment.renew_before)
+      << "}";
   return out.str();
 }
 

@@ -117,9 +117,16 @@ std::unique_ptr<Subprocess> ClusterTest::StartAgent(
   const std::string id = absl::StrCat("device-", index);
   const std::string cert_pki = o.cert_pki.empty() ? pki_dir_ : o.cert_pki;
   const std::string cert = o.cert_name.empty() ? id : o.cert_name;
+  const std::string tls =
+      !o.tls.empty()
+          ? o.tls
+          : absl::StrFormat(
+                R"(ca_cert_path: "%s" cert_path: "%s/%s.crt" key_path: "%s/%s.key")",
+                o.ca_path.empty() ? pki_dir_ + "/ca.crt" : o.ca_path, cert_pki,
+                cert, cert_pki, cert);
   std::string config = absl::StrFormat(
       R"(server_address: "127.0.0.1:%d"
-tls { ca_cert_path: "%s" cert_path: "%s/%s.crt" key_path: "%s/%s.key" }
+tls { %s }
 device_id: "%s"
 population: "%s"
 data { idx_dir: "%s" }
@@ -129,9 +136,7 @@ backoff_initial_ms: 100
 backoff_max_ms: 1000
 %s
 )",
-      port, o.ca_path.empty() ? pki_dir_ + "/ca.crt" : o.ca_path, cert_pki,
-      cert, cert_pki, cert, id, population, data_dir_, index % 3, dir_, id,
-      o.extra);
+      port, tls, id, population, data_dir_, index % 3, dir_, id, o.extra);
   std::string path = absl::StrCat(dir_, "/", id, ".textproto");
   WriteText(path, config);
   return std::make_unique<Subprocess>(

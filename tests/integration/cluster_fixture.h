@@ -53,6 +53,9 @@ class ClusterTest : public ::testing::Test {
     std::string cert_pki;       // PKI dir of the device certificate
     std::string cert_name;      // default: device-<index>
     std::string extra;          // more AgentConfig fields (textproto)
+    // The fields inside `tls { }` instead of the test CA and the device's
+    // certificate, e.g. only a ca_cert_path for a device that enrolls.
+    std::string tls;
   };
   std::unique_ptr<Subprocess> StartAgent(int index, int port,
                                          const std::string& population,

@@ -62,6 +62,14 @@ class ForwardingStore : public server::Store {
                                                    int64_t r) override {
     return inner_->GetRelease(t, r);
   }
+  absl::Status AddEnrollmentToken(
+      const server::EnrollmentTokenRecord& r) override {
+    return inner_->AddEnrollmentToken(r);
+  }
+  absl::StatusOr<server::EnrollmentTokenRecord> UseEnrollmentToken(
+      const std::string& h, const std::string& d, int64_t now) override {
+    return inner_->UseEnrollmentToken(h, d, now);
+  }
 
  private:
   server::Store* const inner_;

@@ -47,6 +47,13 @@ ABSL_FLAG(int32_t, limit, 0,
           "and cap, 1000).");
 ABSL_FLAG(std::string, service, "",
           "health: the service to ask about (\"\" = the whole server).");
+ABSL_FLAG(std::string, device_id, "",
+          "enroll-token: the device id the token may enroll.");
+ABSL_FLAG(int32_t, ttl_hours, 24,
+          "enroll-token: hours until the token expires, in [1, 720].");
+ABSL_FLAG(std::string, token_out, "",
+          "enroll-token: write the token to this file (mode 0600) instead of "
+          "printing it.");
 ABSL_FLAG(std::string, after, "",
           "devices: list the devices whose id comes after this one (the "
           "next page: the last id of the previous one).");
@@ -69,7 +76,11 @@ constexpr char kAdminUsage[] =
     "      --ca_cert=... --cert=... --key=... [--json]\n"
     "  cohortctl health --admin_address=HOST:PORT (admin or device port)\n"
     "      --ca_cert=... --cert=... --key=... [--service=NAME] [--json]\n"
-    "      exit 0 when SERVING, 1 otherwise\n";
+    "      exit 0 when SERVING, 1 otherwise\n"
+    "  cohortctl enroll-token --device_id=ID [--ttl_hours=24] "
+    "[--token_out=FILE]\n"
+    "      --admin_address=... --ca_cert=... --cert=... --key=... [--json]\n"
+    "      a single-use enrollment token for one device\n";
 
 // Reads are quick; a release waits for the round engine (at most two
 // minutes, RoundEngine::RollBack) and then the store.
@@ -245,6 +256,36 @@ absl::StatusOr<std::string> CallHealth(
               : absl::StrCat(status, "\n");
 }
 
+// CreateEnrollmentToken: the token on stdout (or in --token_out, mode
+// 0600, with only the expiry printed).
+absl::StatusOr<std::string> CallEnrollToken(Admin::Stub& stub,
+                                            grpc::ClientContext& context,
+                                            bool json) {
+  cohort::v1::CreateEnrollmentTokenRequest request;
+  request.set_device_id(absl::GetFlag(FLAGS_device_id));
+  request.set_ttl_hours(absl::GetFlag(FLAGS_ttl_hours));
+  cohort::v1::EnrollmentToken response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      stub.CreateEnrollmentToken(&context, request, &response)));
+  const std::string out = absl::GetFlag(FLAGS_token_out);
+  if (!out.empty()) {
+    COHORT_RETURN_IF_ERROR(
+        base::WriteFileAtomically(out, response.token() + "\n", 0600));
+  }
+  const std::string shown = out.empty() ? response.token() : "";
+  const std::string expires =
+      absl::FormatTime(absl::FromUnixMillis(response.expires_at_unix_ms()));
+  if (json) {
+    return absl::StrCat("{\"device_id\":\"", response.device_id(),
+                        "\",\"token\":\"", shown, "\",\"expires\":\"",
+                        expires, "\"}\n");
+  }
+  return out.empty()
+             ? absl::StrCat(response.token(), "\n")
+             : absl::StrCat("token for ", response.device_id(), " written to ",
+                            out, "; it expires ", expires, "\n");
+}
+
 constexpr AdminCommand kCommands[] = {
     {"versions", true, false, &OnAdmin<&CallVersions>},
     {"releases", true, false, &OnAdmin<&CallReleases>},
@@ -257,6 +298,7 @@ constexpr AdminCommand kCommands[] = {
     {"pause", true, false, &OnAdmin<&CallPause>},
     {"resume", true, false, &OnAdmin<&CallResume>},
     {"health", false, false, &CallHealth},
+    {"enroll-token", false, false, &OnAdmin<&CallEnrollToken>},
 };
 
 // The command named `name`; nullptr for none.
@@ -285,6 +327,10 @@ std::string FlagProblem(const AdminCommand& command) {
   }
   for (const auto& [name, value] : required) {
     if (value.empty()) return absl::StrCat(command.name, " needs ", name);
+  }
+  if (std::string(command.name) == "enroll-token" &&
+      absl::GetFlag(FLAGS_device_id).empty()) {
+    return "enroll-token needs --device_id";
   }
   if (absl::GetFlag(FLAGS_limit) < 0) {
     return "--limit must be >= 0 (0: the coordinator's default, 1000)";

@@ -312,6 +312,12 @@ TEST(X509Test, IssuedCertificateVerifiesOnlyWithinValidity) {
       VerifyIssuedBy(cert, ca.cert_pem, kNotBefore - absl::Seconds(1));
   EXPECT_EQ(early.code(), kUnauthenticated);
   EXPECT_TRUE(absl::StrContains(early.message(), "not yet valid")) << early;
+  // InfiniteFuture: the chain without the times.
+  EXPECT_TRUE(VerifyIssuedBy(cert, ca.cert_pem, absl::InfiniteFuture()).ok());
+  EXPECT_EQ(VerifyIssuedBy(cert, MakeCa("Other CA").cert_pem,
+                           absl::InfiniteFuture())
+                .code(),
+            kUnauthenticated);
 }
 
 TEST(X509Test, VerifyIssuedByRejectsOtherCas) {

@@ -144,6 +144,33 @@ TEST_F(PostgresStoreTest, ReleaseLogMigrationUpgradesAnOlderDatabase) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+// A database last migrated by a binary without enrollment tokens (simulated
+// by undoing migration 4) gains the table on the next connect.
+TEST_F(PostgresStoreTest, EnrollmentMigrationUpgradesAnOlderDatabase) {
+  {
+    auto old = PostgresStore::Connect(schema_->dsn());
+    ASSERT_TRUE(old.ok()) << old.status();
+    ASSERT_TRUE((*old)->CommitVersion(MakeRecord(1, 0)).ok());
+  }
+  Query("DROP TABLE enrollment_tokens");
+  Query("DELETE FROM schema_migrations WHERE version = 4");
+  auto store = PostgresStore::Connect(schema_->dsn());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations WHERE version = 4"),
+            "1");
+  EnrollmentTokenRecord token;
+  token.token_sha256 = std::string(64, 'a');
+  token.device_id = "phone-1";
+  token.created_unix_ms = 1000;
+  token.expires_unix_ms = 2000;
+  token.created_by = "operator:alice";
+  absl::Status added = (*store)->AddEnrollmentToken(token);
+  ASSERT_TRUE(added.ok()) << added;
+  auto used = (*store)->UseEnrollmentToken(token.token_sha256, "phone-1", 1500);
+  ASSERT_TRUE(used.ok()) << used.status();
+  EXPECT_EQ(Query("SELECT used_ms FROM enrollment_tokens"), "1500");
+}
+
 TEST_F(PostgresStoreTest, DatabaseMigratedByNewerBinaryIsFailedPrecondition) {
   ASSERT_TRUE(PostgresStore::Connect(schema_->dsn()).ok());
   Query(

@@ -3,7 +3,9 @@
 
 // The fixture of the Store conformance suite, whose cases are split across
 // store_conformance_test.cc (versions, devices; it also instantiates the
-// suite) and release_conformance_test.cc (the release log), linked into one
+// suite), release_conformance_test.cc (the release log),
+// device_conformance_test.cc, held_conformance_test.cc and
+// enrollment_conformance_test.cc (enrollment tokens), linked into one
 // binary. The parameter names the backend, "directory" or "postgres"; every
 // test gets fresh backing state. PostgreSQL cases need COHORT_TEST_PG_DSN and
 // are skipped without it.
