@@ -449,17 +449,10 @@ TEST_F(AgentCountersLoopTest, NoTextfileConfiguredWritesNone) {
 // ---------------------------------------------------------------------------
 // The option.
 
-cohort::v1::AgentConfig ValidConfig() {
-  cohort::v1::AgentConfig c;
-  c.set_device_id("d1");
-  c.mutable_tls()->set_ca_cert_path("ca.pem");
-  return c;
-}
-
 TEST(AgentOptionsMetricsTest, TextfileNotEndingInPromIsRefusedNamingTheField) {
   for (const char* path : {"/var/lib/cohort-agent/agent.txt", "agent.prom.tmp",
                            "agentprom", "/var/lib/node_exporter/"}) {
-    cohort::v1::AgentConfig c = ValidConfig();
+    cohort::v1::AgentConfig c = MinimalAgentConfig();
     c.set_metrics_textfile(path);
     const absl::Status s = ResolveAgentOptions(c).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << path;
@@ -469,10 +462,10 @@ TEST(AgentOptionsMetricsTest, TextfileNotEndingInPromIsRefusedNamingTheField) {
 }
 
 TEST(AgentOptionsMetricsTest, TextfileIsResolvedAndOffByDefault) {
-  auto off = ResolveAgentOptions(ValidConfig());
+  auto off = ResolveAgentOptions(MinimalAgentConfig());
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_EQ(off->metrics_textfile, "");
-  cohort::v1::AgentConfig c = ValidConfig();
+  cohort::v1::AgentConfig c = MinimalAgentConfig();
   c.set_metrics_textfile("/var/lib/cohort-agent/agent.prom");
   auto on = ResolveAgentOptions(c);
   ASSERT_TRUE(on.ok()) << on.status();

@@ -29,6 +29,14 @@
 
 namespace cohort::client {
 
+// The smallest AgentConfig that resolves: a device id and a CA.
+inline cohort::v1::AgentConfig MinimalAgentConfig() {
+  cohort::v1::AgentConfig c;
+  c.set_device_id("d1");
+  c.mutable_tls()->set_ca_cert_path("ca.pem");
+  return c;
+}
+
 class AgentFixture : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <string>
 
+#include "common/ml/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_tree.h"
@@ -91,6 +92,42 @@ TEST_F(DeviceExamplesTest, MissingShardDataStopsTheAgentAtStart) {
   options_.idx_dir = dir_ + "/no-data";
   EXPECT_EQ(OpenDeviceExamples(options_).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A source with nothing in it: calibration for int8 gets no examples.
+class EmptySource final : public ExampleSource {
+ public:
+  absl::StatusOr<data::ImageDataset> Examples() override {
+    ++reads;
+    return data::ImageDataset();
+  }
+  int64_t Count() override { return 0; }
+  int64_t Added() override { return 0; }
+  int reads = 0;
+};
+
+TEST(ServeModelTest, SameWeightsAreNotReloadedAndABadModelKeepsTheOld) {
+  auto mlp = ml::Model::Create("mlp", 1);
+  ASSERT_TRUE(mlp.ok()) << mlp.status();
+  const cohort::v1::Weights weights = (*mlp)->GetWeights();
+  ServedModel served;
+  EmptySource source;
+  ServeModel(served, weights, {"mlp", "sha-a", 3, 1, ""}, source, false);
+  std::shared_ptr<ServingModel> first = served.Current();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->info().version, 3);
+  EXPECT_EQ(source.reads, 0);  // fp32 needs no calibration
+  ServeModel(served, weights, {"mlp", "sha-a", 4, 2, ""}, source, false);
+  EXPECT_EQ(served.Current(), first);  // same weights: not loaded again
+  // Weights that do not fit their architecture: logged, the old one stays.
+  ServeModel(served, weights, {"small_cnn", "sha-b", 5, 3, ""}, source, false);
+  EXPECT_EQ(served.Current(), first);
+  // int8 asked for, but no examples to calibrate: fp32 kernels, and said.
+  ServeModel(served, weights, {"mlp", "sha-c", 6, 4, ""}, source, true);
+  EXPECT_EQ(source.reads, 1);
+  ASSERT_NE(served.Current(), nullptr);
+  EXPECT_EQ(served.Current()->info().version, 6);
+  EXPECT_EQ(served.Current()->info().kernels, "fp32");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // count across restarts and bad state files; the config.
 
 #include "client/agent/eligibility.h"
+#include "tests/client/agent/agent_fixture.h"
 
 #include <filesystem>
 #include <fstream>
@@ -257,21 +258,14 @@ TEST_F(EligibilityTest, AnUnwritableStateDirKeepsTheCountInMemory) {
 // ---------------------------------------------------------------------------
 // The config.
 
-cohort::v1::AgentConfig ValidConfig() {
-  cohort::v1::AgentConfig c;
-  c.set_device_id("d1");
-  c.mutable_tls()->set_ca_cert_path("ca.pem");
-  return c;
-}
-
 TEST(EligibilityConfigTest, IsOffByDefaultAndResolvesEveryRule) {
-  auto off = ResolveAgentOptions(ValidConfig());
+  auto off = ResolveAgentOptions(MinimalAgentConfig());
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_FALSE(off->eligibility.require_ac_power);
   EXPECT_EQ(off->eligibility.window_start_minute,
             off->eligibility.window_end_minute);
   EXPECT_EQ(off->eligibility.recheck_interval, absl::Seconds(60));
-  cohort::v1::AgentConfig c = ValidConfig();
+  cohort::v1::AgentConfig c = MinimalAgentConfig();
   cohort::v1::EligibilityConfig* e = c.mutable_eligibility();
   e->set_require_ac_power(true);
   e->set_min_battery_percent(40);
@@ -308,14 +302,14 @@ TEST(EligibilityConfigTest, BadValuesAreRefusedNamingTheField) {
        "eligibility.min_new_examples: needs example_store.path"},
   };
   for (const auto& [set, field] : cases) {
-    cohort::v1::AgentConfig c = ValidConfig();
+    cohort::v1::AgentConfig c = MinimalAgentConfig();
     set(c.mutable_eligibility());
     const absl::Status s = ResolveAgentOptions(c).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(std::string(s.message()), StartsWith(field)) << s;
   }
   // With an example store the rule is accepted.
-  cohort::v1::AgentConfig c = ValidConfig();
+  cohort::v1::AgentConfig c = MinimalAgentConfig();
   c.mutable_eligibility()->set_min_new_examples(100);
   c.mutable_example_store()->set_path("/var/lib/cohort-agent/examples.db");
   absl::StatusOr<AgentOptions> o = ResolveAgentOptions(c);

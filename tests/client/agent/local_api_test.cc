@@ -308,6 +308,7 @@ TEST_F(LocalApiTest, SwapDropsNoRequest) {
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   std::atomic<int> answers{0};
+  std::atomic<int> from_second{0};
   std::vector<std::thread> callers;
   for (int t = 0; t < 2; ++t) {
     callers.emplace_back([&] {
@@ -318,6 +319,7 @@ TEST_F(LocalApiTest, SwapDropsNoRequest) {
                              answer->model_version() != 2)) {
           ++failures;
         }
+        if (answer.ok() && answer->model_version() == 2) ++from_second;
         ++answers;
       }
     });
@@ -331,6 +333,9 @@ TEST_F(LocalApiTest, SwapDropsNoRequest) {
   for (std::thread& t : callers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(answers.load(), 20);
+  // Both models answered: the swaps took effect.
+  EXPECT_GT(from_second.load(), 0);
+  EXPECT_LT(from_second.load(), answers.load());
 }
 
 TEST_F(LocalApiTest, Int8KernelsNeedCalibrationExamples) {

@@ -117,6 +117,42 @@ TEST(ServerOptionsTest, AdminWithoutClientCertificatesIsRefused) {
       "admin.allowed_subjects");
 }
 
+TEST(ServerOptionsTest, EnrollmentNeedsTheFleetCaAndTheAdminPort) {
+  const std::string base =
+      "tls { ca_cert_path: '/ca' } admin { listen_address: ':0' } ";
+  auto o = Resolve(base +
+                   "enrollment { listen_address: ':0' port_file: '/e.port' "
+                   "ca_key_path: '/ca.key' certificate_validity_days: 7 }");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->enrollment.enabled());
+  EXPECT_EQ(o->enrollment.ca_key_path, "/ca.key");
+  EXPECT_EQ(o->enrollment.port_file, "/e.port");
+  EXPECT_EQ(o->enrollment.certificate_validity, absl::Hours(24 * 7));
+  auto defaults =
+      Resolve(base + "enrollment { listen_address: ':0' ca_key_path: '/k' }");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->enrollment.certificate_validity, absl::Hours(24 * 90));
+  EXPECT_FALSE(Resolve("")->enrollment.enabled());
+
+  ExpectRefusedNaming(
+      "admin { listen_address: ':0' } enrollment { listen_address: ':0' "
+      "ca_key_path: '/k' }",
+      "admin.listen_address");  // admin itself needs the CA first
+  ExpectRefusedNaming(
+      "tls { ca_cert_path: '/ca' } enrollment { listen_address: ':0' "
+      "ca_key_path: '/k' }",
+      "enrollment.listen_address");
+  ExpectRefusedNaming(base + "enrollment { listen_address: ':0' }",
+                      "enrollment.ca_key_path");
+  ExpectRefusedNaming(base + "enrollment { listen_address: ':0' "
+                             "ca_key_path: '/k' certificate_validity_days: "
+                             "3651 }",
+                      "enrollment.certificate_validity_days");
+  ExpectRefusedNaming("enrollment { ca_key_path: '/k' }",
+                      "enrollment.ca_key_path");
+  ExpectRefusedNaming("enrollment { port_file: '/p' }", "enrollment.port_file");
+}
+
 TEST(ServerOptionsTest, MetricsAreOffByDefault) {
   auto o = Resolve("");
   ASSERT_TRUE(o.ok()) << o.status();
