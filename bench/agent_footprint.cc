@@ -16,6 +16,7 @@
 //   train_peak_rss_mib  VmHWM over one round of local training (1 epoch,
 //                       batch 32, the demo plan) on all the examples, the
 //                       peak reset just before (clear_refs);
+//   rss_after_round_mib VmRSS once that round is over;
 //   swap_ms             the child building a new release's model and
 //                       swapping it in, median of 5;
 //   predict_p50/p99_ms_socket     Predict over the socket, batch 1;
@@ -366,6 +367,7 @@ int RunParent() {
     Die("train");
   }
   const double train_peak = MemoryMib(agent.pid, "VmHWM");
+  const double after_round = MemoryMib(agent.pid, "VmRSS");
   agent.Tell("quit");
   waitpid(agent.pid, nullptr, 0);
   std::filesystem::remove_all(dir);
@@ -375,6 +377,7 @@ int RunParent() {
       "  \"model\": \"%s\",\n  \"examples\": %d,\n  \"calls\": %d,\n"
       "  \"idle_rss_mib\": %.1f,\n  \"serve_rss_mib\": %.1f,\n"
       "  \"train_peak_rss_mib\": %.1f,\n  \"rss_before_train_mib\": %.1f,\n"
+      "  \"rss_after_round_mib\": %.1f,\n"
       "  \"train_seconds\": %.2f,\n  \"swap_ms\": %.2f,\n"
       "  \"predict_p50_ms_socket\": %.4f,\n  \"predict_p99_ms_socket\": %.4f,\n"
       "  \"predict_p50_ms_inprocess\": %.4f,\n"
@@ -382,6 +385,7 @@ int RunParent() {
       "  \"socket_overhead_p50_ms\": %.4f,\n"
       "  \"idle_rss_by_mapping_mib\": %s\n}\n",
       kArchitecture, trained, calls, idle, serve, train_peak, before_train,
+      after_round,
       train_s, base::Percentile(swaps, 0.5), socket.p50, socket.p99,
       inprocess.p50, inprocess.p99, socket.p50 - inprocess.p50,
       MappingsJson(idle_mappings));

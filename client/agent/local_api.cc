@@ -102,17 +102,30 @@ class ExamplesService final : public cohort::v1::LocalExamples::Service {
   const int max_add_batch_;
 };
 
-class InferenceService final : public cohort::v1::LocalInference::Service {
+// The callback API: a Predict is answered on the thread that read it, with
+// no hand-over to a thread pool, which is most of a small model's socket
+// overhead (docs/BENCHMARKS.md, "Agent footprint").
+class InferenceService final
+    : public cohort::v1::LocalInference::CallbackService {
  public:
   InferenceService(ServedModel* model, int max_batch)
       : model_(model), max_batch_(max_batch) {}
 
-  grpc::Status Predict(grpc::ServerContext*,
-                       const cohort::v1::PredictRequest* request,
-                       cohort::v1::PredictResponse* response) override {
-    if (request->batch() < 1 || request->batch() > max_batch_) {
+  grpc::ServerUnaryReactor* Predict(
+      grpc::CallbackServerContext* context,
+      const cohort::v1::PredictRequest* request,
+      cohort::v1::PredictResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Answer(*request, response));
+    return reactor;
+  }
+
+ private:
+  grpc::Status Answer(const cohort::v1::PredictRequest& request,
+                      cohort::v1::PredictResponse* response) {
+    if (request.batch() < 1 || request.batch() > max_batch_) {
       return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("batch ", request->batch(), " is outside [1, ",
+          absl::StrCat("batch ", request.batch(), " is outside [1, ",
                        max_batch_, "] (local_api.max_batch)")));
     }
     // Held for the whole call: a swap meanwhile does not touch it.
@@ -123,7 +136,7 @@ class InferenceService final : public cohort::v1::LocalInference::Service {
           "round"));
     }
     absl::StatusOr<Prediction> answer =
-        model->Predict(request->features(), request->batch());
+        model->Predict(request.features(), request.batch());
     if (!answer.ok()) return ToGrpcStatus(answer.status());
     response->mutable_labels()->Add(answer->labels.begin(),
                                     answer->labels.end());
@@ -136,7 +149,6 @@ class InferenceService final : public cohort::v1::LocalInference::Service {
     return grpc::Status::OK;
   }
 
- private:
   ServedModel* const model_;
   const int max_batch_;
 };
