@@ -1,5 +1,6 @@
-// The agent's example store, local API and enrollment options: defaults,
-// values reaching the options, and refusals that name the field.
+// The agent's example store, local API, enrollment and metrics_textfile
+// options: defaults, values reaching the options, and refusals that name
+// the field.
 
 #include <string>
 
@@ -102,6 +103,29 @@ TEST(AgentOptionsTest, EnrollmentKeepsTheIdentityInTheStateDirectory) {
   bad = MinimalAgentConfig();
   bad.mutable_enrollment()->set_token_path("/t");
   ExpectRefusedNaming(bad, "enrollment.token_path: needs");
+}
+
+TEST(AgentOptionsMetricsTest, TextfileNotEndingInPromIsRefusedNamingTheField) {
+  for (const char* path : {"/var/lib/cohort-agent/agent.txt", "agent.prom.tmp",
+                           "agentprom", "/var/lib/node_exporter/"}) {
+    cohort::v1::AgentConfig c = MinimalAgentConfig();
+    c.set_metrics_textfile(path);
+    const absl::Status s = ResolveAgentOptions(c).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_THAT(std::string(s.message()), StartsWith("metrics_textfile"))
+        << path;
+  }
+}
+
+TEST(AgentOptionsMetricsTest, TextfileIsResolvedAndOffByDefault) {
+  auto off = ResolveAgentOptions(MinimalAgentConfig());
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->metrics_textfile, "");
+  cohort::v1::AgentConfig c = MinimalAgentConfig();
+  c.set_metrics_textfile("/var/lib/cohort-agent/agent.prom");
+  auto on = ResolveAgentOptions(c);
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_EQ(on->metrics_textfile, "/var/lib/cohort-agent/agent.prom");
 }
 
 }  // namespace

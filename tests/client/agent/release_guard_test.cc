@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "common/base/files.h"
 #include "common/crypto/sha256.h"
@@ -155,23 +156,21 @@ TEST_F(ReleaseGuardTest, ReleaseFileAheadOfATamperedManifestKeepsItsNumber) {
 }
 
 // Where no fallback is safe, the guard does not open, names the file and
-// leaves it for the operator.
-TEST_F(ReleaseGuardTest, CorruptFollowedRootStopsTheAgent) {
-  std::filesystem::create_directories(state_dir_);
-  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/root.pb", "junk").ok());
-  const absl::Status s = ReleaseGuard::Open(root_path_, state_dir_).status();
-  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(s.message().find(state_dir_ + "/root.pb"), std::string::npos) << s;
-  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/root.pb"));
-}
-
-TEST_F(ReleaseGuardTest, CorruptReleaseWithoutAKeptManifestStopsTheAgent) {
-  std::filesystem::create_directories(state_dir_);
-  ASSERT_TRUE(base::WriteFileAtomically(state_dir_ + "/release", "x7\n").ok());
-  const absl::Status s = ReleaseGuard::Open(root_path_, state_dir_).status();
-  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(s.message().find(state_dir_ + "/release"), std::string::npos) << s;
-  EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/release"));
+// leaves it for the operator: a damaged followed root (the pinned one would
+// trust revoked keys again), or a damaged release counter with no kept
+// manifest to recover it from (starting from 0 would accept replays).
+TEST_F(ReleaseGuardTest, CorruptFilesWithoutASafeFallbackStopTheAgent) {
+  for (const auto& [file, junk] : {std::pair{"root.pb", "junk"},
+                                   std::pair{"release", "x7\n"}}) {
+    std::filesystem::remove_all(state_dir_);
+    std::filesystem::create_directories(state_dir_);
+    const std::string path = state_dir_ + "/" + file;
+    ASSERT_TRUE(base::WriteFileAtomically(path, junk).ok());
+    const absl::Status s = ReleaseGuard::Open(root_path_, state_dir_).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << file;
+    EXPECT_NE(s.message().find(path), std::string::npos) << s;
+    EXPECT_TRUE(std::filesystem::exists(path)) << file;
+  }
 }
 
 // A state directory from before manifests were kept gets its backup the
