@@ -52,6 +52,7 @@
 #include "client/agent/serving_model.h"
 #include "client/examples/example_source.h"
 #include "client/examples/example_store.h"
+#include "client/examples/feature_codec.h"
 #include "client/train/source_trainer.h"
 #include "common/base/clock.h"
 #include "common/base/files.h"
@@ -275,24 +276,19 @@ void ResetPeak(pid_t pid) {
   std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5";
 }
 
-std::vector<float> Input(const data::ImageDataset& d, int64_t i) {
-  std::vector<float> v(client::kServingValues);
-  for (int64_t k = 0; k < client::kServingValues; ++k) {
-    v[k] = d.images[i * client::kServingValues + k] / 255.0f;
-  }
-  return v;
-}
-
 struct Latency {
   double p50 = 0, p99 = 0;
 };
 
 template <typename Call>
 Latency Time(const data::ImageDataset& d, int calls, Call call) {
-  for (int i = 0; i < 100; ++i) call(Input(d, i % d.num_examples));  // warm
+  for (int i = 0; i < 100; ++i) {  // warm-up
+    call(client::IntensitiesOf(d, i % d.num_examples, 1));
+  }
   std::vector<double> ms;
   for (int i = 0; i < calls; ++i) {
-    const std::vector<float> x = Input(d, i % d.num_examples);
+    const std::vector<float> x =
+        client::IntensitiesOf(d, i % d.num_examples, 1);
     const absl::Time start = absl::Now();
     call(x);
     ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
@@ -306,7 +302,7 @@ void FillStore(const std::string& path, const data::ImageDataset& d) {
   Must(store->DefinePopulation({kPopulation, {1, 28, 28}, 10}), "population");
   std::vector<client::Example> batch;
   for (int64_t i = 0; i < d.num_examples; ++i) {
-    batch.push_back({Input(d, i), d.labels[i]});
+    batch.push_back({client::IntensitiesOf(d, i, 1), d.labels[i]});
     if (batch.size() == 1000 || i + 1 == d.num_examples) {
       Must(store->AddBatch(kPopulation, batch), "add");
       batch.clear();

@@ -39,6 +39,16 @@ bool DecodeFeatures(absl::string_view blob, int64_t expected_values,
   return true;
 }
 
+std::vector<float> IntensitiesOf(const data::ImageDataset& data,
+                                 int64_t first, int64_t count) {
+  const int64_t size = int64_t{data.height} * data.width;
+  std::vector<float> out(static_cast<size_t>(count * size));
+  for (int64_t i = 0; i < count * size; ++i) {
+    out[i] = data.images[first * size + i] / 255.0f;
+  }
+  return out;
+}
+
 uint8_t PixelOf(float value) {
   // NaN compares false both ways and would reach lround; map it to 0.
   if (!(value > 0.0f)) return 0;

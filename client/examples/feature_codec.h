@@ -41,6 +41,12 @@ bool DecodeFeatures(absl::string_view blob, int64_t expected_values,
 // both ways for v = k / 255.0f.
 uint8_t PixelOf(float value);
 
+// The inverse of PixelOf for examples [first, first + count) of `data`:
+// height * width intensities pixel / 255 per example, one after another,
+// as applications send them. The range must be inside `data`.
+std::vector<float> IntensitiesOf(const data::ImageDataset& data,
+                                 int64_t first, int64_t count);
+
 // `batch` as the data set the trainer and the Fashion-MNIST loader use: one
 // byte per pixel (PixelOf), labels as bytes, in `batch`'s order.
 // FAILED_PRECONDITION unless the shape is a greyscale image, {H, W} or

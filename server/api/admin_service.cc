@@ -15,7 +15,6 @@
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "server/api/grpc_util.h"
-#include "common/crypto/x509.h"
 #include "server/enrollment/fleet_ca.h"
 #include "server/round/published_model.h"
 #include "server/round/round_state.h"
@@ -210,11 +209,11 @@ absl::StatusOr<ListDevicesResponse> DevicesOf(
 
 AdminService::AdminService(Store* store, RoundEngine* engine,
                            const std::vector<std::string>& allowed_subjects,
-                           bool enrolls)
+                           const FleetCa* ca)
     : store_(store),
       engine_(engine),
       allowed_subjects_(allowed_subjects.begin(), allowed_subjects.end()),
-      enrolls_(enrolls) {}
+      ca_(ca) {}
 
 grpc::Status AdminService::Authorize(const grpc::ServerContext& context,
                                      const char* method,
@@ -394,15 +393,10 @@ grpc::Status AdminService::CreateEnrollmentToken(
   grpc::Status authorized =
       Authorize(*context, "CreateEnrollmentToken", &subject);
   if (!authorized.ok()) return authorized;
-  if (!enrolls_) return ToGrpcStatus(NotEnrollingError());
-  if (absl::Status id = crypto::ValidateDeviceId(request->device_id());
-      !id.ok()) {
-    return ToGrpcStatus(id);
-  }
-  if (allowed_subjects_.contains(request->device_id())) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "'", request->device_id(), "' is an operator's name "
-        "(admin.allowed_subjects); no device may have it")));
+  if (ca_ == nullptr) return ToGrpcStatus(NotEnrollingError());
+  if (absl::Status name = ca_->CheckDeviceName(request->device_id());
+      !name.ok()) {
+    return ToGrpcStatus(name);
   }
   const int ttl_hours = request->ttl_hours() == 0 ? 24 : request->ttl_hours();
   if (ttl_hours < 1 || ttl_hours > 720) {

@@ -8,6 +8,7 @@
 #include "cohort/v1/admin.grpc.pb.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
+#include "server/enrollment/fleet_ca.h"
 #include "server/round/round_engine.h"
 #include "server/store/store.h"
 
@@ -41,11 +42,11 @@ struct AdminOptions {
 // passed to the engine with actor "operator:<CN>".
 class AdminService final : public cohort::v1::Admin::Service {
  public:
-  // `enrolls`: the coordinator serves the enrollment port, so tokens are
-  // worth making.
+  // `ca` (borrowed; null: the coordinator does not enroll) decides which
+  // device names a token may be made for.
   AdminService(Store* store, RoundEngine* engine,
                const std::vector<std::string>& allowed_subjects,
-               bool enrolls = false);
+               const FleetCa* ca = nullptr);
 
   grpc::Status ListVersions(
       grpc::ServerContext* context,
@@ -106,7 +107,8 @@ class AdminService final : public cohort::v1::Admin::Service {
   // SHA-256 stored with the device id, its expiry and "operator:<CN>".
   // FAILED_PRECONDITION when the coordinator does not enroll;
   // INVALID_ARGUMENT for a malformed device id or ttl_hours outside
-  // [1, 720]; the store's errors.
+  // [1, 720]; PERMISSION_DENIED for an operator's name
+  // (FleetCa::CheckDeviceName); the store's errors.
   grpc::Status CreateEnrollmentToken(
       grpc::ServerContext* context,
       const cohort::v1::CreateEnrollmentTokenRequest* request,
@@ -135,7 +137,7 @@ class AdminService final : public cohort::v1::Admin::Service {
   Store* const store_;
   RoundEngine* const engine_;
   const std::set<std::string> allowed_subjects_;
-  const bool enrolls_;
+  const FleetCa* const ca_;
 };
 
 }  // namespace cohort::server

@@ -143,12 +143,11 @@ struct AdminApi {
 absl::StatusOr<AdminApi> ServeAdminApi(
     const AdminOptions& options,
     std::shared_ptr<grpc::ServerCredentials> credentials, Store* store,
-    RoundEngine* engine, bool enrolls) {
+    RoundEngine* engine, const FleetCa* ca) {
   AdminApi api;
   if (!options.enabled()) return api;
   api.service = std::make_unique<AdminService>(store, engine,
-                                               options.allowed_subjects,
-                                               enrolls);
+                                               options.allowed_subjects, ca);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, credentials, &port);
@@ -372,7 +371,7 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   COHORT_ASSIGN_OR_RETURN(
       AdminApi admin,
       ServeAdminApi(options.admin, credentials, task.store.get(), &engine,
-                    options.enrollment.enabled()));
+                    enrollment.ca.get()));
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<MetricsServer> metrics,
       ServeMetrics(options.metrics,

@@ -63,11 +63,7 @@ absl::StatusOr<std::unique_ptr<FleetCa>> FleetCa::Load(
 absl::StatusOr<cohort::v1::DeviceCertificate> FleetCa::Issue(
     const std::string& csr_pem, const std::string& device_id,
     absl::Time now) const {
-  if (reserved_.contains(device_id)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "'", device_id, "' is an operator's name (admin.allowed_subjects); "
-        "no device may have it"));
-  }
+  COHORT_RETURN_IF_ERROR(CheckDeviceName(device_id));
   crypto::IssueOptions options;
   options.device_id = device_id;
   options.not_before = now - kClockSkew;
@@ -82,6 +78,16 @@ absl::StatusOr<cohort::v1::DeviceCertificate> FleetCa::Issue(
   out.set_not_after_unix_ms(
       absl::ToUnixMillis(options.not_before + options.validity));
   return out;
+}
+
+absl::Status FleetCa::CheckDeviceName(const std::string& device_id) const {
+  COHORT_RETURN_IF_ERROR(crypto::ValidateDeviceId(device_id));
+  if (reserved_.contains(device_id)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "'", device_id, "' is an operator's name (admin.allowed_subjects); "
+        "no device may have it"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NotEnrollingError() {

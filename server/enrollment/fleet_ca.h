@@ -32,6 +32,11 @@ class FleetCa {
       const std::string& ca_cert_path, const std::string& ca_key_path,
       absl::Duration validity, std::vector<std::string> reserved = {});
 
+  // OK if a device may be called `device_id`: crypto::ValidateDeviceId's
+  // rule (INVALID_ARGUMENT), and not a reserved name (PERMISSION_DENIED).
+  // The one check for enrollment tokens and certificates.
+  absl::Status CheckDeviceName(const std::string& device_id) const;
+
   // A certificate for `device_id` on the public key of `csr_pem`, valid
   // from now - kClockSkew for the configured validity. INVALID_ARGUMENT for
   // a malformed CSR or device id; PERMISSION_DENIED when the CSR names

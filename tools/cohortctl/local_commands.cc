@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/agent/local_client.h"
+#include "client/examples/feature_codec.h"
 #include "common/data/idx_reader.h"
 
 ABSL_FLAG(std::string, socket, "/run/cohort-agent/local.sock",
@@ -86,17 +87,6 @@ absl::StatusOr<Selection> Select() {
   return s;
 }
 
-// The float32 intensities (pixel / 255) of examples [first, first + n).
-std::vector<float> Inputs(const data::ImageDataset& d, int64_t first,
-                          int64_t n) {
-  const int64_t size = int64_t{d.height} * d.width;
-  std::vector<float> out(n * size);
-  for (int64_t i = 0; i < n * size; ++i) {
-    out[i] = d.images[first * size + i] / 255.0f;
-  }
-  return out;
-}
-
 std::string Format(const std::vector<Answer>& answers, const Served& served,
                    int64_t start, bool json) {
   int64_t right = 0;
@@ -144,7 +134,7 @@ int RunPredictCommand(bool json) {
   const int64_t end = s->start + s->count;
   for (int64_t first = s->start; first < end; first += s->batch) {
     const int n = static_cast<int>(std::min<int64_t>(s->batch, end - first));
-    auto reply = agent.Predict(Inputs(s->data, first, n), n);
+    auto reply = agent.Predict(client::IntensitiesOf(s->data, first, n), n);
     if (!reply.ok()) return Failed("predict", reply.status());
     served = {reply->model_version(), reply->release(), reply->kernels()};
     const int classes = reply->num_classes();
@@ -184,7 +174,7 @@ int RunExamplesAddCommand() {
   const int64_t end = s->start + s->count;
   for (int64_t first = s->start; first < end; first += s->batch) {
     const int n = static_cast<int>(std::min<int64_t>(s->batch, end - first));
-    const std::vector<float> inputs = Inputs(s->data, first, n);
+    const std::vector<float> inputs = client::IntensitiesOf(s->data, first, n);
     cohort::v1::AddExamplesRequest request;
     request.set_population(population);
     for (int i = 0; i < n; ++i) {

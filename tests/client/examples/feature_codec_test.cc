@@ -67,5 +67,23 @@ TEST(FeatureCodecTest, ToImageDatasetTakesGreyscaleShapesOnly) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(FeatureCodecTest, IntensitiesOfIsPixelOfBackwards) {
+  data::ImageDataset d;
+  d.num_examples = 3;
+  d.height = 2;
+  d.width = 2;
+  d.images = {0, 1, 2, 3, 255, 128, 7, 9, 10, 11, 12, 13};
+  d.labels = {0, 1, 2};
+  const std::vector<float> middle = IntensitiesOf(d, 1, 1);
+  ASSERT_EQ(middle.size(), 4u);
+  EXPECT_FLOAT_EQ(middle[0], 1.0f);
+  EXPECT_FLOAT_EQ(middle[1], 128.0f / 255.0f);
+  const std::vector<float> all = IntensitiesOf(d, 0, 3);
+  ASSERT_EQ(all.size(), 12u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(PixelOf(all[i]), d.images[i]) << i;
+  }
+}
+
 }  // namespace
 }  // namespace cohort::client
