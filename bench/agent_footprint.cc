@@ -143,7 +143,8 @@ int RunAgent(const std::string& dir) {
                 << std::endl;
     } else if (command == "swap") {
       const absl::Time start = absl::Now();
-      served.Swap(Serving(ModelWeights(++version), version));
+      ++version;
+      served.Swap(Serving(ModelWeights(version), version));
       std::cout << absl::StrFormat(
                        "swapped %.3f",
                        absl::ToDoubleMilliseconds(absl::Now() - start))

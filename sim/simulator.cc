@@ -100,16 +100,16 @@ absl::Status Simulator::SendReady(int64_t id,
   SecureClient c;
   c.id = id;
   c.session = session;
+  std::optional<cohort::v1::FieldEvaluation> field;
+  if (report.has_field_evaluation()) field = report.field_evaluation();
   c.driver = std::make_unique<secagg::SecureRoundDriver>(
       round_id, model::FlattenFloats(report.delta()), report.num_examples(),
       report.train_loss(),
       MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
              static_cast<uint64_t>(round_id)),
-      &random_);
+      &random_, std::move(field));
   c.drop = devices_->SecAggDropOf(id, round_id);
-  std::optional<cohort::v1::FieldEvaluation> field;
-  if (report.has_field_evaluation()) field = report.field_evaluation();
-  COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready(field)));
+  COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
   secure_.push_back(std::move(c));
   return absl::OkStatus();
 }

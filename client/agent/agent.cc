@@ -150,6 +150,9 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
       std::max(1, options_.num_threads));
   check_in.mutable_capabilities()->set_memory_bytes(PhysicalMemoryBytes());
   check_in.set_cached_model_version(model_cache_.cached_version());
+  if (auto field = CheckInFieldEvaluation()) {
+    *check_in.mutable_field_evaluation() = *std::move(field);
+  }
 
   auto reply = session->CheckIn(check_in);
   COHORT_ASSIGN_OR_RETURN(std::optional<absl::Duration> retry,
@@ -293,8 +296,11 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
   if (absl::Now() >= deadline) return OutOfTime(round, report_deadline);
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start, StartingModel(assignment));
   std::optional<cohort::v1::FieldEvaluation> field;
+  field_model_.reset();
   if (assignment.evaluate_before_training()) {
     field = EvaluateAssigned(assignment, start);
+    last_field_report_ = absl::Now();
+    if (!assignment.secure_aggregation()) field_model_ = assignment.model();
   }
   const absl::Time train_start = absl::Now();
   // What this round trains on: examples added from now on are new for the
@@ -345,6 +351,26 @@ std::optional<cohort::v1::FieldEvaluation> Agent::EvaluateAssigned(
                              *evaluation);
 }
 
+std::optional<cohort::v1::FieldEvaluation> Agent::CheckInFieldEvaluation() {
+  if (!field_model_.has_value() ||
+      absl::Now() - last_field_report_ < options_.field_report_interval) {
+    return std::nullopt;
+  }
+  last_field_report_ = absl::Now();
+  auto weights = model_cache_.Get(
+      *field_model_, [](const ModelBase&) -> absl::StatusOr<std::string> {
+        return absl::NotFoundError("the held model is no longer cached");
+      });
+  if (!weights.ok()) {
+    field_model_.reset();
+    return std::nullopt;
+  }
+  cohort::v1::TaskAssignment held;
+  held.set_round_id(0);
+  *held.mutable_model() = *field_model_;
+  return EvaluateAssigned(held, *weights);
+}
+
 absl::StatusOr<absl::Duration> Agent::DoAssignment(
     ParticipationSession& session,
     const cohort::v1::TaskAssignment& assignment) {
@@ -383,9 +409,9 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
       round, model::FlattenFloats(update.delta), update.num_examples,
       update.train_loss,
       TrainingSeed(DeviceKey(options_.device_id), round) ^ 0x5ec0a66ULL,
-      &random);
+      &random, std::move(update.field_evaluation));
   update.delta.Clear();
-  const cohort::v1::ClientMessage ready = driver.Ready(update.field_evaluation);
+  const cohort::v1::ClientMessage ready = driver.Ready();
   // Any failure here only costs this round: check in again later.
   auto retry = [this, round](const absl::Status& s) {
     counters_->Refused(Refusal::kSecAgg);

@@ -126,6 +126,12 @@ class Agent {
   std::optional<cohort::v1::FieldEvaluation> EvaluateAssigned(
       const cohort::v1::TaskAssignment& assignment,
       const cohort::v1::Weights& weights);
+  // The field evaluation a check-in carries (CheckIn.field_evaluation): of
+  // the held model, when it came from a plain round that asked for field
+  // evaluations, at most once per options_.field_report_interval; nullopt
+  // otherwise or when the model is no longer cached or cannot be
+  // evaluated.
+  std::optional<cohort::v1::FieldEvaluation> CheckInFieldEvaluation();
   absl::StatusOr<LocalUpdate> TrainForRound(
       const cohort::v1::TaskAssignment& assignment);
   absl::StatusOr<absl::Duration> DoAssignment(
@@ -160,6 +166,11 @@ class Agent {
   const std::unique_ptr<WorkGate> gate_;
   ModelListener model_listener_;
   IdentityKeeper* keeper_ = nullptr;
+  // The model of the last plain round that asked for field evaluations
+  // (nullopt after a secure round or one that did not ask), and when a
+  // field evaluation was last sent.
+  std::optional<cohort::v1::ModelRef> field_model_;
+  absl::Time last_field_report_ = absl::InfinitePast();
   // Trainer::examples_added() when the last round's training started.
   int64_t examples_added_at_training_ = 0;
   // The last renewal error logged; empty after a success.

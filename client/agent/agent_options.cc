@@ -112,7 +112,8 @@ absl::Status ResolveMillis(absl::string_view field, int64_t ms,
   return absl::OkStatus();
 }
 
-// backoff_initial_ms, backoff_max_ms, max_rounds and keepalive_ms.
+// backoff_initial_ms, backoff_max_ms, max_rounds, field_report_interval_ms
+// and keepalive_ms.
 absl::Status ResolveTiming(const cohort::v1::AgentConfig& c,
                            AgentOptions& o) {
   COHORT_RETURN_IF_ERROR(ResolveMillis(
@@ -130,6 +131,13 @@ absl::Status ResolveTiming(const cohort::v1::AgentConfig& c,
     return FieldError("max_rounds", "must be >= 0 (0 = run until SIGTERM)");
   }
   o.max_rounds = c.max_rounds();
+  const int64_t field_ms = c.field_report_interval_ms();
+  if (field_ms < -1) {
+    return FieldError("field_report_interval_ms",
+                      "must be >= -1 (-1 = never, 0 = an hour)");
+  }
+  if (field_ms == -1) o.field_report_interval = absl::InfiniteDuration();
+  if (field_ms > 0) o.field_report_interval = absl::Milliseconds(field_ms);
   return ResolveMillis("keepalive_ms", c.keepalive_ms(), &o.keepalive);
 }
 

@@ -113,6 +113,9 @@ struct AgentOptions {
   // With enrollment on, tls.cert_path and tls.key_path are the state
   // directory's device.crt and device.key (device_identity.h).
   AgentEnrollmentOptions enrollment;
+  // How often a check-in may carry a field evaluation of the held model
+  // (CheckIn.field_evaluation); InfiniteDuration: never.
+  absl::Duration field_report_interval = absl::Hours(1);
 };
 
 // The one resolver of AgentConfig: a zero or empty field takes the default
@@ -131,6 +134,7 @@ struct AgentOptions {
 // outside [0, 1440), or equal and non-zero (the error names
 // window_end_minute); a negative eligibility.min_new_examples,
 // recheck_interval_ms or training_check_interval_ms;
+// field_report_interval_ms below -1;
 // budgets.max_training_threads outside [0, 256]; a negative
 // budgets.max_round_time_ms, max_rounds_per_day,
 // max_upload_bytes_per_day or max_download_bytes_per_day; and

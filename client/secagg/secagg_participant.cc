@@ -7,10 +7,13 @@ namespace cohort::secagg {
 
 SecAggParticipant::SecAggParticipant(std::vector<float> delta, int64_t examples,
                                      double loss, uint64_t rounding_seed,
-                                     crypto::SecureRandom* random)
+                                     crypto::SecureRandom* random,
+                                     std::optional<cohort::v1::FieldEvaluation>
+                                         field_evaluation)
     : delta_(std::move(delta)),
       examples_(examples),
       loss_(loss),
+      field_evaluation_(std::move(field_evaluation)),
       rounding_seed_(rounding_seed),
       random_(random) {}
 
@@ -39,8 +42,12 @@ absl::Status SecAggParticipant::Begin(const cohort::v1::SecAggBegin& begin) {
   }
   params_ = *std::move(params);
   base::SplitMix64 rng(rounding_seed_);
+  const std::vector<double> field = FieldValues(
+      params_.encoding.field,
+      field_evaluation_.has_value() ? &*field_evaluation_ : nullptr,
+      params_.encoding.loss_cap);
   auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
-                            [&rng] { return rng.NextDouble(); });
+                            [&rng] { return rng.NextDouble(); }, field);
   if (!input.ok()) return input.status();
   delta_.clear();
   delta_.shrink_to_fit();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,9 +24,13 @@ namespace cohort::secagg {
 class SecAggParticipant final : public ClientSender {
  public:
   // `delta` is the flattened update (model::FlattenFloats); rounding_seed
-  // keys its stochastic rounding.
+  // keys its stochastic rounding. `field_evaluation` (nullopt: none) goes
+  // into the masked input when begin's encoding carries a field layout
+  // (field_encoding.h), and nowhere else.
   SecAggParticipant(std::vector<float> delta, int64_t examples, double loss,
-                    uint64_t rounding_seed, crypto::SecureRandom* random);
+                    uint64_t rounding_seed, crypto::SecureRandom* random,
+                    std::optional<cohort::v1::FieldEvaluation>
+                        field_evaluation = std::nullopt);
 
   cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
 
@@ -47,6 +52,7 @@ class SecAggParticipant final : public ClientSender {
   std::vector<float> delta_;
   int64_t examples_;
   double loss_;
+  std::optional<cohort::v1::FieldEvaluation> field_evaluation_;
   uint64_t rounding_seed_;
   crypto::SecureRandom* const random_;
   BeginParams params_;

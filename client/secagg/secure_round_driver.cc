@@ -26,18 +26,16 @@ int PhaseOf(const cohort::v1::SecAggServerMessage& m) {
 SecureRoundDriver::SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                                      int64_t examples, double loss,
                                      uint64_t rounding_seed,
-                                     crypto::SecureRandom* random)
+                                     crypto::SecureRandom* random,
+                                     std::optional<cohort::v1::FieldEvaluation>
+                                         field_evaluation)
     : round_id_(round_id),
-      participant_(std::move(delta), examples, loss, rounding_seed, random) {}
+      participant_(std::move(delta), examples, loss, rounding_seed, random,
+                   std::move(field_evaluation)) {}
 
-cohort::v1::ClientMessage SecureRoundDriver::Ready(
-    const std::optional<cohort::v1::FieldEvaluation>& field_evaluation) const {
+cohort::v1::ClientMessage SecureRoundDriver::Ready() const {
   cohort::v1::ClientMessage m;
   *m.mutable_secagg() = participant_.Ready(round_id_);
-  if (field_evaluation.has_value()) {
-    *m.mutable_secagg()->mutable_ready()->mutable_field_evaluation() =
-        *field_evaluation;
-  }
   return m;
 }
 

@@ -65,18 +65,20 @@ class SecureRoundDriver {
  public:
   // `delta` is the flattened update (model::FlattenFloats); rounding_seed
   // keys its stochastic rounding.
+  // `field_evaluation` travels only inside the masked input
+  // (SecAggParticipant).
   SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                     int64_t examples, double loss, uint64_t rounding_seed,
-                    crypto::SecureRandom* random);
+                    crypto::SecureRandom* random,
+                    std::optional<cohort::v1::FieldEvaluation>
+                        field_evaluation = std::nullopt);
 
   SecureRoundDriver(const SecureRoundDriver&) = delete;
   SecureRoundDriver& operator=(const SecureRoundDriver&) = delete;
 
-  // ClientMessage{secagg.ready{round_id, field_evaluation}}: the device
-  // trained and waits for the server to fix the cohort.
-  cohort::v1::ClientMessage Ready(
-      const std::optional<cohort::v1::FieldEvaluation>& field_evaluation =
-          std::nullopt) const;
+  // ClientMessage{secagg.ready{round_id}}: the device trained and waits for
+  // the server to fix the cohort.
+  cohort::v1::ClientMessage Ready() const;
 
   // Handles one server message; see SecureRoundStep for the outcomes. Stop
   // after a step with an Ack or a non-OK status: the round is over for this

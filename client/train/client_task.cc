@@ -56,6 +56,7 @@ cohort::v1::FieldEvaluation MakeFieldEvaluation(int64_t release,
   f.set_num_examples(e.num_examples);
   f.set_loss(e.loss);
   f.set_accuracy(e.accuracy);
+  if (e.summary.has_value()) *f.mutable_summary() = *e.summary;
   return f;
 }
 

@@ -1,5 +1,6 @@
 #include "client/train/local_trainer.h"
 
+#include "client/train/field_summary.h"
 #include "common/base/status_macros.h"
 #include "common/model/weights_util.h"
 
@@ -80,7 +81,8 @@ absl::StatusOr<LocalEvaluation> LocalTrainer::EvaluateOn(
   // The seed only initialises weights that SetWeights then replaces.
   COHORT_RETURN_IF_ERROR(Load(architecture, weights, /*seed=*/1));
   COHORT_ASSIGN_OR_RETURN(ml::EvalResult r, model_->Evaluate(data));
-  return LocalEvaluation{r.num_examples, r.mean_loss, r.accuracy};
+  return LocalEvaluation{r.num_examples, r.mean_loss, r.accuracy,
+                         SummarizeField(data, r)};
 }
 
 }  // namespace cohort::client

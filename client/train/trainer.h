@@ -28,6 +28,9 @@ struct LocalEvaluation {
   int64_t num_examples = 0;
   double loss = 0.0;      // mean cross-entropy
   double accuracy = 0.0;  // in [0, 1]
+  // Inputs and predictions (client/train/field_summary.h); nullopt when the
+  // examples cannot be summarised.
+  std::optional<cohort::v1::FieldSummary> summary;
 };
 
 // Asked between batches, alongside the deadline: true stops training (the

@@ -57,10 +57,19 @@ struct TrainResult {
   bool stopped = false;
 };
 
+// Equal-width bins of [0, 1] for the top softmax probability in EvalResult.
+inline constexpr int kConfidenceBins = 10;
+
 struct EvalResult {
   double accuracy = 0.0;
   double mean_loss = 0.0;
   int64_t num_examples = 0;
+  // Examples predicted (argmax of the logits) as each class; one entry per
+  // class of the data set.
+  std::vector<int64_t> predicted_counts;
+  // Examples whose top softmax probability p falls in bin
+  // min(floor(p * kConfidenceBins), kConfidenceBins - 1).
+  std::vector<int64_t> confidence_counts;
 };
 
 // Names of the built-in architectures: "mlp" (784-96-10, ~76K parameters),

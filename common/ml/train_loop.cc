@@ -101,6 +101,8 @@ absl::StatusOr<EvalResult> EvaluateForward(
     const int64_t n = data.num_examples;
     double loss_sum = 0.0;
     int64_t correct = 0;
+    at::Tensor predicted = torch::zeros({data.num_classes}, torch::kLong);
+    at::Tensor confident = torch::zeros({kConfidenceBins}, torch::kLong);
     for (int64_t start = 0; start < n; start += batch_size) {
       const int64_t size = std::min<int64_t>(batch_size, n - start);
       const at::Tensor logits =
@@ -111,8 +113,24 @@ absl::StatusOr<EvalResult> EvaluateForward(
                       torch::nn::functional::CrossEntropyFuncOptions()
                           .reduction(torch::kSum))
                       .item<double>();
-      correct += logits.argmax(1).eq(target).sum().item<int64_t>();
+      const auto [top, label] = logits.softmax(1).max(1);
+      correct += label.eq(target).sum().item<int64_t>();
+      // A model with more outputs than the data has classes: predictions
+      // past them are left out of the counts.
+      predicted +=
+          label.bincount({}, data.num_classes).narrow(0, 0, data.num_classes);
+      confident += (top * kConfidenceBins)
+                       .floor()
+                       .clamp(0, kConfidenceBins - 1)
+                       .to(torch::kLong)
+                       .bincount({}, kConfidenceBins);
     }
+    result.predicted_counts.assign(predicted.data_ptr<int64_t>(),
+                                   predicted.data_ptr<int64_t>() +
+                                       data.num_classes);
+    result.confidence_counts.assign(confident.data_ptr<int64_t>(),
+                                    confident.data_ptr<int64_t>() +
+                                        kConfidenceBins);
     result.num_examples = n;
     result.mean_loss = loss_sum / static_cast<double>(n);
     result.accuracy = static_cast<double>(correct) / static_cast<double>(n);

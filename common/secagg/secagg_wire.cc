@@ -182,6 +182,9 @@ cohort::v1::SecAggBegin MakeBegin(const BeginParams& p) {
   e->set_loss_cap(p.encoding.loss_cap);
   e->set_loss_scale(p.encoding.loss_scale);
   e->set_dimension(p.encoding.dimension);
+  e->set_field_classes(p.encoding.field.classes);
+  e->set_field_confidence_bins(p.encoding.field.confidence_bins);
+  e->set_field_features(p.encoding.field.features);
   return b;
 }
 
@@ -214,6 +217,9 @@ absl::StatusOr<BeginParams> ParseBegin(const cohort::v1::SecAggBegin& b) {
   p.encoding.loss_cap = e.loss_cap();
   p.encoding.loss_scale = e.loss_scale();
   p.encoding.dimension = e.dimension();
+  p.encoding.field = FieldLayout{.classes = e.field_classes(),
+                                 .confidence_bins = e.field_confidence_bins(),
+                                 .features = e.field_features()};
   if (absl::Status s = ValidateUpdateEncoding(p.encoding); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("SecAggBegin.encoding: ", s.message()));

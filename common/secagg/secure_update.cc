@@ -83,7 +83,7 @@ absl::Status ValidateUpdateEncoding(const UpdateEncoding& e) {
   if (std::ldexp(1.0, e.params.bits - 1) <= static_cast<double>(e.example_cap)) {
     return absl::InvalidArgumentError("modulus too small for example_cap");
   }
-  return absl::OkStatus();
+  return ValidateFieldLayout(e.field);
 }
 
 int64_t InputLength(const UpdateEncoding& e) {
@@ -93,13 +93,23 @@ int64_t InputLength(const UpdateEncoding& e) {
     while (p < d) p <<= 1;
     d = p;
   }
-  return d + kExtraCoordinates;
+  return d + kExtraCoordinates + FieldLength(e.field);
 }
 
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& e, absl::Span<const float> delta, int64_t examples,
-    double loss, codec::UniformSource uniform) {
+    double loss, codec::UniformSource uniform, absl::Span<const double> field) {
   if (examples < 1) return absl::InvalidArgumentError("examples must be >= 1");
+  if (static_cast<int64_t>(field.size()) != FieldLength(e.field)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field has ", field.size(), " values, expected ",
+                     FieldLength(e.field)));
+  }
+  for (double v : field) {
+    if (!(v >= 0.0 && v <= 1.0)) {
+      return absl::InvalidArgumentError("field value outside [0, 1]");
+    }
+  }
   if (!std::isfinite(loss)) return absl::InvalidArgumentError("loss is not finite");
   if (static_cast<int64_t>(delta.size()) != e.dimension) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -127,6 +137,11 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
                      e.params.bits));
   out.push_back(Wrap(capped, e.params.bits));
   out.push_back(Wrap(was_clipped ? 1 : 0, e.params.bits));
+  const double field_scale = e.loss_cap * e.loss_scale;
+  for (double v : field) {
+    out.push_back(
+        Wrap(codec::StochasticRound(v * field_scale, uniform()), e.params.bits));
+  }
   return out;
 }
 
@@ -139,7 +154,8 @@ absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
   COHORT_ASSIGN_OR_RETURN(codec::Encoder encoder,
                           codec::Encoder::Create(e.params, e.dimension));
   DecodedUpdateSum out;
-  const size_t delta_end = sum.size() - kExtraCoordinates;
+  const size_t field_begin = sum.size() - FieldLength(e.field);
+  const size_t delta_end = field_begin - kExtraCoordinates;
   COHORT_ASSIGN_OR_RETURN(out.weighted_delta_sum,
                           encoder.DecodeSum(sum.subspan(0, delta_end)));
   const int bits = e.params.bits;
@@ -161,6 +177,12 @@ absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
                    static_cast<double>(e.example_cap);
   out.mean_loss =
       static_cast<double>(Signed(loss, bits)) / e.loss_scale / out.weight_sum;
+  const double field_scale = e.loss_cap * e.loss_scale;
+  out.field_sum.reserve(sum.size() - field_begin);
+  for (size_t i = field_begin; i < sum.size(); ++i) {
+    out.field_sum.push_back(static_cast<double>(Signed(sum[i], bits)) /
+                            field_scale);
+  }
   return out;
 }
 

@@ -7,13 +7,14 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/codec/encoder.h"
+#include "common/secagg/field_encoding.h"
 
 namespace cohort::secagg {
 
 // How a device turns (delta, example count, training loss) into the integer
 // vector it feeds to SecAgg+, and how the server reads the sum. Layout:
 //
-//   [ Encode(w * clip(delta)) | loss | count | clipped ]
+//   [ Encode(w * clip(delta)) | loss | count | clipped | field ]
 //
 // with w = min(examples, example_cap) / example_cap in (0, 1]. Weighting
 // before encoding makes the sum the FedAvg numerator sum_i w_i clip(delta_i);
@@ -25,6 +26,10 @@ namespace cohort::secagg {
 // learns only as that count, like every other coordinate. Every coordinate
 // of one input is at most 2^(bits_per_coordinate - 1) in absolute value, and
 // the modulus has headroom for num_clients summands, so sums never wrap.
+// `field` (absent when the layout is disabled) is the device's FieldValues
+// (field_encoding.h), each value v in [0, 1] encoded as v * loss_cap *
+// loss_scale, the same fixed-point budget as the loss: it is not weighted,
+// so every device's field evaluation counts once.
 struct UpdateEncoding {
   // params.bits is the modulus (the SecAgg+ instance's bits).
   codec::EncodingParams params;
@@ -32,6 +37,7 @@ struct UpdateEncoding {
   int64_t example_cap = 1;
   double loss_cap = 16.0;
   double loss_scale = 1.0;
+  FieldLayout field;
 };
 
 // Scale, loss scale and modulus for `num_clients` inputs of
@@ -52,14 +58,16 @@ absl::Status ValidateUpdateEncoding(const UpdateEncoding& encoding);
 inline constexpr int64_t kExtraCoordinates = 3;
 
 // Coordinates of one input: the encoded delta (padded with rotation) plus
-// kExtraCoordinates.
+// kExtraCoordinates plus FieldLength(encoding.field).
 int64_t InputLength(const UpdateEncoding& encoding);
 
 // INVALID_ARGUMENT for a delta of the wrong length or with NaN/Inf,
-// examples < 1 or a non-finite loss.
+// examples < 1, a non-finite loss, or `field` not of FieldLength values in
+// [0, 1] (FieldValues makes them).
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& encoding, absl::Span<const float> delta,
-    int64_t examples, double loss, codec::UniformSource uniform);
+    int64_t examples, double loss, codec::UniformSource uniform,
+    absl::Span<const double> field = {});
 
 struct DecodedUpdateSum {
   std::vector<double> weighted_delta_sum;  // sum_i w_i clip(delta_i)
@@ -67,6 +75,9 @@ struct DecodedUpdateSum {
   int64_t capped_examples = 0;             // sum_i min(examples_i, cap)
   double mean_loss = 0;                    // sum_i w_i loss_i / weight_sum
   int64_t clipped_updates = 0;  // inputs whose delta norm exceeded clip_norm
+  // The sum of the inputs' FieldValues (FieldMeanOfSum reads it); empty
+  // when the layout is disabled.
+  std::vector<double> field_sum;
 };
 
 // INVALID_ARGUMENT for a sum of the wrong length or out of range, one whose

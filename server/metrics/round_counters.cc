@@ -108,7 +108,13 @@ RoundCounters::RoundCounters(const std::string& task)
       field_reports_(MakeFamily(prometheus::BuildGauge(), *registry_, task,
                                 "cohort_field_reports",
                                 "Field reports behind "
-                                "cohort_field_accuracy_ratio.")) {
+                                "cohort_field_accuracy_ratio.")),
+      field_drift_(MakeFamily(
+          prometheus::BuildGauge(), *registry_, task, "cohort_field_drift",
+          "Field monitoring: drift of the version the last round trained "
+          "from against the nearest earlier version with summaries, by "
+          "kind (feature: standardized mean difference; prediction and "
+          "confidence: total variation distance).")) {
   // Every outcome and cause from zero, so rate() sees the first increment.
   for (auto outcome :
        {RoundSummary::Outcome::kCommitted, RoundSummary::Outcome::kHeld,
@@ -150,6 +156,13 @@ void RoundCounters::RecordVersion(const RoundSummary& summary) {
   if (!std::isnan(summary.field_accuracy)) {
     field_accuracy_.Add({}).Set(summary.field_accuracy);
     field_reports_.Add({}).Set(static_cast<double>(summary.field_reports));
+  }
+  if (!std::isnan(summary.field_feature_drift)) {
+    field_drift_.Add({{"kind", "feature"}}).Set(summary.field_feature_drift);
+    field_drift_.Add({{"kind", "prediction"}})
+        .Set(summary.field_prediction_drift);
+    field_drift_.Add({{"kind", "confidence"}})
+        .Set(summary.field_confidence_drift);
   }
 }
 

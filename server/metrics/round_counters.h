@@ -45,6 +45,12 @@ namespace cohort::server {
 //       device accuracy of the version the last round trained from (absent
 //       until devices report one).
 //   cohort_field_reports                    gauge; the reports behind it.
+//   cohort_field_drift{kind}                gauge; that version's drift
+//       from the nearest earlier version with input and prediction
+//       summaries (server/registry/field_monitor.h FieldDrift): kind
+//       "feature" (standardized mean difference of the input features),
+//       "prediction" and "confidence" (total variation distance); absent
+//       until two versions have summaries.
 //
 // Owns its registry, which the metrics server collects from (registry()).
 // Thread-safe: prometheus-cpp metrics are atomic, so Record may run on the
@@ -82,6 +88,7 @@ class RoundCounters {
   prometheus::Gauge& train_loss_;
   prometheus::Family<prometheus::Gauge>& field_accuracy_;
   prometheus::Family<prometheus::Gauge>& field_reports_;
+  prometheus::Family<prometheus::Gauge>& field_drift_;
 };
 
 }  // namespace cohort::server

@@ -98,6 +98,9 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
     registered_ = true;
   }
   CheckInOutcome outcome = engine_->CheckIn(device_);
+  if (check_in.has_field_evaluation()) {
+    engine_->RecordCheckInField(device_, check_in.field_evaluation());
+  }
   if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&outcome)) {
     round_id_ = a->round_id();
     absl::MutexLock lock(&mu_);

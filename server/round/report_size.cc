@@ -25,6 +25,7 @@ int64_t SecureInputBytes(int64_t dimension, const RoundOptions& o) {
       o.secagg.bits_per_coordinate, o.secagg.clip_norm, o.secagg.rotate,
       /*rotation_seed=*/0, o.secagg.example_cap, dimension,
       std::max(o.selection_target(), 1));
+  if (encoding.ok()) encoding->field = o.secagg.field;
   // An unplannable encoding is refused by the round itself; size it at the
   // widest modulus so this check never passes a task by mistake.
   const int bits = encoding.ok() ? encoding->params.bits : 62;

@@ -142,9 +142,6 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
         }
         return s;
       }
-      if (message.ready().has_field_evaluation()) {
-        RecordFieldLocked(device_id, message.ready().field_evaluation());
-      }
       AdvanceLocked(clock_->Now());
       return std::optional<cohort::v1::Ack>();
     }
@@ -213,6 +210,7 @@ RoundResult RoundEngine::TakeResultLocked() {
 }
 
 bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
+  RecordFieldSum(result);
   std::optional<RoundSummary> rolled_back = MaybeAutoRollback();
   absl::StatusOr<std::shared_ptr<const PublishedModel>> committed =
       absl::AbortedError("not committed: rolled back");

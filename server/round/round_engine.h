@@ -57,6 +57,11 @@ struct RoundSummary {
   // accuracy (NaN without reports) over field_reports reports.
   double field_accuracy = std::numeric_limits<double>::quiet_NaN();
   int64_t field_reports = 0;
+  // Its drift from the nearest earlier version with summaries (FieldDrift);
+  // NaN without summaries on both sides.
+  double field_feature_drift = std::numeric_limits<double>::quiet_NaN();
+  double field_prediction_drift = std::numeric_limits<double>::quiet_NaN();
+  double field_confidence_drift = std::numeric_limits<double>::quiet_NaN();
   // The shared metrics.csv columns of this summary.
   RoundOutcome outcome_columns(int64_t abandoned_rounds) const;
 };
@@ -96,6 +101,13 @@ class RoundEngine {
 
   // A device asks for work. Never blocks on I/O.
   CheckInOutcome CheckIn(const std::string& device_id);
+  // The field evaluation a device sent with its check-in
+  // (CheckIn.field_evaluation): recorded when field monitoring is on, the
+  // task does not use SecAgg (a secure task reveals field statistics only
+  // as sums) and it names the current or the previous version; otherwise
+  // dropped. A malformed one is logged and dropped. Never blocks on I/O.
+  void RecordCheckInField(const std::string& device_id,
+                          const cohort::v1::FieldEvaluation& evaluation);
   // See AcceptReport() for the codes. Never blocks on I/O.
   absl::StatusOr<cohort::v1::Ack> SubmitReport(const std::string& device_id,
                                                const cohort::v1::Report& report);
@@ -211,6 +223,9 @@ class RoundEngine {
   void RecordFieldLocked(const std::string& device_id,
                          const cohort::v1::FieldEvaluation& evaluation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a secure round's decoded field statistics (result.field), if
+  // any, for the version it trained from.
+  void RecordFieldSum(const RoundResult& result);
   // Driver thread, before a round commits: when field monitoring condemns
   // the current version, rolls back to the previous one and returns the
   // round's summary (its result is dropped); otherwise nullopt.

@@ -32,6 +32,8 @@ RoundOutcome RoundSummary::outcome_columns(int64_t abandoned_rounds) const {
   o.abandoned_rounds = abandoned_rounds;
   o.field_accuracy = field_accuracy;
   o.field_reports = field_reports;
+  o.field_feature_drift = field_feature_drift;
+  o.field_prediction_drift = field_prediction_drift;
   o.release = OutcomeName(outcome);
   return o;
 }
@@ -58,6 +60,11 @@ void RoundEngine::AddFieldStatsLocked(RoundSummary& summary,
   if (!stats.has_value()) return;
   summary.field_accuracy = stats->mean_accuracy;
   summary.field_reports = stats->reports;
+  if (std::optional<FieldDrift> drift = field_->DriftOf(version)) {
+    summary.field_feature_drift = drift->feature;
+    summary.field_prediction_drift = drift->prediction;
+    summary.field_confidence_drift = drift->confidence;
+  }
 }
 
 void RoundEngine::RecordFieldLocked(
@@ -68,6 +75,36 @@ void RoundEngine::RecordFieldLocked(
   if (!s.ok()) {
     LOG(WARNING) << "round " << ctx_->round_id << ": field evaluation from "
                  << device_id << " ignored: " << s;
+  }
+}
+
+void RoundEngine::RecordCheckInField(
+    const std::string& device_id,
+    const cohort::v1::FieldEvaluation& evaluation) {
+  absl::MutexLock lock(&mu_);
+  if (field_ == nullptr || options_.secagg.enabled) return;
+  const int64_t v = evaluation.version();
+  if (v != model_->version && (previous_ == nullptr || v != previous_->version)) {
+    VLOG(1) << "field evaluation of version " << v << " from " << device_id
+            << " dropped: not the current or previous version";
+    return;
+  }
+  absl::Status s = field_->Record(device_id, v, evaluation);
+  if (!s.ok()) {
+    LOG(WARNING) << "check-in field evaluation from " << device_id
+                 << " ignored: " << s;
+  }
+}
+
+void RoundEngine::RecordFieldSum(const RoundResult& result) {
+  if (!result.field.has_value()) return;
+  absl::MutexLock lock(&mu_);
+  if (field_ == nullptr) return;
+  absl::Status s = field_->RecordSum(result.parent->version, result.round_id,
+                                     *result.field);
+  if (!s.ok()) {
+    LOG(WARNING) << "round " << result.round_id
+                 << ": field statistics of the secure sum ignored: " << s;
   }
 }
 

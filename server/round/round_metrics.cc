@@ -41,7 +41,11 @@ std::string FormatRoundOutcome(const RoundOutcome& o) {
   AppendFixed(&out, o.clipped_fraction, 6);
   absl::StrAppend(&out, ",", o.abandoned_rounds, ",");
   AppendFixed(&out, o.field_accuracy, 6);
-  absl::StrAppend(&out, ",", o.field_reports, ",", o.release);
+  absl::StrAppend(&out, ",", o.field_reports, ",");
+  AppendFixed(&out, o.field_feature_drift, 6);
+  out += ',';
+  AppendFixed(&out, o.field_prediction_drift, 6);
+  absl::StrAppend(&out, ",", o.release);
   return out;
 }
 

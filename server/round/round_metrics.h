@@ -46,6 +46,12 @@ struct RoundOutcome {
   // accuracy (NaN without reports) and the number of reports.
   double field_accuracy = std::numeric_limits<double>::quiet_NaN();
   int64_t field_reports = 0;
+  // Drift of that version's field data from the nearest earlier version
+  // with input and prediction summaries (FieldDrift): feature drift
+  // (standardized mean difference) and prediction drift (total variation);
+  // NaN without summaries on both sides.
+  double field_feature_drift = std::numeric_limits<double>::quiet_NaN();
+  double field_prediction_drift = std::numeric_limits<double>::quiet_NaN();
   // "committed", "held" (the gate kept the version from release) or
   // "rolled_back" (field monitoring rolled back the version the round
   // trained from; the row's version is the rollback's).
@@ -62,6 +68,8 @@ struct RoundOutcome {
 //   abandoned_rounds   integer;
 //   field_accuracy     6 decimals, "nan" without field reports;
 //   field_reports      integer;
+//   field_feature_drift, field_prediction_drift
+//                      6 decimals, "nan" without summaries to compare;
 //   release            committed | held | rolled_back.
 //
 // Each file's `dropped` column is DropCounts::lost().
@@ -71,9 +79,10 @@ struct RoundOutcome {
 //   kHeader[] = "round,...," COHORT_ROUND_OUTCOME_COLUMNS;
 #define COHORT_ROUND_OUTCOME_COLUMNS                                     \
   "dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg," \
-  "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,release"
+  "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,"     \
+  "field_feature_drift,field_prediction_drift,release"
 inline constexpr char kRoundOutcomeHeader[] = COHORT_ROUND_OUTCOME_COLUMNS;
-inline constexpr int kRoundOutcomeColumns = 9;
+inline constexpr int kRoundOutcomeColumns = 11;
 
 // The kRoundOutcomeHeader fields of `outcome`, comma-separated, no leading
 // or trailing comma. Locale-free (see AppendFixed).

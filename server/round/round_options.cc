@@ -212,6 +212,8 @@ absl::Status ResolveReleasePolicy(const cohort::v1::RoundConfig& c,
     return Bad("round.field_monitor.min_reports", "must be >= 0 (0 = off)");
   }
   o.field_min_reports = f.min_reports();
+  // Secure rounds sum the field statistics with the updates.
+  if (o.field_min_reports > 0) o.secagg.field = secagg::ImageFieldLayout();
   if (f.max_accuracy_drop() != 0) {
     o.field_max_accuracy_drop = f.max_accuracy_drop();
   }

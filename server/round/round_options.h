@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "common/secagg/field_encoding.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
@@ -21,6 +22,9 @@ struct SecAggOptions {
   double expected_dropout = 0.1;
   double corrupt_fraction = 0.05;
   absl::Duration phase_timeout = absl::Seconds(60);
+  // The field statistics devices add to their masked input: the image
+  // layout when field monitoring is on, else disabled.
+  secagg::FieldLayout field;
 };
 
 // RoundConfig with defaults applied and values checked.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cohort/v1/model.pb.h"
+#include "common/secagg/field_encoding.h"
 #include "server/round/published_model.h"
 
 namespace cohort::server {
@@ -38,6 +39,9 @@ struct RoundResult {
   // Of the participants, the updates clipping changed; nullopt when the
   // round does not clip (plain aggregation has no clip norm).
   std::optional<int64_t> clipped;
+  // A secure round's field statistics, decoded from its sum: the devices'
+  // evaluations of `parent` (plain rounds record each report as it comes).
+  std::optional<secagg::FieldMean> field;
 
   // clipped / participants; NaN when the round does not clip or has no
   // participants.

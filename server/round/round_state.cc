@@ -165,6 +165,22 @@ absl::StatusOr<cohort::v1::Weights> MeanDelta(
   return model::UnflattenLike(model, values);
 }
 
+// The field statistics in a decoded secure sum; nullopt (logged when the
+// sum is malformed) without any. The update is committed either way.
+std::optional<secagg::FieldMean> FieldOfSum(
+    int64_t round_id, const secagg::UpdateEncoding& encoding,
+    const secagg::DecodedUpdateSum& sum) {
+  auto mean =
+      secagg::FieldMeanOfSum(encoding.field, sum.field_sum, encoding.loss_cap);
+  if (!mean.ok()) {
+    LOG(WARNING) << "round " << round_id
+                 << ": field statistics in the secure sum ignored: "
+                 << mean.status();
+    return std::nullopt;
+  }
+  return *std::move(mean);
+}
+
 // A plain round: its mean is taken now, so the commit receives the same
 // RoundResult a secure round hands over.
 std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
@@ -255,6 +271,7 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
       .participants = s.contributors(),
       .mean_loss = sum->mean_loss,
       .clipped = sum->clipped_updates,
+      .field = FieldOfSum(ctx.round_id, s.encoding(), *sum),
   };
   s.SendAcks("input not in the secure sum");
   return std::make_unique<CommittingState>();

@@ -73,6 +73,7 @@ absl::Status SecAggRound::Plan(const SecAggOptions& options, int64_t round_id,
                      options.bits_per_coordinate, options.clip_norm,
                      options.rotate, PublicSeed(round_id, devices_, "rotation"),
                      options.example_cap, dimension, n));
+  encoding_.field = options.field;
   config_.n = n;
   config_.k = params.k;
   config_.t = params.t;

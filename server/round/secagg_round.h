@@ -72,6 +72,7 @@ class SecAggRound final : public secagg::ServerSender {
   int64_t contributors() const;
   int num_clients() const { return config_.n; }
   const secagg::SecAggConfig& config() const { return config_; }
+  const secagg::UpdateEncoding& encoding() const { return encoding_; }
   std::string phase_name() const { return server_->StateName(); }
 
   // Ends every device's stream with an Ack: accepted for the contributors of

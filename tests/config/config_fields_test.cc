@@ -138,6 +138,7 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << " backoff=" << Describe(o.backoff_initial) << ","
       << Describe(o.backoff_max) << " max_rounds=" << o.max_rounds
       << " keepalive=" << Describe(o.keepalive)
+      << " field_report_interval=" << Describe(o.field_report_interval)
       << " root=" << o.trusted_root_path
       << " metrics_textfile=" << o.metrics_textfile;
   const client::EligibilityOptions& e = o.eligibility;

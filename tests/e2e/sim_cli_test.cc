@@ -116,8 +116,9 @@ TEST_F(SimCliTest, SecureRoundsWithPerPhaseDropoutsAreExactAndReproducible) {
       << header;
   // Secure rounds clip: no clipped_fraction is "nan" (field_accuracy is,
   // as no field monitor is configured).
-  EXPECT_EQ(csv.find(",nan,0,nan,0,committed"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",nan,0,committed"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find(",nan,0,nan,0,nan,nan,committed"), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(",nan,0,nan,nan,committed"), std::string::npos) << csv;
 }
 
 // A secure scenario whose cohort SecAgg+ cannot serve (one device) fails

@@ -224,7 +224,7 @@ TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
   ASSERT_EQ(l.rows.size(), 1u);
   EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
   EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
-  EXPECT_NE(t.csv.find(",1.000000,0,nan,0,committed\n"), std::string::npos) << t.csv;
+  EXPECT_NE(t.csv.find(",1.000000,0,nan,0,nan,nan,committed\n"), std::string::npos) << t.csv;
 }
 
 // Devices leaving SecAgg+ after sharing their keys, far more than the

@@ -59,7 +59,7 @@ class FakeTrainer final : public client::Trainer {
   std::vector<Call> calls;
   // What Evaluate returns, and the architectures it was asked about.
   absl::StatusOr<client::LocalEvaluation> evaluation =
-      client::LocalEvaluation{20, 0.4, 0.75};
+      client::LocalEvaluation{20, 0.4, 0.75, std::nullopt};
   std::vector<std::string> evaluations;
   float step = 0.25f;
   int64_t examples = 20;

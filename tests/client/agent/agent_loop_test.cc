@@ -47,7 +47,7 @@ TEST_F(AgentLoopTest, AskedToEvaluateItReportsTheModelsScoreBeforeTraining) {
   auto asked = Assignment(1);
   asked.mutable_task_assignment()->set_evaluate_before_training(true);
   state_->check_ins = {asked, Assignment(2)};
-  trainer_.evaluation = client::LocalEvaluation{40, 0.625, 0.875};
+  trainer_.evaluation = client::LocalEvaluation{40, 0.625, 0.875, std::nullopt};
   ASSERT_TRUE(Run().ok());
   ASSERT_EQ(state_->reports.size(), 2u);
   ASSERT_TRUE(state_->reports[0].has_field_evaluation());
@@ -59,6 +59,46 @@ TEST_F(AgentLoopTest, AskedToEvaluateItReportsTheModelsScoreBeforeTraining) {
   EXPECT_DOUBLE_EQ(f.accuracy(), 0.875);
   EXPECT_FALSE(state_->reports[1].has_field_evaluation());
   EXPECT_EQ(trainer_.evaluations.size(), 1u);
+}
+
+// Not selected, the agent still scores the model it holds, at most once per
+// field_report_interval, and sends that with its check-in; a model from a
+// secure round is never scored in the clear.
+TEST_F(AgentLoopTest, CheckInsCarryTheHeldModelsScoreWhenDue) {
+  options_.max_rounds = 3;
+  options_.field_report_interval = absl::ZeroDuration();
+  auto asked = Assignment(1);
+  asked.mutable_task_assignment()->set_evaluate_before_training(true);
+  state_->check_ins = {asked, Assignment(2), Assignment(3)};
+  trainer_.evaluation = client::LocalEvaluation{40, 0.625, 0.875, std::nullopt};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(state_->seen_check_ins.size(), 3u);
+  EXPECT_FALSE(state_->seen_check_ins[0].has_field_evaluation());
+  ASSERT_TRUE(state_->seen_check_ins[1].has_field_evaluation());
+  EXPECT_EQ(state_->seen_check_ins[1].field_evaluation().version(), 1);
+  EXPECT_DOUBLE_EQ(state_->seen_check_ins[1].field_evaluation().accuracy(),
+                   0.875);
+  // Round 2 did not ask: its model is not scored.
+  EXPECT_FALSE(state_->seen_check_ins[2].has_field_evaluation());
+  EXPECT_EQ(trainer_.evaluations.size(), 2u);
+}
+
+TEST_F(AgentLoopTest, ASecureRoundsModelIsNotScoredInTheClear) {
+  options_.max_rounds = 2;
+  options_.field_report_interval = absl::ZeroDuration();
+  auto secure = Assignment(1);
+  secure.mutable_task_assignment()->set_evaluate_before_training(true);
+  secure.mutable_task_assignment()->set_secure_aggregation(true);
+  state_->check_ins = {secure, Assignment(2)};
+  cohort::v1::ServerMessage ack;
+  ack.mutable_ack()->set_accepted(true);
+  state_->secure_replies = {ack};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_FALSE(state_->sent.empty());
+  ASSERT_TRUE(state_->sent[0].secagg().has_ready());
+  EXPECT_FALSE(state_->sent[0].secagg().ready().has_field_evaluation());
+  ASSERT_EQ(state_->seen_check_ins.size(), 2u);
+  EXPECT_FALSE(state_->seen_check_ins[1].has_field_evaluation());
 }
 
 // A failed evaluation costs the score, not the round.

@@ -28,7 +28,7 @@ class ProbingTrainer final : public Trainer {
   absl::StatusOr<LocalEvaluation> Evaluate(
       const std::string&, const cohort::v1::Weights&) override {
     during();
-    return LocalEvaluation{20, 0.4, 0.75};
+    return LocalEvaluation{20, 0.4, 0.75, std::nullopt};
   }
   int64_t num_examples() const override { return 20; }
 

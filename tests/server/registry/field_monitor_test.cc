@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "gtest/gtest.h"
+#include "tests/testing/field_summaries.h"
 
 namespace cohort::server {
 namespace {
@@ -91,6 +92,92 @@ TEST(FieldMonitorTest, ForgetsOldVersions) {
   for (int v = 1; v <= FieldMonitor::kMaxVersions + 4; ++v) Feed(m, v, 1, 0.5);
   EXPECT_FALSE(m.StatsOf(1).has_value());
   EXPECT_TRUE(m.StatsOf(FieldMonitor::kMaxVersions + 4).has_value());
+}
+
+using testing::ImageEvaluation;
+using testing::ImageSummary;
+
+TEST(FieldMonitorTest, SummariesAverageOverDevicesThatSentOne) {
+  FieldMonitor m(1, 0.05);
+  ASSERT_TRUE(m.Record("a", 2, ImageEvaluation(2, 0.8, 1, 0.2)).ok());
+  ASSERT_TRUE(m.Record("b", 2, ImageEvaluation(2, 0.6, 3, 0.4)).ok());
+  ASSERT_TRUE(m.Record("c", 2, Eval(2, 0.4)).ok());  // no summary
+  auto stats = m.StatsOf(2);
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->reports, 3);
+  EXPECT_EQ(stats->summary_reports, 2);
+  EXPECT_NEAR(stats->mean_accuracy, 0.6, 1e-12);
+  EXPECT_DOUBLE_EQ(stats->prediction_fraction[1], 0.5);
+  EXPECT_DOUBLE_EQ(stats->prediction_fraction[3], 0.5);
+  EXPECT_DOUBLE_EQ(stats->confidence_fraction[9], 1.0);
+  EXPECT_NEAR(stats->feature_mean[0], 0.3, 1e-12);
+  // Pooled over both devices' examples: E[x^2] - E[x]^2 =
+  // ((0.04 + 0.01) + (0.16 + 0.01)) / 2 - 0.09 = 0.02.
+  EXPECT_NEAR(stats->feature_variance[0], 0.02, 1e-12);
+}
+
+TEST(FieldMonitorTest, ASecureSumCountsAsItsDevices) {
+  FieldMonitor m(1, 0.05);
+  ASSERT_TRUE(m.Record("a", 4, ImageEvaluation(4, 1.0, 0, 0.5)).ok());
+  secagg::FieldMean sum{.devices = 3, .accuracy = 0.6, .loss = 1.0,
+                        .summary = ImageSummary(2, 9, 0.1, 0.01)};
+  ASSERT_TRUE(m.RecordSum(4, /*round_id=*/17, sum).ok());
+  auto stats = m.StatsOf(4);
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->reports, 4);
+  EXPECT_EQ(stats->summary_reports, 4);
+  EXPECT_NEAR(stats->mean_accuracy, 0.7, 1e-12);
+  EXPECT_NEAR(stats->prediction_fraction[2], 0.75, 1e-12);
+  EXPECT_NEAR(stats->feature_mean[5], 0.2, 1e-12);
+  // The same round again replaces its entry; a sum of no devices or with a
+  // malformed summary is refused.
+  ASSERT_TRUE(m.RecordSum(4, 17, sum).ok());
+  EXPECT_EQ(m.StatsOf(4)->reports, 4);
+  EXPECT_FALSE(m.RecordSum(4, 18, secagg::FieldMean{}).ok());
+  sum.summary.mutable_confidence_fraction()->RemoveLast();
+  EXPECT_FALSE(m.RecordSum(4, 18, sum).ok());
+}
+
+TEST(FieldMonitorTest, AMalformedSummaryIsRefusedWhole) {
+  FieldMonitor m(1, 0.05);
+  auto e = ImageEvaluation(2, 0.8, 1, 0.2);
+  e.mutable_summary()->set_feature_mean(3, 1.5);
+  EXPECT_EQ(m.Record("a", 2, e).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(m.StatsOf(2).has_value());
+}
+
+TEST(FieldMonitorTest, DriftIsMeasuredAgainstTheLastVersionWithSummaries) {
+  FieldMonitor m(1, 0.05);
+  ASSERT_TRUE(m.Record("a", 1, ImageEvaluation(1, 0.8, 1, 0.30)).ok());
+  ASSERT_TRUE(m.Record("a", 2, Eval(2, 0.8)).ok());  // no summary
+  ASSERT_TRUE(m.Record("a", 3, ImageEvaluation(3, 0.8, 1, 0.30)).ok());
+  ASSERT_TRUE(m.Record("a", 4, ImageEvaluation(4, 0.8, 2, 0.35)).ok());
+  EXPECT_FALSE(m.DriftOf(1).has_value());
+  EXPECT_FALSE(m.DriftOf(2).has_value());
+  auto same = m.DriftOf(3);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->from_version, 1);
+  EXPECT_NEAR(same->feature, 0.0, 1e-9);
+  EXPECT_NEAR(same->prediction, 0.0, 1e-12);
+  auto moved = m.DriftOf(4);
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->from_version, 3);
+  // Every feature moved 0.05 at a standard deviation of 0.1: 0.5.
+  EXPECT_NEAR(moved->feature, 0.5, 1e-9);
+  EXPECT_NEAR(moved->prediction, 1.0, 1e-12);
+  EXPECT_NEAR(moved->confidence, 0.0, 1e-12);
+}
+
+TEST(FieldMonitorTest, AVersionHoldsABoundedNumberOfReports) {
+  FieldMonitor m(1, 0.05);
+  for (int i = 0; i < FieldMonitor::kMaxReportsPerVersion; ++i) {
+    ASSERT_TRUE(m.Record("d" + std::to_string(i), 1, Eval(1, 0.5)).ok());
+  }
+  EXPECT_EQ(m.Record("one-more", 1, Eval(1, 0.5)).code(),
+            absl::StatusCode::kResourceExhausted);
+  // A device already counted may still replace its report.
+  EXPECT_TRUE(m.Record("d0", 1, Eval(1, 0.9)).ok());
+  EXPECT_EQ(m.StatsOf(1)->reports, FieldMonitor::kMaxReportsPerVersion);
 }
 
 }  // namespace

@@ -70,6 +70,7 @@ class RoundCommitterTest : public ::testing::Test {
         .participants = 10,
         .mean_loss = 0.25,
         .clipped = std::nullopt,
+        .field = std::nullopt,
     };
   }
 

@@ -11,6 +11,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/forwarding_store.h"
 #include "tests/testing/fake_task_model.h"
+#include "tests/testing/field_summaries.h"
 
 namespace cohort::server {
 namespace {
@@ -454,8 +455,8 @@ TEST_F(RoundEngineTest, DropDuringSelectionFreesTheSlot) {
 }
 
 // Plays one full round: 13 devices check in, the first 10 report `value`
-// (with a field evaluation of `served` at `field_accuracy` when >= 0),
-// then the driver commits.
+// (with a field evaluation of `served` at `field_accuracy` when >= 0;
+// -2: none, but field monitoring is on), then the driver commits.
 void PlayRound(RoundEngine& engine, float value, double field_accuracy,
                int64_t served) {
   int assigned = 0;
@@ -468,7 +469,7 @@ void PlayRound(RoundEngine& engine, float value, double field_accuracy,
     }
   }
   ASSERT_EQ(assigned, 13);
-  EXPECT_EQ(asked, field_accuracy >= 0);
+  EXPECT_EQ(asked, field_accuracy >= 0 || field_accuracy == -2);
   const int64_t round = engine.round_id();
   for (int i = 0; i < 10; ++i) {
     cohort::v1::Report r;
@@ -553,6 +554,31 @@ TEST_F(RoundEngineTest, MalformedFieldEvaluationsAreIgnoredNotCounted) {
   EXPECT_TRUE(std::isnan(summaries_[0].field_accuracy));
   PlayRound(*engine, 1.0f, 0.5, 1);  // names version 1, but 2 is served
   EXPECT_EQ(summaries_[1].field_reports, 0);
+}
+
+// A device that is not selected sends its evaluation of the model it holds
+// with its check-in; the coordinator counts it for the current or the
+// previous version only, and measures drift between versions.
+TEST_F(RoundEngineTest, CheckInFieldEvaluationsCountAndShowDrift) {
+  options_.field_min_reports = 1;
+  auto engine = MakeEngine();
+  engine->RecordCheckInField("idle-1", testing::ImageEvaluation(1, 0.6, 1, 0.3));
+  engine->RecordCheckInField("idle-2", testing::ImageEvaluation(7, 0.1, 1, 0.3));
+  PlayRound(*engine, 1.0f, -2, 0);  // the round itself carries none
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].field_reports, 1);
+  EXPECT_DOUBLE_EQ(summaries_[0].field_accuracy, 0.6);
+  EXPECT_TRUE(std::isnan(summaries_[0].field_feature_drift));
+  // Version 2's devices see other inputs and predictions.
+  engine->RecordCheckInField("idle-1", testing::ImageEvaluation(2, 0.6, 4, 0.4));
+  // A late report on version 1 still counts (the previous version).
+  engine->RecordCheckInField("idle-3", testing::ImageEvaluation(1, 0.6, 1, 0.3));
+  PlayRound(*engine, 1.0f, -2, 0);
+  ASSERT_EQ(summaries_.size(), 2u);
+  EXPECT_EQ(summaries_[1].field_reports, 1);
+  // Each feature moved 0.1 at a standard deviation of 0.1.
+  EXPECT_NEAR(summaries_[1].field_feature_drift, 1.0, 1e-9);
+  EXPECT_NEAR(summaries_[1].field_prediction_drift, 1.0, 1e-12);
 }
 
 TEST_F(RoundEngineTest, APausedTaskTurnsDevicesAwayAndAbandonsNothing) {

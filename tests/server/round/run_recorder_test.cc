@@ -78,12 +78,16 @@ TEST(RunRecorderTest, RowsSayWhatBecameOfTheVersion) {
     rolled.outcome = RoundSummary::Outcome::kRolledBack;
     rolled.field_accuracy = 0.125;
     rolled.field_reports = 7;
+    rolled.field_feature_drift = 0.75;
+    rolled.field_prediction_drift = 0.0625;
     (*recorder)->Record(rolled);
   }
   auto csv = base::ReadFile(dir + "/metrics.csv");
   ASSERT_TRUE(csv.ok());
-  EXPECT_NE(csv->find(",0.500000,3,held\n"), std::string::npos) << *csv;
-  EXPECT_NE(csv->find(",0.125000,7,rolled_back\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0.500000,3,nan,nan,held\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0.125000,7,0.750000,0.062500,rolled_back\n"),
+            std::string::npos)
+      << *csv;
 }
 
 // The shared columns: drops by cause, the clipped fraction, and how many
@@ -116,8 +120,8 @@ TEST(RunRecorderTest, RowsCountDropsByCauseClippingAndAbandonedRounds) {
   auto csv = base::ReadFile(dir + "/metrics.csv");
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(CountLines(*csv), 1 + 2) << *csv;  // the abandoned round has no row
-  EXPECT_NE(csv->find(",1,2,3,4,0.250000,1,nan,0,committed\n"), std::string::npos) << *csv;
-  EXPECT_NE(csv->find(",0,0,0,0,nan,0,nan,0,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",1,2,3,4,0.250000,1,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0,0,0,0,nan,0,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
   EXPECT_NE(std::string(RunRecorder::kHeader).find(kRoundOutcomeHeader),
             std::string::npos);
   auto log = base::ReadFile(log_path);

@@ -1,9 +1,11 @@
 // Secure rounds through the RoundEngine: devices run SecAggParticipant over
 // in-memory channels, exactly the messages the Participate stream carries.
 
+#include <cmath>
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "client/secagg/secagg_participant.h"
@@ -15,6 +17,7 @@
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_task_model.h"
+#include "tests/testing/field_summaries.h"
 
 namespace cohort::server {
 namespace {
@@ -70,7 +73,9 @@ class SecureRoundTest : public ::testing::Test {
 
   // Assigns n devices; device i trains to a delta of all `values[i]` on
   // `counts[i]` examples and sends ready.
-  void Train(const std::vector<float>& values, const std::vector<int64_t>& counts) {
+  void Train(const std::vector<float>& values, const std::vector<int64_t>& counts,
+             const std::vector<std::optional<cohort::v1::FieldEvaluation>>&
+                 fields = {}) {
     for (size_t i = 0; i < values.size(); ++i) {
       Device d;
       d.name = "device-" + std::to_string(i);
@@ -81,7 +86,7 @@ class SecureRoundTest : public ::testing::Test {
       round_ = a.round_id();
       d.participant = std::make_unique<secagg::SecAggParticipant>(
           model::FlattenFloats(model_.Filled(values[i])), counts[i], 0.5,
-          1000 + i, &random_);
+          1000 + i, &random_, i < fields.size() ? fields[i] : std::nullopt);
       devices_.push_back(std::move(d));
     }
     for (auto& d : devices_) {
@@ -157,6 +162,31 @@ TEST_F(SecureRoundTest, CommitsTheExampleWeightedMeanOfTheSecureSum) {
     ASSERT_TRUE(d.ack.has_value()) << d.name;
     EXPECT_TRUE(d.ack->accepted()) << d.name;
   }
+}
+
+// Field evaluations travel inside the masked inputs: the coordinator
+// records their mean for the version the round trained from, counting the
+// devices that evaluated, and never sees one device's numbers.
+TEST_F(SecureRoundTest, FieldStatisticsAreSummedSecurely) {
+  options_.field_min_reports = 1;
+  options_.secagg.field = secagg::ImageFieldLayout();
+  StartEngine(6);
+  const int64_t v = engine_->current_model()->version;
+  auto unusable = testing::ImageEvaluation(v, 0.9, 0, 0.5);
+  unusable.mutable_summary()->clear_feature_mean();
+  Train({0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f}, std::vector<int64_t>(6, 50),
+        {testing::ImageEvaluation(v, 0.2, 1, 0.1),
+         testing::ImageEvaluation(v, 0.4, 1, 0.3),
+         testing::ImageEvaluation(v, 0.6, 3, 0.5),
+         testing::ImageEvaluation(v, 0.8, 3, 0.7), std::nullopt, unusable});
+  Pump();
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].participants, 6);
+  EXPECT_EQ(summaries_[0].field_reports, 4);
+  EXPECT_NEAR(summaries_[0].field_accuracy, 0.5, 1e-3);
+  // One version has summaries so far: nothing to drift from.
+  EXPECT_TRUE(std::isnan(summaries_[0].field_feature_drift));
+  EXPECT_NEAR(CurrentValue(), 0.1, 1e-3);
 }
 
 TEST_F(SecureRoundTest, DevicesDroppingInEachPhaseLeaveTheSurvivorsSum) {

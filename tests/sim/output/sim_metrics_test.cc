@@ -51,7 +51,7 @@ SimRoundRow RandomRow(std::mt19937_64& rng, int64_t round) {
 }
 
 // The shared columns of a row whose outcome was left at its defaults.
-constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,0,nan,0,committed";
+constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,0,nan,0,nan,nan,committed";
 
 TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ScopedTestDir dir;
@@ -65,7 +65,7 @@ TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
             "bytes_down,train_loss,test_accuracy,dropped_timeout,"
             "dropped_disconnect,dropped_malformed,dropped_secagg,"
             "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,"
-            "release\n");
+            "field_feature_drift,field_prediction_drift,release\n");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowIsExact) {
@@ -79,14 +79,15 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
             "round,sim_seconds,participants,dropped,bytes_up,bytes_down,"
             "train_loss,test_accuracy,dropped_timeout,dropped_disconnect,"
             "dropped_malformed,dropped_secagg,clipped_fraction,"
-            "abandoned_rounds,field_accuracy,field_reports,release");
+            "abandoned_rounds,field_accuracy,field_reports,"
+            "field_feature_drift,field_prediction_drift,release");
   SimRoundRow secure = ExampleRow();
   secure.outcome.drops = {1, 2, 3, 4};
   secure.outcome.clipped_fraction = 0.25;
   secure.outcome.abandoned_rounds = 5;
   EXPECT_EQ(MetricsCsvWriter::FormatRow(secure, false),
             "12,412.000,100,3,123456789,9876543210,0.412346,0.812300,"
-            "1,2,3,4,0.250000,5,nan,0,committed");
+            "1,2,3,4,0.250000,5,nan,0,nan,nan,committed");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {

@@ -1,0 +1,170 @@
+#include "common/secagg/field_encoding.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace cohort::secagg {
+namespace {
+
+constexpr double kSumSlack = 1e-6;
+
+bool InUnit(double v) { return std::isfinite(v) && v >= 0.0 && v <= 1.0; }
+
+absl::Status CheckFractions(const char* name,
+                            const google::protobuf::RepeatedField<double>& v,
+                            int size) {
+  if (v.size() != size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field summary ", name, " has ", v.size(), " entries, expected ", size));
+  }
+  double sum = 0;
+  for (double x : v) {
+    if (!InUnit(x)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field summary ", name, " has a value outside [0, 1]"));
+    }
+    sum += x;
+  }
+  if (std::abs(sum - 1.0) > kSumSlack) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field summary ", name, " sums to ", sum, ", not 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFeatures(const cohort::v1::FieldSummary& s, int features) {
+  if (s.feature_mean_size() != features ||
+      s.feature_mean_square_size() != features) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field summary has ", s.feature_mean_size(), " feature means and ",
+        s.feature_mean_square_size(), " mean squares, expected ", features));
+  }
+  for (int i = 0; i < features; ++i) {
+    const double m = s.feature_mean(i), q = s.feature_mean_square(i);
+    if (!InUnit(m) || !InUnit(q) || q < m * m - kSumSlack) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field summary feature ", i, " has mean ", m, " and mean square ", q,
+          " (both in [0, 1], mean square >= mean^2)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AppendAll(const google::protobuf::RepeatedField<double>& v,
+               std::vector<double>& out) {
+  out.insert(out.end(), v.begin(), v.end());
+}
+
+// The next `n` values of `sum` from `*at`, each divided by `devices` and
+// clamped to [0, 1] (rounding may leave a mean a hair outside).
+void TakeMeans(absl::Span<const double> sum, size_t* at, int n, double devices,
+               google::protobuf::RepeatedField<double>* out) {
+  out->Reserve(n);
+  for (int i = 0; i < n; ++i) {
+    out->Add(std::clamp(sum[(*at)++] / devices, 0.0, 1.0));
+  }
+}
+
+}  // namespace
+
+FieldLayout ImageFieldLayout() {
+  constexpr int kPatches = kImageSide / kImagePatch;
+  return FieldLayout{
+      .classes = 10, .confidence_bins = 10, .features = kPatches * kPatches};
+}
+
+int64_t FieldLength(const FieldLayout& l) {
+  if (!l.enabled()) return 0;
+  return 3 + int64_t{l.classes} + l.confidence_bins + 2 * int64_t{l.features};
+}
+
+absl::Status ValidateFieldLayout(const FieldLayout& l) {
+  if (l == FieldLayout{}) return absl::OkStatus();
+  if (l.classes < 2 || l.classes > 1000 || l.confidence_bins < 1 ||
+      l.confidence_bins > 100 || l.features < 1 || l.features > (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field layout of ", l.classes, " classes, ", l.confidence_bins,
+        " confidence bins and ", l.features,
+        " features is outside [2, 1000], [1, 100] and [1, 2^20]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFieldSummary(const FieldLayout& layout,
+                                  const cohort::v1::FieldSummary& s) {
+  if (!layout.enabled()) {
+    return absl::InvalidArgumentError("no field layout to check against");
+  }
+  if (absl::Status st = CheckFractions("prediction_fraction",
+                                       s.prediction_fraction(), layout.classes);
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st =
+          CheckFractions("confidence_fraction", s.confidence_fraction(),
+                         layout.confidence_bins);
+      !st.ok()) {
+    return st;
+  }
+  return CheckFeatures(s, layout.features);
+}
+
+std::vector<double> FieldValues(const FieldLayout& layout,
+                                const cohort::v1::FieldEvaluation* e,
+                                double loss_cap) {
+  std::vector<double> out;
+  const int64_t length = FieldLength(layout);
+  out.reserve(length);
+  if (e != nullptr && e->has_summary() && InUnit(e->accuracy()) &&
+      std::isfinite(e->loss()) && e->loss() >= 0 && loss_cap > 0 &&
+      ValidateFieldSummary(layout, e->summary()).ok()) {
+    out.push_back(1.0);
+    out.push_back(e->accuracy());
+    out.push_back(std::min(e->loss(), loss_cap) / loss_cap);
+    AppendAll(e->summary().prediction_fraction(), out);
+    AppendAll(e->summary().confidence_fraction(), out);
+    AppendAll(e->summary().feature_mean(), out);
+    AppendAll(e->summary().feature_mean_square(), out);
+  }
+  out.resize(length, 0.0);
+  return out;
+}
+
+absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(
+    const FieldLayout& layout, absl::Span<const double> sum, double loss_cap) {
+  if (static_cast<int64_t>(sum.size()) != FieldLength(layout)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field sum has ", sum.size(), " values, expected ",
+                     FieldLength(layout)));
+  }
+  for (double v : sum) {
+    if (!std::isfinite(v) || v < 0) {
+      return absl::InvalidArgumentError("field sum has a negative value");
+    }
+  }
+  if (sum.empty()) return std::optional<FieldMean>();
+  const double present = std::round(sum[0]);
+  if (std::abs(sum[0] - present) > 0.5 - 1e-9 || present > 1e12) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field sum counts ", sum[0], " devices, not a whole number"));
+  }
+  if (present < 1) return std::optional<FieldMean>();
+  FieldMean m;
+  m.devices = static_cast<int64_t>(present);
+  m.accuracy = std::clamp(sum[1] / present, 0.0, 1.0);
+  m.loss = std::clamp(sum[2] / present, 0.0, 1.0) * loss_cap;
+  size_t at = 3;
+  TakeMeans(sum, &at, layout.classes, present,
+            m.summary.mutable_prediction_fraction());
+  TakeMeans(sum, &at, layout.confidence_bins, present,
+            m.summary.mutable_confidence_fraction());
+  TakeMeans(sum, &at, layout.features, present,
+            m.summary.mutable_feature_mean());
+  TakeMeans(sum, &at, layout.features, present,
+            m.summary.mutable_feature_mean_square());
+  return std::optional<FieldMean>(std::move(m));
+}
+
+}  // namespace cohort::secagg
