@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 
@@ -65,6 +66,14 @@ void TakeMeans(absl::Span<const double> sum, size_t* at, int n, double devices,
   for (int i = 0; i < n; ++i) {
     out->Add(std::clamp(sum[(*at)++] / devices, 0.0, 1.0));
   }
+}
+
+// Scales `shares` to sum to 1; false when they sum to nothing.
+bool Normalize(google::protobuf::RepeatedField<double>* shares) {
+  const double total = std::accumulate(shares->begin(), shares->end(), 0.0);
+  if (!(total > 0)) return false;
+  for (double& v : *shares) v /= total;
+  return true;
 }
 
 }  // namespace
@@ -164,6 +173,19 @@ absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(
             m.summary.mutable_feature_mean());
   TakeMeans(sum, &at, layout.features, present,
             m.summary.mutable_feature_mean_square());
+  // Fixed-point rounding leaves each mean within a step per device of the
+  // truth; project back onto what a summary must be (shares summing to 1,
+  // no negative variance), so the result passes ValidateFieldSummary.
+  if (!Normalize(m.summary.mutable_prediction_fraction()) ||
+      !Normalize(m.summary.mutable_confidence_fraction())) {
+    return absl::InvalidArgumentError(
+        "field sum has shares that add up to nothing");
+  }
+  for (int f = 0; f < layout.features; ++f) {
+    const double mean = m.summary.feature_mean(f);
+    m.summary.set_feature_mean_square(
+        f, std::max(m.summary.feature_mean_square(f), mean * mean));
+  }
   return std::optional<FieldMean>(std::move(m));
 }
 

@@ -74,7 +74,10 @@ struct FieldMean {
 };
 
 // The FieldMean behind a sum of FieldValues vectors (each value already
-// divided by the fixed-point scale). nullopt when no device was present.
+// divided by the fixed-point scale). The means are projected onto valid
+// summaries (shares rescaled to sum to 1, mean squares raised to at least
+// the squared mean), undoing rounding noise, so the result always passes
+// ValidateFieldSummary. nullopt when no device was present.
 // INVALID_ARGUMENT for a sum of the wrong length, a negative or non-finite
 // value, or a count of devices that is not within 0.5 of an integer.
 absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(

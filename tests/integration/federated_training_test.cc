@@ -3,9 +3,16 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "tests/testing/pg_env.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/base/files.h"
 #include "gmock/gmock.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/cluster_fixture.h"
@@ -82,7 +89,9 @@ TEST_F(FederatedTrainingTest, SecureAggregationAcrossAgentsImprovesAccuracy) {
   o.max_rounds = 2;
   o.round_extra =
       "secure_aggregation { enabled: true bits_per_coordinate: 16 "
-      "phase_timeout_ms: 30000 }";
+      "phase_timeout_ms: 30000 } "
+      "field_monitor { min_reports: 1 max_accuracy_drop: 1 }";
+  const std::string run_dir = dir_ + "/server-run";  // StartServer's
   auto server = StartServer(o, "server");
   int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();
@@ -109,6 +118,29 @@ TEST_F(FederatedTrainingTest, SecureAggregationAcrossAgentsImprovesAccuracy) {
   const double before = versions.front().metrics.at("test_accuracy");
   const double after = versions.back().metrics.at("test_accuracy");
   EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;
+  // The agents' field evaluations travelled inside the masked sums: each
+  // round counted its 3 devices, and the second measured drift from the
+  // first.
+  auto csv = base::ReadFile(run_dir + "/metrics.csv");
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::StripTrailingAsciiWhitespace(*csv), '\n');
+  ASSERT_EQ(lines.size(), 3u) << *csv;
+  const std::vector<std::string> header = absl::StrSplit(lines[0], ',');
+  auto column = [&](int row, const std::string& name) {
+    const auto at = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(at, header.end()) << name;
+    const std::vector<std::string> cells = absl::StrSplit(lines[row], ',');
+    return cells.at(at - header.begin());
+  };
+  for (int row : {1, 2}) {
+    EXPECT_EQ(column(row, "field_reports"), "3") << *csv;
+    EXPECT_NE(column(row, "field_accuracy"), "nan") << *csv;
+  }
+  EXPECT_NE(column(2, "field_feature_drift"), "nan") << *csv;
+  EXPECT_NE(column(2, "field_prediction_drift"), "nan") << *csv;
+  EXPECT_THAT(server->Log(),
+              ::testing::Not(::testing::HasSubstr("field statistics")));
 }
 
 TEST_F(FederatedTrainingTest, KilledServerLosesNoCommittedVersionAndResumes) {

@@ -208,6 +208,16 @@ TEST_F(SimulatorTest, APoisonedRoundIsRolledBackByFieldMonitoring) {
   Outcome clean = RunSim(c, TransportKind::kInProcess, "clean");
   ASSERT_EQ(clean.rows.size(), 5u);
   EXPECT_EQ(clean.csv.find("rolled_back"), std::string::npos) << clean.csv;
+  // Drift tells the two apart: the devices' inputs are the same in both
+  // runs, so feature drift is too; the poisoned version's predictions moved
+  // far more than the clean version's (measured 0.86 against 0.16).
+  const server::RoundOutcome& same_round = clean.rows[3].outcome;
+  ASSERT_FALSE(std::isnan(poisoned.field_feature_drift)) << o.csv;
+  EXPECT_DOUBLE_EQ(poisoned.field_feature_drift,
+                   same_round.field_feature_drift);
+  EXPECT_GT(poisoned.field_prediction_drift,
+            same_round.field_prediction_drift + 0.4)
+      << o.csv << clean.csv;
 }
 
 // The clipped fraction comes out of the secure sum: with a clip norm no

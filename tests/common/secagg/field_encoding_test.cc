@@ -115,7 +115,13 @@ TEST(FieldEncodingTest, SurvivesTheSecureEncoding) {
   std::vector<double> expected(FieldLength(e->field), 0.0);
   const uint64_t mask = (uint64_t{1} << e->params.bits) - 1;
   for (int i = 0; i < n; ++i) {
-    const auto eval = ImageEvaluation(3, 0.1 * i, i, 0.1 * i);
+    auto eval = ImageEvaluation(3, 0.1 * i, i, 0.1 * i);
+    // Shares that fixed point cannot hold exactly.
+    for (int c = 0; c < 10; ++c) {
+      eval.mutable_summary()->set_prediction_fraction(c, 0.1);
+    }
+    eval.mutable_summary()->set_confidence_fraction(9, 0.7);
+    eval.mutable_summary()->set_confidence_fraction(3, 0.3);
     const auto field = FieldValues(e->field, &eval, e->loss_cap);
     for (size_t k = 0; k < field.size(); ++k) expected[k] += field[k];
     auto input = EncodeUpdate(*e, std::vector<float>(20, 0.01f), 10, 0.5,
@@ -134,6 +140,15 @@ TEST(FieldEncodingTest, SurvivesTheSecureEncoding) {
   }
   EXPECT_EQ(decoded->field_sum[0], n);
   EXPECT_NEAR(decoded->mean_loss, 0.5, 1e-3);
+  // The decoded mean is a valid summary despite the rounding.
+  auto mean = FieldMeanOfSum(e->field, decoded->field_sum, e->loss_cap);
+  ASSERT_TRUE(mean.ok()) << mean.status();
+  ASSERT_TRUE(mean->has_value());
+  EXPECT_EQ((*mean)->devices, n);
+  EXPECT_TRUE(ValidateFieldSummary(e->field, (*mean)->summary).ok())
+      << ValidateFieldSummary(e->field, (*mean)->summary);
+  EXPECT_NEAR((*mean)->summary.prediction_fraction(0), 0.1, 1e-4);
+  EXPECT_NEAR((*mean)->summary.confidence_fraction(3), 0.3, 1e-4);
 }
 
 TEST(FieldEncodingTest, EncodeRefusesFieldValuesOffTheLayout) {
