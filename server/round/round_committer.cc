@@ -21,7 +21,7 @@ RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
       store_(store),
       task_model_(task_model),
       clock_(clock),
-      optimizer_(options.server_learning_rate, options.server_momentum),
+      optimizer_(options.server_optimizer),
       registry_(registry),
       gate_max_accuracy_drop_(options.gate_max_accuracy_drop) {}
 
@@ -45,9 +45,11 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
   COHORT_ASSIGN_OR_RETURN(std::optional<std::string> hold,
                           GateVerdict(*model, *result.parent));
   if (hold.has_value()) return Hold(*model, result.parent->version, *hold);
-  COHORT_RETURN_IF_ERROR(Persist(*model, result.parent->version));
-  // Momentum advances only once the version is durable: after a failed
-  // write the optimizer is as it was, so a retry computes the same step.
+  COHORT_RETURN_IF_ERROR(
+      Persist(*model, result.parent->version, &step.state));
+  // The state advances only once the version is durable, with it: after a
+  // failed write the optimizer is as it was, so a retry computes the same
+  // step, and a restart resumes from the stored state.
   optimizer_.Accept(std::move(step));
   return Released(std::move(model), result.parent->version,
                   absl::StrCat("round ", result.round_id, " committed"));
@@ -173,9 +175,31 @@ RoundCommitter::BuildVersion(const RoundResult& result,
                  std::move(weights), std::move(metrics), int8_artifacts_);
 }
 
-absl::Status RoundCommitter::Persist(const PublishedModel& model,
-                                     int64_t parent) {
-  absl::Status s = store_->CommitVersion(MakeRecord(model, parent));
+absl::Status RoundCommitter::RestoreOptimizer(
+    const ModelVersionRecord& record, const cohort::v1::Weights& weights) {
+  cohort::v1::ServerOptimizerState state;
+  if (!state.ParseFromString(record.optimizer_state)) {
+    return absl::DataLossError(
+        absl::StrCat("the server optimizer state stored with version ",
+                     record.version, " does not parse"));
+  }
+  absl::Status s = optimizer_.Restore(state, weights);
+  if (!s.ok()) {
+    return absl::DataLossError(absl::StrCat("version ", record.version, ": ",
+                                            s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RoundCommitter::Persist(
+    const PublishedModel& model, int64_t parent,
+    const cohort::v1::ServerOptimizerState* state) {
+  ModelVersionRecord record = MakeRecord(model, parent);
+  if (state != nullptr && (state->first_moment().tensors_size() > 0 ||
+                           state->second_moment().tensors_size() > 0)) {
+    record.optimizer_state = state->SerializeAsString();
+  }
+  absl::Status s = store_->CommitVersion(record);
   // In doubt or refused, the store is asked again before the next number.
   highest_version_ = s.ok() ? model.version : 0;
   return s;

@@ -39,14 +39,15 @@ namespace cohort::server {
 // Version numbers come from NextVersion: one above the highest the store
 // holds, held versions included.
 //
-// Owns the ServerOptimizer (momentum lives here, in memory only). Store,
+// Owns the ServerOptimizer, whose state is stored with each version it
+// makes (RestoreOptimizer resumes it). Store,
 // TaskModel, Clock and the ReleaseRegistry (null: releases are not signed)
 // are borrowed and must outlive the committer. Not
 // thread-safe: the engine calls it from its driver thread only, never under
 // its mutex.
 class RoundCommitter {
  public:
-  // Reads task, int8_artifacts, server_learning_rate and server_momentum
+  // Reads task, int8_artifacts, server_optimizer
   // from `options`.
   RoundCommitter(const RoundOptions& options, Store* store,
                  TaskModel* task_model, base::Clock* clock,
@@ -54,6 +55,14 @@ class RoundCommitter {
 
   RoundCommitter(const RoundCommitter&) = delete;
   RoundCommitter& operator=(const RoundCommitter&) = delete;
+
+  // Resumes the server optimizer from the state stored with `record`, the
+  // current version whose weights are `weights`: a restarted coordinator
+  // continues exactly where it stopped. An empty state (none stored) or
+  // one of another optimizer starts fresh. DATA_LOSS, naming the version,
+  // for a state that does not parse or does not fit the weights.
+  absl::Status RestoreOptimizer(const ModelVersionRecord& record,
+                                const cohort::v1::Weights& weights);
 
   // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),
   // evaluates and persists it. Errors from the TaskModel and the Store are
@@ -137,8 +146,10 @@ class RoundCommitter {
       const PublishedModel& model, int64_t parent, const std::string& reason);
   // The number of the next version: above every stored one.
   absl::StatusOr<int64_t> NextVersion();
-  // Step 3: writes `model` as the child of version `parent`, durably.
-  absl::Status Persist(const PublishedModel& model, int64_t parent);
+  // Step 3: writes `model` as the child of version `parent`, durably, with
+  // the optimizer `state` that made it (null or stateless: none stored).
+  absl::Status Persist(const PublishedModel& model, int64_t parent,
+                       const cohort::v1::ServerOptimizerState* state = nullptr);
   // The store record of `model`; the only place one is built.
   ModelVersionRecord MakeRecord(const PublishedModel& model,
                                 int64_t parent) const;

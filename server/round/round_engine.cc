@@ -41,6 +41,8 @@ absl::Status RoundEngine::Start() {
   std::shared_ptr<const PublishedModel> model;
   if (current.has_value()) {
     COHORT_ASSIGN_OR_RETURN(model, LoadRecord(*current));
+    COHORT_RETURN_IF_ERROR(
+        committer_.RestoreOptimizer(*current, model->weights));
     LOG(INFO) << "resuming task " << options_.task << " from version "
               << model->version;
   } else {

@@ -69,6 +69,10 @@ void RoundEngine::ReconcileWithStore() {
                     << " that cannot be loaded: " << model.status();
   LOG(WARNING) << "store is at version " << (*model)->version
                << " after a failed commit; adopting it";
+  if (absl::Status s = committer_.RestoreOptimizer(**current, (*model)->weights);
+      !s.ok()) {
+    LOG(ERROR) << s << "; the server optimizer starts afresh";
+  }
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;

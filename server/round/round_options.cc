@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/field_error.h"
@@ -68,19 +69,61 @@ absl::Status ResolveTimes(const cohort::v1::RoundConfig& c, RoundOptions& o) {
   return absl::OkStatus();
 }
 
+// A value of `field` in (0, 1) (`closed`: (0, 1]); 0 keeps `*out`.
+absl::Status Fraction(const char* field, double value, bool closed,
+                      double* out) {
+  if (value == 0) return absl::OkStatus();
+  const bool ok = closed ? (value > 0 && value <= 1) : (value > 0 && value < 1);
+  if (!ok) return Bad(field, closed ? "must be in (0, 1]" : "must be in (0, 1)");
+  *out = value;
+  return absl::OkStatus();
+}
+
 absl::Status ResolveServerOptimizer(const cohort::v1::RoundConfig& c,
                                     RoundOptions& o) {
+  using Kind = ServerOptimizerOptions::Kind;
+  ServerOptimizerOptions& s = o.server_optimizer;
+  switch (c.server_optimizer()) {
+    case cohort::v1::RoundConfig::FEDADAM: s.kind = Kind::kFedAdam; break;
+    case cohort::v1::RoundConfig::FEDYOGI: s.kind = Kind::kFedYogi; break;
+    case cohort::v1::RoundConfig::FEDADAGRAD: s.kind = Kind::kFedAdagrad; break;
+    default: s.kind = Kind::kFedAvg; break;
+  }
+  const bool adaptive = s.kind != Kind::kFedAvg;
   if (!(c.server_momentum() >= 0 && c.server_momentum() < 1)) {
     return Bad("round.server_momentum", "must be in [0, 1)");
   }
-  o.server_momentum = c.server_momentum();
+  if (adaptive && c.server_momentum() != 0) {
+    return Bad("round.server_momentum",
+               "applies to FEDAVG only; the adaptive optimizers have "
+               "server_beta1");
+  }
+  s.momentum = c.server_momentum();
+  s.learning_rate = adaptive ? 0.01 : 1.0;
   if (c.server_learning_rate() != 0) {
     if (!(c.server_learning_rate() > 0 && c.server_learning_rate() <= 10)) {
       return Bad("round.server_learning_rate", "must be in (0, 10]");
     }
-    o.server_learning_rate = c.server_learning_rate();
+    s.learning_rate = c.server_learning_rate();
   }
-  return absl::OkStatus();
+  if (!adaptive) {
+    for (auto [field, value] : {std::pair{"round.server_beta1", c.server_beta1()},
+                                {"round.server_beta2", c.server_beta2()},
+                                {"round.server_tau", c.server_tau()}}) {
+      if (value != 0) {
+        return Bad(field, "applies to FEDADAM, FEDYOGI and FEDADAGRAD only");
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (s.kind == Kind::kFedAdagrad && c.server_beta2() != 0) {
+    return Bad("round.server_beta2", "FEDADAGRAD has no second-moment decay");
+  }
+  COHORT_RETURN_IF_ERROR(
+      Fraction("round.server_beta1", c.server_beta1(), false, &s.beta1));
+  COHORT_RETURN_IF_ERROR(
+      Fraction("round.server_beta2", c.server_beta2(), false, &s.beta2));
+  return Fraction("round.server_tau", c.server_tau(), true, &s.tau);
 }
 
 // The encoding fields of SecureAggregationConfig.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/secagg/field_encoding.h"
+#include "server/aggregation/server_optimizer.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
@@ -39,8 +40,7 @@ struct RoundOptions {
   absl::Duration retry_max = absl::Seconds(3);
   int max_rounds = 0;
   int64_t max_examples_per_report = 1000000;
-  double server_momentum = 0.0;
-  double server_learning_rate = 1.0;
+  ServerOptimizerOptions server_optimizer;
   cohort::v1::TrainingPlan plan;
   SecAggOptions secagg;
   // Devices download the int8 artifact (default) or fp32 weights.

@@ -192,6 +192,11 @@ std::string EncodeVersionMeta(const ModelVersionRecord& record) {
       "\nweights_bytes=", record.weights.size(),
       "\nweights_crc32=", WeightsChecksum(record.weights), "\n");
   if (record.held) absl::StrAppend(&out, "held=1\n");
+  if (!record.optimizer_state.empty()) {
+    absl::StrAppend(&out, "optimizer_bytes=", record.optimizer_state.size(),
+                    "\noptimizer_crc32=",
+                    WeightsChecksum(record.optimizer_state), "\n");
+  }
   for (const auto& [name, value] : record.metrics) {
     absl::StrAppend(&out, "metric=", absl::CEscape(name), " ",
                     FormatDouble(value), "\n");
@@ -203,7 +208,7 @@ absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
                                               const std::string& path) {
   VersionMeta meta;
   ModelVersionRecord& r = meta.record;
-  int64_t crc = 0;
+  int64_t crc = 0, optimizer_crc = 0;
   absl::Status s = DecodeFields(
       text, path, kMetaFormat, kMetaKeys, "metric",
       [&](absl::string_view key, absl::string_view value) {
@@ -221,6 +226,10 @@ absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
         }
         if (key == "weights_bytes") return IntField(value, &meta.weights_bytes);
         if (key == "weights_crc32") return IntField(value, &crc);
+        if (key == "optimizer_bytes") {
+          return IntField(value, &meta.optimizer_bytes);
+        }
+        if (key == "optimizer_crc32") return IntField(value, &optimizer_crc);
         if (key == "held") {
           r.held = value == "1";
           return r.held ? FieldResult::kOk : FieldResult::kBadValue;
@@ -236,6 +245,11 @@ absl::StatusOr<VersionMeta> DecodeVersionMeta(absl::string_view text,
     return Corrupt(path, "bad weights size or checksum");
   }
   meta.weights_crc32 = static_cast<uint32_t>(crc);
+  if (meta.optimizer_bytes < 0 || optimizer_crc < 0 ||
+      optimizer_crc > 0xffffffffLL) {
+    return Corrupt(path, "bad optimizer state size or checksum");
+  }
+  meta.optimizer_crc32 = static_cast<uint32_t>(optimizer_crc);
   return meta;
 }
 

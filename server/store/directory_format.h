@@ -59,6 +59,10 @@ struct VersionMeta {
   ModelVersionRecord record;  // `weights` is empty.
   int64_t weights_bytes = 0;
   uint32_t weights_crc32 = 0;
+  // The .optimizer file (record.optimizer_state); 0 bytes: none. Optional
+  // keys, absent from versions written before they existed.
+  int64_t optimizer_bytes = 0;
+  uint32_t optimizer_crc32 = 0;
 };
 
 // CRC-32 (zlib polynomial) of `data`, used to detect damaged weights files.

@@ -97,19 +97,30 @@ absl::StatusOr<VersionMeta> DirectoryStore::ReadMeta(const std::string& task,
   return meta;
 }
 
-absl::Status DirectoryStore::ReadWeights(VersionMeta* meta) const {
-  std::string path =
-      VersionPath(meta->record.task, meta->record.version, ".weights");
-  COHORT_ASSIGN_OR_RETURN(std::string data,
-                          ReadRequired(path, meta->weights_bytes));
-  if (static_cast<int64_t>(data.size()) != meta->weights_bytes ||
-      WeightsChecksum(data) != meta->weights_crc32) {
+absl::StatusOr<std::string> DirectoryStore::ReadChecked(
+    const VersionMeta& meta, const char* suffix, int64_t bytes,
+    uint32_t crc32) const {
+  std::string path = VersionPath(meta.record.task, meta.record.version, suffix);
+  COHORT_ASSIGN_OR_RETURN(std::string data, ReadRequired(path, bytes));
+  if (static_cast<int64_t>(data.size()) != bytes ||
+      WeightsChecksum(data) != crc32) {
     return absl::DataLossError(
         absl::StrCat("corrupt store file ", path, ": ", data.size(),
-                     " bytes that do not match the size ", meta->weights_bytes,
+                     " bytes that do not match the size ", bytes,
                      " and CRC-32 recorded in its .meta file"));
   }
-  meta->record.weights = std::move(data);
+  return data;
+}
+
+absl::Status DirectoryStore::ReadWeights(VersionMeta* meta) const {
+  COHORT_ASSIGN_OR_RETURN(
+      meta->record.weights,
+      ReadChecked(*meta, ".weights", meta->weights_bytes, meta->weights_crc32));
+  if (meta->optimizer_bytes == 0) return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(meta->record.optimizer_state,
+                          ReadChecked(*meta, ".optimizer",
+                                      meta->optimizer_bytes,
+                                      meta->optimizer_crc32));
   return absl::OkStatus();
 }
 
@@ -145,6 +156,11 @@ absl::Status DirectoryStore::CommitVersion(const ModelVersionRecord& record) {
   COHORT_RETURN_IF_ERROR(MakeDirDurably(TaskDir(record.task), "versions"));
   COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
       VersionPath(record.task, record.version, ".weights"), record.weights));
+  if (!record.optimizer_state.empty()) {
+    COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
+        VersionPath(record.task, record.version, ".optimizer"),
+        record.optimizer_state));
+  }
   COHORT_RETURN_IF_ERROR(base::WriteFileAtomically(
       VersionPath(record.task, record.version, ".meta"),
       EncodeVersionMeta(record)));

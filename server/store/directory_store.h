@@ -140,6 +140,11 @@ class DirectoryStore final : public Store {
   // Reads the weights that `meta` describes into meta->record.weights;
   // DATA_LOSS on a size or CRC-32 mismatch.
   absl::Status ReadWeights(VersionMeta* meta) const;
+  // The version file `suffix` of `meta`, checked against `bytes` and
+  // `crc32` from its .meta file; DATA_LOSS naming the file otherwise.
+  absl::StatusOr<std::string> ReadChecked(const VersionMeta& meta,
+                                          const char* suffix, int64_t bytes,
+                                          uint32_t crc32) const;
   // The committed chain, newest first, down to and including the first
   // version <= `stop_at`. Records have no weights.
   absl::StatusOr<std::vector<VersionMeta>> ReadChain(const std::string& task,

@@ -86,6 +86,10 @@ CREATE TABLE enrollment_tokens (
   used_ms      BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    {5, "server optimizer state stored with each version", R"sql(
+ALTER TABLE model_versions
+  ADD COLUMN optimizer_state BYTEA NOT NULL DEFAULT ''::bytea;
+)sql"},
 };
 
 constexpr char kCreateMigrationsTable[] = R"sql(

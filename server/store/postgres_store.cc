@@ -56,7 +56,8 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
                                                int64_t version) {
   pqxx::result rows =
       txn.exec_params(absl::StrCat("SELECT ", kVersionColumns,
-                                   ", weights FROM model_versions "
+                                   ", weights, optimizer_state "
+                                   "FROM model_versions "
                                    "WHERE task = $1 AND version = $2"),
                       task, version);
   if (rows.empty()) {
@@ -66,6 +67,7 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
   std::vector<ModelVersionRecord> records;
   records.push_back(RecordFromRow(task, rows[0]));
   records[0].weights = pqxx::binarystring(rows[0][6]).str();
+  records[0].optimizer_state = pqxx::binarystring(rows[0][7]).str();
   COHORT_RETURN_IF_ERROR(AddMetrics(
       txn.exec_params("SELECT version, name, value FROM model_version_metrics "
                       "WHERE task = $1 AND version = $2",
@@ -178,11 +180,12 @@ absl::Status PostgresStore::CommitVersion(const ModelVersionRecord& record) {
     }
     txn.exec_params(
         "INSERT INTO model_versions (task, version, parent, round_id, "
-        "architecture, created_at_ms, weights, held) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "architecture, created_at_ms, weights, held, optimizer_state) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         task, record.version, record.parent, record.round_id,
         record.architecture, record.created_at_unix_ms,
-        pqxx::binarystring(record.weights), record.held);
+        pqxx::binarystring(record.weights), record.held,
+        pqxx::binarystring(record.optimizer_state));
     for (const auto& [name, value] : record.metrics) {
       txn.exec_params(
           "INSERT INTO model_version_metrics (task, version, name, value) "

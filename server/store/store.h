@@ -25,6 +25,11 @@ struct ModelVersionRecord {
   std::string weights;
   // Kept from release by the gate; never current.
   bool held = false;
+  // A serialized cohort.v1.ServerOptimizerState: the server optimizer's
+  // state after the step that made this version; empty when it keeps none
+  // (plain FedAvg, the initial model, a rollback, a held version). Opaque
+  // to the store.
+  std::string optimizer_state;
 };
 
 // One release: a model version published to devices under a release number.

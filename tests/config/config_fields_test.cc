@@ -55,7 +55,12 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " retry=" << Describe(r.retry_min) << "," << Describe(r.retry_max)
       << " max_rounds=" << r.max_rounds
       << " max_ex=" << r.max_examples_per_report
-      << " mom=" << r.server_momentum << " lr=" << r.server_learning_rate
+      << " opt=" << static_cast<int>(r.server_optimizer.kind)
+      << " mom=" << r.server_optimizer.momentum
+      << " lr=" << r.server_optimizer.learning_rate
+      << " beta1=" << r.server_optimizer.beta1
+      << " beta2=" << r.server_optimizer.beta2
+      << " tau=" << r.server_optimizer.tau
       << " plan={" << r.plan.ShortDebugString() << "}"
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
       << s.bits_per_coordinate << "," << s.clip_norm << "," << s.rotate << ","

@@ -55,8 +55,8 @@ class RoundCommitterTest : public ::testing::Test {
     store_ = std::move(*store);
     options_.task = "t";
     // FedAvgM with values exact in binary: v = 0.5 v + d, w += v.
-    options_.server_learning_rate = 1.0;
-    options_.server_momentum = 0.5;
+    options_.server_optimizer.learning_rate = 1.0;
+    options_.server_optimizer.momentum = 0.5;
   }
 
   // A round's result: every coordinate of the mean delta is `delta`.
@@ -160,6 +160,58 @@ TEST_F(RoundCommitterTest, CommitWriteFailureLeavesMomentumSoRetryMatches) {
   EXPECT_EQ((*v3)->version, 3);
   EXPECT_FLOAT_EQ(First((*v3)->weights), 2.5f);
   EXPECT_EQ(StoredVersions(), 3u);
+}
+
+// The optimizer's state is stored with each version it makes: a committer
+// restarted on the store (RestoreOptimizer from the current version)
+// commits exactly the bits of one that never stopped.
+TEST_F(RoundCommitterTest, ARestartedCommitterResumesTheOptimizerExactly) {
+  options_.server_optimizer = {.kind = ServerOptimizerOptions::Kind::kFedAdam,
+                               .learning_rate = 0.1};
+  const std::vector<float> deltas = {1.0f, -0.5f, 0.25f};
+  // Uninterrupted, on a store of its own.
+  std::filesystem::remove_all(root_ + "_uninterrupted");
+  auto other = DirectoryStore::Open(root_ + "_uninterrupted");
+  ASSERT_TRUE(other.ok()) << other.status();
+  RoundCommitter steady(options_, other->get(), &model_, &clock_);
+  auto s = steady.CommitInitial();
+  ASSERT_TRUE(s.ok()) << s.status();
+  for (size_t r = 0; r < deltas.size(); ++r) {
+    s = steady.Commit(ResultOf(*s, static_cast<int64_t>(r + 1), deltas[r]));
+    ASSERT_TRUE(s.ok()) << s.status();
+  }
+  // Restarted before the last round.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> b;
+  {
+    RoundCommitter before(options_, store_.get(), &model_, &clock_);
+    b = before.CommitInitial();
+    for (size_t r = 0; r + 1 < deltas.size(); ++r) {
+      ASSERT_TRUE(b.ok()) << b.status();
+      b = before.Commit(ResultOf(*b, static_cast<int64_t>(r + 1), deltas[r]));
+    }
+    ASSERT_TRUE(b.ok()) << b.status();
+  }
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_FALSE((*current)->optimizer_state.empty());
+  RoundCommitter after(options_, store_.get(), &model_, &clock_);
+  ASSERT_TRUE(after.RestoreOptimizer(**current, (*b)->weights).ok());
+  auto resumed = after.Commit(ResultOf(*b, 3, deltas.back()));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->weights.SerializeAsString(),
+            (*s)->weights.SerializeAsString());
+  // Resetting instead (the old behaviour) gives other weights.
+  auto fresh = ServerOptimizer(options_.server_optimizer)
+                   .Step((*b)->weights, model_.Filled(0.25f));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->weights.SerializeAsString(),
+            (*s)->weights.SerializeAsString());
+  // A damaged state is DATA_LOSS naming the version, not a silent reset.
+  ModelVersionRecord damaged = **current;
+  damaged.optimizer_state = "\xff\xff not a proto";
+  const absl::Status refused = after.RestoreOptimizer(damaged, (*b)->weights);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss) << refused;
+  EXPECT_NE(refused.message().find("version 3"), std::string::npos) << refused;
 }
 
 TEST_F(RoundCommitterTest, CommitOnStaleParentIsRefusedAndLeavesMomentum) {

@@ -518,6 +518,34 @@ TEST_F(RoundEngineTest, TheGateHoldsAVersionWhoseAccuracyFell) {
   EXPECT_EQ(again->current_model()->version, 5);
 }
 
+// A coordinator restarted mid-run resumes FedAdam's moments from the store
+// and commits the same weights as one that never stopped.
+TEST_F(RoundEngineTest, ARestartResumesTheServerOptimizerExactly) {
+  options_.server_optimizer = {.kind = ServerOptimizerOptions::Kind::kFedAdam,
+                               .learning_rate = 0.1};
+  const std::vector<float> deltas = {1.0f, -0.5f, 0.75f};
+  auto engine = MakeEngine();
+  for (size_t r = 0; r + 1 < deltas.size(); ++r) {
+    PlayRound(*engine, deltas[r], -1, 0);
+  }
+  engine.reset();
+  engine = MakeEngine();  // a new process on the same store
+  PlayRound(*engine, deltas.back(), -1, 0);
+  const std::string resumed =
+      engine->current_model()->weights.SerializeAsString();
+  engine.reset();
+
+  store_.reset();
+  std::filesystem::remove_all(root_);
+  auto fresh_store = DirectoryStore::Open(root_);
+  ASSERT_TRUE(fresh_store.ok()) << fresh_store.status();
+  store_ = std::move(*fresh_store);
+  auto steady = MakeEngine();
+  for (float d : deltas) PlayRound(*steady, d, -1, 0);
+  EXPECT_EQ(steady->current_model()->version, 4);
+  EXPECT_EQ(resumed, steady->current_model()->weights.SerializeAsString());
+}
+
 TEST_F(RoundEngineTest, FieldMonitoringRollsBackAVersionDevicesScoreWorse) {
   options_.field_min_reports = 5;
   options_.field_max_accuracy_drop = 0.05;

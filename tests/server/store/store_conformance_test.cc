@@ -191,6 +191,22 @@ TEST_P(StoreConformanceTest, GetVersionReturnsOlderVersionsWithWeights) {
   }
 }
 
+// The server optimizer's state travels with its version, byte for byte;
+// a version stored without one reads back empty.
+TEST_P(StoreConformanceTest, OptimizerStateIsStoredWithItsVersion) {
+  Commit(MakeRecord(1, 0));
+  ModelVersionRecord v2 = MakeRecord(2, 1);
+  v2.optimizer_state = std::string("state\0with\xffbytes", 17);
+  Commit(v2);
+  auto current = store_->GetCurrent(kTask);
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->optimizer_state, v2.optimizer_state);
+  auto first = store_->GetVersion(kTask, 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->optimizer_state.empty());
+}
+
 TEST_P(StoreConformanceTest, ListVersionsIsOldestFirstWithoutWeights) {
   // Numbers need not be consecutive; only version > parent == current.
   std::vector<ModelVersionRecord> committed = {
