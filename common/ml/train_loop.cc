@@ -119,7 +119,8 @@ absl::StatusOr<EvalResult> EvaluateForward(
       // past them are left out of the counts.
       predicted +=
           label.bincount({}, data.num_classes).narrow(0, 0, data.num_classes);
-      confident += (top * kConfidenceBins)
+      // A non-finite probability (overflowing activations) counts in bin 0.
+      confident += (top.nan_to_num(0.0, 0.0, 0.0) * kConfidenceBins)
                        .floor()
                        .clamp(0, kConfidenceBins - 1)
                        .to(torch::kLong)

@@ -142,7 +142,8 @@ std::vector<double> FieldValues(const FieldLayout& layout,
 }
 
 absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(
-    const FieldLayout& layout, absl::Span<const double> sum, double loss_cap) {
+    const FieldLayout& layout, absl::Span<const double> sum, double loss_cap,
+    int64_t max_devices) {
   if (static_cast<int64_t>(sum.size()) != FieldLength(layout)) {
     return absl::InvalidArgumentError(
         absl::StrCat("field sum has ", sum.size(), " values, expected ",
@@ -154,10 +155,12 @@ absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(
     }
   }
   if (sum.empty()) return std::optional<FieldMean>();
-  const double present = std::round(sum[0]);
-  if (std::abs(sum[0] - present) > 0.5 - 1e-9 || present > 1e12) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field sum counts ", sum[0], " devices, not a whole number"));
+  // Each device adds exactly 0 or 1, so an honest count is whole.
+  const double present = sum[0];
+  if (present != std::round(present) || present > max_devices) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field sum counts ", present,
+                     " devices, not a whole number of at most ", max_devices));
   }
   if (present < 1) return std::optional<FieldMean>();
   FieldMean m;

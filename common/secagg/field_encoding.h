@@ -79,9 +79,16 @@ struct FieldMean {
 // the squared mean), undoing rounding noise, so the result always passes
 // ValidateFieldSummary. nullopt when no device was present.
 // INVALID_ARGUMENT for a sum of the wrong length, a negative or non-finite
-// value, or a count of devices that is not within 0.5 of an integer.
+// value, or a count of devices that is not a whole number or exceeds
+// `max_devices` (the inputs in the sum).
+//
+// Like the update it travels with, the sum trusts each device's encoding:
+// SecAgg hides inputs, so a malicious device can put any value in its
+// coordinates, and the clamps here only bound the damage (each mean stays
+// in [0, 1], the count at most the inputs summed).
 absl::StatusOr<std::optional<FieldMean>> FieldMeanOfSum(
-    const FieldLayout& layout, absl::Span<const double> sum, double loss_cap);
+    const FieldLayout& layout, absl::Span<const double> sum, double loss_cap,
+    int64_t max_devices);
 
 }  // namespace cohort::secagg
 

@@ -24,6 +24,12 @@ int64_t Signed(uint64_t v, int bits) {
                    : static_cast<int64_t>(v);
 }
 
+// Fixed-point scale of the field values: the loss coordinate's budget,
+// made whole so that the 0/1 `present` values sum to an exact count.
+double FieldScale(const UpdateEncoding& e) {
+  return std::floor(e.loss_cap * e.loss_scale);
+}
+
 uint64_t Wrap(int64_t v, int bits) {
   return static_cast<uint64_t>(v) & ((uint64_t{1} << bits) - 1);
 }
@@ -137,7 +143,7 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
                      e.params.bits));
   out.push_back(Wrap(capped, e.params.bits));
   out.push_back(Wrap(was_clipped ? 1 : 0, e.params.bits));
-  const double field_scale = e.loss_cap * e.loss_scale;
+  const double field_scale = FieldScale(e);
   for (double v : field) {
     out.push_back(
         Wrap(codec::StochasticRound(v * field_scale, uniform()), e.params.bits));
@@ -177,7 +183,7 @@ absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
                    static_cast<double>(e.example_cap);
   out.mean_loss =
       static_cast<double>(Signed(loss, bits)) / e.loss_scale / out.weight_sum;
-  const double field_scale = e.loss_cap * e.loss_scale;
+  const double field_scale = FieldScale(e);
   out.field_sum.reserve(sum.size() - field_begin);
   for (size_t i = field_begin; i < sum.size(); ++i) {
     out.field_sum.push_back(static_cast<double>(Signed(sum[i], bits)) /

@@ -27,8 +27,9 @@ namespace cohort::secagg {
 // of one input is at most 2^(bits_per_coordinate - 1) in absolute value, and
 // the modulus has headroom for num_clients summands, so sums never wrap.
 // `field` (absent when the layout is disabled) is the device's FieldValues
-// (field_encoding.h), each value v in [0, 1] encoded as v * loss_cap *
-// loss_scale, the same fixed-point budget as the loss: it is not weighted,
+// (field_encoding.h), each value v in [0, 1] encoded as v *
+// floor(loss_cap * loss_scale), the loss coordinate's fixed-point budget
+// made whole (so `present` sums to an exact count): it is not weighted,
 // so every device's field evaluation counts once.
 struct UpdateEncoding {
   // params.bits is the modulus (the SecAgg+ instance's bits).

@@ -1,6 +1,8 @@
 #include "server/aggregation/server_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -113,7 +115,11 @@ absl::StatusOr<ServerOptimizer::StepResult> ServerOptimizer::Step(
       }
       const double pv = prev_v.empty() ? tau * tau : prev_v[j];
       m[j] = static_cast<float>(options_.beta1 * pm + (1 - options_.beta1) * d);
-      v[j] = static_cast<float>(SecondMoment(pv, d));
+      // A huge delta may square past float's range: v saturates at the
+      // largest float instead of becoming inf (stored, it would be refused
+      // on restart), and the step it gives is then ~0.
+      v[j] = static_cast<float>(std::min(
+          SecondMoment(pv, d), double{std::numeric_limits<float>::max()}));
       w[j] = static_cast<float>(base[j] +
                                 eta * m[j] / (std::sqrt(double{v[j]}) + tau));
     }

@@ -16,9 +16,9 @@ struct ServerOptimizerOptions {
   Kind kind = Kind::kFedAvg;
   double learning_rate = 1.0;  // eta, > 0
   double momentum = 0.0;       // FedAvg only, in [0, 1)
-  double beta1 = 0.9;          // adaptive only, in [0, 1)
-  double beta2 = 0.99;         // FedAdam and FedYogi, in [0, 1)
-  double tau = 1e-3;           // adaptive only, > 0
+  double beta1 = 0.9;          // adaptive only, in (0, 1)
+  double beta2 = 0.99;         // FedAdam and FedYogi, in (0, 1)
+  double tau = 1e-3;           // adaptive only, in (0, 1]
 };
 
 // "fedavg", "fedadam", "fedyogi", "fedadagrad".
@@ -36,7 +36,8 @@ std::string_view OptimizerName(ServerOptimizerOptions::Kind kind);
 //                                   w += eta * m / (sqrt(v) + tau)
 //
 // with m = 0 and v = tau^2 before the first step, and no bias correction,
-// as in the paper. FedAvg with momentum 0 keeps no state (w += eta * d).
+// as in the paper; v saturates at the largest float. FedAvg with momentum
+// 0 keeps no state (w += eta * d).
 //
 // The state is a cohort.v1.ServerOptimizerState, which the committer stores
 // with each version: Restore() resumes from it exactly, so a restarted

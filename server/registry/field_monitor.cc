@@ -68,16 +68,18 @@ absl::Status FieldMonitor::Record(
         absl::StrCat("field evaluation names version ", e.version(),
                      " but the device was given version ", served_version));
   }
-  if (e.num_examples() < 1 || !std::isfinite(e.loss()) || e.loss() < 0 ||
+  if (e.num_examples() < 1 || e.num_examples() > kMaxExamples ||
+      !std::isfinite(e.loss()) || e.loss() < 0 ||
       !(e.accuracy() >= 0 && e.accuracy() <= 1)) {
     return absl::InvalidArgumentError(
-        "field evaluation needs num_examples >= 1, a finite loss >= 0 and "
-        "an accuracy in [0, 1]");
+        "field evaluation needs num_examples in [1, 1e9], a finite loss >= 0 "
+        "and an accuracy in [0, 1]");
   }
   Entry entry{.devices = 1,
               .examples = e.num_examples(),
               .accuracy = e.accuracy(),
-              .loss = e.loss()};
+              .loss = e.loss(),
+              .summary = {}};
   if (e.has_summary()) {
     if (absl::Status s = secagg::ValidateFieldSummary(layout_, e.summary());
         !s.ok()) {

@@ -70,7 +70,8 @@ class FieldMonitor {
 
   // Records `evaluation` from `device_id`. INVALID_ARGUMENT (nothing
   // recorded) when it names another version than `served_version` (the
-  // version the device was given), num_examples < 1, a loss that is not a
+  // version the device was given), num_examples outside [1, kMaxExamples],
+  // a loss that is not a
   // finite number >= 0, an accuracy outside [0, 1], or a summary that fails
   // secagg::ValidateFieldSummary. RESOURCE_EXHAUSTED when the version
   // already holds kMaxReportsPerVersion entries and this device is new.
@@ -96,6 +97,9 @@ class FieldMonitor {
   std::optional<std::string> Verdict(int64_t current, int64_t previous) const;
 
   static constexpr int kMaxVersions = 16;
+  // Largest num_examples one evaluation may claim (counts stay far from
+  // int64 overflow over kMaxReportsPerVersion reports).
+  static constexpr int64_t kMaxExamples = 1000000000;
   static constexpr int kMaxReportsPerVersion = 4096;
 
  private:

@@ -98,7 +98,11 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
     registered_ = true;
   }
   CheckInOutcome outcome = engine_->CheckIn(device_);
-  if (check_in.has_field_evaluation()) {
+  // Only from a device that proved its identity (mTLS), about the model it
+  // says it holds: anonymous statistics could steer automatic rollback.
+  if (check_in.has_field_evaluation() && !cert_name_.empty() &&
+      check_in.field_evaluation().version() ==
+          check_in.cached_model_version()) {
     engine_->RecordCheckInField(device_, check_in.field_evaluation());
   }
   if (auto* a = std::get_if<cohort::v1::TaskAssignment>(&outcome)) {

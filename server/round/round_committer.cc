@@ -179,6 +179,7 @@ absl::Status RoundCommitter::RestoreOptimizer(
     const ModelVersionRecord& record, const cohort::v1::Weights& weights) {
   cohort::v1::ServerOptimizerState state;
   if (!state.ParseFromString(record.optimizer_state)) {
+    optimizer_.Reset();
     return absl::DataLossError(
         absl::StrCat("the server optimizer state stored with version ",
                      record.version, " does not parse"));

@@ -60,7 +60,8 @@ class RoundCommitter {
   // current version whose weights are `weights`: a restarted coordinator
   // continues exactly where it stopped. An empty state (none stored) or
   // one of another optimizer starts fresh. DATA_LOSS, naming the version,
-  // for a state that does not parse or does not fit the weights.
+  // for a state that does not parse or does not fit the weights; the
+  // optimizer is then reset.
   absl::Status RestoreOptimizer(const ModelVersionRecord& record,
                                 const cohort::v1::Weights& weights);
 

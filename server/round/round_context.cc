@@ -131,6 +131,7 @@ absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx) {
       .participants = static_cast<int64_t>(ctx.reported.size()),
       .mean_loss = ctx.loss_sum / static_cast<double>(examples),
       .clipped = std::nullopt,
+      .field = std::nullopt,
   };
 }
 

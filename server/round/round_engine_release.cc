@@ -91,8 +91,9 @@ void RoundEngine::RecordCheckInField(
   }
   absl::Status s = field_->Record(device_id, v, evaluation);
   if (!s.ok()) {
-    LOG(WARNING) << "check-in field evaluation from " << device_id
-                 << " ignored: " << s;
+    // Any device may send one with every check-in: bounded logging.
+    LOG_EVERY_N(WARNING, 100) << "check-in field evaluation from "
+                              << device_id << " ignored: " << s;
   }
 }
 

@@ -87,7 +87,13 @@ absl::Status ResolveServerOptimizer(const cohort::v1::RoundConfig& c,
     case cohort::v1::RoundConfig::FEDADAM: s.kind = Kind::kFedAdam; break;
     case cohort::v1::RoundConfig::FEDYOGI: s.kind = Kind::kFedYogi; break;
     case cohort::v1::RoundConfig::FEDADAGRAD: s.kind = Kind::kFedAdagrad; break;
-    default: s.kind = Kind::kFedAvg; break;
+    case cohort::v1::RoundConfig::FEDAVG:
+    case cohort::v1::RoundConfig::SERVER_OPTIMIZER_DEFAULT:
+      s.kind = Kind::kFedAvg;
+      break;
+    default:
+      return Bad("round.server_optimizer",
+                 absl::StrCat("unknown value ", c.server_optimizer()));
   }
   const bool adaptive = s.kind != Kind::kFedAvg;
   if (!(c.server_momentum() >= 0 && c.server_momentum() < 1)) {

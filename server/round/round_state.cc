@@ -169,9 +169,9 @@ absl::StatusOr<cohort::v1::Weights> MeanDelta(
 // sum is malformed) without any. The update is committed either way.
 std::optional<secagg::FieldMean> FieldOfSum(
     int64_t round_id, const secagg::UpdateEncoding& encoding,
-    const secagg::DecodedUpdateSum& sum) {
-  auto mean =
-      secagg::FieldMeanOfSum(encoding.field, sum.field_sum, encoding.loss_cap);
+    const secagg::DecodedUpdateSum& sum, int64_t contributors) {
+  auto mean = secagg::FieldMeanOfSum(encoding.field, sum.field_sum,
+                                     encoding.loss_cap, contributors);
   if (!mean.ok()) {
     LOG(WARNING) << "round " << round_id
                  << ": field statistics in the secure sum ignored: "
@@ -271,7 +271,7 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
       .participants = s.contributors(),
       .mean_loss = sum->mean_loss,
       .clipped = sum->clipped_updates,
-      .field = FieldOfSum(ctx.round_id, s.encoding(), *sum),
+      .field = FieldOfSum(ctx.round_id, s.encoding(), *sum, s.contributors()),
   };
   s.SendAcks("input not in the secure sum");
   return std::make_unique<CommittingState>();

@@ -75,7 +75,7 @@ TEST(FieldEncodingTest, TheMeanOfASumCountsEachDeviceOnce) {
     const auto v = FieldValues(l, e, 4.0);
     for (size_t i = 0; i < v.size(); ++i) sum[i] += v[i];
   }
-  auto mean = FieldMeanOfSum(l, sum, 4.0);
+  auto mean = FieldMeanOfSum(l, sum, 4.0, /*max_devices=*/3);
   ASSERT_TRUE(mean.ok()) << mean.status();
   ASSERT_TRUE(mean->has_value());
   EXPECT_EQ((*mean)->devices, 2);
@@ -90,15 +90,33 @@ TEST(FieldEncodingTest, TheMeanOfASumCountsEachDeviceOnce) {
 TEST(FieldEncodingTest, MalformedSumsAreRefused) {
   const FieldLayout l = ImageFieldLayout();
   std::vector<double> sum(FieldLength(l), 0.0);
-  auto none = FieldMeanOfSum(l, sum, 4.0);
+  auto none = FieldMeanOfSum(l, sum, 4.0, 10);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  EXPECT_FALSE(FieldMeanOfSum(l, std::vector<double>(5, 0.0), 4.0).ok());
-  sum[0] = 1.5;
-  EXPECT_FALSE(FieldMeanOfSum(l, sum, 4.0).ok());
-  sum[0] = 2;
-  sum[7] = -0.25;
-  EXPECT_FALSE(FieldMeanOfSum(l, sum, 4.0).ok());
+  EXPECT_FALSE(FieldMeanOfSum(l, std::vector<double>(5, 0.0), 4.0, 10).ok());
+  // Two honest devices.
+  const auto a = ImageEvaluation(3, 0.9, 1, 0.2);
+  const auto b = ImageEvaluation(3, 0.5, 4, 0.6);
+  for (const auto* e : {&a, &b}) {
+    const auto v = FieldValues(l, e, 4.0);
+    for (size_t i = 0; i < v.size(); ++i) sum[i] += v[i];
+  }
+  EXPECT_TRUE(FieldMeanOfSum(l, sum, 4.0, 10).ok());
+  // One device cannot claim to be many: at most the inputs summed.
+  EXPECT_FALSE(FieldMeanOfSum(l, sum, 4.0, /*max_devices=*/1).ok());
+  // An honest count is exact: nothing but whole numbers passes.
+  std::vector<double> bad = sum;
+  bad[0] = 1.5;
+  EXPECT_FALSE(FieldMeanOfSum(l, bad, 4.0, 10).ok());
+  bad[0] = 2 + 1e-9;
+  EXPECT_FALSE(FieldMeanOfSum(l, bad, 4.0, 10).ok());
+  bad = sum;
+  bad[7] = -0.25;
+  EXPECT_FALSE(FieldMeanOfSum(l, bad, 4.0, 10).ok());
+  // Shares that add up to nothing cannot be a mean of summaries.
+  bad = sum;
+  for (int c = 0; c < l.classes; ++c) bad[3 + c] = 0;
+  EXPECT_FALSE(FieldMeanOfSum(l, bad, 4.0, 10).ok());
 }
 
 // Through the fixed-point encoding and a modular sum, the field sum comes
@@ -141,7 +159,7 @@ TEST(FieldEncodingTest, SurvivesTheSecureEncoding) {
   EXPECT_EQ(decoded->field_sum[0], n);
   EXPECT_NEAR(decoded->mean_loss, 0.5, 1e-3);
   // The decoded mean is a valid summary despite the rounding.
-  auto mean = FieldMeanOfSum(e->field, decoded->field_sum, e->loss_cap);
+  auto mean = FieldMeanOfSum(e->field, decoded->field_sum, e->loss_cap, n);
   ASSERT_TRUE(mean.ok()) << mean.status();
   ASSERT_TRUE(mean->has_value());
   EXPECT_EQ((*mean)->devices, n);

@@ -1,5 +1,7 @@
 #include "server/aggregation/server_optimizer.h"
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "common/model/weights_util.h"
@@ -147,6 +149,19 @@ TEST(ServerOptimizerTest, RestoredStateResumesBitIdentically) {
     EXPECT_NE(a->weights.SerializeAsString(), c->weights.SerializeAsString())
         << OptimizerName(kind);
   }
+}
+
+// A delta whose square overflows float saturates v instead of storing an
+// inf that a restart would refuse; the step it gives stays finite.
+TEST(ServerOptimizerTest, AHugeDeltaSaturatesTheSecondMoment) {
+  ServerOptimizer opt(Adaptive(Kind::kFedAdagrad));
+  auto step = opt.Step(W({0}), W({3e38f}));
+  ASSERT_TRUE(step.ok());
+  const float v = model::FloatView(step->state.second_moment().tensors(0))[0];
+  EXPECT_EQ(v, std::numeric_limits<float>::max());
+  EXPECT_TRUE(std::isfinite(At(step->weights, 0)));
+  ServerOptimizer restarted(Adaptive(Kind::kFedAdagrad));
+  EXPECT_TRUE(restarted.Restore(step->state, W({0})).ok());
 }
 
 TEST(ServerOptimizerTest, RestoreRefusesStateThatDoesNotFit) {

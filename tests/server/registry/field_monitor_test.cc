@@ -1,5 +1,6 @@
 #include "server/registry/field_monitor.h"
 
+#include <cstdint>
 #include <limits>
 
 #include "gtest/gtest.h"
@@ -136,6 +137,15 @@ TEST(FieldMonitorTest, ASecureSumCountsAsItsDevices) {
   EXPECT_FALSE(m.RecordSum(4, 18, secagg::FieldMean{}).ok());
   sum.summary.mutable_confidence_fraction()->RemoveLast();
   EXPECT_FALSE(m.RecordSum(4, 18, sum).ok());
+}
+
+TEST(FieldMonitorTest, ExampleCountsAreBounded) {
+  FieldMonitor m(1, 0.05);
+  EXPECT_FALSE(m.Record("a", 1, Eval(1, 0.5, 0.5, FieldMonitor::kMaxExamples + 1))
+                   .ok());
+  EXPECT_FALSE(m.Record("b", 1, Eval(1, 0.5, 0.5, INT64_MAX)).ok());
+  EXPECT_TRUE(m.Record("c", 1, Eval(1, 0.5, 0.5, FieldMonitor::kMaxExamples)).ok());
+  EXPECT_EQ(m.StatsOf(1)->examples, FieldMonitor::kMaxExamples);
 }
 
 TEST(FieldMonitorTest, AMalformedSummaryIsRefusedWhole) {
