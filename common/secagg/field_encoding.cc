@@ -53,11 +53,6 @@ absl::Status CheckFeatures(const cohort::v1::FieldSummary& s, int features) {
   return absl::OkStatus();
 }
 
-void AppendAll(const google::protobuf::RepeatedField<double>& v,
-               std::vector<double>& out) {
-  out.insert(out.end(), v.begin(), v.end());
-}
-
 // The next `n` values of `sum` from `*at`, each divided by `devices` and
 // clamped to [0, 1] (rounding may leave a mean a hair outside).
 void TakeMeans(absl::Span<const double> sum, size_t* at, int n, double devices,
@@ -82,6 +77,17 @@ FieldLayout ImageFieldLayout() {
   constexpr int kPatches = kImageSide / kImagePatch;
   return FieldLayout{
       .classes = 10, .confidence_bins = 10, .features = kPatches * kPatches};
+}
+
+std::vector<double> SummaryValues(const cohort::v1::FieldSummary& s) {
+  std::vector<double> out;
+  out.reserve(s.prediction_fraction_size() + s.confidence_fraction_size() +
+              s.feature_mean_size() + s.feature_mean_square_size());
+  for (const auto* part : {&s.prediction_fraction(), &s.confidence_fraction(),
+                           &s.feature_mean(), &s.feature_mean_square()}) {
+    out.insert(out.end(), part->begin(), part->end());
+  }
+  return out;
 }
 
 int64_t FieldLength(const FieldLayout& l) {
@@ -132,10 +138,8 @@ std::vector<double> FieldValues(const FieldLayout& layout,
     out.push_back(1.0);
     out.push_back(e->accuracy());
     out.push_back(std::min(e->loss(), loss_cap) / loss_cap);
-    AppendAll(e->summary().prediction_fraction(), out);
-    AppendAll(e->summary().confidence_fraction(), out);
-    AppendAll(e->summary().feature_mean(), out);
-    AppendAll(e->summary().feature_mean_square(), out);
+    const std::vector<double> summary = SummaryValues(e->summary());
+    out.insert(out.end(), summary.begin(), summary.end());
   }
   out.resize(length, 0.0);
   return out;

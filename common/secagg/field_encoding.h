@@ -41,6 +41,11 @@ inline constexpr int kImageSide = 28;
 inline constexpr int kImagePatch = 4;
 FieldLayout ImageFieldLayout();
 
+// The values of `summary` in the order every flat form uses (FieldValues,
+// the field monitor's entries): prediction_fraction, confidence_fraction,
+// feature_mean, feature_mean_square.
+std::vector<double> SummaryValues(const cohort::v1::FieldSummary& summary);
+
 // Values of one device under `layout`; 0 when the layout is disabled.
 int64_t FieldLength(const FieldLayout& layout);
 

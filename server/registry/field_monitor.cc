@@ -34,17 +34,6 @@ std::vector<double> Take(const SummaryMeans& m, size_t* at, int n) {
   return out;
 }
 
-std::vector<double> Concatenated(const cohort::v1::FieldSummary& s) {
-  std::vector<double> out;
-  out.reserve(s.prediction_fraction_size() + s.confidence_fraction_size() +
-              2 * s.feature_mean_size());
-  for (const auto* part : {&s.prediction_fraction(), &s.confidence_fraction(),
-                           &s.feature_mean(), &s.feature_mean_square()}) {
-    out.insert(out.end(), part->begin(), part->end());
-  }
-  return out;
-}
-
 double TotalVariation(const std::vector<double>& a,
                       const std::vector<double>& b) {
   double d = 0;
@@ -85,7 +74,7 @@ absl::Status FieldMonitor::Record(
         !s.ok()) {
       return s;
     }
-    entry.summary = Concatenated(e.summary());
+    entry.summary = secagg::SummaryValues(e.summary());
   }
   return Put(served_version, absl::StrCat("device ", device_id),
              std::move(entry));
@@ -104,7 +93,7 @@ absl::Status FieldMonitor::RecordSum(int64_t version, int64_t round_id,
              Entry{.devices = mean.devices,
                    .accuracy = mean.accuracy,
                    .loss = mean.loss,
-                   .summary = Concatenated(mean.summary)});
+                   .summary = secagg::SummaryValues(mean.summary)});
 }
 
 absl::Status FieldMonitor::Put(int64_t version, const std::string& key,

@@ -109,8 +109,8 @@ class FieldMonitor {
     int64_t examples = 0;
     double accuracy = 0;  // means over the entry's devices
     double loss = 0;
-    // The summary means, concatenated as in secagg::FieldValues (prediction,
-    // confidence, feature mean, feature mean square); empty without one.
+    // The summary means as secagg::SummaryValues lays them out; empty
+    // without one.
     std::vector<double> summary;
   };
   absl::Status Put(int64_t version, const std::string& key, Entry entry);
