@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "common/base/command_line.h"
 #include "common/base/logging.h"
+#include "common/base/malloc_tuning.h"
 #include "google/protobuf/text_format.h"
 #include "sim/output/plots.h"
 #include "sim/output/progress_display.h"
@@ -134,6 +135,7 @@ int WriteResults(const Simulator& sim, const RunDirectory& run,
 }  // namespace
 
 int main(int argc, char** argv) {
+  cohort::base::RetainFreedMemory();
   cohort::base::ParseCommandLine(
       argc, argv,
       "Federated learning simulator.\n  cohort-sim --config=scenario.textproto");

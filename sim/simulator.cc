@@ -233,6 +233,9 @@ void Simulator::StartTraining(const RoundAttempt& a) {
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
   job.plan = a.assignment.plan();
   job.round_id = a.round_id;
+  // Under SecAgg+ the update encoding clips and counts (secure_update.h).
+  job.clip_norm =
+      a.assignment.secure_aggregation() ? 0.0 : a.assignment.clip_norm();
   job.evaluate = a.assignment.evaluate_before_training();
   job.release = highest_release_;
   job.poisoned_round = poison_.round == committed_ + 1;
@@ -264,7 +267,10 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
                           MixKey(config_.seed(), kTrainStream,
                                  static_cast<uint64_t>(id)), job.round_id)));
   update.field_evaluation = std::move(field);
+  // A poisoning client does not clip its own update; the coordinator does.
+  double clip_norm = job.clip_norm;
   if (job.poisoned_round && Poisons(id)) {
+    clip_norm = 0.0;
     for (auto& t : *update.delta.mutable_tensors()) {
       std::vector<float> v(model::FloatView(t).begin(),
                            model::FloatView(t).end());
@@ -272,7 +278,7 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
       model::SetFloatData(v, &t);
     }
   }
-  return client::MakeReport(job.round_id, std::move(update));
+  return client::MakeReport(job.round_id, clip_norm, std::move(update));
 }
 
 bool Simulator::Poisons(int64_t id) const {

@@ -385,7 +385,8 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
   }
   const int64_t examples = update.num_examples;
   const double loss = update.train_loss;
-  auto ack = session.Report(MakeReport(round, std::move(update)));
+  auto ack = session.Report(
+      MakeReport(round, assignment.clip_norm(), std::move(update)));
   if (!ack.ok()) {
     if (ack.status().code() == absl::StatusCode::kFailedPrecondition) {
       // The round moved on or dropped this device: check in again.

@@ -38,6 +38,7 @@ absl::StatusOr<LocalUpdate> LocalTrainer::TrainOn(
   options.momentum = plan.momentum();
   options.seed = seed;
   options.qat = plan.qat() == cohort::v1::TrainingPlan::QAT_ON;
+  options.proximal_mu = plan.proximal_mu();
   if (deadline != absl::InfiniteFuture() || should_stop) {
     options.should_stop = [deadline, should_stop] {
       return absl::Now() >= deadline || (should_stop && should_stop());

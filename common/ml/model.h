@@ -32,6 +32,10 @@ struct TrainOptions {
   // the model and are used by Int8Model. Off by default here; the training
   // plan decides (see docs/DECISIONS.md, "Edge-ready models").
   bool qat = false;
+  // FedProx's proximal coefficient mu (Li et al. 2020): each step adds
+  // mu * (w - w_start) to the gradient of every parameter, w_start being
+  // the weights training began from. 0: plain SGD. Finite and >= 0.
+  float proximal_mu = 0.0f;
   // Polled before each batch; once it returns true, training stops and
   // TrainResult.stopped is set (a device past its report deadline). Empty:
   // never stops early.

@@ -21,6 +21,31 @@ void Shuffle(std::vector<int64_t>& order, base::Random& random) {
   }
 }
 
+// FedProx: the proximal term's gradient mu * (w - w_start), added to each
+// parameter's gradient in place.
+class ProximalTerm {
+ public:
+  ProximalTerm(const std::vector<torch::Tensor>& parameters, float mu)
+      : mu_(mu) {
+    if (mu_ == 0.0f) return;
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& p : parameters) start_.push_back(p.detach().clone());
+  }
+  void AddToGradients(const std::vector<torch::Tensor>& parameters) const {
+    if (mu_ == 0.0f) return;
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      torch::Tensor grad = parameters[i].mutable_grad();
+      if (!grad.defined()) continue;
+      grad.add_(parameters[i] - start_[i], mu_);
+    }
+  }
+
+ private:
+  const float mu_;
+  std::vector<torch::Tensor> start_;
+};
+
 }  // namespace
 
 absl::Status ValidateOptions(const TrainOptions& options) {
@@ -38,15 +63,21 @@ absl::Status ValidateOptions(const TrainOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("momentum must be in [0, 1), got ", options.momentum));
   }
+  if (!(options.proximal_mu >= 0.0f) || !std::isfinite(options.proximal_mu)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "proximal_mu must be finite and >= 0, got ", options.proximal_mu));
+  }
   return absl::OkStatus();
 }
 
 TrainResult TrainLoop(Network& network, const at::Tensor& images,
                       const TrainOptions& options, const BatchLoss& loss_fn) {
   const int64_t n = images.size(0);
-  torch::optim::SGD optimizer(network.parameters(),
+  const std::vector<torch::Tensor> parameters = network.parameters();
+  torch::optim::SGD optimizer(parameters,
                               torch::optim::SGDOptions(options.learning_rate)
                                   .momentum(options.momentum));
+  const ProximalTerm proximal(parameters, options.proximal_mu);
   network.set_quant_mode(options.qat ? QuantMode::kFakeQuant
                                      : QuantMode::kOff);
   network.train();
@@ -76,6 +107,7 @@ TrainResult TrainLoop(Network& network, const at::Tensor& images,
       torch::Tensor loss =
           loss_fn(network.Forward(images.index_select(0, index)), index);
       loss.backward();
+      proximal.AddToGradients(parameters);
       optimizer.step();
       network.ApplyMasks();
       loss_sum += loss.item<double>() * static_cast<double>(size);

@@ -107,6 +107,28 @@ absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
   return out;
 }
 
+double L2Norm(const cohort::v1::Weights& weights) {
+  double sum = 0.0;
+  for (const auto& t : weights.tensors()) {
+    for (float v : FloatView(t)) sum += static_cast<double>(v) * v;
+  }
+  return std::sqrt(sum);
+}
+
+bool ClipToNorm(cohort::v1::Weights* weights, double clip_norm) {
+  const double norm = L2Norm(*weights);
+  if (!(norm > clip_norm)) return false;
+  const double factor = clip_norm / norm;
+  std::vector<float> scaled;
+  for (auto& t : *weights->mutable_tensors()) {
+    auto values = FloatView(t);
+    scaled.assign(values.begin(), values.end());
+    for (float& v : scaled) v = static_cast<float>(v * factor);
+    SetFloatData(scaled, &t);
+  }
+  return true;
+}
+
 std::string SerializeWeights(const cohort::v1::Weights& weights) {
   std::string out;
   {

@@ -32,6 +32,17 @@ void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor);
 absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
                                              const cohort::v1::Weights& b);
 
+// The L2 norm of all of `weights`' FLOAT32 values together, in double
+// precision. The caller has validated them (finite, as ValidateDelta).
+double L2Norm(const cohort::v1::Weights& weights);
+
+// Update clipping: scales `weights` by clip_norm / L2Norm(weights) when the
+// norm exceeds clip_norm (> 0), so its norm becomes at most clip_norm (up
+// to float rounding). Returns whether it scaled. Values must be finite:
+// clipping must never turn a non-finite update into a valid one, so callers
+// refuse those first (ValidateDelta).
+bool ClipToNorm(cohort::v1::Weights* weights, double clip_norm);
+
 // Deterministic serialization of a Weights message (what is hashed, stored
 // and streamed to devices).
 std::string SerializeWeights(const cohort::v1::Weights& weights);

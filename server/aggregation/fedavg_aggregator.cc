@@ -6,11 +6,11 @@
 
 namespace cohort::server {
 
-FedAvgAggregator::FedAvgAggregator(const cohort::v1::Weights& model) {
-  sums_.reserve(model.tensors_size());
-  for (const auto& t : model.tensors()) {
-    sums_.emplace_back(static_cast<size_t>(model::ElementCount(t)), 0.0);
-  }
+FedAvgAggregator::FedAvgAggregator(const cohort::v1::Weights& model)
+    : sizes_(TensorSizes(model)) {
+  size_t total = 0;
+  for (size_t n : sizes_) total += n;
+  sum_.assign(total, 0.0);
 }
 
 absl::Status FedAvgAggregator::Accumulate(const cohort::v1::Weights& delta,
@@ -19,21 +19,11 @@ absl::Status FedAvgAggregator::Accumulate(const cohort::v1::Weights& delta,
     return absl::InvalidArgumentError(
         absl::StrCat("num_examples must be > 0, got ", num_examples));
   }
-  if (delta.tensors_size() != static_cast<int>(sums_.size())) {
-    return absl::InvalidArgumentError("update layout differs from the model");
-  }
-  for (size_t i = 0; i < sums_.size(); ++i) {
-    auto values = model::FloatView(delta.tensors(static_cast<int>(i)));
-    if (values.size() != sums_[i].size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor ", i, " size differs from the model"));
-    }
-  }
+  COHORT_RETURN_IF_ERROR(CheckLayout(delta, sizes_));
   const double w = static_cast<double>(num_examples);
-  for (size_t i = 0; i < sums_.size(); ++i) {
-    auto values = model::FloatView(delta.tensors(static_cast<int>(i)));
-    std::vector<double>& sum = sums_[i];
-    for (size_t j = 0; j < sum.size(); ++j) sum[j] += w * values[j];
+  size_t at = 0;
+  for (const auto& t : delta.tensors()) {
+    for (float v : model::FloatView(t)) sum_[at++] += w * v;
   }
   ++num_clients_;
   total_examples_ += num_examples;
@@ -45,20 +35,9 @@ absl::StatusOr<cohort::v1::Weights> FedAvgAggregator::MeanDelta(
   if (total_examples_ == 0) {
     return absl::FailedPreconditionError("no updates were aggregated");
   }
-  if (model.tensors_size() != static_cast<int>(sums_.size())) {
-    return absl::InvalidArgumentError("model layout changed during the round");
-  }
-  cohort::v1::Weights out = model;
   const double inv = 1.0 / static_cast<double>(total_examples_);
-  std::vector<float> buffer;
-  for (size_t i = 0; i < sums_.size(); ++i) {
-    buffer.resize(sums_[i].size());
-    for (size_t j = 0; j < buffer.size(); ++j) {
-      buffer[j] = static_cast<float>(sums_[i][j] * inv);
-    }
-    model::SetFloatData(buffer, out.mutable_tensors(static_cast<int>(i)));
-  }
-  return out;
+  for (double& v : sum_) v *= inv;
+  return WithValues(model, sum_);
 }
 
 }  // namespace cohort::server

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "cohort/v1/model.pb.h"
+#include "server/aggregation/update_aggregator.h"
 
 namespace cohort::server {
 
@@ -14,30 +15,25 @@ namespace cohort::server {
 // clients. Accumulation order does not change the result beyond double
 // rounding.
 //
-// Not thread-safe. The owner feeds validated deltas (model::ValidateDelta)
-// with Accumulate() and consumes the aggregator once with MeanDelta(); the
-// ServerOptimizer turns that into new weights.
-class FedAvgAggregator {
+// MeanDelta() is sum_i n_i delta_i / sum_i n_i, n_i being num_examples.
+class FedAvgAggregator final : public UpdateAggregator {
  public:
   // `model` fixes the layout every delta must have.
   explicit FedAvgAggregator(const cohort::v1::Weights& model);
 
-  // Adds num_examples * delta. INVALID_ARGUMENT if num_examples <= 0 or the
-  // delta's layout differs from the model's (callers validate first; this is
-  // the last line of defence).
   absl::Status Accumulate(const cohort::v1::Weights& delta,
-                          int64_t num_examples);
+                          int64_t num_examples) override;
 
-  int64_t num_clients() const { return num_clients_; }
-  int64_t total_examples() const { return total_examples_; }
+  int64_t num_clients() const override { return num_clients_; }
+  int64_t total_examples() const override { return total_examples_; }
 
-  // Returns the example-weighted mean delta, laid out like `model`.
-  // FAILED_PRECONDITION if nothing was accumulated.
   absl::StatusOr<cohort::v1::Weights> MeanDelta(
-      const cohort::v1::Weights& model) &&;
+      const cohort::v1::Weights& model) && override;
 
  private:
-  std::vector<std::vector<double>> sums_;
+  std::vector<size_t> sizes_;
+  // sum_i n_i delta_i, the tensors laid end to end.
+  std::vector<double> sum_;
   int64_t num_clients_ = 0;
   int64_t total_examples_ = 0;
 };

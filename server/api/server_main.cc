@@ -12,6 +12,7 @@
 #include "common/base/command_line.h"
 #include "common/base/exit_code.h"
 #include "common/base/logging.h"
+#include "common/base/malloc_tuning.h"
 #include "common/base/service_notify.h"
 #include "common/base/signals.h"
 #include "common/base/textproto.h"
@@ -25,6 +26,7 @@ ABSL_FLAG(std::string, postgres_dsn, "",
           "Overrides the store: PostgreSQL at this DSN.");
 
 int main(int argc, char** argv) {
+  cohort::base::RetainFreedMemory();
   cohort::base::ParseCommandLine(
       argc, argv,
       "Federated learning coordinator.\n  cohort-server --config=server.textproto");

@@ -22,6 +22,7 @@ RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
       task_model_(task_model),
       clock_(clock),
       optimizer_(options.server_optimizer),
+      clip_(options.clipping),
       registry_(registry),
       gate_max_accuracy_drop_(options.gate_max_accuracy_drop) {}
 
@@ -40,6 +41,9 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
     const RoundResult& result) {
   COHORT_ASSIGN_OR_RETURN(ServerOptimizer::StepResult step,
                           ApplyOptimizer(result));
+  if (clip_.adaptive()) {
+    step.state.set_clip_norm(clip_.Next(result.clipped_fraction()));
+  }
   COHORT_ASSIGN_OR_RETURN(auto model,
                           BuildVersion(result, std::move(step.weights)));
   COHORT_ASSIGN_OR_RETURN(std::optional<std::string> hold,
@@ -50,6 +54,8 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
   // The state advances only once the version is durable, with it: after a
   // failed write the optimizer is as it was, so a retry computes the same
   // step, and a restart resumes from the stored state.
+  // Next() keeps the bound in range, so Set cannot fail here.
+  clip_.Set(step.state.clip_norm()).IgnoreError();
   optimizer_.Accept(std::move(step));
   return Released(std::move(model), result.parent->version,
                   absl::StrCat("round ", result.round_id, " committed"));
@@ -138,7 +144,10 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::RollBack(
   COHORT_ASSIGN_OR_RETURN(
       auto model, Publish(version, /*round_id=*/0, source.architecture,
                           source.weights, std::move(metrics), int8_artifacts_));
-  COHORT_RETURN_IF_ERROR(Persist(*model, parent));
+  // The clip bound follows the update norms, not the weights: it stays.
+  cohort::v1::ServerOptimizerState clip_only;
+  if (clip_.adaptive()) clip_only.set_clip_norm(clip_.current());
+  COHORT_RETURN_IF_ERROR(Persist(*model, parent, &clip_only));
   // Momentum belonged to the weights rolled away from.
   optimizer_.Reset();
   return Released(std::move(model), parent,
@@ -180,9 +189,15 @@ absl::Status RoundCommitter::RestoreOptimizer(
   cohort::v1::ServerOptimizerState state;
   if (!state.ParseFromString(record.optimizer_state)) {
     optimizer_.Reset();
+    clip_.Reset();
     return absl::DataLossError(
         absl::StrCat("the server optimizer state stored with version ",
                      record.version, " does not parse"));
+  }
+  if (absl::Status s = clip_.Set(state.clip_norm()); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the adaptive clip bound stored with version ", record.version, ": ",
+        s.message()));
   }
   absl::Status s = optimizer_.Restore(state, weights);
   if (!s.ok()) {
@@ -197,7 +212,8 @@ absl::Status RoundCommitter::Persist(
     const cohort::v1::ServerOptimizerState* state) {
   ModelVersionRecord record = MakeRecord(model, parent);
   if (state != nullptr && (state->first_moment().tensors_size() > 0 ||
-                           state->second_moment().tensors_size() > 0)) {
+                           state->second_moment().tensors_size() > 0 ||
+                           state->clip_norm() != 0)) {
     record.optimizer_state = state->SerializeAsString();
   }
   absl::Status s = store_->CommitVersion(record);

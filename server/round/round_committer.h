@@ -47,8 +47,8 @@ namespace cohort::server {
 // its mutex.
 class RoundCommitter {
  public:
-  // Reads task, int8_artifacts, server_optimizer
-  // from `options`.
+  // Reads task, int8_artifacts, server_optimizer, clipping and
+  // gate_max_accuracy_drop from `options`.
   RoundCommitter(const RoundOptions& options, Store* store,
                  TaskModel* task_model, base::Clock* clock,
                  ReleaseRegistry* registry = nullptr);
@@ -62,8 +62,15 @@ class RoundCommitter {
   // one of another optimizer starts fresh. DATA_LOSS, naming the version,
   // for a state that does not parse or does not fit the weights; the
   // optimizer is then reset.
+  // The adaptive clip bound is resumed from the same state
+  // (ServerOptimizerState.clip_norm); a stored bound outside the configured
+  // range is DATA_LOSS too, and the bound starts over.
   absl::Status RestoreOptimizer(const ModelVersionRecord& record,
                                 const cohort::v1::Weights& weights);
+
+  // The L2 bound for rounds that train from the current version: fixed, or
+  // adapted by every commit (ClipBound) and stored with the version.
+  double clip_norm() const { return clip_.current(); }
 
   // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),
   // evaluates and persists it. Errors from the TaskModel and the Store are
@@ -161,6 +168,7 @@ class RoundCommitter {
   TaskModel* const task_model_;
   base::Clock* const clock_;
   ServerOptimizer optimizer_;
+  ClipBound clip_;
   ReleaseRegistry* const registry_;
   const std::optional<double> gate_max_accuracy_drop_;
   // The highest version number stored; 0: ask the store.

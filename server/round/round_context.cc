@@ -27,6 +27,7 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   a.set_report_deadline_unix_ms(absl::ToUnixMillis(ctx.report_deadline));
   a.set_secure_aggregation(ctx.options->secagg.enabled);
   a.set_evaluate_before_training(ctx.options->field_min_reports > 0);
+  a.set_clip_norm(ctx.clip_norm);
   return a;
 }
 
@@ -59,6 +60,22 @@ absl::Status CheckAssigned(const RoundContext& ctx, const std::string& device_id
         absl::StrCat("device '", device_id, "' already reported"));
   }
   return absl::OkStatus();
+}
+
+// Accumulates the validated report's delta, clipped to ctx.clip_norm. An
+// honest device's clipped delta may exceed the bound by float rounding; only
+// a longer one is clipped (a copy) and counted here.
+absl::Status AccumulateClipped(RoundContext& ctx,
+                               const cohort::v1::Report& report,
+                               bool* clipped) {
+  constexpr double kRounding = 1e-5;
+  if (!(model::L2Norm(report.delta()) > ctx.clip_norm * (1 + kRounding))) {
+    return ctx.aggregator->Accumulate(report.delta(), report.num_examples());
+  }
+  cohort::v1::Weights delta = report.delta();
+  model::ClipToNorm(&delta, ctx.clip_norm);
+  *clipped = true;
+  return ctx.aggregator->Accumulate(delta, report.num_examples());
 }
 
 }  // namespace
@@ -102,13 +119,15 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
   if (valid.ok() && !std::isfinite(report.train_loss())) {
     valid = absl::InvalidArgumentError("train_loss is not finite");
   }
+  bool clipped = report.clipped();
   if (valid.ok()) {
-    valid = ctx.aggregator->Accumulate(report.delta(), report.num_examples());
+    valid = AccumulateClipped(ctx, report, &clipped);
   }
   if (!valid.ok()) {
     DropDevice(ctx, device_id, &DropCounts::malformed);
     return valid;
   }
+  ctx.clipped += clipped ? 1 : 0;
   ctx.reported.insert(device_id);
   ctx.loss_sum += report.train_loss() * report.num_examples();
   cohort::v1::Ack ack;
@@ -130,7 +149,7 @@ absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx) {
       .examples = examples,
       .participants = static_cast<int64_t>(ctx.reported.size()),
       .mean_loss = ctx.loss_sum / static_cast<double>(examples),
-      .clipped = std::nullopt,
+      .clipped = ctx.clipped,
       .field = std::nullopt,
   };
 }

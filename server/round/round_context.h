@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/coordinator.pb.h"
-#include "server/aggregation/fedavg_aggregator.h"
+#include "server/aggregation/update_aggregator.h"
 #include "server/round/device_channel.h"
 #include "server/round/published_model.h"
 #include "server/round/round_metrics.h"
@@ -37,6 +37,8 @@ struct RoundContext {
   absl::Time started;
   absl::Time selection_deadline;
   absl::Time report_deadline;
+  // The L2 bound this round's updates are clipped to (ClipBound).
+  double clip_norm = 0.0;
 
   std::set<std::string> assigned;
   std::set<std::string> reported;
@@ -48,9 +50,12 @@ struct RoundContext {
   // Set by the state that abandons the round.
   std::optional<AbandonReason> abandon;
   // Plain rounds: the accepted reports, consumed by PlainResult.
-  std::unique_ptr<FedAvgAggregator> aggregator;
+  std::unique_ptr<UpdateAggregator> aggregator;
   // Example-weighted sum of the reported train losses.
   double loss_sum = 0.0;
+  // Plain rounds: accepted updates that were clipped, by the device or
+  // here.
+  int64_t clipped = 0;
 
   // Secure aggregation (options->secagg.enabled). `reported` holds the
   // devices that finished training; their streams wait here for the cohort.
@@ -83,7 +88,10 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);
 cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx, const char* cause,
                                   const std::string& reason);
 
-// Validates and aggregates one report. Return codes: ABORTED for a device not
+// Validates, clips and aggregates one report. A delta longer than
+// ctx.clip_norm (a device that did not clip) is scaled down to it here; a
+// delta that is not finite is refused first, so clipping never makes a bad
+// update valid. Return codes: ABORTED for a device not
 // assigned to this round, a wrong round id or a second report (the message is
 // ignored; the device should check in again); INVALID_ARGUMENT for a malformed
 // update or a num_examples outside [1, max_examples_per_report] (the device is

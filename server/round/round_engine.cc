@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
+#include "server/aggregation/fedavg_aggregator.h"
+#include "server/aggregation/robust_aggregator.h"
 
 namespace cohort::server {
 namespace {
@@ -52,6 +54,7 @@ absl::Status RoundEngine::Start() {
   COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
   absl::MutexLock lock(&mu_);
   model_ = std::move(model);
+  clip_norm_ = committer_.clip_norm();
   next_round_id_ = last_round + 1;
   OpenRoundLocked(clock_->Now());
   return absl::OkStatus();
@@ -65,7 +68,13 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
   ctx->started = now;
   ctx->selection_deadline = now + options_.selection_timeout;
   ctx->report_deadline = ctx->selection_deadline + options_.report_timeout;
-  ctx->aggregator = std::make_unique<FedAvgAggregator>(model_->weights);
+  ctx->clip_norm = clip_norm_;
+  if (options_.robust.has_value()) {
+    ctx->aggregator =
+        std::make_unique<RobustAggregator>(model_->weights, *options_.robust);
+  } else {
+    ctx->aggregator = std::make_unique<FedAvgAggregator>(model_->weights);
+  }
   ctx_ = std::move(ctx);
   state_ = std::make_unique<SelectingState>();
   VLOG(1) << "round " << ctx_->round_id << " open";
@@ -254,6 +263,7 @@ RoundSummary RoundEngine::AdoptLocked(
   AddFieldStatsLocked(summary, model_->version);
   previous_ = std::move(model_);
   model_ = std::move(model);
+  clip_norm_ = committer_.clip_norm();
   ++rounds_committed_;
   return summary;
 }

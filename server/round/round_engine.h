@@ -39,8 +39,10 @@ struct RoundSummary {
   // Devices the round lost: drops.lost().
   int64_t dropped = 0;
   DropCounts drops;
+  // The L2 bound the round's updates were clipped to.
+  double clip_norm = std::numeric_limits<double>::quiet_NaN();
   // Of the aggregated updates, the share that clipping changed; NaN when
-  // the round does not clip (plain aggregation).
+  // nothing was aggregated.
   double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
   int64_t total_examples = 0;
   double train_loss = 0.0;
@@ -265,6 +267,9 @@ class RoundEngine {
   std::unique_ptr<RoundContext> ctx_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const PublishedModel> model_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const PublishedModel> previous_ ABSL_GUARDED_BY(mu_);
+  // The committer's clip bound for rounds that train from model_, copied
+  // under mu_ by the driver thread whenever model_ changes with it.
+  double clip_norm_ ABSL_GUARDED_BY(mu_) = 0.0;
   int64_t next_round_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t rounds_committed_ ABSL_GUARDED_BY(mu_) = 0;
   // Null when field monitoring is off.

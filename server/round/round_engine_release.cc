@@ -28,6 +28,7 @@ constexpr char kFieldMonitorActor[] = "field-monitor";
 RoundOutcome RoundSummary::outcome_columns(int64_t abandoned_rounds) const {
   RoundOutcome o;
   o.drops = drops;
+  o.clip_norm = clip_norm;
   o.clipped_fraction = clipped_fraction;
   o.abandoned_rounds = abandoned_rounds;
   o.field_accuracy = field_accuracy;

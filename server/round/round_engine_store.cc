@@ -76,6 +76,7 @@ void RoundEngine::ReconcileWithStore() {
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
+  clip_norm_ = committer_.clip_norm();
 }
 
 absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(
@@ -123,6 +124,7 @@ RoundSummary RoundEngine::SummaryOf(const RoundContext& ctx) const {
   s.assigned = static_cast<int64_t>(ctx.assigned.size());
   s.drops = ctx.drops;
   s.dropped = ctx.drops.lost();
+  s.clip_norm = ctx.clip_norm;
   s.duration = clock_->Now() - ctx.started;
   return s;
 }

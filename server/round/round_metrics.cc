@@ -38,6 +38,8 @@ std::string FormatRoundOutcome(const RoundOutcome& o) {
   std::string out;
   absl::StrAppend(&out, o.drops.timeout, ",", o.drops.disconnect, ",",
                   o.drops.malformed, ",", o.drops.secagg, ",");
+  AppendFixed(&out, o.clip_norm, 6);
+  out += ',';
   AppendFixed(&out, o.clipped_fraction, 6);
   absl::StrAppend(&out, ",", o.abandoned_rounds, ",");
   AppendFixed(&out, o.field_accuracy, 6);

@@ -36,9 +36,10 @@ struct DropCounts {
 // What one metrics.csv row says about a round beyond its own file's columns.
 struct RoundOutcome {
   DropCounts drops;
+  // The round's L2 bound on each update (RoundConfig.clipping).
+  double clip_norm = std::numeric_limits<double>::quiet_NaN();
   // Aggregated updates whose L2 norm exceeded clip_norm, as a fraction of
-  // the aggregated updates. NaN for rounds that do not clip (plain
-  // aggregation has no clip norm).
+  // the aggregated updates. NaN when nothing was aggregated.
   double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
   // Rounds abandoned since the previous row; their reasons are logged.
   int64_t abandoned_rounds = 0;
@@ -64,7 +65,8 @@ struct RoundOutcome {
 //
 //   dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg
 //       DropCounts, integers;
-//   clipped_fraction   6 decimals, "nan" when the round does not clip;
+//   clip_norm          6 decimals, the round's L2 bound;
+//   clipped_fraction   6 decimals, "nan" when nothing was aggregated;
 //   abandoned_rounds   integer;
 //   field_accuracy     6 decimals, "nan" without field reports;
 //   field_reports      integer;
@@ -79,10 +81,10 @@ struct RoundOutcome {
 //   kHeader[] = "round,...," COHORT_ROUND_OUTCOME_COLUMNS;
 #define COHORT_ROUND_OUTCOME_COLUMNS                                     \
   "dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg," \
-  "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,"     \
-  "field_feature_drift,field_prediction_drift,release"
+  "clip_norm,clipped_fraction,abandoned_rounds,field_accuracy,"        \
+  "field_reports,field_feature_drift,field_prediction_drift,release"
 inline constexpr char kRoundOutcomeHeader[] = COHORT_ROUND_OUTCOME_COLUMNS;
-inline constexpr int kRoundOutcomeColumns = 11;
+inline constexpr int kRoundOutcomeColumns = 12;
 
 // The kRoundOutcomeHeader fields of `outcome`, comma-separated, no leading
 // or trailing comma. Locale-free (see AppendFixed).

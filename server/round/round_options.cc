@@ -143,11 +143,9 @@ absl::Status ResolveSecAggEncoding(
     o.secagg.bits_per_coordinate = sa.bits_per_coordinate();
   }
   if (sa.clip_norm() != 0) {
-    if (!(sa.clip_norm() > 0) || !std::isfinite(sa.clip_norm()) ||
-        sa.clip_norm() > 1e6) {
-      return Bad("round.secure_aggregation.clip_norm", "must be in (0, 1e6]");
-    }
-    o.secagg.clip_norm = sa.clip_norm();
+    return Bad("round.secure_aggregation.clip_norm",
+               "moved to round.clipping.clip_norm, which bounds plain rounds "
+               "too");
   }
   o.secagg.rotate = sa.rotate();
   o.secagg.example_cap = std::min<int64_t>(o.max_examples_per_report, 1000);
@@ -163,7 +161,7 @@ absl::Status ResolveSecAggEncoding(
 // The protocol fields of SecureAggregationConfig.
 absl::Status ResolveSecAggProtocol(
     const cohort::v1::SecureAggregationConfig& sa, RoundOptions& o) {
-  o.secagg.enabled = sa.enabled();
+  o.secagg.enabled = !sa.has_enabled() || sa.enabled();
   auto rate = [](double v) { return v >= 0 && v < 1; };
   if (sa.expected_dropout() != 0) {
     if (!rate(sa.expected_dropout())) {
@@ -201,7 +199,8 @@ absl::Status CheckSecureCohorts(const RoundOptions& o) {
                    ", but secure aggregation needs a cohort of at least 2 "
                    "devices (SecAgg+ masks cancel only between devices, and "
                    "the sum of one device is its update); set it to 2 or "
-                   "more, or disable round.secure_aggregation"));
+                   "more, or choose plain FedAvg with "
+                   "round.secure_aggregation { enabled: false }"));
   }
   auto params = secagg::ChooseParameters(o.min_reports, s.expected_dropout,
                                          s.corrupt_fraction);
@@ -212,13 +211,122 @@ absl::Status CheckSecureCohorts(const RoundOptions& o) {
                std::string(params.status().message()));
   }
   auto encoding = secagg::PlanUpdateEncoding(
-      s.bits_per_coordinate, s.clip_norm, s.rotate, /*rotation_seed=*/0,
+      s.bits_per_coordinate, o.clipping.clip_norm, s.rotate,
+      /*rotation_seed=*/0,
       s.example_cap, /*dimension=*/1, o.selection_target());
   if (!encoding.ok()) {
     return Bad("round.secure_aggregation",
                absl::StrCat("no update encoding for ", o.selection_target(),
                             " devices: ", encoding.status().message()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveAdaptiveClipping(const cohort::v1::AdaptiveClipping& a,
+                                     ClippingOptions& o) {
+  o.adaptive = true;
+  COHORT_RETURN_IF_ERROR(Fraction("round.clipping.adaptive.target_quantile",
+                                  a.target_quantile(), false,
+                                  &o.target_quantile));
+  COHORT_RETURN_IF_ERROR(Fraction("round.clipping.adaptive.learning_rate",
+                                  a.learning_rate(), true, &o.learning_rate));
+  if (a.min_clip_norm() != 0) o.min_clip_norm = a.min_clip_norm();
+  if (a.max_clip_norm() != 0) o.max_clip_norm = a.max_clip_norm();
+  if (!(o.min_clip_norm > 0 && o.min_clip_norm <= o.clip_norm)) {
+    return Bad("round.clipping.adaptive.min_clip_norm",
+               "must be in (0, clipping.clip_norm]");
+  }
+  if (!(o.max_clip_norm >= o.clip_norm && o.max_clip_norm <= 1e6)) {
+    return Bad("round.clipping.adaptive.max_clip_norm",
+               "must be in [clipping.clip_norm, 1e6]");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveClipping(const cohort::v1::ClippingConfig& c,
+                             RoundOptions& o) {
+  if (c.clip_norm() != 0) {
+    if (!(c.clip_norm() > 0 && c.clip_norm() <= 1e6)) {
+      return Bad("round.clipping.clip_norm", "must be in (0, 1e6]");
+    }
+    o.clipping.clip_norm = c.clip_norm();
+  }
+  if (!c.has_adaptive()) return absl::OkStatus();
+  return ResolveAdaptiveClipping(c.adaptive(), o.clipping);
+}
+
+// The Multi-Krum fields of RobustAggregationConfig.
+absl::Status ResolveKrum(const cohort::v1::RobustAggregationConfig& r,
+                         RoundOptions& o, RobustOptions& k) {
+  k.byzantine_devices = r.has_byzantine_devices() ? r.byzantine_devices()
+                                                  : o.goal_count / 10;
+  if (k.byzantine_devices < 0) {
+    return Bad("round.robust.byzantine_devices", "must be >= 0");
+  }
+  if (o.min_reports < 2 * k.byzantine_devices + 3) {
+    return Bad("round.robust.byzantine_devices",
+               absl::StrCat("is ", k.byzantine_devices,
+                            ", but Multi-Krum needs every round to have at "
+                            "least 2f + 3 = ",
+                            2 * k.byzantine_devices + 3,
+                            " updates: raise round.min_reports (",
+                            o.min_reports, ") or lower f"));
+  }
+  if (r.krum_selected() < 0) {
+    return Bad("round.robust.krum_selected", "must be >= 0 (0: n - f)");
+  }
+  k.krum_selected = r.krum_selected();
+  return absl::OkStatus();
+}
+
+// RoundConfig.aggregator and .robust. Each robust field is refused with an
+// aggregator that does not read it, and every robust aggregator with SecAgg+.
+absl::Status ResolveAggregator(const cohort::v1::RoundConfig& c,
+                               RoundOptions& o) {
+  using Rule = RobustOptions::Rule;
+  const cohort::v1::RobustAggregationConfig& r = c.robust();
+  RobustOptions k;
+  switch (c.aggregator()) {
+    case cohort::v1::RoundConfig::AGGREGATOR_DEFAULT:
+    case cohort::v1::RoundConfig::MEAN:
+      if (c.has_robust()) {
+        return Bad(r.trim_fraction() != 0       ? "round.robust.trim_fraction"
+                   : r.has_byzantine_devices() ? "round.robust.byzantine_devices"
+                   : r.krum_selected() != 0    ? "round.robust.krum_selected"
+                                               : "round.robust",
+                   "applies to a robust round.aggregator only");
+      }
+      return absl::OkStatus();
+    case cohort::v1::RoundConfig::TRIMMED_MEAN: k.rule = Rule::kTrimmedMean; break;
+    case cohort::v1::RoundConfig::MEDIAN: k.rule = Rule::kMedian; break;
+    case cohort::v1::RoundConfig::MULTI_KRUM: k.rule = Rule::kMultiKrum; break;
+    default:
+      return Bad("round.aggregator", absl::StrCat("unknown value ", c.aggregator()));
+  }
+  if (o.secagg.enabled) {
+    return Bad("round.aggregator",
+               absl::StrCat(RuleName(k.rule),
+                            " needs every update in the clear, and SecAgg+ "
+                            "reveals only their sum: set "
+                            "round.secure_aggregation { enabled: false }"));
+  }
+  if (k.rule != Rule::kTrimmedMean && r.trim_fraction() != 0) {
+    return Bad("round.robust.trim_fraction", "applies to TRIMMED_MEAN only");
+  }
+  if (k.rule != Rule::kMultiKrum &&
+      (r.has_byzantine_devices() || r.krum_selected() != 0)) {
+    return Bad(r.has_byzantine_devices() ? "round.robust.byzantine_devices"
+                                         : "round.robust.krum_selected",
+               "applies to MULTI_KRUM only");
+  }
+  if (r.trim_fraction() != 0) {
+    if (!(r.trim_fraction() > 0 && r.trim_fraction() < 0.5)) {
+      return Bad("round.robust.trim_fraction", "must be in (0, 0.5)");
+    }
+    k.trim_fraction = r.trim_fraction();
+  }
+  if (k.rule == Rule::kMultiKrum) COHORT_RETURN_IF_ERROR(ResolveKrum(r, o, k));
+  o.robust = k;
   return absl::OkStatus();
 }
 
@@ -243,6 +351,9 @@ absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
   }
   if (o.plan.momentum() < 0 || o.plan.momentum() >= 1) {
     return Bad("plan.momentum", "must be in [0, 1)");
+  }
+  if (!(o.plan.proximal_mu() >= 0) || !std::isfinite(o.plan.proximal_mu())) {
+    return Bad("plan.proximal_mu", "must be finite and >= 0");
   }
   return absl::OkStatus();
 }
@@ -282,8 +393,10 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   COHORT_RETURN_IF_ERROR(ResolveCounts(c, o));
   COHORT_RETURN_IF_ERROR(ResolveTimes(c, o));
   COHORT_RETURN_IF_ERROR(ResolveServerOptimizer(c, o));
+  COHORT_RETURN_IF_ERROR(ResolveClipping(c.clipping(), o));
   COHORT_RETURN_IF_ERROR(ResolveSecAggEncoding(c.secure_aggregation(), o));
   COHORT_RETURN_IF_ERROR(ResolveSecAggProtocol(c.secure_aggregation(), o));
+  COHORT_RETURN_IF_ERROR(ResolveAggregator(c, o));
   COHORT_RETURN_IF_ERROR(CheckSecureCohorts(o));
   o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
   COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "common/secagg/field_encoding.h"
+#include "server/aggregation/clip_bound.h"
+#include "server/aggregation/robust_aggregator.h"
 #include "server/aggregation/server_optimizer.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -13,11 +15,13 @@
 
 namespace cohort::server {
 
-// SecureAggregationConfig with defaults applied.
+// SecureAggregationConfig with defaults applied. The clip norm is the
+// round's (RoundOptions.clipping, ClipBound).
 struct SecAggOptions {
+  // On when the config leaves it unset (ResolveRoundOptions); off in a
+  // default-constructed value.
   bool enabled = false;
   int bits_per_coordinate = 16;
-  double clip_norm = 10.0;
   bool rotate = false;
   int64_t example_cap = 1000;
   double expected_dropout = 0.1;
@@ -43,6 +47,9 @@ struct RoundOptions {
   ServerOptimizerOptions server_optimizer;
   cohort::v1::TrainingPlan plan;
   SecAggOptions secagg;
+  ClippingOptions clipping;
+  // A robust aggregator (plain rounds only); nullopt: FedAvg's mean.
+  std::optional<RobustOptions> robust;
   // Devices download the int8 artifact (default) or fp32 weights.
   bool int8_artifacts = true;
   // GateConfig.max_accuracy_drop, as a fraction; unset: no gate.

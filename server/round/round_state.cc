@@ -202,7 +202,8 @@ std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return CommitPlain(ctx);
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
-  auto round = SecAggRound::Start(ctx.options->secagg, ctx.round_id,
+  auto round = SecAggRound::Start(ctx.options->secagg, ctx.clip_norm,
+                                  ctx.round_id,
                                   model::TotalElements(ctx.model->weights),
                                   ctx.ready_channels, now);
   if (!round.ok()) {

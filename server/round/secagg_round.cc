@@ -28,7 +28,8 @@ uint64_t PublicSeed(int64_t round_id, const std::vector<std::string>& devices,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
-    const SecAggOptions& options, int64_t round_id, int64_t dimension,
+    const SecAggOptions& options, double clip_norm, int64_t round_id,
+    int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
     absl::Time now) {
   std::shared_ptr<SecAggRound> r(new SecAggRound());
@@ -38,7 +39,7 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
     r->channels_.push_back(std::move(channel));
   }
   r->phase_timeout_ = options.phase_timeout;
-  COHORT_RETURN_IF_ERROR(r->Plan(options, round_id, dimension));
+  COHORT_RETURN_IF_ERROR(r->Plan(options, clip_norm, round_id, dimension));
   auto server = secagg::SecAggServer::Create(r->config_, r.get());
   if (!server.ok()) return server.status();
   r->server_ = *std::move(server);
@@ -55,7 +56,8 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
   return r;
 }
 
-absl::Status SecAggRound::Plan(const SecAggOptions& options, int64_t round_id,
+absl::Status SecAggRound::Plan(const SecAggOptions& options, double clip_norm,
+                               int64_t round_id,
                                int64_t dimension) {
   const int n = static_cast<int>(devices_.size());
   COHORT_ASSIGN_OR_RETURN(
@@ -70,7 +72,7 @@ absl::Status SecAggRound::Plan(const SecAggOptions& options, int64_t round_id,
   }
   COHORT_ASSIGN_OR_RETURN(
       encoding_, secagg::PlanUpdateEncoding(
-                     options.bits_per_coordinate, options.clip_norm,
+                     options.bits_per_coordinate, clip_norm,
                      options.rotate, PublicSeed(round_id, devices_, "rotation"),
                      options.example_cap, dimension, n));
   encoding_.field = options.field;

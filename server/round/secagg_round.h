@@ -37,8 +37,10 @@ class SecAggRound final : public secagg::ServerSender {
   // for fewer than 2 devices or an impossible encoding, FAILED_PRECONDITION
   // for an expected dropout no cohort can be planned for; then nothing was
   // sent. ResolveRoundOptions refuses configs that could get either.
+  // Devices clip their updates to `clip_norm`, the round's bound.
   static absl::StatusOr<std::shared_ptr<SecAggRound>> Start(
-      const SecAggOptions& options, int64_t round_id, int64_t dimension,
+      const SecAggOptions& options, double clip_norm, int64_t round_id,
+      int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
       absl::Time now);
 
@@ -85,7 +87,8 @@ class SecAggRound final : public secagg::ServerSender {
  private:
   SecAggRound() = default;
   // Fills config_ and encoding_ for the cohort in devices_.
-  absl::Status Plan(const SecAggOptions& options, int64_t round_id,
+  absl::Status Plan(const SecAggOptions& options, double clip_norm,
+                    int64_t round_id,
                     int64_t dimension);
   void SendBegins();
 

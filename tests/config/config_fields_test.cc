@@ -63,10 +63,17 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " tau=" << r.server_optimizer.tau
       << " plan={" << r.plan.ShortDebugString() << "}"
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
-      << s.bits_per_coordinate << "," << s.clip_norm << "," << s.rotate << ","
-      << s.example_cap << "," << s.expected_dropout << ","
+      << s.bits_per_coordinate << "," << s.rotate << "," << s.example_cap << "," << s.expected_dropout << ","
       << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}"
-      << " gate=" << r.gate_max_accuracy_drop.value_or(-1)
+      << " clip={" << r.clipping.clip_norm << "," << r.clipping.adaptive << ","
+      << r.clipping.target_quantile << "," << r.clipping.learning_rate << ","
+      << r.clipping.min_clip_norm << "," << r.clipping.max_clip_norm << "}";
+  if (r.robust.has_value()) {
+    out << " robust={" << static_cast<int>(r.robust->rule) << ","
+        << r.robust->trim_fraction << "," << r.robust->byzantine_devices << ","
+        << r.robust->krum_selected << "}";
+  }
+  out << " gate=" << r.gate_max_accuracy_drop.value_or(-1)
       << " field={" << r.field_min_reports << ","
       << r.field_max_accuracy_drop << "}";
 }
@@ -246,7 +253,10 @@ std::vector<Setter> CandidatesFor(const FieldDescriptor* f) {
       return Values<float>({0.5f, 1.5f, 2.0f, -1.0f}, &Reflection::SetFloat,
                            &Reflection::AddFloat);
     case FieldDescriptor::CPPTYPE_BOOL:
-      return Values<bool>({true}, &Reflection::SetBool, &Reflection::AddBool);
+      // false too: a field with presence (secure_aggregation.enabled) is
+      // read when it is set to false.
+      return Values<bool>({true, false}, &Reflection::SetBool,
+                          &Reflection::AddBool);
     case FieldDescriptor::CPPTYPE_STRING:
       return Values<std::string>({"x", "mlp"}, &Reflection::SetString,
                                  &Reflection::AddString);

@@ -111,7 +111,8 @@ TEST_F(SimCliTest, SecureRoundsWithPerPhaseDropoutsAreExactAndReproducible) {
   // The columns both metrics.csv files share: drops by cause and clipping.
   const std::string header = csv.substr(0, csv.find('\n'));
   EXPECT_NE(header.find(",dropped_timeout,dropped_disconnect,dropped_malformed,"
-                        "dropped_secagg,clipped_fraction,abandoned_rounds"),
+                        "dropped_secagg,clip_norm,clipped_fraction,"
+                        "abandoned_rounds"),
             std::string::npos)
       << header;
   // Secure rounds clip: no clipped_fraction is "nan" (field_accuracy is,

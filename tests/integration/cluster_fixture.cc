@@ -76,7 +76,10 @@ limits { %s }
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
       o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
-      o.store, o.task, o.goal, o.max_rounds, o.round_extra, data_dir_, dir_, name,
+      o.store, o.task, o.goal, o.max_rounds,
+      absl::StrCat(o.secure ? "" : "secure_aggregation { enabled: false } ",
+                   o.round_extra),
+      data_dir_, dir_, name,
       o.max_message_bytes, o.limits, o.extra);
   std::string path = absl::StrCat(dir_, "/", name, ".textproto");
   WriteText(path, config);

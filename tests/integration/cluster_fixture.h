@@ -33,6 +33,10 @@ class ClusterTest : public ::testing::Test {
     int64_t max_message_bytes = 0;
     std::string cert = "server";  // certificate name in the PKI dir
     std::string pki;              // default: dir_/pki
+    // SecAgg+, the coordinator's default. false (here): plain FedAvg, which
+    // most tests drive; a secure test sets it and its secure_aggregation
+    // fields in round_extra.
+    bool secure = false;
     std::string round_extra;      // more RoundConfig fields (textproto)
     std::string limits;           // ConnectionLimits fields (textproto)
     std::string extra;            // more ServerConfig fields (textproto)

@@ -87,6 +87,7 @@ TEST_F(FederatedTrainingTest, SecureAggregationAcrossAgentsImprovesAccuracy) {
   o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", dsn_, "\"");
   o.task = UniqueTask();
   o.max_rounds = 2;
+  o.secure = true;
   o.round_extra =
       "secure_aggregation { enabled: true bits_per_coordinate: 16 "
       "phase_timeout_ms: 30000 } "

@@ -139,7 +139,12 @@ TEST_F(SimConfigTest, SecureCohortsSecAggCannotServeAreRefusedNamingTheField) {
               "round.min_reports");
   ExpectNamed("round { secure_aggregation { enabled: true expected_dropout: 0.6 } }",
               "round.secure_aggregation.expected_dropout");
-  EXPECT_TRUE(Resolve("clients_per_round: 1").ok());  // plain: fine
+  // SecAgg+ is the default: a one-client round needs plain FedAvg, and the
+  // refusal says so.
+  ExpectNamed("clients_per_round: 1", "enabled: false");
+  EXPECT_TRUE(Resolve("clients_per_round: 1 round { secure_aggregation { "
+                      "enabled: false } }")
+                  .ok());
   EXPECT_TRUE(
       Resolve("clients_per_round: 2 round { secure_aggregation { enabled: true } }")
           .ok());
@@ -157,7 +162,7 @@ TEST_F(SimConfigTest, MissingDataSetIsNotFoundNamingTheField) {
 
 TEST_F(SimConfigTest, ShippedScenariosResolve) {
   for (const char* path : {"configs/sim/demo.textproto",
-                           "configs/sim/demo-secagg.textproto",
+                           "configs/sim/demo-plain.textproto",
                            "configs/sim/demo-fp32.textproto",
                            "configs/sim/label_shards.textproto",
                            "configs/sim/stragglers.textproto"}) {

@@ -33,6 +33,8 @@ class SimulatorTest : public ::testing::Test {
     c.mutable_population()->set_quantity_sigma(0.5);
     c.set_clients_per_round(12);
     c.mutable_round()->set_min_reports(8);
+    // Plain FedAvg; Secure() turns SecAgg+ (the default) back on.
+    c.mutable_round()->mutable_secure_aggregation()->set_enabled(false);
     c.mutable_plan()->set_batch_size(8);
     c.mutable_plan()->set_learning_rate(0.05f);
     c.set_architecture("mlp");
@@ -170,8 +172,10 @@ TEST_F(SimulatorTest, SecureRoundsTakeLongerOnTheVirtualClockThanPlainOnes) {
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_GT(s.rows[i].sim_seconds, p.rows[i].sim_seconds) << "round " << i + 1;
     EXPECT_GT(s.rows[i].bytes_down, p.rows[i].bytes_down) << "round " << i + 1;
-    // Plain aggregation clips nothing; secure rounds say how much they did.
-    EXPECT_TRUE(std::isnan(p.rows[i].outcome.clipped_fraction));
+    // Both clip, and say how much: plain rounds from the reports, secure
+    // ones from the secure sum.
+    EXPECT_GE(p.rows[i].outcome.clipped_fraction, 0.0);
+    EXPECT_LE(p.rows[i].outcome.clipped_fraction, 1.0);
     EXPECT_GE(s.rows[i].outcome.clipped_fraction, 0.0);
     EXPECT_LE(s.rows[i].outcome.clipped_fraction, 1.0);
   }
@@ -225,16 +229,18 @@ TEST_F(SimulatorTest, APoisonedRoundIsRolledBackByFieldMonitoring) {
 TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
   auto tight = Secure(Scenario());
   tight.set_rounds(1);
-  tight.mutable_round()->mutable_secure_aggregation()->set_clip_norm(1e-6);
+  tight.mutable_round()->mutable_clipping()->set_clip_norm(1e-6);
   auto loose = tight;
-  loose.mutable_round()->mutable_secure_aggregation()->set_clip_norm(1e6);
+  loose.mutable_round()->mutable_clipping()->set_clip_norm(1e6);
   Outcome t = RunSim(tight, TransportKind::kInProcess, "tight");
   Outcome l = RunSim(loose, TransportKind::kInProcess, "loose");
   ASSERT_EQ(t.rows.size(), 1u);
   ASSERT_EQ(l.rows.size(), 1u);
   EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
   EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
-  EXPECT_NE(t.csv.find(",1.000000,0,nan,0,nan,nan,committed\n"), std::string::npos) << t.csv;
+  EXPECT_NE(t.csv.find(",0.000001,1.000000,0,nan,0,nan,nan,committed\n"),
+            std::string::npos)
+      << t.csv;
 }
 
 // Devices leaving SecAgg+ after sharing their keys, far more than the

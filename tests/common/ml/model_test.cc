@@ -227,6 +227,43 @@ TEST_P(ModelArchTest, TrainingIsReproducibleFromSeeds) {
   EXPECT_NE(Serialized(*a), Serialized(*c));
 }
 
+// The L2 distance between two models' weights.
+double Distance(const Model& a, const Model& b) {
+  const cohort::v1::Weights wa = a.GetWeights(), wb = b.GetWeights();
+  double sum = 0.0;
+  for (int i = 0; i < wa.tensors_size(); ++i) {
+    const std::vector<float> x = Floats(wa.tensors(i)), y = Floats(wb.tensors(i));
+    for (size_t j = 0; j < x.size(); ++j) sum += double(x[j] - y[j]) * (x[j] - y[j]);
+  }
+  return std::sqrt(sum);
+}
+
+// FedProx: at the first step w = w_start, so the proximal gradient
+// mu (w - w_start) is zero and one step is plain SGD's; over several steps
+// it pulls the weights back, so they end closer to where they started.
+TEST_P(ModelArchTest, ProximalTermPullsTowardTheStartingWeights) {
+  SetNumThreads(1);
+  const data::ImageDataset train = SquaresDataset(5, 4);
+  auto start = MakeModel(GetParam(), 2);
+  ASSERT_TRUE(start);
+  auto trained = [&](float mu, int epochs, int batch) {
+    auto m = MakeModel(GetParam(), 2);
+    EXPECT_TRUE(m->Train(train, {.epochs = epochs,
+                                 .batch_size = batch,
+                                 .learning_rate = 0.05f,
+                                 .seed = 5,
+                                 .proximal_mu = mu})
+                    .ok());
+    return m;
+  };
+  // One batch holding every example: one step.
+  EXPECT_EQ(Serialized(*trained(0.0f, 1, 1000)), Serialized(*trained(5.0f, 1, 1000)));
+  const double plain = Distance(*start, *trained(0.0f, 3, 4));
+  const double prox = Distance(*start, *trained(5.0f, 3, 4));
+  EXPECT_GT(plain, 0.0);
+  EXPECT_LT(prox, 0.8 * plain) << "plain " << plain << ", proximal " << prox;
+}
+
 TEST_P(ModelArchTest, EvaluateDoesNotDependOnBatchSize) {
   auto model = MakeModel(GetParam(), 4);
   ASSERT_TRUE(model);
@@ -272,6 +309,8 @@ TEST_P(ModelArchTest, BadDataAndOptionsAreInvalidArgument) {
   EXPECT_EQ(train_code(good, {.learning_rate = std::nanf("")}), kInvalid);
   EXPECT_EQ(train_code(good, {.momentum = 1.0f}), kInvalid);
   EXPECT_EQ(train_code(good, {.momentum = -0.1f}), kInvalid);
+  EXPECT_EQ(train_code(good, {.proximal_mu = -0.01f}), kInvalid);
+  EXPECT_EQ(train_code(good, {.proximal_mu = std::nanf("")}), kInvalid);
   EXPECT_EQ(Serialized(*model), before);
 
   EXPECT_EQ(model->Evaluate(good, 0).status().code(), kInvalid);

@@ -214,6 +214,50 @@ TEST_F(RoundCommitterTest, ARestartedCommitterResumesTheOptimizerExactly) {
   EXPECT_NE(refused.message().find("version 3"), std::string::npos) << refused;
 }
 
+// The adaptive clip bound moves with every commit by the round's clipped
+// fraction, is stored with the version (also with plain FedAvg, which has
+// no moments) and resumes after a restart; a rollback keeps it.
+TEST_F(RoundCommitterTest, TheAdaptiveClipBoundIsStoredAndResumed) {
+  options_.server_optimizer = {};  // FedAvg, no state of its own
+  options_.clipping = {.clip_norm = 1.0, .adaptive = true,
+                       .target_quantile = 0.5, .learning_rate = 0.2};
+  std::shared_ptr<const PublishedModel> v1, v2;
+  {
+    RoundCommitter committer(options_, store_.get(), &model_, &clock_);
+    auto v = committer.CommitInitial();
+    ASSERT_TRUE(v.ok()) << v.status();
+    v1 = *v;
+    EXPECT_EQ(committer.clip_norm(), 1.0);
+    RoundResult r = ResultOf(v1, 1, 0.5f);
+    r.clipped = 8;  // of 10: 20% unclipped, so the bound grows
+    v = committer.Commit(r);
+    ASSERT_TRUE(v.ok()) << v.status();
+    v2 = *v;
+    EXPECT_DOUBLE_EQ(committer.clip_norm(), std::exp(0.2 * 0.3));
+  }
+  auto current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  RoundCommitter restarted(options_, store_.get(), &model_, &clock_);
+  ASSERT_TRUE(restarted.RestoreOptimizer(**current, v2->weights).ok());
+  EXPECT_DOUBLE_EQ(restarted.clip_norm(), std::exp(0.2 * 0.3));
+  // A rollback to version 1 keeps the bound, stored with the new version.
+  auto rolled = restarted.RollBack(*v1, 2, "test", "operator:test");
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  current = store_->GetCurrent("t");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  RoundCommitter again(options_, store_.get(), &model_, &clock_);
+  ASSERT_TRUE(again.RestoreOptimizer(**current, v1->weights).ok());
+  EXPECT_DOUBLE_EQ(again.clip_norm(), std::exp(0.2 * 0.3));
+  // A stored bound outside [min, max] is DATA_LOSS, and the bound starts over.
+  cohort::v1::ServerOptimizerState bad;
+  bad.set_clip_norm(1e9);
+  ModelVersionRecord damaged = **current;
+  damaged.optimizer_state = bad.SerializeAsString();
+  EXPECT_EQ(again.RestoreOptimizer(damaged, v1->weights).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(again.clip_norm(), 1.0);
+}
+
 TEST_F(RoundCommitterTest, CommitOnStaleParentIsRefusedAndLeavesMomentum) {
   RoundCommitter committer(options_, store_.get(), &model_, &clock_);
   auto v1 = committer.CommitInitial();

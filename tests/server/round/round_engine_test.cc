@@ -88,10 +88,12 @@ TEST_F(RoundEngineTest, MalformedReportDropsOnlyThatDevice) {
   auto w = model::FloatView(engine->current_model()->weights.tensors(0));
   EXPECT_FLOAT_EQ(w[0], 2.0f);
   EXPECT_EQ(summaries_.at(0).dropped, 2);
-  // Both refusals are counted by their cause; a plain round clips nothing.
+  // Both refusals are counted by their cause; the accepted updates were
+  // within the default bound of 10.
   EXPECT_EQ(summaries_.at(0).drops.malformed, 2);
   EXPECT_EQ(summaries_.at(0).drops.disconnect, 0);
-  EXPECT_TRUE(std::isnan(summaries_.at(0).clipped_fraction));
+  EXPECT_EQ(summaries_.at(0).clipped_fraction, 0.0);
+  EXPECT_EQ(summaries_.at(0).clip_norm, 10.0);
 }
 
 TEST_F(RoundEngineTest, NanReportsAreMalformedDropsAndTheAbandonSaysSo) {

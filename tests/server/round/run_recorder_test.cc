@@ -112,16 +112,17 @@ TEST(RunRecorderTest, RowsCountDropsByCauseClippingAndAbandonedRounds) {
     RoundSummary secure = Summary(2);
     secure.drops = {1, 2, 3, 4};
     secure.dropped = secure.drops.lost();
+    secure.clip_norm = 2.5;
     secure.clipped_fraction = 0.25;
     (*recorder)->Record(secure);
-    (*recorder)->Record(Summary(3));  // plain: nothing clipped, no abandons
+    (*recorder)->Record(Summary(3));  // nothing aggregated, no abandons
   }
   std::fclose(out);
   auto csv = base::ReadFile(dir + "/metrics.csv");
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(CountLines(*csv), 1 + 2) << *csv;  // the abandoned round has no row
-  EXPECT_NE(csv->find(",1,2,3,4,0.250000,1,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
-  EXPECT_NE(csv->find(",0,0,0,0,nan,0,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",1,2,3,4,2.500000,0.250000,1,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0,0,0,0,nan,nan,0,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
   EXPECT_NE(std::string(RunRecorder::kHeader).find(kRoundOutcomeHeader),
             std::string::npos);
   auto log = base::ReadFile(log_path);

@@ -290,7 +290,7 @@ TEST_F(SecureRoundTest, MalformedMessageDropsOnlyItsSender) {
 // Clipping is counted inside the secure sum: the server learns how many
 // updates were clipped, never which.
 TEST_F(SecureRoundTest, ClippedFractionCountsUpdatesOverTheClipNorm) {
-  options_.secagg.clip_norm = 1.0;  // deltas of all v have norm 2|v| here
+  options_.clipping.clip_norm = 1.0;  // deltas of all v have norm 2|v| here
   StartEngine(6);
   Train({0.1f, 0.2f, -0.3f, 0.6f, -0.7f, 0.05f}, {10, 10, 10, 10, 10, 10});
   Pump();

@@ -45,13 +45,14 @@ SimRoundRow RandomRow(std::mt19937_64& rng, int64_t round) {
   row.train_loss = 10 * unit(rng);
   row.test_accuracy = unit(rng);
   row.outcome.drops = {count(rng), count(rng), count(rng), count(rng)};
+  row.outcome.clip_norm = 10 * unit(rng);
   row.outcome.clipped_fraction = unit(rng);
   row.outcome.abandoned_rounds = count(rng);
   return row;
 }
 
 // The shared columns of a row whose outcome was left at its defaults.
-constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,0,nan,0,nan,nan,committed";
+constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,nan,0,nan,0,nan,nan,committed";
 
 TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ScopedTestDir dir;
@@ -64,7 +65,8 @@ TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
             "round,sim_seconds,wall_seconds,participants,dropped,bytes_up,"
             "bytes_down,train_loss,test_accuracy,dropped_timeout,"
             "dropped_disconnect,dropped_malformed,dropped_secagg,"
-            "clipped_fraction,abandoned_rounds,field_accuracy,field_reports,"
+            "clip_norm,clipped_fraction,abandoned_rounds,field_accuracy,"
+            "field_reports,"
             "field_feature_drift,field_prediction_drift,release\n");
 }
 
@@ -78,16 +80,17 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
   EXPECT_EQ(MetricsCsvWriter::Header(false),
             "round,sim_seconds,participants,dropped,bytes_up,bytes_down,"
             "train_loss,test_accuracy,dropped_timeout,dropped_disconnect,"
-            "dropped_malformed,dropped_secagg,clipped_fraction,"
+            "dropped_malformed,dropped_secagg,clip_norm,clipped_fraction,"
             "abandoned_rounds,field_accuracy,field_reports,"
             "field_feature_drift,field_prediction_drift,release");
   SimRoundRow secure = ExampleRow();
   secure.outcome.drops = {1, 2, 3, 4};
+  secure.outcome.clip_norm = 10;
   secure.outcome.clipped_fraction = 0.25;
   secure.outcome.abandoned_rounds = 5;
   EXPECT_EQ(MetricsCsvWriter::FormatRow(secure, false),
             "12,412.000,100,3,123456789,9876543210,0.412346,0.812300,"
-            "1,2,3,4,0.250000,5,nan,0,nan,nan,committed");
+            "1,2,3,4,10.000000,0.250000,5,nan,0,nan,nan,committed");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {
@@ -166,9 +169,11 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
     EXPECT_EQ(std::stoll(f[10]), row.outcome.drops.disconnect);
     EXPECT_EQ(std::stoll(f[11]), row.outcome.drops.malformed);
     EXPECT_EQ(std::stoll(f[12]), row.outcome.drops.secagg);
-    EXPECT_NEAR(std::strtod(f[13].c_str(), nullptr),
+    EXPECT_NEAR(std::strtod(f[13].c_str(), nullptr), row.outcome.clip_norm,
+                5e-7);
+    EXPECT_NEAR(std::strtod(f[14].c_str(), nullptr),
                 row.outcome.clipped_fraction, 5e-7);
-    EXPECT_EQ(std::stoll(f[14]), row.outcome.abandoned_rounds);
+    EXPECT_EQ(std::stoll(f[15]), row.outcome.abandoned_rounds);
     full += line + "\n";
     no_wall += MetricsCsvWriter::FormatRow(row, false) + "\n";
   }
