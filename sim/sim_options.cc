@@ -189,6 +189,8 @@ absl::Status ResolveData(const cohort::v1::SimConfig& c, SimOptions& o) {
 absl::Status ResolvePoison(const cohort::v1::PoisonConfig& p, SimOptions& o) {
   if (p.round() < 0) return base::FieldError("poison.round", "must be >= 0");
   o.poison.round = p.round();
+  if (p.rounds() < 0) return base::FieldError("poison.rounds", "must be >= 0");
+  if (p.rounds() != 0) o.poison.rounds = p.rounds();
   if (p.fraction() != 0) o.poison.fraction = p.fraction();
   if (p.scale() != 0) o.poison.scale = p.scale();
   if (!(o.poison.fraction > 0 && o.poison.fraction <= 1)) {

@@ -16,10 +16,12 @@ namespace cohort::sim {
 // SimConfig with defaults applied and values checked: everything cohort-sim
 // reads from a scenario, read once by ResolveSimOptions. Defaults are the
 // members' initializers, as in server::RoundOptions.
-// PoisonConfig: in round `round` (1-based, 0 = never) each reporting device
-// poisons with probability `fraction`, sending `scale` times its update.
+// PoisonConfig: in rounds [round, round + rounds) (1-based; round 0 =
+// never) each reporting device poisons with probability `fraction`, sending
+// `scale` times its update.
 struct PoisonOptions {
   int round = 0;
+  int rounds = 1;
   double fraction = 1.0;
   double scale = -20.0;
 };

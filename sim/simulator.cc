@@ -238,7 +238,8 @@ void Simulator::StartTraining(const RoundAttempt& a) {
       a.assignment.secure_aggregation() ? 0.0 : a.assignment.clip_norm();
   job.evaluate = a.assignment.evaluate_before_training();
   job.release = highest_release_;
-  job.poisoned_round = poison_.round == committed_ + 1;
+  job.poisoned_round = poison_.round > 0 && committed_ + 1 >= poison_.round &&
+                       committed_ + 1 < int64_t{poison_.round} + poison_.rounds;
   pool_->Start(ids.size(), [this, ids, job](size_t k,
                                             client::LocalTrainer& trainer) {
     return TrainClient(job, ids[k], trainer);

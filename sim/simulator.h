@@ -108,14 +108,14 @@ class Simulator {
     // Field monitoring: evaluate the model first (release it came under).
     bool evaluate = false;
     int64_t release = 0;
-    // The configured poisoned round (PoisonOptions::round).
+    // One of the configured poisoned rounds (PoisonOptions).
     bool poisoned_round = false;
   };
   // One client's download, field evaluation, training (and poisoning):
   // its report. Runs on a pool thread.
   absl::StatusOr<cohort::v1::Report> TrainClient(
       const ClientJob& job, int64_t id, client::LocalTrainer& trainer);
-  // Whether client `id` poisons in the poisoned round (seeded).
+  // Whether client `id` poisons in the poisoned rounds (seeded).
   bool Poisons(int64_t id) const;
   // Plays the events in order: drops close their stream, reporters upload
   // (or send ready). Stops at the goal or the deadline.

@@ -40,14 +40,15 @@ class ClipBound {
   bool adaptive() const { return options_.adaptive; }
 
   // The bound after a round whose updates were clipped in the share
-  // `clipped_fraction` (in [0, 1]). current() when fixed, or when the
-  // fraction is NaN (nothing was aggregated).
+  // `clipped_fraction`. current() when fixed, or when the fraction is not
+  // in [0, 1] (NaN: nothing was aggregated, or the count was forged).
   double Next(double clipped_fraction) const;
 
   // Adopts a bound from Next() or from the store. 0 (none stored, or a
-  // fixed bound was stored) starts from options.clip_norm. INVALID_ARGUMENT
-  // for a value outside [min_clip_norm, max_clip_norm] or not finite; the
-  // bound then starts over too.
+  // fixed bound was stored) starts from options.clip_norm; a positive value
+  // outside [min_clip_norm, max_clip_norm] (stored under other limits) is
+  // clamped into them. INVALID_ARGUMENT for a negative or non-finite value;
+  // the bound then starts over.
   absl::Status Set(double clip_norm);
   // Starts over from options.clip_norm.
   void Reset() { current_ = options_.clip_norm; }

@@ -194,12 +194,13 @@ absl::Status RoundCommitter::RestoreOptimizer(
         absl::StrCat("the server optimizer state stored with version ",
                      record.version, " does not parse"));
   }
-  if (absl::Status s = clip_.Set(state.clip_norm()); !s.ok()) {
+  const absl::Status clip = clip_.Set(state.clip_norm());
+  absl::Status s = optimizer_.Restore(state, weights);
+  if (s.ok() && !clip.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the adaptive clip bound stored with version ", record.version, ": ",
-        s.message()));
+        clip.message(), "; it starts over"));
   }
-  absl::Status s = optimizer_.Restore(state, weights);
   if (!s.ok()) {
     return absl::DataLossError(absl::StrCat("version ", record.version, ": ",
                                             s.message()));

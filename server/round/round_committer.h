@@ -63,8 +63,9 @@ class RoundCommitter {
   // for a state that does not parse or does not fit the weights; the
   // optimizer is then reset.
   // The adaptive clip bound is resumed from the same state
-  // (ServerOptimizerState.clip_norm); a stored bound outside the configured
-  // range is DATA_LOSS too, and the bound starts over.
+  // (ServerOptimizerState.clip_norm), clamped into the configured range; a
+  // negative or non-finite stored bound is DATA_LOSS too (the optimizer is
+  // still restored), and the bound starts over.
   absl::Status RestoreOptimizer(const ModelVersionRecord& record,
                                 const cohort::v1::Weights& weights);
 

@@ -62,14 +62,18 @@ absl::Status CheckAssigned(const RoundContext& ctx, const std::string& device_id
   return absl::OkStatus();
 }
 
-// Accumulates the validated report's delta, clipped to ctx.clip_norm. An
-// honest device's clipped delta may exceed the bound by float rounding; only
-// a longer one is clipped (a copy) and counted here.
+// Accumulates the validated report's delta, clipped to ctx.clip_norm, and
+// says whether it was clipped, judged from the delta itself (Report.clipped
+// is the device's word, which the coordinator does not need): a delta at
+// the bound (within float rounding) was clipped by its device, a longer one
+// is clipped here (a copy).
 absl::Status AccumulateClipped(RoundContext& ctx,
                                const cohort::v1::Report& report,
                                bool* clipped) {
   constexpr double kRounding = 1e-5;
-  if (!(model::L2Norm(report.delta()) > ctx.clip_norm * (1 + kRounding))) {
+  const double norm = model::L2Norm(report.delta());
+  if (!(norm > ctx.clip_norm * (1 + kRounding))) {
+    *clipped = norm >= ctx.clip_norm * (1 - kRounding);
     return ctx.aggregator->Accumulate(report.delta(), report.num_examples());
   }
   cohort::v1::Weights delta = report.delta();
@@ -119,7 +123,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
   if (valid.ok() && !std::isfinite(report.train_loss())) {
     valid = absl::InvalidArgumentError("train_loss is not finite");
   }
-  bool clipped = report.clipped();
+  bool clipped = false;
   if (valid.ok()) {
     valid = AccumulateClipped(ctx, report, &clipped);
   }

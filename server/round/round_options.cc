@@ -258,12 +258,13 @@ absl::Status ResolveClipping(const cohort::v1::ClippingConfig& c,
 // The Multi-Krum fields of RobustAggregationConfig.
 absl::Status ResolveKrum(const cohort::v1::RobustAggregationConfig& r,
                          RoundOptions& o, RobustOptions& k) {
-  k.byzantine_devices = r.has_byzantine_devices() ? r.byzantine_devices()
-                                                  : o.goal_count / 10;
+  k.byzantine_devices = r.has_byzantine_devices()
+                            ? r.byzantine_devices()
+                            : std::max(1, o.goal_count / 10);
   if (k.byzantine_devices < 0) {
     return Bad("round.robust.byzantine_devices", "must be >= 0");
   }
-  if (o.min_reports < 2 * k.byzantine_devices + 3) {
+  if (o.min_reports < 2 * int64_t{k.byzantine_devices} + 3) {
     return Bad("round.robust.byzantine_devices",
                absl::StrCat("is ", k.byzantine_devices,
                             ", but Multi-Krum needs every round to have at "
@@ -272,8 +273,12 @@ absl::Status ResolveKrum(const cohort::v1::RobustAggregationConfig& r,
                             " updates: raise round.min_reports (",
                             o.min_reports, ") or lower f"));
   }
-  if (r.krum_selected() < 0) {
-    return Bad("round.robust.krum_selected", "must be >= 0 (0: n - f)");
+  if (r.krum_selected() < 0 ||
+      r.krum_selected() > o.min_reports - k.byzantine_devices) {
+    return Bad("round.robust.krum_selected",
+               absl::StrCat("must be in [1, min_reports - f] = [1, ",
+                            o.min_reports - k.byzantine_devices,
+                            "], or 0 for n - f"));
   }
   k.krum_selected = r.krum_selected();
   return absl::OkStatus();
@@ -325,6 +330,14 @@ absl::Status ResolveAggregator(const cohort::v1::RoundConfig& c,
     }
     k.trim_fraction = r.trim_fraction();
   }
+  if (k.rule == Rule::kTrimmedMean &&
+      static_cast<int>(k.trim_fraction * o.min_reports) < 1) {
+    return Bad("round.robust.trim_fraction",
+               absl::StrCat("cuts floor(", k.trim_fraction, " * ",
+                            o.min_reports,
+                            ") = 0 values at each end of a round of "
+                            "min_reports updates: raise it or min_reports"));
+  }
   if (k.rule == Rule::kMultiKrum) COHORT_RETURN_IF_ERROR(ResolveKrum(r, o, k));
   o.robust = k;
   return absl::OkStatus();
@@ -354,6 +367,13 @@ absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
   }
   if (!(o.plan.proximal_mu() >= 0) || !std::isfinite(o.plan.proximal_mu())) {
     return Bad("plan.proximal_mu", "must be finite and >= 0");
+  }
+  // Each step scales w - w_start by (1 - learning_rate * mu) besides the
+  // loss's gradient: at 1 or more it overshoots and diverges.
+  if (o.plan.proximal_mu() * o.plan.learning_rate() >= 1) {
+    return Bad("plan.proximal_mu",
+               absl::StrCat("times plan.learning_rate must be below 1, got ",
+                            o.plan.proximal_mu() * o.plan.learning_rate()));
   }
   return absl::OkStatus();
 }

@@ -247,6 +247,18 @@ std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
 
 // SecAgg+ completed: decode the sum into the round's RoundResult and commit
 // it.
+// The secure sum's clipped count, unless it exceeds the inputs summed: each
+// honest device adds 0 or 1, so a larger count is a device's forged
+// coordinate, and adaptive clipping must not learn from it (nullopt).
+std::optional<int64_t> ClippedOfSum(int64_t round_id, int64_t clipped,
+                                    int64_t contributors) {
+  if (clipped <= contributors) return clipped;
+  LOG(WARNING) << "round " << round_id << ": the secure sum counts " << clipped
+               << " clipped updates of " << contributors
+               << "; a device forged its count, which is ignored";
+  return std::nullopt;
+}
+
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   SecAggRound& s = *ctx.secagg;
   ctx.drops.secagg = s.num_clients() - s.contributors();
@@ -271,7 +283,8 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
       .examples = sum->capped_examples,
       .participants = s.contributors(),
       .mean_loss = sum->mean_loss,
-      .clipped = sum->clipped_updates,
+      .clipped = ClippedOfSum(ctx.round_id, sum->clipped_updates,
+                              s.contributors()),
       .field = FieldOfSum(ctx.round_id, s.encoding(), *sum, s.contributors()),
   };
   s.SendAcks("input not in the secure sum");

@@ -126,7 +126,7 @@ std::string DescribeSim(const sim::SimOptions& o) {
       << p.labels_per_client << "," << p.mean_examples << ","
       << p.quantity_sigma << "," << p.min_examples << "," << p.max_examples
       << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
-      << "} poison={" << o.poison.round << "," << o.poison.fraction << ","
+      << "} poison={" << o.poison.round << "," << o.poison.rounds << "," << o.poison.fraction << ","
       << o.poison.scale << "} ";
   DescribeRound(o.round, out);
   return out.str();

@@ -224,6 +224,28 @@ TEST_F(SimulatorTest, APoisonedRoundIsRolledBackByFieldMonitoring) {
       << o.csv << clean.csv;
 }
 
+// A malicious quarter of the clients sends its update flipped and scaled
+// 20x in every round (each still within the bound of 10, so clipping alone
+// does not stop them). With the mean they drag the model to chance; the
+// coordinate-wise median leaves them out and training proceeds.
+TEST_F(SimulatorTest, TheMedianWithstandsAMaliciousMinorityInEveryRound) {
+  auto c = Scenario();
+  c.set_rounds(4);
+  c.mutable_poison()->set_round(1);
+  c.mutable_poison()->set_rounds(4);
+  c.mutable_poison()->set_fraction(0.25);
+  c.mutable_poison()->set_scale(-20);
+  Outcome mean = RunSim(c, TransportKind::kInProcess, "mean");
+  c.mutable_round()->set_aggregator(cohort::v1::RoundConfig::MEDIAN);
+  Outcome median = RunSim(c, TransportKind::kInProcess, "median");
+  ASSERT_EQ(mean.rows.size(), 4u);
+  ASSERT_EQ(median.rows.size(), 4u);
+  EXPECT_LT(mean.rows.back().test_accuracy, 0.2) << mean.csv;
+  EXPECT_GT(median.rows.back().test_accuracy,
+            mean.rows.back().test_accuracy + 0.1)
+      << mean.csv << median.csv;
+}
+
 // The clipped fraction comes out of the secure sum: with a clip norm no
 // update fits under, every summed update was clipped; with a huge one, none.
 TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {

@@ -38,8 +38,10 @@ TEST(ClipBoundTest, AdaptiveStepIsTheGeometricUpdate) {
   EXPECT_DOUBLE_EQ(bound.Next(0.0), std::exp(-0.1));
   // Exactly at the target: unchanged.
   EXPECT_DOUBLE_EQ(bound.Next(0.5), 1.0);
-  // Nothing aggregated: unchanged.
+  // Nothing aggregated, or a forged count: unchanged.
   EXPECT_EQ(bound.Next(std::numeric_limits<double>::quiet_NaN()), 1.0);
+  EXPECT_EQ(bound.Next(1.5), 1.0);
+  EXPECT_EQ(bound.Next(-0.5), 1.0);
 }
 
 TEST(ClipBoundTest, AdaptiveStaysWithinItsBounds) {
@@ -82,11 +84,16 @@ TEST(ClipBoundTest, AdaptiveSettlesAtTheTargetQuantile) {
   EXPECT_NEAR(Settle(o, norms, 300), 3.6, 0.05);
 }
 
-TEST(ClipBoundTest, SetRefusesStoredValuesOutsideTheBounds) {
+TEST(ClipBoundTest, SetClampsStoredValuesAndRefusesNonsense) {
   ClipBound bound(Adaptive());
   ASSERT_TRUE(bound.Set(2.5).ok());
   EXPECT_EQ(bound.current(), 2.5);
-  for (double bad : {-1.0, 1e7, std::numeric_limits<double>::infinity(),
+  // Stored under wider limits: brought inside these.
+  ASSERT_TRUE(bound.Set(1e7).ok());
+  EXPECT_EQ(bound.current(), 1e6);
+  ASSERT_TRUE(bound.Set(1e-9).ok());
+  EXPECT_EQ(bound.current(), 1e-3);
+  for (double bad : {-1.0, std::numeric_limits<double>::infinity(),
                      std::numeric_limits<double>::quiet_NaN()}) {
     ASSERT_TRUE(bound.Set(2.5).ok());
     EXPECT_EQ(bound.Set(bad).code(), absl::StatusCode::kInvalidArgument) << bad;

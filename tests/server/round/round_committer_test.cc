@@ -248,12 +248,17 @@ TEST_F(RoundCommitterTest, TheAdaptiveClipBoundIsStoredAndResumed) {
   RoundCommitter again(options_, store_.get(), &model_, &clock_);
   ASSERT_TRUE(again.RestoreOptimizer(**current, v1->weights).ok());
   EXPECT_DOUBLE_EQ(again.clip_norm(), std::exp(0.2 * 0.3));
-  // A stored bound outside [min, max] is DATA_LOSS, and the bound starts over.
-  cohort::v1::ServerOptimizerState bad;
-  bad.set_clip_norm(1e9);
-  ModelVersionRecord damaged = **current;
-  damaged.optimizer_state = bad.SerializeAsString();
-  EXPECT_EQ(again.RestoreOptimizer(damaged, v1->weights).code(),
+  // A stored bound outside [min, max] (other limits then) is clamped; a
+  // negative one is DATA_LOSS, and the bound starts over.
+  cohort::v1::ServerOptimizerState stored;
+  stored.set_clip_norm(1e9);
+  ModelVersionRecord other = **current;
+  other.optimizer_state = stored.SerializeAsString();
+  ASSERT_TRUE(again.RestoreOptimizer(other, v1->weights).ok());
+  EXPECT_EQ(again.clip_norm(), 1e6);
+  stored.set_clip_norm(-3);
+  other.optimizer_state = stored.SerializeAsString();
+  EXPECT_EQ(again.RestoreOptimizer(other, v1->weights).code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(again.clip_norm(), 1.0);
 }

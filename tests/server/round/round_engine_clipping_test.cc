@@ -46,14 +46,15 @@ TEST_F(RoundEngineClippingTest, TheAssignmentCarriesTheBoundAndLongUpdatesAreCli
   auto out = engine->CheckIn(Dev(9));
   ASSERT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(out));
   EXPECT_EQ(std::get<cohort::v1::TaskAssignment>(out).clip_norm(), 1.0);
-  // Device 9 holds a slot; the round needs the three below.
-  // 0.1 fits (norm 0.2); 2.0 did not clip itself (norm 4): clipped here to
-  // 0.5; 0.2 says it clipped. Mean (0.1 + 0.5 + 0.2) / 3.
-  PlayValues(*engine, {0.1f, 2.0f, 0.2f}, {false, false, true});
+  // Device 9 holds a slot; the round needs the three below. 0.1 fits (norm
+  // 0.2) and its claim to have clipped is not believed; 2.0 did not clip
+  // itself (norm 4): clipped here to 0.5; 0.5 sits at the bound (norm 1), as
+  // a device's own clipping leaves it. Mean (0.1 + 0.5 + 0.5) / 3.
+  PlayValues(*engine, {0.1f, 2.0f, 0.5f}, {true, false, false});
   ASSERT_EQ(summaries_.size(), 1u);
   EXPECT_EQ(summaries_[0].clip_norm, 1.0);
   EXPECT_DOUBLE_EQ(summaries_[0].clipped_fraction, 2.0 / 3.0);
-  EXPECT_NEAR(First(*engine->current_model()), 0.8f / 3.0f, 1e-6);
+  EXPECT_NEAR(First(*engine->current_model()), 1.1f / 3.0f, 1e-6);
 }
 
 TEST_F(RoundEngineClippingTest, NonFiniteUpdatesAreDroppedNotClipped) {

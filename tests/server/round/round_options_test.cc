@@ -105,7 +105,8 @@ TEST(RoundOptionsPlanTest, NegativeOrNonFiniteMuIsRefused) {
   auto o = ResolveRoundOptions("", cohort::v1::RoundConfig(), plan);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->plan.proximal_mu(), 0.01f);
-  for (float bad : {-0.1f, std::nanf(""), HUGE_VALF}) {
+  // 20 with the default learning rate 0.05: mu * lr = 1 diverges.
+  for (float bad : {-0.1f, std::nanf(""), HUGE_VALF, 20.0f}) {
     plan.set_proximal_mu(bad);
     ExpectRefused(Resolve(cohort::v1::RoundConfig(), plan), "plan.proximal_mu");
   }
@@ -163,8 +164,20 @@ TEST(RoundOptionsRobustTest, ImpossibleParametersNameTheirField) {
   ExpectRefused(Resolve(k), "round.robust.byzantine_devices");
   k.mutable_robust()->set_byzantine_devices(3);
   EXPECT_TRUE(Resolve(k).ok());
-  k.mutable_robust()->set_krum_selected(-1);
-  ExpectRefused(Resolve(k), "round.robust.krum_selected");
+  for (int bad : {-1, 8}) {  // at most min_reports - f = 7
+    k.mutable_robust()->set_krum_selected(bad);
+    ExpectRefused(Resolve(k), "round.robust.krum_selected");
+  }
+  k.mutable_robust()->set_krum_selected(7);
+  EXPECT_TRUE(Resolve(k).ok());
+  // f so large that 2f + 3 overflows int: refused, not wrapped.
+  k.mutable_robust()->set_byzantine_devices(2000000000);
+  ExpectRefused(Resolve(k), "round.robust.byzantine_devices");
+  // A trim that cuts nothing from a round of min_reports updates.
+  cohort::v1::RoundConfig small = Plain();
+  small.set_aggregator(cohort::v1::RoundConfig::TRIMMED_MEAN);
+  small.mutable_robust()->set_trim_fraction(0.05);
+  ExpectRefused(Resolve(small), "round.robust.trim_fraction");
   // Parameters of another aggregator, or with the mean.
   cohort::v1::RoundConfig m = Plain();
   m.set_aggregator(cohort::v1::RoundConfig::MEDIAN);
