@@ -146,6 +146,12 @@ absl::Status ResolveRound(const cohort::v1::SimConfig& c, SimOptions& o) {
   }
   round.set_goal_count(o.clients_per_round);
   round.set_max_rounds(o.rounds);
+  // The simulated population is the one differential privacy samples from.
+  auto* dp = round.mutable_differential_privacy();
+  if (dp->mechanism() != cohort::v1::DifferentialPrivacyConfig::MECHANISM_NONE &&
+      dp->population_size() == 0) {
+    dp->set_population_size(o.population.num_clients);
+  }
   auto resolved = server::ResolveRoundOptions("sim", round, c.plan());
   if (!resolved.ok()) {
     const absl::Status& s = resolved.status();
@@ -154,6 +160,8 @@ absl::Status ResolveRound(const cohort::v1::SimConfig& c, SimOptions& o) {
                                                s.message(), ")"));
   }
   o.round = *std::move(resolved);
+  // Noise drawn from the run's seed, so a run repeats exactly.
+  if (o.round.privacy.enabled) o.round.privacy.noise_seed = o.seed;
   return absl::OkStatus();
 }
 

@@ -71,7 +71,9 @@ void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
 absl::Status Simulator::Run(const Callbacks& callbacks) {
   wall_start_ = WallSeconds();
   int failed = 0;
-  while (committed_ < options_.max_rounds) {
+  // The engine finishes early when the task's privacy budget is spent.
+  while (committed_ < options_.max_rounds &&
+         engine_->phase() != server::RoundPhase::kFinished) {
     COHORT_ASSIGN_OR_RETURN(bool done, RunRound(callbacks));
     if (done) {
       failed = 0;

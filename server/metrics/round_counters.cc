@@ -95,6 +95,10 @@ RoundCounters::RoundCounters(const std::string& task)
                           "cohort_round_clipped_ratio",
                           "Share of the last clipping round's updates that "
                           "clipping changed.")),
+      epsilon_(MakeFamily(prometheus::BuildGauge(), *registry_, task,
+                          "cohort_privacy_epsilon",
+                          "Differential privacy spent by the task so far: "
+                          "epsilon at the configured delta.")),
       train_loss_(MakeFamily(prometheus::BuildGauge(), *registry_, task,
                              "cohort_round_train_loss",
                              "Example-weighted mean device train loss of the "
@@ -147,12 +151,14 @@ void RoundCounters::RecordVersion(const RoundSummary& summary) {
   participants_.Increment(static_cast<double>(summary.participants));
   examples_.Increment(static_cast<double>(summary.total_examples));
   // A rolled-back round's own result was dropped: it has no train loss.
-  if (summary.outcome != RoundSummary::Outcome::kRolledBack) {
+  if (summary.outcome != RoundSummary::Outcome::kRolledBack &&
+      !std::isnan(summary.train_loss)) {
     train_loss_.Set(summary.train_loss);
   }
   if (!std::isnan(summary.clipped_fraction)) {
     clipped_.Add({}).Set(summary.clipped_fraction);
   }
+  if (!std::isnan(summary.epsilon)) epsilon_.Add({}).Set(summary.epsilon);
   if (!std::isnan(summary.field_accuracy)) {
     field_accuracy_.Add({}).Set(summary.field_accuracy);
     field_reports_.Add({}).Set(static_cast<double>(summary.field_reports));

@@ -40,7 +40,10 @@ namespace cohort::server {
 //   cohort_round_clipped_ratio              gauge; the last clipping
 //       round's share of clipped updates (absent until a round clips).
 //   cohort_round_train_loss                 gauge; the last version's mean
-//       device train loss.
+//       device train loss (not set under differential privacy).
+//   cohort_privacy_epsilon                  gauge; under differential
+//       privacy, the epsilon the task has spent at its delta (absent
+//       without).
 //   cohort_field_accuracy_ratio             gauge; field monitoring's mean
 //       device accuracy of the version the last round trained from (absent
 //       until devices report one).
@@ -85,6 +88,7 @@ class RoundCounters {
   prometheus::Family<prometheus::Counter>& dropped_;
   prometheus::Family<prometheus::Counter>& secagg_dropped_;
   prometheus::Family<prometheus::Gauge>& clipped_;
+  prometheus::Family<prometheus::Gauge>& epsilon_;
   prometheus::Gauge& train_loss_;
   prometheus::Family<prometheus::Gauge>& field_accuracy_;
   prometheus::Family<prometheus::Gauge>& field_reports_;

@@ -1,6 +1,7 @@
 #include "server/round/round_committer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,23 @@
 #include "server/store/store_util.h"
 
 namespace cohort::server {
+namespace {
+
+// The most noised rounds any stored version counts (0 if none does, or a
+// count is not a finite non-negative number).
+int64_t MostPrivacyRounds(const std::vector<ModelVersionRecord>& versions) {
+  int64_t most = 0;
+  for (const ModelVersionRecord& v : versions) {
+    auto it = v.metrics.find(kPrivacyRoundsMetric);
+    if (it == v.metrics.end() || !(it->second >= 0 && it->second < 1e15)) {
+      continue;
+    }
+    most = std::max(most, static_cast<int64_t>(it->second));
+  }
+  return most;
+}
+
+}  // namespace
 
 RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
                                TaskModel* task_model, base::Clock* clock,
@@ -23,6 +41,7 @@ RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
       clock_(clock),
       optimizer_(options.server_optimizer),
       clip_(options.clipping),
+      privacy_(options.privacy),
       registry_(registry),
       gate_max_accuracy_drop_(options.gate_max_accuracy_drop) {}
 
@@ -30,6 +49,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundCommitter::CommitInitial() {
   COHORT_ASSIGN_OR_RETURN(auto weights, task_model_->InitialWeights());
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
+  AddPrivacyMetrics(metrics, 0);
   COHORT_ASSIGN_OR_RETURN(
       auto model, Publish(1, 0, task_model_->architecture(), std::move(weights),
                           std::move(metrics), int8_artifacts_));
@@ -48,9 +68,15 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Commit(
                           BuildVersion(result, std::move(step.weights)));
   COHORT_ASSIGN_OR_RETURN(std::optional<std::string> hold,
                           GateVerdict(*model, *result.parent));
-  if (hold.has_value()) return Hold(*model, result.parent->version, *hold);
+  if (hold.has_value()) {
+    auto held = Hold(*model, result.parent->version, *hold);
+    // A held version was computed from the devices' data all the same.
+    if (held.ok() && privacy_.enabled) ++dp_rounds_;
+    return held;
+  }
   COHORT_RETURN_IF_ERROR(
       Persist(*model, result.parent->version, &step.state));
+  if (privacy_.enabled) ++dp_rounds_;
   // The state advances only once the version is durable, with it: after a
   // failed write the optimizer is as it was, so a retry computes the same
   // step, and a restart resumes from the stored state.
@@ -141,6 +167,8 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::RollBack(
   std::map<std::string, double> metrics = source.metrics;
   metrics["rolled_back_from"] = static_cast<double>(source.version);
   COHORT_ASSIGN_OR_RETURN(int64_t version, NextVersion());
+  // What the task has spent stays spent.
+  AddPrivacyMetrics(metrics, dp_rounds_);
   COHORT_ASSIGN_OR_RETURN(
       auto model, Publish(version, /*round_id=*/0, source.architecture,
                           source.weights, std::move(metrics), int8_artifacts_));
@@ -176,10 +204,13 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundCommitter::BuildVersion(const RoundResult& result,
                              cohort::v1::Weights weights) {
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
-  metrics["train_loss"] = result.mean_loss;
+  // NaN under differential privacy: the un-noised loss is not released.
+  if (std::isfinite(result.mean_loss)) metrics["train_loss"] = result.mean_loss;
   metrics["participants"] = static_cast<double>(result.participants);
   const PublishedModel& parent = *result.parent;
+  // Also re-reads dp_rounds_ when a failed write left the store in doubt.
   COHORT_ASSIGN_OR_RETURN(int64_t version, NextVersion());
+  AddPrivacyMetrics(metrics, dp_rounds_ + 1);
   return Publish(version, result.round_id, parent.architecture,
                  std::move(weights), std::move(metrics), int8_artifacts_);
 }
@@ -230,8 +261,21 @@ absl::StatusOr<int64_t> RoundCommitter::NextVersion() {
     for (const ModelVersionRecord& v : versions) {
       highest_version_ = std::max(highest_version_, v.version);
     }
+    dp_rounds_ = MostPrivacyRounds(versions);
   }
   return highest_version_ + 1;
+}
+
+absl::Status RoundCommitter::LoadPrivacyRounds() {
+  highest_version_ = 0;
+  return NextVersion().status();
+}
+
+void RoundCommitter::AddPrivacyMetrics(std::map<std::string, double>& metrics,
+                                       int64_t rounds) const {
+  if (!privacy_.enabled) return;
+  metrics[kPrivacyRoundsMetric] = static_cast<double>(rounds);
+  metrics[kEpsilonMetric] = SpentEpsilon(privacy_, rounds);
 }
 
 ModelVersionRecord RoundCommitter::MakeRecord(const PublishedModel& model,

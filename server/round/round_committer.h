@@ -73,6 +73,16 @@ class RoundCommitter {
   // adapted by every commit (ClipBound) and stored with the version.
   double clip_norm() const { return clip_.current(); }
 
+  // Under differential privacy, the noised rounds the task has committed,
+  // held or not: each version's metrics carry the count ("dp_rounds") and
+  // the epsilon it makes ("epsilon"), so the count survives a restart, and
+  // a rollback or a held version never gives budget back. 0 without
+  // differential privacy.
+  int64_t privacy_rounds() const { return dp_rounds_; }
+  // Re-reads privacy_rounds() from the store: the most any stored version
+  // counts. Store errors as-is.
+  absl::Status LoadPrivacyRounds();
+
   // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),
   // evaluates and persists it. Errors from the TaskModel and the Store are
   // returned as-is, e.g. FAILED_PRECONDITION when the task already has a
@@ -81,7 +91,8 @@ class RoundCommitter {
 
   // Commits `result` as version result.parent->version + 1 with parent
   // result.parent->version, metrics from TaskModel::Evaluate plus
-  // "train_loss" (result.mean_loss) and "participants". Returns the new
+  // "train_loss" (result.mean_loss, unless NaN) and "participants", and
+  // under differential privacy "dp_rounds" and "epsilon". Returns the new
   // version. Status codes:
   //   INVALID_ARGUMENT     mean_delta's layout differs from the parent's, or
   //                        the weights cannot be quantized for the artifact;
@@ -159,6 +170,10 @@ class RoundCommitter {
   // the optimizer `state` that made it (null or stateless: none stored).
   absl::Status Persist(const PublishedModel& model, int64_t parent,
                        const cohort::v1::ServerOptimizerState* state = nullptr);
+  // Sets metrics "dp_rounds" and "epsilon" for `rounds` noised rounds,
+  // under differential privacy.
+  void AddPrivacyMetrics(std::map<std::string, double>& metrics,
+                         int64_t rounds) const;
   // The store record of `model`; the only place one is built.
   ModelVersionRecord MakeRecord(const PublishedModel& model,
                                 int64_t parent) const;
@@ -170,6 +185,8 @@ class RoundCommitter {
   base::Clock* const clock_;
   ServerOptimizer optimizer_;
   ClipBound clip_;
+  const CentralDpOptions privacy_;
+  int64_t dp_rounds_ = 0;
   ReleaseRegistry* const registry_;
   const std::optional<double> gate_max_accuracy_drop_;
   // The highest version number stored; 0: ask the store.
@@ -178,6 +195,10 @@ class RoundCommitter {
 
 // The holdout metric the gate compares.
 inline constexpr char kGateMetric[] = "test_accuracy";
+// Under differential privacy, each version's count of the task's noised
+// rounds so far and the epsilon they spend (at the configured delta).
+inline constexpr char kPrivacyRoundsMetric[] = "dp_rounds";
+inline constexpr char kEpsilonMetric[] = "epsilon";
 
 }  // namespace cohort::server
 

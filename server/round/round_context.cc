@@ -71,15 +71,19 @@ absl::Status AccumulateClipped(RoundContext& ctx,
                                const cohort::v1::Report& report,
                                bool* clipped) {
   constexpr double kRounding = 1e-5;
+  // Under differential privacy every device weighs 1: the noise is
+  // calibrated to one clipped update.
+  const int64_t weight =
+      ctx.options->privacy.enabled ? 1 : report.num_examples();
   const double norm = model::L2Norm(report.delta());
   if (!(norm > ctx.clip_norm * (1 + kRounding))) {
     *clipped = norm >= ctx.clip_norm * (1 - kRounding);
-    return ctx.aggregator->Accumulate(report.delta(), report.num_examples());
+    return ctx.aggregator->Accumulate(report.delta(), weight);
   }
   cohort::v1::Weights delta = report.delta();
   model::ClipToNorm(&delta, ctx.clip_norm);
   *clipped = true;
-  return ctx.aggregator->Accumulate(delta, report.num_examples());
+  return ctx.aggregator->Accumulate(delta, weight);
 }
 
 }  // namespace

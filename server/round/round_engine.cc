@@ -1,10 +1,13 @@
 #include "server/round/round_engine.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/aggregation/robust_aggregator.h"
+#include "server/round/round_privacy.h"
 
 namespace cohort::server {
 namespace {
@@ -45,18 +48,32 @@ absl::Status RoundEngine::Start() {
     COHORT_ASSIGN_OR_RETURN(model, LoadRecord(*current));
     COHORT_RETURN_IF_ERROR(
         committer_.RestoreOptimizer(*current, model->weights));
+    if (options_.privacy.enabled) {
+      COHORT_RETURN_IF_ERROR(committer_.LoadPrivacyRounds());
+    }
     LOG(INFO) << "resuming task " << options_.task << " from version "
               << model->version;
   } else {
     COHORT_ASSIGN_OR_RETURN(model, committer_.CommitInitial());
     LOG(INFO) << "created task " << options_.task << " at version 1";
   }
+  if (const CentralDpOptions& p = options_.privacy; p.enabled) {
+    LOG(INFO) << "central differential privacy: noise multiplier "
+              << p.noise_multiplier << " (" << p.update_noise_multiplier
+              << " on the updates), sampling rate " << p.sampling_rate
+              << ", delta " << p.delta << ", budget epsilon "
+              << (p.target_epsilon.has_value() ? absl::StrCat(*p.target_epsilon)
+                                               : std::string("none"))
+              << "; " << committer_.privacy_rounds() << " rounds spent so far";
+  }
   COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
   absl::MutexLock lock(&mu_);
   model_ = std::move(model);
   clip_norm_ = committer_.clip_norm();
+  dp_rounds_ = committer_.privacy_rounds();
   next_round_id_ = last_round + 1;
-  OpenRoundLocked(clock_->Now());
+  // A task whose privacy budget is spent stays finished after a restart.
+  OpenNextLocked();
   return absl::OkStatus();
 }
 
@@ -184,6 +201,7 @@ bool RoundEngine::RunOnce() {
   RunPendingRollbacks();
   RefreshRelease();
   std::optional<RoundResult> result;
+  double clip_norm = 0.0;
   std::optional<RoundSummary> abandoned;
   {
     absl::MutexLock lock(&mu_);
@@ -192,11 +210,14 @@ bool RoundEngine::RunOnce() {
     AdvanceLocked(clock_->Now());
     const RoundPhase phase = state_->phase();
     if (phase == RoundPhase::kAbandoned) abandoned = AbandonLocked();
-    if (phase == RoundPhase::kCommitting) result = TakeResultLocked();
+    if (phase == RoundPhase::kCommitting) {
+      result = TakeResultLocked();
+      clip_norm = ctx_->clip_norm;
+    }
   }
   if (abandoned.has_value() && observer_) observer_(*abandoned);
   if (!result.has_value()) return true;
-  return CommitAndAdvance(*result);
+  return CommitAndAdvance(*std::move(result), clip_norm);
 }
 
 RoundSummary RoundEngine::AbandonLocked() {
@@ -205,6 +226,7 @@ RoundSummary RoundEngine::AbandonLocked() {
   // Every state that abandons says why; a missing reason is a bug, but
   // the round is still abandoned and reported.
   summary.abandoned = ctx_->abandon.value_or(AbandonReason{});
+  summary.epsilon = SpentEpsilonLocked();
   LOG(WARNING) << "round " << ctx_->round_id
                << " abandoned: " << summary.abandoned->ToString();
   OpenRoundLocked(clock_->Now());
@@ -220,12 +242,21 @@ RoundResult RoundEngine::TakeResultLocked() {
   return result;
 }
 
-bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
+bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
   RecordFieldSum(result);
   std::optional<RoundSummary> rolled_back = MaybeAutoRollback();
   absl::StatusOr<std::shared_ptr<const PublishedModel>> committed =
       absl::AbortedError("not committed: rolled back");
-  if (!rolled_back.has_value()) committed = committer_.Commit(result);
+  if (!rolled_back.has_value()) {
+    // The noise is drawn once per round: a retried commit would release a
+    // second draw of the same data.
+    absl::Status noised = Privatize(options_.privacy, clip_norm, result);
+    if (noised.ok()) {
+      committed = committer_.Commit(result);
+    } else {
+      committed = noised;
+    }
+  }
   if (!rolled_back.has_value() && !committed.ok()) {
     LOG(ERROR) << "round " << result.round_id << " not committed: "
                << committed.status();
@@ -244,6 +275,8 @@ bool RoundEngine::CommitAndAdvance(const RoundResult& result) {
     } else {
       summary = AdoptLocked(result, *std::move(committed));
     }
+    dp_rounds_ = committer_.privacy_rounds();
+    summary.epsilon = SpentEpsilonLocked();
     running = OpenNextLocked();
   }
   FlushDevices();
@@ -275,8 +308,22 @@ RoundSummary RoundEngine::CommitFailedLocked(const absl::Status& status) {
   return summary;
 }
 
+double RoundEngine::SpentEpsilonLocked() const {
+  if (!options_.privacy.enabled) return std::numeric_limits<double>::quiet_NaN();
+  return SpentEpsilon(options_.privacy, dp_rounds_);
+}
+
 bool RoundEngine::OpenNextLocked() {
   if (options_.max_rounds > 0 && rounds_committed_ >= options_.max_rounds) {
+    state_ = std::make_unique<FinishedState>();
+    return false;
+  }
+  if (BudgetSpent(options_.privacy, dp_rounds_)) {
+    LOG(WARNING) << "task " << options_.task << " stops: its privacy budget "
+                 << "is spent (epsilon " << SpentEpsilonLocked() << " after "
+                 << dp_rounds_ << " rounds; one more would exceed "
+                 << *options_.privacy.target_epsilon << " at delta "
+                 << options_.privacy.delta << ")";
     state_ = std::make_unique<FinishedState>();
     return false;
   }

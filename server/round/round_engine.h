@@ -44,6 +44,9 @@ struct RoundSummary {
   // Of the aggregated updates, the share that clipping changed; NaN when
   // nothing was aggregated.
   double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
+  // Under differential privacy, the epsilon the task has spent (at the
+  // configured delta) after this round; NaN without.
+  double epsilon = std::numeric_limits<double>::quiet_NaN();
   int64_t total_examples = 0;
   double train_loss = 0.0;
   absl::Duration duration;
@@ -181,10 +184,11 @@ class RoundEngine {
   // round itself (identity, counts) in ctx_ for handlers and the summary
   // until the commit ends.
   RoundResult TakeResultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Commits `result` without mu_, adopts the new version, opens the next
-  // round or finishes, and tells the observer. Returns whether the engine
-  // still runs.
-  bool CommitAndAdvance(const RoundResult& result);
+  // Adds the round's differential-privacy noise to `result` (its updates
+  // were clipped to `clip_norm`), commits it without mu_, adopts the new
+  // version, opens the next round or finishes, and tells the observer.
+  // Returns whether the engine still runs.
+  bool CommitAndAdvance(RoundResult result, double clip_norm);
   // The commit of ctx_'s round succeeded: makes `model` current and returns
   // the round's summary.
   RoundSummary AdoptLocked(const RoundResult& result,
@@ -196,6 +200,8 @@ class RoundEngine {
   // After a commit: opens the next round, or finishes once max_rounds are
   // committed. Returns whether the engine still runs.
   bool OpenNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The epsilon spent after dp_rounds_ rounds; NaN without privacy.
+  double SpentEpsilonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The summary's counts from `ctx` (everything but version, metrics and
   // what the RoundResult says).
@@ -270,6 +276,8 @@ class RoundEngine {
   // The committer's clip bound for rounds that train from model_, copied
   // under mu_ by the driver thread whenever model_ changes with it.
   double clip_norm_ ABSL_GUARDED_BY(mu_) = 0.0;
+  // RoundCommitter::privacy_rounds(), copied like clip_norm_.
+  int64_t dp_rounds_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_round_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t rounds_committed_ ABSL_GUARDED_BY(mu_) = 0;
   // Null when field monitoring is off.

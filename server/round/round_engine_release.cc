@@ -30,6 +30,7 @@ RoundOutcome RoundSummary::outcome_columns(int64_t abandoned_rounds) const {
   o.drops = drops;
   o.clip_norm = clip_norm;
   o.clipped_fraction = clipped_fraction;
+  o.epsilon = epsilon;
   o.abandoned_rounds = abandoned_rounds;
   o.field_accuracy = field_accuracy;
   o.field_reports = field_reports;

@@ -73,10 +73,17 @@ void RoundEngine::ReconcileWithStore() {
       !s.ok()) {
     LOG(ERROR) << s << "; the server optimizer starts afresh";
   }
+  if (options_.privacy.enabled) {
+    // Keeps the last count on error: the next commit reads the store again.
+    if (absl::Status s = committer_.LoadPrivacyRounds(); !s.ok()) {
+      LOG(ERROR) << "cannot re-read the privacy rounds spent: " << s;
+    }
+  }
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
   clip_norm_ = committer_.clip_norm();
+  dp_rounds_ = committer_.privacy_rounds();
 }
 
 absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(

@@ -41,6 +41,8 @@ std::string FormatRoundOutcome(const RoundOutcome& o) {
   AppendFixed(&out, o.clip_norm, 6);
   out += ',';
   AppendFixed(&out, o.clipped_fraction, 6);
+  out += ',';
+  AppendFixed(&out, o.epsilon, 6);
   absl::StrAppend(&out, ",", o.abandoned_rounds, ",");
   AppendFixed(&out, o.field_accuracy, 6);
   absl::StrAppend(&out, ",", o.field_reports, ",");

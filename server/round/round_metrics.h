@@ -41,6 +41,8 @@ struct RoundOutcome {
   // Aggregated updates whose L2 norm exceeded clip_norm, as a fraction of
   // the aggregated updates. NaN when nothing was aggregated.
   double clipped_fraction = std::numeric_limits<double>::quiet_NaN();
+  // Under differential privacy, the epsilon spent so far; NaN without.
+  double epsilon = std::numeric_limits<double>::quiet_NaN();
   // Rounds abandoned since the previous row; their reasons are logged.
   int64_t abandoned_rounds = 0;
   // Field monitoring of the version the round trained from: mean device
@@ -67,6 +69,8 @@ struct RoundOutcome {
 //       DropCounts, integers;
 //   clip_norm          6 decimals, the round's L2 bound;
 //   clipped_fraction   6 decimals, "nan" when nothing was aggregated;
+//   epsilon            6 decimals, the task's epsilon at its delta after the
+//                      round, "nan" without differential privacy;
 //   abandoned_rounds   integer;
 //   field_accuracy     6 decimals, "nan" without field reports;
 //   field_reports      integer;
@@ -81,10 +85,10 @@ struct RoundOutcome {
 //   kHeader[] = "round,...," COHORT_ROUND_OUTCOME_COLUMNS;
 #define COHORT_ROUND_OUTCOME_COLUMNS                                     \
   "dropped_timeout,dropped_disconnect,dropped_malformed,dropped_secagg," \
-  "clip_norm,clipped_fraction,abandoned_rounds,field_accuracy,"        \
+  "clip_norm,clipped_fraction,epsilon,abandoned_rounds,field_accuracy," \
   "field_reports,field_feature_drift,field_prediction_drift,release"
 inline constexpr char kRoundOutcomeHeader[] = COHORT_ROUND_OUTCOME_COLUMNS;
-inline constexpr int kRoundOutcomeColumns = 12;
+inline constexpr int kRoundOutcomeColumns = 13;
 
 // The kRoundOutcomeHeader fields of `outcome`, comma-separated, no leading
 // or trailing comma. Locale-free (see AppendFixed).

@@ -303,6 +303,7 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
   COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));
   COHORT_RETURN_IF_ERROR(ResolveReleasePolicy(c, o));
+  COHORT_RETURN_IF_ERROR(internal::ResolvePrivacy(c, o));
   return o;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/secagg/field_encoding.h"
+#include "server/aggregation/central_dp.h"
 #include "server/aggregation/clip_bound.h"
 #include "server/aggregation/robust_aggregator.h"
 #include "server/aggregation/server_optimizer.h"
@@ -48,6 +49,8 @@ struct RoundOptions {
   cohort::v1::TrainingPlan plan;
   SecAggOptions secagg;
   ClippingOptions clipping;
+  // Central differential privacy; disabled by default.
+  CentralDpOptions privacy;
   // A robust aggregator (plain rounds only); nullopt: FedAvg's mean.
   std::optional<RobustOptions> robust;
   // Devices download the int8 artifact (default) or fp32 weights.
@@ -72,6 +75,9 @@ struct RoundOptions {
 // be smaller than 2 devices (round.goal_count or round.min_reports below 2),
 // an expected_dropout of secagg::kMaxPlannableDropout (0.5) or more, or an
 // encoding whose modulus would not fit for selection_target() devices.
+// Differential privacy is refused with what it cannot account for (a
+// robust aggregator, field monitoring, an explicit example_cap), and with a
+// budget its noise cannot keep (round_options_privacy.cc).
 // cohort-server and cohort-sim both resolve through here, so neither starts
 // a task whose every round would be abandoned.
 absl::StatusOr<RoundOptions> ResolveRoundOptions(

@@ -27,6 +27,10 @@ absl::Status ResolveClipping(const cohort::v1::ClippingConfig& c,
 absl::Status ResolveAggregator(const cohort::v1::RoundConfig& c,
                                RoundOptions& o);
 
+// RoundConfig.differential_privacy into o.privacy (and o.secagg.example_cap);
+// needs every other field resolved.
+absl::Status ResolvePrivacy(const cohort::v1::RoundConfig& c, RoundOptions& o);
+
 }  // namespace cohort::server::internal
 
 #endif  // COHORT_SERVER_ROUND_ROUND_OPTIONS_INTERNAL_H_

@@ -73,6 +73,11 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
         << r.robust->trim_fraction << "," << r.robust->byzantine_devices << ","
         << r.robust->krum_selected << "}";
   }
+  const server::CentralDpOptions& p = r.privacy;
+  out << " dp={" << p.enabled << "," << p.noise_multiplier << ","
+      << p.update_noise_multiplier << "," << p.clipped_count_stddev << ","
+      << p.target_epsilon.value_or(-1) << "," << p.delta << ","
+      << p.sampling_rate << "," << p.noise_seed.value_or(0) << "}";
   out << " gate=" << r.gate_max_accuracy_drop.value_or(-1)
       << " field={" << r.field_min_reports << ","
       << r.field_max_accuracy_drop << "}";

@@ -112,12 +112,12 @@ TEST_F(SimCliTest, SecureRoundsWithPerPhaseDropoutsAreExactAndReproducible) {
   const std::string header = csv.substr(0, csv.find('\n'));
   EXPECT_NE(header.find(",dropped_timeout,dropped_disconnect,dropped_malformed,"
                         "dropped_secagg,clip_norm,clipped_fraction,"
-                        "abandoned_rounds"),
+                        "epsilon,abandoned_rounds"),
             std::string::npos)
       << header;
   // Secure rounds clip: no clipped_fraction is "nan" (field_accuracy is,
   // as no field monitor is configured).
-  EXPECT_EQ(csv.find(",nan,0,nan,0,nan,nan,committed"), std::string::npos)
+  EXPECT_EQ(csv.find(",nan,nan,0,nan,0,nan,nan,committed"), std::string::npos)
       << csv;
   EXPECT_NE(csv.find(",nan,0,nan,nan,committed"), std::string::npos) << csv;
 }

@@ -10,6 +10,7 @@
 #include "common/ml/testing/torchscript_fixtures.h"
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
+#include "sim/sim_options.h"
 #include "tests/testing/synthetic_idx.h"
 
 namespace cohort::sim {
@@ -260,9 +261,40 @@ TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
   ASSERT_EQ(l.rows.size(), 1u);
   EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
   EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
-  EXPECT_NE(t.csv.find(",0.000001,1.000000,0,nan,0,nan,nan,committed\n"),
+  EXPECT_NE(t.csv.find(",0.000001,1.000000,nan,0,nan,0,nan,nan,committed\n"),
             std::string::npos)
       << t.csv;
+}
+
+// Central DP on secure rounds: every row carries the epsilon the accountant
+// gives for the rounds so far, the noise repeats with the seed, the loss is
+// not released, and the run stops before the round that would exceed the
+// budget.
+TEST_F(SimulatorTest, CentralPrivacyReportsEpsilonAndStopsAtTheBudget) {
+  auto c = Secure(Scenario());
+  c.set_rounds(5);
+  // Every device weighs 1 under DP: no example cap.
+  c.mutable_round()->mutable_secure_aggregation()->clear_example_cap();
+  auto* dp = c.mutable_round()->mutable_differential_privacy();
+  dp->set_mechanism(cohort::v1::DifferentialPrivacyConfig::CENTRAL_GAUSSIAN);
+  dp->set_noise_multiplier(1.0);
+  auto resolved = ResolveSimOptions(c);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  const server::CentralDpOptions p = resolved->round.privacy;
+  // population_size defaults to the simulated population.
+  EXPECT_DOUBLE_EQ(p.sampling_rate, 16.0 / 300.0);
+  dp->set_target_epsilon((server::SpentEpsilon(p, 3) + server::SpentEpsilon(p, 4)) / 2);
+  dp->set_planned_rounds(3);
+  Outcome a = RunSim(c, TransportKind::kInProcess, "dp1");
+  Outcome b = RunSim(c, TransportKind::kInProcess, "dp2");
+  ASSERT_EQ(a.rows.size(), 3u);
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    EXPECT_DOUBLE_EQ(a.rows[i].outcome.epsilon,
+                     server::SpentEpsilon(p, static_cast<int64_t>(i) + 1));
+    EXPECT_TRUE(std::isnan(a.rows[i].train_loss));
+  }
+  EXPECT_EQ(a.csv, b.csv);
+  EXPECT_TRUE(a.model == b.model);
 }
 
 // Devices leaving SecAgg+ after sharing their keys, far more than the

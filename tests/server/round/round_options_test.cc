@@ -4,26 +4,10 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/server/round/round_options_testing.h"
 
 namespace cohort::server {
 namespace {
-
-absl::Status Resolve(const cohort::v1::RoundConfig& c,
-                     const cohort::v1::TrainingPlan& plan = {}) {
-  return ResolveRoundOptions("", c, plan).status();
-}
-
-// The error is INVALID_ARGUMENT and starts with `field`.
-void ExpectRefused(const absl::Status& s, const std::string& field) {
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-  EXPECT_EQ(s.message().rfind(field + ":", 0), 0u) << s;
-}
-
-cohort::v1::RoundConfig Plain() {
-  cohort::v1::RoundConfig c;
-  c.mutable_secure_aggregation()->set_enabled(false);
-  return c;
-}
 
 TEST(RoundOptionsDefaultsTest, SecAggAndAFixedClipAreTheDefault) {
   auto o = ResolveRoundOptions("", cohort::v1::RoundConfig(), {});

@@ -121,8 +121,8 @@ TEST(RunRecorderTest, RowsCountDropsByCauseClippingAndAbandonedRounds) {
   auto csv = base::ReadFile(dir + "/metrics.csv");
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(CountLines(*csv), 1 + 2) << *csv;  // the abandoned round has no row
-  EXPECT_NE(csv->find(",1,2,3,4,2.500000,0.250000,1,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
-  EXPECT_NE(csv->find(",0,0,0,0,nan,nan,0,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",1,2,3,4,2.500000,0.250000,nan,1,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",0,0,0,0,nan,nan,nan,0,nan,0,nan,nan,committed\n"), std::string::npos) << *csv;
   EXPECT_NE(std::string(RunRecorder::kHeader).find(kRoundOutcomeHeader),
             std::string::npos);
   auto log = base::ReadFile(log_path);

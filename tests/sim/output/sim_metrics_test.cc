@@ -47,12 +47,13 @@ SimRoundRow RandomRow(std::mt19937_64& rng, int64_t round) {
   row.outcome.drops = {count(rng), count(rng), count(rng), count(rng)};
   row.outcome.clip_norm = 10 * unit(rng);
   row.outcome.clipped_fraction = unit(rng);
+  row.outcome.epsilon = 20 * unit(rng);
   row.outcome.abandoned_rounds = count(rng);
   return row;
 }
 
 // The shared columns of a row whose outcome was left at its defaults.
-constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,nan,0,nan,0,nan,nan,committed";
+constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,nan,nan,0,nan,0,nan,nan,committed";
 
 TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ScopedTestDir dir;
@@ -65,7 +66,7 @@ TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
             "round,sim_seconds,wall_seconds,participants,dropped,bytes_up,"
             "bytes_down,train_loss,test_accuracy,dropped_timeout,"
             "dropped_disconnect,dropped_malformed,dropped_secagg,"
-            "clip_norm,clipped_fraction,abandoned_rounds,field_accuracy,"
+            "clip_norm,clipped_fraction,epsilon,abandoned_rounds,field_accuracy,"
             "field_reports,"
             "field_feature_drift,field_prediction_drift,release\n");
 }
@@ -81,7 +82,7 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
             "round,sim_seconds,participants,dropped,bytes_up,bytes_down,"
             "train_loss,test_accuracy,dropped_timeout,dropped_disconnect,"
             "dropped_malformed,dropped_secagg,clip_norm,clipped_fraction,"
-            "abandoned_rounds,field_accuracy,field_reports,"
+            "epsilon,abandoned_rounds,field_accuracy,field_reports,"
             "field_feature_drift,field_prediction_drift,release");
   SimRoundRow secure = ExampleRow();
   secure.outcome.drops = {1, 2, 3, 4};
@@ -90,7 +91,7 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
   secure.outcome.abandoned_rounds = 5;
   EXPECT_EQ(MetricsCsvWriter::FormatRow(secure, false),
             "12,412.000,100,3,123456789,9876543210,0.412346,0.812300,"
-            "1,2,3,4,10.000000,0.250000,5,nan,0,nan,nan,committed");
+            "1,2,3,4,10.000000,0.250000,nan,5,nan,0,nan,nan,committed");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {
@@ -173,7 +174,8 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
                 5e-7);
     EXPECT_NEAR(std::strtod(f[14].c_str(), nullptr),
                 row.outcome.clipped_fraction, 5e-7);
-    EXPECT_EQ(std::stoll(f[15]), row.outcome.abandoned_rounds);
+    EXPECT_NEAR(std::strtod(f[15].c_str(), nullptr), row.outcome.epsilon, 5e-7);
+    EXPECT_EQ(std::stoll(f[16]), row.outcome.abandoned_rounds);
     full += line + "\n";
     no_wall += MetricsCsvWriter::FormatRow(row, false) + "\n";
   }
