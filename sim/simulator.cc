@@ -22,6 +22,7 @@ constexpr uint64_t kSelectStream = 11;
 constexpr uint64_t kTrainStream = 12;
 constexpr uint64_t kRoundingStream = 13;
 constexpr uint64_t kPoisonStream = 14;
+constexpr uint64_t kNoiseStream = 15;
 // Consecutive abandoned or unfillable round attempts before giving up.
 constexpr int kMaxFailedAttempts = 20;
 
@@ -96,6 +97,20 @@ absl::Status Simulator::GiveUp() const {
       recent_abandons_.size(), ": ", absl::StrJoin(recent_abandons_, "; ")));
 }
 
+std::array<uint8_t, 32> Simulator::NoiseSeedOf(int64_t id,
+                                               int64_t round_id) const {
+  std::array<uint8_t, 32> seed{};
+  for (size_t word = 0; word < 4; ++word) {
+    const uint64_t v = MixKey(config_.seed(), kNoiseStream,
+                              static_cast<uint64_t>(id),
+                              static_cast<uint64_t>(round_id) * 4 + word);
+    for (size_t b = 0; b < 8; ++b) {
+      seed[word * 8 + b] = static_cast<uint8_t>(v >> (8 * b));
+    }
+  }
+  return seed;
+}
+
 absl::Status Simulator::SendReady(int64_t id,
                                   client::ParticipationSession* session,
                                   int64_t round_id, cohort::v1::Report report) {
@@ -109,7 +124,7 @@ absl::Status Simulator::SendReady(int64_t id,
       report.train_loss(),
       MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
              static_cast<uint64_t>(round_id)),
-      &random_, std::move(field));
+      &random_, std::move(field), NoiseSeedOf(id, round_id));
   c.drop = devices_->SecAggDropOf(id, round_id);
   COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
   secure_.push_back(std::move(c));

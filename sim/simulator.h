@@ -1,6 +1,8 @@
 #ifndef COHORT_SIM_SIMULATOR_H_
 #define COHORT_SIM_SIMULATOR_H_
 
+#include <array>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -79,6 +81,9 @@ class Simulator {
   absl::Status StartGrpc();
   int64_t max_message_bytes() const;
   // Secure rounds: wraps a trained client as a SecureClient and sends ready.
+  // The seed of client `id`'s distributed DP noise in `round_id`: keyed by
+  // the run seed, so a run repeats.
+  std::array<uint8_t, 32> NoiseSeedOf(int64_t id, int64_t round_id) const;
   absl::Status SendReady(int64_t id, client::ParticipationSession* session,
                          int64_t round_id, cohort::v1::Report report);
   // One round attempt; returns true when a round was committed. Its steps,

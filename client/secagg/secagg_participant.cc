@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/splitmix64.h"
+#include "common/privacy/noise_source.h"
 
 namespace cohort::secagg {
 
@@ -9,13 +10,48 @@ SecAggParticipant::SecAggParticipant(std::vector<float> delta, int64_t examples,
                                      double loss, uint64_t rounding_seed,
                                      crypto::SecureRandom* random,
                                      std::optional<cohort::v1::FieldEvaluation>
-                                         field_evaluation)
+                                         field_evaluation,
+                                     std::optional<std::array<uint8_t, 32>>
+                                         noise_seed)
     : delta_(std::move(delta)),
       examples_(examples),
       loss_(loss),
       field_evaluation_(std::move(field_evaluation)),
       rounding_seed_(rounding_seed),
+      noise_seed_(noise_seed),
       random_(random) {}
+
+absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() const {
+  base::SplitMix64 rng(rounding_seed_);
+  auto uniform = [&rng] { return rng.NextDouble(); };
+  const std::vector<double> field = FieldValues(
+      params_.encoding.field,
+      field_evaluation_.has_value() ? &*field_evaluation_ : nullptr,
+      params_.encoding.loss_cap);
+  if (params_.encoding.noise_stddev == 0) {
+    return EncodeUpdate(params_.encoding, delta_, examples_, loss_, uniform,
+                        field);
+  }
+  std::array<uint8_t, 32> seed{};
+  if (noise_seed_.has_value()) {
+    seed = *noise_seed_;
+  } else if (absl::Status s = random_->Fill(absl::MakeSpan(seed)); !s.ok()) {
+    return s;
+  }
+  auto source = privacy::NoiseSource::Create(seed);
+  if (!source.ok()) return source.status();
+  // The keystream cannot fail once created; a failure is reported after.
+  absl::Status failed;
+  auto noise = [&] {
+    absl::StatusOr<double> u = source->Uniform();
+    if (!u.ok()) failed.Update(u.status());
+    return u.value_or(1.0);
+  };
+  auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
+                            uniform, field, noise);
+  if (!failed.ok()) return failed;
+  return input;
+}
 
 cohort::v1::SecAggClientMessage SecAggParticipant::Ready(
     int64_t round_id) const {
@@ -41,13 +77,7 @@ absl::Status SecAggParticipant::Begin(const cohort::v1::SecAggBegin& begin) {
         " coordinates, this update has ", delta_.size()));
   }
   params_ = *std::move(params);
-  base::SplitMix64 rng(rounding_seed_);
-  const std::vector<double> field = FieldValues(
-      params_.encoding.field,
-      field_evaluation_.has_value() ? &*field_evaluation_ : nullptr,
-      params_.encoding.loss_cap);
-  auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
-                            [&rng] { return rng.NextDouble(); }, field);
+  auto input = Encode();
   if (!input.ok()) return input.status();
   delta_.clear();
   delta_.shrink_to_fit();

@@ -1,6 +1,7 @@
 #ifndef COHORT_CLIENT_SECAGG_SECAGG_PARTICIPANT_H_
 #define COHORT_CLIENT_SECAGG_SECAGG_PARTICIPANT_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,10 +28,15 @@ class SecAggParticipant final : public ClientSender {
   // keys its stochastic rounding. `field_evaluation` (nullopt: none) goes
   // into the masked input when begin's encoding carries a field layout
   // (field_encoding.h), and nowhere else.
+  // Under distributed DP (the encoding's noise_stddev) the noise comes from
+  // `noise_seed` (the simulator's, so runs repeat) or, unset, from 32 bytes
+  // of `random`: it must stay secret, or the sum's noise can be removed.
   SecAggParticipant(std::vector<float> delta, int64_t examples, double loss,
                     uint64_t rounding_seed, crypto::SecureRandom* random,
                     std::optional<cohort::v1::FieldEvaluation>
-                        field_evaluation = std::nullopt);
+                        field_evaluation = std::nullopt,
+                    std::optional<std::array<uint8_t, 32>> noise_seed =
+                        std::nullopt);
 
   cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
 
@@ -48,12 +54,16 @@ class SecAggParticipant final : public ClientSender {
 
  private:
   absl::Status Begin(const cohort::v1::SecAggBegin& begin);
+  // The masked input: EncodeUpdate of the update, with distributed DP noise
+  // when the encoding asks for it.
+  absl::StatusOr<std::vector<uint64_t>> Encode() const;
 
   std::vector<float> delta_;
   int64_t examples_;
   double loss_;
   std::optional<cohort::v1::FieldEvaluation> field_evaluation_;
   uint64_t rounding_seed_;
+  std::optional<std::array<uint8_t, 32>> noise_seed_;
   crypto::SecureRandom* const random_;
   BeginParams params_;
   std::unique_ptr<SecAggClient> client_;

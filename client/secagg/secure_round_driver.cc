@@ -28,10 +28,12 @@ SecureRoundDriver::SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                                      uint64_t rounding_seed,
                                      crypto::SecureRandom* random,
                                      std::optional<cohort::v1::FieldEvaluation>
-                                         field_evaluation)
+                                         field_evaluation,
+                                     std::optional<std::array<uint8_t, 32>>
+                                         noise_seed)
     : round_id_(round_id),
       participant_(std::move(delta), examples, loss, rounding_seed, random,
-                   std::move(field_evaluation)) {}
+                   std::move(field_evaluation), noise_seed) {}
 
 cohort::v1::ClientMessage SecureRoundDriver::Ready() const {
   cohort::v1::ClientMessage m;

@@ -1,6 +1,7 @@
 #ifndef COHORT_CLIENT_SECAGG_SECURE_ROUND_DRIVER_H_
 #define COHORT_CLIENT_SECAGG_SECURE_ROUND_DRIVER_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,11 +68,14 @@ class SecureRoundDriver {
   // keys its stochastic rounding.
   // `field_evaluation` travels only inside the masked input
   // (SecAggParticipant).
+  // `noise_seed`: SecAggParticipant's.
   SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                     int64_t examples, double loss, uint64_t rounding_seed,
                     crypto::SecureRandom* random,
                     std::optional<cohort::v1::FieldEvaluation>
-                        field_evaluation = std::nullopt);
+                        field_evaluation = std::nullopt,
+                    std::optional<std::array<uint8_t, 32>> noise_seed =
+                        std::nullopt);
 
   SecureRoundDriver(const SecureRoundDriver&) = delete;
   SecureRoundDriver& operator=(const SecureRoundDriver&) = delete;

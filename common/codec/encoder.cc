@@ -62,7 +62,7 @@ int64_t Encoder::encoded_dimension() const {
   return rotation_ ? rotation_->padded_dimension() : dimension_;
 }
 
-absl::StatusOr<std::vector<uint64_t>> Encoder::Encode(
+absl::StatusOr<std::vector<int64_t>> Encoder::Round(
     absl::Span<const float> x, UniformSource uniform) const {
   if (static_cast<int64_t>(x.size()) != dimension_) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -77,14 +77,28 @@ absl::StatusOr<std::vector<uint64_t>> Encoder::Encode(
   }
   ClipToNorm(absl::MakeSpan(v), params_.clip_norm);
   if (rotation_) v = rotation_->Rotate(v);
-  const uint64_t mask = Mask(params_.bits);
-  std::vector<uint64_t> out(v.size());
+  std::vector<int64_t> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) {
-    const int64_t r = StochasticRound(v[i] * params_.scale, uniform());
-    // Two's-complement wrap: the unsigned cast is modular arithmetic.
-    out[i] = static_cast<uint64_t>(r) & mask;
+    out[i] = StochasticRound(v[i] * params_.scale, uniform());
   }
   return out;
+}
+
+std::vector<uint64_t> Encoder::Wrap(absl::Span<const int64_t> rounded) const {
+  const uint64_t mask = Mask(params_.bits);
+  std::vector<uint64_t> out(rounded.size());
+  for (size_t i = 0; i < rounded.size(); ++i) {
+    // Two's-complement wrap: the unsigned cast is modular arithmetic.
+    out[i] = static_cast<uint64_t>(rounded[i]) & mask;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Encoder::Encode(
+    absl::Span<const float> x, UniformSource uniform) const {
+  absl::StatusOr<std::vector<int64_t>> rounded = Round(x, uniform);
+  if (!rounded.ok()) return rounded.status();
+  return Wrap(*rounded);
 }
 
 absl::StatusOr<std::vector<uint8_t>> Encoder::EncodeAndPack(

@@ -61,8 +61,18 @@ class Encoder {
   int64_t encoded_dimension() const;
 
   // INVALID_ARGUMENT if x.size() != dimension() or x has a non-finite value.
+  // Wrap(Round(x, uniform)).
   absl::StatusOr<std::vector<uint64_t>> Encode(absl::Span<const float> x,
                                                UniformSource uniform) const;
+
+  // Encode's first steps: clip, rotate, scale and stochastically round, as
+  // integers of encoded_dimension() (distributed DP adds its noise to these
+  // before the wrap). Same status codes as Encode.
+  absl::StatusOr<std::vector<int64_t>> Round(absl::Span<const float> x,
+                                             UniformSource uniform) const;
+
+  // Encode's last step: each integer into Z_{2^bits} as two's complement.
+  std::vector<uint64_t> Wrap(absl::Span<const int64_t> rounded) const;
 
   // Encode followed by PackBits at params().bits.
   absl::StatusOr<std::vector<uint8_t>> EncodeAndPack(

@@ -140,6 +140,54 @@ double SubsampledGaussianRdp(double q, double noise_multiplier, double order) {
   return log_a / (order - 1);
 }
 
+double DistributedDiscreteGaussianRdp(const DistributedDiscreteGaussian& m,
+                                      double order) {
+  if (!(m.local_stddev > 0) || m.num_devices < 1) return kInf;
+  if (std::isinf(order)) return kInf;
+  const double alpha = std::ceil(order);
+  const double n = static_cast<double>(m.num_devices);
+  const double var = m.local_stddev * m.local_stddev;
+  double tau = 0;
+  for (int64_t k = 1; k < m.num_devices; ++k) {
+    const double kd = static_cast<double>(k);
+    tau += std::exp(-2 * std::numbers::pi * std::numbers::pi * var * kd / (kd + 1));
+  }
+  tau *= 10;
+  const double spread = std::sqrt(n) * m.local_stddev;
+  const double l2 = m.l2_sensitivity / spread;
+  const double l1 = m.l1_sensitivity / spread;
+  const double d = static_cast<double>(m.dimension);
+  const double first = alpha / 2 * l2 * l2 + tau * d;
+  const double second = alpha / 2 * (l2 * l2 + 2 * l1 * tau + tau * tau * d);
+  const double third = alpha / 2 * (l2 + std::sqrt(d) * tau) * (l2 + std::sqrt(d) * tau);
+  return std::min({first, second, third});
+}
+
+double SubsampledRdp(double q, double order,
+                     absl::FunctionRef<double(int64_t)> rdp) {
+  if (q <= 0) return 0.0;
+  if (std::isinf(order)) return kInf;
+  const int64_t alpha =
+      std::max<int64_t>(2, static_cast<int64_t>(std::ceil(order)));
+  const double unsampled = rdp(alpha);
+  if (q >= 1) return unsampled;
+  const double a = static_cast<double>(alpha);
+  const double log_q = std::log(q);
+  const double log_1mq = std::log1p(-q);
+  // log of (1-q)^(a-1) (a q - q + 1) + C(a,2) q^2 (1-q)^(a-2) e^rdp(2)
+  //        + 3 sum_{l=3}^{a} C(a,l) (1-q)^(a-l) q^l e^((l-1) rdp(l)).
+  double log_sum = (a - 1) * log_1mq + std::log1p(a * q - q);
+  log_sum = LogAdd(log_sum, LogAbsBinomial(a, 2) + 2 * log_q +
+                                (a - 2) * log_1mq + rdp(2));
+  for (int64_t l = 3; l <= alpha; ++l) {
+    const double ld = static_cast<double>(l);
+    log_sum = LogAdd(log_sum, std::log(3.0) + LogAbsBinomial(a, ld) +
+                                  (a - ld) * log_1mq + ld * log_q +
+                                  (ld - 1) * rdp(l));
+  }
+  return std::min(unsampled, log_sum / (a - 1));
+}
+
 EpsilonAtOrder EpsilonFromRdp(std::span<const double> orders,
                               std::span<const double> rdp, double delta) {
   // Nothing spent (every order's RDP is 0) is epsilon 0, not the
@@ -178,6 +226,17 @@ void RdpAccountant::ComposeSubsampledGaussian(double q, double noise_multiplier,
   }
 }
 
+void RdpAccountant::ComposeSubsampledDistributedDiscreteGaussian(
+    double q, const DistributedDiscreteGaussian& m, int64_t count) {
+  if (count <= 0) return;
+  auto rdp = [&m](int64_t j) {
+    return DistributedDiscreteGaussianRdp(m, static_cast<double>(j));
+  };
+  for (size_t i = 0; i < orders_.size(); ++i) {
+    rdp_[i] += static_cast<double>(count) * SubsampledRdp(q, orders_[i], rdp);
+  }
+}
+
 EpsilonAtOrder RdpAccountant::Epsilon(double delta) const {
   return EpsilonFromRdp(orders_, rdp_, delta);
 }
@@ -198,23 +257,26 @@ absl::StatusOr<double> NoiseMultiplierForEpsilon(double q,
         "cannot search a noise multiplier for q = ", q, ", epsilon = ",
         target_epsilon, ", delta = ", delta, " over ", rounds, " rounds"));
   }
-  auto spent = [&](double z) {
+  return SmallestNoiseMultiplier(target_epsilon, [&](double z) {
     return SubsampledGaussianEpsilon(q, z, rounds, delta);
-  };
+  });
+}
+
+absl::StatusOr<double> SmallestNoiseMultiplier(
+    double target_epsilon, absl::FunctionRef<double(double)> epsilon) {
   double lo = 1e-2;
   double hi = 1e3;
-  if (spent(hi) > target_epsilon) {
+  if (!(epsilon(hi) <= target_epsilon)) {
     return absl::OutOfRangeError(absl::StrCat(
-        "epsilon ", target_epsilon, " at delta ", delta, " over ", rounds,
-        " rounds is out of reach: even noise multiplier ", hi, " spends ",
-        spent(hi)));
+        "epsilon ", target_epsilon, " is out of reach: even noise multiplier ",
+        hi, " spends ", epsilon(hi)));
   }
-  if (spent(lo) <= target_epsilon) return lo;
-  // epsilon falls as z grows: bisect geometrically, keeping spent(hi) within
-  // the target.
+  if (epsilon(lo) <= target_epsilon) return lo;
+  // epsilon falls as z grows: bisect geometrically, keeping epsilon(hi)
+  // within the target.
   while (hi / lo > 1 + 1e-4) {
     const double mid = std::sqrt(lo * hi);
-    (spent(mid) <= target_epsilon ? hi : lo) = mid;
+    (epsilon(mid) <= target_epsilon ? hi : lo) = mid;
   }
   return hi;
 }

@@ -185,6 +185,8 @@ cohort::v1::SecAggBegin MakeBegin(const BeginParams& p) {
   e->set_field_classes(p.encoding.field.classes);
   e->set_field_confidence_bins(p.encoding.field.confidence_bins);
   e->set_field_features(p.encoding.field.features);
+  e->set_noise_stddev(p.encoding.noise_stddev);
+  e->set_rounding_bound(p.encoding.rounding_bound);
   return b;
 }
 
@@ -220,6 +222,8 @@ absl::StatusOr<BeginParams> ParseBegin(const cohort::v1::SecAggBegin& b) {
   p.encoding.field = FieldLayout{.classes = e.field_classes(),
                                  .confidence_bins = e.field_confidence_bins(),
                                  .features = e.field_features()};
+  p.encoding.noise_stddev = e.noise_stddev();
+  p.encoding.rounding_bound = e.rounding_bound();
   if (absl::Status s = ValidateUpdateEncoding(p.encoding); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("SecAggBegin.encoding: ", s.message()));

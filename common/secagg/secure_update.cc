@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/encoding_params.h"
+#include "common/secagg/distributed_encoding.h"
 
 namespace cohort::secagg {
 namespace {
@@ -89,6 +90,13 @@ absl::Status ValidateUpdateEncoding(const UpdateEncoding& e) {
   if (std::ldexp(1.0, e.params.bits - 1) <= static_cast<double>(e.example_cap)) {
     return absl::InvalidArgumentError("modulus too small for example_cap");
   }
+  const bool noisy = e.noise_stddev != 0 || e.rounding_bound != 0;
+  if (noisy && (!(e.noise_stddev > 0) ||
+                !(e.noise_stddev <= std::ldexp(1.0, e.params.bits)) ||
+                !(e.rounding_bound > 0) || !std::isfinite(e.rounding_bound) ||
+                !e.params.rotate || e.example_cap != 1)) {
+    return absl::InvalidArgumentError("distributed DP encoding out of range");
+  }
   return ValidateFieldLayout(e.field);
 }
 
@@ -104,7 +112,8 @@ int64_t InputLength(const UpdateEncoding& e) {
 
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& e, absl::Span<const float> delta, int64_t examples,
-    double loss, codec::UniformSource uniform, absl::Span<const double> field) {
+    double loss, codec::UniformSource uniform, absl::Span<const double> field,
+    std::optional<absl::FunctionRef<double()>> noise) {
   if (examples < 1) return absl::InvalidArgumentError("examples must be >= 1");
   if (static_cast<int64_t>(field.size()) != FieldLength(e.field)) {
     return absl::InvalidArgumentError(
@@ -136,13 +145,20 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
   }
   COHORT_ASSIGN_OR_RETURN(codec::Encoder encoder,
                           codec::Encoder::Create(e.params, e.dimension));
-  COHORT_ASSIGN_OR_RETURN(std::vector<uint64_t> out,
-                          encoder.Encode(weighted, uniform));
-  const double l = std::clamp(loss, 0.0, e.loss_cap);
+  // Under distributed DP only the noisy delta and the count are summed.
+  const bool distributed = e.noise_stddev > 0;
+  if (distributed && !noise.has_value()) {
+    return absl::InvalidArgumentError("distributed DP needs a noise source");
+  }
+  COHORT_ASSIGN_OR_RETURN(
+      std::vector<uint64_t> out,
+      distributed ? EncodeNoisyDelta(encoder, e, weighted, uniform, *noise)
+                  : encoder.Encode(weighted, uniform));
+  const double l = distributed ? 0.0 : std::clamp(loss, 0.0, e.loss_cap);
   out.push_back(Wrap(codec::StochasticRound(w * l * e.loss_scale, uniform()),
                      e.params.bits));
   out.push_back(Wrap(capped, e.params.bits));
-  out.push_back(Wrap(was_clipped ? 1 : 0, e.params.bits));
+  out.push_back(Wrap(was_clipped && !distributed ? 1 : 0, e.params.bits));
   const double field_scale = FieldScale(e);
   for (double v : field) {
     out.push_back(

@@ -2,8 +2,10 @@
 #define COHORT_COMMON_SECAGG_SECURE_UPDATE_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/codec/encoder.h"
@@ -39,6 +41,14 @@ struct UpdateEncoding {
   double loss_cap = 16.0;
   double loss_scale = 1.0;
   FieldLayout field;
+  // Distributed differential privacy (PlanDistributedEncoding); off at 0.
+  // The device rounds its scaled, rotated delta to integers until their L2
+  // norm is at most rounding_bound (conditional rounding), adds
+  // N_Z(0, noise_stddev^2) to each (privacy::SampleDiscreteGaussian), and
+  // sends 0 in its loss and clipped coordinates: the sum's only un-noised
+  // value is the count of inputs.
+  double noise_stddev = 0.0;
+  double rounding_bound = 0.0;
 };
 
 // Scale, loss scale and modulus for `num_clients` inputs of
@@ -50,6 +60,9 @@ absl::StatusOr<UpdateEncoding> PlanUpdateEncoding(int bits_per_coordinate,
                                                   int64_t example_cap,
                                                   int64_t dimension,
                                                   int num_clients);
+
+// Distributed DP's encoding: PlanDistributedEncoding in
+// distributed_encoding.h.
 
 // INVALID_ARGUMENT unless the parameters are ones PlanUpdateEncoding could
 // have produced (a device checks what the server sent before using it).
@@ -65,10 +78,17 @@ int64_t InputLength(const UpdateEncoding& encoding);
 // INVALID_ARGUMENT for a delta of the wrong length or with NaN/Inf,
 // examples < 1, a non-finite loss, or `field` not of FieldLength values in
 // [0, 1] (FieldValues makes them).
+//
+// With distributed DP (encoding.noise_stddev > 0) `noise` draws the
+// discrete Gaussian noise (uniforms in (0, 1], from a secret seed: anyone who
+// knows it can subtract the noise); INVALID_ARGUMENT without one.
+// FAILED_PRECONDITION if conditional rounding fails 100 times in a row
+// (each try fails with probability below e^(-1/2)).
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& encoding, absl::Span<const float> delta,
     int64_t examples, double loss, codec::UniformSource uniform,
-    absl::Span<const double> field = {});
+    absl::Span<const double> field = {},
+    std::optional<absl::FunctionRef<double()>> noise = std::nullopt);
 
 struct DecodedUpdateSum {
   std::vector<double> weighted_delta_sum;  // sum_i w_i clip(delta_i)

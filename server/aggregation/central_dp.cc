@@ -8,23 +8,11 @@
 #include "common/base/status_macros.h"
 #include "common/crypto/secure_random.h"
 #include "common/model/weights_util.h"
-#include "common/privacy/rdp_accountant.h"
 
 namespace cohort::server {
 
-double SpentEpsilon(const CentralDpOptions& options, int64_t rounds) {
-  if (!options.enabled || rounds <= 0) return 0.0;
-  return privacy::SubsampledGaussianEpsilon(
-      options.sampling_rate, options.noise_multiplier, rounds, options.delta);
-}
-
-bool BudgetSpent(const CentralDpOptions& options, int64_t rounds) {
-  if (!options.enabled || !options.target_epsilon.has_value()) return false;
-  return SpentEpsilon(options, rounds + 1) > *options.target_epsilon;
-}
-
 absl::StatusOr<std::array<uint8_t, 32>> NoiseSeed(
-    const CentralDpOptions& options, int64_t round_id) {
+    const PrivacyOptions& options, int64_t round_id) {
   std::array<uint8_t, 32> seed{};
   if (!options.noise_seed.has_value()) {
     crypto::OpenSslRandom random;
@@ -41,7 +29,7 @@ absl::StatusOr<std::array<uint8_t, 32>> NoiseSeed(
 }
 
 absl::Status AddNoise(cohort::v1::Weights& mean, double stddev,
-                      privacy::GaussianNoise& noise) {
+                      privacy::NoiseSource& noise) {
   std::vector<float> values;
   for (auto& t : *mean.mutable_tensors()) {
     auto view = model::FloatView(t);
@@ -53,7 +41,7 @@ absl::Status AddNoise(cohort::v1::Weights& mean, double stddev,
 }
 
 absl::StatusOr<int64_t> NoisyCount(int64_t count, int64_t total, double stddev,
-                                   privacy::GaussianNoise& noise) {
+                                   privacy::NoiseSource& noise) {
   COHORT_ASSIGN_OR_RETURN(const double n, noise.Next());
   const double noisy = std::round(static_cast<double>(count) + stddev * n);
   return static_cast<int64_t>(

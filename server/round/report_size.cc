@@ -21,10 +21,13 @@ int64_t NumParameters(const cohort::v1::Weights& weights) {
 
 // Packed masked input of a secure round, at the modulus the round plans.
 int64_t SecureInputBytes(int64_t dimension, const RoundOptions& o) {
-  auto encoding = secagg::PlanUpdateEncoding(
-      o.secagg.bits_per_coordinate, o.clipping.clip_norm, o.secagg.rotate,
-      /*rotation_seed=*/0, o.secagg.example_cap, dimension,
-      std::max(o.selection_target(), 1));
+  auto encoding =
+      o.secagg.distributed_encoding.has_value()
+          ? absl::StatusOr<secagg::UpdateEncoding>(*o.secagg.distributed_encoding)
+          : secagg::PlanUpdateEncoding(
+                o.secagg.bits_per_coordinate, o.clipping.clip_norm,
+                o.secagg.rotate, /*rotation_seed=*/0, o.secagg.example_cap,
+                dimension, std::max(o.selection_target(), 1));
   if (encoding.ok()) encoding->field = o.secagg.field;
   // An unplannable encoding is refused by the round itself; size it at the
   // widest modulus so this check never passes a task by mistake.

@@ -185,7 +185,7 @@ class RoundCommitter {
   base::Clock* const clock_;
   ServerOptimizer optimizer_;
   ClipBound clip_;
-  const CentralDpOptions privacy_;
+  const PrivacyOptions privacy_;
   int64_t dp_rounds_ = 0;
   ReleaseRegistry* const registry_;
   const std::optional<double> gate_max_accuracy_drop_;

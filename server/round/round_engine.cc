@@ -57,10 +57,20 @@ absl::Status RoundEngine::Start() {
     COHORT_ASSIGN_OR_RETURN(model, committer_.CommitInitial());
     LOG(INFO) << "created task " << options_.task << " at version 1";
   }
-  if (const CentralDpOptions& p = options_.privacy; p.enabled) {
-    LOG(INFO) << "central differential privacy: noise multiplier "
-              << p.noise_multiplier << " (" << p.update_noise_multiplier
-              << " on the updates), sampling rate " << p.sampling_rate
+  if (const PrivacyOptions& p = options_.privacy; p.enabled) {
+    LOG(INFO) << (p.distributed ? "distributed" : "central")
+              << " differential privacy: noise multiplier "
+              << p.noise_multiplier << " ("
+              << (p.distributed
+                      ? absl::StrCat("device noise ",
+                                     p.distributed_mechanism.has_value()
+                                         ? p.distributed_mechanism->local_stddev
+                                         : 0.0,
+                                     " in encoded units, at least ",
+                                     p.min_contributors, " devices a sum")
+                      : absl::StrCat(p.update_noise_multiplier,
+                                     " on the updates"))
+              << "), sampling rate " << p.sampling_rate
               << ", delta " << p.delta << ", budget epsilon "
               << (p.target_epsilon.has_value() ? absl::StrCat(*p.target_epsilon)
                                                : std::string("none"))

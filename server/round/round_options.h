@@ -6,7 +6,8 @@
 #include <string>
 
 #include "common/secagg/field_encoding.h"
-#include "server/aggregation/central_dp.h"
+#include "common/secagg/secure_update.h"
+#include "server/aggregation/privacy_options.h"
 #include "server/aggregation/clip_bound.h"
 #include "server/aggregation/robust_aggregator.h"
 #include "server/aggregation/server_optimizer.h"
@@ -31,6 +32,9 @@ struct SecAggOptions {
   // The field statistics devices add to their masked input: the image
   // layout when field monitoring is on, else disabled.
   secagg::FieldLayout field;
+  // Distributed DP: the encoding every round uses (its rotation seed
+  // aside), from PlanDistributedPrivacy; nullopt otherwise.
+  std::optional<secagg::UpdateEncoding> distributed_encoding;
 };
 
 // RoundConfig with defaults applied and values checked.
@@ -49,8 +53,8 @@ struct RoundOptions {
   cohort::v1::TrainingPlan plan;
   SecAggOptions secagg;
   ClippingOptions clipping;
-  // Central differential privacy; disabled by default.
-  CentralDpOptions privacy;
+  // Differential privacy; disabled by default.
+  PrivacyOptions privacy;
   // A robust aggregator (plain rounds only); nullopt: FedAvg's mean.
   std::optional<RobustOptions> robust;
   // Devices download the int8 artifact (default) or fp32 weights.
@@ -83,6 +87,16 @@ struct RoundOptions {
 absl::StatusOr<RoundOptions> ResolveRoundOptions(
     const std::string& task, const cohort::v1::RoundConfig& config,
     const cohort::v1::TrainingPlan& plan);
+
+// Distributed DP's second step, once the model's dimension (float
+// coordinates) is known: plans the SecAgg+ encoding
+// (secagg::PlanDistributedEncoding) into o.secagg.distributed_encoding and
+// its mechanism into o.privacy.distributed_mechanism, deriving the noise
+// multiplier from the budget when it was not set. Nothing for other tasks.
+// INVALID_ARGUMENT naming the field: bits_per_coordinate too few to hold the
+// noise, a budget the noise cannot keep for the planned rounds, or one no
+// noise multiplier up to 1e3 reaches.
+absl::Status PlanDistributedPrivacy(RoundOptions& o, int64_t dimension);
 
 }  // namespace cohort::server
 

@@ -1,12 +1,15 @@
 // RoundOptions' differential privacy (RoundConfig.differential_privacy).
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/rdp_accountant.h"
+#include "common/secagg/distributed_encoding.h"
 #include "google/protobuf/descriptor.h"
 #include "server/round/round_options_internal.h"
 
@@ -37,8 +40,10 @@ absl::Status CheckCompatible(const cohort::v1::RoundConfig& c,
   return absl::OkStatus();
 }
 
-// noise_multiplier and target_epsilon into p, for `rounds` planned rounds.
-absl::Status ResolveNoise(const Dp& d, int64_t rounds, CentralDpOptions& p) {
+// noise_multiplier, target_epsilon and planned_rounds into p, checked for
+// range; SettleNoise decides z.
+absl::Status ResolveNoiseFields(const Dp& d, int64_t max_rounds,
+                                PrivacyOptions& p) {
   if (!InRange(d.noise_multiplier(), 0, 1e3)) {
     return Bad("round.differential_privacy.noise_multiplier",
                "must be in (0, 1e3]");
@@ -47,35 +52,47 @@ absl::Status ResolveNoise(const Dp& d, int64_t rounds, CentralDpOptions& p) {
     return Bad("round.differential_privacy.target_epsilon",
                "must be in (0, 1e3]");
   }
+  if (d.planned_rounds() < 0) {
+    return Bad("round.differential_privacy.planned_rounds", "must be >= 0");
+  }
   if (d.target_epsilon() > 0) p.target_epsilon = d.target_epsilon();
   p.noise_multiplier = d.noise_multiplier();
+  p.planned_rounds = d.planned_rounds() != 0 ? d.planned_rounds() : max_rounds;
+  if (p.noise_multiplier == 0 && !p.target_epsilon.has_value()) {
+    return Bad("round.differential_privacy.noise_multiplier",
+               "set it, or target_epsilon to derive it (needed with "
+               "round.differential_privacy.mechanism)");
+  }
+  return absl::OkStatus();
+}
+
+// Derives z from the budget when it is unset, or checks that z keeps the
+// budget for the planned rounds; `epsilon(z)` is what z spends over them.
+absl::Status SettleNoise(PrivacyOptions& p,
+                         absl::FunctionRef<double(double)> epsilon) {
   if (p.noise_multiplier == 0) {
-    if (!p.target_epsilon.has_value()) {
-      return Bad("round.differential_privacy.noise_multiplier",
-                 "set it, or target_epsilon to derive it (needed with "
-                 "round.differential_privacy.mechanism)");
-    }
-    if (rounds < 1) {
+    if (p.planned_rounds < 1) {
       return Bad("round.differential_privacy.planned_rounds",
                  "needed to derive the noise from target_epsilon when "
                  "round.max_rounds is 0");
     }
-    auto z = privacy::NoiseMultiplierForEpsilon(
-        p.sampling_rate, *p.target_epsilon, rounds, p.delta);
+    auto z = privacy::SmallestNoiseMultiplier(*p.target_epsilon, epsilon);
     if (!z.ok()) {
-      return Bad("round.differential_privacy.target_epsilon", z.status().message());
+      return Bad("round.differential_privacy.target_epsilon",
+                 absl::StrCat(z.status().message(), " over ", p.planned_rounds,
+                              " rounds at delta ", p.delta));
     }
     p.noise_multiplier = *z;
     return absl::OkStatus();
   }
   if (!p.target_epsilon.has_value()) return absl::OkStatus();
-  const int64_t checked = std::max<int64_t>(rounds, 1);
-  const double spent = privacy::SubsampledGaussianEpsilon(
-      p.sampling_rate, p.noise_multiplier, checked, p.delta);
+  const double spent = epsilon(p.noise_multiplier);
   if (spent > *p.target_epsilon) {
     return Bad("round.differential_privacy.target_epsilon",
-               absl::StrCat("is below the epsilon ", spent, " that noise_multiplier ",
-                            p.noise_multiplier, " spends over ", checked,
+               absl::StrCat("is below the epsilon ", spent,
+                            " that noise_multiplier ", p.noise_multiplier,
+                            " spends over ",
+                            std::max<int64_t>(p.planned_rounds, 1),
                             " rounds at delta ", p.delta));
   }
   return absl::OkStatus();
@@ -83,7 +100,7 @@ absl::Status ResolveNoise(const Dp& d, int64_t rounds, CentralDpOptions& p) {
 
 // Adaptive clipping's share of the noise (Andrew et al. 2021, Section 3.1).
 absl::Status ResolveCountNoise(const Dp& d, const RoundOptions& o,
-                               CentralDpOptions& p) {
+                               PrivacyOptions& p) {
   p.update_noise_multiplier = p.noise_multiplier;
   if (!o.clipping.adaptive) {
     if (d.clipped_count_stddev() != 0) {
@@ -106,6 +123,21 @@ absl::Status ResolveCountNoise(const Dp& d, const RoundOptions& o,
   return absl::OkStatus();
 }
 
+// What the distributed mechanism needs beyond CheckCompatible.
+absl::Status CheckDistributed(const RoundOptions& o) {
+  if (!o.secagg.enabled) {
+    return Bad("round.differential_privacy.mechanism",
+               "DISTRIBUTED_DISCRETE_GAUSSIAN adds its noise inside secure "
+               "aggregation, which round.secure_aggregation turns off");
+  }
+  if (o.clipping.adaptive) {
+    return Bad("round.clipping.adaptive",
+               "the clipped count is not noised under distributed DP; use a "
+               "fixed clip_norm");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ResolvePrivacy(const cohort::v1::RoundConfig& c, RoundOptions& o) {
@@ -119,12 +151,15 @@ absl::Status ResolvePrivacy(const cohort::v1::RoundConfig& c, RoundOptions& o) {
     }
     return absl::OkStatus();
   }
-  if (d.mechanism() != Dp::CENTRAL_GAUSSIAN) {
+  if (d.mechanism() != Dp::CENTRAL_GAUSSIAN &&
+      d.mechanism() != Dp::DISTRIBUTED_DISCRETE_GAUSSIAN) {
     return Bad("round.differential_privacy.mechanism", "unknown mechanism");
   }
   COHORT_RETURN_IF_ERROR(CheckCompatible(c, o));
-  CentralDpOptions& p = o.privacy;
+  PrivacyOptions& p = o.privacy;
   p.enabled = true;
+  p.distributed = d.mechanism() == Dp::DISTRIBUTED_DISCRETE_GAUSSIAN;
+  if (p.distributed) COHORT_RETURN_IF_ERROR(CheckDistributed(o));
   o.secagg.example_cap = 1;
   if (d.delta() != 0) p.delta = d.delta();
   if (!(p.delta > 0 && p.delta <= 0.1)) {
@@ -139,13 +174,59 @@ absl::Status ResolvePrivacy(const cohort::v1::RoundConfig& c, RoundOptions& o) {
   }
   p.sampling_rate =
       static_cast<double>(cohort) / static_cast<double>(d.population_size());
-  if (d.planned_rounds() < 0) {
-    return Bad("round.differential_privacy.planned_rounds", "must be >= 0");
+  COHORT_RETURN_IF_ERROR(ResolveNoiseFields(d, o.max_rounds, p));
+  if (p.distributed) {
+    // The encoding needs the model's dimension: PlanDistributedPrivacy.
+    o.secagg.rotate = true;
+    p.min_contributors = o.min_reports;
+    if (d.clipped_count_stddev() != 0) {
+      return Bad("round.differential_privacy.clipped_count_stddev",
+                 "only with round.clipping.adaptive, which distributed DP "
+                 "refuses");
+    }
+    return absl::OkStatus();
   }
-  const int64_t rounds =
-      d.planned_rounds() != 0 ? d.planned_rounds() : o.max_rounds;
-  COHORT_RETURN_IF_ERROR(ResolveNoise(d, rounds, p));
+  const int64_t rounds = std::max<int64_t>(p.planned_rounds, 1);
+  COHORT_RETURN_IF_ERROR(SettleNoise(p, [&](double z) {
+    return privacy::SubsampledGaussianEpsilon(p.sampling_rate, z, rounds,
+                                              p.delta);
+  }));
   return ResolveCountNoise(d, o, p);
 }
 
 }  // namespace cohort::server::internal
+
+namespace cohort::server {
+
+absl::Status PlanDistributedPrivacy(RoundOptions& o, int64_t dimension) {
+  PrivacyOptions& p = o.privacy;
+  if (!p.enabled || !p.distributed) return absl::OkStatus();
+  auto plan = [&](double z) {
+    return secagg::PlanDistributedEncoding(
+        o.secagg.bits_per_coordinate, o.clipping.clip_norm,
+        /*rotation_seed=*/0, dimension, o.selection_target(),
+        p.min_contributors, z);
+  };
+  const int64_t rounds = std::max<int64_t>(p.planned_rounds, 1);
+  // What z spends over the planned rounds; +inf when no encoding holds it.
+  auto epsilon = [&](double z) {
+    auto encoding = plan(z);
+    if (!encoding.ok()) return std::numeric_limits<double>::infinity();
+    PrivacyOptions trial = p;
+    trial.distributed_mechanism =
+        DistributedMechanismOf(*encoding, p.min_contributors);
+    return SpentEpsilon(trial, rounds);
+  };
+  COHORT_RETURN_IF_ERROR(internal::SettleNoise(p, epsilon));
+  auto encoding = plan(p.noise_multiplier);
+  if (!encoding.ok()) {
+    return internal::Bad("round.secure_aggregation.bits_per_coordinate",
+                         encoding.status().message());
+  }
+  encoding->field = o.secagg.field;
+  p.distributed_mechanism = DistributedMechanismOf(*encoding, p.min_contributors);
+  o.secagg.distributed_encoding = *std::move(encoding);
+  return absl::OkStatus();
+}
+
+}  // namespace cohort::server

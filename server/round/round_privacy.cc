@@ -7,16 +7,20 @@
 
 namespace cohort::server {
 
-absl::Status Privatize(const CentralDpOptions& options, double clip_norm,
+absl::Status Privatize(const PrivacyOptions& options, double clip_norm,
                        RoundResult& result) {
   if (!options.enabled) return absl::OkStatus();
+  // The un-noised loss is not released.
+  result.mean_loss = std::numeric_limits<double>::quiet_NaN();
+  // Distributed DP: the devices' noise is already in the sum.
+  if (options.distributed) return absl::OkStatus();
   if (result.participants <= 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", result.round_id, " has no participants to add noise for"));
   }
   COHORT_ASSIGN_OR_RETURN(auto seed, NoiseSeed(options, result.round_id));
-  COHORT_ASSIGN_OR_RETURN(privacy::GaussianNoise noise,
-                          privacy::GaussianNoise::Create(seed));
+  COHORT_ASSIGN_OR_RETURN(privacy::NoiseSource noise,
+                          privacy::NoiseSource::Create(seed));
   const double n = static_cast<double>(result.participants);
   COHORT_RETURN_IF_ERROR(AddNoise(
       result.mean_delta, options.update_noise_multiplier * clip_norm / n, noise));
@@ -25,7 +29,6 @@ absl::Status Privatize(const CentralDpOptions& options, double clip_norm,
         result.clipped, NoisyCount(*result.clipped, result.participants,
                                    options.clipped_count_stddev, noise));
   }
-  result.mean_loss = std::numeric_limits<double>::quiet_NaN();
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 
 #include "absl/status/status.h"
 #include "server/aggregation/central_dp.h"
+#include "server/aggregation/privacy_options.h"
 #include "server/round/round_result.h"
 
 namespace cohort::server {
@@ -17,10 +18,11 @@ namespace cohort::server {
 //                 [0, participants] (adaptive clipping only);
 //   mean_loss   = NaN (the un-noised loss is not released).
 //
+// Under distributed DP only the loss is withheld: the noise is in the sum.
 // Nothing when options.enabled is false. FAILED_PRECONDITION for a result
 // without participants; INTERNAL if the noise source fails (the result is
 // then unusable and must not be committed).
-absl::Status Privatize(const CentralDpOptions& options, double clip_norm,
+absl::Status Privatize(const PrivacyOptions& options, double clip_norm,
                        RoundResult& result);
 
 }  // namespace cohort::server

@@ -264,6 +264,13 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   ctx.drops.secagg = s.num_clients() - s.contributors();
   CountSecAggDrops(s, ctx.drops);
   auto sum = s.Result();
+  if (sum.ok() && s.contributors() < ctx.options->privacy.min_contributors) {
+    // Distributed DP: fewer inputs carry less noise than the accountant
+    // counts on.
+    sum = absl::FailedPreconditionError(absl::StrCat(
+        s.contributors(), " inputs carry less noise than distributed DP needs (",
+        ctx.options->privacy.min_contributors, ")"));
+  }
   auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {
@@ -283,8 +290,11 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
       .examples = sum->capped_examples,
       .participants = s.contributors(),
       .mean_loss = sum->mean_loss,
-      .clipped = ClippedOfSum(ctx.round_id, sum->clipped_updates,
-                              s.contributors()),
+      // Distributed DP devices send no clipped bit.
+      .clipped = ctx.options->privacy.distributed
+                     ? std::nullopt
+                     : ClippedOfSum(ctx.round_id, sum->clipped_updates,
+                                    s.contributors()),
       .field = FieldOfSum(ctx.round_id, s.encoding(), *sum, s.contributors()),
   };
   s.SendAcks("input not in the secure sum");

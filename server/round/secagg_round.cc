@@ -70,11 +70,17 @@ absl::Status SecAggRound::Plan(const SecAggOptions& options, double clip_norm,
                  << options.expected_dropout
                  << "; using the complete graph with threshold " << params.t;
   }
-  COHORT_ASSIGN_OR_RETURN(
-      encoding_, secagg::PlanUpdateEncoding(
-                     options.bits_per_coordinate, clip_norm,
-                     options.rotate, PublicSeed(round_id, devices_, "rotation"),
-                     options.example_cap, dimension, n));
+  if (options.distributed_encoding.has_value()) {
+    // Distributed DP: planned once for the largest cohort, so that the
+    // accountant's view holds for every round.
+    encoding_ = *options.distributed_encoding;
+  } else {
+    COHORT_ASSIGN_OR_RETURN(
+        encoding_, secagg::PlanUpdateEncoding(
+                       options.bits_per_coordinate, clip_norm, options.rotate,
+                       /*rotation_seed=*/0, options.example_cap, dimension, n));
+  }
+  encoding_.params.rotation_seed = PublicSeed(round_id, devices_, "rotation");
   encoding_.field = options.field;
   config_.n = n;
   config_.k = params.k;

@@ -1,6 +1,7 @@
 #include "server/round/task_assembly.h"
 
 #include "common/base/status_macros.h"
+#include "common/model/flat_weights.h"
 #include "server/round/report_size.h"
 
 namespace cohort::server {
@@ -20,7 +21,11 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
                                    model.seed, std::move(holdout)));
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
                           task.task_model->InitialWeights());
-  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, round, model.max_message_bytes,
+  RoundOptions planned = round;
+  COHORT_RETURN_IF_ERROR(
+      PlanDistributedPrivacy(planned, model::TotalElements(initial)));
+  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, planned,
+                                         model.max_message_bytes,
                                          "max_message_bytes"));
   if (release.signer != nullptr) {
     task.registry = std::make_unique<ReleaseRegistry>(
@@ -28,7 +33,7 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
         release.manifest_ttl);
   }
   task.engine = std::make_unique<RoundEngine>(
-      round, task.store.get(), task.task_model.get(), clock,
+      planned, task.store.get(), task.task_model.get(), clock,
       std::move(observer), task.registry.get());
   COHORT_RETURN_IF_ERROR(task.engine->Start());
   return task;

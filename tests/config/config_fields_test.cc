@@ -73,7 +73,7 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
         << r.robust->trim_fraction << "," << r.robust->byzantine_devices << ","
         << r.robust->krum_selected << "}";
   }
-  const server::CentralDpOptions& p = r.privacy;
+  const server::PrivacyOptions& p = r.privacy;
   out << " dp={" << p.enabled << "," << p.noise_multiplier << ","
       << p.update_noise_multiplier << "," << p.clipped_count_stddev << ","
       << p.target_epsilon.value_or(-1) << "," << p.delta << ","

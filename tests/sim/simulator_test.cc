@@ -280,7 +280,7 @@ TEST_F(SimulatorTest, CentralPrivacyReportsEpsilonAndStopsAtTheBudget) {
   dp->set_noise_multiplier(1.0);
   auto resolved = ResolveSimOptions(c);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
-  const server::CentralDpOptions p = resolved->round.privacy;
+  const server::PrivacyOptions p = resolved->round.privacy;
   // population_size defaults to the simulated population.
   EXPECT_DOUBLE_EQ(p.sampling_rate, 16.0 / 300.0);
   dp->set_target_epsilon((server::SpentEpsilon(p, 3) + server::SpentEpsilon(p, 4)) / 2);
@@ -292,6 +292,29 @@ TEST_F(SimulatorTest, CentralPrivacyReportsEpsilonAndStopsAtTheBudget) {
     EXPECT_DOUBLE_EQ(a.rows[i].outcome.epsilon,
                      server::SpentEpsilon(p, static_cast<int64_t>(i) + 1));
     EXPECT_TRUE(std::isnan(a.rows[i].train_loss));
+  }
+  EXPECT_EQ(a.csv, b.csv);
+  EXPECT_TRUE(a.model == b.model);
+}
+
+// Distributed DP: the devices' discrete Gaussian noise is in the secure sum,
+// every row carries the epsilon spent, the run repeats with its seed, and
+// the noisy model still evaluates.
+TEST_F(SimulatorTest, DistributedPrivacyNoisesInsideTheSecureSum) {
+  auto c = Secure(Scenario());
+  c.mutable_round()->mutable_secure_aggregation()->clear_example_cap();
+  auto* dp = c.mutable_round()->mutable_differential_privacy();
+  dp->set_mechanism(
+      cohort::v1::DifferentialPrivacyConfig::DISTRIBUTED_DISCRETE_GAUSSIAN);
+  dp->set_noise_multiplier(0.8);
+  Outcome a = RunSim(c, TransportKind::kInProcess, "ddg1");
+  Outcome b = RunSim(c, TransportKind::kInProcess, "ddg2");
+  ASSERT_EQ(a.rows.size(), 3u);
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(a.rows[i].outcome.epsilon));
+    if (i > 0) EXPECT_GT(a.rows[i].outcome.epsilon, a.rows[i - 1].outcome.epsilon);
+    EXPECT_TRUE(std::isnan(a.rows[i].outcome.clipped_fraction));
+    EXPECT_GT(a.rows[i].test_accuracy, 0.0);
   }
   EXPECT_EQ(a.csv, b.csv);
   EXPECT_TRUE(a.model == b.model);

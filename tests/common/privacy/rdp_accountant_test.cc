@@ -142,5 +142,57 @@ TEST(NoiseMultiplierForEpsilonTest, RefusesWhatNoNoiseCanGive) {
             absl::StatusCode::kInvalidArgument);
 }
 
+
+// With a large local deviation (tau ~ 0) the sum of n discrete Gaussians is
+// as private as one continuous Gaussian of deviation sqrt(n) sigma:
+// alpha l2^2 / (2 n sigma^2) (Kairouz et al. 2021, Proposition 14).
+TEST(DistributedDiscreteGaussianTest, LargeNoiseMatchesTheContinuousGaussian) {
+  const DistributedDiscreteGaussian m{.local_stddev = 50.0,
+                                      .num_devices = 100,
+                                      .l2_sensitivity = 400.0,
+                                      .l1_sensitivity = 400.0 * 64,
+                                      .dimension = 4096};
+  for (double alpha : {2.0, 5.0, 32.0}) {
+    EXPECT_NEAR(DistributedDiscreteGaussianRdp(m, alpha),
+                alpha * 400.0 * 400.0 / (2 * 100 * 50.0 * 50.0), 1e-9);
+  }
+  // A fractional order takes the next integer's (larger) value.
+  EXPECT_DOUBLE_EQ(DistributedDiscreteGaussianRdp(m, 4.5),
+                   DistributedDiscreteGaussianRdp(m, 5.0));
+}
+
+TEST(DistributedDiscreteGaussianTest, SmallNoisePaysForTheDiscreteSum) {
+  DistributedDiscreteGaussian m{.local_stddev = 0.3,
+                                .num_devices = 10,
+                                .l2_sensitivity = 1.0,
+                                .l1_sensitivity = 8.0,
+                                .dimension = 64};
+  const double gaussian = 2.0 / (2 * 10 * 0.09);
+  EXPECT_GT(DistributedDiscreteGaussianRdp(m, 2.0), gaussian);
+  m.local_stddev = 0.0;
+  EXPECT_EQ(DistributedDiscreteGaussianRdp(m, 2.0), kInf);
+}
+
+// Zhu and Wang's general bound, applied to the Gaussian, is an upper bound
+// on the exact subsampled Gaussian analysis (the same sum with the terms
+// from l = 3 on tripled, so at most log(3) / (alpha - 1) above it), below the
+// unsampled mechanism, and the unsampled mechanism itself at q = 1.
+TEST(SubsampledRdpTest, BoundsTheExactSubsampledGaussian) {
+  const double z = 1.5;
+  auto gaussian = [z](int64_t j) { return j / (2 * z * z); };
+  for (double q : {0.01, 0.1, 0.5}) {
+    for (int alpha = 2; alpha <= 40; alpha += 3) {
+      const double general = SubsampledRdp(q, alpha, gaussian);
+      EXPECT_GE(general, SubsampledGaussianRdp(q, z, alpha) * (1 - 1e-12))
+          << q << " " << alpha;
+      EXPECT_LE(general, gaussian(alpha));
+      EXPECT_LE(general, SubsampledGaussianRdp(q, z, alpha) +
+                             std::log(3.0) / (alpha - 1) + 1e-12);
+    }
+  }
+  EXPECT_DOUBLE_EQ(SubsampledRdp(1.0, 7, gaussian), gaussian(7));
+  EXPECT_EQ(SubsampledRdp(0.0, 7, gaussian), 0.0);
+}
+
 }  // namespace
 }  // namespace cohort::privacy

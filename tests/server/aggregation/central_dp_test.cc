@@ -9,8 +9,8 @@
 namespace cohort::server {
 namespace {
 
-CentralDpOptions Enabled() {
-  CentralDpOptions o;
+PrivacyOptions Enabled() {
+  PrivacyOptions o;
   o.enabled = true;
   o.noise_multiplier = 1.0;
   o.update_noise_multiplier = 1.0;
@@ -19,13 +19,13 @@ CentralDpOptions Enabled() {
 }
 
 TEST(CentralDpTest, SpentEpsilonGrowsWithRoundsAndIsZeroWithout) {
-  EXPECT_EQ(SpentEpsilon(CentralDpOptions(), 10), 0.0);
+  EXPECT_EQ(SpentEpsilon(PrivacyOptions(), 10), 0.0);
   EXPECT_EQ(SpentEpsilon(Enabled(), 0), 0.0);
   EXPECT_GT(SpentEpsilon(Enabled(), 2), SpentEpsilon(Enabled(), 1));
 }
 
 TEST(CentralDpTest, TheBudgetIsSpentWhenOneMoreRoundWouldExceedIt) {
-  CentralDpOptions o = Enabled();
+  PrivacyOptions o = Enabled();
   EXPECT_FALSE(BudgetSpent(o, 1000));  // no budget
   o.target_epsilon = SpentEpsilon(o, 5);
   EXPECT_FALSE(BudgetSpent(o, 4));
@@ -33,7 +33,7 @@ TEST(CentralDpTest, TheBudgetIsSpentWhenOneMoreRoundWouldExceedIt) {
 }
 
 TEST(CentralDpTest, SeededNoiseRepeatsPerRoundAndFreshNoiseDoesNot) {
-  CentralDpOptions o = Enabled();
+  PrivacyOptions o = Enabled();
   EXPECT_NE(*NoiseSeed(o, 1), *NoiseSeed(o, 1));
   o.noise_seed = 3;
   EXPECT_EQ(*NoiseSeed(o, 1), *NoiseSeed(o, 1));
@@ -48,7 +48,7 @@ TEST(CentralDpTest, AddNoiseCoversEveryTensor) {
     tensor->add_shape(20000);
     model::SetFloatData(std::vector<float>(20000, 1.0f), tensor);
   }
-  auto noise = privacy::GaussianNoise::Create(*NoiseSeed(Enabled(), 1));
+  auto noise = privacy::NoiseSource::Create(*NoiseSeed(Enabled(), 1));
   ASSERT_TRUE(noise.ok());
   ASSERT_TRUE(AddNoise(w, 0.5, *noise).ok());
   for (const auto& t : w.tensors()) {
@@ -59,7 +59,7 @@ TEST(CentralDpTest, AddNoiseCoversEveryTensor) {
 }
 
 TEST(CentralDpTest, NoisyCountsStayWithinTheRound) {
-  auto noise = privacy::GaussianNoise::Create(*NoiseSeed(Enabled(), 1));
+  auto noise = privacy::NoiseSource::Create(*NoiseSeed(Enabled(), 1));
   ASSERT_TRUE(noise.ok());
   bool differs = false;
   for (int i = 0; i < 200; ++i) {

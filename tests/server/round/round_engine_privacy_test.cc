@@ -7,8 +7,9 @@
 #include <vector>
 
 #include "common/model/weights_util.h"
-#include "common/privacy/gaussian_noise.h"
+#include "common/privacy/noise_source.h"
 #include "gtest/gtest.h"
+#include "server/aggregation/central_dp.h"
 #include "server/round/round_committer.h"
 #include "tests/server/round/round_engine_fixture.h"
 
@@ -20,7 +21,7 @@ class RoundEnginePrivacyTest : public RoundEngineTest {
   void SetUp() override {
     RoundEngineTest::SetUp();
     options_.clipping.clip_norm = 2.0;
-    CentralDpOptions& p = options_.privacy;
+    PrivacyOptions& p = options_.privacy;
     p.enabled = true;
     p.noise_multiplier = 1.5;
     p.update_noise_multiplier = 1.5;
@@ -61,7 +62,7 @@ TEST_F(RoundEnginePrivacyTest, TheMeanGetsNoiseOfTheCalibratedDeviation) {
   // plus z * C / n times a standard normal, n = 10 reports.
   auto seed = NoiseSeed(options_.privacy, round);
   ASSERT_TRUE(seed.ok());
-  auto noise = privacy::GaussianNoise::Create(*seed);
+  auto noise = privacy::NoiseSource::Create(*seed);
   ASSERT_TRUE(noise.ok());
   auto weights = model::FloatView(engine->current_model()->weights.tensors(0));
   ASSERT_EQ(weights.size(), 4u);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/privacy/rdp_accountant.h"
+#include "common/secagg/distributed_encoding.h"
 #include "gtest/gtest.h"
 #include "server/round/round_options.h"
 #include "tests/server/round/round_options_testing.h"
@@ -36,7 +37,7 @@ TEST(RoundOptionsPrivacyTest, TheNoiseIsDerivedFromTheBudget) {
   c.mutable_differential_privacy()->set_target_epsilon(4.0);
   auto o = ResolveRoundOptions("", c, {});
   ASSERT_TRUE(o.ok()) << o.status();
-  const CentralDpOptions& p = o->privacy;
+  const PrivacyOptions& p = o->privacy;
   EXPECT_TRUE(p.enabled);
   EXPECT_DOUBLE_EQ(p.sampling_rate, 0.1);
   EXPECT_EQ(p.delta, 1e-5);
@@ -136,6 +137,69 @@ TEST(RoundOptionsPrivacyTest, WhatTheNoiseCannotCoverIsRefused) {
   cap.mutable_differential_privacy()->set_noise_multiplier(1);
   cap.mutable_secure_aggregation()->set_example_cap(100);
   ExpectRefused(Resolve(cap), "round.secure_aggregation.example_cap");
+}
+
+
+TEST(RoundOptionsPrivacyTest, DistributedNeedsSecureRoundsAndAFixedBound) {
+  cohort::v1::RoundConfig plain = Private();
+  plain.mutable_differential_privacy()->set_mechanism(
+      Dp::DISTRIBUTED_DISCRETE_GAUSSIAN);
+  plain.mutable_differential_privacy()->set_noise_multiplier(1);
+  plain.mutable_secure_aggregation()->set_enabled(false);
+  ExpectRefused(Resolve(plain), "round.differential_privacy.mechanism");
+  cohort::v1::RoundConfig adaptive = Private();
+  adaptive.mutable_differential_privacy()->set_mechanism(
+      Dp::DISTRIBUTED_DISCRETE_GAUSSIAN);
+  adaptive.mutable_differential_privacy()->set_noise_multiplier(1);
+  adaptive.mutable_clipping()->mutable_adaptive();
+  ExpectRefused(Resolve(adaptive), "round.clipping.adaptive");
+}
+
+TEST(RoundOptionsPrivacyTest, DistributedIsPlannedForTheModel) {
+  cohort::v1::RoundConfig c = Private();
+  c.mutable_differential_privacy()->set_mechanism(
+      Dp::DISTRIBUTED_DISCRETE_GAUSSIAN);
+  c.mutable_differential_privacy()->set_target_epsilon(4.0);
+  auto o = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->privacy.distributed);
+  EXPECT_TRUE(o->secagg.rotate);
+  EXPECT_EQ(o->privacy.min_contributors, 80);
+  EXPECT_EQ(o->privacy.noise_multiplier, 0.0);  // derived with the model
+  ASSERT_TRUE(PlanDistributedPrivacy(*o, 5000).ok());
+  const PrivacyOptions& p = o->privacy;
+  ASSERT_TRUE(o->secagg.distributed_encoding.has_value());
+  ASSERT_TRUE(p.distributed_mechanism.has_value());
+  EXPECT_GT(p.noise_multiplier, 0.0);
+  // The budget holds for max_rounds (50), and barely: 1% less noise spends
+  // more.
+  EXPECT_LE(SpentEpsilon(p, 50), 4.0);
+  PrivacyOptions less = p;
+  auto encoding = secagg::PlanDistributedEncoding(
+      16, 10.0, 0, 5000, 100, 80, p.noise_multiplier * 0.99);
+  ASSERT_TRUE(encoding.ok());
+  less.distributed_mechanism = DistributedMechanismOf(*encoding, 80);
+  EXPECT_GT(SpentEpsilon(less, 50), 4.0);
+  // The general subsampling bound is looser than central DP's exact
+  // analysis: the same z never spends less.
+  PrivacyOptions central = p;
+  central.distributed = false;
+  EXPECT_GE(SpentEpsilon(p, 50), SpentEpsilon(central, 50));
+
+  // A budget the distributed noise cannot keep, once planned, is refused.
+  c.mutable_differential_privacy()->set_noise_multiplier(0.3);
+  auto tight = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(tight.ok()) << tight.status();
+  ExpectRefused(PlanDistributedPrivacy(*tight, 5000),
+                "round.differential_privacy.target_epsilon");
+  // Too few bits for the noise.
+  c.mutable_differential_privacy()->set_noise_multiplier(1.0);
+  c.mutable_differential_privacy()->clear_target_epsilon();
+  c.mutable_secure_aggregation()->set_bits_per_coordinate(4);
+  auto narrow = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(narrow.ok()) << narrow.status();
+  ExpectRefused(PlanDistributedPrivacy(*narrow, 1 << 20),
+                "round.secure_aggregation.bits_per_coordinate");
 }
 
 }  // namespace

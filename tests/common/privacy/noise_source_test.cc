@@ -1,4 +1,4 @@
-#include "common/privacy/gaussian_noise.h"
+#include "common/privacy/noise_source.h"
 
 #include <array>
 #include <cmath>
@@ -16,17 +16,17 @@ std::array<uint8_t, 32> Seed(uint8_t first) {
 }
 
 std::vector<double> Draw(uint8_t seed, int n) {
-  auto noise = GaussianNoise::Create(Seed(seed));
+  auto noise = NoiseSource::Create(Seed(seed));
   EXPECT_TRUE(noise.ok());
   std::vector<double> out;
   for (int i = 0; i < n; ++i) out.push_back(*noise->Next());
   return out;
 }
 
-TEST(GaussianNoiseTest, ASeedFixesTheDraws) {
+TEST(NoiseSourceTest, ASeedFixesTheDraws) {
   EXPECT_EQ(Draw(1, 100), Draw(1, 100));
   EXPECT_NE(Draw(1, 100), Draw(2, 100));
-  EXPECT_FALSE(GaussianNoise::Create(std::vector<uint8_t>(31)).ok());
+  EXPECT_FALSE(NoiseSource::Create(std::vector<uint8_t>(31)).ok());
 }
 
 // Pearson's chi-square of 200,000 draws over 14 bins of width 0.5 between
@@ -34,7 +34,7 @@ TEST(GaussianNoiseTest, ASeedFixesTheDraws) {
 // 13 degrees of freedom: 34.5 is the 0.001 critical value. The seed is
 // fixed, so the test is deterministic; a wrong variance or a biased
 // uniform gives statistics in the thousands.
-TEST(GaussianNoiseTest, DrawsFollowTheStandardNormal) {
+TEST(NoiseSourceTest, DrawsFollowTheStandardNormal) {
   const std::vector<double> draws = Draw(3, 200000);
   std::vector<double> edges = {-INFINITY};
   for (double e = -3.0; e <= 3.0; e += 0.5) edges.push_back(e);
@@ -54,8 +54,8 @@ TEST(GaussianNoiseTest, DrawsFollowTheStandardNormal) {
   EXPECT_LT(chi2, 34.5);
 }
 
-TEST(GaussianNoiseTest, AddToScalesByTheDeviation) {
-  auto noise = GaussianNoise::Create(Seed(4));
+TEST(NoiseSourceTest, AddToScalesByTheDeviation) {
+  auto noise = NoiseSource::Create(Seed(4));
   ASSERT_TRUE(noise.ok());
   std::vector<float> values(100000, 5.0f);
   ASSERT_TRUE(noise->AddTo(absl::MakeSpan(values), 3.0).ok());

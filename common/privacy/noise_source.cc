@@ -1,4 +1,4 @@
-#include "common/privacy/gaussian_noise.h"
+#include "common/privacy/noise_source.h"
 
 #include <cmath>
 #include <numbers>
@@ -12,13 +12,13 @@ namespace {
 constexpr size_t kWordsPerRefill = 4096;
 }  // namespace
 
-absl::StatusOr<GaussianNoise> GaussianNoise::Create(
+absl::StatusOr<NoiseSource> NoiseSource::Create(
     absl::Span<const uint8_t> seed) {
   COHORT_ASSIGN_OR_RETURN(crypto::AesCtrPrg prg, crypto::AesCtrPrg::Create(seed));
-  return GaussianNoise(std::move(prg));
+  return NoiseSource(std::move(prg));
 }
 
-absl::StatusOr<double> GaussianNoise::Uniform() {
+absl::StatusOr<double> NoiseSource::Uniform() {
   if (next_word_ == words_.size()) {
     words_.resize(kWordsPerRefill);
     COHORT_RETURN_IF_ERROR(prg_.NextModPow2(53, absl::MakeSpan(words_)));
@@ -28,7 +28,7 @@ absl::StatusOr<double> GaussianNoise::Uniform() {
   return std::ldexp(static_cast<double>(words_[next_word_++] + 1), -53);
 }
 
-absl::StatusOr<double> GaussianNoise::Next() {
+absl::StatusOr<double> NoiseSource::Next() {
   if (spare_.has_value()) {
     const double out = *spare_;
     spare_.reset();
@@ -42,7 +42,7 @@ absl::StatusOr<double> GaussianNoise::Next() {
   return radius * std::cos(angle);
 }
 
-absl::Status GaussianNoise::AddTo(absl::Span<float> values, double stddev) {
+absl::Status NoiseSource::AddTo(absl::Span<float> values, double stddev) {
   for (float& v : values) {
     COHORT_ASSIGN_OR_RETURN(const double n, Next());
     v = static_cast<float>(v + stddev * n);

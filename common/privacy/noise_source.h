@@ -1,5 +1,5 @@
-#ifndef COHORT_COMMON_PRIVACY_GAUSSIAN_NOISE_H_
-#define COHORT_COMMON_PRIVACY_GAUSSIAN_NOISE_H_
+#ifndef COHORT_COMMON_PRIVACY_NOISE_SOURCE_H_
+#define COHORT_COMMON_PRIVACY_NOISE_SOURCE_H_
 
 #include <array>
 #include <cstdint>
@@ -12,18 +12,22 @@
 
 namespace cohort::privacy {
 
-// Standard normal draws for differential privacy's noise, from the
-// AES-256-CTR keystream of a 32-byte seed (crypto::AesCtrPrg): the
-// coordinator seeds it from OpenSSL's DRBG every round, the simulator from
-// its run seed so that runs repeat. Box-Muller on 53-bit uniforms in (0, 1].
+// Randomness for differential privacy's noise: uniform draws in (0, 1]
+// (53 bits) and standard normals (Box-Muller on them), from the AES-256-CTR
+// keystream of a 32-byte seed (crypto::AesCtrPrg). Production seeds it from
+// OpenSSL's DRBG (the coordinator every round, a device every secure round);
+// the simulator from its run seed so that runs repeat.
 //
 // The draws are floating-point: they are not hardened against the
 // floating-point attacks on noise in the low-order bits (Mironov 2012);
 // docs/DECISIONS.md says so. Movable, not copyable, not thread-safe.
-class GaussianNoise {
+class NoiseSource {
  public:
   // INVALID_ARGUMENT unless seed is 32 bytes; INTERNAL if OpenSSL fails.
-  static absl::StatusOr<GaussianNoise> Create(absl::Span<const uint8_t> seed);
+  static absl::StatusOr<NoiseSource> Create(absl::Span<const uint8_t> seed);
+
+  // The next uniform draw in (0, 1]. INTERNAL if OpenSSL fails.
+  absl::StatusOr<double> Uniform();
 
   // The next N(0, 1) draw. INTERNAL if OpenSSL fails.
   absl::StatusOr<double> Next();
@@ -32,9 +36,7 @@ class GaussianNoise {
   absl::Status AddTo(absl::Span<float> values, double stddev);
 
  private:
-  explicit GaussianNoise(crypto::AesCtrPrg prg) : prg_(std::move(prg)) {}
-  // A uniform draw in (0, 1]. INTERNAL if OpenSSL fails.
-  absl::StatusOr<double> Uniform();
+  explicit NoiseSource(crypto::AesCtrPrg prg) : prg_(std::move(prg)) {}
 
   crypto::AesCtrPrg prg_;
   std::vector<uint64_t> words_;
@@ -45,4 +47,4 @@ class GaussianNoise {
 
 }  // namespace cohort::privacy
 
-#endif  // COHORT_COMMON_PRIVACY_GAUSSIAN_NOISE_H_
+#endif  // COHORT_COMMON_PRIVACY_NOISE_SOURCE_H_
