@@ -263,9 +263,10 @@ absl::StatusOr<double> NoiseMultiplierForEpsilon(double q,
 }
 
 absl::StatusOr<double> SmallestNoiseMultiplier(
-    double target_epsilon, absl::FunctionRef<double(double)> epsilon) {
+    double target_epsilon, absl::FunctionRef<double(double)> epsilon,
+    double max_z) {
   double lo = 1e-2;
-  double hi = 1e3;
+  double hi = std::max(max_z, lo);
   if (!(epsilon(hi) <= target_epsilon)) {
     return absl::OutOfRangeError(absl::StrCat(
         "epsilon ", target_epsilon, " is out of reach: even noise multiplier ",

@@ -28,7 +28,8 @@ std::span<const double> DefaultRdpOrders();
 // N(0, z^2 I) noise. Mironov, Talwar, Zhang 2019, "Renyi Differential
 // Privacy of the Sampled Gaussian Mechanism": the exact binomial sum of
 // Section 3.2 at integer orders, the two series of Section 3.3 at
-// fractional ones (their terms summed in absolute value, an upper bound).
+// fractional ones (signed sums: binomial(alpha, i) alternates in sign past
+// alpha + 1).
 // q = 1 is the plain Gaussian's order / (2 z^2). 0 for q = 0; +inf for
 // z = 0 with q > 0, and for order +inf with 0 < q.
 double SubsampledGaussianRdp(double q, double noise_multiplier, double order);
@@ -50,9 +51,10 @@ struct DistributedDiscreteGaussian {
 // RDP of one release of the sum at `order` > 1 (Kairouz et al. 2021,
 // Proposition 14, the smallest of its three bounds), with
 // tau = 10 sum_{k=1}^{n-1} exp(-2 pi^2 sigma^2 k / (k + 1)) measuring how far
-// a sum of discrete Gaussians is from one. The bound holds at integer
-// orders; a fractional order gets the next integer's value, which bounds it
-// (RDP does not decrease with the order). +inf for a zero deviation.
+// a sum of discrete Gaussians is from one. A fractional order gets the next
+// integer's value, which bounds it (RDP does not decrease with the order),
+// because the subsampling bound (SubsampledRdp) needs integer orders.
+// +inf for a zero deviation.
 double DistributedDiscreteGaussianRdp(const DistributedDiscreteGaussian& m,
                                       double order);
 
@@ -112,11 +114,12 @@ class RdpAccountant {
 double SubsampledGaussianEpsilon(double q, double noise_multiplier,
                                  int64_t rounds, double delta);
 
-// The smallest noise multiplier z in [1e-2, 1e3] (to a relative 1e-4,
+// The smallest noise multiplier z in [1e-2, max_z] (to a relative 1e-4,
 // rounded up) with epsilon(z) <= target_epsilon, for any epsilon that falls
-// as z grows. OUT_OF_RANGE if epsilon(1e3) exceeds the target.
+// as z grows. OUT_OF_RANGE if epsilon(max_z) exceeds the target.
 absl::StatusOr<double> SmallestNoiseMultiplier(
-    double target_epsilon, absl::FunctionRef<double(double)> epsilon);
+    double target_epsilon, absl::FunctionRef<double(double)> epsilon,
+    double max_z = 1e3);
 
 // SmallestNoiseMultiplier for the subsampled Gaussian: the smallest noise multiplier in [1e-2, 1e3] (to a relative 1e-4, rounded
 // up) whose epsilon after `rounds` rounds at (q, delta) is at most

@@ -100,7 +100,11 @@ absl::StatusOr<std::vector<uint64_t>> EncodeNoisyDelta(
     double sq = 0;
     for (int64_t v : r) sq += static_cast<double>(v) * static_cast<double>(v);
     if (std::sqrt(sq) > e.rounding_bound) continue;
-    for (int64_t& v : r) v += privacy::SampleDiscreteGaussian(e.noise_stddev, noise);
+    for (int64_t& v : r) {
+      COHORT_ASSIGN_OR_RETURN(const int64_t n,
+                              privacy::SampleDiscreteGaussian(e.noise_stddev, noise));
+      v += n;
+    }
     return encoder.Wrap(r);
   }
   return absl::FailedPreconditionError(absl::StrCat(

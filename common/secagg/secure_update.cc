@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/encoding_params.h"
+#include "common/privacy/discrete_gaussian.h"
 #include "common/secagg/distributed_encoding.h"
 
 namespace cohort::secagg {
@@ -90,11 +91,17 @@ absl::Status ValidateUpdateEncoding(const UpdateEncoding& e) {
   if (std::ldexp(1.0, e.params.bits - 1) <= static_cast<double>(e.example_cap)) {
     return absl::InvalidArgumentError("modulus too small for example_cap");
   }
+  // Distributed DP: noise of at least one encoded unit (less would leave
+  // the rounding as the only noise) within the sampler's range, a rounding
+  // bound that keeps the noisy integers far from overflow, and nothing in
+  // the sum but the noisy delta and the count.
   const bool noisy = e.noise_stddev != 0 || e.rounding_bound != 0;
-  if (noisy && (!(e.noise_stddev > 0) ||
-                !(e.noise_stddev <= std::ldexp(1.0, e.params.bits)) ||
-                !(e.rounding_bound > 0) || !std::isfinite(e.rounding_bound) ||
-                !e.params.rotate || e.example_cap != 1)) {
+  if (noisy && (!(e.noise_stddev >= 1) ||
+                !(e.noise_stddev <= privacy::kMaxDiscreteGaussianSigma) ||
+                !(e.rounding_bound > 0) ||
+                !(e.rounding_bound <= std::ldexp(1.0, 60)) ||
+                !e.params.rotate || e.example_cap != 1 ||
+                FieldLength(e.field) != 0)) {
     return absl::InvalidArgumentError("distributed DP encoding out of range");
   }
   return ValidateFieldLayout(e.field);

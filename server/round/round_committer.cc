@@ -29,6 +29,43 @@ int64_t MostPrivacyRounds(const std::vector<ModelVersionRecord>& versions) {
   return most;
 }
 
+// FAILED_PRECONDITION unless every stored version was made under
+// differential privacy and the most rounds any counts cost, under
+// `options`, the epsilon that version recorded: a task trained in the clear
+// has nothing to account, and changed noise settings would re-price the
+// rounds already spent.
+absl::Status CheckPrivacyHistory(const std::vector<ModelVersionRecord>& versions,
+                                 const PrivacyOptions& options) {
+  const ModelVersionRecord* most = nullptr;
+  for (const ModelVersionRecord& v : versions) {
+    auto it = v.metrics.find(kPrivacyRoundsMetric);
+    if (it == v.metrics.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "version ", v.version, " was committed without differential "
+          "privacy, which cannot be turned on for a task that has released "
+          "models in the clear; start a new task"));
+    }
+    if (most == nullptr ||
+        it->second > most->metrics.at(kPrivacyRoundsMetric)) {
+      most = &v;
+    }
+  }
+  if (most == nullptr) return absl::OkStatus();
+  const double rounds = most->metrics.at(kPrivacyRoundsMetric);
+  auto recorded = most->metrics.find(kEpsilonMetric);
+  const double now = SpentEpsilon(options, static_cast<int64_t>(rounds));
+  if (recorded == most->metrics.end() ||
+      !(std::abs(recorded->second - now) <= 1e-9 * std::max(1.0, now))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", most->version, " recorded epsilon ",
+        recorded == most->metrics.end() ? -1.0 : recorded->second, " after ",
+        rounds, " noised rounds, the current differential privacy settings "
+        "make it ", now, ": restore the settings the task was trained with, "
+        "or start a new task"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
@@ -268,7 +305,11 @@ absl::StatusOr<int64_t> RoundCommitter::NextVersion() {
 
 absl::Status RoundCommitter::LoadPrivacyRounds() {
   highest_version_ = 0;
-  return NextVersion().status();
+  COHORT_RETURN_IF_ERROR(NextVersion().status());
+  if (!privacy_.enabled) return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(std::vector<ModelVersionRecord> versions,
+                          store_->ListVersions(task_));
+  return CheckPrivacyHistory(versions, privacy_);
 }
 
 void RoundCommitter::AddPrivacyMetrics(std::map<std::string, double>& metrics,

@@ -80,7 +80,10 @@ class RoundCommitter {
   // differential privacy.
   int64_t privacy_rounds() const { return dp_rounds_; }
   // Re-reads privacy_rounds() from the store: the most any stored version
-  // counts. Store errors as-is.
+  // counts. Store errors as-is; FAILED_PRECONDITION (the count is still
+  // read) when a stored version was made without differential privacy, or
+  // when the current settings price the rounds spent differently from the
+  // epsilon the store recorded (the settings changed).
   absl::Status LoadPrivacyRounds();
 
   // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),

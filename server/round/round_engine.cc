@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/model/flat_weights.h"
 #include "glog/logging.h"
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/aggregation/robust_aggregator.h"
@@ -260,7 +261,11 @@ bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
   if (!rolled_back.has_value()) {
     // The noise is drawn once per round: a retried commit would release a
     // second draw of the same data.
-    absl::Status noised = Privatize(options_.privacy, clip_norm, result);
+    absl::Status noised = Privatize(
+        options_.privacy,
+        UpdateSensitivity(options_, clip_norm,
+                          model::TotalElements(result.mean_delta)),
+        result);
     if (noised.ok()) {
       committed = committer_.Commit(result);
     } else {

@@ -69,14 +69,16 @@ absl::Status ResolveNoiseFields(const Dp& d, int64_t max_rounds,
 // Derives z from the budget when it is unset, or checks that z keeps the
 // budget for the planned rounds; `epsilon(z)` is what z spends over them.
 absl::Status SettleNoise(PrivacyOptions& p,
-                         absl::FunctionRef<double(double)> epsilon) {
+                         absl::FunctionRef<double(double)> epsilon,
+                         double max_z = 1e3) {
   if (p.noise_multiplier == 0) {
     if (p.planned_rounds < 1) {
       return Bad("round.differential_privacy.planned_rounds",
                  "needed to derive the noise from target_epsilon when "
                  "round.max_rounds is 0");
     }
-    auto z = privacy::SmallestNoiseMultiplier(*p.target_epsilon, epsilon);
+    auto z =
+        privacy::SmallestNoiseMultiplier(*p.target_epsilon, epsilon, max_z);
     if (!z.ok()) {
       return Bad("round.differential_privacy.target_epsilon",
                  absl::StrCat(z.status().message(), " over ", p.planned_rounds,
@@ -217,7 +219,17 @@ absl::Status PlanDistributedPrivacy(RoundOptions& o, int64_t dimension) {
         DistributedMechanismOf(*encoding, p.min_contributors);
     return SpentEpsilon(trial, rounds);
   };
-  COHORT_RETURN_IF_ERROR(internal::SettleNoise(p, epsilon));
+  // The most noise the modulus holds bounds the search.
+  double max_z = 1e3;
+  if (!plan(max_z).ok()) {
+    double lo = 1e-2;
+    while (max_z / lo > 1 + 1e-6) {
+      const double mid = std::sqrt(lo * max_z);
+      (plan(mid).ok() ? lo : max_z) = mid;
+    }
+    max_z = lo;
+  }
+  COHORT_RETURN_IF_ERROR(internal::SettleNoise(p, epsilon, max_z));
   auto encoding = plan(p.noise_multiplier);
   if (!encoding.ok()) {
     return internal::Bad("round.secure_aggregation.bits_per_coordinate",

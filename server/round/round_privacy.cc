@@ -1,19 +1,26 @@
 #include "server/round/round_privacy.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/secagg/secure_update.h"
 
 namespace cohort::server {
 
-absl::Status Privatize(const PrivacyOptions& options, double clip_norm,
+absl::Status Privatize(const PrivacyOptions& options, double sensitivity,
                        RoundResult& result) {
   if (!options.enabled) return absl::OkStatus();
   // The un-noised loss is not released.
   result.mean_loss = std::numeric_limits<double>::quiet_NaN();
-  // Distributed DP: the devices' noise is already in the sum.
-  if (options.distributed) return absl::OkStatus();
+  // Distributed DP: the devices' noise is already in the sum, and the
+  // devices send no clipped bit.
+  if (options.distributed) {
+    result.clipped.reset();
+    return absl::OkStatus();
+  }
   if (result.participants <= 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", result.round_id, " has no participants to add noise for"));
@@ -23,13 +30,37 @@ absl::Status Privatize(const PrivacyOptions& options, double clip_norm,
                           privacy::NoiseSource::Create(seed));
   const double n = static_cast<double>(result.participants);
   COHORT_RETURN_IF_ERROR(AddNoise(
-      result.mean_delta, options.update_noise_multiplier * clip_norm / n, noise));
+      result.mean_delta, options.update_noise_multiplier * sensitivity / n,
+      noise));
   if (options.clipped_count_stddev > 0 && result.clipped.has_value()) {
     COHORT_ASSIGN_OR_RETURN(
         result.clipped, NoisyCount(*result.clipped, result.participants,
                                    options.clipped_count_stddev, noise));
+  } else {
+    // Without its own noise the clipped count is not released.
+    result.clipped.reset();
   }
   return absl::OkStatus();
+}
+
+
+double UpdateSensitivity(const RoundOptions& o, double clip_norm,
+                         int64_t dimension) {
+  if (!o.secagg.enabled) return clip_norm;
+  auto encoding = secagg::PlanUpdateEncoding(
+      o.secagg.bits_per_coordinate, clip_norm, o.secagg.rotate,
+      /*rotation_seed=*/0, o.secagg.example_cap, dimension,
+      std::max(o.selection_target(), 1));
+  if (!encoding.ok()) return clip_norm;
+  int64_t padded = dimension;
+  if (o.secagg.rotate) {
+    padded = 1;
+    while (padded < dimension) padded <<= 1;
+  }
+  // Stochastic rounding moves each encoded coordinate by less than one
+  // quantum, 1 / scale: the L2 norm by less than sqrt(padded) / scale.
+  return clip_norm + std::sqrt(static_cast<double>(padded)) /
+                         encoding->params.scale;
 }
 
 }  // namespace cohort::server

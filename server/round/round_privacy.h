@@ -4,26 +4,36 @@
 #include "absl/status/status.h"
 #include "server/aggregation/central_dp.h"
 #include "server/aggregation/privacy_options.h"
+#include "server/round/round_options.h"
 #include "server/round/round_result.h"
 
 namespace cohort::server {
 
 // Central differential privacy on a round's result, once, before it is
 // committed (DP-FedAvg, McMahan et al. 2018). `result` is the mean of
-// `participants` updates, each clipped to `clip_norm` and weighing 1, so
-// noise N(0, (z_update clip_norm)^2) on their sum is, on the mean:
+// `participants` updates, each weighing 1 and of L2 norm at most
+// `sensitivity` (UpdateSensitivity), so noise
+// N(0, (z_update sensitivity)^2) on their sum is, on the mean:
 //
-//   mean_delta += N(0, (z_update * clip_norm / participants)^2) per value;
+//   mean_delta += N(0, (z_update * sensitivity / participants)^2) per value;
 //   clipped     = round(clipped + N(0, sigma_b^2)), clamped to
-//                 [0, participants] (adaptive clipping only);
+//                 [0, participants] (adaptive clipping); without count
+//                 noise the clipped count is not released (nullopt);
 //   mean_loss   = NaN (the un-noised loss is not released).
 //
-// Under distributed DP only the loss is withheld: the noise is in the sum.
-// Nothing when options.enabled is false. FAILED_PRECONDITION for a result
-// without participants; INTERNAL if the noise source fails (the result is
-// then unusable and must not be committed).
-absl::Status Privatize(const PrivacyOptions& options, double clip_norm,
+// Under distributed DP only the loss and the clipped count are withheld:
+// the noise is in the sum. Nothing when options.enabled is false.
+// FAILED_PRECONDITION for a result without participants; INTERNAL if the
+// noise source fails (the result is then unusable and must not be
+// committed).
+absl::Status Privatize(const PrivacyOptions& options, double sensitivity,
                        RoundResult& result);
+
+// The L2 norm one update can add to a round's sum: the clip norm, plus,
+// for a secure round, what stochastic rounding to SecAgg+'s integers adds
+// (below sqrt(d) quanta for d encoded coordinates).
+double UpdateSensitivity(const RoundOptions& o, double clip_norm,
+                         int64_t dimension);
 
 }  // namespace cohort::server
 

@@ -259,18 +259,33 @@ std::optional<int64_t> ClippedOfSum(int64_t round_id, int64_t clipped,
   return std::nullopt;
 }
 
+// Under differential privacy, a sum the noise does not cover is not
+// released: one of fewer inputs than distributed DP's min_contributors
+// carries less noise than the accountant counts on, and one whose count
+// coordinate differs from its inputs (each device weighs exactly 1) was
+// forged to rescale the mean, and with it the noise.
+absl::StatusOr<secagg::DecodedUpdateSum> CheckPrivateSum(
+    const RoundOptions& o, int64_t contributors, secagg::DecodedUpdateSum sum) {
+  if (!o.privacy.enabled) return sum;
+  if (contributors < o.privacy.min_contributors) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        contributors, " inputs carry less noise than distributed DP needs (",
+        o.privacy.min_contributors, ")"));
+  }
+  if (sum.capped_examples != contributors) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the summed count is ", sum.capped_examples, " for ", contributors,
+        " inputs that weigh 1 each: a device forged it"));
+  }
+  return sum;
+}
+
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   SecAggRound& s = *ctx.secagg;
   ctx.drops.secagg = s.num_clients() - s.contributors();
   CountSecAggDrops(s, ctx.drops);
   auto sum = s.Result();
-  if (sum.ok() && s.contributors() < ctx.options->privacy.min_contributors) {
-    // Distributed DP: fewer inputs carry less noise than the accountant
-    // counts on.
-    sum = absl::FailedPreconditionError(absl::StrCat(
-        s.contributors(), " inputs carry less noise than distributed DP needs (",
-        ctx.options->privacy.min_contributors, ")"));
-  }
+  if (sum.ok()) sum = CheckPrivateSum(*ctx.options, s.contributors(), *std::move(sum));
   auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {

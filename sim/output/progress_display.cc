@@ -114,12 +114,17 @@ std::string ProgressDisplay::RoundLine(const SimRoundRow& row,
   auto maybe = [](double v) {
     return std::isnan(v) ? std::string("-") : absl::StrFormat("%.4f", v);
   };
-  return absl::StrFormat(
+  std::string line = absl::StrFormat(
       "round %*d/%d  clients %d  dropped %d  sim %.1fs  wall %.1fs  loss %s  "
       "acc %s",
       width, row.round, total_rounds, row.participants, row.dropped,
       row.sim_seconds, row.wall_seconds, maybe(row.train_loss),
       maybe(row.test_accuracy));
+  // Under differential privacy: the epsilon spent so far.
+  if (!std::isnan(row.outcome.epsilon)) {
+    absl::StrAppend(&line, absl::StrFormat("  eps %.3f", row.outcome.epsilon));
+  }
+  return line;
 }
 
 }  // namespace cohort::sim

@@ -34,7 +34,7 @@ double ChiSquare(double sigma, uint64_t seed, int* bins) {
   const int64_t edge = static_cast<int64_t>(std::floor(3 * sigma));
   std::map<int64_t, int64_t> counts;
   for (int i = 0; i < n; ++i) {
-    const int64_t y = SampleDiscreteGaussian(sigma, uniform);
+    const int64_t y = *SampleDiscreteGaussian(sigma, uniform);
     counts[std::clamp<int64_t>(y, -edge - 1, edge + 1)]++;
   }
   double tail = 0;
@@ -76,7 +76,7 @@ TEST(DiscreteGaussianTest, AWrongDistributionFails) {
   const double sigma = 2.0;
   std::map<int64_t, int64_t> counts;
   for (int i = 0; i < 20000; ++i) {
-    counts[std::clamp<int64_t>(SampleDiscreteGaussian(2 * sigma, uniform), -7, 7)]++;
+    counts[std::clamp<int64_t>(*SampleDiscreteGaussian(2 * sigma, uniform), -7, 7)]++;
   }
   double chi2 = 0;
   for (int64_t y = -6; y <= 6; ++y) {
@@ -86,21 +86,33 @@ TEST(DiscreteGaussianTest, AWrongDistributionFails) {
   EXPECT_GT(chi2, 10 * CriticalValue(12));
 }
 
-TEST(DiscreteGaussianTest, MomentsMatchAndZeroSigmaIsZero) {
+TEST(DiscreteGaussianTest, MomentsMatch) {
   base::SplitMix64 rng(8);
   auto uniform = [&rng] {
     return std::ldexp(static_cast<double>((rng.Next() >> 11) + 1), -53);
   };
   double sum = 0, sq = 0;
   for (int i = 0; i < 100000; ++i) {
-    const double y = static_cast<double>(SampleDiscreteGaussian(20.0, uniform));
+    const double y = static_cast<double>(*SampleDiscreteGaussian(20.0, uniform));
     sum += y;
     sq += y * y;
   }
   EXPECT_NEAR(sum / 100000, 0.0, 0.3);
   // For sigma >= 1 the variance is sigma^2 to within e^(-2 pi^2 sigma^2).
   EXPECT_NEAR(std::sqrt(sq / 100000), 20.0, 0.2);
-  EXPECT_EQ(SampleDiscreteGaussian(0.0, uniform), 0);
+}
+
+TEST(DiscreteGaussianTest, BadDeviationsAndABrokenSourceAreErrorsNotHangs) {
+  auto half = [] { return 0.5; };
+  for (double sigma : {0.0, 1e-200, -1.0, 1e30, std::nan("")}) {
+    EXPECT_EQ(SampleDiscreteGaussian(sigma, half).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << sigma;
+  }
+  // A source stuck at 1 proposes 0 forever and never accepts it.
+  auto stuck = [] { return 1.0; };
+  EXPECT_EQ(SampleDiscreteGaussian(3.0, stuck).status().code(),
+            absl::StatusCode::kInternal);
 }
 
 }  // namespace

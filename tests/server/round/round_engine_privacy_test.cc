@@ -138,5 +138,34 @@ TEST_F(RoundEnginePrivacyTest, ARollbackKeepsWhatWasSpent) {
   EXPECT_EQ(again.privacy_rounds(), 1);
 }
 
+
+TEST_F(RoundEnginePrivacyTest, ChangedNoiseSettingsAreRefusedOnRestart) {
+  {
+    auto engine = MakeEngine();
+    PlayRound(*engine, 0.1f, -1, 0);
+  }
+  // Less noise would re-price the round already spent.
+  options_.privacy.noise_multiplier = 0.7;
+  options_.privacy.update_noise_multiplier = 0.7;
+  RoundEngine cheaper(options_, store_.get(), &model_, &clock_);
+  absl::Status s = cheaper.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("restore the settings"), std::string::npos) << s;
+}
+
+TEST_F(RoundEnginePrivacyTest, ATaskTrainedInTheClearCannotTurnPrivacyOn) {
+  options_.privacy.enabled = false;
+  {
+    auto engine = MakeEngine();
+    PlayRound(*engine, 0.1f, -1, 0);
+  }
+  options_.privacy.enabled = true;
+  RoundEngine now_private(options_, store_.get(), &model_, &clock_);
+  absl::Status s = now_private.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("without differential privacy"), std::string::npos)
+      << s;
+}
+
 }  // namespace
 }  // namespace cohort::server

@@ -199,6 +199,12 @@ TEST(ProgressDisplayTest, RoundLineIsExact) {
   EXPECT_EQ(ProgressDisplay::RoundLine(row, 100),
             "round   7/100  clients 100  dropped 3  sim 412.0s  wall 2.1s  "
             "loss 0.4123  acc -");
+  // Under differential privacy the loss is withheld and epsilon shown.
+  row.train_loss = std::numeric_limits<double>::quiet_NaN();
+  row.outcome.epsilon = 2.34567;
+  EXPECT_EQ(ProgressDisplay::RoundLine(row, 100),
+            "round   7/100  clients 100  dropped 3  sim 412.0s  wall 2.1s  "
+            "loss -  acc -  eps 2.346");
 }
 
 TEST(ProgressDisplayTest, IsTerminalFalseForFilesAndNull) {
