@@ -1,10 +1,7 @@
 #include "server/round/round_engine.h"
 
-#include <limits>
-
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/model/flat_weights.h"
 #include "glog/logging.h"
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/aggregation/robust_aggregator.h"
@@ -58,24 +55,9 @@ absl::Status RoundEngine::Start() {
     COHORT_ASSIGN_OR_RETURN(model, committer_.CommitInitial());
     LOG(INFO) << "created task " << options_.task << " at version 1";
   }
-  if (const PrivacyOptions& p = options_.privacy; p.enabled) {
-    LOG(INFO) << (p.distributed ? "distributed" : "central")
-              << " differential privacy: noise multiplier "
-              << p.noise_multiplier << " ("
-              << (p.distributed
-                      ? absl::StrCat("device noise ",
-                                     p.distributed_mechanism.has_value()
-                                         ? p.distributed_mechanism->local_stddev
-                                         : 0.0,
-                                     " in encoded units, at least ",
-                                     p.min_contributors, " devices a sum")
-                      : absl::StrCat(p.update_noise_multiplier,
-                                     " on the updates"))
-              << "), sampling rate " << p.sampling_rate
-              << ", delta " << p.delta << ", budget epsilon "
-              << (p.target_epsilon.has_value() ? absl::StrCat(*p.target_epsilon)
-                                               : std::string("none"))
-              << "; " << committer_.privacy_rounds() << " rounds spent so far";
+  if (options_.privacy.enabled) {
+    LOG(INFO) << DescribePrivacy(options_.privacy) << "; "
+              << committer_.privacy_rounds() << " rounds spent so far";
   }
   COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
   absl::MutexLock lock(&mu_);
@@ -261,11 +243,7 @@ bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
   if (!rolled_back.has_value()) {
     // The noise is drawn once per round: a retried commit would release a
     // second draw of the same data.
-    absl::Status noised = Privatize(
-        options_.privacy,
-        UpdateSensitivity(options_, clip_norm,
-                          model::TotalElements(result.mean_delta)),
-        result);
+    absl::Status noised = PrivatizeRound(options_, clip_norm, result);
     if (noised.ok()) {
       committed = committer_.Commit(result);
     } else {
@@ -324,8 +302,7 @@ RoundSummary RoundEngine::CommitFailedLocked(const absl::Status& status) {
 }
 
 double RoundEngine::SpentEpsilonLocked() const {
-  if (!options_.privacy.enabled) return std::numeric_limits<double>::quiet_NaN();
-  return SpentEpsilon(options_.privacy, dp_rounds_);
+  return ReportedEpsilon(options_.privacy, dp_rounds_);
 }
 
 bool RoundEngine::OpenNextLocked() {
@@ -333,12 +310,8 @@ bool RoundEngine::OpenNextLocked() {
     state_ = std::make_unique<FinishedState>();
     return false;
   }
-  if (BudgetSpent(options_.privacy, dp_rounds_)) {
-    LOG(WARNING) << "task " << options_.task << " stops: its privacy budget "
-                 << "is spent (epsilon " << SpentEpsilonLocked() << " after "
-                 << dp_rounds_ << " rounds; one more would exceed "
-                 << *options_.privacy.target_epsilon << " at delta "
-                 << options_.privacy.delta << ")";
+  if (auto spent = BudgetStopReason(options_.privacy, dp_rounds_)) {
+    LOG(WARNING) << "task " << options_.task << " stops: " << *spent;
     state_ = std::make_unique<FinishedState>();
     return false;
   }

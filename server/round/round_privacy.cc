@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/model/flat_weights.h"
 #include "common/secagg/secure_update.h"
 
 namespace cohort::server {
@@ -61,6 +62,48 @@ double UpdateSensitivity(const RoundOptions& o, double clip_norm,
   // quantum, 1 / scale: the L2 norm by less than sqrt(padded) / scale.
   return clip_norm + std::sqrt(static_cast<double>(padded)) /
                          encoding->params.scale;
+}
+
+absl::Status PrivatizeRound(const RoundOptions& o, double clip_norm,
+                            RoundResult& result) {
+  return Privatize(
+      o.privacy,
+      UpdateSensitivity(o, clip_norm, model::TotalElements(result.mean_delta)),
+      result);
+}
+
+double ReportedEpsilon(const PrivacyOptions& options, int64_t rounds) {
+  if (!options.enabled) return std::numeric_limits<double>::quiet_NaN();
+  return SpentEpsilon(options, rounds);
+}
+
+std::optional<std::string> BudgetStopReason(const PrivacyOptions& options,
+                                            int64_t rounds) {
+  if (!BudgetSpent(options, rounds)) return std::nullopt;
+  return absl::StrCat("its privacy budget is spent (epsilon ",
+                      SpentEpsilon(options, rounds), " after ", rounds,
+                      " rounds; one more would exceed ",
+                      *options.target_epsilon, " at delta ", options.delta,
+                      ")");
+}
+
+std::string DescribePrivacy(const PrivacyOptions& p) {
+  const std::string noise =
+      p.distributed
+          ? absl::StrCat("device noise ",
+                         p.distributed_mechanism.has_value()
+                             ? p.distributed_mechanism->local_stddev
+                             : 0.0,
+                         " in encoded units, at least ", p.min_contributors,
+                         " devices a sum")
+          : absl::StrCat(p.update_noise_multiplier, " on the updates");
+  return absl::StrCat(
+      p.distributed ? "distributed" : "central",
+      " differential privacy: noise multiplier ", p.noise_multiplier, " (",
+      noise, "), sampling rate ", p.sampling_rate, ", delta ", p.delta,
+      ", budget epsilon ",
+      p.target_epsilon.has_value() ? absl::StrCat(*p.target_epsilon)
+                                   : std::string("none"));
 }
 
 }  // namespace cohort::server

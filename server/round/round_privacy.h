@@ -1,6 +1,10 @@
 #ifndef COHORT_SERVER_ROUND_ROUND_PRIVACY_H_
 #define COHORT_SERVER_ROUND_ROUND_PRIVACY_H_
 
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "server/aggregation/central_dp.h"
 #include "server/aggregation/privacy_options.h"
@@ -34,6 +38,21 @@ absl::Status Privatize(const PrivacyOptions& options, double sensitivity,
 // (below sqrt(d) quanta for d encoded coordinates).
 double UpdateSensitivity(const RoundOptions& o, double clip_norm,
                          int64_t dimension);
+
+// Privatize with UpdateSensitivity for a round of `o` whose updates were
+// clipped to `clip_norm`: what the engine calls once per round.
+absl::Status PrivatizeRound(const RoundOptions& o, double clip_norm,
+                            RoundResult& result);
+
+// SpentEpsilon, or NaN without differential privacy (metrics.csv's "nan").
+double ReportedEpsilon(const PrivacyOptions& options, int64_t rounds);
+
+// Why the task stops after `rounds` noised rounds (BudgetSpent), or nullopt.
+std::optional<std::string> BudgetStopReason(const PrivacyOptions& options,
+                                            int64_t rounds);
+
+// One line on the task's mechanism, noise and budget, for its log.
+std::string DescribePrivacy(const PrivacyOptions& options);
 
 }  // namespace cohort::server
 
