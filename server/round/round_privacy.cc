@@ -64,6 +64,22 @@ double UpdateSensitivity(const RoundOptions& o, double clip_norm,
                          encoding->params.scale;
 }
 
+absl::StatusOr<secagg::DecodedUpdateSum> CheckPrivateSum(
+    const RoundOptions& o, int64_t contributors, secagg::DecodedUpdateSum sum) {
+  if (!o.privacy.enabled) return sum;
+  if (contributors < o.privacy.min_contributors) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        contributors, " inputs carry less noise than distributed DP needs (",
+        o.privacy.min_contributors, ")"));
+  }
+  if (sum.capped_examples != contributors) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the summed count is ", sum.capped_examples, " for ", contributors,
+        " inputs that weigh 1 each: a device forged it"));
+  }
+  return sum;
+}
+
 absl::Status PrivatizeRound(const RoundOptions& o, double clip_norm,
                             RoundResult& result) {
   return Privatize(

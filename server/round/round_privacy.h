@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/secagg/secure_update.h"
 #include "server/aggregation/central_dp.h"
 #include "server/aggregation/privacy_options.h"
 #include "server/round/round_options.h"
@@ -38,6 +40,15 @@ absl::Status Privatize(const PrivacyOptions& options, double sensitivity,
 // (below sqrt(d) quanta for d encoded coordinates).
 double UpdateSensitivity(const RoundOptions& o, double clip_norm,
                          int64_t dimension);
+
+// A decoded secure sum, unless differential privacy forbids releasing it:
+// FAILED_PRECONDITION for one of fewer inputs than distributed DP's
+// min_contributors (it carries less noise than the accountant counts on);
+// INVALID_ARGUMENT for one whose count coordinate differs from its inputs,
+// each of which weighs exactly 1 under DP (a device forged it to rescale
+// the mean, and with it the noise). `sum` itself without DP.
+absl::StatusOr<secagg::DecodedUpdateSum> CheckPrivateSum(
+    const RoundOptions& o, int64_t contributors, secagg::DecodedUpdateSum sum);
 
 // Privatize with UpdateSensitivity for a round of `o` whose updates were
 // clipped to `clip_norm`: what the engine calls once per round.

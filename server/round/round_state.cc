@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/model/flat_weights.h"
 #include "glog/logging.h"
+#include "server/round/round_privacy.h"
 
 namespace cohort::server {
 
@@ -257,27 +258,6 @@ std::optional<int64_t> ClippedOfSum(int64_t round_id, int64_t clipped,
                << " clipped updates of " << contributors
                << "; a device forged its count, which is ignored";
   return std::nullopt;
-}
-
-// Under differential privacy, a sum the noise does not cover is not
-// released: one of fewer inputs than distributed DP's min_contributors
-// carries less noise than the accountant counts on, and one whose count
-// coordinate differs from its inputs (each device weighs exactly 1) was
-// forged to rescale the mean, and with it the noise.
-absl::StatusOr<secagg::DecodedUpdateSum> CheckPrivateSum(
-    const RoundOptions& o, int64_t contributors, secagg::DecodedUpdateSum sum) {
-  if (!o.privacy.enabled) return sum;
-  if (contributors < o.privacy.min_contributors) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        contributors, " inputs carry less noise than distributed DP needs (",
-        o.privacy.min_contributors, ")"));
-  }
-  if (sum.capped_examples != contributors) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the summed count is ", sum.capped_examples, " for ", contributors,
-        " inputs that weigh 1 each: a device forged it"));
-  }
-  return sum;
 }
 
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
