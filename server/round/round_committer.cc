@@ -31,9 +31,11 @@ int64_t MostPrivacyRounds(const std::vector<ModelVersionRecord>& versions) {
 
 // FAILED_PRECONDITION unless every stored version was made under
 // differential privacy and the most rounds any counts cost, under
-// `options`, the epsilon that version recorded: a task trained in the clear
-// has nothing to account, and changed noise settings would re-price the
-// rounds already spent.
+// `options`, at least the epsilon that version recorded: a task trained in
+// the clear has nothing to account, and settings that price the rounds
+// already spent lower (more noise, a larger population) would under-report
+// them. Settings that price them higher are accepted: every round is then
+// charged at the new, larger price.
 absl::Status CheckPrivacyHistory(const std::vector<ModelVersionRecord>& versions,
                                  const PrivacyOptions& options) {
   const ModelVersionRecord* most = nullptr;
@@ -55,13 +57,13 @@ absl::Status CheckPrivacyHistory(const std::vector<ModelVersionRecord>& versions
   auto recorded = most->metrics.find(kEpsilonMetric);
   const double now = SpentEpsilon(options, static_cast<int64_t>(rounds));
   if (recorded == most->metrics.end() ||
-      !(std::abs(recorded->second - now) <= 1e-9 * std::max(1.0, now))) {
+      !(now >= recorded->second * (1 - 1e-9))) {
     return absl::FailedPreconditionError(absl::StrCat(
         "version ", most->version, " recorded epsilon ",
         recorded == most->metrics.end() ? -1.0 : recorded->second, " after ",
         rounds, " noised rounds, the current differential privacy settings "
-        "make it ", now, ": restore the settings the task was trained with, "
-        "or start a new task"));
+        "make it ", now, ", which would under-report them: restore the "
+        "settings the task was trained with, or start a new task"));
   }
   return absl::OkStatus();
 }

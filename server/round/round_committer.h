@@ -82,8 +82,9 @@ class RoundCommitter {
   // Re-reads privacy_rounds() from the store: the most any stored version
   // counts. Store errors as-is; FAILED_PRECONDITION (the count is still
   // read) when a stored version was made without differential privacy, or
-  // when the current settings price the rounds spent differently from the
-  // epsilon the store recorded (the settings changed).
+  // when the current settings price the rounds spent below the epsilon the
+  // store recorded (more noise or a larger population now: it would
+  // under-report them).
   absl::Status LoadPrivacyRounds();
 
   // Creates version 1 (parent 0, round 0) from TaskModel::InitialWeights(),

@@ -139,18 +139,23 @@ TEST_F(RoundEnginePrivacyTest, ARollbackKeepsWhatWasSpent) {
 }
 
 
-TEST_F(RoundEnginePrivacyTest, ChangedNoiseSettingsAreRefusedOnRestart) {
+TEST_F(RoundEnginePrivacyTest, SettingsThatUnderReportTheSpentRoundsAreRefusedOnRestart) {
   {
     auto engine = MakeEngine();
     PlayRound(*engine, 0.1f, -1, 0);
   }
-  // Less noise would re-price the round already spent.
-  options_.privacy.noise_multiplier = 0.7;
-  options_.privacy.update_noise_multiplier = 0.7;
+  // More noise would price the round already spent lower than it cost.
+  options_.privacy.noise_multiplier = 3.0;
+  options_.privacy.update_noise_multiplier = 3.0;
   RoundEngine cheaper(options_, store_.get(), &model_, &clock_);
   absl::Status s = cheaper.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
-  EXPECT_NE(s.message().find("restore the settings"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("under-report"), std::string::npos) << s;
+  // Less noise prices it higher: accepted, every round charged the more.
+  options_.privacy.noise_multiplier = 0.7;
+  options_.privacy.update_noise_multiplier = 0.7;
+  RoundEngine dearer(options_, store_.get(), &model_, &clock_);
+  EXPECT_TRUE(dearer.Start().ok());
 }
 
 TEST_F(RoundEnginePrivacyTest, ATaskTrainedInTheClearCannotTurnPrivacyOn) {
