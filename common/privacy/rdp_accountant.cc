@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/bisect.h"
 
 namespace cohort::privacy {
 namespace {
@@ -273,13 +274,10 @@ absl::StatusOr<double> SmallestNoiseMultiplier(
         hi, " spends ", epsilon(hi)));
   }
   if (epsilon(lo) <= target_epsilon) return lo;
-  // epsilon falls as z grows: bisect geometrically, keeping epsilon(hi)
-  // within the target.
-  while (hi / lo > 1 + 1e-4) {
-    const double mid = std::sqrt(lo * hi);
-    (epsilon(mid) <= target_epsilon ? hi : lo) = mid;
-  }
-  return hi;
+  // epsilon falls as z grows: the boundary of "spends more than the target".
+  return base::BisectGeometric(lo, hi, 1e-4, [&](double z) {
+           return !(epsilon(z) <= target_epsilon);
+         }).hi;
 }
 
 }  // namespace cohort::privacy

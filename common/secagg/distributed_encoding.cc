@@ -3,17 +3,13 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/bisect.h"
 #include "common/base/status_macros.h"
+#include "common/codec/hadamard.h"
 #include "common/privacy/discrete_gaussian.h"
 
 namespace cohort::secagg {
 namespace {
-
-int64_t PaddedDimension(int64_t dimension) {
-  int64_t padded = 1;
-  while (padded < dimension) padded <<= 1;
-  return padded;
-}
 
 // ceil(log2(n)) for n >= 1.
 int HeadroomBits(int n) {
@@ -51,7 +47,7 @@ absl::StatusOr<UpdateEncoding> PlanDistributedEncoding(
   if (bits > 62) {
     return absl::InvalidArgumentError("the modulus would exceed 62 bits");
   }
-  const int64_t padded = PaddedDimension(dimension);
+  const int64_t padded = codec::NextPowerOfTwo(dimension);
   const double n = num_clients;
   const double root_d = std::sqrt(static_cast<double>(padded));
   const double root_m = std::sqrt(static_cast<double>(min_contributors));
@@ -71,10 +67,12 @@ absl::StatusOr<UpdateEncoding> PlanDistributedEncoding(
         bits_per_coordinate, " bits per coordinate cannot hold the noise of ",
         num_clients, " devices in ", padded, " coordinates"));
   }
-  for (int i = 0; i < 200 && hi / lo > 1 + 1e-9; ++i) {
-    const double mid = std::sqrt(lo * hi);
-    (stddev(mid) <= room ? lo : hi) = mid;
-  }
+  // The largest scale whose sum fits (hi itself when even that does).
+  lo = stddev(hi) <= room
+           ? hi
+           : base::BisectGeometric(lo, hi, 1e-9, [&](double s) {
+               return stddev(s) <= room;
+             }).lo;
   UpdateEncoding e;
   e.dimension = dimension;
   e.example_cap = 1;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/codec/encoding_params.h"
+#include "common/codec/hadamard.h"
 #include "common/privacy/discrete_gaussian.h"
 #include "common/secagg/distributed_encoding.h"
 
@@ -107,14 +108,12 @@ absl::Status ValidateUpdateEncoding(const UpdateEncoding& e) {
   return ValidateFieldLayout(e.field);
 }
 
+int64_t EncodedDeltaLength(const UpdateEncoding& e) {
+  return e.params.rotate ? codec::NextPowerOfTwo(e.dimension) : e.dimension;
+}
+
 int64_t InputLength(const UpdateEncoding& e) {
-  int64_t d = e.dimension;
-  if (e.params.rotate) {
-    int64_t p = 1;
-    while (p < d) p <<= 1;
-    d = p;
-  }
-  return d + kExtraCoordinates + FieldLength(e.field);
+  return EncodedDeltaLength(e) + kExtraCoordinates + FieldLength(e.field);
 }
 
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(

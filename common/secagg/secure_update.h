@@ -75,6 +75,10 @@ inline constexpr int64_t kExtraCoordinates = 3;
 // kExtraCoordinates plus FieldLength(encoding.field).
 int64_t InputLength(const UpdateEncoding& encoding);
 
+// Coordinates of the encoded delta alone: the dimension, padded to a power
+// of two with rotation (codec::NextPowerOfTwo).
+int64_t EncodedDeltaLength(const UpdateEncoding& encoding);
+
 // INVALID_ARGUMENT for a delta of the wrong length or with NaN/Inf,
 // examples < 1, a non-finite loss, or `field` not of FieldLength values in
 // [0, 1] (FieldValues makes them).

@@ -9,9 +9,7 @@
 namespace cohort::server {
 privacy::DistributedDiscreteGaussian DistributedMechanismOf(
     const secagg::UpdateEncoding& e, int min_contributors) {
-  const double padded =
-      static_cast<double>(secagg::InputLength(e) - secagg::kExtraCoordinates -
-                          secagg::FieldLength(e.field));
+  const double padded = static_cast<double>(secagg::EncodedDeltaLength(e));
   const double l2 = e.rounding_bound;
   return {.local_stddev = e.noise_stddev,
           .num_devices = min_contributors,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/bisect.h"
 #include "common/base/status_macros.h"
 #include "common/privacy/rdp_accountant.h"
 #include "common/secagg/distributed_encoding.h"
@@ -222,12 +223,9 @@ absl::Status PlanDistributedPrivacy(RoundOptions& o, int64_t dimension) {
   // The most noise the modulus holds bounds the search.
   double max_z = 1e3;
   if (!plan(max_z).ok()) {
-    double lo = 1e-2;
-    while (max_z / lo > 1 + 1e-6) {
-      const double mid = std::sqrt(lo * max_z);
-      (plan(mid).ok() ? lo : max_z) = mid;
-    }
-    max_z = lo;
+    max_z = base::BisectGeometric(1e-2, max_z, 1e-6,
+                                  [&](double z) { return plan(z).ok(); })
+                .lo;
   }
   COHORT_RETURN_IF_ERROR(internal::SettleNoise(p, epsilon, max_z));
   auto encoding = plan(p.noise_multiplier);

@@ -53,15 +53,11 @@ double UpdateSensitivity(const RoundOptions& o, double clip_norm,
       /*rotation_seed=*/0, o.secagg.example_cap, dimension,
       std::max(o.selection_target(), 1));
   if (!encoding.ok()) return clip_norm;
-  int64_t padded = dimension;
-  if (o.secagg.rotate) {
-    padded = 1;
-    while (padded < dimension) padded <<= 1;
-  }
   // Stochastic rounding moves each encoded coordinate by less than one
   // quantum, 1 / scale: the L2 norm by less than sqrt(padded) / scale.
-  return clip_norm + std::sqrt(static_cast<double>(padded)) /
-                         encoding->params.scale;
+  const double padded =
+      static_cast<double>(secagg::EncodedDeltaLength(*encoding));
+  return clip_norm + std::sqrt(padded) / encoding->params.scale;
 }
 
 absl::StatusOr<secagg::DecodedUpdateSum> CheckPrivateSum(

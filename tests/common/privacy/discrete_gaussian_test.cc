@@ -27,9 +27,7 @@ double Pmf(double sigma, int64_t y) {
 // fails; the seed makes the test deterministic.
 double ChiSquare(double sigma, uint64_t seed, int* bins) {
   base::SplitMix64 rng(seed);
-  auto uniform = [&rng] {
-    return std::ldexp(static_cast<double>((rng.Next() >> 11) + 1), -53);
-  };
+  auto uniform = [&rng] { return 1.0 - rng.NextDouble(); };  // (0, 1]
   const int n = 200000;
   const int64_t edge = static_cast<int64_t>(std::floor(3 * sigma));
   std::map<int64_t, int64_t> counts;
@@ -70,9 +68,7 @@ TEST(DiscreteGaussianTest, AWrongDistributionFails) {
   // The same statistic against draws of twice the deviation is far beyond
   // the critical value: the test can fail.
   base::SplitMix64 rng(5);
-  auto uniform = [&rng] {
-    return std::ldexp(static_cast<double>((rng.Next() >> 11) + 1), -53);
-  };
+  auto uniform = [&rng] { return 1.0 - rng.NextDouble(); };  // (0, 1]
   const double sigma = 2.0;
   std::map<int64_t, int64_t> counts;
   for (int i = 0; i < 20000; ++i) {
@@ -88,9 +84,7 @@ TEST(DiscreteGaussianTest, AWrongDistributionFails) {
 
 TEST(DiscreteGaussianTest, MomentsMatch) {
   base::SplitMix64 rng(8);
-  auto uniform = [&rng] {
-    return std::ldexp(static_cast<double>((rng.Next() >> 11) + 1), -53);
-  };
+  auto uniform = [&rng] { return 1.0 - rng.NextDouble(); };  // (0, 1]
   double sum = 0, sq = 0;
   for (int i = 0; i < 100000; ++i) {
     const double y = static_cast<double>(*SampleDiscreteGaussian(20.0, uniform));

@@ -11,10 +11,6 @@
 namespace cohort::secagg {
 namespace {
 
-double Unit(base::SplitMix64& rng) {
-  return std::ldexp(static_cast<double>((rng.Next() >> 11) + 1), -53);
-}
-
 TEST(PlanDistributedEncodingTest, NoiseCoversTheFewestContributors) {
   auto e = PlanDistributedEncoding(16, 1.0, 3, 1000, 40, 25, 1.2);
   ASSERT_TRUE(e.ok()) << e.status();
@@ -61,7 +57,7 @@ TEST(DistributedEncodingTest, TheSumCarriesTheDevicesNoiseAndNothingElse) {
   ASSERT_TRUE(e.ok()) << e.status();
   base::SplitMix64 rng(17);
   auto uniform = [&rng] { return rng.NextDouble(); };
-  auto noise = [&rng] { return Unit(rng); };
+  auto noise = [&rng] { return 1.0 - rng.NextDouble(); };  // (0, 1]
   std::vector<uint64_t> sum(InputLength(*e), 0);
   for (int i = 0; i < n; ++i) {
     std::vector<float> delta(d, 0.0f);
