@@ -25,6 +25,7 @@ cohort::v1::SimConfig RecordOf(cohort::v1::SimConfig c, const SimOptions& o) {
   *c.mutable_devices() = o.devices;
   c.mutable_round()->set_goal_count(o.round.goal_count);
   c.mutable_round()->set_max_rounds(o.round.max_rounds);
+  c.set_local_test_fraction(o.local_test_fraction);
   return c;
 }
 

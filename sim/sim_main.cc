@@ -115,10 +115,17 @@ class RunReporter {
 };
 
 // The final model, plots and the closing lines.
-int WriteResults(const Simulator& sim, const RunDirectory& run,
+int WriteResults(Simulator& sim, const RunDirectory& run,
                  const RunReporter& reporter) {
   auto model = sim.current_model();
   if (auto s = run.WriteText("model.pb", model->bytes); !s.ok()) return Fail(1, s);
+  auto clients = sim.EvaluateClients();
+  if (!clients.ok()) return Fail(1, clients.status());
+  if (!clients->empty()) {
+    absl::Status s =
+        run.WriteText("personalization.csv", PersonalizationCsv(*clients));
+    if (!s.ok()) return Fail(1, s);
+  }
   if (absl::GetFlag(FLAGS_plots)) {
     absl::Status plotted = WritePlots(run.path());
     if (!plotted.ok()) LOG(WARNING) << "plots not drawn: " << plotted;
@@ -129,6 +136,13 @@ int WriteResults(const Simulator& sim, const RunDirectory& run,
               reporter.sim_seconds(), absl::ToDoubleSeconds(reporter.wall()));
   std::printf("final test accuracy: %.4f\n",
               acc == model->metrics.end() ? std::nan("") : acc->second);
+  if (!clients->empty()) {
+    const LocalAccuracy local = Summarize(*clients);
+    std::printf("on %lld clients' local test splits (personalization.csv): "
+                "global %.4f, personalized %.4f\n",
+                static_cast<long long>(clients->size()), local.global,
+                local.personalized);
+  }
   return 0;
 }
 

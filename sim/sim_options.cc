@@ -211,6 +211,18 @@ absl::Status ResolvePoison(const cohort::v1::PoisonConfig& p, SimOptions& o) {
   return absl::OkStatus();
 }
 
+// After ResolveRound: the default depends on the plan's personal layers.
+absl::Status ResolveLocalTest(const cohort::v1::SimConfig& c, SimOptions& o) {
+  constexpr double kPersonalDefault = 0.2;
+  o.local_test_fraction = c.has_local_test_fraction() ? c.local_test_fraction()
+                          : o.round.personal.empty() ? 0.0
+                                                     : kPersonalDefault;
+  if (!(o.local_test_fraction >= 0 && o.local_test_fraction <= 0.9)) {
+    return FieldError("local_test_fraction", "must be in [0, 0.9]");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 data::PopulationSpec PopulationSpecOf(const cohort::v1::PopulationConfig& p,
@@ -248,6 +260,7 @@ absl::StatusOr<SimOptions> ResolveSimOptions(const cohort::v1::SimConfig& c) {
   COHORT_RETURN_IF_ERROR(ResolveDevices(c.devices(), o));
   COHORT_RETURN_IF_ERROR(ResolveData(c, o));
   COHORT_RETURN_IF_ERROR(ResolvePoison(c.poison(), o));
+  COHORT_RETURN_IF_ERROR(ResolveLocalTest(c, o));
   return o;
 }
 

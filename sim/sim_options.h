@@ -62,6 +62,9 @@ struct SimOptions {
   // max_rounds = rounds.
   server::RoundOptions round;
   PoisonOptions poison;
+  // Each client's local test split (sim/personalization.h), in [0, 0.9]:
+  // 0.2 by default when the plan has personal layers, else 0 (none).
+  double local_test_fraction = 0;
 };
 
 // The one resolver of SimConfig, run before any work starts. Returns

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/train/client_task.h"
+#include "client/train/personalization.h"
 #include "common/base/random.h"
 #include "common/base/status_macros.h"
 #include "common/model/flat_weights.h"
@@ -145,7 +146,7 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   if (!last_summary_.has_value()) return false;
   VLOG(1) << "round " << committed_ + 1 << " took "
           << absl::ToDoubleSeconds(clock_.Now() - round_start) << " simulated s";
-  RecordRound(a, callbacks);
+  COHORT_RETURN_IF_ERROR(RecordRound(a, callbacks));
   return true;
 }
 
@@ -267,8 +268,15 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
     const ClientJob& job, int64_t id, client::LocalTrainer& trainer) {
   COHORT_ASSIGN_OR_RETURN(std::string bytes,
                           transport_->FetchModel(job.ref, "sim"));
-  COHORT_ASSIGN_OR_RETURN(auto start, client::VerifyModelBytes(job.ref, bytes));
-  data::ImageDataset local = population_->DataOf(id);
+  COHORT_ASSIGN_OR_RETURN(auto global,
+                          client::VerifyModelBytes(job.ref, bytes));
+  // FedPer: the client's own personal layers, as an agent keeps them.
+  const model::PersonalLayers& personal = personalization_->personal();
+  COHORT_ASSIGN_OR_RETURN(
+      const cohort::v1::Weights start,
+      client::PersonalizedModel(std::move(global), personalization_->KeptOf(id),
+                                personal));
+  data::ImageDataset local = personalization_->TrainDataOf(id);
   // As agents do: the architecture the assignment names (an imported
   // model's chain travels this way).
   const std::string& arch = job.ref.architecture();
@@ -285,6 +293,9 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
                           MixKey(config_.seed(), kTrainStream,
                                  static_cast<uint64_t>(id)), job.round_id)));
   update.field_evaluation = std::move(field);
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights kept,
+                          client::KeepPersonal(start, personal, &update));
+  personalization_->Keep(id, std::move(kept));
   // A poisoning client does not clip its own update; the coordinator does.
   double clip_norm = job.clip_norm;
   if (job.poisoned_round && Poisons(id)) {
@@ -390,7 +401,8 @@ absl::Status Simulator::CloseRound(RoundAttempt& a) {
   return absl::OkStatus();
 }
 
-void Simulator::RecordRound(const RoundAttempt& a, const Callbacks& callbacks) {
+absl::Status Simulator::RecordRound(const RoundAttempt& a,
+                                    const Callbacks& callbacks) {
   const server::RoundSummary& s = *last_summary_;
   ++committed_;
   SimRoundRow row;
@@ -410,7 +422,31 @@ void Simulator::RecordRound(const RoundAttempt& a, const Callbacks& callbacks) {
   row.train_loss = s.train_loss;
   auto acc = s.metrics.find("test_accuracy");
   row.test_accuracy = acc == s.metrics.end() ? 0 : acc->second;
+  if (personalization_->evaluates()) {
+    std::vector<int64_t> reporters;
+    for (size_t k : a.reporters) reporters.push_back(a.assigned[k].id);
+    auto model = engine_->current_model();
+    COHORT_ASSIGN_OR_RETURN(
+        LocalAccuracy local,
+        personalization_->Evaluate(reporters, model->architecture,
+                                   model->weights, *evaluator_));
+    row.local_accuracy = local.global;
+    row.personalized_accuracy = local.personalized;
+  }
   if (callbacks.on_round) callbacks.on_round(row);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ClientAccuracy>> Simulator::EvaluateClients() {
+  std::vector<ClientAccuracy> rows;
+  if (!personalization_->evaluates()) return rows;
+  auto model = engine_->current_model();
+  COHORT_RETURN_IF_ERROR(
+      personalization_
+          ->Evaluate(personalization_->Trained(), model->architecture,
+                     model->weights, *evaluator_, &rows)
+          .status());
+  return rows;
 }
 
 }  // namespace cohort::sim

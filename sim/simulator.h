@@ -26,6 +26,7 @@
 #include "sim/sim_options.h"
 #include "common/crypto/secure_random.h"
 #include "sim/output/sim_metrics.h"
+#include "sim/personalization.h"
 #include "sim/secure_rounds.h"
 #include "sim/training_pool.h"
 #include "sim/virtual_clock.h"
@@ -73,6 +74,11 @@ class Simulator {
   std::shared_ptr<const server::PublishedModel> current_model() const {
     return engine_->current_model();
   }
+  // Every client that trained in the run, evaluated on its local test split
+  // with the current global model and with its personalized model (one row
+  // each, in id order). Empty without local test splits
+  // (SimConfig.local_test_fraction 0).
+  absl::StatusOr<std::vector<ClientAccuracy>> EvaluateClients();
   // The task's architecture: the zoo name, or an imported module's chain.
   const std::string& architecture() const { return task_model_->architecture(); }
 
@@ -130,7 +136,9 @@ class Simulator {
                               cohort::v1::Report report);
   // Closes the other streams, lets the engine conclude, runs SecAgg+.
   absl::Status CloseRound(RoundAttempt& a);
-  void RecordRound(const RoundAttempt& a, const Callbacks& callbacks);
+  // The round's row, with its reporters' local test accuracy; errors from
+  // evaluating them.
+  absl::Status RecordRound(const RoundAttempt& a, const Callbacks& callbacks);
   // The engine's observer: keeps a committed round's summary, counts an
   // abandoned one and keeps its reason.
   void OnRoundEnd(const server::RoundSummary& summary);
@@ -140,6 +148,10 @@ class Simulator {
   cohort::v1::SimConfig config_;
   data::ImageDataset train_;
   std::unique_ptr<data::ClientPopulation> population_;
+  // Local test splits and the personal layers clients keep.
+  std::unique_ptr<Personalization> personalization_;
+  // Evaluates local test splits on the simulator's thread.
+  std::unique_ptr<client::LocalTrainer> evaluator_;
   std::unique_ptr<DeviceModel> devices_;
   VirtualClock clock_;
   std::unique_ptr<server::Store> store_;

@@ -56,6 +56,7 @@ Agent::Agent(const AgentOptions& options,
       random_(DeviceKey(options.device_id) ^
               static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))),
       model_cache_(options.state_dir),
+      personal_store_(options.state_dir),
       guard_(std::move(guard)),
       own_counters_(counters == nullptr ? std::make_unique<AgentCounters>()
                                         : nullptr),
@@ -237,10 +238,6 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
   }
-  if (model_listener_) {
-    model_listener_(ref, *weights, accepted_release_,
-                    model_cache_.int8_artifact());
-  }
   return weights;
 }
 
@@ -294,7 +291,14 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
   const absl::Time deadline = std::min(
       report_deadline, absl::Now() + options_.budgets.max_round_time);
   if (absl::Now() >= deadline) return OutOfTime(round, report_deadline);
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights start, StartingModel(assignment));
+  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights global, StartingModel(assignment));
+  // FedPer: the device's own personal layers in place of the global ones.
+  const cohort::v1::Weights start =
+      PersonalizedStart(personal_store_, assignment, std::move(global));
+  if (model_listener_) {
+    model_listener_(assignment.model(), start, accepted_release_,
+                    model_cache_.int8_artifact());
+  }
   std::optional<cohort::v1::FieldEvaluation> field;
   field_model_.reset();
   if (assignment.evaluate_before_training()) {
@@ -327,7 +331,15 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
                                            ": local training failed: ",
                                            update.status().ToString()));
   }
-  if (update.ok()) update->field_evaluation = std::move(field);
+  if (!update.ok()) return update;
+  update->field_evaluation = std::move(field);
+  if (absl::Status kept = KeepTrained(personal_store_, assignment, start,
+                                      &*update);
+      !kept.ok()) {
+    return absl::AbortedError(absl::StrCat(
+        "round ", round, ": cannot keep the personal layers: ",
+        kept.message(), "; not reporting"));
+  }
   return update;
 }
 

@@ -14,6 +14,7 @@
 #include "client/agent/agent_options.h"
 #include "client/agent/device_identity.h"
 #include "client/agent/model_cache.h"
+#include "client/agent/personal_store.h"
 #include "client/agent/release_guard.h"
 #include "client/agent/work_gate.h"
 #include "client/train/trainer.h"
@@ -67,7 +68,8 @@ class Agent {
   // Hears every model the agent has verified and taken for a round, with
   // its release (0: unsigned) already recorded: the local API's model
   // follows it. `weights` are fp32 (an int8 artifact dequantized;
-  // `int8_artifact` says so). Called on the agent's thread, before
+  // `int8_artifact` says so), with the device's own personal layers when
+  // the plan has them (FedPer): the model the device trains from. Called on the agent's thread, before
   // training; set before Run.
   using ModelListener = std::function<void(
       const cohort::v1::ModelRef& ref, const cohort::v1::Weights& weights,
@@ -156,6 +158,8 @@ class Agent {
   // The release of the model last accepted (0: unsigned).
   int64_t accepted_release_ = 0;
   ModelCache model_cache_;
+  // FedPer: the personal layers kept between rounds.
+  PersonalStore personal_store_;
   std::unique_ptr<ReleaseGuard> guard_;
   // Set when no counters were given; counters_ is never null.
   std::unique_ptr<AgentCounters> own_counters_;

@@ -82,8 +82,13 @@ absl::Status ValidateDelta(const cohort::v1::Weights& model,
   return absl::OkStatus();
 }
 
-absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
-                                             const cohort::v1::Weights& b) {
+namespace {
+
+// a op b, element by element, for FLOAT32 weights of the same layout.
+template <typename Op>
+absl::StatusOr<cohort::v1::Weights> Combine(const cohort::v1::Weights& a,
+                                            const cohort::v1::Weights& b,
+                                            Op op) {
   if (a.tensors_size() != b.tensors_size()) {
     return absl::InvalidArgumentError("weights differ in tensor count");
   }
@@ -101,10 +106,22 @@ absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
     auto va = FloatView(ta);
     auto vb = FloatView(tb);
     diff.resize(va.size());
-    for (size_t j = 0; j < va.size(); ++j) diff[j] = va[j] - vb[j];
+    for (size_t j = 0; j < va.size(); ++j) diff[j] = op(va[j], vb[j]);
     SetFloatData(diff, out.mutable_tensors(i));
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
+                                             const cohort::v1::Weights& b) {
+  return Combine(a, b, [](float x, float y) { return x - y; });
+}
+
+absl::StatusOr<cohort::v1::Weights> Add(const cohort::v1::Weights& a,
+                                        const cohort::v1::Weights& b) {
+  return Combine(a, b, [](float x, float y) { return x + y; });
 }
 
 double L2Norm(const cohort::v1::Weights& weights) {

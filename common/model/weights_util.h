@@ -32,6 +32,10 @@ void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor);
 absl::StatusOr<cohort::v1::Weights> Subtract(const cohort::v1::Weights& a,
                                              const cohort::v1::Weights& b);
 
+// a + b, as Subtract (a delta applied to the weights it was taken from).
+absl::StatusOr<cohort::v1::Weights> Add(const cohort::v1::Weights& a,
+                                        const cohort::v1::Weights& b);
+
 // The L2 norm of all of `weights`' FLOAT32 values together, in double
 // precision. The caller has validated them (finite, as ValidateDelta).
 double L2Norm(const cohort::v1::Weights& weights);

@@ -70,7 +70,11 @@ Attempt TryDegree(int n, int k, bool complete, double delta, double gamma) {
     }
     if (sec < kLog2SecurityTarget) {
       a.found = true;
-      a.params = {k, t, complete, fai, sec};
+      a.params = {.k = k,
+                  .t = t,
+                  .complete_graph = complete,
+                  .log2_failure = fai,
+                  .log2_security = sec};
       return a;
     }
     a.why = absl::StrCat("security bound 2^", sec, " >= 2^",

@@ -81,6 +81,7 @@ RoundCommitter::RoundCommitter(const RoundOptions& options, Store* store,
       optimizer_(options.server_optimizer),
       clip_(options.clipping),
       privacy_(options.privacy),
+      personal_(options.personal),
       registry_(registry),
       gate_max_accuracy_drop_(options.gate_max_accuracy_drop) {}
 
@@ -228,10 +229,22 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::RollBack(
 absl::StatusOr<ServerOptimizer::StepResult> RoundCommitter::ApplyOptimizer(
     const RoundResult& result) const {
   const cohort::v1::Weights& parent = result.parent->weights;
+  if (!personal_.empty()) {
+    // FedPer: the rounds aggregated the shared tensors only.
+    ServerOptimizer::StepResult step;
+    COHORT_ASSIGN_OR_RETURN(step, StepShared(personal_.Shared(parent), result));
+    COHORT_ASSIGN_OR_RETURN(step.weights, model::Overlay(parent, step.weights));
+    return step;
+  }
+  return StepShared(parent, result);
+}
+
+absl::StatusOr<ServerOptimizer::StepResult> RoundCommitter::StepShared(
+    const cohort::v1::Weights& shared, const RoundResult& result) const {
   COHORT_ASSIGN_OR_RETURN(ServerOptimizer::StepResult step,
-                          optimizer_.Step(parent, result.mean_delta));
+                          optimizer_.Step(shared, result.mean_delta));
   // Never publish a model the next round could not train from.
-  absl::Status finite = model::ValidateDelta(parent, step.weights);
+  absl::Status finite = model::ValidateDelta(shared, step.weights);
   if (!finite.ok()) {
     return absl::InternalError(
         absl::StrCat("aggregate is unusable: ", finite.message()));
@@ -265,7 +278,7 @@ absl::Status RoundCommitter::RestoreOptimizer(
                      record.version, " does not parse"));
   }
   const absl::Status clip = clip_.Set(state.clip_norm());
-  absl::Status s = optimizer_.Restore(state, weights);
+  absl::Status s = optimizer_.Restore(state, personal_.Shared(weights));
   if (s.ok() && !clip.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the adaptive clip bound stored with version ", record.version, ": ",

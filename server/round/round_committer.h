@@ -47,8 +47,8 @@ namespace cohort::server {
 // its mutex.
 class RoundCommitter {
  public:
-  // Reads task, int8_artifacts, server_optimizer, clipping and
-  // gate_max_accuracy_drop from `options`.
+  // Reads task, int8_artifacts, server_optimizer, clipping, privacy,
+  // personal and gate_max_accuracy_drop from `options`.
   RoundCommitter(const RoundOptions& options, Store* store,
                  TaskModel* task_model, base::Clock* clock,
                  ReleaseRegistry* registry = nullptr);
@@ -57,7 +57,8 @@ class RoundCommitter {
   RoundCommitter& operator=(const RoundCommitter&) = delete;
 
   // Resumes the server optimizer from the state stored with `record`, the
-  // current version whose weights are `weights`: a restarted coordinator
+  // current version whose weights are `weights` (the state covers their
+  // shared tensors, RoundOptions.personal): a restarted coordinator
   // continues exactly where it stopped. An empty state (none stored) or
   // one of another optimizer starts fresh. DATA_LOSS, naming the version,
   // for a state that does not parse or does not fit the weights; the
@@ -152,9 +153,13 @@ class RoundCommitter {
 
  private:
   // Step 1: the optimizer step from result.parent, checked finite. INTERNAL
-  // if it is not.
+  // if it is not. With personal layers the step covers the shared tensors
+  // and the parent's personal tensors are carried over unchanged.
   absl::StatusOr<ServerOptimizer::StepResult> ApplyOptimizer(
       const RoundResult& result) const;
+  // The step from `shared`, laid out like result.mean_delta.
+  absl::StatusOr<ServerOptimizer::StepResult> StepShared(
+      const cohort::v1::Weights& shared, const RoundResult& result) const;
   // Step 2: evaluates `weights` and builds the candidate version.
   absl::StatusOr<std::shared_ptr<const PublishedModel>> BuildVersion(
       const RoundResult& result, cohort::v1::Weights weights);
@@ -190,6 +195,9 @@ class RoundCommitter {
   ServerOptimizer optimizer_;
   ClipBound clip_;
   const PrivacyOptions privacy_;
+  // The optimizer steps the shared tensors; personal ones keep the
+  // parent's values.
+  const model::PersonalLayers personal_;
   int64_t dp_rounds_ = 0;
   ReleaseRegistry* const registry_;
   const std::optional<double> gate_max_accuracy_drop_;

@@ -88,6 +88,18 @@ absl::Status AccumulateClipped(RoundContext& ctx,
 
 }  // namespace
 
+std::shared_ptr<const cohort::v1::Weights> SharedWeights(
+    std::shared_ptr<const PublishedModel> version,
+    const model::PersonalLayers& personal) {
+  if (personal.empty()) {
+    const cohort::v1::Weights* weights = &version->weights;
+    return std::shared_ptr<const cohort::v1::Weights>(std::move(version),
+                                                      weights);
+  }
+  return std::make_shared<const cohort::v1::Weights>(
+      personal.Shared(version->weights));
+}
+
 absl::Status AcceptReady(RoundContext& ctx, const std::string& device_id,
                          int64_t round_id,
                          std::shared_ptr<DeviceChannel> channel) {
@@ -115,7 +127,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
     return absl::InvalidArgumentError(
         "this task uses secure aggregation: plaintext reports are refused");
   }
-  absl::Status valid = model::ValidateDelta(ctx.model->weights, report.delta());
+  absl::Status valid = model::ValidateDelta(*ctx.shared, report.delta());
   if (valid.ok() && (report.num_examples() <= 0 ||
                      report.num_examples() >
                          ctx.options->max_examples_per_report)) {
@@ -147,7 +159,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
 absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx) {
   // Read before MeanDelta consumes the aggregator.
   const int64_t examples = ctx.aggregator->total_examples();
-  auto mean = std::move(*ctx.aggregator).MeanDelta(ctx.model->weights);
+  auto mean = std::move(*ctx.aggregator).MeanDelta(*ctx.shared);
   ctx.aggregator.reset();
   if (!mean.ok()) return mean.status();
   return RoundResult{

@@ -34,6 +34,9 @@ struct RoundContext {
   const RoundOptions* options = nullptr;
   int64_t round_id = 0;
   std::shared_ptr<const PublishedModel> model;
+  // What the round's updates are laid out like: model->weights' shared
+  // tensors (RoundOptions.personal; all of them without personal layers).
+  std::shared_ptr<const cohort::v1::Weights> shared;
   absl::Time started;
   absl::Time selection_deadline;
   absl::Time report_deadline;
@@ -100,6 +103,13 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx, const char* cause,
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);
+
+// RoundContext::shared for a round training from `version`: its weights
+// without `personal`'s tensors, or (without personal layers) an alias of
+// version->weights that copies nothing.
+std::shared_ptr<const cohort::v1::Weights> SharedWeights(
+    std::shared_ptr<const PublishedModel> version,
+    const model::PersonalLayers& personal);
 
 // Plain rounds: the RoundResult of the accepted reports, from ctx.model.
 // Consumes ctx.aggregator. FAILED_PRECONDITION if no update was accepted;

@@ -79,11 +79,12 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
   ctx->selection_deadline = now + options_.selection_timeout;
   ctx->report_deadline = ctx->selection_deadline + options_.report_timeout;
   ctx->clip_norm = clip_norm_;
+  ctx->shared = SharedWeights(model_, options_.personal);
   if (options_.robust.has_value()) {
     ctx->aggregator =
-        std::make_unique<RobustAggregator>(model_->weights, *options_.robust);
+        std::make_unique<RobustAggregator>(*ctx->shared, *options_.robust);
   } else {
-    ctx->aggregator = std::make_unique<FedAvgAggregator>(model_->weights);
+    ctx->aggregator = std::make_unique<FedAvgAggregator>(*ctx->shared);
   }
   ctx_ = std::move(ctx);
   state_ = std::make_unique<SelectingState>();

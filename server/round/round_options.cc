@@ -257,6 +257,10 @@ absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
                absl::StrCat("times plan.learning_rate must be below 1, got ",
                             o.plan.proximal_mu() * o.plan.learning_rate()));
   }
+  // Checked against the model where the task is assembled
+  // (CheckPersonalLayers).
+  o.personal = model::PersonalLayers(
+      {o.plan.personal_layers().begin(), o.plan.personal_layers().end()});
   return absl::OkStatus();
 }
 
@@ -286,6 +290,13 @@ absl::Status ResolveReleasePolicy(const cohort::v1::RoundConfig& c,
 }
 
 }  // namespace
+
+absl::Status CheckPersonalLayers(const RoundOptions& o,
+                                 const cohort::v1::Weights& model) {
+  absl::Status s = o.personal.Validate(model);
+  if (s.ok()) return s;
+  return Bad("plan.personal_layers", s.message());
+}
 
 absl::StatusOr<RoundOptions> ResolveRoundOptions(
     const std::string& task, const cohort::v1::RoundConfig& c,

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "common/model/personal_layers.h"
 #include "common/secagg/field_encoding.h"
 #include "common/secagg/secure_update.h"
 #include "server/aggregation/privacy_options.h"
@@ -51,6 +52,9 @@ struct RoundOptions {
   int64_t max_examples_per_report = 1000000;
   ServerOptimizerOptions server_optimizer;
   cohort::v1::TrainingPlan plan;
+  // plan.personal_layers: the tensors devices keep (FedPer); the rounds
+  // aggregate and the optimizer steps the others only.
+  model::PersonalLayers personal;
   SecAggOptions secagg;
   ClippingOptions clipping;
   // Differential privacy; disabled by default.
@@ -97,6 +101,11 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
 // noise, a budget the noise cannot keep for the planned rounds, or one no
 // noise multiplier up to 1e3 reaches.
 absl::Status PlanDistributedPrivacy(RoundOptions& o, int64_t dimension);
+
+// INVALID_ARGUMENT naming plan.personal_layers when o.personal does not fit
+// `model` (model::PersonalLayers::Validate).
+absl::Status CheckPersonalLayers(const RoundOptions& o,
+                                 const cohort::v1::Weights& model);
 
 }  // namespace cohort::server
 

@@ -205,7 +205,7 @@ std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
   auto round = SecAggRound::Start(ctx.options->secagg, ctx.clip_norm,
                                   ctx.round_id,
-                                  model::TotalElements(ctx.model->weights),
+                                  model::TotalElements(*ctx.shared),
                                   ctx.ready_channels, now);
   if (!round.ok()) {
     AbandonReason r;
@@ -266,7 +266,7 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   CountSecAggDrops(s, ctx.drops);
   auto sum = s.Result();
   if (sum.ok()) sum = CheckPrivateSum(*ctx.options, s.contributors(), *std::move(sum));
-  auto mean = sum.ok() ? MeanDelta(ctx.model->weights, *sum)
+  auto mean = sum.ok() ? MeanDelta(*ctx.shared, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {
     s.SendAcks("the secure sum could not be decoded");

@@ -21,10 +21,13 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
                                    model.seed, std::move(holdout)));
   COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights initial,
                           task.task_model->InitialWeights());
+  COHORT_RETURN_IF_ERROR(CheckPersonalLayers(round, initial));
+  // What devices upload: the shared tensors.
+  const cohort::v1::Weights shared = round.personal.Shared(initial);
   RoundOptions planned = round;
   COHORT_RETURN_IF_ERROR(
-      PlanDistributedPrivacy(planned, model::TotalElements(initial)));
-  COHORT_RETURN_IF_ERROR(CheckReportFits(initial, planned,
+      PlanDistributedPrivacy(planned, model::TotalElements(shared)));
+  COHORT_RETURN_IF_ERROR(CheckReportFits(shared, planned,
                                          model.max_message_bytes,
                                          "max_message_bytes"));
   if (release.signer != nullptr) {

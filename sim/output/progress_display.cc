@@ -124,6 +124,14 @@ std::string ProgressDisplay::RoundLine(const SimRoundRow& row,
   if (!std::isnan(row.outcome.epsilon)) {
     absl::StrAppend(&line, absl::StrFormat("  eps %.3f", row.outcome.epsilon));
   }
+  // With local test splits: the reporters' accuracy there, global model
+  // and (FedPer) personalized.
+  if (!std::isnan(row.local_accuracy)) {
+    absl::StrAppend(&line, "  local ", maybe(row.local_accuracy));
+  }
+  if (!std::isnan(row.personalized_accuracy)) {
+    absl::StrAppend(&line, "  personal ", maybe(row.personalized_accuracy));
+  }
   return line;
 }
 

@@ -75,7 +75,10 @@ std::string MetricsCsvWriter::FormatRow(const SimRoundRow& row,
   AppendFixed(&out, row.train_loss, 6);
   out.push_back(',');
   AppendFixed(&out, row.test_accuracy, 6);
-  absl::StrAppend(&out, ",", server::FormatRoundOutcome(row.outcome));
+  absl::StrAppend(&out, ",", server::FormatRoundOutcome(row.outcome), ",");
+  AppendFixed(&out, row.local_accuracy, 6);
+  out.push_back(',');
+  AppendFixed(&out, row.personalized_accuracy, 6);
   return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,12 @@ struct SimRoundRow {
   double test_accuracy = 0;
   // The columns cohort-server's metrics.csv has too (round_metrics.h).
   server::RoundOutcome outcome;
+  // On the round's reporters' local test splits (sim/personalization.h):
+  // the committed global model, and each reporter's personalized model
+  // (FedPer). NaN without local test splits, and personalized_accuracy
+  // NaN without personal layers.
+  double local_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double personalized_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Writes metrics.csv: a header line, then one line per Append(), flushed per
@@ -36,9 +43,10 @@ struct SimRoundRow {
 //
 // Format. Comma-separated, '\n' line ends, no quoting (no field needs it).
 // Integers in decimal; sim_seconds and wall_seconds with exactly 3 decimals;
-// train_loss and test_accuracy with exactly 6. The columns after
-// test_accuracy are the ones cohort-server writes too, defined and formatted
-// once in server/round/round_metrics.h. Doubles are rendered with
+// train_loss, test_accuracy, local_accuracy and personalized_accuracy with
+// exactly 6. The columns between test_accuracy and local_accuracy are the
+// ones cohort-server writes too, defined and formatted once in
+// server/round/round_metrics.h. Doubles are rendered with
 // std::to_chars, so the bytes do not depend on the locale, the libc printf or
 // the platform: equal rows always give equal bytes. NaN is "nan", infinities
 // "inf"/"-inf", and a value that rounds to zero is "0.000..." with no sign.
@@ -56,7 +64,8 @@ class MetricsCsvWriter {
   static constexpr char kFileName[] = "metrics.csv";
   static constexpr char kHeader[] =
       "round,sim_seconds,wall_seconds,participants,dropped,bytes_up,"
-      "bytes_down,train_loss,test_accuracy," COHORT_ROUND_OUTCOME_COLUMNS;
+      "bytes_down,train_loss,test_accuracy," COHORT_ROUND_OUTCOME_COLUMNS
+      ",local_accuracy,personalized_accuracy";
   // Zero-based index of wall_seconds among the columns.
   static constexpr int kWallSecondsColumn = 2;
 

@@ -62,6 +62,7 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " beta2=" << r.server_optimizer.beta2
       << " tau=" << r.server_optimizer.tau
       << " plan={" << r.plan.ShortDebugString() << "}"
+      << " personal={" << absl::StrJoin(r.personal.entries(), ",") << "}"
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
       << s.bits_per_coordinate << "," << s.rotate << "," << s.example_cap << "," << s.expected_dropout << ","
       << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}"
@@ -132,7 +133,7 @@ std::string DescribeSim(const sim::SimOptions& o) {
       << p.quantity_sigma << "," << p.min_examples << "," << p.max_examples
       << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
       << "} poison={" << o.poison.round << "," << o.poison.rounds << "," << o.poison.fraction << ","
-      << o.poison.scale << "} ";
+      << o.poison.scale << "} local_test=" << o.local_test_fraction << " ";
   DescribeRound(o.round, out);
   return out.str();
 }

@@ -206,7 +206,7 @@ TEST_F(SimulatorTest, APoisonedRoundIsRolledBackByFieldMonitoring) {
       << o.csv;
   // The rollback serves version 3's weights: its holdout accuracy is back.
   EXPECT_DOUBLE_EQ(o.rows[3].test_accuracy, o.rows[1].test_accuracy) << o.csv;
-  EXPECT_NE(o.csv.find(",rolled_back\n"), std::string::npos) << o.csv;
+  EXPECT_NE(o.csv.find(",rolled_back,nan,nan\n"), std::string::npos) << o.csv;
 
   // Unpoisoned, the same scenario never rolls back.
   c.clear_poison();
@@ -261,7 +261,7 @@ TEST_F(SimulatorTest, SecureRoundsReportTheClippedFraction) {
   ASSERT_EQ(l.rows.size(), 1u);
   EXPECT_DOUBLE_EQ(t.rows[0].outcome.clipped_fraction, 1.0);
   EXPECT_DOUBLE_EQ(l.rows[0].outcome.clipped_fraction, 0.0);
-  EXPECT_NE(t.csv.find(",0.000001,1.000000,nan,0,nan,0,nan,nan,committed\n"),
+  EXPECT_NE(t.csv.find(",0.000001,1.000000,nan,0,nan,0,nan,nan,committed,nan,nan\n"),
             std::string::npos)
       << t.csv;
 }

@@ -10,13 +10,22 @@
 namespace cohort::testing {
 
 // A linear "model" of one tensor "w" whose metric is the mean of its values,
-// so tests can see exactly what FedAvg produced.
+// so tests can see exactly what FedAvg produced. With head > 0, a second
+// tensor "head.weight" of `head` values, 0.5 initially, that the metric
+// ignores (a layer to keep personal).
 class FakeTaskModel final : public server::TaskModel {
  public:
-  explicit FakeTaskModel(int dim = 4) : dim_(dim) {}
+  explicit FakeTaskModel(int dim = 4, int head = 0) : dim_(dim), head_(head) {}
   const std::string& architecture() const override { return arch_; }
   absl::StatusOr<cohort::v1::Weights> InitialWeights() override {
-    return Filled(0.0f);
+    cohort::v1::Weights w = Filled(0.0f);
+    if (head_ > 0) {
+      auto* t = w.add_tensors();
+      t->set_name("head.weight");
+      t->add_shape(head_);
+      model::SetFloatData(std::vector<float>(head_, 0.5f), t);
+    }
+    return w;
   }
   absl::StatusOr<std::map<std::string, double>> Evaluate(
       const cohort::v1::Weights& w) override {
@@ -25,6 +34,7 @@ class FakeTaskModel final : public server::TaskModel {
     for (float v : model::FloatView(w.tensors(0))) sum += v;
     return std::map<std::string, double>{{"test_accuracy", sum / dim_}};
   }
+  // "w" alone, filled with `value`.
   cohort::v1::Weights Filled(float value) const {
     cohort::v1::Weights w;
     auto* t = w.add_tensors();
@@ -37,6 +47,7 @@ class FakeTaskModel final : public server::TaskModel {
 
  private:
   int dim_;
+  int head_;
   std::string arch_ = "fake";
 };
 

@@ -21,7 +21,7 @@ class FakeTrainer final : public client::Trainer {
       const std::string& architecture, const cohort::v1::Weights& start,
       const cohort::v1::TrainingPlan& plan, uint64_t seed, absl::Time deadline,
       const client::StopCheck& should_stop) override {
-    calls.push_back({architecture, seed, deadline});
+    calls.push_back({architecture, seed, deadline, start});
     for (int b = 0; b < batches; ++b) {
       if (between_batches) between_batches(b);
       if (absl::Now() >= deadline) {
@@ -55,6 +55,7 @@ class FakeTrainer final : public client::Trainer {
     std::string architecture;
     uint64_t seed;
     absl::Time deadline;
+    cohort::v1::Weights start;
   };
   std::vector<Call> calls;
   // What Evaluate returns, and the architectures it was asked about.

@@ -217,5 +217,17 @@ TEST(ChooseParametersTest, RefusesWhatNoCohortCanServe) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Regression: the bounds were once stored one field off, so every found
+// graph claimed to be a fallback (and every secure round warned so) and
+// carried its security bound as its failure bound.
+TEST(FindParametersTest, FoundParametersAreNotAFallbackAndCarryTheirOwnBounds) {
+  auto p = FindParameters(1000, 0.1, 0.05);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->fallback);
+  EXPECT_LT(p->log2_failure, kLog2FailureTarget);
+  EXPECT_LT(p->log2_security, kLog2SecurityTarget);
+  EXPECT_NE(p->log2_failure, p->log2_security);
+}
+
 }  // namespace
 }  // namespace cohort::secagg

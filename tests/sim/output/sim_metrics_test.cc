@@ -49,11 +49,15 @@ SimRoundRow RandomRow(std::mt19937_64& rng, int64_t round) {
   row.outcome.clipped_fraction = unit(rng);
   row.outcome.epsilon = 20 * unit(rng);
   row.outcome.abandoned_rounds = count(rng);
+  row.local_accuracy = unit(rng);
+  row.personalized_accuracy = unit(rng);
   return row;
 }
 
-// The shared columns of a row whose outcome was left at its defaults.
-constexpr char kDefaultOutcome[] = ",0,0,0,0,nan,nan,nan,0,nan,0,nan,nan,committed";
+// The columns after test_accuracy of a row whose outcome and local
+// accuracies were left at their defaults.
+constexpr char kDefaultOutcome[] =
+    ",0,0,0,0,nan,nan,nan,0,nan,0,nan,nan,committed,nan,nan";
 
 TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
   ScopedTestDir dir;
@@ -68,7 +72,8 @@ TEST(MetricsCsvWriterTest, CreateWritesExactHeader) {
             "dropped_disconnect,dropped_malformed,dropped_secagg,"
             "clip_norm,clipped_fraction,epsilon,abandoned_rounds,field_accuracy,"
             "field_reports,"
-            "field_feature_drift,field_prediction_drift,release\n");
+            "field_feature_drift,field_prediction_drift,release,"
+            "local_accuracy,personalized_accuracy\n");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowIsExact) {
@@ -83,7 +88,8 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
             "train_loss,test_accuracy,dropped_timeout,dropped_disconnect,"
             "dropped_malformed,dropped_secagg,clip_norm,clipped_fraction,"
             "epsilon,abandoned_rounds,field_accuracy,field_reports,"
-            "field_feature_drift,field_prediction_drift,release");
+            "field_feature_drift,field_prediction_drift,release,"
+            "local_accuracy,personalized_accuracy");
   SimRoundRow secure = ExampleRow();
   secure.outcome.drops = {1, 2, 3, 4};
   secure.outcome.clip_norm = 10;
@@ -91,7 +97,14 @@ TEST(MetricsCsvWriterTest, FormatRowIsExact) {
   secure.outcome.abandoned_rounds = 5;
   EXPECT_EQ(MetricsCsvWriter::FormatRow(secure, false),
             "12,412.000,100,3,123456789,9876543210,0.412346,0.812300,"
-            "1,2,3,4,10.000000,0.250000,nan,5,nan,0,nan,nan,committed");
+            "1,2,3,4,10.000000,0.250000,nan,5,nan,0,nan,nan,committed,nan,nan");
+  // With local test splits (FedPer): the last two columns.
+  SimRoundRow personal = ExampleRow();
+  personal.local_accuracy = 0.5;
+  personal.personalized_accuracy = 0.75;
+  const std::string line = MetricsCsvWriter::FormatRow(personal, false);
+  EXPECT_EQ(line.substr(line.rfind(",committed")),
+            ",committed,0.500000,0.750000");
 }
 
 TEST(MetricsCsvWriterTest, FormatRowSpecialValuesAreCanonical) {
@@ -156,7 +169,7 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
     SimRoundRow copy = row;
     ASSERT_EQ(line, MetricsCsvWriter::FormatRow(copy, true));
     std::vector<std::string> f = absl::StrSplit(line, ',');
-    ASSERT_EQ(f.size(), 9u + server::kRoundOutcomeColumns) << line;
+    ASSERT_EQ(f.size(), 11u + server::kRoundOutcomeColumns) << line;
     EXPECT_EQ(std::stoll(f[0]), row.round);
     EXPECT_NEAR(std::strtod(f[1].c_str(), nullptr), row.sim_seconds, 5e-4);
     EXPECT_NEAR(std::strtod(f[2].c_str(), nullptr), row.wall_seconds, 5e-4);
@@ -176,6 +189,10 @@ TEST(MetricsCsvWriterTest, RandomRowsRoundTripAndStripWallSeconds) {
                 row.outcome.clipped_fraction, 5e-7);
     EXPECT_NEAR(std::strtod(f[15].c_str(), nullptr), row.outcome.epsilon, 5e-7);
     EXPECT_EQ(std::stoll(f[16]), row.outcome.abandoned_rounds);
+    EXPECT_NEAR(std::strtod(f[f.size() - 2].c_str(), nullptr),
+                row.local_accuracy, 5e-7);
+    EXPECT_NEAR(std::strtod(f[f.size() - 1].c_str(), nullptr),
+                row.personalized_accuracy, 5e-7);
     full += line + "\n";
     no_wall += MetricsCsvWriter::FormatRow(row, false) + "\n";
   }

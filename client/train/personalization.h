@@ -1,0 +1,39 @@
+#ifndef COHORT_CLIENT_TRAIN_PERSONALIZATION_H_
+#define COHORT_CLIENT_TRAIN_PERSONALIZATION_H_
+
+#include "absl/status/statusor.h"
+#include "client/train/trainer.h"
+#include "cohort/v1/model.pb.h"
+#include "common/model/personal_layers.h"
+
+namespace cohort::client {
+
+// FedPer on the device (TrainingPlan.personal_layers; Arivazhagan et al.
+// 2019): the agent and the simulator share these steps, so both keep and
+// use personal layers the same way.
+
+// The plan's personal layers.
+model::PersonalLayers PersonalLayersOf(const cohort::v1::TrainingPlan& plan);
+
+// The model the device trains from and serves: `global` with the personal
+// tensors the device kept (`kept`; empty on its first round) in place of
+// the global model's. Kept tensors that `personal` no longer names are
+// ignored. INVALID_ARGUMENT if a kept tensor does not fit the global model
+// (another architecture, another shape): the caller drops what it kept and
+// starts from `global`.
+// Without personal layers, or with none kept, `global` itself (no copy).
+absl::StatusOr<cohort::v1::Weights> PersonalizedModel(
+    cohort::v1::Weights global, const cohort::v1::Weights& kept,
+    const model::PersonalLayers& personal);
+
+// After training from `start`: returns the personal tensors as trained
+// (start's plus the update's delta), for the device to keep, and leaves
+// update->delta with the shared tensors only, which is all the report
+// carries. INVALID_ARGUMENT if `start` and the delta differ in layout.
+absl::StatusOr<cohort::v1::Weights> KeepPersonal(
+    const cohort::v1::Weights& start, const model::PersonalLayers& personal,
+    LocalUpdate* update);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_TRAIN_PERSONALIZATION_H_
