@@ -24,23 +24,50 @@ LocalSplit SplitLocalTest(std::vector<int64_t> examples, double fraction) {
   return split;
 }
 
-Personalization::Personalization(const data::ClientPopulation* population,
-                                 double local_test_fraction,
-                                 model::PersonalLayers personal)
-    : population_(population),
-      fraction_(local_test_fraction),
-      personal_(std::move(personal)) {}
+absl::StatusOr<std::unique_ptr<Personalization>> Personalization::Create(
+    const data::ClientPopulation* population,
+    const data::ImageDataset& holdout, double local_test_fraction,
+    model::PersonalLayers personal) {
+  std::unique_ptr<Personalization> p(new Personalization(
+      population, local_test_fraction, std::move(personal)));
+  if (local_test_fraction <= 0 ||
+      population->spec().layout != data::PopulationLayout::kSampled) {
+    return p;
+  }
+  data::PopulationSpec spec = population->spec();
+  spec.mean_examples = std::max<int>(
+      1, static_cast<int>(std::llround(spec.mean_examples * local_test_fraction /
+                                       (1 - local_test_fraction))));
+  spec.quantity_sigma = 0;
+  spec.min_examples = 1;
+  spec.max_examples = 0;
+  p->holdout_ = holdout;
+  auto tests = data::ClientPopulation::Create(spec, &p->holdout_);
+  if (!tests.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "local_test_fraction: local test examples cannot be drawn from the "
+        "holdout: ", tests.status().message()));
+  }
+  p->local_tests_ = *std::move(tests);
+  return p;
+}
 
 LocalSplit Personalization::SplitOf(int64_t id) const {
   return SplitLocalTest(population_->ExamplesOf(id), fraction_);
 }
 
 data::ImageDataset Personalization::TrainDataOf(int64_t id) const {
-  if (fraction_ <= 0) return population_->DataOf(id);
+  if (!splits()) return population_->DataOf(id);
   return data::Subset(population_->data(), SplitOf(id).train);
 }
 
+int64_t Personalization::NumTrainExamplesOf(int64_t id) const {
+  if (!splits()) return population_->NumExamplesOf(id);
+  return static_cast<int64_t>(SplitOf(id).train.size());
+}
+
 data::ImageDataset Personalization::LocalTestOf(int64_t id) const {
+  if (local_tests_ != nullptr) return local_tests_->DataOf(id);
   return data::Subset(population_->data(), SplitOf(id).test);
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -59,9 +60,19 @@ std::string PersonalizationCsv(const std::vector<ClientAccuracy>& rows);
 
 // The simulator's side of FedPer (TrainingPlan.personal_layers) and of
 // personalized evaluation (SimConfig.local_test_fraction): each client's
-// local test split, kept out of its training data, and the personal layers
+// local test examples, which no client trains on, and the personal layers
 // each client keeps between rounds, in memory (what an agent keeps in its
 // state directory).
+//
+// Local test examples. Layout SHARDS: the last `fraction` of the client's
+// shard (SplitLocalTest), held out of its training data; shards are
+// disjoint, so no other client holds them. Layout SAMPLED, where clients
+// draw from one shared pool and an example of one client is likely in
+// another's: drawn instead from the holdout (the test split) the same way
+// the client's training examples are drawn from the train split, with the
+// same label proportions (same seed and client id), mean_examples *
+// fraction / (1 - fraction) of them (at least 1); the client trains on all
+// its examples.
 //
 // Keep() and KeptOf() are thread-safe (pool threads train clients in
 // parallel; a client is trained by one job per round, so the result does
@@ -69,15 +80,22 @@ std::string PersonalizationCsv(const std::vector<ClientAccuracy>& rows);
 // simulator's thread.
 class Personalization {
  public:
-  // Borrows `population`, which must outlive this object.
-  Personalization(const data::ClientPopulation* population,
-                  double local_test_fraction, model::PersonalLayers personal);
+  // Borrows `population`, which must outlive this object; copies
+  // `holdout` when the layout is SAMPLED and local_test_fraction > 0.
+  // INVALID_ARGUMENT if the holdout cannot hold such a population (a label
+  // the client's scheme can draw has no holdout example).
+  static absl::StatusOr<std::unique_ptr<Personalization>> Create(
+      const data::ClientPopulation* population,
+      const data::ImageDataset& holdout, double local_test_fraction,
+      model::PersonalLayers personal);
 
   const model::PersonalLayers& personal() const { return personal_; }
   bool evaluates() const { return fraction_ > 0; }
 
-  // What client `id` trains on: all its examples but its local test split.
+  // What client `id` trains on, how many examples that is, and its local
+  // test examples (empty without local tests).
   data::ImageDataset TrainDataOf(int64_t id) const;
+  int64_t NumTrainExamplesOf(int64_t id) const;
   data::ImageDataset LocalTestOf(int64_t id) const;
 
   // The personal tensors client `id` kept after its last training (empty
@@ -99,10 +117,20 @@ class Personalization {
       std::vector<ClientAccuracy>* rows = nullptr) const;
 
  private:
+  Personalization(const data::ClientPopulation* population, double fraction,
+                  model::PersonalLayers personal)
+      : population_(population),
+        fraction_(fraction),
+        personal_(std::move(personal)) {}
+  // SHARDS: the client's examples split for local testing.
+  bool splits() const { return fraction_ > 0 && local_tests_ == nullptr; }
   LocalSplit SplitOf(int64_t id) const;
 
   const data::ClientPopulation* const population_;
   const double fraction_;
+  // SAMPLED: local test examples drawn from the holdout.
+  data::ImageDataset holdout_;
+  std::unique_ptr<data::ClientPopulation> local_tests_;
   const model::PersonalLayers personal_;
   mutable absl::Mutex mu_;
   std::map<int64_t, cohort::v1::Weights> kept_ ABSL_GUARDED_BY(mu_);

@@ -215,7 +215,8 @@ void Simulator::PlanTimelines(RoundAttempt& a) {
   const int64_t model_bytes = a.assignment.model().size_bytes();
   const int epochs = options_.plan.epochs();
   for (auto& p : a.assigned) {
-    p.timeline = devices_->Plan(p.id, a.round_id, population_->NumExamplesOf(p.id),
+    p.timeline = devices_->Plan(p.id, a.round_id,
+                                personalization_->NumTrainExamplesOf(p.id),
                                 epochs, model_bytes, model_bytes);
   }
   std::sort(a.assigned.begin(), a.assigned.end(),
@@ -293,9 +294,9 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
                           MixKey(config_.seed(), kTrainStream,
                                  static_cast<uint64_t>(id)), job.round_id)));
   update.field_evaluation = std::move(field);
-  COHORT_ASSIGN_OR_RETURN(cohort::v1::Weights kept,
-                          client::KeepPersonal(start, personal, &update));
-  personalization_->Keep(id, std::move(kept));
+  // As an agent does: diverged personal layers are forgotten, not kept.
+  auto kept = client::KeepPersonal(start, personal, &update);
+  personalization_->Keep(id, kept.ok() ? *std::move(kept) : cohort::v1::Weights());
   // A poisoning client does not clip its own update; the coordinator does.
   double clip_norm = job.clip_norm;
   if (job.poisoned_round && Poisons(id)) {

@@ -99,8 +99,10 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
       data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
   COHORT_ASSIGN_OR_RETURN(
       sim->population_, data::ClientPopulation::Create(o.population, &sim->train_));
-  sim->personalization_ = std::make_unique<Personalization>(
-      sim->population_.get(), o.local_test_fraction, o.round.personal);
+  COHORT_ASSIGN_OR_RETURN(
+      sim->personalization_,
+      Personalization::Create(sim->population_.get(), holdout,
+                              o.local_test_fraction, o.round.personal));
   sim->evaluator_ = client::LocalTrainer::CreateWithoutData();
   sim->devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));

@@ -300,11 +300,11 @@ absl::StatusOr<LocalUpdate> Agent::TrainForRound(
                     model_cache_.int8_artifact());
   }
   std::optional<cohort::v1::FieldEvaluation> field;
-  field_model_.reset();
+  field_assignment_.reset();
   if (assignment.evaluate_before_training()) {
     field = EvaluateAssigned(assignment, start);
     last_field_report_ = absl::Now();
-    if (!assignment.secure_aggregation()) field_model_ = assignment.model();
+    if (!assignment.secure_aggregation()) field_assignment_ = assignment;
   }
   const absl::Time train_start = absl::Now();
   // What this round trains on: examples added from now on are new for the
@@ -364,23 +364,25 @@ std::optional<cohort::v1::FieldEvaluation> Agent::EvaluateAssigned(
 }
 
 std::optional<cohort::v1::FieldEvaluation> Agent::CheckInFieldEvaluation() {
-  if (!field_model_.has_value() ||
+  if (!field_assignment_.has_value() ||
       absl::Now() - last_field_report_ < options_.field_report_interval) {
     return std::nullopt;
   }
   last_field_report_ = absl::Now();
   auto weights = model_cache_.Get(
-      *field_model_, [](const ModelBase&) -> absl::StatusOr<std::string> {
+      field_assignment_->model(),
+      [](const ModelBase&) -> absl::StatusOr<std::string> {
         return absl::NotFoundError("the held model is no longer cached");
       });
   if (!weights.ok()) {
-    field_model_.reset();
+    field_assignment_.reset();
     return std::nullopt;
   }
-  cohort::v1::TaskAssignment held;
+  cohort::v1::TaskAssignment held = *field_assignment_;
   held.set_round_id(0);
-  *held.mutable_model() = *field_model_;
-  return EvaluateAssigned(held, *weights);
+  // As in a round: the device's own model, its personal layers included.
+  return EvaluateAssigned(
+      held, PersonalizedStart(personal_store_, held, *std::move(weights)));
 }
 
 absl::StatusOr<absl::Duration> Agent::DoAssignment(

@@ -170,10 +170,10 @@ class Agent {
   const std::unique_ptr<WorkGate> gate_;
   ModelListener model_listener_;
   IdentityKeeper* keeper_ = nullptr;
-  // The model of the last plain round that asked for field evaluations
-  // (nullopt after a secure round or one that did not ask), and when a
-  // field evaluation was last sent.
-  std::optional<cohort::v1::ModelRef> field_model_;
+  // The assignment (model and plan) of the last plain round that asked for
+  // field evaluations (nullopt after a secure round or one that did not
+  // ask), and when a field evaluation was last sent.
+  std::optional<cohort::v1::TaskAssignment> field_assignment_;
   absl::Time last_field_report_ = absl::InfinitePast();
   // Trainer::examples_added() when the last round's training started.
   int64_t examples_added_at_training_ = 0;

@@ -82,7 +82,10 @@ absl::Status KeepTrained(const PersonalStore& store,
   const model::PersonalLayers personal = PersonalLayersOf(assignment.plan());
   if (personal.empty()) return absl::OkStatus();
   auto trained = KeepPersonal(start, personal, update);
-  if (!trained.ok()) return trained.status();
+  if (!trained.ok()) {
+    store.Clear();
+    return trained.status();
+  }
   return store.Save(assignment.task(), assignment.model().architecture(),
                     *trained);
 }

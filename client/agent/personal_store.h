@@ -57,9 +57,10 @@ cohort::v1::Weights PersonalizedStart(const PersonalStore& store,
 // After training from `start`: keeps the trained personal layers in `store`
 // and leaves update->delta with the shared layers, all the report carries.
 // Nothing without personal layers. INVALID_ARGUMENT if the update does not
-// fit `start`; INTERNAL if the layers cannot be saved (the round is then
-// not reported: a device must not upload an update whose personal half it
-// lost).
+// fit `start` or the trained layers are not finite (what was kept is then
+// forgotten: the next round starts from the global layers); INTERNAL if the
+// layers cannot be saved. Either way the round is not to be reported: a
+// device must not upload an update whose personal half it lost.
 absl::Status KeepTrained(const PersonalStore& store,
                          const cohort::v1::TaskAssignment& assignment,
                          const cohort::v1::Weights& start, LocalUpdate* update);

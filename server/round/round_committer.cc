@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -66,6 +68,29 @@ absl::Status CheckPrivacyHistory(const std::vector<ModelVersionRecord>& versions
         "settings the task was trained with, or start a new task"));
   }
   return absl::OkStatus();
+}
+
+// Whether `state`'s moments are laid out like tensors of `weights` other
+// than `shared`: stored before plan.personal_layers changed (any other
+// mismatch is damage, which Restore reports).
+bool SplitDiffers(const cohort::v1::ServerOptimizerState& state,
+                  const cohort::v1::Weights& weights,
+                  const cohort::v1::Weights& shared) {
+  const auto& moment = state.first_moment().tensors();
+  if (moment.empty()) return false;
+  std::map<std::string, const cohort::v1::Tensor*> model;
+  for (const auto& t : weights.tensors()) model[t.name()] = &t;
+  bool same = moment.size() == shared.tensors_size();
+  for (int i = 0; i < moment.size(); ++i) {
+    auto it = model.find(moment[i].name());
+    if (it == model.end() ||
+        !std::equal(moment[i].shape().begin(), moment[i].shape().end(),
+                    it->second->shape().begin(), it->second->shape().end())) {
+      return false;
+    }
+    same = same && moment[i].name() == shared.tensors(i).name();
+  }
+  return !same;
 }
 
 }  // namespace
@@ -278,7 +303,16 @@ absl::Status RoundCommitter::RestoreOptimizer(
                      record.version, " does not parse"));
   }
   const absl::Status clip = clip_.Set(state.clip_norm());
-  absl::Status s = optimizer_.Restore(state, personal_.Shared(weights));
+  const cohort::v1::Weights shared = personal_.Shared(weights);
+  if (SplitDiffers(state, weights, shared)) {
+    // plan.personal_layers changed: the moments covered other tensors.
+    LOG(WARNING) << "the server optimizer state stored with version "
+                 << record.version << " covers other tensors than "
+                 << "plan.personal_layers now shares; it starts over";
+    state.clear_first_moment();
+    state.clear_second_moment();
+  }
+  absl::Status s = optimizer_.Restore(state, shared);
   if (s.ok() && !clip.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the adaptive clip bound stored with version ", record.version, ": ",

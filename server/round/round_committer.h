@@ -60,7 +60,9 @@ class RoundCommitter {
   // current version whose weights are `weights` (the state covers their
   // shared tensors, RoundOptions.personal): a restarted coordinator
   // continues exactly where it stopped. An empty state (none stored) or
-  // one of another optimizer starts fresh. DATA_LOSS, naming the version,
+  // one of another optimizer starts fresh, and so do moments stored before
+  // plan.personal_layers changed (they cover other tensors; logged).
+  // DATA_LOSS, naming the version,
   // for a state that does not parse or does not fit the weights; the
   // optimizer is then reset.
   // The adaptive clip bound is resumed from the same state

@@ -1,5 +1,6 @@
 #include "sim/personalization.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cohort/v1/model.pb.h"
+#include "common/data/idx_reader.h"
 #include "common/model/weights_util.h"
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
@@ -51,6 +53,75 @@ TEST(SummarizeTest, WeighsClientsByTheirTestExamples) {
   EXPECT_EQ(PersonalizationCsv(plain),
             "client,local_test_examples,global_accuracy,personalized_accuracy\n"
             "1,10,0.5,nan\n");
+}
+
+class LocalTestsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = ::testing::TempDir() + "/local_tests_data";
+    ASSERT_TRUE(testing::WriteSyntheticFashionMnist(dir, 2000, 300, 4));
+    auto train = data::LoadFashionMnist(dir, false, 0);
+    auto test = data::LoadFashionMnist(dir, true, 0);
+    ASSERT_TRUE(train.ok() && test.ok());
+    train_ = *std::move(train);
+    test_ = *std::move(test);
+  }
+  data::ImageDataset train_;
+  data::ImageDataset test_;
+};
+
+// Sampled clients share one pool: their local tests come from the test
+// split, with their own label mix, and they train on everything they hold.
+TEST_F(LocalTestsTest, SampledClientsAreTestedOnHoldoutExamplesOfTheirLabels) {
+  data::PopulationSpec spec;
+  spec.num_clients = 20;
+  spec.scheme = data::PartitionScheme::kDirichlet;
+  spec.alpha = 0.1;
+  spec.mean_examples = 40;
+  auto population = data::ClientPopulation::Create(spec, &train_);
+  ASSERT_TRUE(population.ok()) << population.status();
+  auto p = Personalization::Create(population->get(), test_, 0.2,
+                                   model::PersonalLayers());
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (int64_t id = 0; id < 20; ++id) {
+    EXPECT_EQ((*p)->NumTrainExamplesOf(id), 40);
+    EXPECT_EQ((*p)->TrainDataOf(id).num_examples, 40);
+    const data::ImageDataset test = (*p)->LocalTestOf(id);
+    ASSERT_EQ(test.num_examples, 10);  // 40 * 0.2 / 0.8
+    // The most common label of the client's training data is among its
+    // test labels (alpha 0.1: one or two labels dominate).
+    const data::ImageDataset own = (*p)->TrainDataOf(id);
+    std::vector<int> count(10, 0);
+    for (auto label : own.labels) ++count[static_cast<size_t>(label)];
+    const auto top = std::max_element(count.begin(), count.end()) - count.begin();
+    EXPECT_NE(std::find(test.labels.begin(), test.labels.end(), top),
+              test.labels.end()) << "client " << id;
+  }
+}
+
+// Shards are disjoint: a client's local test is the end of its own shard,
+// held out of its training.
+TEST_F(LocalTestsTest, ShardClientsHoldOutTheEndOfTheirShard) {
+  data::PopulationSpec spec;
+  spec.num_clients = 20;
+  spec.layout = data::PopulationLayout::kShards;
+  spec.scheme = data::PartitionScheme::kIid;
+  auto population = data::ClientPopulation::Create(spec, &train_);
+  ASSERT_TRUE(population.ok()) << population.status();
+  auto p = Personalization::Create(population->get(), test_, 0.2,
+                                   model::PersonalLayers());
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (int64_t id = 0; id < 20; ++id) {
+    const int64_t n = (*population)->NumExamplesOf(id);
+    EXPECT_EQ((*p)->NumTrainExamplesOf(id), n - (n + 2) / 5);
+    EXPECT_EQ((*p)->TrainDataOf(id).num_examples + (*p)->LocalTestOf(id).num_examples, n);
+  }
+  // No local tests: everything is trained on.
+  auto none = Personalization::Create(population->get(), test_, 0,
+                                      model::PersonalLayers());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)->LocalTestOf(0).num_examples, 0);
+  EXPECT_EQ((*none)->NumTrainExamplesOf(0), (*population)->NumExamplesOf(0));
 }
 
 class SimPersonalizationTest : public ::testing::Test {

@@ -46,6 +46,7 @@ class FakeTrainer final : public client::Trainer {
       const std::string& architecture,
       const cohort::v1::Weights& weights) override {
     evaluations.push_back(architecture);
+    evaluated.push_back(weights);
     if (!evaluation.ok()) return evaluation.status();
     return *evaluation;
   }
@@ -62,6 +63,7 @@ class FakeTrainer final : public client::Trainer {
   absl::StatusOr<client::LocalEvaluation> evaluation =
       client::LocalEvaluation{20, 0.4, 0.75, std::nullopt};
   std::vector<std::string> evaluations;
+  std::vector<cohort::v1::Weights> evaluated;
   float step = 0.25f;
   int64_t examples = 20;
   int batches = 1;

@@ -4,6 +4,7 @@
 #include "client/agent/personal_store.h"
 
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include "common/base/files.h"
@@ -74,6 +75,62 @@ TEST_F(PersonalAgentTest, UploadsSharedLayersAndTrainsFromItsOwnHeadAcrossRestar
   ASSERT_EQ(trainer_.calls.size(), 1u);
   EXPECT_EQ(Values(trainer_.calls[0].start, "head.weight"),
             (std::vector<float>{0.5f, 0.5f}));
+}
+
+TEST_F(PersonalAgentTest, ADivergedHeadIsForgottenAndTheRoundNotReported) {
+  options_.max_rounds = 2;
+  state_->check_ins = {PersonalAssignment(1), PersonalAssignment(2)};
+  trainer_.between_batches = [this](int) {
+    trainer_.step = trainer_.calls.size() == 1
+                        ? std::numeric_limits<float>::quiet_NaN()
+                        : 0.25f;
+  };
+  ASSERT_TRUE(Run().ok());
+  // Round 1 diverged: not reported, nothing kept; the next round starts
+  // from the global head again.
+  ASSERT_FALSE(state_->reports.empty());
+  for (const auto& r : state_->reports) EXPECT_EQ(r.round_id(), 2);
+  ASSERT_GE(trainer_.calls.size(), 2u);
+  EXPECT_EQ(Values(trainer_.calls[1].start, "head.weight"),
+            (std::vector<float>{0, 0}));
+}
+
+TEST_F(PersonalAgentTest, KeptLayersHoldingNanAreDroppedForTheGlobalOnes) {
+  PersonalStore store(options_.state_dir);
+  std::filesystem::create_directories(options_.state_dir);
+  cohort::v1::Weights kept;
+  auto* t = kept.add_tensors();
+  t->set_name("head.weight");
+  t->add_shape(2);
+  model::SetFloatData(
+      std::vector<float>{1, std::numeric_limits<float>::quiet_NaN()}, t);
+  ASSERT_TRUE(store.Save("t", "fake", kept).ok());
+  options_.max_rounds = 1;
+  state_->check_ins = {PersonalAssignment(1)};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(state_->reports.size(), 1u);
+  EXPECT_EQ(Values(trainer_.calls[0].start, "head.weight"),
+            (std::vector<float>{0, 0}));
+  // What round 1 trained replaced the damaged layers.
+  EXPECT_EQ(Values(store.Load("t", "fake"), "head.weight"),
+            (std::vector<float>{0.25f, 0.25f}));
+}
+
+TEST_F(PersonalAgentTest, FieldEvaluationsScoreTheDevicesOwnModel) {
+  options_.max_rounds = 2;
+  options_.field_report_interval = absl::ZeroDuration();
+  auto asked = PersonalAssignment(1);
+  asked.mutable_task_assignment()->set_evaluate_before_training(true);
+  state_->check_ins = {asked, PersonalAssignment(2)};
+  ASSERT_TRUE(Run().ok());
+  // Before round 1's training: the global head; at the next check-in, the
+  // head round 1 trained.
+  ASSERT_EQ(trainer_.evaluated.size(), 2u);
+  EXPECT_EQ(Values(trainer_.evaluated[0], "head.weight"),
+            (std::vector<float>{0, 0}));
+  EXPECT_EQ(Values(trainer_.evaluated[1], "head.weight"),
+            (std::vector<float>{0.25f, 0.25f}));
+  ASSERT_TRUE(state_->seen_check_ins[1].has_field_evaluation());
 }
 
 TEST_F(PersonalAgentTest, WithoutPersonalLayersEverythingIsUploadedAndNothingKept) {

@@ -68,7 +68,7 @@ TEST(WeightsUtilTest, SerializeIsDeterministicAndParses) {
 namespace cohort::model {
 namespace {
 
-TEST(WeightsUtilTest, SubtractIsElementwiseAndChecksLayout) {
+TEST(WeightsUtilTest, SubtractAndAddAreElementwiseAndCheckLayout) {
   cohort::v1::Weights a, b;
   auto* ta = a.add_tensors();
   ta->set_name("w");
@@ -82,8 +82,17 @@ TEST(WeightsUtilTest, SubtractIsElementwiseAndChecksLayout) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(FloatView(d->tensors(0))[0], 2.0f);
   EXPECT_EQ(FloatView(d->tensors(0))[1], -2.0f);
+  auto sum = Add(a, b);
+  ASSERT_TRUE(sum.ok());
+  EXPECT_EQ(FloatView(sum->tensors(0))[0], 4.0f);
+  EXPECT_EQ(FloatView(sum->tensors(0))[1], 12.0f);
+  // A delta added back to what it was taken from gives the weights.
+  auto back = Add(b, *d);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(SerializeWeights(*back), SerializeWeights(a));
   tb->set_name("v");
   EXPECT_EQ(Subtract(a, b).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Add(a, b).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -67,6 +67,32 @@ TEST_F(RoundEnginePersonalTest, MomentumCoversSharedLayersAndResumesAfterRestart
   EXPECT_EQ(Values(*current, 1), std::vector<float>(3, 0.5f));
 }
 
+TEST_F(RoundEnginePersonalTest, ChangingThePersonalLayersRestartsTheMomentum) {
+  options_.server_optimizer.momentum = 0.9;
+  options_.personal = model::PersonalLayers();
+  {
+    // FedAvg: reports carry both tensors ("w" +1, the head 0).
+    auto engine = MakeEngine();
+    ASSERT_EQ(CheckInAll(*engine, 13), 13);
+    for (int i = 0; i < 10; ++i) {
+      cohort::v1::Report r = ReportOf(engine->round_id(), 1.0f, 1);
+      cohort::v1::Weights full = *model_.InitialWeights();
+      *full.mutable_tensors(0) = r.delta().tensors(0);
+      model::SetFloatData(std::vector<float>(3, 0.0f), full.mutable_tensors(1));
+      *r.mutable_delta() = full;
+      ASSERT_TRUE(engine->SubmitReport(Dev(i), r).ok());
+    }
+    ASSERT_TRUE(engine->RunOnce());
+    ASSERT_EQ(engine->current_model()->version, 2);
+  }
+  // Stored for "w" and "head.weight"; now "head" is personal. The task
+  // resumes, with the momentum started over: w = 1 + 1.
+  options_.personal = model::PersonalLayers({"head"});
+  auto engine = MakeEngine();
+  PlayRound(*engine, 1.0f, -1, 0);
+  EXPECT_FLOAT_EQ(Values(*engine->current_model(), 0)[0], 2.0f);
+}
+
 TEST_F(RoundEnginePersonalTest, PersonalLayersThatNameNoTensorAreRefusedAtAssembly) {
   cohort::v1::Weights initial = *model_.InitialWeights();
   EXPECT_TRUE(CheckPersonalLayers(options_, initial).ok());
