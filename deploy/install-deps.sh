@@ -25,6 +25,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   socat
   prometheus  # the real-Prometheus scrape test (tests/integration)
+  python3-torch  # PyTorch loads TorchScript exports and writes test modules
   systemd  # systemd-analyze and systemd-sysusers for scripts/check-units
   # services and data
   postgresql postgresql-client

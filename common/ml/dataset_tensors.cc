@@ -5,13 +5,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace cohort::ml::internal {
-namespace {
-
-// Fashion-MNIST training-set mean and standard deviation of pixel/255.
-constexpr float kPixelMean = 0.2860f;
-constexpr float kPixelStd = 0.3530f;
-
-}  // namespace
 
 absl::Status ValidateDataset(const data::ImageDataset& data) {
   if (data.num_examples <= 0) {

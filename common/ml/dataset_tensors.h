@@ -15,6 +15,11 @@
 
 namespace cohort::ml::internal {
 
+// Fashion-MNIST training-set mean and standard deviation of pixel/255: a
+// model's input is (pixel / 255 - kPixelMean) / kPixelStd.
+inline constexpr float kPixelMean = 0.2860f;
+inline constexpr float kPixelStd = 0.3530f;
+
 // INVALID_ARGUMENT for an empty set, images that are not 28x28, sizes that
 // disagree, or a label >= 10.
 absl::Status ValidateDataset(const data::ImageDataset& data);

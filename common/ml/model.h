@@ -137,6 +137,16 @@ class Model {
   absl::StatusOr<std::vector<float>> Logits(const data::ImageDataset& data,
                                             int64_t start, int64_t count);
 
+  // Writes the model as a TorchScript module for PyTorch, PyTorch Mobile and
+  // LibTorch applications: forward(x) takes images as float [N, 1, 28, 28]
+  // of pixel / 255 in [0, 1] (it applies Cohort's normalisation itself) and
+  // returns the logits [N, 10] that Logits gives, in fp32. Parameters keep
+  // their names ("conv1.weight" is submodule conv1's weight); dropout is
+  // left out (inference). Unlike ImportTorchScript, nothing of the file is
+  // executed here: the forward is generated from the layer chain.
+  // INTERNAL if LibTorch cannot compile or write it.
+  absl::Status ExportTorchScript(const std::string& path) const;
+
   // A deep copy (weights, activation ranges, pruning masks).
   // INTERNAL if LibTorch fails.
   absl::StatusOr<std::unique_ptr<Model>> Clone() const;

@@ -2,6 +2,8 @@
 //
 //   cohortctl model optimize --arch=small_cnn --out=DIR [--json]
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
+//   cohortctl model export --arch=small_cnn --weights=model.pb --out=FILE
+//       [--format=torchscript]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
 //   cohortctl versions|releases|status|devices --task=T
@@ -27,17 +29,24 @@
 #include "common/base/logging.h"
 #include "tools/cohortctl/admin_command.h"
 #include "tools/cohortctl/keys_command.h"
+#include "tools/cohortctl/model_export.h"
 #include "tools/cohortctl/model_optimize.h"
 #include "tools/cohortctl/local_commands.h"
 
 ABSL_FLAG(std::string, arch, "small_cnn",
-          "model optimize: zoo architecture of the fp32 model (mlp, "
+          "model optimize, model export: zoo architecture of the model (mlp, "
           "small_cnn, tiny_cnn).");
 ABSL_FLAG(std::string, torchscript, "",
-          "model optimize: a TorchScript module file to import instead of "
-          "--arch.");
+          "model optimize, model export: a TorchScript module file to import "
+          "instead of --arch.");
 ABSL_FLAG(std::string, out, "",
-          "model optimize, keys certify: output directory.");
+          "model optimize, keys certify: output directory; model export: "
+          "output file.");
+ABSL_FLAG(std::string, weights, "",
+          "model export: the model's weights (fp32 or the int8 artifact, e.g. "
+          "a run folder's model.pb).");
+ABSL_FLAG(std::string, format, "torchscript",
+          "model export: torchscript (PyTorch, PyTorch Mobile, LibTorch).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST directory (Debian's gzipped IDX files).");
@@ -61,6 +70,8 @@ constexpr char kUsageHead[] =
     "Cohort operator tool.\n"
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
+    "  cohortctl model export --arch=small_cnn --weights=model.pb --out=FILE "
+    "[--format=torchscript]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
     "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
     "  cohortctl predict --socket=PATH --images=IDX --labels=IDX "
@@ -73,6 +84,9 @@ constexpr char kUsageTail[] =
     "qat_int8, pruned (and pruned_int8) and distilled variants, writes\n"
     "<variant>.weights.pb and report.{txt,json} into --out and prints a\n"
     "report.\n"
+    "model export: writes a model's weights as a TorchScript module whose\n"
+    "forward takes float images [N, 1, 28, 28] of pixel/255 and returns the\n"
+    "logits.\n"
     "keys: the offline root of trust (k of n root keys) and the release key\n"
     "it certifies for the coordinator (docs/LIFECYCLE.md).\n"
     "versions, releases, status, tasks, devices, rollback, promote, pin,\n"
@@ -129,6 +143,21 @@ int ModelOptimize() {
   return 0;
 }
 
+int ModelExport() {
+  cohort::tools::ExportOptions o;
+  o.arch = absl::GetFlag(FLAGS_arch);
+  o.torchscript = absl::GetFlag(FLAGS_torchscript);
+  o.weights_path = absl::GetFlag(FLAGS_weights);
+  o.format = absl::GetFlag(FLAGS_format);
+  o.out = absl::GetFlag(FLAGS_out);
+  if (absl::Status s = cohort::tools::RunModelExport(o); !s.ok()) {
+    std::fprintf(stderr, "cohortctl: %s\n", s.ToString().c_str());
+    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::printf("wrote %s\n", o.out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +169,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> command(args.begin() + 1, args.end());
   if (command == std::vector<std::string>{"model", "optimize"}) {
     return ModelOptimize();
+  }
+  if (command == std::vector<std::string>{"model", "export"}) {
+    return ModelExport();
   }
   if (command.size() == 2 && command[0] == "keys") {
     return cohort::tools::RunKeysCommand(command[1], absl::GetFlag(FLAGS_out),

@@ -202,13 +202,17 @@ TEST(TorchScriptImportTest, MissingAndGarbageFilesAreRefused) {
 
 // The same module exported by PyTorch itself, when it is installed.
 TEST(TorchScriptImportTest, PyTorchExportImports) {
-  if (std::system("python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+    const char* require = std::getenv("COHORT_TEST_REQUIRE_PYTORCH");
+    ASSERT_FALSE(require != nullptr && std::string(require) == "1")
+        << "python3-torch is required (deploy/install-deps.sh installs it)";
     GTEST_SKIP() << "python3-torch is not installed";
   }
   const std::string dir = TempPath("py");
   std::filesystem::create_directories(dir);
   const std::string cmd = absl::StrCat(
-      "python3 tests/testdata/torchscript/make_modules.py ", dir);
+      "/usr/bin/python3 ", COHORT_SOURCE_DIR,
+      "/tests/testdata/torchscript/make_modules.py ", dir);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto model = Model::ImportTorchScript(dir + "/chain_cnn.pt");
   ASSERT_TRUE(model.ok()) << model.status();

@@ -8,10 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/files.h"
+#include "common/ml/model.h"
 #include "common/ml/testing/torchscript_fixtures.h"
+#include "common/ml/testing/torchscript_runner.h"
 #include "common/model/quantize.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/ml/squares_dataset.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/synthetic_idx.h"
 
@@ -133,6 +136,52 @@ TEST_F(CohortctlTest, RefusedModuleAndBadUsageExitNonZero) {
   EXPECT_THAT(log, HasSubstr("--out is required"));
   EXPECT_EQ(Run({"model", "frobnicate"}, &log), 2);
   EXPECT_THAT(log, HasSubstr("unknown command"));
+}
+
+// A version's int8 artifact (a run folder's model.pb) exported as
+// TorchScript: the module gives the dequantized model's logits.
+TEST_F(CohortctlTest, ExportWritesATorchScriptModuleOfTheWeights) {
+  auto model = ml::Model::Create("mlp", 2);
+  ASSERT_TRUE(model.ok());
+  auto artifact = model::QuantizeWeights((*model)->GetWeights());
+  ASSERT_TRUE(artifact.ok());
+  const std::string weights = dir_ + "/model.pb";
+  ASSERT_TRUE(base::WriteFileAtomically(weights, artifact->SerializeAsString()).ok());
+  std::string log;
+  ASSERT_EQ(Run({"model", "export", "--arch=mlp", "--weights=" + weights,
+                 "--out=" + dir_ + "/model.pt"},
+                &log),
+            0)
+      << log;
+  ASSERT_TRUE((*model)->SetWeights(*model::DequantizeWeights(*artifact)).ok());
+  const data::ImageDataset images = ml::testing::SquaresDataset(2, 3);
+  auto ours = (*model)->Logits(images, 0, images.num_examples);
+  auto theirs =
+      ml::testing::RunTorchScript(dir_ + "/model.pt", images, 0, images.num_examples);
+  ASSERT_TRUE(ours.ok() && theirs.ok()) << theirs.status();
+  ASSERT_EQ(ours->size(), theirs->size());
+  for (size_t i = 0; i < ours->size(); ++i) {
+    EXPECT_NEAR((*ours)[i], (*theirs)[i], 1e-5) << i;
+  }
+  // Weights of another architecture, a file that is not weights, and a
+  // format not built are refused as bad usage.
+  EXPECT_EQ(Run({"model", "export", "--arch=small_cnn", "--weights=" + weights,
+                 "--out=" + dir_ + "/x.pt"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("does not fit small_cnn"));
+  ASSERT_TRUE(base::WriteFileAtomically(dir_ + "/junk.pb", "\xff\xff junk").ok());
+  EXPECT_EQ(Run({"model", "export", "--arch=mlp", "--weights=" + dir_ + "/junk.pb",
+                 "--out=" + dir_ + "/x.pt"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("not a serialized Weights message"));
+  EXPECT_EQ(Run({"model", "export", "--format=onnx", "--weights=" + weights,
+                 "--out=" + dir_ + "/x.onnx"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("--format=onnx is not supported"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.pt"));
 }
 
 }  // namespace

@@ -1,0 +1,127 @@
+// Model::ExportTorchScript: the module an application loads gives Cohort's
+// own logits.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/ml/model.h"
+#include "common/ml/testing/torchscript_fixtures.h"
+#include "common/ml/testing/torchscript_runner.h"
+#include "gtest/gtest.h"
+#include "tests/common/ml/squares_dataset.h"
+
+namespace cohort::ml {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("cohort_export_", getpid());
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+// The largest |a - b| over the logits of both, which must be as many.
+float MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float most = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    most = std::max(most, std::fabs(a[i] - b[i]));
+  }
+  return most;
+}
+
+void ExpectSameLogits(Model& model, const std::string& name) {
+  const data::ImageDataset data = testing::SquaresDataset(3, 7);
+  const std::string path = TempPath(name + ".pt");
+  ASSERT_TRUE(model.ExportTorchScript(path).ok());
+  auto ours = model.Logits(data, 0, data.num_examples);
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  auto theirs = testing::RunTorchScript(path, data, 0, data.num_examples);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_EQ(theirs->size(), static_cast<size_t>(data.num_examples) * 10);
+  EXPECT_LT(MaxDifference(*ours, *theirs), 1e-5f) << name;
+}
+
+TEST(TorchScriptExportTest, ZooModelsGiveTheirOwnLogits) {
+  for (const std::string arch : {"mlp", "small_cnn", "tiny_cnn"}) {
+    auto model = Model::Create(arch, 3);
+    ASSERT_TRUE(model.ok()) << model.status();
+    ExpectSameLogits(**model, arch);
+  }
+}
+
+TEST(TorchScriptExportTest, TrainedModelsGiveTheirOwnLogits) {
+  auto model = Model::Create("small_cnn", 5);
+  ASSERT_TRUE(model.ok());
+  TrainOptions options;
+  options.epochs = 1;
+  ASSERT_TRUE((*model)->Train(testing::SquaresDataset(10, 1), options).ok());
+  ExpectSameLogits(**model, "trained");
+}
+
+// An imported chain: padding, dropout (left out: inference) and a bias-free
+// layer order as PyTorch wrote it.
+TEST(TorchScriptExportTest, ImportedChainsGiveTheirOwnLogits) {
+  const std::string source = TempPath("chain_source.pt");
+  ASSERT_TRUE(testing::WriteTorchScriptFixture(testing::Fixture::kChainCnn,
+                                               source)
+                  .ok());
+  auto model = Model::ImportTorchScript(source);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExpectSameLogits(**model, "chain");
+}
+
+// PyTorch itself (python3-torch) loads the export and reproduces the
+// logits. Skipped when it is not installed, unless
+// COHORT_TEST_REQUIRE_PYTORCH=1 (./scripts/test, whose install step
+// provides it).
+TEST(TorchScriptExportTest, PyTorchLoadsTheExportAndReproducesTheLogits) {
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+    const char* require = std::getenv("COHORT_TEST_REQUIRE_PYTORCH");
+    ASSERT_FALSE(require != nullptr && std::string(require) == "1")
+        << "python3-torch is required (deploy/install-deps.sh installs it)";
+    GTEST_SKIP() << "python3-torch is not installed";
+  }
+  auto model = Model::Create("small_cnn", 4);
+  ASSERT_TRUE(model.ok());
+  TrainOptions options;
+  options.epochs = 1;
+  ASSERT_TRUE((*model)->Train(testing::SquaresDataset(10, 2), options).ok());
+  const data::ImageDataset data = testing::SquaresDataset(5, 9);
+  auto logits = (*model)->Logits(data, 0, data.num_examples);
+  ASSERT_TRUE(logits.ok());
+  const std::string module = TempPath("pytorch.pt");
+  ASSERT_TRUE((*model)->ExportTorchScript(module).ok());
+  const std::string images = TempPath("images.bin");
+  const std::string expected = TempPath("logits.bin");
+  std::ofstream(images, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.images.data()),
+             static_cast<std::streamsize>(data.images.size()));
+  std::ofstream(expected, std::ios::binary)
+      .write(reinterpret_cast<const char*>(logits->data()),
+             static_cast<std::streamsize>(logits->size() * sizeof(float)));
+  const std::string cmd = absl::StrCat(
+      "/usr/bin/python3 ", COHORT_SOURCE_DIR,
+      "/tests/testdata/torchscript/check_export.py ", module, " ", images, " ",
+      expected, " ", data.num_examples);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+TEST(TorchScriptExportTest, AnUnwritablePathIsAnError) {
+  auto model = Model::Create("mlp", 1);
+  ASSERT_TRUE(model.ok());
+  absl::Status s = (*model)->ExportTorchScript("/nonexistent/dir/model.pt");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+}
+
+}  // namespace
+}  // namespace cohort::ml
