@@ -84,6 +84,10 @@ class Simulator {
 
  private:
   Simulator() = default;
+  // Create's steps: the data, population, local tests and device model
+  // (returns the holdout, for the task); the transport.
+  absl::StatusOr<data::ImageDataset> SetUpClients(const SimOptions& o);
+  absl::Status SetUpTransport(TransportKind transport);
   absl::Status StartGrpc();
   int64_t max_message_bytes() const;
   // Secure rounds: wraps a trained client as a SecureClient and sends ready.

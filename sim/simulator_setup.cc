@@ -92,19 +92,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   // Client-level parallelism comes from the pool; one intra-op thread keeps
   // every client's arithmetic independent of the thread count.
   ml::SetNumThreads(1);
-  COHORT_ASSIGN_OR_RETURN(
-      sim->train_, data::LoadFashionMnist(o.idx_dir, false, o.train_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      data::ImageDataset holdout,
-      data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      sim->population_, data::ClientPopulation::Create(o.population, &sim->train_));
-  COHORT_ASSIGN_OR_RETURN(
-      sim->personalization_,
-      Personalization::Create(sim->population_.get(), holdout,
-                              o.local_test_fraction, o.round.personal));
-  sim->evaluator_ = client::LocalTrainer::CreateWithoutData();
-  sim->devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
+  COHORT_ASSIGN_OR_RETURN(data::ImageDataset holdout, sim->SetUpClients(o));
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
   WarnOnUnplannedSecAggDropout(o.devices, sim->options_);
   server::TaskModelSpec model;
@@ -125,20 +113,41 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   sim->task_model_ = std::move(task.task_model);
   sim->registry_ = std::move(task.registry);
   sim->engine_ = std::move(task.engine);
-  if (transport == TransportKind::kGrpc) {
-    if (sim->options_.secagg.enabled) {
-      return absl::InvalidArgumentError(
-          "secure aggregation runs with the in-process transport only (the "
-          "simulator plays every device on one thread; real agents run it "
-          "over gRPC)");
-    }
-    COHORT_RETURN_IF_ERROR(sim->StartGrpc());
-  } else {
-    sim->transport_ = std::make_unique<InProcessTransport>(sim->engine_.get());
-  }
+  COHORT_RETURN_IF_ERROR(sim->SetUpTransport(transport));
   sim->pool_ = std::make_unique<TrainingPool>(
       o.threads, static_cast<size_t>(4 * o.threads));
   return sim;
+}
+
+absl::StatusOr<data::ImageDataset> Simulator::SetUpClients(const SimOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(
+      train_, data::LoadFashionMnist(o.idx_dir, false, o.train_examples));
+  COHORT_ASSIGN_OR_RETURN(
+      data::ImageDataset holdout,
+      data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
+  COHORT_ASSIGN_OR_RETURN(population_,
+                          data::ClientPopulation::Create(o.population, &train_));
+  COHORT_ASSIGN_OR_RETURN(
+      personalization_,
+      Personalization::Create(population_.get(), holdout, o.local_test_fraction,
+                              o.round.personal));
+  evaluator_ = client::LocalTrainer::CreateWithoutData();
+  devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
+  return holdout;
+}
+
+absl::Status Simulator::SetUpTransport(TransportKind transport) {
+  if (transport == TransportKind::kInProcess) {
+    transport_ = std::make_unique<InProcessTransport>(engine_.get());
+    return absl::OkStatus();
+  }
+  if (options_.secagg.enabled) {
+    return absl::InvalidArgumentError(
+        "secure aggregation runs with the in-process transport only (the "
+        "simulator plays every device on one thread; real agents run it "
+        "over gRPC)");
+  }
+  return StartGrpc();
 }
 
 // Resolved by ResolveSimOptions (Create stores it in config_).

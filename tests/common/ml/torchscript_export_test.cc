@@ -16,18 +16,13 @@
 #include "common/ml/testing/torchscript_fixtures.h"
 #include "common/ml/testing/torchscript_runner.h"
 #include "gtest/gtest.h"
+#include "tests/common/ml/temp_path.h"
 #include "tests/common/ml/squares_dataset.h"
 
 namespace cohort::ml {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("cohort_export_", getpid());
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+using testing::TempPath;
 
 // The largest |a - b| over the logits of both, which must be as many.
 float MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {

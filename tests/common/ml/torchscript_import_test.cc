@@ -18,6 +18,7 @@
 #include "common/ml/testing/torchscript_fixtures.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/ml/temp_path.h"
 #include "tests/common/ml/squares_dataset.h"
 
 namespace cohort::ml {
@@ -28,13 +29,7 @@ using ::testing::HasSubstr;
 using testing::Fixture;
 using testing::SquaresDataset;
 
-std::string TempPath(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("cohort_ts_", getpid());
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+using testing::TempPath;
 
 std::string Fixtured(Fixture fixture, const std::string& name) {
   const std::string path = TempPath(name);
