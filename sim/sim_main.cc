@@ -131,14 +131,16 @@ int WriteResults(Simulator& sim, const RunDirectory& run,
     if (!plotted.ok()) LOG(WARNING) << "plots not drawn: " << plotted;
   }
   auto acc = model->metrics.find("test_accuracy");
-  std::printf("results: %s (metrics.csv, model.pb, plots)\n", run.path().c_str());
+  std::printf("results: %s (metrics.csv, model.pb, plots%s)\n",
+              run.path().c_str(),
+              clients->empty() ? "" : ", personalization.csv");
   std::printf("simulated time: %.1f s, wall time: %.1f s\n",
               reporter.sim_seconds(), absl::ToDoubleSeconds(reporter.wall()));
   std::printf("final test accuracy: %.4f\n",
               acc == model->metrics.end() ? std::nan("") : acc->second);
   if (!clients->empty()) {
     const LocalAccuracy local = Summarize(*clients);
-    std::printf("on %lld clients' local test splits (personalization.csv): "
+    std::printf("on %lld clients' local tests (personalization.csv): "
                 "global %.4f, personalized %.4f\n",
                 static_cast<long long>(clients->size()), local.global,
                 local.personalized);

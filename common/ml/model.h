@@ -137,8 +137,8 @@ class Model {
   absl::StatusOr<std::vector<float>> Logits(const data::ImageDataset& data,
                                             int64_t start, int64_t count);
 
-  // Writes the model as a TorchScript module for PyTorch, PyTorch Mobile and
-  // LibTorch applications: forward(x) takes images as float [N, 1, 28, 28]
+  // Writes the model as a TorchScript module for PyTorch and LibTorch
+  // applications (the full format, not the lite interpreter's): forward(x) takes images as float [N, 1, 28, 28]
   // of pixel / 255 in [0, 1] (it applies Cohort's normalisation itself) and
   // returns the logits [N, 10] that Logits gives, in fp32. Parameters keep
   // their names ("conv1.weight" is submodule conv1's weight); dropout is

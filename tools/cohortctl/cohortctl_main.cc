@@ -2,8 +2,8 @@
 //
 //   cohortctl model optimize --arch=small_cnn --out=DIR [--json]
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
-//   cohortctl model export --arch=small_cnn --weights=model.pb --out=FILE
-//       [--format=torchscript]
+//   cohortctl model export --arch=small_cnn|--torchscript=module.pt
+//       --weights=model.pb --out=FILE [--format=torchscript]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
 //   cohortctl versions|releases|status|devices --task=T
@@ -46,7 +46,7 @@ ABSL_FLAG(std::string, weights, "",
           "model export: the model's weights (fp32 or the int8 artifact, e.g. "
           "a run folder's model.pb).");
 ABSL_FLAG(std::string, format, "torchscript",
-          "model export: torchscript (PyTorch, PyTorch Mobile, LibTorch).");
+          "model export: torchscript (PyTorch and LibTorch applications).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST directory (Debian's gzipped IDX files).");
@@ -70,8 +70,8 @@ constexpr char kUsageHead[] =
     "Cohort operator tool.\n"
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
-    "  cohortctl model export --arch=small_cnn --weights=model.pb --out=FILE "
-    "[--format=torchscript]\n"
+    "  cohortctl model export --arch=small_cnn|--torchscript=module.pt "
+    "--weights=model.pb --out=FILE [--format=torchscript]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
     "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
     "  cohortctl predict --socket=PATH --images=IDX --labels=IDX "

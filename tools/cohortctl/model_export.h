@@ -18,7 +18,7 @@ struct ExportOptions {
   // A serialized Weights message: a version's fp32 weights or its int8
   // artifact (a run folder's model.pb), dequantized as devices do.
   std::string weights_path;
-  // "torchscript" (PyTorch, PyTorch Mobile, LibTorch).
+  // "torchscript" (PyTorch and LibTorch applications).
   std::string format = "torchscript";
   // The file to write.
   std::string out;
