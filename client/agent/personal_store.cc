@@ -60,7 +60,8 @@ void PersonalStore::Clear() const {
 cohort::v1::Weights PersonalizedStart(
     const PersonalStore& store, const cohort::v1::TaskAssignment& assignment,
     cohort::v1::Weights global) {
-  const model::PersonalLayers personal = PersonalLayersOf(assignment.plan());
+  const model::PersonalLayers personal =
+      model::PersonalLayersOf(assignment.plan());
   if (personal.empty()) return global;
   const cohort::v1::Weights kept =
       store.Load(assignment.task(), assignment.model().architecture());
@@ -79,7 +80,8 @@ absl::Status KeepTrained(const PersonalStore& store,
                          const cohort::v1::TaskAssignment& assignment,
                          const cohort::v1::Weights& start,
                          LocalUpdate* update) {
-  const model::PersonalLayers personal = PersonalLayersOf(assignment.plan());
+  const model::PersonalLayers personal =
+      model::PersonalLayersOf(assignment.plan());
   if (personal.empty()) return absl::OkStatus();
   auto trained = KeepPersonal(start, personal, update);
   if (!trained.ok()) {

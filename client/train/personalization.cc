@@ -6,11 +6,6 @@
 
 namespace cohort::client {
 
-model::PersonalLayers PersonalLayersOf(const cohort::v1::TrainingPlan& plan) {
-  return model::PersonalLayers(
-      {plan.personal_layers().begin(), plan.personal_layers().end()});
-}
-
 absl::StatusOr<cohort::v1::Weights> PersonalizedModel(
     cohort::v1::Weights global, const cohort::v1::Weights& kept,
     const model::PersonalLayers& personal) {

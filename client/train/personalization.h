@@ -12,9 +12,6 @@ namespace cohort::client {
 // 2019): the agent and the simulator share these steps, so both keep and
 // use personal layers the same way.
 
-// The plan's personal layers.
-model::PersonalLayers PersonalLayersOf(const cohort::v1::TrainingPlan& plan);
-
 // The model the device trains from and serves: `global` with the personal
 // tensors the device kept (`kept`; empty on its first round) in place of
 // the global model's. Kept tensors that `personal` no longer names are

@@ -73,6 +73,11 @@ cohort::v1::Weights PersonalLayers::Personal(
   return out;
 }
 
+PersonalLayers PersonalLayersOf(const cohort::v1::TrainingPlan& plan) {
+  return PersonalLayers(
+      {plan.personal_layers().begin(), plan.personal_layers().end()});
+}
+
 absl::StatusOr<cohort::v1::Weights> Overlay(const cohort::v1::Weights& base,
                                             const cohort::v1::Weights& part) {
   absl::flat_hash_map<absl::string_view, int> index;

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cohort/v1/config.pb.h"
 #include "cohort/v1/model.pb.h"
 
 namespace cohort::model {
@@ -43,6 +44,10 @@ class PersonalLayers {
  private:
   std::vector<std::string> entries_;
 };
+
+// The plan's personal layers (TrainingPlan.personal_layers), as the
+// coordinator, the agent and the simulator read them.
+PersonalLayers PersonalLayersOf(const cohort::v1::TrainingPlan& plan);
 
 // `base` with each tensor of `part` in place of base's tensor of the same
 // name; order and the other tensors are base's. INVALID_ARGUMENT if a

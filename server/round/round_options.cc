@@ -259,8 +259,7 @@ absl::Status ResolvePlan(const cohort::v1::TrainingPlan& plan,
   }
   // Checked against the model where the task is assembled
   // (CheckPersonalLayers).
-  o.personal = model::PersonalLayers(
-      {o.plan.personal_layers().begin(), o.plan.personal_layers().end()});
+  o.personal = model::PersonalLayersOf(o.plan);
   return absl::OkStatus();
 }
 

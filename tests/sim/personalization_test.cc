@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
 #include "sim/simulator.h"
+#include "tests/sim/sim_run.h"
 #include "tests/testing/synthetic_idx.h"
 
 namespace cohort::sim {
@@ -163,23 +164,12 @@ class SimPersonalizationTest : public ::testing::Test {
   };
 
   Outcome Run(const cohort::v1::SimConfig& config, const std::string& name) {
-    Outcome out;
-    auto resolved = ResolveSimConfig(config);
-    EXPECT_TRUE(resolved.ok()) << resolved.status();
-    if (!resolved.ok()) return out;
-    auto sim = Simulator::Create(*resolved, TransportKind::kInProcess,
-                                 dir_ + "/" + name);
-    EXPECT_TRUE(sim.ok()) << sim.status();
-    if (!sim.ok()) return out;
-    Simulator::Callbacks cb;
-    cb.on_round = [&](const SimRoundRow& r) {
-      out.rows.push_back(r);
-      out.csv += MetricsCsvWriter::FormatRow(r, /*include_wall=*/false) + "\n";
-    };
-    absl::Status s = (*sim)->Run(cb);
-    EXPECT_TRUE(s.ok()) << s;
-    out.weights = (*sim)->current_model()->weights;
-    auto clients = (*sim)->EvaluateClients();
+    testing::SimRun run =
+        testing::RunScenario(config, TransportKind::kInProcess, dir_ + "/" + name);
+    Outcome out{std::move(run.rows), std::move(run.csv), {}, {}};
+    if (run.sim == nullptr) return out;
+    out.weights = run.sim->current_model()->weights;
+    auto clients = run.sim->EvaluateClients();
     EXPECT_TRUE(clients.ok()) << clients.status();
     if (clients.ok()) out.clients = *std::move(clients);
     return out;

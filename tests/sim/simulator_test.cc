@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
 #include "sim/sim_options.h"
+#include "tests/sim/sim_run.h"
 #include "tests/testing/synthetic_idx.h"
 
 namespace cohort::sim {
@@ -57,21 +58,9 @@ class SimulatorTest : public ::testing::Test {
 
   Outcome RunSim(cohort::v1::SimConfig config, TransportKind transport,
                  const std::string& name) {
-    Outcome out;
-    auto resolved = ResolveSimConfig(config);
-    EXPECT_TRUE(resolved.ok()) << resolved.status();
-    if (!resolved.ok()) return out;
-    auto sim = Simulator::Create(*resolved, transport, dir_ + "/" + name);
-    EXPECT_TRUE(sim.ok()) << sim.status();
-    if (!sim.ok()) return out;
-    Simulator::Callbacks cb;
-    cb.on_round = [&](const SimRoundRow& r) {
-      out.rows.push_back(r);
-      out.csv += MetricsCsvWriter::FormatRow(r, /*include_wall=*/false) + "\n";
-    };
-    absl::Status s = (*sim)->Run(cb);
-    EXPECT_TRUE(s.ok()) << s;
-    out.model = (*sim)->current_model()->bytes;
+    testing::SimRun run = testing::RunScenario(config, transport, dir_ + "/" + name);
+    Outcome out{std::move(run.rows), std::move(run.csv), ""};
+    if (run.sim != nullptr) out.model = run.sim->current_model()->bytes;
     return out;
   }
 

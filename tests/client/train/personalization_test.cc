@@ -33,7 +33,7 @@ cohort::v1::Weights Global() {
 model::PersonalLayers Head() {
   cohort::v1::TrainingPlan plan;
   plan.add_personal_layers("head");
-  return PersonalLayersOf(plan);
+  return model::PersonalLayersOf(plan);
 }
 
 TEST(PersonalizationTest, FirstRoundStartsFromTheGlobalModel) {
