@@ -59,7 +59,9 @@ TEST(SummarizeTest, WeighsClientsByTheirTestExamples) {
 class LocalTestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string dir = ::testing::TempDir() + "/local_tests_data";
+    const std::string dir =
+        absl::StrCat(::testing::TempDir(), "/local_tests_",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(testing::WriteSyntheticFashionMnist(dir, 2000, 300, 4));
     auto train = data::LoadFashionMnist(dir, false, 0);
     auto test = data::LoadFashionMnist(dir, true, 0);

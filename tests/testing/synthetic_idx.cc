@@ -1,9 +1,12 @@
 #include "tests/testing/synthetic_idx.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
 #include <random>
+#include <string>
+#include <system_error>
 #include <vector>
 
 namespace cohort::testing {
@@ -13,11 +16,18 @@ void PutBigEndian(std::vector<uint8_t>& out, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
 }
 
+// Writes to a file of its own and renames it into place, so that tests run in
+// parallel that share a data folder never read a half-written file.
 bool WriteGz(const std::string& path, const std::vector<uint8_t>& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
+  const std::string temp =
+      path + ".tmp" + std::to_string(static_cast<long>(::getpid()));
+  gzFile f = gzopen(temp.c_str(), "wb");
   if (f == nullptr) return false;
   int n = gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  return gzclose(f) == Z_OK && n == static_cast<int>(bytes.size());
+  if (gzclose(f) != Z_OK || n != static_cast<int>(bytes.size())) return false;
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  return !ec;
 }
 
 bool WriteSplit(const std::string& dir, const std::string& prefix, int n,
