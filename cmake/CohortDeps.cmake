@@ -23,3 +23,6 @@ pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 # sd_notify for Type=notify units (common/base/service_notify).
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 find_package(Torch CONFIG REQUIRED)
+# onnx.proto (libonnx-dev) for common/ml's ONNX export; the checker (target
+# onnx) in its tests. Debian's LibTorch links the same libraries.
+find_package(ONNX CONFIG REQUIRED)

@@ -21,11 +21,14 @@ PACKAGES=(
   libsqlite3-dev  # the on-device example store (client/examples)
   prometheus-cpp-dev
   libtorch-dev libopenblas0-pthread
+  libonnx-dev  # onnx.proto for the ONNX export (common/ml)
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   socat
   prometheus  # the real-Prometheus scrape test (tests/integration)
   python3-torch  # PyTorch loads TorchScript exports and writes test modules
+  python3-onnx  # onnx.checker checks ONNX exports
+  nodejs  # runs ONNX Runtime (npm onnxruntime-node) on ONNX exports
   systemd  # systemd-analyze and systemd-sysusers for scripts/check-units
   # services and data
   postgresql postgresql-client
@@ -48,6 +51,7 @@ RUNTIME_PACKAGES=(
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libssl3 libsystemd0 libzstd1 zlib1g
   libsqlite3-0  # cohort-agent's example store (client/examples)
+  libonnx1  # onnx.proto (common/ml ONNX export)
 )
 
 if [ "${1:-}" = "--runtime" ]; then
@@ -63,14 +67,37 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
+install_apt() {
+  if [ $# -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages present"
+    return
+  fi
+  echo "install-deps: installing $*"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# ONNX Runtime for the ONNX export checks: npm's onnxruntime-node, pinned by
+# tests/testdata/onnx/package-lock.json, into that folder's node_modules.
+# --ignore-scripts keeps the CPU binaries the package ships and skips its
+# download of GPU libraries. Without the npm registry the install is
+# reported and the ONNX Runtime tests are skipped (scripts/test says so).
+install_onnxruntime() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/testdata/onnx"
+  if node -e "require('$dir/node_modules/onnxruntime-node')" 2>/dev/null; then
+    echo "install-deps: onnxruntime-node present"
+    return
+  fi
+  if ! command -v npm >/dev/null; then install_apt npm; fi
+  if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+    echo "install-deps: WARNING: npm could not install onnxruntime-node;" \
+         "the ONNX Runtime checks will be skipped" >&2
+  fi
+}
+
+install_apt "${missing[@]}"
+if [ "${1:-}" != "--runtime" ]; then install_onnxruntime; fi

@@ -13,6 +13,7 @@
 #include "common/base/status_macros.h"
 #include "common/ml/dataset_tensors.h"
 #include "common/ml/int8_net.h"
+#include "common/ml/onnx_export.h"
 #include "common/ml/model_impl.h"
 #include "common/ml/torch_guard.h"
 #include "common/ml/train_loop.h"
@@ -88,6 +89,10 @@ struct Int8Model::Impl {
   QEngine engine = QEngine::kAuto;
   std::vector<EngineTiming> timings;
   std::unique_ptr<Int8Net> net;
+  // The fp32 network with the ranges the kernels were built from, and its
+  // architecture (for ExportOnnx).
+  std::shared_ptr<Network> network;
+  std::string architecture;
 };
 
 std::string QEngineName(QEngine engine) {
@@ -162,6 +167,8 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(
     }
     impl->engine = candidates[best];
     impl->net = std::move(nets[best]);
+    impl->network = std::move(network);
+    impl->architecture = model.architecture();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -186,6 +193,11 @@ absl::StatusOr<std::vector<float>> Int8Model::Logits(
   });
   if (!status.ok()) return status;
   return out;
+}
+
+absl::Status Int8Model::ExportOnnx(const std::string& path) const {
+  return internal::WriteOnnx(*impl_->network, internal::OnnxPrecision::kInt8,
+                             impl_->architecture, path);
 }
 
 absl::StatusOr<EvalResult> Int8Model::Evaluate(const data::ImageDataset& data,

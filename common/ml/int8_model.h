@@ -62,6 +62,15 @@ class Int8Model {
   absl::StatusOr<EvalResult> Evaluate(const data::ImageDataset& data,
                                       int batch_size = 500);
 
+  // Writes this model as ONNX in the quantize/dequantize ("QDQ") form that
+  // ONNX Runtime turns into integer kernels: opset 13, inputs and outputs
+  // as Model::ExportOnnx; weights int8 on this model's per-output-channel
+  // grid (DequantizeLinear axis 0, symmetric, the int8 artifact's values),
+  // biases int32 at input scale x weight scale, every activation a uint8
+  // QuantizeLinear/DequantizeLinear pair with this model's ranges (from QAT
+  // or calibration). INTERNAL if the file cannot be written.
+  absl::Status ExportOnnx(const std::string& path) const;
+
  private:
   struct Impl;
   explicit Int8Model(std::unique_ptr<Impl> impl);

@@ -10,15 +10,6 @@ namespace {
 using ConvParams = c10::intrusive_ptr<ConvPackedParamsBase<2>>;
 using LinearParams = c10::intrusive_ptr<LinearPackedParamsBase>;
 
-// The same per-channel grid as the int8 artifact, so the kernels run
-// exactly the weights a device downloads.
-at::Tensor QuantizeWeight(const at::Tensor& weight) {
-  const at::Tensor w = weight.detach().contiguous();
-  return at::quantize_per_channel(
-      w, WeightScales(w).to(torch::kDouble),
-      torch::zeros({w.size(0)}, torch::kLong), 0, torch::kQInt8);
-}
-
 ConvParams PackConv(const LayerSpec& spec, const at::Tensor& weight,
                     const c10::optional<at::Tensor>& bias) {
   static auto op = c10::Dispatcher::singleton()
@@ -43,6 +34,13 @@ LinearParams PackLinear(const at::Tensor& weight,
 }
 
 }  // namespace
+
+at::Tensor QuantizeWeight(const at::Tensor& weight) {
+  const at::Tensor w = weight.detach().contiguous();
+  return at::quantize_per_channel(
+      w, WeightScales(w).to(torch::kDouble),
+      torch::zeros({w.size(0)}, torch::kLong), 0, torch::kQInt8);
+}
 
 Int8Net::Int8Net(Network& network, at::QEngine engine) : engine_(engine) {
   TORCH_CHECK(network.HasRanges(), "int8 lowering needs activation ranges");

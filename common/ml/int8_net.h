@@ -13,6 +13,11 @@
 
 namespace cohort::ml::internal {
 
+// A weight on the int8 artifact's per-channel grid (common/model/quantize.h):
+// qint8, symmetric, axis 0, scales WeightScales. The kernels and the ONNX
+// export both use it, so both run exactly the weights a device downloads.
+at::Tensor QuantizeWeight(const at::Tensor& weight);
+
 // Built for one engine (packed weights are engine-specific). `network` must
 // have activation ranges (Network::HasRanges). Throws c10::Error on failure.
 class Int8Net {

@@ -146,6 +146,14 @@ class Model {
   // executed here: the forward is generated from the layer chain.
   // INTERNAL if LibTorch cannot compile or write it.
   absl::Status ExportTorchScript(const std::string& path) const;
+  // Writes the model as ONNX for ONNX Runtime, TVM and other ONNX runtimes:
+  // opset 13 (IR version 7), input "image" float [N, 1, 28, 28] of
+  // pixel / 255 (the normalisation is inside the graph), output "logits"
+  // float [N, 10], the same logits as Logits in fp32. Operators: Sub, Div,
+  // Conv, Gemm, Relu, MaxPool, Flatten. Dropout is left out (inference).
+  // INTERNAL if the file cannot be written. Int8Model::ExportOnnx writes the
+  // int8 form.
+  absl::Status ExportOnnx(const std::string& path) const;
 
   // A deep copy (weights, activation ranges, pruning masks).
   // INTERNAL if LibTorch fails.

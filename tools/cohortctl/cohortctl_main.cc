@@ -3,7 +3,8 @@
 //   cohortctl model optimize --arch=small_cnn --out=DIR [--json]
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
 //   cohortctl model export --arch=small_cnn|--torchscript=module.pt
-//       --weights=model.pb --out=FILE [--format=torchscript]
+//       --weights=model.pb --out=FILE [--format=torchscript|onnx]
+//       [--precision=fp32|int8]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
 //   cohortctl versions|releases|status|devices --task=T
@@ -46,7 +47,11 @@ ABSL_FLAG(std::string, weights, "",
           "model export: the model's weights (fp32 or the int8 artifact, e.g. "
           "a run folder's model.pb).");
 ABSL_FLAG(std::string, format, "torchscript",
-          "model export: torchscript (PyTorch and LibTorch applications).");
+          "model export: torchscript (PyTorch and LibTorch applications) or "
+          "onnx (ONNX Runtime, TVM; opset 13).");
+ABSL_FLAG(std::string, precision, "fp32",
+          "model export: fp32, or int8 (ONNX only; activation ranges "
+          "calibrated on 1,000 training images of --data_dir).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST directory (Debian's gzipped IDX files).");
@@ -71,7 +76,8 @@ constexpr char kUsageHead[] =
     "  cohortctl model optimize --arch=small_cnn --out=DIR [--json]\n"
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
     "  cohortctl model export --arch=small_cnn|--torchscript=module.pt "
-    "--weights=model.pb --out=FILE [--format=torchscript]\n"
+    "--weights=model.pb --out=FILE [--format=torchscript|onnx] "
+    "[--precision=fp32|int8]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
     "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
     "  cohortctl predict --socket=PATH --images=IDX --labels=IDX "
@@ -84,9 +90,9 @@ constexpr char kUsageTail[] =
     "qat_int8, pruned (and pruned_int8) and distilled variants, writes\n"
     "<variant>.weights.pb and report.{txt,json} into --out and prints a\n"
     "report.\n"
-    "model export: writes a model's weights as a TorchScript module whose\n"
-    "forward takes float images [N, 1, 28, 28] of pixel/255 and returns the\n"
-    "logits.\n"
+    "model export: writes a model's weights as a TorchScript module or an\n"
+    "ONNX file (fp32, or int8 in quantize/dequantize form) whose input is\n"
+    "float images [N, 1, 28, 28] of pixel/255 and whose output is the logits.\n"
     "keys: the offline root of trust (k of n root keys) and the release key\n"
     "it certifies for the coordinator (docs/LIFECYCLE.md).\n"
     "versions, releases, status, tasks, devices, rollback, promote, pin,\n"
@@ -149,6 +155,8 @@ int ModelExport() {
   o.torchscript = absl::GetFlag(FLAGS_torchscript);
   o.weights_path = absl::GetFlag(FLAGS_weights);
   o.format = absl::GetFlag(FLAGS_format);
+  o.precision = absl::GetFlag(FLAGS_precision);
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.out = absl::GetFlag(FLAGS_out);
   if (absl::Status s = cohort::tools::RunModelExport(o); !s.ok()) {
     std::fprintf(stderr, "cohortctl: %s\n", s.ToString().c_str());

@@ -18,17 +18,23 @@ struct ExportOptions {
   // A serialized Weights message: a version's fp32 weights or its int8
   // artifact (a run folder's model.pb), dequantized as devices do.
   std::string weights_path;
-  // "torchscript" (PyTorch and LibTorch applications).
+  // "torchscript" (PyTorch and LibTorch applications) or "onnx" (ONNX
+  // Runtime, TVM and other ONNX runtimes; opset 13).
   std::string format = "torchscript";
+  // "fp32", or "int8" (ONNX only): the quantize/dequantize form with the
+  // int8 artifact's weights and activation ranges calibrated on the first
+  // 1,000 training images of `data_dir`, as Int8Model does.
+  std::string precision = "fp32";
+  std::string data_dir;
   // The file to write.
   std::string out;
 };
 
-// Reads, checks and writes. INVALID_ARGUMENT for an unknown format or
-// architecture, a missing --weights or --out, or weights that do not parse
+// Reads, checks and writes. INVALID_ARGUMENT for an unknown format,
+// precision (or int8 TorchScript) or architecture, a missing --weights or --out, or weights that do not parse
 // or do not fit the architecture; NOT_FOUND / RESOURCE_EXHAUSTED for an
-// unreadable or oversized (over 1 GiB) file; INTERNAL if LibTorch cannot
-// write the module.
+// unreadable or oversized (over 1 GiB) file or calibration data; INTERNAL if
+// the file cannot be written.
 absl::Status RunModelExport(const ExportOptions& options);
 
 }  // namespace cohort::tools

@@ -1,7 +1,10 @@
 // `cohortctl model optimize` as an operator runs it: the binary on a small
 // synthetic Fashion-MNIST, checking the report and the artifacts it writes.
 
+#include <onnx/onnx_pb.h>
+
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -176,12 +179,55 @@ TEST_F(CohortctlTest, ExportWritesATorchScriptModuleOfTheWeights) {
                 &log),
             2);
   EXPECT_THAT(log, HasSubstr("not a serialized Weights message"));
-  EXPECT_EQ(Run({"model", "export", "--format=onnx", "--weights=" + weights,
-                 "--out=" + dir_ + "/x.onnx"},
+  EXPECT_EQ(Run({"model", "export", "--format=tflite", "--weights=" + weights,
+                 "--out=" + dir_ + "/x.tflite"},
                 &log),
             2);
-  EXPECT_THAT(log, HasSubstr("--format=onnx is not supported"));
+  EXPECT_THAT(log, HasSubstr("--format=tflite is not supported"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.pt"));
+}
+
+// ONNX in both precisions; int8 is calibrated on --data_dir's images.
+TEST_F(CohortctlTest, ExportWritesOnnxInFp32AndInt8) {
+  auto model = ml::Model::Create("small_cnn", 2);
+  ASSERT_TRUE(model.ok());
+  const std::string weights = dir_ + "/model.pb";
+  ASSERT_TRUE(base::WriteFileAtomically(
+                  weights, (*model)->GetWeights().SerializeAsString())
+                  .ok());
+  std::string log;
+  for (const std::string precision : {"fp32", "int8"}) {
+    const std::string out = absl::StrCat(dir_, "/model_", precision, ".onnx");
+    ASSERT_EQ(Run({"model", "export", "--arch=small_cnn", "--format=onnx",
+                   "--precision=" + precision, "--weights=" + weights,
+                   "--out=" + out},
+                  &log),
+              0)
+        << log;
+    onnx::ModelProto onnx_model;
+    std::ifstream in(out, std::ios::binary);
+    ASSERT_TRUE(onnx_model.ParseFromIstream(&in)) << out;
+    int quantize_nodes = 0;
+    for (const onnx::NodeProto& node : onnx_model.graph().node()) {
+      quantize_nodes += node.op_type() == "QuantizeLinear";
+    }
+    // int8: the input and each of the four layers' outputs.
+    EXPECT_EQ(quantize_nodes, precision == "int8" ? 5 : 0) << precision;
+  }
+  // int8 TorchScript is not built; calibration needs images.
+  EXPECT_EQ(Run({"model", "export", "--arch=small_cnn", "--precision=int8",
+                 "--weights=" + weights, "--out=" + dir_ + "/x.pt"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("ONNX only"));
+  std::filesystem::remove_all(dir_ + "/data");
+  EXPECT_EQ(Run({"model", "export", "--arch=small_cnn", "--format=onnx",
+                 "--precision=int8", "--weights=" + weights,
+                 "--out=" + dir_ + "/x.onnx"},
+                &log),
+            1);
+  EXPECT_THAT(log, HasSubstr("calibration images"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.onnx"));
 }
 
 }  // namespace

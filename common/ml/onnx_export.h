@@ -1,0 +1,44 @@
+#ifndef COHORT_COMMON_ML_ONNX_EXPORT_H_
+#define COHORT_COMMON_ML_ONNX_EXPORT_H_
+
+// Internal to common/ml: a Network as an ONNX model (onnx.proto from Debian's
+// libonnx), for Model::ExportOnnx and Int8Model::ExportOnnx.
+//
+// The graph, opset 13 (IR version 7):
+//   input  "image"  float [N, 1, 28, 28], pixel / 255 in [0, 1]
+//   Sub(kPixelMean), Div(kPixelStd)            Cohort's normalisation
+//   per layer: [Flatten] Conv | Gemm(transB) [Relu] [MaxPool]
+//   output "logits" float [N, 10]
+// In the int8 form ("QDQ", ONNX Runtime's quantization format) every
+// activation passes QuantizeLinear/DequantizeLinear with the network's uint8
+// per-tensor parameters, weights are stored int8 with symmetric per-output-
+// channel scales (DequantizeLinear axis 0, the grid of common/model/quantize.h)
+// and biases int32 at input scale x weight scale, as LibTorch's quantized
+// kernels use them. Runtimes fuse the pairs into integer kernels.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/ml/network.h"
+
+namespace cohort::ml::internal {
+
+inline constexpr int kOnnxOpset = 13;
+inline constexpr int kOnnxIrVersion = 7;
+
+enum class OnnxPrecision { kFloat32, kInt8 };
+
+// The serialized ModelProto of `network` in eval mode (dropout left out).
+// kInt8 needs activation ranges (Network::HasRanges). Throws c10::Error
+// (reading tensors); call inside GuardTorch.
+std::string OnnxModelBytes(Network& network, OnnxPrecision precision,
+                           const std::string& graph_name);
+
+// OnnxModelBytes written atomically to `path`. INTERNAL if it cannot be
+// written, FAILED_PRECONDITION for kInt8 without ranges.
+absl::Status WriteOnnx(Network& network, OnnxPrecision precision,
+                       const std::string& graph_name, const std::string& path);
+
+}  // namespace cohort::ml::internal
+
+#endif  // COHORT_COMMON_ML_ONNX_EXPORT_H_

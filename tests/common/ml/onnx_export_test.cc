@@ -1,0 +1,305 @@
+// Model::ExportOnnx and Int8Model::ExportOnnx: the files pass the ONNX
+// checker, hold the int8 artifact's own grid, and ONNX Runtime (npm
+// onnxruntime-node, run with node) computes Cohort's logits from them.
+
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "cohort/v1/model.pb.h"
+#include "common/data/idx_reader.h"
+#include "common/ml/int8_model.h"
+#include "common/ml/model.h"
+#include "common/ml/testing/torchscript_fixtures.h"
+#include "common/model/quantize.h"
+#include "gtest/gtest.h"
+#include "tests/common/ml/squares_dataset.h"
+#include "tests/common/ml/temp_path.h"
+
+namespace cohort::ml {
+namespace {
+
+using testing::TempPath;
+
+const std::string kOnnxDir = COHORT_SOURCE_DIR "/tests/testdata/onnx";
+
+onnx::ModelProto Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromIstream(&in)) << path;
+  return model;
+}
+
+// The ONNX project's own checker (C++), with shape inference.
+void ExpectCheckerAccepts(const std::string& path) {
+  onnx::ModelProto model = Load(path);
+  try {
+    onnx::checker::check_model(model);
+    onnx::shape_inference::InferShapes(model);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << path << ": " << e.what();
+  }
+}
+
+const onnx::TensorProto* Initializer(const onnx::ModelProto& model,
+                                     const std::string& name) {
+  for (const onnx::TensorProto& t : model.graph().initializer()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> OpTypes(const onnx::ModelProto& model) {
+  std::vector<std::string> ops;
+  for (const onnx::NodeProto& n : model.graph().node()) ops.push_back(n.op_type());
+  return ops;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::unique_ptr<Model> TrainedSmallCnn() {
+  auto model = Model::Create("small_cnn", 3);
+  EXPECT_TRUE(model.ok());
+  TrainOptions options;
+  options.epochs = 1;
+  EXPECT_TRUE((*model)->Train(testing::SquaresDataset(10, 1), options).ok());
+  return *std::move(model);
+}
+
+TEST(OnnxExportTest, Fp32ExportStatesItsInterfaceAndPassesTheChecker) {
+  std::unique_ptr<Model> model = TrainedSmallCnn();
+  const std::string path = TempPath("fp32.onnx");
+  ASSERT_TRUE(model->ExportOnnx(path).ok());
+  ExpectCheckerAccepts(path);
+  const onnx::ModelProto onnx_model = Load(path);
+  ASSERT_EQ(onnx_model.opset_import_size(), 1);
+  EXPECT_EQ(onnx_model.opset_import(0).version(), 13);
+  EXPECT_EQ(onnx_model.ir_version(), 7);
+  ASSERT_EQ(onnx_model.graph().input_size(), 1);
+  EXPECT_EQ(onnx_model.graph().input(0).name(), "image");
+  ASSERT_EQ(onnx_model.graph().output_size(), 1);
+  EXPECT_EQ(onnx_model.graph().output(0).name(), "logits");
+  const std::vector<std::string> ops = OpTypes(onnx_model);
+  EXPECT_TRUE(Contains(ops, "Conv") && Contains(ops, "Gemm") &&
+              Contains(ops, "MaxPool"));
+  EXPECT_FALSE(Contains(ops, "QuantizeLinear"));
+  // Every parameter is an initializer with the model's own values.
+  const cohort::v1::Weights weights = model->GetWeights();
+  for (const cohort::v1::Tensor& t : weights.tensors()) {
+    const onnx::TensorProto* init = Initializer(onnx_model, t.name());
+    ASSERT_NE(init, nullptr) << t.name();
+    EXPECT_EQ(init->data_type(), onnx::TensorProto::FLOAT);
+    EXPECT_EQ(std::vector<int64_t>(init->dims().begin(), init->dims().end()),
+              std::vector<int64_t>(t.shape().begin(), t.shape().end()));
+    EXPECT_EQ(init->raw_data(), t.data()) << t.name();
+  }
+}
+
+// The int8 file carries exactly the int8 artifact devices download: the
+// same int8 values and per-channel scales.
+TEST(OnnxExportTest, Int8ExportHoldsTheInt8ArtifactsGrid) {
+  std::unique_ptr<Model> model = TrainedSmallCnn();
+  auto int8 = Int8Model::Create(*model, testing::SquaresDataset(20, 2));
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const std::string path = TempPath("int8.onnx");
+  ASSERT_TRUE((*int8)->ExportOnnx(path).ok());
+  ExpectCheckerAccepts(path);
+  const onnx::ModelProto onnx_model = Load(path);
+  const std::vector<std::string> ops = OpTypes(onnx_model);
+  EXPECT_TRUE(Contains(ops, "QuantizeLinear") &&
+              Contains(ops, "DequantizeLinear"));
+  auto artifact = model::QuantizeWeights(model->GetWeights());
+  ASSERT_TRUE(artifact.ok());
+  int quantized = 0;
+  for (const cohort::v1::Tensor& t : artifact->tensors()) {
+    if (t.dtype() != cohort::v1::DTYPE_INT8) continue;
+    ++quantized;
+    const onnx::TensorProto* q = Initializer(onnx_model, t.name() + "_quantized");
+    const onnx::TensorProto* s = Initializer(onnx_model, t.name() + "_scale");
+    ASSERT_TRUE(q != nullptr && s != nullptr) << t.name();
+    EXPECT_EQ(q->data_type(), onnx::TensorProto::INT8);
+    EXPECT_EQ(q->raw_data(), t.data()) << t.name();
+    std::vector<float> scales(static_cast<size_t>(t.scales_size()));
+    ASSERT_EQ(s->raw_data().size(), scales.size() * sizeof(float));
+    std::copy_n(s->raw_data().data(), s->raw_data().size(),
+                reinterpret_cast<char*>(scales.data()));
+    EXPECT_EQ(scales, std::vector<float>(t.scales().begin(), t.scales().end()));
+  }
+  EXPECT_GE(quantized, 3);
+}
+
+TEST(OnnxExportTest, AnUnwritablePathIsAnError) {
+  auto model = Model::Create("mlp", 1);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->ExportOnnx("/nonexistent/dir/model.onnx").code(),
+            absl::StatusCode::kInternal);
+}
+
+// ---- The files in the real runtimes ----------------------------------------
+
+// Skips (returning false) when `what` is missing, unless
+// COHORT_TEST_REQUIRE_ONNXRUNTIME=1 (./scripts/test when install-deps.sh
+// could install ONNX Runtime), which makes it a failure.
+bool Have(bool present, const std::string& what) {
+  if (present) return true;
+  const char* require = std::getenv("COHORT_TEST_REQUIRE_ONNXRUNTIME");
+  EXPECT_FALSE(require != nullptr && std::string(require) == "1")
+      << what << " is required (deploy/install-deps.sh installs it)";
+  return false;
+}
+
+bool HaveOnnxRuntime() {
+  const std::string cmd = absl::StrCat(
+      "node -e \"require('", kOnnxDir,
+      "/node_modules/onnxruntime-node')\" >/dev/null 2>&1");
+  return Have(std::system(cmd.c_str()) == 0, "onnxruntime-node (npm)") &&
+         Have(std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0,
+              "python3-onnx");
+}
+
+// ONNX Runtime's logits for `count` images from `start`.
+absl::StatusOr<std::vector<float>> OnnxRuntimeLogits(
+    const std::string& model_path, const data::ImageDataset& data,
+    int64_t start, int64_t count) {
+  const std::string images = TempPath("ort_images.bin");
+  const std::string out = TempPath("ort_logits.bin");
+  std::ofstream(images, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.images.data()) + start * 784,
+             static_cast<std::streamsize>(count * 784));
+  const std::string cmd =
+      absl::StrCat("node ", kOnnxDir, "/run_onnxruntime.js ", model_path, " ",
+                   images, " ", count, " ", out);
+  if (std::system(cmd.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("failed: ", cmd));
+  }
+  std::ifstream in(out, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  if (bytes.size() != static_cast<size_t>(count) * 10 * sizeof(float)) {
+    return absl::InternalError(absl::StrCat(out, ": ", bytes.size(), " bytes"));
+  }
+  std::vector<float> logits(static_cast<size_t>(count) * 10);
+  std::copy_n(bytes.data(), bytes.size(), reinterpret_cast<char*>(logits.data()));
+  return logits;
+}
+
+float MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {
+  float most = 0;
+  for (size_t i = 0; i < a.size(); ++i) most = std::max(most, std::fabs(a[i] - b[i]));
+  return most;
+}
+
+std::vector<int> Predictions(const std::vector<float>& logits) {
+  std::vector<int> out;
+  for (size_t i = 0; i + 10 <= logits.size(); i += 10) {
+    out.push_back(static_cast<int>(
+        std::max_element(logits.begin() + i, logits.begin() + i + 10) -
+        (logits.begin() + i)));
+  }
+  return out;
+}
+
+double Agreement(const std::vector<int>& a, const std::vector<int>& b) {
+  int same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  return static_cast<double>(same) / a.size();
+}
+
+double Accuracy(const std::vector<int>& predictions,
+                const data::ImageDataset& data) {
+  int right = 0;
+  for (size_t i = 0; i < predictions.size(); ++i) {
+    right += predictions[i] == data.labels[i];
+  }
+  return static_cast<double>(right) / predictions.size();
+}
+
+void ExpectPythonCheckerAccepts(const std::string& path) {
+  const std::string cmd = absl::StrCat(
+      "/usr/bin/python3 ", kOnnxDir, "/check_model.py ", path);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// An imported chain (padding, a bias-free layer) runs the same in ONNX
+// Runtime.
+TEST(OnnxRuntimeTest, ImportedChainGivesCohortsLogits) {
+  if (!HaveOnnxRuntime()) GTEST_SKIP() << "ONNX Runtime or python3-onnx missing";
+  const std::string source = TempPath("ort_chain.pt");
+  ASSERT_TRUE(testing::WriteTorchScriptFixture(testing::Fixture::kChainCnn,
+                                               source).ok());
+  auto model = Model::ImportTorchScript(source);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const data::ImageDataset data = testing::SquaresDataset(4, 5);
+  const std::string path = TempPath("chain.onnx");
+  ASSERT_TRUE((*model)->ExportOnnx(path).ok());
+  ExpectPythonCheckerAccepts(path);
+  auto ours = (*model)->Logits(data, 0, data.num_examples);
+  auto theirs = OnnxRuntimeLogits(path, data, 0, data.num_examples);
+  ASSERT_TRUE(ours.ok() && theirs.ok()) << theirs.status();
+  EXPECT_LE(MaxDifference(*ours, *theirs), 1e-4);
+}
+
+// The acceptance check: a small CNN trained on Fashion-MNIST, its fp32 and
+// int8 exports run by ONNX Runtime on 1,000 test images.
+TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
+  if (!HaveOnnxRuntime()) GTEST_SKIP() << "ONNX Runtime or python3-onnx missing";
+  auto train = data::LoadFashionMnist(data::kDefaultFashionMnistDir, false, 6000);
+  auto test = data::LoadFashionMnist(data::kDefaultFashionMnistDir, true, 1000);
+  if (!Have(train.ok() && test.ok(), "dataset-fashion-mnist")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  auto model = Model::Create("small_cnn", 7);
+  ASSERT_TRUE(model.ok());
+  TrainOptions options;
+  options.epochs = 2;
+  options.momentum = 0.9f;
+  ASSERT_TRUE((*model)->Train(*train, options).ok());
+  auto int8 = Int8Model::Create(**model, *train);
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const std::string fp32_path = TempPath("fashion_fp32.onnx");
+  const std::string int8_path = TempPath("fashion_int8.onnx");
+  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
+  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
+  ExpectPythonCheckerAccepts(fp32_path);
+  ExpectPythonCheckerAccepts(int8_path);
+
+  const int64_t n = test->num_examples;
+  auto ours_fp32 = (*model)->Logits(*test, 0, n);
+  auto ours_int8 = (*int8)->Logits(*test, 0, n);
+  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, *test, 0, n);
+  auto ort_int8 = OnnxRuntimeLogits(int8_path, *test, 0, n);
+  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
+  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
+  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
+
+  const float fp32_diff = MaxDifference(*ours_fp32, *ort_fp32);
+  const double agreement =
+      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
+  const double cohort_accuracy = Accuracy(Predictions(*ours_int8), *test);
+  const double ort_accuracy = Accuracy(Predictions(*ort_int8), *test);
+  std::printf(
+      "%lld images: fp32 largest logit difference %.3g; int8 predictions "
+      "agree on %.1f%%, accuracy %.3f (Cohort) vs %.3f (ONNX Runtime); fp32 "
+      "accuracy %.3f\n",
+      static_cast<long long>(n), fp32_diff, 100 * agreement, cohort_accuracy,
+      ort_accuracy, Accuracy(Predictions(*ours_fp32), *test));
+  EXPECT_LE(fp32_diff, 1e-4);
+  EXPECT_GE(agreement, 0.99);
+  EXPECT_LE(std::fabs(cohort_accuracy - ort_accuracy), 0.002 + 1e-9);
+  EXPECT_GT(cohort_accuracy, 0.5);  // trained: far above chance (0.1)
+}
+
+}  // namespace
+}  // namespace cohort::ml
