@@ -25,6 +25,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   socat
+  clang-14 libclang-rt-14-dev  # fuzz/: libFuzzer, ASan, UBSan (scripts/fuzz)
   prometheus  # the real-Prometheus scrape test (tests/integration)
   python3-torch  # PyTorch loads TorchScript exports and writes test modules
   python3-onnx  # onnx.checker checks ONNX exports

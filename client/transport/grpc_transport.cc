@@ -1,5 +1,6 @@
 #include "client/transport/grpc_transport.h"
 
+#include "client/transport/chunk_assembler.h"
 #include "client/transport/tls_probe.h"
 
 #include <optional>
@@ -18,33 +19,6 @@ namespace cohort::client {
 namespace {
 
 constexpr int kDownloadAttempts = 5;
-
-// Whether the first chunk of a download fits what was asked: the full
-// artifact of ref's size, or a delta from `base_version` (when one was
-// offered) that rebuilds that size and is no larger.
-bool ValidFirstChunk(const cohort::v1::ModelChunk& chunk,
-                     const cohort::v1::ModelRef& ref, int64_t base_version) {
-  switch (chunk.encoding()) {
-    case cohort::v1::ModelChunk::FULL:
-      return chunk.total_size() == ref.size_bytes();
-    case cohort::v1::ModelChunk::ZSTD_DELTA:
-      return base_version > 0 && chunk.base_version() == base_version &&
-             chunk.artifact_size() == ref.size_bytes() &&
-             chunk.total_size() >= 0 && chunk.total_size() <= ref.size_bytes();
-    default:
-      return false;
-  }
-}
-
-// Whether `chunk` continues the stream `first` started at byte `have`.
-bool Continues(const cohort::v1::ModelChunk& chunk,
-               const cohort::v1::ModelChunk& first, size_t have) {
-  return chunk.offset() == static_cast<int64_t>(have) &&
-         chunk.encoding() == first.encoding() &&
-         chunk.total_size() == first.total_size() &&
-         chunk.base_version() == first.base_version() &&
-         static_cast<int64_t>(have + chunk.data().size()) <= first.total_size();
-}
 
 using Stream = grpc::ClientReaderWriterInterface<cohort::v1::ClientMessage,
                                                  cohort::v1::ServerMessage>;
@@ -309,15 +283,13 @@ absl::StatusOr<std::string> GrpcTransport::FetchThroughDelta(
 absl::StatusOr<GrpcTransport::Received> GrpcTransport::Download(
     const cohort::v1::ModelRef& ref, const std::string& task,
     int64_t base_version, int64_t* received) {
-  std::string bytes;
-  // The first chunk received, without its data: the stream's shape.
-  std::optional<cohort::v1::ModelChunk> first;
+  ChunkAssembler assembler(ref, base_version);
   grpc::Status last;
   for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
     cohort::v1::FetchModelRequest request;
     request.set_task(task);
     request.set_version(ref.version());
-    request.set_offset(static_cast<int64_t>(bytes.size()));
+    request.set_offset(assembler.size());
     request.set_base_version(base_version);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
@@ -325,34 +297,24 @@ absl::StatusOr<GrpcTransport::Received> GrpcTransport::Download(
     Track(&ctx);
     auto reader = stub_->FetchModel(&ctx, request);
     cohort::v1::ModelChunk chunk;
-    bool bad = false;
-    while (reader->Read(&chunk)) {
+    absl::Status bad;
+    while (bad.ok() && reader->Read(&chunk)) {
       *received += static_cast<int64_t>(chunk.data().size());
-      if (!first.has_value() && ValidFirstChunk(chunk, ref, base_version)) {
-        first = chunk;
-        first->clear_data();
-        bytes.reserve(static_cast<size_t>(first->total_size()));
-      }
-      if (!first.has_value() || !Continues(chunk, *first, bytes.size())) {
-        bad = true;
-        ctx.TryCancel();
-        break;
-      }
-      bytes.append(chunk.data());
+      bad = assembler.Add(chunk);
+      if (!bad.ok()) ctx.TryCancel();
     }
     last = reader->Finish();
     Untrack(&ctx);
-    if (bad) return absl::DataLossError("model stream is inconsistent");
-    if (first.has_value() &&
-        static_cast<int64_t>(bytes.size()) == first->total_size()) {
-      return Received{std::move(bytes),
-                      first->encoding() == cohort::v1::ModelChunk::ZSTD_DELTA};
+    if (!bad.ok()) return bad;
+    if (assembler.complete()) {
+      const bool delta = assembler.delta();
+      return Received{assembler.Take(), delta};
     }
     if (last.ok()) return absl::DataLossError("model stream ended early");
     if (last.error_code() != grpc::StatusCode::UNAVAILABLE) {
       return FromGrpc(last, "FetchModel");
     }
-    LOG(WARNING) << "download interrupted at byte " << bytes.size()
+    LOG(WARNING) << "download interrupted at byte " << assembler.size()
                  << "; resuming";
   }
   return FromGrpc(last, "FetchModel incomplete");

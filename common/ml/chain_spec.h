@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/ml/network.h"
+#include "common/ml/layer_spec.h"
 
 namespace cohort::ml::internal {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,9 +51,14 @@ void QuantizeTensor(const Tensor& in, Tensor* out) {
         values.subspan(c * per_channel, per_channel);
     float max_abs = 0.0f;
     for (float v : slice) max_abs = std::max(max_abs, std::fabs(v));
-    const float scale = max_abs > 0.0f
-                            ? static_cast<float>(max_abs / double{kInt8Max})
-                            : kZeroChannelScale;
+    // Clamped into what DequantizeWeights accepts: a subnormal channel
+    // would otherwise get scale 0, a channel near FLT_MAX one whose -128
+    // overflows.
+    const float scale =
+        max_abs > 0.0f
+            ? std::clamp(static_cast<float>(max_abs / double{kInt8Max}),
+                         kMinInt8Scale, kMaxInt8Scale)
+            : kZeroChannelScale;
     out->add_scales(scale);
     for (int64_t i = 0; i < per_channel; ++i) {
       // Division in double keeps |x / scale| <= 127 up to rounding, and the
@@ -84,9 +90,10 @@ absl::Status CheckInt8Tensor(const Tensor& t) {
         t.shape(t.quant_axis()), " slices"));
   }
   for (float s : t.scales()) {
-    if (!std::isfinite(s) || !(s > 0.0f)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", t.name(), "' has scale ", s, "; want finite and > 0"));
+    if (!std::isfinite(s) || !(s > 0.0f) || s > kMaxInt8Scale) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", t.name(), "' has scale ", s,
+                       "; want > 0 and at most ", kMaxInt8Scale));
     }
   }
   return absl::OkStatus();

@@ -14,6 +14,7 @@
 // All functions are thread-compatible (no shared state).
 
 #include <cstdint>
+#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +24,13 @@ namespace cohort::model {
 
 // int8 quantization range; -128 is left unused so the grid is symmetric.
 inline constexpr int kInt8Max = 127;
+
+// The scales an artifact may hold: every int8 value (|q| <= 128) times its
+// scale is finite, and QuantizeWeights never writes a scale outside
+// [kMinInt8Scale, kMaxInt8Scale] (a subnormal channel gets kMinInt8Scale
+// and quantizes to zeros, within half a scale).
+inline constexpr float kMaxInt8Scale = std::numeric_limits<float>::max() / 128.0f;
+inline constexpr float kMinInt8Scale = std::numeric_limits<float>::min();
 
 // Scale used for an all-zero channel: any positive value reproduces zeros,
 // and keeping every scale > 0 lets consumers divide by it.
@@ -43,8 +51,9 @@ absl::StatusOr<cohort::v1::Weights> QuantizeWeights(
 // This is exactly what a device trains from and computes its delta against.
 // Validates untrusted input: INVALID_ARGUMENT for a bad dtype, a payload
 // that does not match the shape, a quant_axis outside the shape, a scale
-// count that differs from the axis length, or a scale that is not finite
-// and > 0, naming the tensor.
+// count that differs from the axis length, or a scale that is not > 0 or
+// over kMaxInt8Scale, naming the tensor. So every value it returns is
+// finite.
 absl::StatusOr<cohort::v1::Weights> DequantizeWeights(
     const cohort::v1::Weights& weights);
 

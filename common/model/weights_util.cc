@@ -20,13 +20,18 @@ std::string ShapeString(const cohort::v1::Tensor& t) {
 }  // namespace
 
 int64_t ElementCount(const cohort::v1::Tensor& tensor) {
-  int64_t n = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : tensor.shape()) {
     if (d < 0) return -1;
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) return -1;
-    n *= d;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > kMaxTensorElements / d) return -1;
+    nonzero *= d;
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 std::span<const float> FloatView(const cohort::v1::Tensor& tensor) {

@@ -17,8 +17,15 @@ namespace cohort::model {
 absl::Status ValidateDelta(const cohort::v1::Weights& model,
                            const cohort::v1::Weights& delta);
 
+// More elements than any tensor a message can carry (protobuf's 2 GiB), and
+// few enough that a count times 8 bytes, or the product of any of a shape's
+// dimensions, stays far inside int64.
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
+
 // Element count of a tensor's shape; -1 if a dimension is negative or the
-// product overflows int64.
+// product of its non-zero dimensions exceeds kMaxTensorElements (even when
+// another dimension is 0, so code that multiplies some of the dimensions
+// never overflows).
 int64_t ElementCount(const cohort::v1::Tensor& tensor);
 
 // Views a FLOAT32 tensor's payload as floats. The caller has validated it.

@@ -114,8 +114,10 @@ cohort::v1::SecAggServerMessage ToProto(const ServerToClient& message) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, KeysBroadcast>) {
+          // Set even with no neighbours: an unset kind is no message at all.
+          auto* keys = out.mutable_keys();
           for (const auto& p : m.neighbours) {
-            auto* k = out.mutable_keys()->add_neighbours();
+            auto* k = keys->add_neighbours();
             k->set_id(p.id);
             k->set_enc_public_key(Str(p.enc_public_key));
             k->set_mask_public_key(Str(p.mask_public_key));

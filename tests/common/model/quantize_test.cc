@@ -161,6 +161,54 @@ TEST(QuantizeTest, ShortChannelsStayFloat) {
   EXPECT_EQ(q->tensors(0).dtype(), cohort::v1::DTYPE_FLOAT32);
 }
 
+// The largest scale accepted still dequantizes -128 to a finite value.
+TEST(DequantizeTest, EveryAcceptedScaleGivesFiniteValues) {
+  Weights w;
+  Tensor* t = w.add_tensors();
+  t->set_name("w");
+  t->set_dtype(cohort::v1::DTYPE_INT8);
+  t->add_shape(1);
+  t->add_shape(2);
+  t->set_data(std::string("\x80\x7f", 2));
+  t->add_scales(kMaxInt8Scale);
+  auto d = DequantizeWeights(w);
+  ASSERT_TRUE(d.ok()) << d.status();
+  for (float v : FloatView(d->tensors(0))) EXPECT_TRUE(std::isfinite(v));
+  t->set_scales(0, std::nextafter(t->scales(0), 1e39f));
+  EXPECT_EQ(DequantizeWeights(w).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Found by fuzz/common/model/weights_fuzzer: a channel of subnormal weights
+// got scale 0 (and one near FLT_MAX a scale whose -128 overflows), so the
+// coordinator would have published an artifact every device refuses.
+TEST(QuantizeTest, TinyAndHugeChannelsGiveArtifactsDevicesAccept) {
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const float huge = std::numeric_limits<float>::max();
+  Weights w;
+  Tensor* t = w.add_tensors();
+  t->set_name("w");
+  t->add_shape(2);
+  t->add_shape(8);
+  std::vector<float> values(16, 0.0f);
+  values[0] = tiny;
+  values[1] = -tiny;
+  values[8] = huge;
+  values[9] = -huge / 2;
+  SetFloatData(values, t);
+  auto q = QuantizeWeights(w);
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_EQ(q->tensors(0).dtype(), cohort::v1::DTYPE_INT8);
+  EXPECT_EQ(q->tensors(0).scales(0), kMinInt8Scale);
+  EXPECT_EQ(q->tensors(0).scales(1), kMaxInt8Scale);
+  auto back = DequantizeWeights(*q);
+  ASSERT_TRUE(back.ok()) << back.status();
+  const auto v = FloatView(back->tensors(0));
+  EXPECT_EQ(v[0], 0.0f);  // within half a scale of the subnormal
+  for (float x : v) EXPECT_TRUE(std::isfinite(x));
+  EXPECT_GT(v[8], huge * 0.99f);
+}
+
 TEST(DequantizeTest, MalformedArtifactsAreRefusedWithTheTensorName) {
   auto good = QuantizeWeights(SmallCnnLayout(4));
   ASSERT_TRUE(good.ok());
@@ -179,6 +227,11 @@ TEST(DequantizeTest, MalformedArtifactsAreRefusedWithTheTensorName) {
        [](Tensor* t) {
          t->set_scales(1, std::numeric_limits<float>::quiet_NaN());
        },
+       "scale"},
+      // Found by fuzz/common/model/weights_fuzzer: a finite scale so large
+      // that -128 times it is -Inf, which devices would have trained on.
+      {"scale that overflows",
+       [](Tensor* t) { t->set_scales(0, 1.7e38f); },
        "scale"},
       {"bad axis", [](Tensor* t) { t->set_quant_axis(4); }, "quant_axis"},
       {"bad dtype",

@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/model/quantize.h"
 #include "gtest/gtest.h"
 
 namespace cohort::model {
@@ -51,6 +52,36 @@ TEST(WeightsUtilTest, ElementCountRejectsOverflowAndNegative) {
   big.add_shape(int64_t{1} << 40);
   big.add_shape(int64_t{1} << 40);
   EXPECT_EQ(ElementCount(big), -1);
+}
+
+// Found by fuzz/common/model/weights_fuzzer: an empty int8 tensor of shape
+// [0, 2^62, 2^62] passed the element count (0) and then overflowed int64
+// where dequantizing multiplies the dimensions after the axis. Shapes whose
+// non-zero dimensions could not be carried are refused whatever else they
+// hold, and counts stay small enough to multiply by 8.
+TEST(WeightsUtilTest, ElementCountRefusesHugeDimensionsBesideAZero) {
+  cohort::v1::Tensor t;
+  t.add_shape(0);
+  t.add_shape(int64_t{1} << 62);
+  t.add_shape(int64_t{1} << 62);
+  EXPECT_EQ(ElementCount(t), -1);
+  cohort::v1::Tensor empty;
+  empty.add_shape(0);
+  empty.add_shape(5);
+  EXPECT_EQ(ElementCount(empty), 0);
+  cohort::v1::Tensor largest;
+  largest.add_shape(kMaxTensorElements);
+  EXPECT_EQ(ElementCount(largest), kMaxTensorElements);
+  largest.add_shape(2);
+  EXPECT_EQ(ElementCount(largest), -1);
+  // The artifact that triggered it is refused with a clear error.
+  cohort::v1::Weights w;
+  cohort::v1::Tensor* q = w.add_tensors();
+  q->set_name("w");
+  q->set_dtype(cohort::v1::DTYPE_INT8);
+  *q->mutable_shape() = t.shape();
+  EXPECT_EQ(DequantizeWeights(w).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WeightsUtilTest, SerializeIsDeterministicAndParses) {

@@ -68,6 +68,19 @@ TEST(SecAggWireTest, ServerMessagesRoundTrip) {
   EXPECT_FALSE(FromProto(cohort::v1::SecAggServerMessage()).ok());
 }
 
+// Found by fuzz/common/secagg/secagg_wire_fuzzer: a keys broadcast with no
+// neighbours (and any other empty server message) must still be a message
+// of its kind on the wire, not an empty one the device refuses.
+TEST(SecAggWireTest, EmptyServerMessagesKeepTheirKindOnTheWire) {
+  for (const ServerToClient& m :
+       {ServerToClient(KeysBroadcast{}), ServerToClient(SharesDelivery{}),
+        ServerToClient(UnmaskingRequest{}), ServerToClient(AbortRound{})}) {
+    auto back = FromProto(ToProto(m));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->index(), m.index());
+  }
+}
+
 TEST(SecAggWireTest, BeginRoundTripsAndRejectsInconsistentFields) {
   auto encoding = PlanUpdateEncoding(16, 2.0, false, 5, 100, 5, 5);
   ASSERT_TRUE(encoding.ok());
