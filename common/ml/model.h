@@ -154,6 +154,11 @@ class Model {
   // INTERNAL if the file cannot be written. Int8Model::ExportOnnx writes the
   // int8 form.
   absl::Status ExportOnnx(const std::string& path) const;
+  // The bytes ExportOnnx writes. Deterministic: the same architecture and
+  // weights give the same bytes (the initializers are the weights' own
+  // bytes), so a signed release can list their SHA-256 and anyone can
+  // rebuild the file and check it. INTERNAL if LibTorch fails.
+  absl::StatusOr<std::string> OnnxBytes() const;
 
   // A deep copy (weights, activation ranges, pruning masks).
   // INTERNAL if LibTorch fails.

@@ -258,38 +258,43 @@ void BuildGraph(Network& network, OnnxPrecision precision,
 
 }  // namespace
 
-std::string OnnxModelBytes(Network& network, OnnxPrecision precision,
-                           const std::string& graph_name) {
-  torch::NoGradGuard no_grad;
-  onnx::ModelProto model;
-  model.set_ir_version(kOnnxIrVersion);
-  model.set_producer_name("cohort");
-  model.set_model_version(1);
-  model.set_doc_string(absl::StrCat(
-      graph_name, precision == OnnxPrecision::kInt8 ? ", int8 (QDQ)" : ", fp32",
-      "; input image: pixel / 255, output: logits"));
-  onnx::OperatorSetIdProto* opset = model.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(kOnnxOpset);
-  onnx::GraphProto* graph = model.mutable_graph();
-  graph->set_name(graph_name);
-  BuildGraph(network, precision, graph);
-  return model.SerializeAsString();
-}
-
-absl::Status WriteOnnx(Network& network, OnnxPrecision precision,
-                       const std::string& graph_name, const std::string& path) {
+absl::StatusOr<std::string> OnnxModelBytes(Network& network,
+                                           OnnxPrecision precision,
+                                           const std::string& graph_name) {
   if (precision == OnnxPrecision::kInt8 && !network.HasRanges()) {
     return absl::FailedPreconditionError(
         "an int8 ONNX export needs activation ranges (QAT or calibration)");
   }
   std::string bytes;
   absl::Status status = GuardTorch([&]() -> absl::Status {
-    bytes = OnnxModelBytes(network, precision, graph_name);
+    torch::NoGradGuard no_grad;
+    onnx::ModelProto model;
+    model.set_ir_version(kOnnxIrVersion);
+    model.set_producer_name("cohort");
+    model.set_model_version(1);
+    model.set_doc_string(absl::StrCat(
+        graph_name,
+        precision == OnnxPrecision::kInt8 ? ", int8 (QDQ)" : ", fp32",
+        "; input image: pixel / 255, output: logits"));
+    onnx::OperatorSetIdProto* opset = model.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(kOnnxOpset);
+    onnx::GraphProto* graph = model.mutable_graph();
+    graph->set_name(graph_name);
+    BuildGraph(network, precision, graph);
+    bytes = model.SerializeAsString();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  if (absl::Status s = base::WriteFileAtomically(path, bytes); !s.ok()) {
+  return bytes;
+}
+
+absl::Status WriteOnnx(Network& network, OnnxPrecision precision,
+                       const std::string& graph_name, const std::string& path) {
+  absl::StatusOr<std::string> bytes =
+      OnnxModelBytes(network, precision, graph_name);
+  if (!bytes.ok()) return bytes.status();
+  if (absl::Status s = base::WriteFileAtomically(path, *bytes); !s.ok()) {
     return absl::InternalError(
         absl::StrCat("cannot write ", path, ": ", s.message()));
   }
@@ -303,6 +308,11 @@ namespace cohort::ml {
 absl::Status Model::ExportOnnx(const std::string& path) const {
   return internal::WriteOnnx(*impl_->network, internal::OnnxPrecision::kFloat32,
                              impl_->architecture, path);
+}
+
+absl::StatusOr<std::string> Model::OnnxBytes() const {
+  return internal::OnnxModelBytes(
+      *impl_->network, internal::OnnxPrecision::kFloat32, impl_->architecture);
 }
 
 }  // namespace cohort::ml

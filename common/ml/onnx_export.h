@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/ml/network.h"
 
 namespace cohort::ml::internal {
@@ -29,13 +30,14 @@ inline constexpr int kOnnxIrVersion = 7;
 enum class OnnxPrecision { kFloat32, kInt8 };
 
 // The serialized ModelProto of `network` in eval mode (dropout left out).
-// kInt8 needs activation ranges (Network::HasRanges). Throws c10::Error
-// (reading tensors); call inside GuardTorch.
-std::string OnnxModelBytes(Network& network, OnnxPrecision precision,
-                           const std::string& graph_name);
+// FAILED_PRECONDITION for kInt8 without activation ranges
+// (Network::HasRanges); INTERNAL if LibTorch fails.
+absl::StatusOr<std::string> OnnxModelBytes(Network& network,
+                                           OnnxPrecision precision,
+                                           const std::string& graph_name);
 
 // OnnxModelBytes written atomically to `path`. INTERNAL if it cannot be
-// written, FAILED_PRECONDITION for kInt8 without ranges.
+// written; the errors of OnnxModelBytes.
 absl::Status WriteOnnx(Network& network, OnnxPrecision precision,
                        const std::string& graph_name, const std::string& path);
 

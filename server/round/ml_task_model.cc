@@ -1,6 +1,7 @@
 #include "server/round/ml_task_model.h"
 
 #include "common/base/status_macros.h"
+#include "server/round/published_model.h"
 
 namespace cohort::server {
 
@@ -46,6 +47,13 @@ absl::StatusOr<std::map<std::string, double>> MlTaskModel::Evaluate(
   COHORT_ASSIGN_OR_RETURN(ml::EvalResult r, model_->Evaluate(holdout_));
   return std::map<std::string, double>{{"test_accuracy", r.accuracy},
                                        {"test_loss", r.mean_loss}};
+}
+
+absl::StatusOr<std::map<std::string, std::string>> MlTaskModel::Exports(
+    const cohort::v1::Weights& weights) {
+  COHORT_RETURN_IF_ERROR(model_->SetWeights(weights));
+  COHORT_ASSIGN_OR_RETURN(std::string onnx, model_->OnnxBytes());
+  return std::map<std::string, std::string>{{kOnnxExportKind, std::move(onnx)}};
 }
 
 }  // namespace cohort::server

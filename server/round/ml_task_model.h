@@ -40,6 +40,9 @@ class MlTaskModel final : public TaskModel {
   absl::StatusOr<cohort::v1::Weights> InitialWeights() override;
   absl::StatusOr<std::map<std::string, double>> Evaluate(
       const cohort::v1::Weights& weights) override;
+  // "onnx": ml::Model::OnnxBytes of `weights` (fp32, opset 13).
+  absl::StatusOr<std::map<std::string, std::string>> Exports(
+      const cohort::v1::Weights& weights) override;
 
  private:
   MlTaskModel(std::string architecture, std::unique_ptr<ml::Model> model,

@@ -54,4 +54,14 @@ cohort::v1::ModelManifest ManifestContent(const PublishedModel& model,
   return m;
 }
 
+void AddExportDigests(const std::map<std::string, std::string>& exports,
+                      cohort::v1::ModelManifest* manifest) {
+  for (const auto& [kind, bytes] : exports) {
+    cohort::v1::ArtifactDigest* a = manifest->add_artifacts();
+    a->set_kind(kind);
+    a->set_sha256(crypto::Sha256Hex(bytes));
+    a->set_size_bytes(static_cast<int64_t>(bytes.size()));
+  }
+}
+
 }  // namespace cohort::server

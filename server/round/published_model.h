@@ -45,6 +45,14 @@ struct PublishedModel {
 cohort::v1::ModelManifest ManifestContent(const PublishedModel& model,
                                           int64_t parent);
 
+// The artifact kind of a release's ONNX export (fp32, opset 13).
+inline constexpr char kOnnxExportKind[] = "onnx";
+
+// Lists each of `exports` (kind -> bytes, TaskModel::Exports) in `manifest`
+// as an ArtifactDigest: SHA-256 and size, so the release signs them.
+void AddExportDigests(const std::map<std::string, std::string>& exports,
+                      cohort::v1::ModelManifest* manifest);
+
 // Builds a PublishedModel from master `weights`: quantizes them when `int8`,
 // then serializes and hashes the artifact. INVALID_ARGUMENT if the weights
 // cannot be quantized (malformed or non-finite).

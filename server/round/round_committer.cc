@@ -198,6 +198,8 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
   if (!current.has_value() || current->record.version != model->version) {
     ReleaseRequest request;
     request.manifest = ManifestContent(*model, parent);
+    COHORT_ASSIGN_OR_RETURN(auto exports, task_model_->Exports(model->weights));
+    AddExportDigests(exports, &request.manifest);
     request.kind = kind;
     request.reason = reason;
     request.actor = actor;

@@ -22,6 +22,15 @@ class TaskModel {
   // Metrics such as "test_accuracy" and "test_loss".
   virtual absl::StatusOr<std::map<std::string, double>> Evaluate(
       const cohort::v1::Weights& weights) = 0;
+  // Files other runtimes load, made from `weights`, by artifact kind (e.g.
+  // "onnx"): a signed release lists their SHA-256 and size beside the
+  // artifacts devices download, so whoever rebuilds one from the release's
+  // weights (`cohortctl model export --manifest`) can check it against the
+  // signature. Must be deterministic. None by default.
+  virtual absl::StatusOr<std::map<std::string, std::string>> Exports(
+      const cohort::v1::Weights& weights) {
+    return std::map<std::string, std::string>();
+  }
 };
 
 // The zoo architecture a config names: empty when `torchscript_path` is set

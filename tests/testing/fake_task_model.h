@@ -34,6 +34,14 @@ class FakeTaskModel final : public server::TaskModel {
     for (float v : model::FloatView(w.tensors(0))) sum += v;
     return std::map<std::string, double>{{"test_accuracy", sum / dim_}};
   }
+  // With `exports_on`: one export, "onnx", whose bytes are derived from the
+  // weights (so each version's differs).
+  absl::StatusOr<std::map<std::string, std::string>> Exports(
+      const cohort::v1::Weights& w) override {
+    if (!exports_on) return std::map<std::string, std::string>();
+    return std::map<std::string, std::string>{
+        {"onnx", "graph:" + model::SerializeWeights(w)}};
+  }
   // "w" alone, filled with `value`.
   cohort::v1::Weights Filled(float value) const {
     cohort::v1::Weights w;
@@ -44,6 +52,7 @@ class FakeTaskModel final : public server::TaskModel {
     return w;
   }
   int evaluations = 0;
+  bool exports_on = false;
 
  private:
   int dim_;

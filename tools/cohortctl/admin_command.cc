@@ -54,6 +54,11 @@ ABSL_FLAG(int32_t, ttl_hours, 24,
 ABSL_FLAG(std::string, token_out, "",
           "enroll-token: write the token to this file (mode 0600) instead of "
           "printing it.");
+ABSL_FLAG(int64_t, release, 0,
+          "manifest: the release whose signed manifest to fetch (0: the "
+          "task's current release).");
+ABSL_FLAG(std::string, manifest_out, "",
+          "manifest: the file to write the SignedManifest to.");
 ABSL_FLAG(std::string, after, "",
           "devices: list the devices whose id comes after this one (the "
           "next page: the last id of the previous one).");
@@ -80,7 +85,10 @@ constexpr char kAdminUsage[] =
     "  cohortctl enroll-token --device_id=ID [--ttl_hours=24] "
     "[--token_out=FILE]\n"
     "      --admin_address=... --ca_cert=... --cert=... --key=... [--json]\n"
-    "      a single-use enrollment token for one device\n";
+    "      a single-use enrollment token for one device\n"
+    "  cohortctl manifest --task=T [--release=N] --manifest_out=FILE\n"
+    "      --admin_address=... --ca_cert=... --cert=... --key=... [--json]\n"
+    "      a release's signed manifest, for cohortctl model export --manifest\n";
 
 // Reads are quick; a release waits for the round engine (at most two
 // minutes, RoundEngine::RollBack) and then the store.
@@ -286,6 +294,34 @@ absl::StatusOr<std::string> CallEnrollToken(Admin::Stub& stub,
                             out, "; it expires ", expires, "\n");
 }
 
+absl::StatusOr<std::string> CallManifest(Admin::Stub& stub,
+                                         grpc::ClientContext& context,
+                                         bool json) {
+  const std::string out = absl::GetFlag(FLAGS_manifest_out);
+  if (out.empty()) {
+    return absl::InvalidArgumentError("manifest needs --manifest_out=FILE");
+  }
+  cohort::v1::GetManifestRequest request;
+  request.set_task(absl::GetFlag(FLAGS_task));
+  request.set_release(absl::GetFlag(FLAGS_release));
+  cohort::v1::SignedManifest response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(stub.GetManifest(&context, request, &response)));
+  cohort::v1::ModelManifest content;
+  if (!content.ParseFromString(response.manifest())) {
+    return absl::DataLossError("the coordinator sent a manifest that does not parse");
+  }
+  COHORT_RETURN_IF_ERROR(
+      base::WriteFileAtomically(out, response.SerializeAsString()));
+  if (json) {
+    return absl::StrCat("{\"release\":", content.release(),
+                        ",\"version\":", content.version(), ",\"file\":\"",
+                        out, "\"}\n");
+  }
+  return absl::StrCat("release ", content.release(), " (version ",
+                      content.version(), ") manifest written to ", out, "\n");
+}
+
 constexpr AdminCommand kCommands[] = {
     {"versions", true, false, &OnAdmin<&CallVersions>},
     {"releases", true, false, &OnAdmin<&CallReleases>},
@@ -299,6 +335,7 @@ constexpr AdminCommand kCommands[] = {
     {"resume", true, false, &OnAdmin<&CallResume>},
     {"health", false, false, &CallHealth},
     {"enroll-token", false, false, &OnAdmin<&CallEnrollToken>},
+    {"manifest", true, false, &OnAdmin<&CallManifest>},
 };
 
 // The command named `name`; nullptr for none.

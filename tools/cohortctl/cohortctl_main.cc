@@ -4,7 +4,7 @@
 //   cohortctl model optimize --torchscript=model.pt --out=DIR [--json]
 //   cohortctl model export --arch=small_cnn|--torchscript=module.pt
 //       --weights=model.pb --out=FILE [--format=torchscript|onnx]
-//       [--precision=fp32|int8]
+//       [--precision=fp32|int8] [--manifest=release.pb --root=root.pb]
 //   cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]
 //   cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]
 //   cohortctl versions|releases|status|devices --task=T
@@ -52,6 +52,11 @@ ABSL_FLAG(std::string, format, "torchscript",
 ABSL_FLAG(std::string, precision, "fp32",
           "model export: fp32, or int8 (ONNX only; activation ranges "
           "calibrated on 1,000 training images of --data_dir).");
+ABSL_FLAG(std::string, manifest, "",
+          "model export: a release's SignedManifest (GetManifest), to verify "
+          "the weights and the ONNX export against (needs --root).");
+ABSL_FLAG(std::string, root, "",
+          "model export: the root of trust devices pin (SignedRoot file).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST directory (Debian's gzipped IDX files).");
@@ -77,7 +82,7 @@ constexpr char kUsageHead[] =
     "  cohortctl model optimize --torchscript=model.pt --out=DIR [--json]\n"
     "  cohortctl model export --arch=small_cnn|--torchscript=module.pt "
     "--weights=model.pb --out=FILE [--format=torchscript|onnx] "
-    "[--precision=fp32|int8]\n"
+    "[--precision=fp32|int8] [--manifest=release.pb --root=root.pb]\n"
     "  cohortctl keys generate|rotate --root_dir=DIR [--keys=3 --threshold=2]\n"
     "  cohortctl keys certify --root_dir=DIR --out=DIR [--valid_days=90]\n"
     "  cohortctl predict --socket=PATH --images=IDX --labels=IDX "
@@ -93,6 +98,9 @@ constexpr char kUsageTail[] =
     "model export: writes a model's weights as a TorchScript module or an\n"
     "ONNX file (fp32, or int8 in quantize/dequantize form) whose input is\n"
     "float images [N, 1, 28, 28] of pixel/255 and whose output is the logits.\n"
+    "With --manifest and --root it exports a signed release: the weights\n"
+    "must be the release's, and the fp32 ONNX file must match the digest\n"
+    "the release signed.\n"
     "keys: the offline root of trust (k of n root keys) and the release key\n"
     "it certifies for the coordinator (docs/LIFECYCLE.md).\n"
     "versions, releases, status, tasks, devices, rollback, promote, pin,\n"
@@ -157,12 +165,15 @@ int ModelExport() {
   o.format = absl::GetFlag(FLAGS_format);
   o.precision = absl::GetFlag(FLAGS_precision);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.manifest_path = absl::GetFlag(FLAGS_manifest);
+  o.root_path = absl::GetFlag(FLAGS_root);
   o.out = absl::GetFlag(FLAGS_out);
-  if (absl::Status s = cohort::tools::RunModelExport(o); !s.ok()) {
-    std::fprintf(stderr, "cohortctl: %s\n", s.ToString().c_str());
-    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  absl::StatusOr<std::string> done = cohort::tools::RunModelExport(o);
+  if (!done.ok()) {
+    std::fprintf(stderr, "cohortctl: %s\n", done.status().ToString().c_str());
+    return done.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  std::printf("wrote %s\n", o.out.c_str());
+  std::printf("%s\n", done->c_str());
   return 0;
 }
 

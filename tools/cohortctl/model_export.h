@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace cohort::tools {
 
@@ -26,16 +26,28 @@ struct ExportOptions {
   // 1,000 training images of `data_dir`, as Int8Model does.
   std::string precision = "fp32";
   std::string data_dir;
+  // A release's SignedManifest (the admin API's GetManifest answer) and the
+  // root of trust devices pin (SignedRoot). With them the manifest is
+  // verified, the architecture is the manifest's, the weights must be one
+  // of the release's artifacts, and an fp32 ONNX export (made from the
+  // release's fp32 weights) must match the "onnx" digest the release
+  // signed. Both or neither.
+  std::string manifest_path;
+  std::string root_path;
   // The file to write.
   std::string out;
 };
 
-// Reads, checks and writes. INVALID_ARGUMENT for an unknown format,
-// precision (or int8 TorchScript) or architecture, a missing --weights or --out, or weights that do not parse
+// Reads, checks and writes; returns what it did, for the operator.
+// INVALID_ARGUMENT for an unknown format, precision (or int8 TorchScript)
+// or architecture, a missing --weights or --out, or weights that do not parse
 // or do not fit the architecture; NOT_FOUND / RESOURCE_EXHAUSTED for an
 // unreadable or oversized (over 1 GiB) file or calibration data; INTERNAL if
-// the file cannot be written.
-absl::Status RunModelExport(const ExportOptions& options);
+// the file cannot be written. With a manifest: its verification errors
+// (ReadVerifiedManifest), FAILED_PRECONDITION for weights that are not the
+// release's (or its int8 artifact for the signed fp32 ONNX export), NOT_FOUND for a release that lists no ONNX digest and
+// DATA_LOSS for an export that differs from it (nothing is written then).
+absl::StatusOr<std::string> RunModelExport(const ExportOptions& options);
 
 }  // namespace cohort::tools
 

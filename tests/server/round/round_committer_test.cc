@@ -324,33 +324,60 @@ class SignedCommitTest : public RoundCommitterTest {
   ReleaseRegistry Registry(Store* store) {
     return ReleaseRegistry("t", store, signer_.get(), &clock_, absl::Hours(24));
   }
+  // Versions 1 and 2 (one round), each released through `registry`.
+  void CommitTwo(ReleaseRegistry& registry,
+                 std::shared_ptr<const PublishedModel>* v1,
+                 std::shared_ptr<const PublishedModel>* v2) {
+    RoundCommitter committer(options_, store_.get(), &model_, &clock_, &registry);
+    auto first = committer.CommitInitial();
+    ASSERT_TRUE(first.ok()) << first.status();
+    auto second = committer.Commit(ResultOf(*first, 1, 0.5f));
+    ASSERT_TRUE(second.ok()) << second.status();
+    *v1 = *std::move(first);
+    *v2 = *std::move(second);
+  }
   testing::TestKeys keys_;
   std::unique_ptr<ReleaseSigner> signer_;
 };
 
 TEST_F(SignedCommitTest, EveryCommittedVersionIsReleasedUnderASignedManifest) {
   ReleaseRegistry registry = Registry(store_.get());
-  RoundCommitter committer(options_, store_.get(), &model_, &clock_, &registry);
-  auto v1 = committer.CommitInitial();
-  ASSERT_TRUE(v1.ok()) << v1.status();
-  auto v2 = committer.Commit(ResultOf(*v1, 1, 0.5f));
-  ASSERT_TRUE(v2.ok()) << v2.status();
-  EXPECT_EQ((*v1)->release, 1);
-  EXPECT_EQ((*v2)->release, 2);
-  auto m = DeviceView(**v2, keys_);
+  std::shared_ptr<const PublishedModel> v1, v2;
+  ASSERT_NO_FATAL_FAILURE(CommitTwo(registry, &v1, &v2));
+  EXPECT_EQ(v1->release, 1);
+  EXPECT_EQ(v2->release, 2);
+  auto m = DeviceView(*v2, keys_);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->version(), 2);
   EXPECT_EQ(m->parent(), 1);
   // The int8 artifact devices download, and the fp32 master weights.
   ASSERT_EQ(m->artifacts_size(), 2);
   EXPECT_EQ(m->artifacts(0).kind(), "int8");
-  EXPECT_EQ(m->artifacts(0).sha256(), (*v2)->sha256);
+  EXPECT_EQ(m->artifacts(0).sha256(), v2->sha256);
   EXPECT_EQ(m->artifacts(0).size_bytes(),
-            static_cast<int64_t>((*v2)->bytes.size()));
+            static_cast<int64_t>(v2->bytes.size()));
   EXPECT_EQ(m->artifacts(1).kind(), "fp32");
   EXPECT_TRUE(model::VerifyArtifact(
-                  *m, "fp32", model::SerializeWeights((*v2)->weights))
+                  *m, "fp32", model::SerializeWeights(v2->weights))
                   .ok());
+}
+
+// A task model's exports (the ONNX file) are signed with each release: the
+// manifest lists their digest beside the artifacts devices download.
+TEST_F(SignedCommitTest, ReleasesSignTheDigestsOfTheModelsExports) {
+  model_.exports_on = true;
+  ReleaseRegistry registry = Registry(store_.get());
+  std::shared_ptr<const PublishedModel> v1, v2;
+  ASSERT_NO_FATAL_FAILURE(CommitTwo(registry, &v1, &v2));
+  for (const auto& v : {v1, v2}) {
+    auto m = DeviceView(*v, keys_);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_EQ(m->artifacts_size(), 3);
+    EXPECT_EQ(m->artifacts(2).kind(), "onnx");
+    const std::string expected = "graph:" + model::SerializeWeights(v->weights);
+    EXPECT_TRUE(model::VerifyArtifact(*m, "onnx", expected).ok());
+    EXPECT_FALSE(model::VerifyArtifact(*m, "onnx", expected + " ").ok());
+  }
 }
 
 // kill -9 between storing a version and releasing it: the engine that

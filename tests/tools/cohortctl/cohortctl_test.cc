@@ -220,6 +220,13 @@ TEST_F(CohortctlTest, ExportWritesOnnxInFp32AndInt8) {
                 &log),
             2);
   EXPECT_THAT(log, HasSubstr("ONNX only"));
+  // A manifest is only checked against a root.
+  EXPECT_EQ(Run({"model", "export", "--arch=small_cnn", "--format=onnx",
+                 "--weights=" + weights, "--manifest=" + weights,
+                 "--out=" + dir_ + "/x.onnx"},
+                &log),
+            2);
+  EXPECT_THAT(log, HasSubstr("--manifest and --root go together"));
   std::filesystem::remove_all(dir_ + "/data");
   EXPECT_EQ(Run({"model", "export", "--arch=small_cnn", "--format=onnx",
                  "--precision=int8", "--weights=" + weights,
