@@ -31,9 +31,9 @@
 ABSL_FLAG(std::string, arch, "small_cnn", "Zoo architecture.");
 ABSL_FLAG(std::string, data_dir, cohort::data::kDefaultFashionMnistDir,
           "Fashion-MNIST (Debian's gzipped IDX files).");
-ABSL_FLAG(int64_t, train_examples, 12000, "Training images.");
+ABSL_FLAG(int64_t, train_examples, 30000, "Training images.");
 ABSL_FLAG(int64_t, test_examples, 2000, "Test images (accuracy and timing).");
-ABSL_FLAG(int, epochs, 2, "fp32 training epochs.");
+ABSL_FLAG(int, epochs, 3, "fp32 training epochs.");
 ABSL_FLAG(int, runs_b1, 300, "Timed batch-1 calls per variant.");
 ABSL_FLAG(int, runs_b32, 60, "Timed batch-32 calls per variant.");
 ABSL_FLAG(std::string, out, "runs/onnx-runtime", "Folder for the files.");
