@@ -58,12 +58,14 @@ absl::Status ResolveKrum(const cohort::v1::RobustAggregationConfig& r,
   if (k.byzantine_devices < 0) {
     return Bad("round.robust.byzantine_devices", "must be >= 0");
   }
-  if (o.min_reports < 2 * int64_t{k.byzantine_devices} + 3) {
+  // In int64: f can be near INT_MAX.
+  const int64_t needed = 2 * int64_t{k.byzantine_devices} + 3;
+  if (o.min_reports < needed) {
     return Bad("round.robust.byzantine_devices",
                absl::StrCat("is ", k.byzantine_devices,
                             ", but Multi-Krum needs every round to have at "
                             "least 2f + 3 = ",
-                            2 * k.byzantine_devices + 3,
+                            needed,
                             " updates: raise round.min_reports (",
                             o.min_reports, ") or lower f"));
   }

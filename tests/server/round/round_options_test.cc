@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/round/round_options_testing.h"
 
@@ -154,9 +155,13 @@ TEST(RoundOptionsRobustTest, ImpossibleParametersNameTheirField) {
   }
   k.mutable_robust()->set_krum_selected(7);
   EXPECT_TRUE(Resolve(k).ok());
-  // f so large that 2f + 3 overflows int: refused, not wrapped.
+  // f so large that 2f + 3 overflows int: refused, not wrapped, and the
+  // message computes 2f + 3 without overflow either (found by the asan
+  // preset's UBSan).
   k.mutable_robust()->set_byzantine_devices(2000000000);
   ExpectRefused(Resolve(k), "round.robust.byzantine_devices");
+  EXPECT_THAT(std::string(Resolve(k).message()),
+              ::testing::HasSubstr("2f + 3 = 4000000003"));
   // A trim that cuts nothing from a round of min_reports updates.
   cohort::v1::RoundConfig small = Plain();
   small.set_aggregator(cohort::v1::RoundConfig::TRIMMED_MEAN);
