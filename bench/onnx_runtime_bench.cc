@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
   train_options.epochs = absl::GetFlag(FLAGS_epochs);
   train_options.momentum = 0.9f;
   Check((*model)->Train(*train, train_options).status(), "training");
-  auto int8 = ml::Int8Model::Create(**model, *train);
+  ml::Int8Options int8_options;
+  int8_options.exportable = true;
+  auto int8 = ml::Int8Model::Create(**model, *train, int8_options);
   Check(int8.status(), "int8");
   const std::string fp32_path = dir + "/model-fp32.onnx";
   const std::string int8_path = dir + "/model-int8.onnx";

@@ -8,6 +8,7 @@
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
+#include "common/model/trust.h"
 
 namespace cohort::client {
 namespace {
@@ -18,7 +19,7 @@ absl::Status FromManifest(const cohort::v1::ModelManifest& manifest,
                           const std::string& path, ServedModelInfo& info) {
   bool listed = false;
   for (const cohort::v1::ArtifactDigest& a : manifest.artifacts()) {
-    listed = listed || a.sha256() == info.sha256;
+    listed = listed || (model::IsDeviceArtifact(a) && a.sha256() == info.sha256);
   }
   if (!listed || manifest.architecture() != info.architecture) {
     return absl::DataLossError(absl::StrCat(

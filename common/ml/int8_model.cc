@@ -89,8 +89,8 @@ struct Int8Model::Impl {
   QEngine engine = QEngine::kAuto;
   std::vector<EngineTiming> timings;
   std::unique_ptr<Int8Net> net;
-  // The fp32 network with the ranges the kernels were built from, and its
-  // architecture (for ExportOnnx).
+  // With Int8Options.exportable: the fp32 network with the ranges the
+  // kernels were built from, and its architecture (for ExportOnnx).
   std::shared_ptr<Network> network;
   std::string architecture;
 };
@@ -167,8 +167,10 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(
     }
     impl->engine = candidates[best];
     impl->net = std::move(nets[best]);
-    impl->network = std::move(network);
-    impl->architecture = model.architecture();
+    if (options.exportable) {
+      impl->network = std::move(network);
+      impl->architecture = model.architecture();
+    }
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -196,6 +198,10 @@ absl::StatusOr<std::vector<float>> Int8Model::Logits(
 }
 
 absl::Status Int8Model::ExportOnnx(const std::string& path) const {
+  if (impl_->network == nullptr) {
+    return absl::FailedPreconditionError(
+        "this int8 model was not created exportable (Int8Options.exportable)");
+  }
   return internal::WriteOnnx(*impl_->network, internal::OnnxPrecision::kInt8,
                              impl_->architecture, path);
 }

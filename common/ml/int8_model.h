@@ -26,6 +26,10 @@ struct Int8Options {
   // Examples used to calibrate activation ranges when the model has none
   // from QAT (post-training quantization). Taken from the front of the set.
   int64_t calibration_examples = 1000;
+  // Keep the fp32 network and its activation ranges so that ExportOnnx can
+  // write this model; costs the fp32 weights' memory for the model's life,
+  // so devices serving int8 leave it off.
+  bool exportable = false;
 };
 
 // Measured batch-1 forward time of one engine while choosing (kAuto).
@@ -68,7 +72,8 @@ class Int8Model {
   // grid (DequantizeLinear axis 0, symmetric, the int8 artifact's values),
   // biases int32 at input scale x weight scale, every activation a uint8
   // QuantizeLinear/DequantizeLinear pair with this model's ranges (from QAT
-  // or calibration). INTERNAL if the file cannot be written.
+  // or calibration). FAILED_PRECONDITION unless created with
+  // Int8Options.exportable; INTERNAL if the file cannot be written.
   absl::Status ExportOnnx(const std::string& path) const;
 
  private:

@@ -149,10 +149,11 @@ class Model {
   // Writes the model as ONNX for ONNX Runtime, TVM and other ONNX runtimes:
   // opset 13 (IR version 7), input "image" float [N, 1, 28, 28] of
   // pixel / 255 (the normalisation is inside the graph), output "logits"
-  // float [N, 10], the same logits as Logits in fp32. Operators: Sub, Div,
+  // float [N, 10]: the fp32 forward pass, the logits Logits gives outside
+  // QAT (a model left in QAT mode fake-quantizes in Logits; the export is
+  // fp32; Int8Model::ExportOnnx writes the quantized form). Operators: Sub, Div,
   // Conv, Gemm, Relu, MaxPool, Flatten. Dropout is left out (inference).
-  // INTERNAL if the file cannot be written. Int8Model::ExportOnnx writes the
-  // int8 form.
+  // INTERNAL if the file cannot be written.
   absl::Status ExportOnnx(const std::string& path) const;
   // The bytes ExportOnnx writes. Deterministic: the same architecture and
   // weights give the same bytes (the initializers are the weights' own

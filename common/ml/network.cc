@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/ml/network.h"
+#include "common/model/quantize.h"
 #include "glog/logging.h"
 
 namespace cohort::ml::internal {
@@ -44,8 +45,12 @@ AffineParams ActivationParams(const ActivationRange& range) {
 
 torch::Tensor WeightScales(const torch::Tensor& weight) {
   const torch::Tensor max_abs = weight.detach().abs().flatten(1).amax(1);
-  return torch::where(max_abs > 0, max_abs / 127.0f,
-                      torch::ones_like(max_abs));
+  // Clamped as model::QuantizeWeights clamps the artifact's scales, so the
+  // kernels, the ONNX export and the artifact share one grid.
+  return torch::where(
+      max_abs > 0,
+      (max_abs / 127.0f).clamp(model::kMinInt8Scale, model::kMaxInt8Scale),
+      torch::full_like(max_abs, model::kZeroChannelScale));
 }
 
 Network::Network(std::vector<LayerSpec> specs)

@@ -137,7 +137,8 @@ absl::Status CheckRefMatches(const cohort::v1::ModelRef& ref,
         " (", ref.architecture(), ")"));
   }
   for (const cohort::v1::ArtifactDigest& a : m.artifacts()) {
-    if (a.sha256() == ref.sha256() && a.size_bytes() == ref.size_bytes()) {
+    if (IsDeviceArtifact(a) && a.sha256() == ref.sha256() &&
+        a.size_bytes() == ref.size_bytes()) {
       return absl::OkStatus();
     }
   }
@@ -265,6 +266,10 @@ absl::StatusOr<cohort::v1::ModelManifest> VerifyAssignedModel(
   if (!m.ok()) return m.status();
   if (absl::Status s = CheckRefMatches(ref, *m); !s.ok()) return s;
   return m;
+}
+
+bool IsDeviceArtifact(const cohort::v1::ArtifactDigest& artifact) {
+  return artifact.kind() == "int8" || artifact.kind() == "fp32";
 }
 
 absl::Status VerifyArtifact(const cohort::v1::ModelManifest& manifest,

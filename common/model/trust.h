@@ -108,6 +108,11 @@ absl::StatusOr<cohort::v1::ModelManifest> VerifyAssignedModel(
     const TrustedRoot& root, const cohort::v1::ModelRef& ref,
     const ManifestExpectations& expect);
 
+// Whether `artifact` is one devices download ("int8" or "fp32"), as
+// opposed to an export a release also signs ("onnx"), which a device must
+// never take as its model.
+bool IsDeviceArtifact(const cohort::v1::ArtifactDigest& artifact);
+
 // OK if `bytes` is the artifact of kind `kind` ("fp32", "int8") that
 // `manifest` lists, by size and SHA-256. NOT_FOUND if the manifest lists no
 // such artifact; DATA_LOSS on a mismatch.

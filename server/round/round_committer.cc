@@ -198,8 +198,14 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundCommitter::Released(
   if (!current.has_value() || current->record.version != model->version) {
     ReleaseRequest request;
     request.manifest = ManifestContent(*model, parent);
-    COHORT_ASSIGN_OR_RETURN(auto exports, task_model_->Exports(model->weights));
-    AddExportDigests(exports, &request.manifest);
+    // An export that fails costs its digest, never the release.
+    auto exports = task_model_->Exports(model->weights);
+    if (exports.ok()) {
+      AddExportDigests(*exports, &request.manifest);
+    } else {
+      LOG(ERROR) << "version " << model->version
+                 << ": released without export digests: " << exports.status();
+    }
     request.kind = kind;
     request.reason = reason;
     request.actor = actor;

@@ -38,6 +38,7 @@ class FakeTaskModel final : public server::TaskModel {
   // weights (so each version's differs).
   absl::StatusOr<std::map<std::string, std::string>> Exports(
       const cohort::v1::Weights& w) override {
+    if (exports_fail) return absl::InternalError("export failed");
     if (!exports_on) return std::map<std::string, std::string>();
     return std::map<std::string, std::string>{
         {"onnx", "graph:" + model::SerializeWeights(w)}};
@@ -53,6 +54,7 @@ class FakeTaskModel final : public server::TaskModel {
   }
   int evaluations = 0;
   bool exports_on = false;
+  bool exports_fail = false;
 
  private:
   int dim_;

@@ -57,7 +57,8 @@ absl::Status CheckFormat(const ExportOptions& o) {
 
 // The int8 form: calibrated as Int8Model does, then written as ONNX QDQ.
 absl::Status ExportOnnxInt8(const ml::Model& model, const ExportOptions& o) {
-  const ml::Int8Options int8_options;
+  ml::Int8Options int8_options;
+  int8_options.exportable = true;
   auto calibration = data::LoadFashionMnist(o.data_dir, /*test_split=*/false,
                                             int8_options.calibration_examples);
   if (!calibration.ok()) {

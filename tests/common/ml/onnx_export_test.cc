@@ -2,8 +2,6 @@
 // checker, hold the int8 artifact's own grid, and ONNX Runtime (npm
 // onnxruntime-node, run with node) computes Cohort's logits from them.
 
-#include <onnx/checker.h>
-#include <onnx/shape_inference/implementation.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -21,6 +19,7 @@
 #include "common/data/idx_reader.h"
 #include "common/ml/int8_model.h"
 #include "common/ml/model.h"
+#include "common/ml/testing/onnx_checker.h"
 #include "common/ml/testing/torchscript_fixtures.h"
 #include "common/model/quantize.h"
 #include "gtest/gtest.h"
@@ -43,13 +42,8 @@ onnx::ModelProto Load(const std::string& path) {
 
 // The ONNX project's own checker (C++), with shape inference.
 void ExpectCheckerAccepts(const std::string& path) {
-  onnx::ModelProto model = Load(path);
-  try {
-    onnx::checker::check_model(model);
-    onnx::shape_inference::InferShapes(model);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << path << ": " << e.what();
-  }
+  const absl::Status checked = testing::CheckOnnxFile(path);
+  EXPECT_TRUE(checked.ok()) << checked;
 }
 
 const onnx::TensorProto* Initializer(const onnx::ModelProto& model,
@@ -112,7 +106,9 @@ TEST(OnnxExportTest, Fp32ExportStatesItsInterfaceAndPassesTheChecker) {
 // same int8 values and per-channel scales.
 TEST(OnnxExportTest, Int8ExportHoldsTheInt8ArtifactsGrid) {
   std::unique_ptr<Model> model = TrainedSmallCnn();
-  auto int8 = Int8Model::Create(*model, testing::SquaresDataset(20, 2));
+  Int8Options exportable;
+  exportable.exportable = true;
+  auto int8 = Int8Model::Create(*model, testing::SquaresDataset(20, 2), exportable);
   ASSERT_TRUE(int8.ok()) << int8.status();
   const std::string path = TempPath("int8.onnx");
   ASSERT_TRUE((*int8)->ExportOnnx(path).ok());
@@ -146,6 +142,17 @@ TEST(OnnxExportTest, AnUnwritablePathIsAnError) {
   ASSERT_TRUE(model.ok());
   EXPECT_EQ((*model)->ExportOnnx("/nonexistent/dir/model.onnx").code(),
             absl::StatusCode::kInternal);
+}
+
+// An int8 model keeps its fp32 network only when asked to (devices serving
+// int8 do not pay for it), and exports only then.
+TEST(OnnxExportTest, Int8ExportNeedsAnExportableModel) {
+  auto model = Model::Create("mlp", 1);
+  ASSERT_TRUE(model.ok());
+  auto int8 = Int8Model::Create(**model, testing::SquaresDataset(20, 2));
+  ASSERT_TRUE(int8.ok());
+  EXPECT_EQ((*int8)->ExportOnnx(TempPath("not_exportable.onnx")).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 // ---- The files in the real runtimes ----------------------------------------
@@ -266,7 +273,9 @@ TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
   options.epochs = 2;
   options.momentum = 0.9f;
   ASSERT_TRUE((*model)->Train(*train, options).ok());
-  auto int8 = Int8Model::Create(**model, *train);
+  Int8Options exportable;
+  exportable.exportable = true;
+  auto int8 = Int8Model::Create(**model, *train, exportable);
   ASSERT_TRUE(int8.ok()) << int8.status();
   const std::string fp32_path = TempPath("fashion_fp32.onnx");
   const std::string int8_path = TempPath("fashion_int8.onnx");

@@ -12,6 +12,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/crypto/sha256.h"
 #include "common/model/signing.h"
+#include "cohort/v1/coordinator.pb.h"
 #include "gtest/gtest.h"
 
 namespace cohort::model {
@@ -107,6 +108,31 @@ TEST_F(TrustTest, ValidManifestVerifiesAndItsArtifactsMatch) {
   EXPECT_TRUE(VerifyArtifact(*m, "fp32", fp32_).ok());
   EXPECT_TRUE(VerifyArtifact(*m, "int8", int8_).ok());
   EXPECT_EQ(VerifyArtifact(*m, "onnx", fp32_).code(), absl::StatusCode::kNotFound);
+}
+
+// A release also signs its ONNX export's digest; an assignment naming that
+// file is refused, since devices download only the int8 and fp32 artifacts.
+TEST_F(TrustTest, AnAssignmentNamingTheOnnxExportIsRefused) {
+  cohort::v1::ModelManifest m = Manifest(3);
+  const std::string onnx = "an onnx file";
+  auto* a = m.add_artifacts();
+  a->set_kind("onnx");
+  a->set_sha256(crypto::Sha256Hex(onnx));
+  a->set_size_bytes(static_cast<int64_t>(onnx.size()));
+  cohort::v1::ModelRef ref;
+  ref.set_version(m.version());
+  ref.set_architecture(m.architecture());
+  *ref.mutable_manifest() =
+      SignManifest(m, release_, Cert(release_, {roots_[0], roots_[2]}));
+  ref.set_sha256(crypto::Sha256Hex(onnx));
+  ref.set_size_bytes(static_cast<int64_t>(onnx.size()));
+  EXPECT_EQ(VerifyAssignedModel(Pinned(), ref, Expect()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ref.set_sha256(crypto::Sha256Hex(int8_));
+  ref.set_size_bytes(static_cast<int64_t>(int8_.size()));
+  EXPECT_TRUE(VerifyAssignedModel(Pinned(), ref, Expect()).ok());
+  EXPECT_FALSE(IsDeviceArtifact(*a));
+  EXPECT_TRUE(IsDeviceArtifact(m.artifacts(0)));
 }
 
 TEST_F(TrustTest, SigningIsDeterministic) {

@@ -380,6 +380,21 @@ TEST_F(SignedCommitTest, ReleasesSignTheDigestsOfTheModelsExports) {
   }
 }
 
+// An export that fails costs the release its export digest, not the
+// release itself.
+TEST_F(SignedCommitTest, AFailedExportStillReleasesTheVersion) {
+  model_.exports_fail = true;
+  ReleaseRegistry registry = Registry(store_.get());
+  std::shared_ptr<const PublishedModel> v1, v2;
+  ASSERT_NO_FATAL_FAILURE(CommitTwo(registry, &v1, &v2));
+  EXPECT_EQ(v2->release, 2);
+  auto m = DeviceView(*v2, keys_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->artifacts_size(), 2);
+  EXPECT_EQ(model::VerifyArtifact(*m, "onnx", "").code(),
+            absl::StatusCode::kNotFound);
+}
+
 // kill -9 between storing a version and releasing it: the engine that
 // resumes from the store releases the stored version before serving it.
 TEST_F(SignedCommitTest, AVersionStoredButNotReleasedIsReleasedOnResume) {
