@@ -15,35 +15,18 @@
 
 #include "cohort/v1/coordinator.pb.h"
 #include "common/secagg/secagg_wire.h"
-#include "tests/server/secagg/secagg_test_harness.h"
+#include "fuzz/secagg_fuzz_round.h"
 
 namespace {
 
-using cohort::secagg::SecAggConfig;
 using cohort::secagg::ServerToClient;
-
-SecAggConfig Config() {
-  SecAggConfig c;
-  c.n = 5;
-  c.k = 4;
-  c.t = 3;
-  c.bits = 16;
-  c.vector_length = 4;
-  c.round_id = 9;
-  return c;
-}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  const SecAggConfig config = Config();
-  std::vector<int> last_phase(config.n, 4);
-  for (int i = 2; i < config.n; ++i) {
-    last_phase[i] = in.ConsumeIntegralInRange(2, 4);
-  }
-  cohort::secagg::testing::Harness harness(config, last_phase,
-                                           in.ConsumeIntegral<uint8_t>());
+  auto round = cohort::fuzz::MakeRound(in, 9, 2, 2);
+  cohort::secagg::testing::Harness& harness = *round;
   bool hostile = false;
   harness.server_hook = [&](int phase, int client, ServerToClient& m) {
     if (client != 1 || in.ConsumeBool()) return;
@@ -65,11 +48,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     m = *std::move(parsed);
     hostile = true;
   };
-  harness.Run();
-  auto& server = harness.server();
-  if (server.IsCompleted() && !hostile) {
-    auto sum = server.Result();
-    if (!sum.ok() || *sum != harness.ExpectedSum()) __builtin_trap();
-  }
+  cohort::fuzz::RunAndCheck(harness, hostile);
   return 0;
 }

@@ -132,6 +132,7 @@ class Harness {
     return sum;
   }
 
+  const SecAggConfig& config() const { return config_; }
   SecAggServer& server() { return *server_; }
   SecAggClient& client(int i) { return *clients_[i]; }
   const std::vector<int>& last_phase() const { return last_phase_; }
