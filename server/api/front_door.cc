@@ -1,6 +1,8 @@
 #include "server/api/front_door.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -26,15 +29,20 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr uint64_t kListenTag = ~uint64_t{0};
 constexpr uint64_t kWakeTag = ~uint64_t{0} - 1;
 
-// Bytes read from one side and not yet written to the other.
+// Bytes read from one side that the other has not taken yet. Most of the
+// time a relay forwards what it reads at once and holds nothing: `held` is
+// allocated only for a remainder, so an idle connection costs no buffer.
 struct Pipe {
-  char buf[FrontDoor::kRelayBufferBytes];
+  std::unique_ptr<char[]> held;
   size_t begin = 0;
   size_t end = 0;
   bool src_eof = false;  // the source sent FIN
   bool shut = false;     // FIN passed on to the destination
   bool empty() const { return begin == end; }
 };
+
+// The first byte of a TLS record of application data (RFC 8446, 5.1).
+constexpr unsigned char kTlsApplicationData = 0x17;
 
 // One device connection and its twin towards gRPC. pipe[i] carries bytes
 // from fd[i] to fd[1 - i]; side 0 is the device, side 1 the backend.
@@ -44,23 +52,55 @@ struct Relay {
   uint32_t interest[2] = {0, 0};
   bool young = true;
   bool failed = false;
+  // Flights: runs of bytes from one side between bytes from the other.
+  int last_side = -1;       // the side of the latest bytes read
+  int backend_flights = 0;  // flights gRPC sent towards the device
+  // gRPC sent application data after its first flight: the TLS handshake
+  // is over. Its first flight (ServerHello, or a HelloRetryRequest) and a
+  // TLS 1.2 CCS+Finished flight begin with handshake records instead.
+  bool handshake_done = false;
   bool done() const { return failed || (pipe[0].shut && pipe[1].shut); }
 };
 
-// Moves bytes from r.fd[d] to r.fd[1 - d] until either would block.
-void Transfer(Relay& r, int d) {
+// Bytes from side `d`, beginning with `first`, follow bytes from the other.
+void NewFlight(Relay& r, int d, char first) {
+  r.last_side = d;
+  if (d != 1) return;
+  if (r.backend_flights++ > 0 &&
+      static_cast<unsigned char>(first) == kTlsApplicationData) {
+    r.handshake_done = true;
+  }
+}
+
+// Sends what `dst` takes of `data` now: the bytes written, 0 if it would
+// block; -1 (and r.failed) on an error.
+ssize_t SendSome(Relay& r, int dst, const char* data, size_t size) {
+  for (;;) {
+    const ssize_t w = ::send(dst, data, size, MSG_NOSIGNAL);
+    if (w >= 0) return w;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return 0;
+    r.failed = true;
+    return -1;
+  }
+}
+
+// Moves bytes from r.fd[d] to r.fd[1 - d] until either would block, reading
+// through `scratch` (kRelayBufferBytes, shared by all relays). A side is
+// read only while nothing it sent is held, so each pipe holds at most one
+// buffer.
+void Transfer(Relay& r, int d, char* scratch) {
   Pipe& p = r.pipe[d];
   const int src = r.fd[d], dst = r.fd[1 - d];
   while (!r.failed) {
     if (!p.empty()) {
-      ssize_t w = ::send(dst, p.buf + p.begin, p.end - p.begin, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        r.failed = errno != EAGAIN;
-        return;
-      }
+      const ssize_t w = SendSome(r, dst, p.held.get() + p.begin, p.end - p.begin);
+      if (w <= 0) return;
       p.begin += static_cast<size_t>(w);
-      if (p.empty()) p.begin = p.end = 0;
+      if (p.empty()) {
+        p.held.reset();
+        p.begin = p.end = 0;
+      }
       continue;
     }
     if (p.src_eof) {
@@ -68,14 +108,24 @@ void Transfer(Relay& r, int d) {
       p.shut = true;
       return;
     }
-    ssize_t n = ::read(src, p.buf, sizeof(p.buf));
+    const ssize_t n = ::read(src, scratch, FrontDoor::kRelayBufferBytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       r.failed = errno != EAGAIN;
       return;
     }
-    if (n == 0) p.src_eof = true;
-    p.end = static_cast<size_t>(n);
+    if (n == 0) {
+      p.src_eof = true;
+      continue;
+    }
+    if (r.last_side != d) NewFlight(r, d, scratch[0]);
+    const ssize_t w = SendSome(r, dst, scratch, static_cast<size_t>(n));
+    if (w < 0) return;
+    if (w < n) {
+      p.held = std::make_unique<char[]>(FrontDoor::kRelayBufferBytes);
+      std::memcpy(p.held.get(), scratch + w, static_cast<size_t>(n - w));
+      p.end = static_cast<size_t>(n - w);
+    }
   }
 }
 
@@ -137,11 +187,15 @@ class FrontDoor::Loop {
     auto it = relays_.find(tag >> 1);
     if (it == relays_.end()) return;
     Relay& r = *it->second;
-    Transfer(r, 0);
-    Transfer(r, 1);
+    Transfer(r, 0, scratch_.get());
+    Transfer(r, 1, scratch_.get());
     // A hang-up or error on either socket ends the relay: nothing more can
     // cross it, and level-triggered epoll would report it again forever.
     if ((events & (EPOLLHUP | EPOLLERR)) || r.done()) return Close(it);
+    if (r.young && r.handshake_done) {
+      r.young = false;
+      counters_.unauthenticated--;
+    }
     UpdateInterest(tag >> 1, r);
   }
 
@@ -186,6 +240,12 @@ class FrontDoor::Loop {
       LogRefusal(full ? "connection limit reached" : "gRPC backend unreachable");
       return;
     }
+    // gRPC sets TCP_NODELAY on the sockets it owns; this one is the door's.
+    // Without it, Nagle's algorithm holds a small message (a SecAgg phase,
+    // a stream's trailers) until the device acknowledges the one before,
+    // which a delayed ACK can put off by 40 ms.
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto relay = std::make_unique<Relay>();
     relay->fd[0] = fd;
     relay->fd[1] = backend;
@@ -266,6 +326,8 @@ class FrontDoor::Loop {
   std::atomic<bool> stopping_{false};
   uint64_t next_id_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<Relay>> relays_;
+  const std::unique_ptr<char[]> scratch_ =
+      std::make_unique<char[]>(FrontDoor::kRelayBufferBytes);
   std::deque<std::pair<SteadyTime, uint64_t>> young_;  // by accept time
   SteadyTime last_refusal_log_{};
 };

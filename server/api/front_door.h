@@ -17,13 +17,17 @@ namespace cohort::server {
 // RoundOptions; ResolveFrontDoorOptions fills them from ConnectionLimits.
 struct FrontDoorOptions {
   // Relayed connections open at once. Each holds 3 descriptors (the device's
-  // socket and both ends of the private Unix socket) and up to
+  // socket and both ends of the private Unix socket) and, only while one
+  // side is slower to take bytes than the other sends them, up to
   // 2 x kRelayBufferBytes of relay buffers.
   int max_connections = 1024;
-  // Connections younger than `handshake_timeout`: gRPC closes any that has
-  // not finished its TLS handshake by then, so only these can be
-  // unauthenticated. A flood of raw TCP connections fills this pool and
-  // nothing else.
+  // Connections still in their TLS handshake: younger than
+  // `handshake_timeout` (gRPC closes any that has not finished its
+  // handshake by then) and not yet sent application data by gRPC after its
+  // first flight (which gRPC sends only once the handshake is over). A
+  // flood of raw TCP connections fills this pool and nothing else, while a
+  // reconnect storm of real devices moves through it as fast as their
+  // handshakes finish.
   int max_unauthenticated = 128;
   absl::Duration handshake_timeout = absl::Seconds(10);
   // HTTP/2 keepalive of the relayed connections. gRPC applies these, not the
@@ -53,8 +57,10 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
 //    over max_connections or over max_unauthenticated;
 //  - on EMFILE / ENFILE frees a reserve descriptor to accept and close one
 //    pending connection, then keeps listening;
-//  - bounds in-flight bytes per connection to its two relay buffers, reading
-//    from a side only while the buffer towards the other has room.
+//  - bounds in-flight bytes per connection to two relay buffers, reading
+//    from a side only while nothing it sent is waiting for the other; a
+//    connection whose bytes flow holds no buffer at all;
+//  - sets TCP_NODELAY on device sockets, as gRPC does on its own.
 //
 // Thread-safety: Start() runs one epoll thread; Stop() (also run by the
 // destructor) ends it and closes every connection. The counters are atomics

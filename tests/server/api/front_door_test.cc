@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -179,6 +180,77 @@ TEST_F(FrontDoorTest, UnauthenticatedPoolFreesAfterHandshakeTimeout) {
   EXPECT_EQ(ReadUpTo(b, 1, absl::Seconds(5)), "b");
   ::close(a);
   ::close(b);
+}
+
+// The echo backend's flights begin with whatever the device sent, standing
+// in for gRPC's TLS records: 0x16 handshake, 0x17 application data.
+TEST_F(FrontDoorTest, ConnectionLeavesTheUnauthenticatedPoolWhenItsHandshakeEnds) {
+  FrontDoorOptions o;
+  o.max_connections = 10;
+  o.max_unauthenticated = 1;
+  o.handshake_timeout = absl::Seconds(60);
+  auto door = Open(o);
+  int a = Dial(door->port());
+  // ClientHello; ServerHello (a handshake record).
+  ::write(a, "\x16", 1);
+  ASSERT_EQ(ReadUpTo(a, 1, absl::Seconds(5)), "\x16");
+  // A second flight that is a handshake record again, as after a TLS 1.3
+  // HelloRetryRequest: the handshake is not over.
+  ::write(a, "\x16", 1);
+  ASSERT_EQ(ReadUpTo(a, 1, absl::Seconds(5)), "\x16");
+  EXPECT_EQ(door->counters().unauthenticated.load(), 1);
+  int refused = Dial(door->port());
+  EXPECT_TRUE(ClosedByPeer(refused, absl::Seconds(5)));
+  ::close(refused);
+  // Application data in a later flight: gRPC finished the handshake.
+  ::write(a, "\x17", 1);
+  ASSERT_EQ(ReadUpTo(a, 1, absl::Seconds(5)), "\x17");
+  for (int i = 0; i < 200 && door->counters().unauthenticated.load() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(door->counters().unauthenticated.load(), 0);
+  int b = Dial(door->port());
+  ::write(b, "b", 1);
+  EXPECT_EQ(ReadUpTo(b, 1, absl::Seconds(5)), "b");
+  EXPECT_EQ(door->counters().open.load(), 2);
+  ::close(a);
+  ::close(b);
+}
+
+// The door's own end of connection `client` (its peer is `client`'s local
+// address), found among this process's descriptors; -1 if none.
+int AcceptedEnd(int client) {
+  sockaddr_in mine = {};
+  socklen_t len = sizeof(mine);
+  ::getsockname(client, reinterpret_cast<sockaddr*>(&mine), &len);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_in peer = {};
+    len = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+        peer.sin_family == AF_INET && peer.sin_port == mine.sin_port &&
+        fd != client) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// Nagle's algorithm on the door's socket held each small message (a SecAgg
+// phase, a stream's trailers) until the device's delayed ACK, up to 40 ms:
+// a flood thread checked in 30 times a second instead of 4,000.
+TEST_F(FrontDoorTest, DeviceConnectionsSendSmallMessagesWithoutNagleDelay) {
+  auto door = Open({});
+  int fd = Dial(door->port());
+  ::write(fd, "n", 1);
+  ASSERT_EQ(ReadUpTo(fd, 1, absl::Seconds(5)), "n");
+  const int accepted = AcceptedEnd(fd);
+  ASSERT_GE(accepted, 0);
+  int nodelay = 0;
+  socklen_t len = sizeof(nodelay);
+  ASSERT_EQ(::getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_NE(nodelay, 0);
+  ::close(fd);
 }
 
 TEST_F(FrontDoorTest, BackendCloseEndsTheDeviceConnection) {
