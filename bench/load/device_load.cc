@@ -1,5 +1,8 @@
 #include "bench/load/device_load.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -117,6 +120,10 @@ class Flood {
 
  private:
   void Loop(int thread) {
+    // The generator shares the coordinator's machine; a real flood comes
+    // from other machines. At the lowest priority its threads take CPU
+    // from neither the coordinator nor the probe's thread.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     auto stub = cohort::v1::Coordinator::NewStub(OwnConnection(options_));
     for (int64_t n = 0; !stop_; ++n) {
       const std::string id =

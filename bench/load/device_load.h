@@ -16,7 +16,9 @@ namespace cohort::bench {
 //  - held streams: fake devices, one TLS connection each, that check in and
 //    then hold their stream open as a device does while it trains;
 //  - a flood: threads that check in as a new fake device each time, as fast
-//    as the coordinator answers, and close the stream;
+//    as the coordinator answers, and close the stream. They run at nice 19:
+//    the generator shares the coordinator's machine, and a real flood would
+//    not take the coordinator's CPU to send its requests;
 //  - probes: one well-behaved device on its own connection that checks in
 //    every `probe_interval` and times the answer (TaskAssignment or
 //    RetryWindow), first on the idle coordinator, then under the held

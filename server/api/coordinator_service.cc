@@ -130,7 +130,7 @@ std::shared_ptr<const std::string> MakeDelta(const PublishedModel& base,
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
   return NewParticipateReactor(engine_, &live_devices_,
-                               PeerCommonName(*context), counters_);
+                               PeerCommonName(*context), counters_, deadlines_);
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*

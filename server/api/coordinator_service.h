@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "server/api/participate_reactor.h"
 #include "server/enrollment/fleet_ca.h"
 #include "server/round/device_session.h"
 #include "server/round/published_model.h"
@@ -36,11 +37,13 @@ class CoordinatorService final
  public:
   // `counters` (may be null, borrowed) hears check-ins, refused messages and
   // bytes. `ca` (may be null: no enrollment, borrowed) issues renewed
-  // device certificates.
+  // device certificates. `deadlines` bound how long Participate streams
+  // wait for their devices (none by default).
   explicit CoordinatorService(RoundEngine* engine,
                               DeviceApiCounters* counters = nullptr,
-                              const FleetCa* ca = nullptr)
-      : engine_(engine), counters_(counters), ca_(ca) {}
+                              const FleetCa* ca = nullptr,
+                              StreamDeadlines deadlines = {})
+      : engine_(engine), counters_(counters), ca_(ca), deadlines_(deadlines) {}
 
   grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
   Participate(grpc::CallbackServerContext* context) override;
@@ -81,6 +84,7 @@ class CoordinatorService final
   RoundEngine* const engine_;
   DeviceApiCounters* const counters_;
   const FleetCa* const ca_;
+  const StreamDeadlines deadlines_;
   LiveDevices live_devices_;
   absl::Mutex deltas_mu_;
   // Most recently used first.

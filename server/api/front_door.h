@@ -34,6 +34,12 @@ struct FrontDoorOptions {
   // door; they are resolved here with the rest of ConnectionLimits.
   absl::Duration keepalive = absl::Seconds(20);
   absl::Duration min_client_keepalive = absl::Seconds(5);
+  // How long a Participate stream waits for its CheckIn. The reactor
+  // applies it, not the door (see ConnectionLimits.check_in_timeout_ms).
+  absl::Duration check_in_timeout = absl::Seconds(10);
+  // How long past the report deadline a stream holding an assignment waits
+  // for its device (ConnectionLimits.report_grace_ms).
+  absl::Duration report_grace = absl::Seconds(60);
   // gRPC's memory quota for transport buffers (see ConnectionLimits).
   int64_t max_buffered_bytes = int64_t{256} << 20;
 };

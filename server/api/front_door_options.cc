@@ -20,11 +20,18 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
   }
   if (c.max_connections() < 0 || c.max_unauthenticated_connections() < 0 ||
       c.handshake_timeout_ms() < 0 || c.keepalive_ms() < 0 ||
-      c.min_client_keepalive_ms() < 0) {
+      c.min_client_keepalive_ms() < 0 || c.check_in_timeout_ms() < 0 ||
+      c.report_grace_ms() < 0) {
     return absl::InvalidArgumentError(
         "limits: max_connections, max_unauthenticated_connections, "
-        "handshake_timeout_ms, keepalive_ms and min_client_keepalive_ms must "
-        "not be negative");
+        "handshake_timeout_ms, keepalive_ms, min_client_keepalive_ms, "
+        "check_in_timeout_ms and report_grace_ms must not be negative");
+  }
+  if (c.report_grace_ms() > 0) {
+    o.report_grace = absl::Milliseconds(c.report_grace_ms());
+  }
+  if (c.check_in_timeout_ms() > 0) {
+    o.check_in_timeout = absl::Milliseconds(c.check_in_timeout_ms());
   }
   if (c.keepalive_ms() > 0) o.keepalive = absl::Milliseconds(c.keepalive_ms());
   if (c.min_client_keepalive_ms() > 0) {

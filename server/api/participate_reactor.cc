@@ -1,6 +1,7 @@
 #include "server/api/participate_reactor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -8,7 +9,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
+#include "grpcpp/alarm.h"
 #include "server/api/grpc_util.h"
 #include "server/round/device_session.h"
 
@@ -26,6 +29,8 @@ class StreamChannel final : public DeviceChannel {
  public:
   explicit StreamChannel(ParticipateReactor* reactor) : reactor_(reactor) {}
   void Send(ServerMessage message) override;
+  // A deadline passed (an alarm's callback, any thread).
+  void Expire();
   void Detach() {
     absl::MutexLock lock(&mu_);
     reactor_ = nullptr;
@@ -45,14 +50,21 @@ class ParticipateReactor final
     : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
  public:
   ParticipateReactor(RoundEngine* engine, LiveDevices* live,
-                     std::string cert_name, DeviceApiCounters* counters)
+                     std::string cert_name, DeviceApiCounters* counters,
+                     StreamDeadlines deadlines)
       : session_(engine, live, std::move(cert_name), counters),
         counters_(counters),
+        deadlines_(deadlines),
         channel_(std::make_shared<StreamChannel>(this)) {
+    if (deadlines_.check_in > absl::ZeroDuration()) {
+      awaited_ = Awaited::kCheckIn;
+      Arm(&check_in_alarm_, absl::Now() + deadlines_.check_in);
+    }
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    Disarm();
     if (!ok) {
       // The device went away (or sent an oversized message, which gRPC has
       // already failed with RESOURCE_EXHAUSTED).
@@ -96,6 +108,29 @@ class ParticipateReactor final
     }
     session_.End();
     FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+  }
+
+  // A deadline's alarm fired: ends the stream unless what it waited for has
+  // arrived meanwhile. The pending read then fails and ends the session
+  // (dropping an assigned device) on gRPC's thread.
+  void Expire() {
+    const Awaited awaited = awaited_.exchange(Awaited::kNothing);
+    if (awaited == Awaited::kNothing) return;
+    const bool check_in = awaited == Awaited::kCheckIn;
+    if (counters_ != nullptr) {
+      if (check_in) {
+        counters_->CheckIn("timed_out");
+      } else {
+        counters_->Rejected("report", "timed_out");
+      }
+    }
+    FinishWith(grpc::Status(
+        grpc::StatusCode::DEADLINE_EXCEEDED,
+        check_in ? absl::StrCat("no CheckIn within ",
+                                absl::FormatDuration(deadlines_.check_in))
+                 : absl::StrCat("no report within ",
+                                absl::FormatDuration(deadlines_.after_report_deadline),
+                                " after the round's report deadline")));
   }
 
   void OnDone() override {
@@ -168,8 +203,35 @@ class ParticipateReactor final
     }
     *out.mutable_task_assignment() =
         std::move(std::get<cohort::v1::TaskAssignment>(*outcome));
+    const int64_t deadline_ms = out.task_assignment().report_deadline_unix_ms();
+    if (deadlines_.after_report_deadline > absl::ZeroDuration() &&
+        deadline_ms > 0) {
+      awaited_ = Awaited::kReport;
+      Arm(&report_alarm_, absl::FromUnixMillis(deadline_ms) +
+                              deadlines_.after_report_deadline);
+    }
     Enqueue(std::move(out));
     StartRead(&in_);
+  }
+
+  // What a deadline is waiting for. Set before the alarm and the read that
+  // can end the wait; whoever exchanges it to kNothing first wins.
+  enum class Awaited { kNothing, kCheckIn, kReport };
+
+  // The alarm's callback holds the channel, not the reactor, so it is safe
+  // after the reactor is gone (Detach) and never runs Expire then.
+  void Arm(grpc::Alarm* alarm, absl::Time when) {
+    alarm->Set(absl::ToChronoTime(when),
+               [channel = channel_](bool fired) {
+                 if (fired) channel->Expire();
+               });
+  }
+
+  // A message arrived (or the stream ended): no deadline is pending any more.
+  void Disarm() {
+    const Awaited awaited = awaited_.exchange(Awaited::kNothing);
+    if (awaited == Awaited::kCheckIn) check_in_alarm_.Cancel();
+    if (awaited == Awaited::kReport) report_alarm_.Cancel();
   }
 
   void HandleReport() {
@@ -200,6 +262,10 @@ class ParticipateReactor final
 
   DeviceSession session_;
   DeviceApiCounters* const counters_;
+  const StreamDeadlines deadlines_;
+  std::atomic<Awaited> awaited_{Awaited::kNothing};
+  grpc::Alarm check_in_alarm_;
+  grpc::Alarm report_alarm_;
   const std::shared_ptr<StreamChannel> channel_;
   // Touched only by the serialized read callbacks.
   ClientMessage in_;
@@ -219,12 +285,18 @@ void StreamChannel::Send(ServerMessage message) {
   if (reactor_ != nullptr) reactor_->Enqueue(std::move(message));
 }
 
+void StreamChannel::Expire() {
+  absl::MutexLock lock(&mu_);
+  if (reactor_ != nullptr) reactor_->Expire();
+}
+
 }  // namespace
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>* NewParticipateReactor(
     RoundEngine* engine, LiveDevices* live, std::string cert_name,
-    DeviceApiCounters* counters) {
-  return new ParticipateReactor(engine, live, std::move(cert_name), counters);
+    DeviceApiCounters* counters, StreamDeadlines deadlines) {
+  return new ParticipateReactor(engine, live, std::move(cert_name), counters,
+                                deadlines);
 }
 
 }  // namespace cohort::server

@@ -3,22 +3,41 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "server/round/device_session.h"
 #include "server/round/round_engine.h"
 
 namespace cohort::server {
 
+// How long a Participate stream waits for its device. Zero: without end
+// (the simulator, whose rounds run on a virtual clock). A stream past a
+// deadline is ended with DEADLINE_EXCEEDED, so a device that opens streams
+// and never speaks, or stalls in the middle of a message (slowloris), holds
+// no stream longer than this.
+struct StreamDeadlines {
+  // From the stream's start until its CheckIn has arrived whole
+  // (ConnectionLimits.check_in_timeout_ms).
+  absl::Duration check_in = absl::ZeroDuration();
+  // After the assignment's report deadline, for the device's next message
+  // (its Report, or secagg.ready); the device is then dropped from the
+  // round as on a disconnect. The round no longer takes the update by then;
+  // the grace only spares a device that is answered late a reset stream.
+  absl::Duration after_report_deadline = absl::ZeroDuration();
+};
+
 // Creates the reactor of one Participate stream (it deletes itself when the
 // RPC is done). `cert_name` is the client certificate's common name under
 // mTLS, else empty (then CheckIn.device_id names the device). The device
 // rules are DeviceSession's; `live` (may be null) counts each identity's
 // open streams, `counters` (may be null) the check-ins, refused messages and
-// bytes (rpc "participate").
+// bytes (rpc "participate") and streams ended by `deadlines` (check-in
+// result "timed_out", rejected report reason "timed_out").
 grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
 NewParticipateReactor(RoundEngine* engine, LiveDevices* live,
                       std::string cert_name,
-                      DeviceApiCounters* counters = nullptr);
+                      DeviceApiCounters* counters = nullptr,
+                      StreamDeadlines deadlines = {});
 
 }  // namespace cohort::server
 

@@ -365,7 +365,10 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   RoundEngine& engine = *task.engine;
   COHORT_ASSIGN_OR_RETURN(EnrollmentApi enrollment,
                           ServeEnrollment(options, task.store.get()));
-  CoordinatorService service(&engine, &device_api, enrollment.ca.get());
+  CoordinatorService service(
+      &engine, &device_api, enrollment.ca.get(),
+      {.check_in = options.limits.check_in_timeout,
+       .after_report_deadline = options.limits.report_grace});
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
   COHORT_ASSIGN_OR_RETURN(

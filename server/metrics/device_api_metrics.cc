@@ -11,14 +11,14 @@ DeviceApiMetrics::DeviceApiMetrics(const std::string& task,
     : check_ins_(MakeFamily(
           prometheus::BuildCounter(), registry, task, "cohort_check_ins_total",
           "Check-ins answered, by result: assigned, a retry cause "
-          "(not_selecting, round_full, already_assigned, paused) or "
-          "refused.")),
+          "(not_selecting, round_full, already_assigned, paused), refused or "
+          "timed_out.")),
       rejected_(MakeFamily(
           prometheus::BuildCounter(), registry, task,
           "cohort_messages_rejected_total",
           "Reports and SecAgg messages the round did not take, by kind "
           "(report, secagg) and reason (malformed, not_in_round, "
-          "no_assignment, late, other).")),
+          "no_assignment, late, timed_out, other).")),
       bytes_(MakeFamily(prometheus::BuildCounter(), registry, task,
                         "cohort_device_api_bytes_total",
                         "Serialized message bytes on the device API, by rpc "

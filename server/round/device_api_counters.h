@@ -20,7 +20,9 @@ class DeviceApiCounters {
   // One check-in answered. `result`: "assigned"; a RetryWindow.cause
   // ("not_selecting", "round_full", "already_assigned", "paused"); or
   // "refused" (the check-in itself was refused: a device id outside the
-  // stores' rule, another population, a second check-in).
+  // stores' rule, another population, a second check-in); or "timed_out"
+  // (no whole CheckIn arrived within the check-in timeout; the stream was
+  // ended).
   virtual void CheckIn(absl::string_view result) = 0;
 
   // A device message the round did not take. `kind`: "report" or "secagg".
@@ -28,7 +30,8 @@ class DeviceApiCounters {
   // bad SecAgg message; the device is dropped), "not_in_round" (a wrong
   // round, a device not in it, a second report), "no_assignment" (nothing
   // assigned on this conversation), "late" (the round had stopped taking
-  // updates) or "other".
+  // updates), "timed_out" (nothing arrived from an assigned device until
+  // after the report deadline; the stream was ended) or "other".
   virtual void Rejected(absl::string_view kind, absl::string_view reason) = 0;
 
   // Serialized message bytes of one RPC (`rpc`: "participate" or

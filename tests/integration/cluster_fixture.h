@@ -29,6 +29,7 @@ class ClusterTest : public ::testing::Test {
     int goal = 3;
     int max_rounds = 3;
     int64_t selection_timeout_ms = 1000;
+    int64_t report_timeout_ms = 120000;
     std::string listen = "127.0.0.1:0";
     bool mtls = true;
     int64_t max_message_bytes = 0;

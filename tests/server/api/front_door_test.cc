@@ -285,6 +285,32 @@ TEST(ResolveFrontDoorOptionsTest, LowersMaxConnectionsToWhatDescriptorsAllow) {
             std::string::npos);
 }
 
+TEST(ResolveFrontDoorOptionsTest, StreamDeadlinesDefaultAndRefuseNegatives) {
+  cohort::v1::ConnectionLimits limits;
+  auto defaults = ResolveFrontDoorOptions(limits, 4096, 1 << 20);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->check_in_timeout, absl::Seconds(10));
+  EXPECT_EQ(defaults->report_grace, absl::Seconds(60));
+  limits.set_check_in_timeout_ms(1500);
+  limits.set_report_grace_ms(2500);
+  auto set = ResolveFrontDoorOptions(limits, 4096, 1 << 20);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->check_in_timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(set->report_grace, absl::Milliseconds(2500));
+  for (const char* field : {"check_in_timeout_ms", "report_grace_ms"}) {
+    cohort::v1::ConnectionLimits bad;
+    if (std::string(field) == "check_in_timeout_ms") {
+      bad.set_check_in_timeout_ms(-1);
+    } else {
+      bad.set_report_grace_ms(-1);
+    }
+    auto refused = ResolveFrontDoorOptions(bad, 4096, 1 << 20);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find(field), std::string::npos)
+        << refused.status();
+  }
+}
+
 TEST(FrontDoorListenTest, BadAddressIsInvalidArgument) {
   auto door = FrontDoor::Listen("no-port-here", "/tmp/x.sock", {});
   EXPECT_EQ(door.status().code(), absl::StatusCode::kInvalidArgument);
