@@ -121,8 +121,9 @@ class Flood {
  private:
   void Loop(int thread) {
     // The generator shares the coordinator's machine; a real flood comes
-    // from other machines. At the lowest priority its threads take CPU
-    // from neither the coordinator nor the probe's thread.
+    // from other machines. At the lowest priority these threads yield the
+    // CPU to the coordinator and to the probe's thread (gRPC's own client
+    // threads keep the normal priority).
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     auto stub = cohort::v1::Coordinator::NewStub(OwnConnection(options_));
     for (int64_t n = 0; !stop_; ++n) {

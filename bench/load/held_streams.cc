@@ -26,11 +26,12 @@ std::shared_ptr<grpc::Channel> OwnConnection(const LoadOptions& options) {
 class HeldStreams::Stream final
     : public grpc::ClientBidiReactor<ClientMessage, ServerMessage> {
  public:
-  Stream(HeldStreams* owner, const std::string& device_id)
-      : owner_(owner),
-        stub_(cohort::v1::Coordinator::NewStub(OwnConnection(owner->options_))) {
+  Stream(const LoadOptions& options, std::shared_ptr<Shared> shared,
+         const std::string& device_id)
+      : shared_(std::move(shared)),
+        stub_(cohort::v1::Coordinator::NewStub(OwnConnection(options))) {
     hello_.mutable_check_in()->set_device_id(device_id);
-    hello_.mutable_check_in()->set_population(owner->options_.population);
+    hello_.mutable_check_in()->set_population(options.population);
   }
 
   void Start() {
@@ -49,17 +50,17 @@ class HeldStreams::Stream final
     if (!answered_) {
       answered_ = true;
       assigned_ = answer_.has_task_assignment();
-      owner_->Answered(assigned_);
+      shared_->Answered(assigned_);
     }
     if (assigned_) StartRead(&answer_);
   }
 
   void OnDone(const grpc::Status& status) override {
-    owner_->Done(answered_, assigned_, status);
+    shared_->Done(answered_, assigned_, status);
   }
 
  private:
-  HeldStreams* const owner_;
+  const std::shared_ptr<Shared> shared_;
   std::unique_ptr<cohort::v1::Coordinator::Stub> stub_;
   grpc::ClientContext ctx_;
   ClientMessage hello_;
@@ -73,85 +74,89 @@ HeldStreams::HeldStreams(const LoadOptions& options) : options_(options) {}
 
 HeldStreams::~HeldStreams() {
   Release();
-  absl::MutexLock lock(&mu_);
-  const int started = static_cast<int>(streams_.size());
-  if (done_ < started) {
-    // A stream gRPC never ended must outlive its callbacks: leak them all.
+  absl::MutexLock lock(&shared_->mu);
+  if (shared_->done < static_cast<int>(streams_.size())) {
+    // A stream gRPC has not ended must outlive its callbacks: leak them
+    // (they keep shared_ alive).
     for (auto& s : streams_) s.release();
   }
 }
 
 void HeldStreams::Open() {
+  Shared& sh = *shared_;
   const absl::Time deadline = absl::Now() + options_.ramp_timeout;
   streams_.reserve(options_.held_streams);
   for (int i = 0; i < options_.held_streams; ++i) {
     {
-      absl::MutexLock lock(&mu_);
-      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return pending_ < options_.ramp;
+      absl::MutexLock lock(&sh.mu);
+      auto room = [&]() ABSL_SHARED_LOCKS_REQUIRED(sh.mu) {
+        return sh.pending < options_.ramp;
       };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&room), deadline)) break;
-      ++pending_;
+      if (!sh.mu.AwaitWithDeadline(absl::Condition(&room), deadline)) break;
+      ++sh.pending;
     }
     streams_.push_back(std::make_unique<Stream>(
-        this, absl::StrCat(options_.device_prefix, "-held-", i)));
+        options_, shared_, absl::StrCat(options_.device_prefix, "-held-", i)));
     streams_.back()->Start();
   }
-  absl::MutexLock lock(&mu_);
-  auto settled = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return pending_ == 0;
+  absl::MutexLock lock(&sh.mu);
+  auto settled = [&]() ABSL_SHARED_LOCKS_REQUIRED(sh.mu) {
+    return sh.pending == 0;
   };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&settled), deadline)) {
-    timed_out_ = true;
+  if (!sh.mu.AwaitWithDeadline(absl::Condition(&settled), deadline)) {
+    sh.timed_out = true;
   }
 }
 
 void HeldStreams::Release() {
+  Shared& sh = *shared_;
   {
-    absl::MutexLock lock(&mu_);
-    if (released_) return;
-    released_ = true;
+    absl::MutexLock lock(&sh.mu);
+    if (sh.released) return;
+    sh.released = true;
   }
   for (auto& s : streams_) s->Cancel();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&sh.mu);
   const int started = static_cast<int>(streams_.size());
-  auto all_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return done_ == started;
+  auto all_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(sh.mu) {
+    return sh.done == started;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&all_done), absl::Minutes(1));
+  sh.mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Minutes(1));
 }
 
 void HeldStreams::Tally(LoadResult* result) {
-  absl::MutexLock lock(&mu_);
+  Shared& sh = *shared_;
+  absl::MutexLock lock(&sh.mu);
   result->held_requested = options_.held_streams;
-  result->held_assigned = assigned_;
-  result->held_retried = retried_;
-  result->held_ended_early = ended_early_;
+  result->held_assigned = sh.assigned;
+  result->held_retried = sh.retried;
+  result->held_ended_early = sh.ended_early;
   // Not started, or unanswered at the ramp's deadline, or ended unanswered.
-  result->held_failed = options_.held_streams - assigned_ - retried_;
-  result->first_error = first_error_;
-  if (result->first_error.empty() && timed_out_) {
+  result->held_failed = options_.held_streams - sh.assigned - sh.retried;
+  result->first_error = sh.first_error;
+  if (result->first_error.empty() && sh.timed_out) {
     result->first_error = "ramp timeout: some held streams had no answer";
   }
 }
 
-void HeldStreams::Answered(bool assigned) {
-  absl::MutexLock lock(&mu_);
-  --pending_;
-  ++(assigned ? assigned_ : retried_);
+void HeldStreams::Shared::Answered(bool was_assigned) {
+  absl::MutexLock lock(&mu);
+  --pending;
+  ++(was_assigned ? assigned : retried);
 }
 
-void HeldStreams::Done(bool answered, bool assigned, const grpc::Status& status) {
-  absl::MutexLock lock(&mu_);
-  ++done_;
+void HeldStreams::Shared::Done(bool answered, bool was_assigned,
+                               const grpc::Status& status) {
+  absl::MutexLock lock(&mu);
+  ++done;
   if (!answered) {
-    --pending_;
-  } else if (assigned && !released_) {
-    ++ended_early_;
+    --pending;
+  } else if (was_assigned && !released) {
+    ++ended_early;
   }
-  if ((!answered || (assigned && !released_)) && first_error_.empty()) {
-    first_error_ = absl::StrCat("held stream ended: ", status.error_code(), " ",
-                                status.error_message());
+  if ((!answered || (was_assigned && !released)) && first_error.empty()) {
+    first_error = absl::StrCat("held stream ended: ", status.error_code(), " ",
+                               status.error_message());
   }
 }
 

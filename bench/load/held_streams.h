@@ -42,22 +42,26 @@ class HeldStreams {
 
  private:
   class Stream;
-  // Called by streams on gRPC's threads.
-  void Answered(bool assigned);
-  void Done(bool answered, bool assigned, const grpc::Status& status);
+  // What streams report to, shared with them so that a stream gRPC ends
+  // late still has it.
+  struct Shared {
+    void Answered(bool assigned);
+    void Done(bool answered, bool assigned, const grpc::Status& status);
+
+    absl::Mutex mu;
+    int pending ABSL_GUARDED_BY(mu) = 0;  // started, not answered or ended
+    int done ABSL_GUARDED_BY(mu) = 0;
+    bool released ABSL_GUARDED_BY(mu) = false;
+    bool timed_out ABSL_GUARDED_BY(mu) = false;
+    int assigned ABSL_GUARDED_BY(mu) = 0;
+    int retried ABSL_GUARDED_BY(mu) = 0;
+    int ended_early ABSL_GUARDED_BY(mu) = 0;
+    std::string first_error ABSL_GUARDED_BY(mu);
+  };
 
   const LoadOptions options_;
+  const std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::vector<std::unique_ptr<Stream>> streams_;
-
-  absl::Mutex mu_;
-  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // started, not answered or ended
-  int done_ ABSL_GUARDED_BY(mu_) = 0;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
-  bool timed_out_ ABSL_GUARDED_BY(mu_) = false;
-  int assigned_ ABSL_GUARDED_BY(mu_) = 0;
-  int retried_ ABSL_GUARDED_BY(mu_) = 0;
-  int ended_early_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string first_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cohort::bench

@@ -141,7 +141,9 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
     counters_->Refused(RefusalFor(admitted));
     return gate_->recheck_interval();
   }
-  auto session = transport_->OpenSession();
+  // The CheckIn, with its field evaluation (which can take a while on a
+  // slow device), is ready before the stream opens: the coordinator ends a
+  // stream whose CheckIn does not arrive in time (check_in_timeout_ms).
   cohort::v1::CheckIn check_in;
   check_in.set_device_id(options_.device_id);
   check_in.set_population(options_.population);
@@ -154,7 +156,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   if (auto field = CheckInFieldEvaluation()) {
     *check_in.mutable_field_evaluation() = *std::move(field);
   }
-
+  auto session = transport_->OpenSession();
   auto reply = session->CheckIn(check_in);
   COHORT_ASSIGN_OR_RETURN(std::optional<absl::Duration> retry,
                           Answered(reply));

@@ -7,7 +7,9 @@ namespace cohort::server {
 
 absl::Status EngineHealth::Check() {
   const int64_t round = engine_->round_id();
-  if (engine_->phase() != RoundPhase::kCommitting) {
+  // A commit held for the store is waiting, not stuck: the driver runs.
+  if (engine_->phase() != RoundPhase::kCommitting ||
+      engine_->waiting_for_store()) {
     commit_.End();
     committing_round_ = 0;
     return absl::OkStatus();
@@ -28,6 +30,9 @@ std::string EngineHealth::Describe() const {
       " rounds committed");
   if (engine_->paused()) absl::StrAppend(&line, "; paused");
   if (engine_->pinned()) absl::StrAppend(&line, "; pinned");
+  if (engine_->waiting_for_store()) {
+    absl::StrAppend(&line, "; waiting for the store");
+  }
   return line;
 }
 

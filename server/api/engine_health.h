@@ -24,7 +24,9 @@ namespace cohort::server {
 //  - A commit (optimizer step, holdout evaluation, the store's transaction)
 //    runs on the driver thread without the lock. One that has run for more
 //    than `max_commit`, counted from the first Check that saw the round
-//    committing, makes Check DEADLINE_EXCEEDED.
+//    committing, makes Check DEADLINE_EXCEEDED. A commit held until the
+//    store returns (RoundEngine::waiting_for_store) is not running: the
+//    driver is free, so it does not count.
 // Not seen: the driver stuck outside a commit without the lock (a device
 // counter flush, a rollback, a release refresh: each a store call), and the
 // FrontDoor's relay thread.
@@ -46,7 +48,7 @@ class EngineHealth {
   // engine's lock is held.
   absl::Status Check();
   // One line: "task T: round R selecting; version V; N rounds committed",
-  // with "; paused" or "; pinned" when so.
+  // with "; paused", "; pinned" or "; waiting for the store" when so.
   std::string Describe() const;
 
  private:

@@ -56,8 +56,9 @@ struct Relay {
   int last_side = -1;       // the side of the latest bytes read
   int backend_flights = 0;  // flights gRPC sent towards the device
   // gRPC sent application data after its first flight: the TLS handshake
-  // is over. Its first flight (ServerHello, or a HelloRetryRequest) and a
-  // TLS 1.2 CCS+Finished flight begin with handshake records instead.
+  // is over. Its first flight (ServerHello, or a HelloRetryRequest) begins
+  // with a handshake record (0x16) and a TLS 1.2 CCS+Finished flight with a
+  // change_cipher_spec record (0x14) instead.
   bool handshake_done = false;
   bool done() const { return failed || (pipe[0].shut && pipe[1].shut); }
 };
@@ -65,7 +66,7 @@ struct Relay {
 // Bytes from side `d`, beginning with `first`, follow bytes from the other.
 void NewFlight(Relay& r, int d, char first) {
   r.last_side = d;
-  if (d != 1) return;
+  if (d != 1 || r.handshake_done) return;
   if (r.backend_flights++ > 0 &&
       static_cast<unsigned char>(first) == kTlsApplicationData) {
     r.handshake_done = true;

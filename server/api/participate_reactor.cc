@@ -23,14 +23,19 @@ using cohort::v1::ServerMessage;
 
 class ParticipateReactor;
 
+// What a stream's deadline waits for. Armed with its alarm; the read that
+// ends the wait and the alarm race to take it, and kExpired marks a stream
+// the alarm ended.
+enum class Awaited { kNothing, kCheckIn, kReport, kExpired };
+
 // What the engine holds to push messages onto this stream. It outlives the
 // reactor; once the reactor is gone, sends are dropped.
 class StreamChannel final : public DeviceChannel {
  public:
   explicit StreamChannel(ParticipateReactor* reactor) : reactor_(reactor) {}
   void Send(ServerMessage message) override;
-  // A deadline passed (an alarm's callback, any thread).
-  void Expire();
+  // The deadline for `awaited` passed (an alarm's callback, any thread).
+  void Expire(Awaited awaited);
   void Detach() {
     absl::MutexLock lock(&mu_);
     reactor_ = nullptr;
@@ -49,6 +54,7 @@ class StreamChannel final : public DeviceChannel {
 class ParticipateReactor final
     : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
  public:
+
   ParticipateReactor(RoundEngine* engine, LiveDevices* live,
                      std::string cert_name, DeviceApiCounters* counters,
                      StreamDeadlines deadlines)
@@ -57,14 +63,14 @@ class ParticipateReactor final
         deadlines_(deadlines),
         channel_(std::make_shared<StreamChannel>(this)) {
     if (deadlines_.check_in > absl::ZeroDuration()) {
-      awaited_ = Awaited::kCheckIn;
-      Arm(&check_in_alarm_, absl::Now() + deadlines_.check_in);
+      Arm(&check_in_alarm_, absl::Now() + deadlines_.check_in,
+          Awaited::kCheckIn);
     }
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
-    Disarm();
+    if (!Disarm()) return;  // a deadline ended the stream first
     if (!ok) {
       // The device went away (or sent an oversized message, which gRPC has
       // already failed with RESOURCE_EXHAUSTED).
@@ -110,12 +116,13 @@ class ParticipateReactor final
     FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
   }
 
-  // A deadline's alarm fired: ends the stream unless what it waited for has
-  // arrived meanwhile. The pending read then fails and ends the session
-  // (dropping an assigned device) on gRPC's thread.
-  void Expire() {
-    const Awaited awaited = awaited_.exchange(Awaited::kNothing);
-    if (awaited == Awaited::kNothing) return;
+  // The alarm of the deadline for `awaited` fired: ends the stream unless
+  // that message arrived meanwhile (or a later deadline took its place).
+  // The pending read then fails and ends the session (dropping an assigned
+  // device) on gRPC's thread.
+  void Expire(Awaited awaited) {
+    Awaited expected = awaited;
+    if (!awaited_.compare_exchange_strong(expected, Awaited::kExpired)) return;
     const bool check_in = awaited == Awaited::kCheckIn;
     if (counters_ != nullptr) {
       if (check_in) {
@@ -206,32 +213,38 @@ class ParticipateReactor final
     const int64_t deadline_ms = out.task_assignment().report_deadline_unix_ms();
     if (deadlines_.after_report_deadline > absl::ZeroDuration() &&
         deadline_ms > 0) {
-      awaited_ = Awaited::kReport;
-      Arm(&report_alarm_, absl::FromUnixMillis(deadline_ms) +
-                              deadlines_.after_report_deadline);
+      Arm(&report_alarm_,
+          absl::FromUnixMillis(deadline_ms) + deadlines_.after_report_deadline,
+          Awaited::kReport);
     }
     Enqueue(std::move(out));
     StartRead(&in_);
   }
 
-  // What a deadline is waiting for. Set before the alarm and the read that
-  // can end the wait; whoever exchanges it to kNothing first wins.
-  enum class Awaited { kNothing, kCheckIn, kReport };
-
   // The alarm's callback holds the channel, not the reactor, so it is safe
-  // after the reactor is gone (Detach) and never runs Expire then.
-  void Arm(grpc::Alarm* alarm, absl::Time when) {
+  // after the reactor is gone (Detach) and never runs Expire then. It names
+  // the deadline it guards, so a late check-in alarm cannot end the wait
+  // for the report.
+  void Arm(grpc::Alarm* alarm, absl::Time when, Awaited awaited) {
+    awaited_ = awaited;
     alarm->Set(absl::ToChronoTime(when),
-               [channel = channel_](bool fired) {
-                 if (fired) channel->Expire();
+               [channel = channel_, awaited](bool fired) {
+                 if (fired) channel->Expire(awaited);
                });
   }
 
-  // A message arrived (or the stream ended): no deadline is pending any more.
-  void Disarm() {
+  // A message arrived (or the stream ended): the pending deadline, if any,
+  // is over. False if a deadline expired first: the stream is finished and
+  // the message must not be handled.
+  bool Disarm() {
     const Awaited awaited = awaited_.exchange(Awaited::kNothing);
+    if (awaited == Awaited::kExpired) {
+      awaited_ = Awaited::kExpired;
+      return false;
+    }
     if (awaited == Awaited::kCheckIn) check_in_alarm_.Cancel();
     if (awaited == Awaited::kReport) report_alarm_.Cancel();
+    return true;
   }
 
   void HandleReport() {
@@ -285,9 +298,9 @@ void StreamChannel::Send(ServerMessage message) {
   if (reactor_ != nullptr) reactor_->Enqueue(std::move(message));
 }
 
-void StreamChannel::Expire() {
+void StreamChannel::Expire(Awaited awaited) {
   absl::MutexLock lock(&mu_);
-  if (reactor_ != nullptr) reactor_->Expire();
+  if (reactor_ != nullptr) reactor_->Expire(awaited);
 }
 
 }  // namespace

@@ -12,9 +12,12 @@ namespace cohort::server {
 
 // How long a Participate stream waits for its device. Zero: without end
 // (the simulator, whose rounds run on a virtual clock). A stream past a
-// deadline is ended with DEADLINE_EXCEEDED, so a device that opens streams
-// and never speaks, or stalls in the middle of a message (slowloris), holds
-// no stream longer than this.
+// deadline is ended with DEADLINE_EXCEEDED. So a device that opens streams
+// and never speaks, or stalls in the middle of its CheckIn (slowloris),
+// holds none longer than `check_in`; one that takes an assignment and
+// sends nothing more, none past its report deadline and the grace. Later
+// SecAgg+ phases are bounded by the round's own phase deadlines, which end
+// the streams of devices that stall in them.
 struct StreamDeadlines {
   // From the stream's start until its CheckIn has arrived whole
   // (ConnectionLimits.check_in_timeout_ms).

@@ -305,12 +305,17 @@ std::shared_ptr<LiveGauges> LiveGaugesOf(const std::string& task,
 
 // grpc.health.v1 on both ports (EnableDefaultHealthCheckService) follows
 // the store: NOT_SERVING while a cheap read of it fails, SERVING again when
-// it answers.
-std::unique_ptr<HealthMonitor> WatchHealth(Store* store,
+// it answers. The engine hears each finding too, and pauses check-ins
+// while the store is away.
+std::unique_ptr<HealthMonitor> WatchHealth(Store* store, RoundEngine* engine,
                                            const std::string& task,
                                            std::vector<grpc::Server*> servers) {
   auto monitor = std::make_unique<HealthMonitor>(
-      [store, task] { return store->LastRoundId(task).status(); },
+      [store, engine, task] {
+        absl::Status status = store->LastRoundId(task).status();
+        engine->SetStoreHealth(status);
+        return status;
+      },
       [servers](bool serving, const absl::Status&) {
         for (grpc::Server* server : servers) {
           if (server == nullptr) continue;
@@ -383,7 +388,7 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   COHORT_RETURN_IF_ERROR(AnnounceServing(options, serving.door->port(),
                                          engine.current_model()->version));
   auto health = WatchHealth(
-      task.store.get(), options.round.task,
+      task.store.get(), &engine, options.round.task,
       {serving.grpc.get(), admin.grpc.get(), enrollment.grpc.get()});
   auto monitor = NotifyServing(*notifier, engine, serving.door->port(),
                                base::RealClock::Get());

@@ -11,8 +11,8 @@ DeviceApiMetrics::DeviceApiMetrics(const std::string& task,
     : check_ins_(MakeFamily(
           prometheus::BuildCounter(), registry, task, "cohort_check_ins_total",
           "Check-ins answered, by result: assigned, a retry cause "
-          "(not_selecting, round_full, already_assigned, paused), refused or "
-          "timed_out.")),
+          "(not_selecting, round_full, already_assigned, paused), refused, "
+          "store_unavailable or timed_out.")),
       rejected_(MakeFamily(
           prometheus::BuildCounter(), registry, task,
           "cohort_messages_rejected_total",

@@ -20,7 +20,8 @@ class DeviceApiCounters {
   // One check-in answered. `result`: "assigned"; a RetryWindow.cause
   // ("not_selecting", "round_full", "already_assigned", "paused"); or
   // "refused" (the check-in itself was refused: a device id outside the
-  // stores' rule, another population, a second check-in); or "timed_out"
+  // stores' rule, another population, a second check-in);
+  // "store_unavailable" (rounds are paused while the store is away); or "timed_out"
   // (no whole CheckIn arrived within the check-in timeout; the stream was
   // ended).
   virtual void CheckIn(absl::string_view result) = 0;

@@ -33,7 +33,11 @@ namespace {
 
 // DeviceApiCounters::CheckIn's word for a check-in's answer.
 absl::string_view CheckInResult(const absl::StatusOr<CheckInOutcome>& outcome) {
-  if (!outcome.ok()) return "refused";
+  if (!outcome.ok()) {
+    return outcome.status().code() == absl::StatusCode::kUnavailable
+               ? "store_unavailable"
+               : "refused";
+  }
   if (auto* retry = std::get_if<cohort::v1::RetryWindow>(&*outcome)) {
     return retry->cause();
   }
@@ -92,6 +96,9 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
         absl::StrCat("this coordinator serves population '", engine_->task(),
                      "', not '", population, "'"));
   }
+  // Rounds pause while the store is away: no device trains for a version
+  // that could not be stored.
+  if (absl::Status store = engine_->StoreStatus(); !store.ok()) return store;
   device_ = device;
   if (live_ != nullptr) {
     live_->Open(device_);

@@ -57,7 +57,8 @@ class DeviceSession {
 
   // The engine's answer. INVALID_ARGUMENT for a device id outside the
   // stores' rule; FAILED_PRECONDITION for another population, or a second
-  // check-in on this conversation.
+  // check-in on this conversation; UNAVAILABLE while the coordinator's
+  // store is away (RoundEngine::StoreStatus; the device backs off).
   absl::StatusOr<CheckInOutcome> CheckIn(const cohort::v1::CheckIn& check_in);
 
   // The engine's Ack for a plain round's report. FAILED_PRECONDITION without

@@ -6,6 +6,7 @@
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/aggregation/robust_aggregator.h"
 #include "server/round/round_privacy.h"
+#include "server/store/store_util.h"
 
 namespace cohort::server {
 namespace {
@@ -192,6 +193,11 @@ void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
 }
 
 bool RoundEngine::RunOnce() {
+  if (held_commit_.has_value()) {
+    RunPendingRollbacks();  // they fail fast while the store is away
+    if (clock_->Now() < held_commit_->next_try) return true;
+    return RetryHeldCommit();
+  }
   RunPendingRollbacks();
   RefreshRelease();
   std::optional<RoundResult> result;
@@ -238,37 +244,48 @@ RoundResult RoundEngine::TakeResultLocked() {
 
 bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
   RecordFieldSum(result);
-  std::optional<RoundSummary> rolled_back = MaybeAutoRollback();
-  absl::StatusOr<std::shared_ptr<const PublishedModel>> committed =
-      absl::AbortedError("not committed: rolled back");
-  if (!rolled_back.has_value()) {
-    // The noise is drawn once per round: a retried commit would release a
-    // second draw of the same data.
-    absl::Status noised = PrivatizeRound(options_, clip_norm, result);
-    if (noised.ok()) {
-      committed = committer_.Commit(result);
-    } else {
-      committed = noised;
-    }
+  if (std::optional<RoundSummary> rolled_back = MaybeAutoRollback()) {
+    return Advance(*std::move(rolled_back));
   }
-  if (!rolled_back.has_value() && !committed.ok()) {
+  // The noise is drawn once per round: a retried commit would release a
+  // second draw of the same data, so a held commit keeps this result.
+  if (absl::Status noised = PrivatizeRound(options_, clip_norm, result);
+      !noised.ok()) {
+    return EndCommit(result, noised);
+  }
+  auto committed = committer_.Commit(result);
+  if (!committed.ok() && IsStoreAway(committed.status())) {
+    return HoldForStore(std::move(result), committed.status());
+  }
+  return EndCommit(result, std::move(committed));
+}
+
+bool RoundEngine::EndCommit(
+    const RoundResult& result,
+    absl::StatusOr<std::shared_ptr<const PublishedModel>> committed) {
+  if (!committed.ok()) {
     LOG(ERROR) << "round " << result.round_id << " not committed: "
                << committed.status();
     ReconcileWithStore();
   }
   RoundSummary summary;
-  bool running;
   {
     absl::MutexLock lock(&mu_);
-    if (rolled_back.has_value()) {
-      summary = *std::move(rolled_back);
-    } else if (!committed.ok()) {
+    if (!committed.ok()) {
       summary = CommitFailedLocked(committed.status());
     } else if ((*committed)->held) {
       summary = HeldLocked(result, **committed);
     } else {
       summary = AdoptLocked(result, *std::move(committed));
     }
+  }
+  return Advance(std::move(summary));
+}
+
+bool RoundEngine::Advance(RoundSummary summary) {
+  bool running;
+  {
+    absl::MutexLock lock(&mu_);
     dp_rounds_ = committer_.privacy_rounds();
     summary.epsilon = SpentEpsilonLocked();
     running = OpenNextLocked();

@@ -160,6 +160,25 @@ class RoundEngine {
   // The current release is of kind pin: new versions are held.
   bool pinned() const;
 
+  // What devices are told of the store: OK, or UNAVAILABLE while the
+  // coordinator cannot use it, because the store probe failed
+  // (SetStoreHealth) or a round's commit is waiting for the store to return.
+  // Check-ins are then refused with it (DeviceSession): rounds pause
+  // rather than train devices for a version that could not be stored.
+  // Thread-safe.
+  absl::Status StoreStatus() const;
+  // The coordinator's store probe (the one behind grpc.health.v1) found
+  // `status`; UNAVAILABLE or DEADLINE_EXCEEDED (IsStoreAway) pauses
+  // check-ins until a probe succeeds. Thread-safe.
+  void SetStoreHealth(const absl::Status& status);
+  // A round's result is held until the store returns: its commit found the
+  // store away (UNAVAILABLE or DEADLINE_EXCEEDED) and is retried, with
+  // backoff from kFirstCommitRetry to kMaxCommitRetry, by RunOnce. Nothing
+  // is lost: the result was noised once, and a retry commits the same one.
+  bool waiting_for_store() const;
+  static constexpr absl::Duration kFirstCommitRetry = absl::Seconds(1);
+  static constexpr absl::Duration kMaxCommitRetry = absl::Seconds(10);
+
   // Whether Run is driving rounds (so RollBack can be served).
   bool running() const;
 
@@ -189,6 +208,21 @@ class RoundEngine {
   // version, opens the next round or finishes, and tells the observer.
   // Returns whether the engine still runs.
   bool CommitAndAdvance(RoundResult result, double clip_norm);
+  // The end of a commit (now, or after the store returned): the summary,
+  // the next round, the observer. Returns whether the engine still runs.
+  bool EndCommit(const RoundResult& result,
+                 absl::StatusOr<std::shared_ptr<const PublishedModel>> committed);
+  // Opens the next round (or finishes), flushes device counters and tells
+  // the observer. Returns whether the engine still runs.
+  bool Advance(RoundSummary summary);
+  // Driver thread, round_engine_outage.cc: the store was away when
+  // `result` was to be committed. Holds it and tries once now.
+  bool HoldForStore(RoundResult result, const absl::Status& status);
+  // Tries the held commit again; ends it unless the store is still away.
+  bool RetryHeldCommit();
+  // The held commit's outcome: the stored version, or an error.
+  // UNAVAILABLE / DEADLINE_EXCEEDED: still away, try later.
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> TryHeldCommit();
   // The commit of ctx_'s round succeeded: makes `model` current and returns
   // the round's summary.
   RoundSummary AdoptLocked(const RoundResult& result,
@@ -258,6 +292,13 @@ class RoundEngine {
   void RunPendingRollbacks();
   absl::StatusOr<RollbackOutcome> ExecuteRollback(const PendingRollback& request);
 
+  // A round's result waiting for the store (waiting_for_store()).
+  struct HeldCommit {
+    RoundResult result;
+    absl::Time next_try;
+    absl::Duration backoff;
+  };
+
   const RoundOptions options_;
   Store* const store_;
   TaskModel* const task_model_;
@@ -265,6 +306,8 @@ class RoundEngine {
   const Observer observer_;
   // Driver thread only; holds the server optimizer.
   RoundCommitter committer_;
+  // Driver thread only.
+  std::optional<HeldCommit> held_commit_;
 
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<PendingRollback>> rollbacks_ ABSL_GUARDED_BY(mu_);
@@ -283,6 +326,9 @@ class RoundEngine {
   // Null when field monitoring is off.
   std::unique_ptr<FieldMonitor> field_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // The store probe's last finding, and a held commit's last error.
+  absl::Status store_health_ ABSL_GUARDED_BY(mu_);
+  absl::Status held_commit_error_ ABSL_GUARDED_BY(mu_);
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct DeviceCounts {
     int64_t last_seen_ms = 0;

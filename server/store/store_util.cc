@@ -289,4 +289,9 @@ bool ParseInt64(absl::string_view text, int64_t* value) {
   return ec == std::errc() && ptr == end;
 }
 
+bool IsStoreAway(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
 }  // namespace cohort::server

@@ -114,6 +114,12 @@ bool ParseDouble(absl::string_view text, double* value);
 // spaces, no '+'). False on any other input or overflow.
 bool ParseInt64(absl::string_view text, int64_t* value);
 
+// Whether a store call failed because the store is away rather than because
+// of the call: UNAVAILABLE (unreachable, a broken connection, an unknown
+// commit outcome) or DEADLINE_EXCEEDED (a statement timeout). The same call
+// may succeed once the store answers again.
+bool IsStoreAway(const absl::Status& status);
+
 }  // namespace cohort::server
 
 #endif  // COHORT_SERVER_STORE_STORE_UTIL_H_

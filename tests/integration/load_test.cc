@@ -20,6 +20,7 @@ TEST_F(LoadTest, HeldStreamsAndACheckInFloodLeaveWellBehavedDevicesServed) {
   o.goal = 2 * kHeld;
   o.max_rounds = 0;
   o.selection_timeout_ms = 600000;  // the round selects throughout
+  o.report_timeout_ms = 600000;     // and no held stream reaches its grace
   auto server = StartServer(o, "server");
   const int port = WaitForPort(*server, "server");
   ASSERT_GT(port, 0) << server->Log();

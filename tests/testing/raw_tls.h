@@ -23,8 +23,11 @@ class RawTlsConnection {
   // Connects to 127.0.0.1:`port` and completes the handshake, verifying the
   // server against `ca_path` for `server_name`. `cert_path`/`key_path`
   // (both or neither) are a client certificate. UNAVAILABLE when the
-  // connection or the handshake fails (the server refused the certificate,
-  // say), with OpenSSL's reason. Ignores SIGPIPE in the process.
+  // connection or the handshake fails, with OpenSSL's reason. Under TLS 1.3
+  // a server that refuses the client's certificate says so after the
+  // client's side of the handshake is done: Connect succeeds, and the
+  // connection is closed() after the next read. Ignores SIGPIPE in the
+  // process.
   static absl::StatusOr<std::unique_ptr<RawTlsConnection>> Connect(
       int port, const std::string& ca_path, const std::string& server_name,
       const std::string& cert_path = "", const std::string& key_path = "");

@@ -1,0 +1,100 @@
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "server/round/round_engine.h"
+#include "server/store/store_util.h"
+
+// RoundEngine while its store is away: check-ins are refused with
+// UNAVAILABLE, and a round whose commit found the store away keeps its
+// result and commits it when the store returns. Driver thread, except the
+// thread-safe accessors.
+
+namespace cohort::server {
+
+absl::Status RoundEngine::StoreStatus() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Status& why =
+      held_commit_error_.ok() ? store_health_ : held_commit_error_;
+  if (why.ok()) return why;
+  return absl::UnavailableError(absl::StrCat(
+      "the coordinator's store is unavailable, rounds are paused: ",
+      why.message()));
+}
+
+void RoundEngine::SetStoreHealth(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  // Only an absent store pauses rounds; any other probe error is the
+  // probe's own.
+  store_health_ = IsStoreAway(status) ? status : absl::OkStatus();
+}
+
+bool RoundEngine::waiting_for_store() const {
+  absl::MutexLock lock(&mu_);
+  return !held_commit_error_.ok();
+}
+
+bool RoundEngine::HoldForStore(RoundResult result, const absl::Status& status) {
+  LOG(ERROR) << "round " << result.round_id
+             << ": the store is away; holding the round's result until it "
+                "returns: "
+             << status;
+  held_commit_.emplace(HeldCommit{.result = std::move(result),
+                                  .next_try = clock_->Now(),
+                                  .backoff = kFirstCommitRetry});
+  {
+    absl::MutexLock lock(&mu_);
+    held_commit_error_ = status;
+  }
+  // An in-doubt commit may have landed: finding out needs no wait.
+  return RetryHeldCommit();
+}
+
+bool RoundEngine::RetryHeldCommit() {
+  HeldCommit& held = *held_commit_;
+  auto committed = TryHeldCommit();
+  if (!committed.ok() && IsStoreAway(committed.status())) {
+    held.next_try = clock_->Now() + held.backoff;
+    held.backoff = std::min(2 * held.backoff, kMaxCommitRetry);
+    absl::MutexLock lock(&mu_);
+    if (committed.status() != held_commit_error_) {
+      LOG(WARNING) << "round " << held.result.round_id
+                   << ": still waiting for the store: " << committed.status();
+    }
+    held_commit_error_ = committed.status();
+    return true;
+  }
+  RoundResult result = std::move(held.result);
+  held_commit_.reset();
+  {
+    absl::MutexLock lock(&mu_);
+    held_commit_error_ = absl::OkStatus();
+  }
+  if (committed.ok()) {
+    LOG(INFO) << "round " << result.round_id
+              << ": committed now that the store is back";
+  }
+  return EndCommit(result, std::move(committed));
+}
+
+absl::StatusOr<std::shared_ptr<const PublishedModel>>
+RoundEngine::TryHeldCommit() {
+  const RoundResult& result = held_commit_->result;
+  // The last attempt may have landed after all (an unknown COMMIT outcome):
+  // the store says which version is current.
+  auto current = store_->GetCurrent(options_.task);
+  if (!current.ok()) return current.status();
+  if (current->has_value() && (*current)->version != result.parent->version) {
+    ReconcileWithStore();
+    if (current_model()->version == result.parent->version) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot adopt stored version ", (*current)->version, " yet"));
+    }
+    return absl::AbortedError(absl::StrCat(
+        "the store moved to version ", (*current)->version,
+        " while round ", result.round_id, " waited; adopted it instead"));
+  }
+  return committer_.Commit(result);
+}
+
+}  // namespace cohort::server
