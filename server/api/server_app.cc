@@ -46,8 +46,9 @@ namespace cohort::server {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   if (options.backend == StoreOptions::Backend::kPostgres) {
-    COHORT_ASSIGN_OR_RETURN(auto store,
-                            PostgresStore::Connect(options.postgres_dsn));
+    COHORT_ASSIGN_OR_RETURN(
+        auto store, PostgresStore::Connect(options.postgres_dsn,
+                                           options.postgres_statement_timeout));
     return std::unique_ptr<Store>(std::move(store));
   }
   COHORT_ASSIGN_OR_RETURN(auto store, DirectoryStore::Open(options.directory));

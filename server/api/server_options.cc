@@ -21,6 +21,13 @@ absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
   }
   if (!c.directory().empty()) o.directory = c.directory();
   o.postgres_dsn = c.postgres_dsn();
+  if (c.postgres_statement_timeout_ms() < 0) {
+    return FieldError("store.postgres_statement_timeout_ms", "must be >= 0");
+  }
+  if (c.postgres_statement_timeout_ms() > 0) {
+    o.postgres_statement_timeout =
+        absl::Milliseconds(c.postgres_statement_timeout_ms());
+  }
   return o;
 }
 

@@ -25,6 +25,8 @@ struct StoreOptions {
   std::string directory = "cohort-state";
   // kPostgres: libpq connection string; never empty for kPostgres.
   std::string postgres_dsn;
+  // kPostgres: the statement timeout of the coordinator's connections.
+  absl::Duration postgres_statement_timeout = absl::Seconds(60);
 };
 
 // SigningConfig with defaults applied. Both paths empty: releases are not

@@ -88,31 +88,34 @@ class PostgresStore::Session {
 };
 
 PostgresStore::PostgresStore(std::string dsn, std::string redacted_dsn,
+                             absl::Duration statement_timeout,
                              std::unique_ptr<Session> session)
     : dsn_(std::move(dsn)),
       redacted_dsn_(std::move(redacted_dsn)),
+      statement_timeout_(statement_timeout),
       session_(std::move(session)) {}
 
 PostgresStore::~PostgresStore() = default;
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
-    const std::string& dsn) {
+    const std::string& dsn, absl::Duration statement_timeout) {
   COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                          OpenSession(dsn, redacted));
+                          OpenSession(dsn, redacted, statement_timeout));
   absl::Status migrated = ApplyMigrations(session->conn());
   if (!migrated.ok()) {
     return absl::Status(
         migrated.code(),
         absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
   }
-  return std::unique_ptr<PostgresStore>(
-      new PostgresStore(dsn, std::move(redacted), std::move(session)));
+  return std::unique_ptr<PostgresStore>(new PostgresStore(
+      dsn, std::move(redacted), statement_timeout, std::move(session)));
 }
 
 absl::StatusOr<std::unique_ptr<PostgresStore::Session>>
 PostgresStore::OpenSession(const std::string& dsn,
-                           const std::string& redacted_dsn) {
+                           const std::string& redacted_dsn,
+                           absl::Duration statement_timeout) {
   try {
     auto session = std::make_unique<Session>(dsn);
     pqxx::nontransaction txn(session->conn());
@@ -121,6 +124,11 @@ PostgresStore::OpenSession(const std::string& dsn,
     // Any value > 0 makes float8 output shortest-exact, so metrics read
     // back bit for bit whatever the server's default.
     txn.exec("SET extra_float_digits TO 3");
+    if (statement_timeout > absl::ZeroDuration()) {
+      txn.exec(absl::StrCat(
+          "SET statement_timeout TO ",
+          std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout))));
+    }
     txn.commit();
     return session;
   } catch (...) {
@@ -137,7 +145,8 @@ absl::Status PostgresStore::Run(
   absl::MutexLock lock(&mu_);
   for (int attempt = 1;; ++attempt) {
     if (session_ == nullptr) {
-      COHORT_ASSIGN_OR_RETURN(session_, OpenSession(dsn_, redacted_dsn_));
+      COHORT_ASSIGN_OR_RETURN(
+          session_, OpenSession(dsn_, redacted_dsn_, statement_timeout_));
     }
     try {
       return body(session_->conn());

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/store/store.h"
 
 namespace pqxx {
@@ -55,6 +56,8 @@ namespace cohort::server {
 //                     tokens; text the server rejects (e.g. an
 //                     architecture, reason, actor or created_by that is not
 //                     UTF-8);
+//   DEADLINE_EXCEEDED a statement ran past the statement timeout (Connect)
+//                     and was cancelled; the transaction was rolled back;
 //   DATA_LOSS         a stored value does not parse;
 //   INTERNAL          other database errors.
 // CommitVersion checks the parent first under the lock, so ALREADY_EXISTS
@@ -66,8 +69,12 @@ class PostgresStore final : public Store {
   // without password>): <libpq message>" if the server cannot be reached;
   // INVALID_ARGUMENT if `dsn` does not parse; FAILED_PRECONDITION if the
   // database was migrated by a newer binary; INTERNAL if a migration fails.
+  // Each connection sets `statement_timeout` (zero: the server's own, by
+  // default none): a statement cancelled for running longer fails with
+  // DEADLINE_EXCEEDED and leaves the connection usable.
   static absl::StatusOr<std::unique_ptr<PostgresStore>> Connect(
-      const std::string& dsn);
+      const std::string& dsn,
+      absl::Duration statement_timeout = absl::ZeroDuration());
 
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
@@ -106,10 +113,12 @@ class PostgresStore final : public Store {
   class Session;  // Owns the pqxx connection; defined in the .cc file.
 
   PostgresStore(std::string dsn, std::string redacted_dsn,
+                absl::Duration statement_timeout,
                 std::unique_ptr<Session> session);
 
   static absl::StatusOr<std::unique_ptr<Session>> OpenSession(
-      const std::string& dsn, const std::string& redacted_dsn);
+      const std::string& dsn, const std::string& redacted_dsn,
+      absl::Duration statement_timeout);
 
   // Runs `body` (one transaction) on the connection and turns libpqxx
   // exceptions into a Status prefixed with `what`. On a broken connection it
@@ -120,6 +129,7 @@ class PostgresStore final : public Store {
 
   const std::string dsn_;           // May hold a password; never logged.
   const std::string redacted_dsn_;  // For messages.
+  const absl::Duration statement_timeout_;
   absl::Mutex mu_;
   std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);  // Null if lost.
 };

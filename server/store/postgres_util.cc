@@ -79,6 +79,12 @@ PgError PgErrorFromCurrentException(absl::string_view context) {
     if (absl::StartsWith(state, "22")) {
       return Make(absl::StatusCode::kInvalidArgument, context, e.what());
     }
+    // query_canceled: the statement timeout (or an operator's
+    // pg_cancel_backend). The transaction is rolled back; the connection
+    // stays usable.
+    if (state == "57014") {
+      return Make(absl::StatusCode::kDeadlineExceeded, context, e.what());
+    }
     return Make(absl::StatusCode::kInternal, context,
                 absl::StrCat(e.what(), " (SQLSTATE ", state, ")"));
   } catch (const std::exception& e) {

@@ -16,7 +16,8 @@ namespace cohort::server {
 struct PgError {
   // UNAVAILABLE: the connection broke or the server is going away.
   // ALREADY_EXISTS: unique_violation. INVALID_ARGUMENT: SQLSTATE class 22
-  // (data exception, e.g. text that is not valid UTF-8). INTERNAL: the rest.
+  // (data exception, e.g. text that is not valid UTF-8). DEADLINE_EXCEEDED:
+  // query_canceled (57014), e.g. the statement timeout. INTERNAL: the rest.
   absl::Status status;
   // The server's or libpq's message, on one line.
   std::string message;

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/store/postgres_store.h"
 #include "tests/integration/admin_fixture.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pg_env.h"
@@ -128,6 +130,80 @@ TEST_F(DeadStoreTest, HealthFollowsTheDatabaseAwayAndBack) {
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(absl::Seconds(30)), std::optional<int>(0))
       << server->Log();
+}
+
+// Committed rounds in a run folder's metrics.csv.
+int CommittedRounds(const std::string& metrics_csv) {
+  std::ifstream in(metrics_csv);
+  int committed = 0;
+  for (std::string line; std::getline(in, line);) {
+    committed += absl::EndsWith(line, ",committed") ? 1 : 0;
+  }
+  return committed;
+}
+
+// PostgreSQL goes away in the middle of a run of signed rounds with two
+// agents and comes back: devices are told UNAVAILABLE and back off, health
+// turns NOT_SERVING, and the coordinator resumes by itself. Every version is
+// committed once, each on the one before, and each released once, in order.
+TEST_F(DeadStoreTest, RoundsPauseWhileTheDatabaseIsAwayAndResumeLosingNothing) {
+  const std::string dsn = PgDsn();
+  if (dsn.empty()) COHORT_SKIP_OR_FAIL_WITHOUT_PG("COHORT_TEST_PG_DSN is unset");
+  const std::string proxied = ProxiedDsn(dsn);
+  ASSERT_FALSE(proxied.empty()) << "cannot proxy " << dsn;
+  ServerOptions o;
+  o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", proxied,
+                         "\" postgres_statement_timeout_ms: 5000");
+  o.task = UniqueTask();
+  o.goal = 2;
+  o.max_rounds = 5;
+  o.extra = absl::StrCat(AdminConfig(), " ", SigningConfig());
+  auto server = StartServer(o, "server");
+  const int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  const int admin_port = AdminPort();
+  auto a0 = StartAgent(0, port, o.task, Pinned());
+  auto a1 = StartAgent(1, port, o.task, Pinned());
+  const std::string metrics = dir_ + "/server-run/metrics.csv";
+  ASSERT_TRUE(PollUntil(absl::Seconds(60),
+                        [&] { return CommittedRounds(metrics) >= 1; }))
+      << server->Log();
+
+  proxy_->Cut();
+  EXPECT_TRUE(HealthBecomes(false, admin_port, port)) << server->Log();
+  // Devices are told why they are turned away, and back off.
+  EXPECT_TRUE(PollUntil(absl::Seconds(30), [&] {
+    return absl::StrContains(a0->Log(), "rounds are paused") ||
+           absl::StrContains(a1->Log(), "rounds are paused");
+  })) << a0->Log() << a1->Log();
+  const int committed_while_away = CommittedRounds(metrics);
+  absl::SleepFor(absl::Seconds(5));
+  EXPECT_EQ(CommittedRounds(metrics), committed_while_away);
+  EXPECT_TRUE(server->running()) << server->Log();
+
+  ASSERT_TRUE(proxy_->Start().ok());
+  // The coordinator resumes by itself and finishes its rounds.
+  EXPECT_EQ(server->Wait(absl::Seconds(180)), std::optional<int>(0))
+      << server->Log();
+  EXPECT_EQ(CommittedRounds(metrics), 5) << server->Log();
+
+  auto store = server::PostgresStore::Connect(dsn);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto versions = (*store)->ListVersions(o.task);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 6u);  // the initial version and 5 rounds
+  for (size_t i = 0; i < versions->size(); ++i) {
+    EXPECT_EQ((*versions)[i].version, static_cast<int64_t>(i + 1));
+    EXPECT_EQ((*versions)[i].parent, static_cast<int64_t>(i));
+  }
+  auto releases = (*store)->ListReleases(o.task);
+  ASSERT_TRUE(releases.ok()) << releases.status();
+  ASSERT_EQ(releases->size(), 6u);
+  for (size_t i = 0; i < releases->size(); ++i) {
+    EXPECT_EQ((*releases)[i].release, static_cast<int64_t>(i + 1));
+    EXPECT_EQ((*releases)[i].version, static_cast<int64_t>(i + 1));
+  }
+  for (auto* agent : {a0.get(), a1.get()}) agent->Signal(SIGTERM);
 }
 
 }  // namespace

@@ -60,6 +60,17 @@ TEST(ServerOptionsTest, SetFieldsReachTheOptions) {
   EXPECT_EQ(o->limits.keepalive, absl::Seconds(7));
 }
 
+TEST(ServerOptionsTest, StatementTimeoutDefaultsToAMinuteAndReachesTheOptions) {
+  auto defaults = Resolve("store { backend: POSTGRES postgres_dsn: 'x' }");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->store.postgres_statement_timeout, absl::Seconds(60));
+  auto set = Resolve(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_statement_timeout_ms: 2500 }");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->store.postgres_statement_timeout, absl::Milliseconds(2500));
+}
+
 TEST(ServerOptionsTest, TorchScriptModuleClearsTheZooArchitecture) {
   auto o = Resolve("torchscript_path: '/m.pt' architecture: 'mlp'");
   ASSERT_TRUE(o.ok()) << o.status();
@@ -72,6 +83,10 @@ TEST(ServerOptionsTest, BadValuesAreRefusedNamingTheField) {
                       "holdout.use_test_split");
   ExpectRefusedNaming("holdout { max_examples: -1 }", "holdout.max_examples");
   ExpectRefusedNaming("store { backend: POSTGRES }", "store.postgres_dsn");
+  ExpectRefusedNaming(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_statement_timeout_ms: -1 }",
+      "store.postgres_statement_timeout_ms");
   ExpectRefusedNaming("max_message_bytes: -1", "max_message_bytes");
   ExpectRefusedNaming("round { goal_count: -1 }", "round.goal_count");
   // max_buffered_bytes must hold two messages of max_message_bytes.

@@ -12,10 +12,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/store/postgres_schema.h"
 #include "tests/server/store/store_test_util.h"
@@ -101,6 +103,40 @@ class PostgresStoreTest : public ::testing::Test {
 
   std::unique_ptr<ScratchSchema> schema_;
 };
+
+// A database that answers slowly: a lock another session holds makes every
+// statement wait. Past the statement timeout the call fails with
+// DEADLINE_EXCEEDED (the round engine then holds its commit), nothing is
+// half-written, and the same connection works once the lock is gone.
+TEST_F(PostgresStoreTest, StatementPastTheTimeoutIsDeadlineExceededAndLosesNothing) {
+  auto store = PostgresStore::Connect(schema_->dsn(), absl::Milliseconds(300));
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
+  std::thread blocker([this] {
+    EXPECT_TRUE(schema_
+                    ->Exec("BEGIN; LOCK TABLE model_versions IN ACCESS "
+                           "EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;")
+                    .ok());
+  });
+  std::string held;
+  for (int i = 0; i < 200 && held != "1"; ++i) {
+    held = Query(
+        "SELECT count(*) FROM pg_locks WHERE granted AND mode = "
+        "'AccessExclusiveLock' AND relation = 'model_versions'::regclass");
+    if (held != "1") absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(held, "1");
+  auto slow = (*store)->GetCurrent("mnist");
+  EXPECT_EQ(slow.status().code(), StatusCode::kDeadlineExceeded) << slow.status();
+  absl::Status commit = (*store)->CommitVersion(MakeRecord(2, 1));
+  EXPECT_EQ(commit.code(), StatusCode::kDeadlineExceeded) << commit;
+  blocker.join();
+  auto current = (*store)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, 1);  // the cancelled commit left nothing
+  EXPECT_TRUE((*store)->CommitVersion(MakeRecord(2, 1)).ok());
+}
 
 TEST_F(PostgresStoreTest, MigrationsAreAppliedOnceAcrossConnects) {
   auto first = PostgresStore::Connect(schema_->dsn());
