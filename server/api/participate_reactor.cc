@@ -54,7 +54,6 @@ class StreamChannel final : public DeviceChannel {
 class ParticipateReactor final
     : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
  public:
-
   ParticipateReactor(RoundEngine* engine, LiveDevices* live,
                      std::string cert_name, DeviceApiCounters* counters,
                      StreamDeadlines deadlines)

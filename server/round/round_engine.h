@@ -160,8 +160,9 @@ class RoundEngine {
   // The current release is of kind pin: new versions are held.
   bool pinned() const;
 
-  // What devices are told of the store: OK, or UNAVAILABLE while the
-  // coordinator cannot use it, because the store probe failed
+  // What devices are told of the store: OK, or UNAVAILABLE ("rounds are
+  // paused", without the store's own error, which names the database)
+  // while the coordinator cannot use it, because the store probe failed
   // (SetStoreHealth) or a round's commit is waiting for the store to return.
   // Check-ins are then refused with it (DeviceSession): rounds pause
   // rather than train devices for a version that could not be stored.

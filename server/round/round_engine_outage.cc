@@ -14,12 +14,10 @@ namespace cohort::server {
 
 absl::Status RoundEngine::StoreStatus() const {
   absl::MutexLock lock(&mu_);
-  const absl::Status& why =
-      held_commit_error_.ok() ? store_health_ : held_commit_error_;
-  if (why.ok()) return why;
-  return absl::UnavailableError(absl::StrCat(
-      "the coordinator's store is unavailable, rounds are paused: ",
-      why.message()));
+  if (held_commit_error_.ok() && store_health_.ok()) return absl::OkStatus();
+  // Devices are not told the store's own error: it names the database.
+  return absl::UnavailableError(
+      "the coordinator's store is unavailable; rounds are paused, retry later");
 }
 
 void RoundEngine::SetStoreHealth(const absl::Status& status) {

@@ -83,6 +83,9 @@ TEST_F(RoundEngineOutageTest, RoundHeldWhileTheStoreIsAwayCommitsWhenItReturns) 
   EXPECT_NE(refused.status().message().find("rounds are paused"),
             std::string::npos)
       << refused.status();
+  // Devices are not told what the store said: it names the database.
+  EXPECT_EQ(refused.status().message().find("PostgreSQL"), std::string::npos)
+      << refused.status();
 
   // Retries back off while the store stays away.
   const int tried = store.commits_tried;
