@@ -88,7 +88,8 @@ void DescribeLimits(const server::FrontDoorOptions& l, std::ostringstream& out) 
   out << " limits={" << l.max_connections << "," << l.max_unauthenticated
       << "," << Describe(l.handshake_timeout) << "," << Describe(l.keepalive)
       << "," << Describe(l.min_client_keepalive) << ","
-      << l.max_buffered_bytes << "}";
+      << l.max_buffered_bytes << "," << Describe(l.check_in_timeout) << ","
+      << Describe(l.report_grace) << "}";
 }
 
 std::string DescribeServer(const server::ServerOptions& o) {
@@ -97,7 +98,9 @@ std::string DescribeServer(const server::ServerOptions& o) {
   out << "listen=" << o.listen_address << " port_file=" << o.port_file
       << " tls={" << o.tls.ShortDebugString() << "} store={"
       << static_cast<int>(o.store.backend) << "," << o.store.directory << ","
-      << o.store.postgres_dsn << "} arch=" << o.architecture
+      << o.store.postgres_dsn << ","
+      << Describe(o.store.postgres_statement_timeout)
+      << "} arch=" << o.architecture
       << " ts=" << o.torchscript_path << " seed=" << o.seed
       << " holdout=" << o.holdout_dir << "," << o.holdout_examples
       << " max_msg=" << o.max_message_bytes << " run_dir=" << o.run_dir << " ";
