@@ -176,6 +176,7 @@ class RoundEngine {
   // store away (UNAVAILABLE or DEADLINE_EXCEEDED) and is retried, with
   // backoff from kFirstCommitRetry to kMaxCommitRetry, by RunOnce. Nothing
   // is lost: the result was noised once, and a retry commits the same one.
+  // False while an attempt runs, so that the watchdog times each attempt.
   bool waiting_for_store() const;
   static constexpr absl::Duration kFirstCommitRetry = absl::Seconds(1);
   static constexpr absl::Duration kMaxCommitRetry = absl::Seconds(10);
@@ -221,8 +222,11 @@ class RoundEngine {
   bool HoldForStore(RoundResult result, const absl::Status& status);
   // Tries the held commit again; ends it unless the store is still away.
   bool RetryHeldCommit();
-  // The held commit's outcome: the stored version, or an error.
-  // UNAVAILABLE / DEADLINE_EXCEEDED: still away, try later.
+  // The held commit's outcome: the stored version (committed now, or found
+  // in the store when an earlier attempt landed after all), or an error.
+  // UNAVAILABLE / DEADLINE_EXCEEDED: still away, try later. ABORTED: the
+  // round must not be committed (another version became current, or the
+  // round was stored as a held version).
   absl::StatusOr<std::shared_ptr<const PublishedModel>> TryHeldCommit();
   // The commit of ctx_'s round succeeded: makes `model` current and returns
   // the round's summary.
@@ -247,6 +251,11 @@ class RoundEngine {
   // After a failed commit: the store may still hold the new version (an
   // in-doubt transaction). Adopts whatever the store says is current.
   void ReconcileWithStore();
+  // The store's current version `record`, released if it was not yet, with
+  // the committer's optimizer state and privacy count read back from the
+  // store; not made current (the caller does that).
+  absl::StatusOr<std::shared_ptr<const PublishedModel>> LoadStoredHead(
+      const ModelVersionRecord& record);
   // Parses stored weights and checks their layout against the architecture.
   absl::StatusOr<std::shared_ptr<const PublishedModel>> ParseRecord(
       const ModelVersionRecord& record) const;
@@ -330,6 +339,9 @@ class RoundEngine {
   // The store probe's last finding, and a held commit's last error.
   absl::Status store_health_ ABSL_GUARDED_BY(mu_);
   absl::Status held_commit_error_ ABSL_GUARDED_BY(mu_);
+  // A held commit's attempt is running: the watchdog times it like any
+  // commit (waiting_for_store() is false meanwhile).
+  bool held_attempt_running_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct DeviceCounts {
     int64_t last_seen_ms = 0;

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "server/round/round_engine.h"
 #include "server/store/store_util.h"
@@ -29,7 +30,7 @@ void RoundEngine::SetStoreHealth(const absl::Status& status) {
 
 bool RoundEngine::waiting_for_store() const {
   absl::MutexLock lock(&mu_);
-  return !held_commit_error_.ok();
+  return !held_commit_error_.ok() && !held_attempt_running_;
 }
 
 bool RoundEngine::HoldForStore(RoundResult result, const absl::Status& status) {
@@ -49,17 +50,32 @@ bool RoundEngine::HoldForStore(RoundResult result, const absl::Status& status) {
 }
 
 bool RoundEngine::RetryHeldCommit() {
+  // Field monitoring may have condemned the current version while its
+  // rollback could not reach the store: judge again before committing.
+  if (std::optional<RoundSummary> rolled_back = MaybeAutoRollback()) {
+    held_commit_.reset();
+    {
+      absl::MutexLock lock(&mu_);
+      held_commit_error_ = absl::OkStatus();
+    }
+    return Advance(*std::move(rolled_back));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    held_attempt_running_ = true;
+  }
   HeldCommit& held = *held_commit_;
   auto committed = TryHeldCommit();
   if (!committed.ok() && IsStoreAway(committed.status())) {
     held.next_try = clock_->Now() + held.backoff;
     held.backoff = std::min(2 * held.backoff, kMaxCommitRetry);
+    // Once per attempt: the backoff bounds the rate, and a store that keeps
+    // timing out must stay visible.
+    LOG(WARNING) << "round " << held.result.round_id
+                 << ": still waiting for the store: " << committed.status();
     absl::MutexLock lock(&mu_);
-    if (committed.status() != held_commit_error_) {
-      LOG(WARNING) << "round " << held.result.round_id
-                   << ": still waiting for the store: " << committed.status();
-    }
     held_commit_error_ = committed.status();
+    held_attempt_running_ = false;
     return true;
   }
   RoundResult result = std::move(held.result);
@@ -67,6 +83,8 @@ bool RoundEngine::RetryHeldCommit() {
   {
     absl::MutexLock lock(&mu_);
     held_commit_error_ = absl::OkStatus();
+    held_attempt_running_ = false;
+    store_health_ = absl::OkStatus();  // it just answered
   }
   if (committed.ok()) {
     LOG(INFO) << "round " << result.round_id
@@ -78,19 +96,35 @@ bool RoundEngine::RetryHeldCommit() {
 absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundEngine::TryHeldCommit() {
   const RoundResult& result = held_commit_->result;
-  // The last attempt may have landed after all (an unknown COMMIT outcome):
-  // the store says which version is current.
-  auto current = store_->GetCurrent(options_.task);
-  if (!current.ok()) return current.status();
-  if (current->has_value() && (*current)->version != result.parent->version) {
+  const int64_t parent = result.parent->version;
+  // An earlier attempt may have landed after all: an unknown COMMIT
+  // outcome, or a release that failed after the version was stored.
+  COHORT_ASSIGN_OR_RETURN(int64_t last_round, store_->LastRoundId(options_.task));
+  COHORT_ASSIGN_OR_RETURN(auto current, store_->GetCurrent(options_.task));
+  if (current.has_value() && current->version != parent) {
+    if (current->round_id == result.round_id && current->parent == parent) {
+      LOG(WARNING) << "round " << result.round_id << ": version "
+                   << current->version
+                   << " was stored by an earlier attempt; adopting it";
+      return LoadStoredHead(*current);
+    }
     ReconcileWithStore();
-    if (current_model()->version == result.parent->version) {
+    if (current_model()->version == parent) {
       return absl::UnavailableError(absl::StrCat(
-          "cannot adopt stored version ", (*current)->version, " yet"));
+          "cannot adopt stored version ", current->version, " yet"));
     }
     return absl::AbortedError(absl::StrCat(
-        "the store moved to version ", (*current)->version,
-        " while round ", result.round_id, " waited; adopted it instead"));
+        "the store moved to version ", current->version, " while round ",
+        result.round_id, " waited; adopted it instead"));
+  }
+  if (last_round >= result.round_id) {
+    // Stored but not current: the gate held it, in an attempt whose
+    // outcome was unknown. Its privacy cost is in the store already.
+    COHORT_RETURN_IF_ERROR(committer_.LoadPrivacyRounds());
+    return absl::AbortedError(absl::StrCat(
+        "round ", result.round_id,
+        " was stored as a held version by an earlier attempt; it is not "
+        "stored twice"));
   }
   return committer_.Commit(result);
 }

@@ -46,6 +46,22 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
                                           " released on resuming"));
 }
 
+absl::StatusOr<std::shared_ptr<const PublishedModel>>
+RoundEngine::LoadStoredHead(const ModelVersionRecord& record) {
+  COHORT_ASSIGN_OR_RETURN(auto model, LoadRecord(record));
+  if (absl::Status s = committer_.RestoreOptimizer(record, model->weights);
+      !s.ok()) {
+    LOG(ERROR) << s << "; the server optimizer starts afresh";
+  }
+  if (options_.privacy.enabled) {
+    // Keeps the last count on error: the next commit reads the store again.
+    if (absl::Status s = committer_.LoadPrivacyRounds(); !s.ok()) {
+      LOG(ERROR) << "cannot re-read the privacy rounds spent: " << s;
+    }
+  }
+  return model;
+}
+
 void RoundEngine::ReconcileWithStore() {
   auto current = store_->GetCurrent(options_.task);
   if (!current.ok() || !current->has_value()) return;
@@ -55,10 +71,10 @@ void RoundEngine::ReconcileWithStore() {
     ours = model_->version;
   }
   if ((*current)->version == ours) return;
-  auto model = LoadRecord(**current);
-  if (!model.ok() && model.status().code() == absl::StatusCode::kUnavailable) {
-    // Releasing it needs the store, which is away: the next failed commit
-    // reconciles again.
+  auto model = LoadStoredHead(**current);
+  if (!model.ok() && IsStoreAway(model.status())) {
+    // Releasing it needs the store, which is away or slow: the next failed
+    // commit reconciles again.
     LOG(ERROR) << "cannot adopt version " << (*current)->version << " yet: "
                << model.status();
     return;
@@ -69,16 +85,6 @@ void RoundEngine::ReconcileWithStore() {
                     << " that cannot be loaded: " << model.status();
   LOG(WARNING) << "store is at version " << (*model)->version
                << " after a failed commit; adopting it";
-  if (absl::Status s = committer_.RestoreOptimizer(**current, (*model)->weights);
-      !s.ok()) {
-    LOG(ERROR) << s << "; the server optimizer starts afresh";
-  }
-  if (options_.privacy.enabled) {
-    // Keeps the last count on error: the next commit reads the store again.
-    if (absl::Status s = committer_.LoadPrivacyRounds(); !s.ok()) {
-      LOG(ERROR) << "cannot re-read the privacy rounds spent: " << s;
-    }
-  }
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;

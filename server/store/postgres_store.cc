@@ -100,14 +100,22 @@ PostgresStore::~PostgresStore() = default;
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     const std::string& dsn, absl::Duration statement_timeout) {
   COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
+  {
+    // Migrations run without the statement timeout: waiting for another
+    // coordinator's migration lock, or rewriting a large table, may take
+    // longer and must not fail start-up.
+    COHORT_ASSIGN_OR_RETURN(
+        std::unique_ptr<Session> migrating,
+        OpenSession(dsn, redacted, absl::ZeroDuration()));
+    absl::Status migrated = ApplyMigrations(migrating->conn());
+    if (!migrated.ok()) {
+      return absl::Status(
+          migrated.code(),
+          absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
+    }
+  }
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
                           OpenSession(dsn, redacted, statement_timeout));
-  absl::Status migrated = ApplyMigrations(session->conn());
-  if (!migrated.ok()) {
-    return absl::Status(
-        migrated.code(),
-        absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
-  }
   return std::unique_ptr<PostgresStore>(new PostgresStore(
       dsn, std::move(redacted), statement_timeout, std::move(session)));
 }

@@ -71,7 +71,8 @@ class PostgresStore final : public Store {
   // database was migrated by a newer binary; INTERNAL if a migration fails.
   // Each connection sets `statement_timeout` (zero: the server's own, by
   // default none): a statement cancelled for running longer fails with
-  // DEADLINE_EXCEEDED and leaves the connection usable.
+  // DEADLINE_EXCEEDED and leaves the connection usable. Migrations run on a
+  // connection of their own without it.
   static absl::StatusOr<std::unique_ptr<PostgresStore>> Connect(
       const std::string& dsn,
       absl::Duration statement_timeout = absl::ZeroDuration());

@@ -34,11 +34,17 @@ class OutageStore final : public testing::ForwardingStore {
     if (away) return Away();
     return ForwardingStore::RecordDevice(d, s, c, a, r);
   }
+  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
+    ++round_id_reads;
+    if (away) return Away();
+    return ForwardingStore::LastRoundId(t);
+  }
   static absl::Status Away() {
     return absl::UnavailableError("cannot connect to PostgreSQL");
   }
   std::atomic<bool> away{false};
   std::atomic<int> commits_tried{0};
+  std::atomic<int> round_id_reads{0};  // one per attempt of a held commit
 };
 
 class RoundEngineOutageTest : public RoundEngineTest {
@@ -87,14 +93,18 @@ TEST_F(RoundEngineOutageTest, RoundHeldWhileTheStoreIsAwayCommitsWhenItReturns) 
   EXPECT_EQ(refused.status().message().find("PostgreSQL"), std::string::npos)
       << refused.status();
 
-  // Retries back off while the store stays away.
+  // Retries back off while the store stays away: 1, 2, 4 s, ... so over
+  // 10 s of ticks every 0.5 s, attempts at 1, 3 and 7 s, and no blind
+  // commit (each attempt reads the store first).
   const int tried = store.commits_tried;
+  const int reads = store.round_id_reads;
   for (int i = 0; i < 20; ++i) {
     clock_.Advance(absl::Milliseconds(500));
     EXPECT_TRUE(engine->RunOnce());
   }
   EXPECT_TRUE(engine->waiting_for_store());
-  EXPECT_EQ(store.commits_tried - tried, 0);  // GetCurrent fails first
+  EXPECT_EQ(store.round_id_reads - reads, 3);
+  EXPECT_EQ(store.commits_tried - tried, 0);
 
   store.away = false;
   clock_.Advance(RoundEngine::kMaxCommitRetry);
@@ -142,7 +152,7 @@ TEST_F(RoundEngineOutageTest, AHeldCommitThatLandedIsAdoptedNotRepeated) {
   };
   LandsThenAway store(store_.get());
   auto engine = MakeEngineOn(&store);
-  FillRound(*engine, 3.0f);
+  const int64_t round = FillRound(*engine, 3.0f);
   EXPECT_TRUE(engine->RunOnce());
   EXPECT_TRUE(engine->waiting_for_store());
   store.away = false;
@@ -153,10 +163,43 @@ TEST_F(RoundEngineOutageTest, AHeldCommitThatLandedIsAdoptedNotRepeated) {
   auto versions = store_->ListVersions("t");
   ASSERT_TRUE(versions.ok());
   EXPECT_EQ(versions->size(), 2u);  // 1 and the landed 2, nothing more
+  // It counts as this round's commit, not as an abandoned round.
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].version, 2);
+  EXPECT_EQ(summaries_[0].round_id, round);
+  EXPECT_TRUE(abandoned_.empty());
+  EXPECT_EQ(engine->rounds_committed(), 1);
   // The next round builds on it and commits as usual.
   FillRound(*engine, 3.0f);
   EXPECT_TRUE(engine->RunOnce());
   EXPECT_EQ(engine->current_model()->version, 3);
+  EXPECT_EQ(summaries_.size(), 2u);
+}
+
+// A statement timeout (DEADLINE_EXCEEDED) is a store away too: the round
+// is held, not abandoned, and committed by the next attempt.
+TEST_F(RoundEngineOutageTest, AStatementTimeoutHoldsTheRoundLikeAnAbsentStore) {
+  class SlowOnce final : public testing::ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    absl::Status CommitVersion(const ModelVersionRecord& r) override {
+      if (r.version == 2 && !timed_out) {
+        timed_out = true;
+        return absl::DeadlineExceededError("canceling statement due to statement timeout");
+      }
+      return ForwardingStore::CommitVersion(r);
+    }
+    bool timed_out = false;
+  };
+  SlowOnce store(store_.get());
+  auto engine = MakeEngineOn(&store);
+  const int64_t round = FillRound(*engine, 4.0f);
+  EXPECT_TRUE(engine->RunOnce());  // the timeout, then an immediate retry
+  EXPECT_FALSE(engine->waiting_for_store());
+  EXPECT_TRUE(abandoned_.empty());
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_EQ(summaries_[0].round_id, round);
+  EXPECT_EQ(engine->current_model()->version, 2);
 }
 
 TEST_F(RoundEngineOutageTest, TheStoreProbePausesCheckInsOnlyWhileTheStoreIsAway) {
