@@ -222,6 +222,9 @@ class RoundEngine {
   bool HoldForStore(RoundResult result, const absl::Status& status);
   // Tries the held commit again; ends it unless the store is still away.
   bool RetryHeldCommit();
+  // The store answered and the hold is over: clears it, lifts the pause on
+  // check-ins and returns the held result.
+  RoundResult EndHold();
   // The held commit's outcome: the stored version (committed now, or found
   // in the store when an earlier attempt landed after all), or an error.
   // UNAVAILABLE / DEADLINE_EXCEEDED: still away, try later. ABORTED: the

@@ -53,11 +53,7 @@ bool RoundEngine::RetryHeldCommit() {
   // Field monitoring may have condemned the current version while its
   // rollback could not reach the store: judge again before committing.
   if (std::optional<RoundSummary> rolled_back = MaybeAutoRollback()) {
-    held_commit_.reset();
-    {
-      absl::MutexLock lock(&mu_);
-      held_commit_error_ = absl::OkStatus();
-    }
+    EndHold();  // the round's result is dropped, as on any auto-rollback
     return Advance(*std::move(rolled_back));
   }
   {
@@ -78,19 +74,22 @@ bool RoundEngine::RetryHeldCommit() {
     held_attempt_running_ = false;
     return true;
   }
-  RoundResult result = std::move(held.result);
-  held_commit_.reset();
-  {
-    absl::MutexLock lock(&mu_);
-    held_commit_error_ = absl::OkStatus();
-    held_attempt_running_ = false;
-    store_health_ = absl::OkStatus();  // it just answered
-  }
+  RoundResult result = EndHold();
   if (committed.ok()) {
     LOG(INFO) << "round " << result.round_id
               << ": committed now that the store is back";
   }
   return EndCommit(result, std::move(committed));
+}
+
+RoundResult RoundEngine::EndHold() {
+  RoundResult result = std::move(held_commit_->result);
+  held_commit_.reset();
+  absl::MutexLock lock(&mu_);
+  held_commit_error_ = absl::OkStatus();
+  held_attempt_running_ = false;
+  store_health_ = absl::OkStatus();  // it just answered
+  return result;
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>>

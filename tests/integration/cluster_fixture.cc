@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -105,6 +106,15 @@ int ClusterTest::PortInFile(const std::string& path) {
   std::ifstream in(path);
   int port = 0;
   return in >> port && port > 0 ? port : 0;
+}
+
+int ClusterTest::CommittedRounds(const std::string& metrics_csv) {
+  std::ifstream in(metrics_csv);
+  int committed = 0;
+  for (std::string line; std::getline(in, line);) {
+    committed += absl::EndsWith(line, ",committed") ? 1 : 0;
+  }
+  return committed;
 }
 
 std::unique_ptr<Subprocess> ClusterTest::StartAgent(

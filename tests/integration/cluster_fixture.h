@@ -53,6 +53,9 @@ class ClusterTest : public ::testing::Test {
   int WaitForPort(Subprocess& server, const std::string& name);
   // The port a server wrote to `path` (a port_file); 0 if there is none.
   static int PortInFile(const std::string& path);
+  // Rounds a run folder's metrics.csv (`metrics_csv`) lists as committed;
+  // 0 while it does not exist.
+  static int CommittedRounds(const std::string& metrics_csv);
   // Optional changes to an agent's config.
   struct AgentOverrides {
     std::string ca_path;        // default: the test CA

@@ -8,7 +8,6 @@
 
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 
@@ -130,16 +129,6 @@ TEST_F(DeadStoreTest, HealthFollowsTheDatabaseAwayAndBack) {
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(absl::Seconds(30)), std::optional<int>(0))
       << server->Log();
-}
-
-// Committed rounds in a run folder's metrics.csv.
-int CommittedRounds(const std::string& metrics_csv) {
-  std::ifstream in(metrics_csv);
-  int committed = 0;
-  for (std::string line; std::getline(in, line);) {
-    committed += absl::EndsWith(line, ",committed") ? 1 : 0;
-  }
-  return committed;
 }
 
 // PostgreSQL goes away in the middle of a run of signed rounds with two
