@@ -11,6 +11,7 @@
 #include "client/secagg/secure_round_driver.h"
 #include "client/train/client_task.h"
 #include "common/base/files.h"
+#include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/secure_random.h"
 #include "common/crypto/sha256.h"
@@ -164,6 +165,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
     session->Close();
     return *retry;
   }
+  base::KillPoint("agent.checked_in");
   auto result = JoinRound(*session, reply->task_assignment());
   session->Close();
   return result;
@@ -236,9 +238,11 @@ absl::StatusOr<cohort::v1::Weights> Agent::StartingModel(
   // manifest lists, so a verified download is the signed artifact.
   auto weights = CachedOrFetched(assignment);
   if (!weights.ok()) return weights.status();
+  base::KillPoint("agent.model_fetched");
   if (release.has_value()) {
     COHORT_RETURN_IF_ERROR(guard_->Accept(*release));
     accepted_release_ = release->release();
+    base::KillPoint("agent.release_accepted");
   }
   return weights;
 }
@@ -393,6 +397,7 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
   const int64_t round = assignment.round_id();
   absl::Time t0 = absl::Now();
   COHORT_ASSIGN_OR_RETURN(LocalUpdate update, TrainForRound(assignment));
+  base::KillPoint("agent.trained");
   if (stop_->HasBeenNotified()) return absl::CancelledError("stopping");
   if (assignment.secure_aggregation()) {
     LOG(INFO) << "round " << round << ": trained in " << absl::Now() - t0
@@ -415,6 +420,7 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
             << (ack->accepted() ? ", report accepted" : ", report not used: ")
             << ack->message();
   if (ack->accepted()) ++rounds_reported_;
+  base::KillPoint("agent.reported");
   return absl::ZeroDuration();
 }
 
@@ -442,6 +448,10 @@ absl::StatusOr<absl::Duration> Agent::RunSecureRound(
     const secagg::SecureRoundStep step = driver.Handle(*reply);
     for (const auto& m : step.send) {
       if (absl::Status s = session.Send(m); !s.ok()) return retry(s);
+    }
+    // Named by the phase the answer moved the client to: once a round each.
+    if (!step.send.empty() && base::KillPointArmed()) {
+      base::KillPoint(absl::StrCat("agent.secagg.", driver.StateName()));
     }
     if (step.ack.has_value()) {
       LOG(INFO) << "round " << round << ": "

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 
@@ -29,6 +30,7 @@ absl::StatusOr<Release> ReleaseRegistry::Publish(ReleaseRequest request) {
   m.set_expires_at_unix_ms(absl::ToUnixMillis(now + manifest_ttl_));
   Release out;
   out.manifest = signer_->Sign(m);
+  base::KillPoint("server.signed");
   ReleaseRecord& r = out.record;
   r.task = task_;
   r.release = m.release();
@@ -39,6 +41,7 @@ absl::StatusOr<Release> ReleaseRegistry::Publish(ReleaseRequest request) {
   r.created_at_unix_ms = m.created_at_unix_ms();
   r.signed_manifest = out.manifest.SerializeAsString();
   COHORT_RETURN_IF_ERROR(store_->AppendRelease(r));
+  base::KillPoint("server.released");
   // A routine release follows every round; rollbacks and pins are news.
   const std::string line =
       absl::StrCat("task ", task_, ": release ", r.release, " publishes version ",

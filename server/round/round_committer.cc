@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
 #include "common/model/weights_util.h"
 #include "glog/logging.h"
@@ -289,6 +290,7 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>>
 RoundCommitter::BuildVersion(const RoundResult& result,
                              cohort::v1::Weights weights) {
   COHORT_ASSIGN_OR_RETURN(auto metrics, task_model_->Evaluate(weights));
+  base::KillPoint("server.evaluated");
   // NaN under differential privacy: the un-noised loss is not released.
   if (std::isfinite(result.mean_loss)) metrics["train_loss"] = result.mean_loss;
   metrics["participants"] = static_cast<double>(result.participants);
@@ -343,6 +345,7 @@ absl::Status RoundCommitter::Persist(
     record.optimizer_state = state->SerializeAsString();
   }
   absl::Status s = store_->CommitVersion(record);
+  if (s.ok()) base::KillPoint("server.version_stored");
   // In doubt or refused, the store is asked again before the next number.
   highest_version_ = s.ok() ? model.version : 0;
   return s;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/kill_point.h"
 #include "common/model/weights_util.h"
 
 namespace cohort::server {
@@ -153,6 +154,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
   cohort::v1::Ack ack;
   ack.set_round_id(ctx.round_id);
   ack.set_accepted(true);
+  base::KillPoint("server.report");
   return ack;
 }
 

@@ -1,6 +1,7 @@
 #include "server/round/round_engine.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
 #include "server/aggregation/fedavg_aggregator.h"
@@ -243,6 +244,7 @@ RoundResult RoundEngine::TakeResultLocked() {
 }
 
 bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
+  base::KillPoint("server.aggregated");
   RecordFieldSum(result);
   if (std::optional<RoundSummary> rolled_back = MaybeAutoRollback()) {
     return Advance(*std::move(rolled_back));

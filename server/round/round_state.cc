@@ -1,6 +1,7 @@
 #include "server/round/round_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/base/kill_point.h"
 #include "common/model/flat_weights.h"
 #include "glog/logging.h"
 #include "server/round/round_privacy.h"
@@ -75,6 +76,7 @@ CheckInOutcome SelectingState::HandleCheckIn(RoundContext& ctx,
     return MakeRetry(ctx, "round_full", "round is full");
   }
   ctx.assigned.insert(device_id);
+  base::KillPoint("server.selection");
   return MakeAssignment(ctx);
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
 #include "common/secagg/parameter_finder.h"
@@ -112,6 +113,9 @@ absl::Status SecAggRound::Receive(
     // Malformed on the wire: treated as any other bad message.
     server_->ClientGone(it->second);
     return parsed.status();
+  }
+  if (base::KillPointArmed()) {
+    base::KillPoint(absl::StrCat("server.secagg.", server_->StateName()));
   }
   return server_->ReceiveMessage(it->second, *parsed);
 }

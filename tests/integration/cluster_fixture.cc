@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -44,9 +45,12 @@ std::string ClusterTest::PgDsn() {
 }
 
 std::string ClusterTest::UniqueTask() const {
-  return absl::StrCat(
+  std::string task = absl::StrCat(
       "it_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
       "_", ::getpid(), "_", absl::ToUnixMillis(absl::Now()));
+  // A parameterized test's name holds '/', outside the stores' name rule.
+  std::replace(task.begin(), task.end(), '/', '_');
+  return task;
 }
 
 ClusterTest::ServerOptions ClusterTest::DirectoryServer() const {
@@ -152,9 +156,11 @@ backoff_max_ms: 1000
       port, tls, id, population, data_dir_, index % 3, dir_, id, o.extra);
   std::string path = absl::StrCat(dir_, "/", id, ".textproto");
   WriteText(path, config);
-  return std::make_unique<Subprocess>(
-      std::vector<std::string>{BinaryPath("cohort-agent"), "--config=" + path},
-      absl::StrCat(dir_, "/", id, ".log"));
+  std::vector<std::string> argv = o.launcher;
+  argv.push_back(BinaryPath("cohort-agent"));
+  argv.push_back("--config=" + path);
+  return std::make_unique<Subprocess>(std::move(argv),
+                                      absl::StrCat(dir_, "/", id, ".log"));
 }
 
 std::unique_ptr<cohort::v1::Coordinator::Stub> ClusterTest::TlsStub(int port) {

@@ -65,6 +65,8 @@ class ClusterTest : public ::testing::Test {
     // The fields inside `tls { }` instead of the test CA and the device's
     // certificate, e.g. only a ca_cert_path for a device that enrolls.
     std::string tls;
+    // Command words put before the binary, e.g. {"env", "COHORT_KILL_AT=..."}.
+    std::vector<std::string> launcher;
   };
   std::unique_ptr<Subprocess> StartAgent(int index, int port,
                                          const std::string& population,

@@ -5,8 +5,8 @@
 // no gap, the current release the newest, every manifest verifying against
 // the pinned root and naming a stored, not held, version; no release is
 // lost across kills; and the next start makes progress. A point-by-point
-// fault-injection matrix is in the reliability issue; this is the real
-// process, killed by the kernel.
+// kill at each named point of a round is kill_matrix_test.cc; this is the
+// real process, killed by the kernel at moments it does not choose.
 
 #include <signal.h>
 
@@ -17,10 +17,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/model/trust.h"
 #include "server/store/directory_store.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/admin_fixture.h"
+#include "tests/integration/store_history.h"
 #include "tests/testing/pg_env.h"
 
 namespace cohort::testing {
@@ -29,39 +29,6 @@ namespace {
 class KillReleaseTest : public AdminTest {
  protected:
   using OpenStore = std::function<std::unique_ptr<server::Store>()>;
-
-  // The release log of `task` is whole; returns its newest number.
-  int64_t ExpectWholeLog(server::Store& store, const std::string& task) {
-    auto releases = store.ListReleases(task);
-    EXPECT_TRUE(releases.ok()) << releases.status();
-    if (!releases.ok()) return 0;
-    auto root = model::TrustedRoot::FromPinned(keys_.Root());
-    EXPECT_TRUE(root.ok()) << root.status();
-    if (!root.ok()) return 0;
-    for (size_t i = 0; i < releases->size(); ++i) {
-      const server::ReleaseRecord& r = (*releases)[i];
-      EXPECT_EQ(r.release, static_cast<int64_t>(i) + 1) << "gap in the log";
-      cohort::v1::SignedManifest signed_manifest;
-      EXPECT_TRUE(signed_manifest.ParseFromString(r.signed_manifest));
-      auto m = model::VerifyManifest(*root, signed_manifest,
-                                     {task, 0, absl::Now()});
-      EXPECT_TRUE(m.ok()) << "release " << r.release << ": " << m.status();
-      if (m.ok()) {
-        EXPECT_EQ(m->release(), r.release);
-        EXPECT_EQ(m->version(), r.version);
-      }
-      auto version = store.GetVersion(task, r.version);
-      EXPECT_TRUE(version.ok()) << version.status();
-      if (version.ok()) EXPECT_FALSE(version->held);
-    }
-    auto current = store.GetCurrentRelease(task);
-    EXPECT_TRUE(current.ok() && current->has_value());
-    const int64_t newest = releases->empty() ? 0 : releases->back().release;
-    if (current.ok() && current->has_value()) {
-      EXPECT_EQ((*current)->release, newest);
-    }
-    return newest;
-  }
 
   // Runs the cluster `kills` times, killing everything with SIGKILL at a
   // different moment after each new release, and checks the store after
@@ -96,7 +63,10 @@ class KillReleaseTest : public AdminTest {
       store.reset();
       auto after = open();
       ASSERT_NE(after, nullptr);
-      const int64_t newest = ExpectWholeLog(*after, o.task);
+      const int64_t newest =
+          ExpectWholeHistory(*after, o.task, keys_.Root(),
+                             /*every_version_released=*/false)
+              .newest_release();
       EXPECT_GE(newest, released) << "kill " << k << " lost a release";
       released = newest;
     }
