@@ -1,0 +1,190 @@
+// The device API's requests on a live round engine. DeviceSession is the
+// transport-free half of the gRPC Participate stream; here up to four
+// conversations at a time send it CheckIn, Report and SecAgg+ messages
+// decoded from the input, in plain or secure rounds, while the fake clock
+// moves and the engine's loop commits, abandons and opens rounds. Each input
+// starts a fresh engine on a fresh directory store.
+//
+// Besides "no crash": every version the engine publishes keeps the initial
+// model's tensors and shapes and holds only finite values, and the round id
+// and the count of committed rounds never go down.
+
+#include <fuzzer/FuzzedDataProvider.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "common/model/weights_util.h"
+#include "server/round/device_channel.h"
+#include "server/round/device_session.h"
+#include "server/round/round_engine.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
+
+namespace {
+
+using cohort::server::DeviceSession;
+using cohort::server::RoundEngine;
+
+constexpr int kSessions = 4;
+
+class DroppingChannel final : public cohort::server::DeviceChannel {
+ public:
+  void Send(cohort::v1::ServerMessage message) override {}
+};
+
+cohort::server::RoundOptions Options(FuzzedDataProvider& in) {
+  cohort::server::RoundOptions o;
+  o.task = "t";
+  o.goal_count = in.ConsumeIntegralInRange(1, 4);
+  o.over_selection = 1.0;
+  o.min_reports = in.ConsumeIntegralInRange(1, o.goal_count);
+  o.selection_timeout = absl::Seconds(1);
+  o.report_timeout = absl::Seconds(5);
+  o.max_examples_per_report = 1000;
+  o.int8_artifacts = in.ConsumeBool();
+  if (o.goal_count >= 2 && o.min_reports >= 2 && in.ConsumeBool()) {
+    o.secagg.enabled = true;
+  }
+  return o;
+}
+
+cohort::v1::CheckIn MakeCheckIn(FuzzedDataProvider& in) {
+  cohort::v1::CheckIn c;
+  if (in.ConsumeIntegralInRange(0, 3) == 0) {
+    c.ParseFromString(in.ConsumeRandomLengthString(256));
+  } else {
+    c.set_device_id(absl::StrCat("d", in.ConsumeIntegralInRange(0, 5)));
+    c.set_population("t");
+  }
+  return c;
+}
+
+cohort::v1::Report MakeReport(FuzzedDataProvider& in,
+                              const cohort::testing::FakeTaskModel& model,
+                              int64_t round_id) {
+  cohort::v1::Report r;
+  if (in.ConsumeIntegralInRange(0, 3) == 0) {
+    r.ParseFromString(in.ConsumeRandomLengthString(512));
+    return r;
+  }
+  // Mostly the open round, so that rounds fill and commit.
+  r.set_round_id(in.ConsumeBool() ? round_id
+                                  : round_id + in.ConsumeIntegralInRange(-1, 1));
+  *r.mutable_delta() = model.Filled(0.0f);
+  std::vector<float> values(4);
+  for (float& v : values) v = in.ConsumeFloatingPoint<float>();
+  cohort::model::SetFloatData(values, r.mutable_delta()->mutable_tensors(0));
+  r.set_num_examples(in.ConsumeIntegralInRange<int64_t>(-2, 2000));
+  r.set_train_loss(in.ConsumeFloatingPoint<double>());
+  return r;
+}
+
+cohort::v1::SecAggClientMessage MakeSecAgg(FuzzedDataProvider& in,
+                                           int64_t round_id) {
+  cohort::v1::SecAggClientMessage m;
+  if (in.ConsumeBool()) {
+    m.mutable_ready()->set_round_id(round_id);
+  } else {
+    m.ParseFromString(in.ConsumeRandomLengthString(1024));
+  }
+  return m;
+}
+
+// The published model has the initial tensors, shapes and finite values.
+void CheckModel(const RoundEngine& engine, const cohort::v1::Weights& initial) {
+  const cohort::v1::Weights& w = engine.current_model()->weights;
+  if (w.tensors_size() != initial.tensors_size()) std::abort();
+  for (int i = 0; i < w.tensors_size(); ++i) {
+    const auto& t = w.tensors(i);
+    if (t.name() != initial.tensors(i).name()) std::abort();
+    if (t.shape_size() != initial.tensors(i).shape_size()) std::abort();
+    for (int d = 0; d < t.shape_size(); ++d) {
+      if (t.shape(d) != initial.tensors(i).shape(d)) std::abort();
+    }
+    for (float v : cohort::model::FloatView(t)) {
+      if (!std::isfinite(v)) std::abort();
+    }
+  }
+}
+
+// In memory where there is a tmpfs: the store syncs every write.
+std::string FreshDir() {
+  static int inputs = 0;
+  const char* base =
+      std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+  const std::string dir = absl::StrCat(
+      base, "/cohort-device-session-fuzz-", ::getpid(), "-", inputs++);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+void Run(FuzzedDataProvider& in, const std::string& dir) {
+  auto store = cohort::server::DirectoryStore::Open(dir);
+  if (!store.ok()) std::abort();
+  cohort::testing::FakeTaskModel model;
+  cohort::testing::FakeClock clock;
+  RoundEngine engine(Options(in), store->get(), &model, &clock);
+  if (!engine.Start().ok()) std::abort();
+  const cohort::v1::Weights initial = engine.current_model()->weights;
+  cohort::server::LiveDevices live;
+  std::array<std::unique_ptr<DeviceSession>, kSessions> sessions;
+  auto channel = std::make_shared<DroppingChannel>();
+  int64_t round_id = engine.round_id();
+  int64_t committed = engine.rounds_committed();
+  for (int step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
+    auto& session = sessions[in.ConsumeIntegralInRange(0, kSessions - 1)];
+    switch (in.ConsumeIntegralInRange(0, 6)) {
+      case 0:
+        session = std::make_unique<DeviceSession>(&engine, &live, "");
+        (void)session->CheckIn(MakeCheckIn(in));
+        break;
+      case 1:
+        if (session) (void)session->Report(MakeReport(in, model, round_id));
+        break;
+      case 2:
+        if (session) (void)session->SecAgg(MakeSecAgg(in, round_id), channel);
+        break;
+      case 3:
+        session.reset();  // the stream ended: End() drops an open assignment
+        break;
+      case 4:
+        if (session) session->Answered();
+        break;
+      case 5:
+        clock.Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 10000)));
+        [[fallthrough]];
+      default:
+        engine.RunOnce();
+        CheckModel(engine, initial);
+        if (engine.round_id() < round_id) std::abort();
+        if (engine.rounds_committed() < committed) std::abort();
+        round_id = engine.round_id();
+        committed = engine.rounds_committed();
+        break;
+    }
+  }
+  for (auto& s : sessions) s.reset();
+  engine.RunOnce();
+  CheckModel(engine, initial);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  FuzzedDataProvider in(data, size);
+  const std::string dir = FreshDir();
+  Run(in, dir);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
