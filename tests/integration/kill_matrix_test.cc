@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <tuple>
@@ -22,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/base/kill_point.h"
 #include "server/store/directory_store.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/admin_fixture.h"
@@ -102,7 +104,12 @@ class KillMatrixTest
     ASSERT_TRUE(code.has_value())
         << spec << " was not reached in 120 s\n" << victim.Log();
     ASSERT_EQ(*code, 128 + SIGKILL) << victim.Log();
-    EXPECT_NE(victim.Log().find("kill point"), std::string::npos)
+    const std::optional<base::KillSpec> point = base::ParseKillSpec(spec);
+    ASSERT_TRUE(point.has_value()) << spec;
+    EXPECT_NE(victim.Log().find(absl::StrCat("kill point ", point->point,
+                                             " reached (arrival ",
+                                             point->hit, ")")),
+              std::string::npos)
         << "killed, but not by " << spec << "\n" << victim.Log();
   }
 

@@ -63,10 +63,11 @@ TEST_F(LocalMistakesServer, DeviceCertificateFromAnotherCaExitsThreeNamingIt) {
 }
 
 TEST_F(LocalMistakesServer, OneCertificateOnThreeAgentsIsReportedByTheServer) {
-  // Under SecAgg+ the assigned copy holds its conversation open while it
-  // waits for a cohort of three that one identity can never fill, so the
-  // other copies' check-ins always overlap it (with plain FedAvg the
-  // overlap lasted one short training and the test depended on timing).
+  // Under SecAgg+ the assigned copy holds its conversation open until its
+  // round leaves selection, which needs three assigned devices (min_reports
+  // is the goal): one identity never gets there, so the other copies'
+  // check-ins always overlap it. With plain FedAvg the overlap lasted one
+  // short training and the test depended on timing.
   ServerOptions o = DirectoryServer();
   o.max_rounds = 0;
   o.goal = 3;

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "common/model/trust.h"
 #include "gtest/gtest.h"
@@ -45,36 +46,63 @@ void ExpectReleaseLog(const StoreHistory& h, const std::string& task,
   }
 }
 
+// One read of the history, `current` the current release (0 for none).
+struct Snapshot {
+  StoreHistory history;
+  int64_t current = 0;
+};
+
+absl::StatusOr<int64_t> CurrentRelease(server::Store& store,
+                                       const std::string& task) {
+  auto current = store.GetCurrentRelease(task);
+  if (!current.ok()) return current.status();
+  return current->has_value() ? (*current)->release : 0;
+}
+
+// Reads in the order that keeps a snapshot consistent while a coordinator
+// still commits (the kill matrix's agent cases): the current release, then
+// the releases (each names a version stored before it), then the versions.
+// Read again while a release lands in between.
+absl::StatusOr<Snapshot> ReadSnapshot(server::Store& store,
+                                      const std::string& task) {
+  Snapshot s;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    s = Snapshot{};
+    auto current = CurrentRelease(store, task);
+    if (!current.ok()) return current.status();
+    s.current = *current;
+    auto releases = store.ListReleases(task);
+    if (!releases.ok()) return releases.status();
+    for (const auto& r : *releases) s.history.releases[r.release] = r;
+    auto versions = store.ListVersions(task);
+    if (!versions.ok()) return versions.status();
+    for (const auto& v : *versions) {
+      // ListVersions leaves the weights out: read each one whole.
+      auto full = store.GetVersion(task, v.version);
+      if (!full.ok()) return full.status();
+      s.history.versions[v.version] = *std::move(full);
+    }
+    if (s.current == s.history.newest_release()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return s;
+}
+
 }  // namespace
 
 StoreHistory ExpectWholeHistory(server::Store& store, const std::string& task,
                                 const cohort::v1::SignedRoot& root,
                                 bool every_version_released) {
-  StoreHistory h;
-  auto versions = store.ListVersions(task);
-  EXPECT_TRUE(versions.ok()) << versions.status();
-  auto releases = store.ListReleases(task);
-  EXPECT_TRUE(releases.ok()) << releases.status();
   auto trusted = model::TrustedRoot::FromPinned(root);
   EXPECT_TRUE(trusted.ok()) << trusted.status();
-  if (!versions.ok() || !releases.ok() || !trusted.ok()) return h;
-  for (const auto& v : *versions) {
-    // ListVersions may leave the weights out: read each one whole.
-    auto full = store.GetVersion(task, v.version);
-    EXPECT_TRUE(full.ok()) << "version " << v.version << ": " << full.status();
-    if (full.ok()) h.versions[v.version] = *std::move(full);
-  }
-  for (const auto& r : *releases) h.releases[r.release] = r;
+  auto snapshot = ReadSnapshot(store, task);
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  if (!trusted.ok() || !snapshot.ok()) return {};
+  const StoreHistory& h = snapshot->history;
   ExpectVersionChain(h);
   ExpectReleaseLog(h, task, *trusted);
-  auto current = store.GetCurrentRelease(task);
-  EXPECT_TRUE(current.ok()) << current.status();
-  if (current.ok() && !h.releases.empty()) {
-    EXPECT_TRUE(current->has_value());
-    if (current->has_value()) {
-      EXPECT_EQ((*current)->release, h.newest_release());
-    }
-  }
+  EXPECT_EQ(snapshot->current, h.newest_release())
+      << "the current release is not the newest";
   if (every_version_released) {
     std::set<int64_t> released;
     for (const auto& [number, r] : h.releases) released.insert(r.version);

@@ -35,8 +35,9 @@ StoreHistory ExpectWholeHistory(server::Store& store, const std::string& task,
                                 const cohort::v1::SignedRoot& root,
                                 bool every_version_released);
 
-// Expects `after` to keep every version and release of `before`, byte for
-// byte: a kill and a restart lose or rewrite nothing that was stored.
+// Expects `after` to keep every version of `before` (its weights, parent
+// and held mark) and every release (its version and signed manifest, byte
+// for byte): a kill and a restart lose or rewrite nothing that was stored.
 void ExpectKept(const StoreHistory& before, const StoreHistory& after);
 
 }  // namespace cohort::testing
