@@ -18,7 +18,10 @@ namespace cohort::ml::internal {
 // export both use it, so both run exactly the weights a device downloads.
 at::Tensor QuantizeWeight(const at::Tensor& weight);
 
-// Built for one engine (packed weights are engine-specific). `network` must
+// Built for one engine (packed weights are engine-specific). Batch norm is
+// folded into its conv (Network::FoldedWeights) before quantization; a
+// residual addition is quantized::add(_relu), hardswish quantized::hardswish,
+// ReLU6 the ReLU kernel whose output range ends at most at 6. `network` must
 // have activation ranges (Network::HasRanges). Throws c10::Error on failure.
 class Int8Net {
  public:
@@ -33,8 +36,11 @@ class Int8Net {
     LayerSpec spec;
     c10::intrusive_ptr<ConvPackedParamsBase<2>> conv;
     c10::intrusive_ptr<LinearPackedParamsBase> linear;
+    AffineParams inner;  // before the residual addition or hardswish
     AffineParams output;
   };
+  // The conv or linear kernel, with ReLU fused when nothing comes between.
+  at::Tensor Kernel(const Layer& layer, const at::Tensor& x) const;
   at::QEngine engine_;
   AffineParams input_;
   std::vector<Layer> layers_;

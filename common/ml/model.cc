@@ -40,19 +40,17 @@ int64_t Model::NumParameters() const {
 }
 
 cohort::v1::Weights Model::GetWeights() const {
-  return internal::ToWeights(impl_->network->named_parameters());
+  return internal::ToWeights(impl_->network->NamedState());
 }
 
 absl::Status Model::SetWeights(const cohort::v1::Weights& weights) {
-  internal::NamedTensors params = impl_->network->named_parameters();
+  internal::NamedTensors params = impl_->network->NamedState();
   absl::Status status = internal::AssignWeights(weights, params);
   if (!status.ok()) return status;
   // Activation ranges were observed on the old weights. Dropping them keeps
   // a model reused across clients (the simulator's per-thread trainers)
   // from carrying one client's QAT state into the next.
-  for (internal::ActivationRange& range : impl_->network->ranges()) {
-    range = internal::ActivationRange();
-  }
+  impl_->network->ResetRanges();
   impl_->network->set_quant_mode(internal::QuantMode::kOff);
   return absl::OkStatus();
 }

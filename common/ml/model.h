@@ -141,8 +141,9 @@ class Model {
   // applications (the full format, not the lite interpreter's): forward(x) takes images as float [N, 1, 28, 28]
   // of pixel / 255 in [0, 1] (it applies Cohort's normalisation itself) and
   // returns the logits [N, 10] that Logits gives, in fp32. Parameters keep
-  // their names ("conv1.weight" is submodule conv1's weight); dropout is
-  // left out (inference). Unlike ImportTorchScript, nothing of the file is
+  // their names ("conv1.weight" is submodule conv1's weight), except that a
+  // layer's batch norm is folded into its weight and bias; dropout is left
+  // out (inference). Unlike ImportTorchScript, nothing of the file is
   // executed here: the forward is generated from the layer chain.
   // INTERNAL if LibTorch cannot compile or write it.
   absl::Status ExportTorchScript(const std::string& path) const;
@@ -168,8 +169,8 @@ class Model {
   // Structured magnitude pruning: removes round(fraction * channels) output
   // channels with the smallest L1 norm from every layer but the last, and
   // the matching inputs of the next layer, so tensors (and compute) shrink.
-  // Drops activation ranges (re-calibrate or re-run QAT). Fine-tune with
-  // Train afterwards. INVALID_ARGUMENT unless 0 <= fraction < 1.
+  // Drops activation ranges; fine-tune with Train. INVALID_ARGUMENT unless
+  // 0 <= fraction < 1; FAILED_PRECONDITION for groups, batch norm, residual.
   absl::Status PruneStructured(double fraction);
   // Unstructured magnitude pruning: zeroes the fraction of each weight
   // tensor with the smallest |w| and keeps them zero through later

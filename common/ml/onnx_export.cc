@@ -64,6 +64,9 @@ class GraphBuilder {
                        static_cast<size_t>(v.numel()) * sizeof(float));
   }
 
+  // A fresh initializer name from `hint`.
+  std::string Unique(const std::string& hint) { return Fresh(hint); }
+
   std::string Scalar(const std::string& name, float value) {
     return Initializer(name, onnx::TensorProto::FLOAT, {}, &value,
                        sizeof(value));
@@ -91,6 +94,13 @@ void SetInt(onnx::NodeProto* node, const std::string& name, int64_t value) {
   a->set_name(name);
   a->set_type(onnx::AttributeProto::INT);
   a->set_i(value);
+}
+
+void SetFloat(onnx::NodeProto* node, const std::string& name, float value) {
+  onnx::AttributeProto* a = node->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(value);
 }
 
 void SetTensorType(onnx::ValueInfoProto* info, const std::string& name,
@@ -188,8 +198,7 @@ class Quantizer {
 std::string LayerOp(GraphBuilder& b, Quantizer* quantizer, Network& network,
                     size_t i, const std::string& x, double input_scale) {
   const LayerSpec& spec = network.specs()[i];
-  const at::Tensor& weight = network.weight(i);
-  const at::Tensor& bias = network.bias(i);
+  const auto [weight, bias] = network.FoldedWeights(i);
   std::vector<std::string> inputs = {x};
   if (quantizer == nullptr) {
     inputs.push_back(b.Floats(spec.name + ".weight", Dims(weight), weight));
@@ -210,10 +219,74 @@ std::string LayerOp(GraphBuilder& b, Quantizer* quantizer, Network& network,
     SetInts(conv, "strides", {spec.stride, spec.stride});
     SetInts(conv, "pads",
             {spec.padding, spec.padding, spec.padding, spec.padding});
+    if (spec.groups > 1) SetInt(conv, "group", spec.groups);
   } else {
     SetInt(b.Node("Gemm", inputs), "transB", 1);
   }
   return b.Out();
+}
+
+// ReLU6 is Clip(0, 6); hardswish is x * HardSigmoid(x) with alpha 1/6,
+// beta 1/2 (HardSwish itself needs opset 14).
+std::string Activation(GraphBuilder& b, LayerSpec::Activation activation,
+                       const std::string& x) {
+  switch (activation) {
+    case LayerSpec::Activation::kRelu:
+      return b.Node("Relu", {x})->output(0);
+    case LayerSpec::Activation::kRelu6:
+      return b.Node("Clip", {x, b.Scalar(b.Unique("zero"), 0.0f),
+                             b.Scalar(b.Unique("six"), 6.0f)})
+          ->output(0);
+    case LayerSpec::Activation::kHardswish: {
+      onnx::NodeProto* gate = b.Node("HardSigmoid", {x});
+      SetFloat(gate, "alpha", 1.0f / 6.0f);
+      SetFloat(gate, "beta", 0.5f);
+      return b.Node("Mul", {x, gate->output(0)})->output(0);
+    }
+    case LayerSpec::Activation::kNone:
+      break;
+  }
+  return x;
+}
+
+std::string Pool(GraphBuilder& b, const LayerSpec& spec, const std::string& x) {
+  if (spec.pool_kind == LayerSpec::Pool::kGlobalAvg) {
+    return b.Node("GlobalAveragePool", {x})->output(0);
+  }
+  if (spec.pool == 0) return x;
+  onnx::NodeProto* pool = b.Node(
+      spec.pool_kind == LayerSpec::Pool::kAvg ? "AveragePool" : "MaxPool", {x});
+  SetInts(pool, "kernel_shape", {spec.pool, spec.pool});
+  SetInts(pool, "strides", {spec.pool_stride, spec.pool_stride});
+  return pool->output(0);
+}
+
+// One layer from its input `x`; `scale` is the input's quantization scale
+// and becomes the output's. `inputs` holds every earlier layer's input.
+std::string Layer(GraphBuilder& b, Quantizer* q, Network& network, size_t i,
+                  const std::vector<std::string>& inputs, double& scale) {
+  const LayerSpec& spec = network.specs()[i];
+  std::string x = inputs[i];
+  if (spec.flatten_before) {
+    SetInt(b.Node("Flatten", {x}), "axis", 1);
+    x = b.Out();
+  }
+  x = LayerOp(b, q, network, i, x, scale);
+  if (q != nullptr && spec.has_inner_range()) {
+    const AffineParams p = ActivationParams(network.inner_ranges()[i]);
+    x = q->RoundTrip(x, q->Activation(spec.name + "_inner", p));
+  }
+  if (spec.residual >= 0) {
+    x = b.Node("Add", {x, inputs[static_cast<size_t>(spec.residual)]})
+            ->output(0);
+  }
+  x = Activation(b, spec.activation, x);
+  if (q != nullptr) {
+    const AffineParams p = ActivationParams(network.ranges()[i + 1]);
+    x = q->RoundTrip(x, q->Activation(spec.name + "_output", p));
+    scale = p.scale;
+  }
+  return Pool(b, spec, x);
 }
 
 void BuildGraph(Network& network, OnnxPrecision precision,
@@ -231,26 +304,10 @@ void BuildGraph(Network& network, OnnxPrecision precision,
     x = q->RoundTrip(x, q->Activation("input", p));
     scale = p.scale;
   }
-  const size_t n = network.specs().size();
-  for (size_t i = 0; i < n; ++i) {
-    const LayerSpec& spec = network.specs()[i];
-    if (spec.flatten_before) {
-      SetInt(b.Node("Flatten", {x}), "axis", 1);
-      x = b.Out();
-    }
-    x = LayerOp(b, q, network, i, x, scale);
-    if (spec.relu) x = b.Node("Relu", {x})->output(0);
-    if (q != nullptr) {
-      const AffineParams p = ActivationParams(network.ranges()[i + 1]);
-      x = q->RoundTrip(x, q->Activation(spec.name + "_output", p));
-      scale = p.scale;
-    }
-    if (spec.pool > 0) {
-      onnx::NodeProto* pool = b.Node("MaxPool", {x});
-      SetInts(pool, "kernel_shape", {spec.pool, spec.pool});
-      SetInts(pool, "strides", {spec.pool_stride, spec.pool_stride});
-      x = b.Out();
-    }
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < network.specs().size(); ++i) {
+    inputs.push_back(x);
+    x = Layer(b, q, network, i, inputs, scale);
   }
   b.Node("Identity", {x}, "logits");
   SetTensorType(graph->add_output(), "logits", {0, kNumClasses});

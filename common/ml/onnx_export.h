@@ -7,11 +7,16 @@
 // The graph, opset 13 (IR version 7):
 //   input  "image"  float [N, 1, 28, 28], pixel / 255 in [0, 1]
 //   Sub(kPixelMean), Div(kPixelStd)            Cohort's normalisation
-//   per layer: [Flatten] Conv | Gemm(transB) [Relu] [MaxPool]
+//   per layer: [Flatten] Conv(group) | Gemm(transB) [Add] [Relu |
+//              Clip(0, 6) | x * HardSigmoid(1/6, 1/2)]
+//              [MaxPool | AveragePool | GlobalAveragePool]
+// Batch norm is folded into its conv (Network::FoldedWeights); Add takes
+// the input of an earlier layer (a residual).
 //   output "logits" float [N, 10]
 // In the int8 form ("QDQ", ONNX Runtime's quantization format) every
 // activation passes QuantizeLinear/DequantizeLinear with the network's uint8
-// per-tensor parameters, weights are stored int8 with symmetric per-output-
+// per-tensor parameters (a residual or hardswish layer also before the Add
+// or the activation), weights are stored int8 with symmetric per-output-
 // channel scales (DequantizeLinear axis 0, the grid of common/model/quantize.h)
 // and biases int32 at input scale x weight scale, as LibTorch's quantized
 // kernels use them. Runtimes fuse the pairs into integer kernels.

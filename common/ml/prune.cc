@@ -46,10 +46,27 @@ torch::Tensor InputsToKeep(const LayerSpec& prev, const LayerSpec& next,
   return (kept.unsqueeze(1) * block + offsets.unsqueeze(0)).flatten();
 }
 
+// Structured pruning drops a layer's output channels and the next layer's
+// matching inputs; channels tied across layers (a depthwise conv's groups,
+// a residual's sum) or carrying batch-norm state are not handled.
+absl::Status CheckPrunable(const std::vector<LayerSpec>& specs) {
+  for (const LayerSpec& s : specs) {
+    if (s.groups > 1 || s.batch_norm || s.residual >= 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "structured pruning handles plain chains; layer ", s.name,
+          " has grouped channels, batch norm or a residual"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Model::PruneStructured(double fraction) {
   if (absl::Status s = CheckFraction(fraction); !s.ok()) return s;
+  if (absl::Status s = CheckPrunable(impl_->network->specs()); !s.ok()) {
+    return s;
+  }
   return internal::GuardTorch([&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     Network& old = *impl_->network;

@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -15,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glog/logging.h"
 
 namespace cohort::ml::internal {
@@ -48,9 +51,91 @@ const std::set<std::string>& DropoutOps() {
   return *ops;
 }
 
+// Conservative: an object, interface or Any may hold a tensor.
+bool HoldsTensor(const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+    case c10::TypeKind::AnyType:
+    case c10::TypeKind::ClassType:
+    case c10::TypeKind::InterfaceType:
+      return true;
+    default:
+      break;
+  }
+  for (const c10::TypePtr& inner : type->containedTypes()) {
+    if (HoldsTensor(inner)) return true;
+  }
+  return false;
+}
+
+// Scripted BatchNorm2d counts the batches it has seen: += 1 on its own
+// num_batches_tracked, result unused. The count only matters for
+// momentum=None, which is refused.
+bool IsBatchCounter(const Node* node) {
+  if (node->kind() != c10::aten::add_ || node->inputs().size() != 3 ||
+      !node->output()->uses().empty()) {
+    return false;
+  }
+  const Node* target = node->input(0)->node();
+  if (target->kind() != c10::prim::GetAttr ||
+      target->s(torch::jit::attr::name) != "num_batches_tracked") {
+    return false;
+  }
+  const c10::ClassTypePtr owner =
+      target->input(0)->type()->cast<c10::ClassType>();
+  const auto one = torch::jit::toIValue(node->input(1));
+  const auto alpha = torch::jit::toIValue(node->input(2));
+  return owner != nullptr && owner->name() &&
+         absl::StartsWith(owner->name()->name(), "BatchNorm") && one &&
+         one->isInt() && one->toInt() == 1 && alpha && alpha->isInt() &&
+         alpha->toInt() == 1;
+}
+
+// A node that may change state: calls that inlining left (interfaces,
+// function values), forks, attribute writes, in-place or out= ops on lists
+// or tensors.
+bool MayWrite(const Node* node) {
+  const c10::Symbol kind = node->kind();
+  if (kind == c10::prim::CallMethod || kind == c10::prim::CallFunction ||
+      kind == c10::prim::fork || kind == c10::prim::SetAttr ||
+      kind == c10::prim::Enter || kind == c10::prim::Exit) {
+    return true;
+  }
+  if (node->hasSideEffects()) return true;
+  const c10::FunctionSchema* schema = node->maybeSchema();
+  return schema != nullptr && schema->is_mutable();
+}
+
+// What scripted nn modules do around their ops: attribute lookups, shape
+// checks that raise, batch counters. Such a node yields no tensor and
+// writes nothing, and so neither can anything in its blocks; nothing it
+// computes reaches the chain except through the arguments of a chain op,
+// which are checked there (constant strides, kernels, shapes).
+bool IsBookkeeping(const Node* node) {
+  if (BookkeepingOps().count(node->kind().toQualString()) > 0) return true;
+  if (IsBatchCounter(node)) return true;
+  // Raising, warning and printing are effects, but harmless ones.
+  if (node->kind() == c10::prim::RaiseException ||
+      node->kind() == c10::aten::warn || node->kind() == c10::prim::Print) {
+    return true;
+  }
+  if (MayWrite(node)) return false;
+  for (const Value* out : node->outputs()) {
+    if (HoldsTensor(out->type())) return false;
+  }
+  for (const torch::jit::Block* block : node->blocks()) {
+    for (const Node* inner : block->nodes()) {
+      if (!IsBookkeeping(inner)) return false;
+    }
+  }
+  return true;
+}
+
 constexpr char kSupported[] =
-    "supported: conv2d, linear, relu, max_pool2d, flatten/view/reshape, "
-    "dropout";
+    "supported: conv2d (any groups), batch_norm after a conv, linear, relu, "
+    "relu6, hardswish, max_pool2d, avg_pool2d, adaptive_avg_pool2d to 1x1, "
+    "flatten/view/reshape, dropout, and adding a layer's input back "
+    "(residual)";
 
 // Inlining records, for every op, the chain of calls it came through; a
 // call to a submodule's method carries the attribute it was reached by and
@@ -102,11 +187,24 @@ std::string AttributePath(const Value* value) {
   return absl::StrJoin(parts, ".");
 }
 
+// "features.0" for "features.0.weight"; other paths as they are.
+std::string LayerPath(absl::string_view weight_path) {
+  absl::ConsumeSuffix(&weight_path, ".weight");
+  return std::string(weight_path);
+}
+
+// "features.1" for "features.1.weight".
+std::string ModulePath(const std::string& parameter_path) {
+  const size_t dot = parameter_path.rfind('.');
+  return dot == std::string::npos ? "" : parameter_path.substr(0, dot);
+}
+
 // A module's `training` attribute, as scripted nn.Dropout passes it.
 bool IsTrainingFlag(const Value* value) {
   const Node* node = value->node();
   return node->kind() == c10::prim::GetAttr &&
-         node->s(torch::jit::attr::name) == "training";
+         node->s(torch::jit::attr::name) == "training" &&
+         !AttributePath(value).empty();
 }
 
 // A constant int list, either folded or built by prim::ListConstruct from
@@ -154,14 +252,26 @@ class ChainReader {
  public:
   absl::Status Read(const Node* node) {
     const std::string kind = node->kind().toQualString();
-    if (BookkeepingOps().count(kind) > 0) return absl::OkStatus();
+    if (IsBookkeeping(node)) return absl::OkStatus();
+    if (kind == "aten::add" || kind == "aten::add_") return Residual(node);
     if (!node->blocks().empty()) {
       return Refuse(node,
                     "is control flow in forward (e.g. on self.training or an "
                     "input's shape); the chain must be straight-line ops");
     }
+    if (!node->inputs().empty() &&
+        std::find(layer_inputs_.begin(), layer_inputs_.end(),
+                  node->input(0)) != layer_inputs_.end()) {
+      return Refuse(node,
+                    "starts a second branch from an earlier layer's input; "
+                    "a shortcut must be the identity");
+    }
     if (node->inputs().empty() || node->input(0) != current_) {
       return Refuse(node, "does not continue a single chain of layers");
+    }
+    const c10::FunctionSchema* schema = node->maybeSchema();
+    if (schema != nullptr && absl::StrContains(schema->overload_name(), "out")) {
+      return Refuse(node, "writes into an out= tensor");
     }
     if (absl::Status s = Dispatch(node, kind); !s.ok()) return s;
     current_ = node->output();
@@ -181,12 +291,25 @@ class ChainReader {
       return Conv(node, kind == "aten::_convolution");
     }
     if (kind == "aten::linear") return Layer(node, LayerSpec::Kind::kLinear);
-    if (kind == "aten::relu" || kind == "aten::relu_") return Relu(node);
+    if (kind == "aten::relu" || kind == "aten::relu_") {
+      return Activate(node, LayerSpec::Activation::kRelu);
+    }
+    if (kind == "aten::relu6" || kind == "aten::relu6_") {
+      return Activate(node, LayerSpec::Activation::kRelu6);
+    }
+    if (kind == "aten::hardtanh" || kind == "aten::hardtanh_") {
+      return Hardtanh(node);
+    }
+    if (kind == "aten::hardswish" || kind == "aten::hardswish_") {
+      return Activate(node, LayerSpec::Activation::kHardswish);
+    }
+    if (kind == "aten::batch_norm") return BatchNorm(node);
     if (kind == "aten::max_pool2d") return Pool(node);
+    if (kind == "aten::avg_pool2d") return AvgPool(node);
+    if (kind == "aten::adaptive_avg_pool2d") return GlobalPool(node);
     if (kind == "aten::flatten" || kind == "aten::view" ||
         kind == "aten::reshape") {
-      flatten_pending_ = true;
-      return absl::OkStatus();
+      return Flatten(node, kind);
     }
     if (DropoutOps().count(kind) > 0) return Dropout(node, kind);
     return Refuse(node, "is not supported for int8 export");
@@ -208,14 +331,12 @@ class ChainReader {
     }
     layer.spec.bias = !layer.bias_path.empty();
     // register_module rejects dots, so "features.0" becomes "features_0".
-    std::string name = layer.weight_path;
-    if (absl::EndsWith(name, ".weight")) {
-      name.resize(name.size() - std::string(".weight").size());
-    }
-    layer.spec.name = absl::StrReplaceAll(name, {{".", "_"}});
+    layer.spec.name =
+        absl::StrReplaceAll(LayerPath(layer.weight_path), {{".", "_"}});
     layer.spec.flatten_before = flatten_pending_;
     flatten_pending_ = false;
     layers_.push_back(std::move(layer));
+    layer_inputs_.push_back(current_);
     return absl::OkStatus();
   }
 
@@ -232,10 +353,10 @@ class ChainReader {
       transposed = !t || !t->isBool() || t->toBool();
     }
     if (stride < 1 || dilation != 1 || transposed || !groups ||
-        !groups->isInt() || groups->toInt() != 1) {
+        !groups->isInt() || groups->toInt() < 1) {
       return Refuse(node,
-                    "needs a square constant stride, dilation 1, groups 1 "
-                    "and no transposition");
+                    "needs a square constant stride, dilation 1, constant "
+                    "groups and no transposition");
     }
     if (flatten_pending_) {
       return Refuse(node,
@@ -247,6 +368,7 @@ class ChainReader {
       return s;
     }
     layers_.back().spec.stride = stride;
+    layers_.back().spec.groups = groups->toInt();
     layers_.back().spec.padding = padding->size;
     layers_.back().pad_same = padding->same;
     return absl::OkStatus();
@@ -270,41 +392,221 @@ class ChainReader {
     return ConvPadding{size, false};
   }
 
-  absl::Status Relu(const Node* node) {
-    // ReLU commutes with max-pooling, flatten and dropout (which scales by
-    // a positive factor), so it may follow any of them.
-    if (layers_.empty() || layers_.back().spec.relu) {
-      return Refuse(node, "must follow a conv or linear layer");
+  // flatten(x, 1, -1), or view/reshape to two dims such as
+  // x.view(x.size(0), -1): the next linear layer's width checks the rest.
+  absl::Status Flatten(const Node* node, const std::string& kind) {
+    bool ok = false;
+    if (kind == "aten::flatten") {
+      const auto start = torch::jit::toIValue(node->input(1));
+      const auto end = torch::jit::toIValue(node->input(2));
+      ok = start && end && start->isInt() && end->isInt() &&
+           start->toInt() == 1 && end->toInt() == -1;
+    } else {
+      const Value* shape = node->input(1);
+      const auto constant = torch::jit::toIValue(shape);
+      ok = constant ? constant->isIntList() && constant->toIntVector().size() == 2
+                    : shape->node()->kind() == c10::prim::ListConstruct &&
+                          shape->node()->inputs().size() == 2;
     }
-    layers_.back().spec.relu = true;
+    if (!ok) {
+      return Refuse(node,
+                    "is supported only as a flatten to (batch, features): "
+                    "flatten(x, 1) or a view/reshape to two dims");
+    }
+    flatten_pending_ = true;
     return absl::OkStatus();
   }
 
-  absl::Status Pool(const Node* node) {
-    // max_pool2d(x, kernel, stride, padding, dilation, ceil_mode).
-    const int64_t kernel = Square(IntList(node->input(1)), -1);
-    const int64_t stride = Square(IntList(node->input(2)), kernel);
-    const int64_t padding = Square(IntList(node->input(3)), -1);
-    const int64_t dilation = Square(IntList(node->input(4)), -1);
-    auto ceil = torch::jit::toIValue(node->input(5));
+  // The last layer, if it is a conv still open for a batch norm or a
+  // residual: nothing of that stage or after it set yet.
+  enum class Stage { kBatchNorm, kResidual };
+  bool OpenConv(Stage stage) const {
+    if (layers_.empty() || flatten_pending_) return false;
+    const LayerSpec& s = layers_.back().spec;
+    if (s.kind != LayerSpec::Kind::kConv2d || s.pooled() || s.dropout > 0.0 ||
+        s.activation != LayerSpec::Activation::kNone) {
+      return false;
+    }
+    return s.residual < 0 && (stage == Stage::kResidual || !s.batch_norm);
+  }
+
+  absl::Status Activate(const Node* node, LayerSpec::Activation activation) {
+    if (layers_.empty() ||
+        layers_.back().spec.activation != LayerSpec::Activation::kNone) {
+      return Refuse(node, "must follow a conv or linear layer");
+    }
+    const LayerSpec& s = layers_.back().spec;
+    // An element-wise activation commutes with flatten; ReLU and ReLU6 (not
+    // decreasing) with max-pooling; ReLU (positively homogeneous) with
+    // dropout's scaling too. Nothing else may come between.
+    const bool relu = activation == LayerSpec::Activation::kRelu;
+    const bool monotone = relu || activation == LayerSpec::Activation::kRelu6;
+    if ((s.pooled() && (s.pool_kind != LayerSpec::Pool::kMax || !monotone)) ||
+        (s.dropout > 0.0 && !relu)) {
+      return Refuse(node,
+                    "must come before the layer's pooling and dropout");
+    }
+    if (s.residual >= 0 && !relu) {
+      return Refuse(node,
+                    "follows a residual addition; only relu may (int8 has "
+                    "no fused kernel for the others)");
+    }
+    layers_.back().spec.activation = activation;
+    return absl::OkStatus();
+  }
+
+  // hardtanh(x, 0, 6) is how nn.ReLU6 and F.relu6 are scripted.
+  absl::Status Hardtanh(const Node* node) {
+    const auto lo = torch::jit::toIValue(node->input(1));
+    const auto hi = torch::jit::toIValue(node->input(2));
+    if (!lo || !hi || !lo->isDouble() || !hi->isDouble() ||
+        lo->toDouble() != 0.0 || hi->toDouble() != 6.0) {
+      return Refuse(node, "is supported only as ReLU6, hardtanh(x, 0, 6)");
+    }
+    return Activate(node, LayerSpec::Activation::kRelu6);
+  }
+
+  // batch_norm(x, weight, bias, running_mean, running_var, training,
+  //            momentum, eps, cudnn_enabled), right after a conv.
+  absl::Status BatchNorm(const Node* node) {
+    if (!OpenConv(Stage::kBatchNorm)) {
+      return Refuse(node, "must directly follow a conv layer, once");
+    }
+    if (!IsTrainingFlag(node->input(5))) {
+      return Refuse(node,
+                    "needs training=self.training (a scripted BatchNorm2d); "
+                    "a traced one keeps the mode it was traced in");
+    }
+    const auto momentum = torch::jit::toIValue(node->input(6));
+    const auto eps = torch::jit::toIValue(node->input(7));
+    if (!momentum || !momentum->isDouble() || !eps || !eps->isDouble() ||
+        momentum->toDouble() != kBatchNormMomentum ||
+        eps->toDouble() != kBatchNormEps) {
+      return Refuse(node, "needs PyTorch's default momentum 0.1 and eps 1e-5");
+    }
+    ChainLayer& layer = layers_.back();
+    const std::vector<std::string> paths = {
+        AttributePath(node->input(1)), AttributePath(node->input(2)),
+        AttributePath(node->input(3)), AttributePath(node->input(4))};
+    const std::string prefix = absl::StrCat(ModulePath(paths[0]), ".");
+    if (!absl::EndsWith(paths[0], ".weight") ||
+        paths[1] != prefix + "bias" || paths[2] != prefix + "running_mean" ||
+        paths[3] != prefix + "running_var") {
+      return Refuse(node,
+                    "needs a module's own weight, bias and running "
+                    "statistics (affine=True, track_running_stats=True)");
+    }
+    layer.batch_norm_path = ModulePath(paths[0]);
+    layer.spec.batch_norm = true;
+    return absl::OkStatus();
+  }
+
+  // add(x, y, alpha=1) where one side is the chain and the other the input
+  // of an earlier layer: a residual on the last (conv) layer.
+  absl::Status Residual(const Node* node) {
+    const auto alpha = node->inputs().size() == 3
+                           ? torch::jit::toIValue(node->input(2))
+                           : c10::optional<c10::IValue>();
+    if (node->inputs().size() != 3 || !alpha || !alpha->isInt() ||
+        alpha->toInt() != 1) {
+      return Refuse(node, "is supported only as tensor + tensor");
+    }
+    // add_ writes its first operand: only the chain may be written.
+    const bool in_place = node->kind() == c10::aten::add_;
+    const Value* other = node->input(0) == current_ ? node->input(1)
+                         : node->input(1) == current_ && !in_place
+                             ? node->input(0)
+                             : nullptr;
+    const auto from = std::find(layer_inputs_.begin(), layer_inputs_.end(),
+                                other);
+    if (other == nullptr || from == layer_inputs_.end()) {
+      return Refuse(node,
+                    "adds tensors other than the chain and an earlier "
+                    "layer's input (a shortcut must be the identity)");
+    }
+    if (!OpenConv(Stage::kResidual)) {
+      return Refuse(node,
+                    "must follow a conv (and its batch norm) directly; the "
+                    "activation comes after the addition");
+    }
+    layers_.back().spec.residual = from - layer_inputs_.begin();
+    current_ = node->output();
+    return absl::OkStatus();
+  }
+
+  // The pooling of the last layer: it must be a conv, pooled once, not
+  // after its dropout.
+  absl::Status CanPool(const Node* node) {
     if (layers_.empty() ||
         layers_.back().spec.kind != LayerSpec::Kind::kConv2d ||
-        layers_.back().spec.pool > 0) {
+        layers_.back().spec.pooled() || flatten_pending_) {
       return Refuse(node, "must follow a conv layer, once");
     }
     if (layers_.back().spec.dropout > 0.0) {
       // Pooling dropped-out activations is not dropout after pooling.
       return Refuse(node, "follows a dropout; put the dropout after pooling");
     }
+    return absl::OkStatus();
+  }
+
+  // Inputs 1 to 3 of max_pool2d and avg_pool2d: a square constant kernel,
+  // stride (its kernel when empty) and padding; -1 for anything else.
+  struct Window {
+    int64_t kernel, stride, padding;
+  };
+  static Window PoolWindow(const Node* node) {
+    const int64_t kernel = Square(IntList(node->input(1)), -1);
+    return {kernel, Square(IntList(node->input(2)), kernel),
+            Square(IntList(node->input(3)), -1)};
+  }
+
+  absl::Status Pool(const Node* node) {
+    // max_pool2d(x, kernel, stride, padding, dilation, ceil_mode).
+    const auto [kernel, stride, padding] = PoolWindow(node);
+    const int64_t dilation = Square(IntList(node->input(4)), -1);
+    auto ceil = torch::jit::toIValue(node->input(5));
+    if (absl::Status s = CanPool(node); !s.ok()) return s;
     if (kernel < 1 || stride < 1 || padding != 0 || dilation != 1 || !ceil ||
         !ceil->isBool() || ceil->toBool()) {
       return Refuse(node,
                     "needs a square constant kernel, no padding, dilation 1 "
                     "and ceil_mode off");
     }
-    layers_.back().spec.pool = kernel;
-    layers_.back().spec.pool_stride = stride;
+    SetPool(LayerSpec::Pool::kMax, kernel, stride);
     return absl::OkStatus();
+  }
+
+  // avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad,
+  //            divisor_override).
+  absl::Status AvgPool(const Node* node) {
+    const auto [kernel, stride, padding] = PoolWindow(node);
+    auto ceil = torch::jit::toIValue(node->input(4));
+    if (absl::Status s = CanPool(node); !s.ok()) return s;
+    if (kernel < 1 || stride < 1 || padding != 0 || !ceil || !ceil->isBool() ||
+        ceil->toBool() || !IsNone(node->input(6))) {
+      return Refuse(node,
+                    "needs a square constant kernel, no padding, ceil_mode "
+                    "off and no divisor_override");
+    }
+    SetPool(LayerSpec::Pool::kAvg, kernel, stride);
+    return absl::OkStatus();
+  }
+
+  // adaptive_avg_pool2d(x, output_size): only to 1x1, global pooling.
+  absl::Status GlobalPool(const Node* node) {
+    if (absl::Status s = CanPool(node); !s.ok()) return s;
+    if (Square(IntList(node->input(1)), -1) != 1) {
+      return Refuse(node, "is supported only to output size 1 (global)");
+    }
+    SetPool(LayerSpec::Pool::kGlobalAvg, 0, 0);
+    return absl::OkStatus();
+  }
+
+  void SetPool(LayerSpec::Pool kind, int64_t kernel, int64_t stride) {
+    LayerSpec& s = layers_.back().spec;
+    s.pool_kind = kind;
+    s.pool = kernel;
+    s.pool_stride = stride;
   }
 
   // dropout(x, p, train). Carried when `train` is a module's training flag;
@@ -351,7 +653,67 @@ class ChainReader {
   const Value* current_ = nullptr;
   bool flatten_pending_ = false;
   std::vector<ChainLayer> layers_;
+  // What each layer took as its input, for residuals.
+  std::vector<const Value*> layer_inputs_;
 };
+
+bool WritesAttribute(const torch::jit::Block* block) {
+  for (const Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::SetAttr) return true;
+    for (const torch::jit::Block* inner : node->blocks()) {
+      if (WritesAttribute(inner)) return true;
+    }
+  }
+  return false;
+}
+
+// The value of a scalar attribute such as blocks.0.use_residual.
+std::optional<c10::IValue> AttributeValue(const torch::jit::Module& module,
+                                          const std::string& path) {
+  torch::jit::Module owner = module;
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (!owner.hasattr(parts[i])) return std::nullopt;
+    const c10::IValue next = owner.attr(parts[i]);
+    if (!next.isObject()) return std::nullopt;
+    owner = torch::jit::Module(next.toObject());
+  }
+  if (!owner.hasattr(parts.back())) return std::nullopt;
+  return owner.attr(parts.back());
+}
+
+// Blocks branch on their own settings (torchvision's InvertedResidual on
+// self.use_res_connect): a module's bool, int and float attributes other
+// than `training`, and optional ones that are None, become constants, so that constant propagation keeps
+// only the branch the module takes. The architecture is fixed at import.
+void FoldScalarAttributes(torch::jit::Block* block,
+                          const torch::jit::Module& module) {
+  for (Node* node : block->nodes()) {
+    for (torch::jit::Block* inner : node->blocks()) {
+      FoldScalarAttributes(inner, module);
+    }
+    if (node->kind() != c10::prim::GetAttr ||
+        node->s(torch::jit::attr::name) == "training") {
+      continue;
+    }
+    const c10::TypeKind type = node->output()->type()->kind();
+    if (type != c10::TypeKind::BoolType && type != c10::TypeKind::IntType &&
+        type != c10::TypeKind::FloatType &&
+        type != c10::TypeKind::OptionalType) {
+      continue;
+    }
+    const std::string path = AttributePath(node->output());
+    if (path.empty()) continue;
+    const std::optional<c10::IValue> value = AttributeValue(module, path);
+    // An optional attribute (Conv2d's bias) folds only when it is None.
+    if (!value || (type == c10::TypeKind::OptionalType && !value->isNone())) {
+      continue;
+    }
+    torch::jit::WithInsertPoint guard(node);
+    node->output()->replaceAllUsesWith(
+        block->owningGraph()->insertConstant(*value));
+  }
+}
 
 }  // namespace
 
@@ -360,17 +722,20 @@ std::string DescribeLayer(const ChainLayer& layer) {
     return absl::StrCat("layer ", layer.origin.path, " (", layer.origin.type,
                         ")");
   }
-  std::string path = layer.weight_path;
-  if (absl::EndsWith(path, ".weight")) {
-    path.resize(path.size() - std::string(".weight").size());
-  }
-  return absl::StrCat("layer ", path);
+  return absl::StrCat("layer ", LayerPath(layer.weight_path));
 }
 
 absl::StatusOr<std::vector<ChainLayer>> ReadChain(torch::jit::Module& module) {
   std::shared_ptr<torch::jit::Graph> graph =
       module.get_method("forward").graph()->copy();
   torch::jit::Inline(*graph);
+  // Folding attributes into constants is sound only if forward never
+  // writes one.
+  if (WritesAttribute(graph->block())) {
+    return absl::InvalidArgumentError(
+        "forward writes a module attribute (prim::SetAttr)");
+  }
+  FoldScalarAttributes(graph->block(), module);
   // Scripted nn modules branch on constant attributes (padding_mode,
   // inplace); folding them leaves the straight-line graph of ops.
   torch::jit::ConstantPropagation(graph);

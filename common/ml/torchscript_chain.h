@@ -34,6 +34,8 @@ struct ChainLayer {
   ModuleOrigin origin;
   std::string weight_path;  // e.g. "features.0.weight"
   std::string bias_path;    // empty if the layer has no bias
+  // The BatchNorm2d module after a conv ("features.1"), or empty.
+  std::string batch_norm_path;
   // padding="same": spec.padding is still 0 and must be resolved from the
   // kernel size, which only the weight's shape tells.
   bool pad_same = false;
@@ -44,14 +46,17 @@ struct ChainLayer {
 std::string DescribeLayer(const ChainLayer& layer);
 
 // Walks the inlined forward graph. Accepts only a single chain of
-// conv2d / _convolution / _convolution_mode (groups 1, dilation 1, square
-// constant stride; padding a square constant, "valid", or "same" with
-// stride 1), linear, relu, max_pool2d (no padding, dilation or ceil_mode;
-// not after a dropout), flatten/view/reshape (before linear layers only)
-// and element-wise dropout after a layer; ops inside a submodule that does
-// not reduce to these (BatchNorm2d's aten::dim, a padding_mode's aten::pad,
-// control flow) are refused. Dropout whose training flag is a module's
-// `training` attribute (scripted nn.Dropout) is carried as
+// conv2d / _convolution / _convolution_mode (any constant groups, dilation
+// 1, square constant stride; padding a square constant, "valid", or "same"
+// with stride 1), a scripted BatchNorm2d right after a conv (default
+// momentum and eps, affine, with running statistics), linear, relu, relu6
+// (hardtanh(0, 6)), hardswish, max_pool2d and avg_pool2d (no padding or
+// ceil_mode), adaptive_avg_pool2d to 1x1, flatten/view/reshape (before
+// linear layers only), element-wise dropout after a layer, and add of the
+// chain and an earlier layer's input (an identity residual, before the
+// activation). Ops inside a submodule that does not reduce to these (a
+// padding_mode's aten::pad, control flow) are refused. Dropout whose training
+// flag is a module's `training` attribute (scripted nn.Dropout) is carried as
 // LayerSpec::dropout; with the constant flag False (a module traced in eval
 // mode) it is the identity in every mode and is left out, with a warning in
 // the log; anything else is refused. INVALID_ARGUMENT naming the first op

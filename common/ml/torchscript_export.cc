@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/ml/dataset_tensors.h"
@@ -18,29 +19,63 @@ namespace {
 
 using internal::LayerSpec;
 
-// One layer of forward(), as Network::Forward computes it in eval mode.
-std::string LayerSource(const LayerSpec& spec, bool bias) {
+std::string ActivationSource(LayerSpec::Activation activation) {
+  switch (activation) {
+    case LayerSpec::Activation::kRelu:
+      return "    x = torch.relu(x)\n";
+    case LayerSpec::Activation::kRelu6:
+      return "    x = torch.clamp(x, 0.0, 6.0)\n";
+    case LayerSpec::Activation::kHardswish:
+      return "    x = x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0\n";
+    case LayerSpec::Activation::kNone:
+      break;
+  }
+  return "";
+}
+
+std::string PoolSource(const LayerSpec& spec) {
+  if (spec.pool_kind == LayerSpec::Pool::kGlobalAvg) {
+    return "    x = torch.adaptive_avg_pool2d(x, [1, 1])\n";
+  }
+  if (spec.pool == 0) return "";
+  return absl::StrCat(
+      "    x = torch.",
+      spec.pool_kind == LayerSpec::Pool::kAvg ? "avg_pool2d" : "max_pool2d",
+      "(x, [", spec.pool, ", ", spec.pool, "], [", spec.pool_stride, ", ",
+      spec.pool_stride, "])\n");
+}
+
+// One layer of forward(), as Network::Forward computes it in eval mode
+// (batch norm folded into the weights this module holds). The input of
+// layer i is kept as x<i> when a later residual reads it.
+std::string LayerSource(const LayerSpec& spec, bool bias, size_t index,
+                        bool keep_input) {
   const std::string self = absl::StrCat("self.", spec.name);
   const std::string b = bias ? absl::StrCat(self, ".bias") : "None";
   std::string out;
+  if (keep_input) absl::StrAppend(&out, "    x", index, " = x\n");
   if (spec.flatten_before) out += "    x = torch.flatten(x, 1)\n";
   if (spec.kind == LayerSpec::Kind::kConv2d) {
     absl::StrAppend(&out, "    x = torch.conv2d(x, ", self, ".weight, ", b,
                     ", [", spec.stride, ", ", spec.stride, "], [",
-                    spec.padding, ", ", spec.padding, "])\n");
+                    spec.padding, ", ", spec.padding, "], [1, 1], ",
+                    spec.groups, ")\n");
   } else if (bias) {
     absl::StrAppend(&out, "    x = torch.addmm(", b, ", x, ", self,
                     ".weight.t())\n");
   } else {
     absl::StrAppend(&out, "    x = torch.matmul(x, ", self, ".weight.t())\n");
   }
-  if (spec.relu) out += "    x = torch.relu(x)\n";
-  if (spec.pool > 0) {
-    absl::StrAppend(&out, "    x = torch.max_pool2d(x, [", spec.pool, ", ",
-                    spec.pool, "], [", spec.pool_stride, ", ",
-                    spec.pool_stride, "])\n");
+  if (spec.residual >= 0) absl::StrAppend(&out, "    x = x + x", spec.residual, "\n");
+  return out + ActivationSource(spec.activation) + PoolSource(spec);
+}
+
+std::vector<bool> KeptInputs(const std::vector<LayerSpec>& specs) {
+  std::vector<bool> kept(specs.size(), false);
+  for (const LayerSpec& spec : specs) {
+    if (spec.residual >= 0) kept[static_cast<size_t>(spec.residual)] = true;
   }
-  return out;
+  return kept;
 }
 
 }  // namespace
@@ -55,18 +90,19 @@ absl::Status Model::ExportTorchScript(const std::string& path) const {
         "def forward(self, x: Tensor) -> Tensor:\n    x = (x - ",
         internal::kPixelMean, ") / ", internal::kPixelStd, "\n");
     torch::NoGradGuard no_grad;
+    const std::vector<bool> kept = KeptInputs(net.specs());
     for (size_t i = 0; i < net.specs().size(); ++i) {
       const LayerSpec& spec = net.specs()[i];
       torch::jit::Module layer(absl::StrCat("__torch__.cohort.", spec.name),
                                unit, /*shouldMangle=*/true);
-      layer.register_parameter("weight", net.weight(i).detach().clone(),
+      const auto [weight, bias] = net.FoldedWeights(i);
+      layer.register_parameter("weight", weight.detach().clone(),
                                /*is_buffer=*/false);
-      const bool bias = net.bias(i).defined();
-      if (bias) {
-        layer.register_parameter("bias", net.bias(i).detach().clone(), false);
+      if (bias.defined()) {
+        layer.register_parameter("bias", bias.detach().clone(), false);
       }
       root.register_module(spec.name, layer);
-      source += LayerSource(spec, bias);
+      source += LayerSource(spec, bias.defined(), i, kept[i]);
     }
     source += "    return x\n";
     root.define(source);

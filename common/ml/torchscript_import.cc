@@ -9,7 +9,9 @@
 
 #include <filesystem>
 #include <map>
+#include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -103,6 +105,25 @@ ParamMap Parameters(torch::jit::Module& module) {
   return params;
 }
 
+ParamMap Buffers(torch::jit::Module& module) {
+  ParamMap buffers;
+  for (const auto& b : module.named_buffers(/*recurse=*/true)) {
+    buffers[b.name] = b.value;
+  }
+  return buffers;
+}
+
+// The trained parameters a layer reads: weight, bias, batch norm's scale
+// and shift.
+std::vector<std::string> TrainedPaths(const ChainLayer& layer) {
+  std::vector<std::string> paths = {layer.weight_path, layer.bias_path};
+  if (!layer.batch_norm_path.empty()) {
+    paths.push_back(layer.batch_norm_path + ".weight");
+    paths.push_back(layer.batch_norm_path + ".bias");
+  }
+  return paths;
+}
+
 absl::Status Refuse(const ChainLayer& layer, const std::string& why) {
   return absl::InvalidArgumentError(
       absl::StrCat(internal::DescribeLayer(layer), ": ", why));
@@ -115,7 +136,7 @@ absl::Status CheckTrainable(const std::vector<ChainLayer>& chain,
                             const ParamMap& params) {
   std::vector<std::pair<std::string, at::Tensor>> seen;
   for (const ChainLayer& layer : chain) {
-    for (const std::string& path : {layer.weight_path, layer.bias_path}) {
+    for (const std::string& path : TrainedPaths(layer)) {
       if (path.empty()) continue;
       const auto it = params.find(path);
       if (it == params.end()) {
@@ -152,7 +173,7 @@ absl::StatusOr<internal::LayerSpec> ResolveSpec(const ChainLayer& layer,
                                       conv ? "[out, in, k, k]" : "[out, in]"));
   }
   spec.out = w.size(0);
-  spec.in = w.size(1);
+  spec.in = w.size(1) * (conv ? spec.groups : 1);
   if (!conv) return spec;
   spec.kernel = w.size(2);
   if (!layer.pad_same) return spec;
@@ -194,20 +215,55 @@ absl::StatusOr<std::vector<internal::LayerSpec>> ResolveChain(
   return specs;
 }
 
+absl::Status CopyTensor(const ChainLayer& layer, const std::string& path,
+                        const at::Tensor& from, at::Tensor& to) {
+  if (from.sizes() != to.sizes()) {
+    return Refuse(layer, absl::StrCat(path, " is ", ShapeString(from.sizes()),
+                                      ", which does not fit its weight"));
+  }
+  to.copy_(from);
+  return absl::OkStatus();
+}
+
+absl::Status CopyBatchNorm(const ChainLayer& layer, const ParamMap& params,
+                           const ParamMap& buffers,
+                           const internal::BatchNormTensors& to) {
+  const std::string& p = layer.batch_norm_path;
+  const std::vector<std::tuple<std::string, const ParamMap*, at::Tensor>>
+      parts = {{p + ".weight", &params, to.weight},
+               {p + ".bias", &params, to.bias},
+               {p + ".running_mean", &buffers, to.running_mean},
+               {p + ".running_var", &buffers, to.running_var}};
+  for (auto [path, map, tensor] : parts) {
+    const auto it = map->find(path);
+    if (it == map->end()) return Refuse(layer, path + " is missing");
+    if (absl::Status s = CopyTensor(layer, path, it->second, tensor); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CopyParameters(const std::vector<ChainLayer>& chain,
-                            const ParamMap& params, Network& network) {
+                            const ParamMap& params, const ParamMap& buffers,
+                            Network& network) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < chain.size(); ++i) {
     network.weight(i).copy_(params.at(chain[i].weight_path));
-    if (chain[i].bias_path.empty()) continue;
-    const at::Tensor& b = params.at(chain[i].bias_path);
-    if (b.sizes() != network.bias(i).sizes()) {
-      return Refuse(chain[i],
-                    absl::StrCat("bias ", chain[i].bias_path, " is ",
-                                 ShapeString(b.sizes()),
-                                 ", which does not fit its weight"));
+    if (!chain[i].bias_path.empty()) {
+      if (absl::Status s =
+              CopyTensor(chain[i], chain[i].bias_path,
+                         params.at(chain[i].bias_path), network.bias(i));
+          !s.ok()) {
+        return s;
+      }
     }
-    network.bias(i).copy_(b);
+    if (chain[i].batch_norm_path.empty()) continue;
+    if (absl::Status s =
+            CopyBatchNorm(chain[i], params, buffers, network.batch_norm(i));
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -220,7 +276,9 @@ absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
       ResolveChain(chain, params);
   if (!specs.ok()) return specs.status();
   auto network = std::make_shared<Network>(*std::move(specs));
-  if (absl::Status s = CopyParameters(chain, params, *network); !s.ok()) {
+  if (absl::Status s =
+          CopyParameters(chain, params, Buffers(module), *network);
+      !s.ok()) {
     return s;
   }
   return network;
@@ -271,14 +329,17 @@ absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
   const at::Tensor probe = torch::randn(
       {kProbeBatch, 1, internal::kImageSide, internal::kImageSide},
       torch::TensorOptions().dtype(torch::kFloat));
-  absl::StatusOr<at::Tensor> want = Probe(module, probe);
-  if (!want.ok()) return want.status();
+  // The graph is read before the module runs: a module that writes state
+  // is refused without running, and the parameters copied below are the
+  // ones the probe ran with.
   absl::StatusOr<std::vector<ChainLayer>> chain = internal::ReadChain(module);
   if (!chain.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "module cannot be trained and exported to int8 by Cohort: ",
         chain.status().message()));
   }
+  absl::StatusOr<at::Tensor> want = Probe(module, probe);
+  if (!want.ok()) return want.status();
   absl::StatusOr<std::shared_ptr<Network>> network =
       BuildNetwork(*chain, module);
   if (!network.ok()) {

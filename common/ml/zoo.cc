@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +22,7 @@ namespace {
 constexpr char kMlp[] = "mlp";
 constexpr char kSmallCnn[] = "small_cnn";
 constexpr char kTinyCnn[] = "tiny_cnn";
+constexpr char kMobileNetV2[] = "mobilenet_v2";
 
 LayerSpec Conv(const char* name, int64_t in, int64_t out) {
   LayerSpec s;
@@ -28,7 +31,7 @@ LayerSpec Conv(const char* name, int64_t in, int64_t out) {
   s.in = in;
   s.out = out;
   s.kernel = 5;
-  s.relu = true;
+  s.activation = LayerSpec::Activation::kRelu;
   s.pool = 2;
   s.pool_stride = 2;
   return s;
@@ -40,7 +43,7 @@ LayerSpec Linear(const char* name, int64_t in, int64_t out, bool relu,
   s.name = name;
   s.in = in;
   s.out = out;
-  s.relu = relu;
+  s.activation = relu ? LayerSpec::Activation::kRelu : LayerSpec::Activation::kNone;
   s.flatten_before = flatten_before;
   return s;
 }
@@ -51,6 +54,67 @@ std::vector<LayerSpec> Cnn(int64_t c1, int64_t c2, int64_t hidden) {
   return {Conv("conv1", 1, c1), Conv("conv2", c1, c2),
           Linear("fc1", c2 * 16, hidden, /*relu=*/true, /*flatten=*/true),
           Linear("fc2", hidden, kNumClasses, false, false)};
+}
+
+// A conv with batch norm and no bias (batch norm's shift is the bias),
+// padded to keep the size at stride 1.
+LayerSpec ConvBn(std::string name, int64_t in, int64_t out, int64_t kernel,
+                 int64_t stride, int64_t groups,
+                 LayerSpec::Activation activation) {
+  LayerSpec s;
+  s.kind = LayerSpec::Kind::kConv2d;
+  s.name = std::move(name);
+  s.in = in;
+  s.out = out;
+  s.kernel = kernel;
+  s.stride = stride;
+  s.padding = kernel / 2;
+  s.groups = groups;
+  s.bias = false;
+  s.batch_norm = true;
+  s.activation = activation;
+  return s;
+}
+
+// MobileNetV2's inverted residual block (Sandler et al. 2018): a 1x1
+// expansion by `expand` (none at 1), a 3x3 depthwise conv, both ReLU6, and
+// a linear 1x1 projection, with the block's input added back when the
+// stride is 1 and the widths match.
+void InvertedResidual(std::vector<LayerSpec>& specs, const std::string& name,
+                      int64_t in, int64_t out, int64_t expand,
+                      int64_t stride) {
+  constexpr auto kRelu6 = LayerSpec::Activation::kRelu6;
+  const auto first = static_cast<int64_t>(specs.size());
+  const int64_t hidden = in * expand;
+  if (expand != 1) {
+    specs.push_back(ConvBn(name + "_expand", in, hidden, 1, 1, 1, kRelu6));
+  }
+  specs.push_back(ConvBn(name + "_dw", hidden, hidden, 3, stride, hidden,
+                         kRelu6));
+  LayerSpec project = ConvBn(name + "_project", hidden, out, 1, 1, 1,
+                             LayerSpec::Activation::kNone);
+  if (stride == 1 && in == out) project.residual = first;
+  specs.push_back(project);
+}
+
+// MobileNetV2 sized for 28x28: the paper's first widths (32, 16, 24, 32)
+// and expansion 6, a stride-2 stem (14x14), five inverted residual blocks
+// (two more halvings, to 4x4; two with residuals), a 1x1 head of 256 with
+// global average pooling and dropout 0.2, and the classifier.
+std::vector<LayerSpec> MobileNetV2() {
+  constexpr auto kRelu6 = LayerSpec::Activation::kRelu6;
+  std::vector<LayerSpec> specs = {ConvBn("stem", 1, 32, 3, 2, 1, kRelu6)};
+  InvertedResidual(specs, "b1", 32, 16, 1, 1);
+  InvertedResidual(specs, "b2", 16, 24, 6, 2);  // 7x7
+  InvertedResidual(specs, "b3", 24, 24, 6, 1);
+  InvertedResidual(specs, "b4", 24, 32, 6, 2);  // 4x4
+  InvertedResidual(specs, "b5", 32, 32, 6, 1);
+  LayerSpec head = ConvBn("head", 32, 256, 1, 1, 1, kRelu6);
+  head.pool_kind = LayerSpec::Pool::kGlobalAvg;
+  head.dropout = 0.2;
+  specs.push_back(head);
+  specs.push_back(Linear("fc", 256, kNumClasses, false, true));
+  return specs;
 }
 
 void FillUniform(torch::Tensor& tensor, double bound, base::Random& random) {
@@ -87,6 +151,8 @@ absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
     specs = Cnn(16, 32, 64);
   } else if (architecture == kTinyCnn) {
     specs = Cnn(6, 12, 32);
+  } else if (architecture == kMobileNetV2) {
+    specs = MobileNetV2();
   } else if (IsChainSpec(architecture)) {
     // An imported model's chain, as the coordinator published it.
     auto parsed = ParseChainSpec(architecture);
@@ -105,7 +171,8 @@ absl::StatusOr<std::shared_ptr<Network>> BuildNetwork(
 }  // namespace internal
 
 std::vector<std::string> ZooArchitectures() {
-  return {internal::kMlp, internal::kSmallCnn, internal::kTinyCnn};
+  return {internal::kMlp, internal::kSmallCnn, internal::kTinyCnn,
+          internal::kMobileNetV2};
 }
 
 }  // namespace cohort::ml

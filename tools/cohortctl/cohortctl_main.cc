@@ -36,7 +36,7 @@
 
 ABSL_FLAG(std::string, arch, "small_cnn",
           "model optimize, model export: zoo architecture of the model (mlp, "
-          "small_cnn, tiny_cnn).");
+          "small_cnn, tiny_cnn, mobilenet_v2).");
 ABSL_FLAG(std::string, torchscript, "",
           "model optimize, model export: a TorchScript module file to import "
           "instead of --arch.");

@@ -87,10 +87,17 @@ absl::StatusOr<Variants> TrainVariants(const OptimizeOptions& o,
   progress.Step(absl::StrCat("structured pruning at ", o.prune_fraction,
                              " and fine-tuning"));
   COHORT_ASSIGN_OR_RETURN(v.pruned, v.fp32->Clone());
-  COHORT_RETURN_IF_ERROR(v.pruned->PruneStructured(o.prune_fraction));
-  COHORT_RETURN_IF_ERROR(
-      v.pruned->Train(train, Sgd(o.prune_finetune_epochs, 0.01f, o.seed + 2))
-          .status());
+  if (absl::Status s = v.pruned->PruneStructured(o.prune_fraction);
+      absl::IsFailedPrecondition(s)) {
+    // Not this kind of model (a mobile backbone): no pruned rows.
+    progress.Step(absl::StrCat("no pruned variant: ", s.message()));
+    v.pruned.reset();
+  } else {
+    COHORT_RETURN_IF_ERROR(s);
+    COHORT_RETURN_IF_ERROR(
+        v.pruned->Train(train, Sgd(o.prune_finetune_epochs, 0.01f, o.seed + 2))
+            .status());
+  }
 
   progress.Step(absl::StrCat("distilling ", o.student_arch));
   COHORT_ASSIGN_OR_RETURN(v.student, Model::Create(o.student_arch, o.seed));
@@ -270,9 +277,11 @@ absl::StatusOr<std::vector<VariantReport>> RunModelOptimize(
       add(Int8Row("ptq_int8", *v.fp32, engine, calibration, test, o)));
   COHORT_RETURN_IF_ERROR(
       add(Int8Row("qat_int8", *v.qat, engine, calibration, test, o)));
-  COHORT_RETURN_IF_ERROR(add(Fp32Row("pruned", *v.pruned, test, o)));
-  COHORT_RETURN_IF_ERROR(
-      add(Int8Row("pruned_int8", *v.pruned, engine, calibration, test, o)));
+  if (v.pruned != nullptr) {
+    COHORT_RETURN_IF_ERROR(add(Fp32Row("pruned", *v.pruned, test, o)));
+    COHORT_RETURN_IF_ERROR(
+        add(Int8Row("pruned_int8", *v.pruned, engine, calibration, test, o)));
+  }
   COHORT_RETURN_IF_ERROR(add(Fp32Row("distilled", *v.student, test, o)));
   rows.back().report.student_alone_accuracy = v.student_alone_accuracy;
   const size_t num_variants = rows.size();

@@ -86,5 +86,61 @@ TEST(ChainSpecTest, DropoutProbabilityRoundTripsExactly) {
             "chain:conv2d/c1/1/4/k3/s1/p1/b1/r1/m2x2;linear/fc/784/10/f1/b1/r0");
 }
 
+
+// The mobile layers' tokens: groups, batch norm, residual, ReLU6 (r2),
+// hardswish (r3), average (v) and global average (vg) pooling.
+constexpr char kMobileChain[] =
+    "chain:conv2d/stem/1/8/k3/s2/p1/b0/r2/m0x0/n1;"
+    "conv2d/dw/8/8/k3/s1/p1/b0/r3/m0x0/g8/n1;"
+    "conv2d/pw/8/8/k1/s1/p0/b0/r0/m0x0/n1/+1;"
+    "conv2d/head/8/16/k1/s1/p0/b1/r1/v2x2;"
+    "conv2d/last/16/16/k1/s1/p0/b1/r1/vg/d0.25;"
+    "linear/fc/16/10/f1/b1/r0";
+
+TEST(ChainSpecTest, MobileLayersRoundTripAndBuild) {
+  auto specs = ParseChainSpec(kMobileChain);
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  ASSERT_EQ(specs->size(), 6u);
+  EXPECT_EQ((*specs)[1].groups, 8);
+  EXPECT_TRUE((*specs)[1].batch_norm);
+  EXPECT_EQ((*specs)[1].activation, LayerSpec::Activation::kHardswish);
+  EXPECT_EQ((*specs)[2].residual, 1);
+  EXPECT_EQ((*specs)[3].pool_kind, LayerSpec::Pool::kAvg);
+  EXPECT_EQ((*specs)[4].pool_kind, LayerSpec::Pool::kGlobalAvg);
+  EXPECT_EQ(ChainSpecString(*specs), kMobileChain);
+  auto model = Model::Create(kMobileChain, 3);
+  ASSERT_TRUE(model.ok()) << model.status();
+  // Batch norm: weight, bias and two running statistics per channel.
+  const int64_t weights = 8 * 9 + 8 * 9 + 8 * 8 + (8 * 16 + 16) +
+                          (16 * 16 + 16) + (16 * 10 + 10);
+  EXPECT_EQ((*model)->NumParameters(), weights + 2 * 8 * 3);
+}
+
+TEST(ChainSpecTest, MobileLayersAreCheckedShapeByShape) {
+  for (const char* bad : {
+           // groups that do not divide the channels
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r2/m0x0;"
+           "conv2d/b/8/6/k3/s1/p1/b0/r2/m0x0/g3;linear/fc/4704/10/f1/b1/r0",
+           // a residual from itself, from later, from a different shape
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r0/m0x0/+0;linear/fc/6272/10/f1/b1/r0",
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r0/m0x0/+1;linear/fc/6272/10/f1/b1/r0",
+           "chain:conv2d/a/1/8/k3/s2/p1/b0/r0/m0x0;"
+           "conv2d/b/8/8/k3/s2/p1/b0/r0/m0x0/+0;linear/fc/392/10/f1/b1/r0",
+           // hardswish after a residual has no int8 kernel
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r0/m0x0;"
+           "conv2d/b/8/8/k3/s1/p1/b0/r3/m0x0/+0;linear/fc/6272/10/f1/b1/r0",
+           // fields out of order, unknown activation, pooling on a linear
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r0/m0x0;"
+           "conv2d/b/8/8/k3/s1/p1/b0/r0/m0x0/+0/n1;linear/fc/6272/10/f1/b1/r0",
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r9/m0x0;linear/fc/6272/10/f1/b1/r0",
+           "chain:conv2d/a/1/8/k3/s1/p1/b0/r0/vq;linear/fc/8/10/f1/b1/r0",
+           "chain:linear/fc/784/10/f1/b1/r0/n1",
+       }) {
+    EXPECT_EQ(ParseChainSpec(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cohort::ml::internal

@@ -37,7 +37,8 @@ std::vector<float> Floats(const cohort::v1::Tensor& tensor) {
 class ModelArchTest : public ::testing::TestWithParam<std::string> {};
 
 TEST(ModelTest, ZooListsBuiltInsAndRejectsUnknown) {
-  EXPECT_THAT(ZooArchitectures(), ElementsAre("mlp", "small_cnn", "tiny_cnn"));
+  EXPECT_THAT(ZooArchitectures(),
+              ElementsAre("mlp", "small_cnn", "tiny_cnn", "mobilenet_v2"));
   auto model = Model::Create("resnet152", 1);
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(model.status().message()), HasSubstr("resnet152"));

@@ -24,14 +24,22 @@
 #include "common/model/quantize.h"
 #include "gtest/gtest.h"
 #include "tests/common/ml/squares_dataset.h"
+#include "tests/common/ml/onnx_runtime.h"
+#include "tests/common/ml/pytorch_modules.h"
 #include "tests/common/ml/temp_path.h"
 
 namespace cohort::ml {
 namespace {
 
+using testing::Accuracy;
+using testing::Agreement;
+using testing::ExpectPythonCheckerAccepts;
+using testing::Have;
+using testing::HaveOnnxRuntime;
+using testing::MaxDifference;
+using testing::OnnxRuntimeLogits;
+using testing::Predictions;
 using testing::TempPath;
-
-const std::string kOnnxDir = COHORT_SOURCE_DIR "/tests/testdata/onnx";
 
 onnx::ModelProto Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,88 +165,6 @@ TEST(OnnxExportTest, Int8ExportNeedsAnExportableModel) {
 
 // ---- The files in the real runtimes ----------------------------------------
 
-// Skips (returning false) when `what` is missing, unless
-// COHORT_TEST_REQUIRE_ONNXRUNTIME=1 (./scripts/test when install-deps.sh
-// could install ONNX Runtime), which makes it a failure.
-bool Have(bool present, const std::string& what) {
-  if (present) return true;
-  const char* require = std::getenv("COHORT_TEST_REQUIRE_ONNXRUNTIME");
-  EXPECT_FALSE(require != nullptr && std::string(require) == "1")
-      << what << " is required (deploy/install-deps.sh installs it)";
-  return false;
-}
-
-bool HaveOnnxRuntime() {
-  const std::string cmd = absl::StrCat(
-      "node -e \"require('", kOnnxDir,
-      "/node_modules/onnxruntime-node')\" >/dev/null 2>&1");
-  return Have(std::system(cmd.c_str()) == 0, "onnxruntime-node (npm)") &&
-         Have(std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0,
-              "python3-onnx");
-}
-
-// ONNX Runtime's logits for `count` images from `start`.
-absl::StatusOr<std::vector<float>> OnnxRuntimeLogits(
-    const std::string& model_path, const data::ImageDataset& data,
-    int64_t start, int64_t count) {
-  const std::string images = TempPath("ort_images.bin");
-  const std::string out = TempPath("ort_logits.bin");
-  std::ofstream(images, std::ios::binary)
-      .write(reinterpret_cast<const char*>(data.images.data()) + start * 784,
-             static_cast<std::streamsize>(count * 784));
-  const std::string cmd =
-      absl::StrCat("node ", kOnnxDir, "/run_onnxruntime.js ", model_path, " ",
-                   images, " ", count, " ", out);
-  if (std::system(cmd.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("failed: ", cmd));
-  }
-  std::ifstream in(out, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  if (bytes.size() != static_cast<size_t>(count) * 10 * sizeof(float)) {
-    return absl::InternalError(absl::StrCat(out, ": ", bytes.size(), " bytes"));
-  }
-  std::vector<float> logits(static_cast<size_t>(count) * 10);
-  std::copy_n(bytes.data(), bytes.size(), reinterpret_cast<char*>(logits.data()));
-  return logits;
-}
-
-float MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {
-  float most = 0;
-  for (size_t i = 0; i < a.size(); ++i) most = std::max(most, std::fabs(a[i] - b[i]));
-  return most;
-}
-
-std::vector<int> Predictions(const std::vector<float>& logits) {
-  std::vector<int> out;
-  for (size_t i = 0; i + 10 <= logits.size(); i += 10) {
-    out.push_back(static_cast<int>(
-        std::max_element(logits.begin() + i, logits.begin() + i + 10) -
-        (logits.begin() + i)));
-  }
-  return out;
-}
-
-double Agreement(const std::vector<int>& a, const std::vector<int>& b) {
-  int same = 0;
-  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
-  return static_cast<double>(same) / a.size();
-}
-
-double Accuracy(const std::vector<int>& predictions,
-                const data::ImageDataset& data) {
-  int right = 0;
-  for (size_t i = 0; i < predictions.size(); ++i) {
-    right += predictions[i] == data.labels[i];
-  }
-  return static_cast<double>(right) / predictions.size();
-}
-
-void ExpectPythonCheckerAccepts(const std::string& path) {
-  const std::string cmd = absl::StrCat(
-      "/usr/bin/python3 ", kOnnxDir, "/check_model.py ", path);
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-}
-
 // An imported chain (padding, a bias-free layer) runs the same in ONNX
 // Runtime.
 TEST(OnnxRuntimeTest, ImportedChainGivesCohortsLogits) {
@@ -308,6 +234,57 @@ TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
   EXPECT_GE(agreement, 0.99);
   EXPECT_LE(std::fabs(cohort_accuracy - ort_accuracy), 0.002 + 1e-9);
   EXPECT_GT(cohort_accuracy, 0.5);  // trained: far above chance (0.1)
+}
+
+// The wider import's layers in ONNX Runtime, fp32 and int8: batch norm
+// folded into the convs, depthwise convs, residual additions, ReLU6,
+// hardswish and global average pooling, after QAT.
+TEST(OnnxRuntimeTest, MobileNetStyleImportGivesCohortsLogits) {
+  if (!HaveOnnxRuntime()) GTEST_SKIP() << "ONNX Runtime or python3-onnx missing";
+  const auto dir = testing::PyTorchModulesDir();
+  if (!dir) GTEST_SKIP() << "python3-torch is not installed";
+  auto model = Model::ImportTorchScript(*dir + "/mobilenet_style.pt");
+  ASSERT_TRUE(model.ok()) << model.status();
+  const data::ImageDataset train = testing::SquaresDataset(20, 3);
+  const data::ImageDataset test = testing::SquaresDataset(20, 4);
+  TrainOptions options;
+  options.epochs = 2;
+  options.momentum = 0.9f;
+  ASSERT_TRUE((*model)->Train(train, options).ok());
+  Int8Options exportable;
+  exportable.exportable = true;
+  auto int8 = Int8Model::Create(**model, train, exportable);
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const std::string fp32_path = TempPath("mobile_fp32.onnx");
+  const std::string int8_path = TempPath("mobile_int8.onnx");
+  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
+  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
+  ExpectCheckerAccepts(fp32_path);
+  ExpectCheckerAccepts(int8_path);
+  ExpectPythonCheckerAccepts(fp32_path);
+  ExpectPythonCheckerAccepts(int8_path);
+  const std::vector<std::string> ops = OpTypes(Load(fp32_path));
+  for (const char* op : {"Add", "Clip", "HardSigmoid", "GlobalAveragePool"}) {
+    EXPECT_TRUE(Contains(ops, op)) << op;
+  }
+  EXPECT_FALSE(Contains(ops, "BatchNormalization")) << "folded into convs";
+
+  const int64_t n = test.num_examples;
+  auto ours_fp32 = (*model)->Logits(test, 0, n);
+  auto ours_int8 = (*int8)->Logits(test, 0, n);
+  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, test, 0, n);
+  auto ort_int8 = OnnxRuntimeLogits(int8_path, test, 0, n);
+  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
+  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
+  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
+  const double agreement =
+      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
+  std::printf("mobilenet_style, %lld images: fp32 largest logit difference "
+              "%.3g; int8 predictions agree on %.1f%%\n",
+              static_cast<long long>(n),
+              MaxDifference(*ours_fp32, *ort_fp32), 100 * agreement);
+  EXPECT_LE(MaxDifference(*ours_fp32, *ort_fp32), 1e-4);
+  EXPECT_GE(agreement, 0.99);
 }
 
 }  // namespace

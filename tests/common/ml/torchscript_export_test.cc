@@ -16,23 +16,16 @@
 #include "common/ml/testing/torchscript_fixtures.h"
 #include "common/ml/testing/torchscript_runner.h"
 #include "gtest/gtest.h"
+#include "tests/common/ml/logits.h"
+#include "tests/common/ml/pytorch_modules.h"
 #include "tests/common/ml/temp_path.h"
 #include "tests/common/ml/squares_dataset.h"
 
 namespace cohort::ml {
 namespace {
 
+using testing::MaxDifference;
 using testing::TempPath;
-
-// The largest |a - b| over the logits of both, which must be as many.
-float MaxDifference(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float most = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    most = std::max(most, std::fabs(a[i] - b[i]));
-  }
-  return most;
-}
 
 void ExpectSameLogits(Model& model, const std::string& name) {
   const data::ImageDataset data = testing::SquaresDataset(3, 7);
@@ -47,7 +40,7 @@ void ExpectSameLogits(Model& model, const std::string& name) {
 }
 
 TEST(TorchScriptExportTest, ZooModelsGiveTheirOwnLogits) {
-  for (const std::string arch : {"mlp", "small_cnn", "tiny_cnn"}) {
+  for (const std::string arch : ZooArchitectures()) {
     auto model = Model::Create(arch, 3);
     ASSERT_TRUE(model.ok()) << model.status();
     ExpectSameLogits(**model, arch);
@@ -75,27 +68,14 @@ TEST(TorchScriptExportTest, ImportedChainsGiveTheirOwnLogits) {
   ExpectSameLogits(**model, "chain");
 }
 
-// PyTorch itself (python3-torch) loads the export and reproduces the
-// logits. Skipped when it is not installed, unless
-// COHORT_TEST_REQUIRE_PYTORCH=1 (./scripts/test, whose install step
-// provides it).
-TEST(TorchScriptExportTest, PyTorchLoadsTheExportAndReproducesTheLogits) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    const char* require = std::getenv("COHORT_TEST_REQUIRE_PYTORCH");
-    ASSERT_FALSE(require != nullptr && std::string(require) == "1")
-        << "python3-torch is required (deploy/install-deps.sh installs it)";
-    GTEST_SKIP() << "python3-torch is not installed";
-  }
-  auto model = Model::Create("small_cnn", 4);
-  ASSERT_TRUE(model.ok());
-  TrainOptions options;
-  options.epochs = 1;
-  ASSERT_TRUE((*model)->Train(testing::SquaresDataset(10, 2), options).ok());
+// PyTorch itself (python3-torch) loads `model`'s export and reproduces
+// its logits.
+void ExpectPyTorchReproduces(Model& model, const std::string& name) {
   const data::ImageDataset data = testing::SquaresDataset(5, 9);
-  auto logits = (*model)->Logits(data, 0, data.num_examples);
+  auto logits = model.Logits(data, 0, data.num_examples);
   ASSERT_TRUE(logits.ok());
-  const std::string module = TempPath("pytorch.pt");
-  ASSERT_TRUE((*model)->ExportTorchScript(module).ok());
+  const std::string module = TempPath(name + "_pytorch.pt");
+  ASSERT_TRUE(model.ExportTorchScript(module).ok());
   const std::string images = TempPath("images.bin");
   const std::string expected = TempPath("logits.bin");
   std::ofstream(images, std::ios::binary)
@@ -109,6 +89,36 @@ TEST(TorchScriptExportTest, PyTorchLoadsTheExportAndReproducesTheLogits) {
       "/tests/testdata/torchscript/check_export.py ", module, " ", images, " ",
       expected, " ", data.num_examples);
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// Skipped when python3-torch is not installed, unless
+// COHORT_TEST_REQUIRE_PYTORCH=1 (./scripts/test, whose install step
+// provides it).
+TEST(TorchScriptExportTest, PyTorchLoadsTheExportAndReproducesTheLogits) {
+  if (!testing::PyTorchModulesDir()) {
+    GTEST_SKIP() << "python3-torch is not installed";
+  }
+  auto model = Model::Create("small_cnn", 4);
+  ASSERT_TRUE(model.ok());
+  TrainOptions options;
+  options.epochs = 1;
+  ASSERT_TRUE((*model)->Train(testing::SquaresDataset(10, 2), options).ok());
+  ExpectPyTorchReproduces(**model, "small_cnn");
+}
+
+// Batch norm (exported folded into its conv, with the running statistics
+// training moved), depthwise convs, residuals, ReLU6, hardswish and global
+// average pooling, in LibTorch and in PyTorch.
+TEST(TorchScriptExportTest, TrainedMobileNetStyleImportGivesItsLogits) {
+  const auto dir = testing::PyTorchModulesDir();
+  if (!dir) GTEST_SKIP() << "python3-torch is not installed";
+  auto model = Model::ImportTorchScript(*dir + "/mobilenet_style.pt");
+  ASSERT_TRUE(model.ok()) << model.status();
+  TrainOptions options;
+  options.epochs = 1;
+  ASSERT_TRUE((*model)->Train(testing::SquaresDataset(10, 2), options).ok());
+  ExpectSameLogits(**model, "mobilenet_style");
+  ExpectPyTorchReproduces(**model, "mobilenet_style");
 }
 
 TEST(TorchScriptExportTest, AnUnwritablePathIsAnError) {

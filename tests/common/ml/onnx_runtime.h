@@ -1,0 +1,84 @@
+#ifndef COHORT_TESTS_COMMON_ML_ONNX_RUNTIME_H_
+#define COHORT_TESTS_COMMON_ML_ONNX_RUNTIME_H_
+
+// Runs exported ONNX files in the real runtimes for tests: ONNX Runtime
+// (npm onnxruntime-node, run with Debian's node) and python3-onnx's
+// checker. Needs COHORT_SOURCE_DIR.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/data/dataset.h"
+#include "gtest/gtest.h"
+#include "tests/common/ml/logits.h"
+#include "tests/common/ml/temp_path.h"
+
+namespace cohort::ml::testing {
+
+inline const std::string& OnnxTestDir() {
+  static const std::string* dir =
+      new std::string(COHORT_SOURCE_DIR "/tests/testdata/onnx");
+  return *dir;
+}
+
+// Skips (returning false) when `what` is missing, unless
+// COHORT_TEST_REQUIRE_ONNXRUNTIME=1 (./scripts/test when install-deps.sh
+// could install ONNX Runtime), which makes it a failure.
+inline bool Have(bool present, const std::string& what) {
+  if (present) return true;
+  const char* require = std::getenv("COHORT_TEST_REQUIRE_ONNXRUNTIME");
+  EXPECT_FALSE(require != nullptr && std::string(require) == "1")
+      << what << " is required (deploy/install-deps.sh installs it)";
+  return false;
+}
+
+inline bool HaveOnnxRuntime() {
+  const std::string cmd = absl::StrCat(
+      "node -e \"require('", OnnxTestDir(),
+      "/node_modules/onnxruntime-node')\" >/dev/null 2>&1");
+  return Have(std::system(cmd.c_str()) == 0, "onnxruntime-node (npm)") &&
+         Have(std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0,
+              "python3-onnx");
+}
+
+// ONNX Runtime's logits for `count` images from `start`.
+inline absl::StatusOr<std::vector<float>> OnnxRuntimeLogits(
+    const std::string& model_path, const data::ImageDataset& data,
+    int64_t start, int64_t count) {
+  const std::string images = TempPath("ort_images.bin");
+  const std::string out = TempPath("ort_logits.bin");
+  std::ofstream(images, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.images.data()) + start * 784,
+             static_cast<std::streamsize>(count * 784));
+  const std::string cmd =
+      absl::StrCat("node ", OnnxTestDir(), "/run_onnxruntime.js ", model_path, " ",
+                   images, " ", count, " ", out);
+  if (std::system(cmd.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("failed: ", cmd));
+  }
+  std::ifstream in(out, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  if (bytes.size() != static_cast<size_t>(count) * 10 * sizeof(float)) {
+    return absl::InternalError(absl::StrCat(out, ": ", bytes.size(), " bytes"));
+  }
+  std::vector<float> logits(static_cast<size_t>(count) * 10);
+  std::copy_n(bytes.data(), bytes.size(), reinterpret_cast<char*>(logits.data()));
+  return logits;
+}
+
+inline void ExpectPythonCheckerAccepts(const std::string& path) {
+  const std::string cmd = absl::StrCat(
+      "/usr/bin/python3 ", OnnxTestDir(), "/check_model.py ", path);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+}  // namespace cohort::ml::testing
+
+#endif  // COHORT_TESTS_COMMON_ML_ONNX_RUNTIME_H_

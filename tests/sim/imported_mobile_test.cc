@@ -1,0 +1,126 @@
+// Issue 14's acceptance: a MobileNetV2-style module that PyTorch exported
+// (batch norm, depthwise convs, residual additions, ReLU6, hardswish) is
+// imported, trained two rounds in the simulator with QAT and int8
+// artifacts, exported to ONNX, and ONNX Runtime agrees with Cohort.
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/data/idx_reader.h"
+#include "common/ml/int8_model.h"
+#include "common/ml/model.h"
+#include "common/ml/testing/onnx_checker.h"
+#include "gtest/gtest.h"
+#include "sim/sim_config.h"
+#include "tests/common/ml/onnx_runtime.h"
+#include "tests/common/ml/pytorch_modules.h"
+#include "tests/sim/sim_run.h"
+
+namespace cohort::sim {
+namespace {
+
+using ml::testing::Agreement;
+using ml::testing::MaxDifference;
+using ml::testing::OnnxRuntimeLogits;
+using ml::testing::Predictions;
+
+cohort::v1::SimConfig TwoRounds(const std::string& module) {
+  cohort::v1::SimConfig c;
+  c.mutable_population()->set_num_clients(100);
+  c.mutable_population()->set_mean_examples(120);
+  c.set_clients_per_round(10);
+  c.mutable_round()->set_min_reports(8);
+  c.mutable_plan()->set_batch_size(8);
+  c.mutable_plan()->set_learning_rate(0.05f);
+  c.mutable_plan()->set_momentum(0.9f);
+  c.mutable_plan()->set_epochs(3);
+  c.set_torchscript_path(module);
+  // The module's batch-norm statistics start far from the data's (the test
+  // module randomizes them), so the first rounds' deltas are mostly
+  // statistics: under the default clip norm (10) every update is clipped to
+  // a sliver of its weights' change, and under SecAgg+ those changes fall
+  // below the fixed-point grid, which leaves the global model at chance
+  // for two rounds (docs/DECISIONS.md, "Batch norm, depthwise convs and
+  // residuals"). Plain FedAvg with a bound the statistics fit in trains.
+  c.mutable_round()->mutable_secure_aggregation()->set_enabled(false);
+  c.mutable_round()->mutable_clipping()->set_clip_norm(1e4);
+  c.set_rounds(2);
+  c.set_seed(14);
+  c.mutable_data()->set_idx_dir(data::kDefaultFashionMnistDir);
+  c.mutable_data()->set_max_examples(6000);
+  return c;
+}
+
+TEST(ImportedMobileTest, TrainsTwoRoundsAndOnnxRuntimeAgrees) {
+  const auto modules = ml::testing::PyTorchModulesDir();
+  if (!modules) GTEST_SKIP() << "python3-torch is not installed";
+  if (!ml::testing::HaveOnnxRuntime()) {
+    GTEST_SKIP() << "ONNX Runtime or python3-onnx missing";
+  }
+  auto train = data::LoadFashionMnist(data::kDefaultFashionMnistDir, false, 200);
+  auto test = data::LoadFashionMnist(data::kDefaultFashionMnistDir, true, 500);
+  if (!ml::testing::Have(train.ok() && test.ok(), "dataset-fashion-mnist")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  const std::string dir = ::testing::TempDir() + "/imported_mobile";
+  std::filesystem::remove_all(dir);
+  const std::string module = *modules + "/mobilenet_style.pt";
+
+  testing::SimRun run = testing::RunScenario(
+      TwoRounds(module), TransportKind::kInProcess, dir + "/state");
+  ASSERT_EQ(run.rows.size(), 2u);
+  ASSERT_NE(run.sim, nullptr);
+  for (const SimRoundRow& row : run.rows) EXPECT_GE(row.participants, 8);
+  const auto published = run.sim->current_model();
+  ASSERT_TRUE(published->int8) << "devices were served the int8 artifact";
+
+  // The master the rounds produced, batch norm statistics included.
+  auto imported = ml::Model::ImportTorchScript(module);
+  auto model = ml::Model::Create(published->architecture, 1);
+  ASSERT_TRUE(imported.ok() && model.ok());
+  ASSERT_TRUE((*model)->SetWeights(published->weights).ok());
+  EXPECT_NE((*imported)->GetWeights().SerializeAsString(),
+            published->weights.SerializeAsString())
+      << "two rounds must have moved the weights";
+
+  ml::Int8Options exportable;
+  exportable.exportable = true;
+  auto int8 = ml::Int8Model::Create(**model, *train, exportable);
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const std::string fp32_path = dir + "/mobile_fp32.onnx";
+  const std::string int8_path = dir + "/mobile_int8.onnx";
+  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
+  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
+  EXPECT_TRUE(ml::testing::CheckOnnxFile(fp32_path).ok());
+  EXPECT_TRUE(ml::testing::CheckOnnxFile(int8_path).ok());
+
+  const int64_t n = test->num_examples;
+  auto ours_fp32 = (*model)->Logits(*test, 0, n);
+  auto ours_int8 = (*int8)->Logits(*test, 0, n);
+  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, *test, 0, n);
+  auto ort_int8 = OnnxRuntimeLogits(int8_path, *test, 0, n);
+  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
+  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
+  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
+  const double fp32_agreement =
+      Agreement(Predictions(*ours_fp32), Predictions(*ort_fp32));
+  const double int8_agreement =
+      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
+  std::printf("after 2 rounds, %lld images: fp32 largest logit difference "
+              "%.3g, predictions agree on %.1f%%; int8 on %.1f%%; test "
+              "accuracy %.3f -> %.3f\n",
+              static_cast<long long>(n), MaxDifference(*ours_fp32, *ort_fp32),
+              100 * fp32_agreement, 100 * int8_agreement,
+              run.rows.front().test_accuracy, run.rows.back().test_accuracy);
+  EXPECT_GT(run.rows.back().test_accuracy, 0.25) << "far above chance, 0.1";
+  EXPECT_LE(MaxDifference(*ours_fp32, *ort_fp32), 1e-4);
+  EXPECT_EQ(fp32_agreement, 1.0);
+  // A model two rounds from chance has many near ties, which int8 rounding
+  // in two runtimes breaks differently: the bar is lower than the 99% the
+  // trained small CNN meets (OnnxRuntimeTest).
+  EXPECT_GE(int8_agreement, 0.97);
+}
+
+}  // namespace
+}  // namespace cohort::sim
