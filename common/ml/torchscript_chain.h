@@ -16,17 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/ml/network.h"
+#include "common/ml/torchscript_graph.h"
 
 namespace cohort::ml::internal {
-
-// The submodule whose forward ran an op: its attribute path from the root
-// module ("features.3") and its class's own name ("BatchNorm2d", without
-// the TorchScript qualification). Both empty for an op written in the root
-// module's forward itself.
-struct ModuleOrigin {
-  std::string path;
-  std::string type;
-};
 
 // A translated layer and the module parameters that feed it.
 struct ChainLayer {

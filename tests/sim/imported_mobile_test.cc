@@ -22,7 +22,6 @@ namespace {
 
 using ml::testing::Agreement;
 using ml::testing::MaxDifference;
-using ml::testing::OnnxRuntimeLogits;
 using ml::testing::Predictions;
 
 cohort::v1::SimConfig TwoRounds(const std::string& module) {
@@ -58,7 +57,8 @@ TEST(ImportedMobileTest, TrainsTwoRoundsAndOnnxRuntimeAgrees) {
   if (!ml::testing::HaveOnnxRuntime()) {
     GTEST_SKIP() << "ONNX Runtime or python3-onnx missing";
   }
-  auto train = data::LoadFashionMnist(data::kDefaultFashionMnistDir, false, 200);
+  auto train =
+      data::LoadFashionMnist(data::kDefaultFashionMnistDir, false, 200);
   auto test = data::LoadFashionMnist(data::kDefaultFashionMnistDir, true, 500);
   if (!ml::testing::Have(train.ok() && test.ok(), "dataset-fashion-mnist")) {
     GTEST_SKIP() << "dataset-fashion-mnist is not installed";
@@ -95,26 +95,22 @@ TEST(ImportedMobileTest, TrainsTwoRoundsAndOnnxRuntimeAgrees) {
   EXPECT_TRUE(ml::testing::CheckOnnxFile(fp32_path).ok());
   EXPECT_TRUE(ml::testing::CheckOnnxFile(int8_path).ok());
 
-  const int64_t n = test->num_examples;
-  auto ours_fp32 = (*model)->Logits(*test, 0, n);
-  auto ours_int8 = (*int8)->Logits(*test, 0, n);
-  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, *test, 0, n);
-  auto ort_int8 = OnnxRuntimeLogits(int8_path, *test, 0, n);
-  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
-  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
-  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
+  auto runs = ml::testing::RunBoth(**model, **int8, fp32_path, int8_path,
+                                   *test);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double fp32_agreement =
-      Agreement(Predictions(*ours_fp32), Predictions(*ort_fp32));
+      Agreement(Predictions(runs->ours_fp32), Predictions(runs->ort_fp32));
   const double int8_agreement =
-      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
+      Agreement(Predictions(runs->ours_int8), Predictions(runs->ort_int8));
   std::printf("after 2 rounds, %lld images: fp32 largest logit difference "
               "%.3g, predictions agree on %.1f%%; int8 on %.1f%%; test "
               "accuracy %.3f -> %.3f\n",
-              static_cast<long long>(n), MaxDifference(*ours_fp32, *ort_fp32),
+              static_cast<long long>(test->num_examples), fp32_diff,
               100 * fp32_agreement, 100 * int8_agreement,
               run.rows.front().test_accuracy, run.rows.back().test_accuracy);
   EXPECT_GT(run.rows.back().test_accuracy, 0.25) << "far above chance, 0.1";
-  EXPECT_LE(MaxDifference(*ours_fp32, *ort_fp32), 1e-4);
+  EXPECT_LE(fp32_diff, 1e-4);
   EXPECT_EQ(fp32_agreement, 1.0);
   // A model two rounds from chance has many near ties, which int8 rounding
   // in two runtimes breaks differently: the bar is lower than the 99% the

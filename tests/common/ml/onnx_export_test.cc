@@ -211,25 +211,19 @@ TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
   ExpectPythonCheckerAccepts(int8_path);
 
   const int64_t n = test->num_examples;
-  auto ours_fp32 = (*model)->Logits(*test, 0, n);
-  auto ours_int8 = (*int8)->Logits(*test, 0, n);
-  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, *test, 0, n);
-  auto ort_int8 = OnnxRuntimeLogits(int8_path, *test, 0, n);
-  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
-  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
-  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
-
-  const float fp32_diff = MaxDifference(*ours_fp32, *ort_fp32);
+  auto runs = testing::RunBoth(**model, **int8, fp32_path, int8_path, *test);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double agreement =
-      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
-  const double cohort_accuracy = Accuracy(Predictions(*ours_int8), *test);
-  const double ort_accuracy = Accuracy(Predictions(*ort_int8), *test);
+      Agreement(Predictions(runs->ours_int8), Predictions(runs->ort_int8));
+  const double cohort_accuracy = Accuracy(Predictions(runs->ours_int8), *test);
+  const double ort_accuracy = Accuracy(Predictions(runs->ort_int8), *test);
   std::printf(
       "%lld images: fp32 largest logit difference %.3g; int8 predictions "
       "agree on %.1f%%, accuracy %.3f (Cohort) vs %.3f (ONNX Runtime); fp32 "
       "accuracy %.3f\n",
       static_cast<long long>(n), fp32_diff, 100 * agreement, cohort_accuracy,
-      ort_accuracy, Accuracy(Predictions(*ours_fp32), *test));
+      ort_accuracy, Accuracy(Predictions(runs->ours_fp32), *test));
   EXPECT_LE(fp32_diff, 1e-4);
   EXPECT_GE(agreement, 0.99);
   EXPECT_LE(std::fabs(cohort_accuracy - ort_accuracy), 0.002 + 1e-9);
@@ -269,21 +263,16 @@ TEST(OnnxRuntimeTest, MobileNetStyleImportGivesCohortsLogits) {
   }
   EXPECT_FALSE(Contains(ops, "BatchNormalization")) << "folded into convs";
 
-  const int64_t n = test.num_examples;
-  auto ours_fp32 = (*model)->Logits(test, 0, n);
-  auto ours_int8 = (*int8)->Logits(test, 0, n);
-  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, test, 0, n);
-  auto ort_int8 = OnnxRuntimeLogits(int8_path, test, 0, n);
-  ASSERT_TRUE(ours_fp32.ok() && ours_int8.ok());
-  ASSERT_TRUE(ort_fp32.ok()) << ort_fp32.status();
-  ASSERT_TRUE(ort_int8.ok()) << ort_int8.status();
+  auto runs = testing::RunBoth(**model, **int8, fp32_path, int8_path, test);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double agreement =
-      Agreement(Predictions(*ours_int8), Predictions(*ort_int8));
+      Agreement(Predictions(runs->ours_int8), Predictions(runs->ort_int8));
   std::printf("mobilenet_style, %lld images: fp32 largest logit difference "
               "%.3g; int8 predictions agree on %.1f%%\n",
-              static_cast<long long>(n),
-              MaxDifference(*ours_fp32, *ort_fp32), 100 * agreement);
-  EXPECT_LE(MaxDifference(*ours_fp32, *ort_fp32), 1e-4);
+              static_cast<long long>(test.num_examples), fp32_diff,
+              100 * agreement);
+  EXPECT_LE(fp32_diff, 1e-4);
   EXPECT_GE(agreement, 0.99);
 }
 

@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/data/dataset.h"
+#include "common/ml/int8_model.h"
+#include "common/ml/model.h"
 #include "gtest/gtest.h"
 #include "tests/common/ml/logits.h"
 #include "tests/common/ml/temp_path.h"
@@ -71,6 +73,28 @@ inline absl::StatusOr<std::vector<float>> OnnxRuntimeLogits(
   std::vector<float> logits(static_cast<size_t>(count) * 10);
   std::copy_n(bytes.data(), bytes.size(), reinterpret_cast<char*>(logits.data()));
   return logits;
+}
+
+// Cohort's and ONNX Runtime's logits for all of `data`: fp32 from `model`
+// and the file it exported to fp32_path, int8 from `int8` and int8_path.
+struct BothRuntimes {
+  std::vector<float> ours_fp32, ours_int8, ort_fp32, ort_int8;
+};
+
+inline absl::StatusOr<BothRuntimes> RunBoth(Model& model, Int8Model& int8,
+                                            const std::string& fp32_path,
+                                            const std::string& int8_path,
+                                            const data::ImageDataset& data) {
+  const int64_t n = data.num_examples;
+  auto ours_fp32 = model.Logits(data, 0, n);
+  auto ours_int8 = int8.Logits(data, 0, n);
+  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, data, 0, n);
+  auto ort_int8 = OnnxRuntimeLogits(int8_path, data, 0, n);
+  for (const auto* run : {&ours_fp32, &ours_int8, &ort_fp32, &ort_int8}) {
+    if (!run->ok()) return run->status();
+  }
+  return BothRuntimes{*std::move(ours_fp32), *std::move(ours_int8),
+                      *std::move(ort_fp32), *std::move(ort_int8)};
 }
 
 inline void ExpectPythonCheckerAccepts(const std::string& path) {
