@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   const double vs_ort_b1 = rows[best].p50_b1 / ort_int8.p50_b1;
   const double vs_ort_b32 = rows[best].p50_b32 / ort_int8.p50_b32;
   std::printf(
-      "Cohort int8 (%s) vs Cohort fp32, batch 1: %.2fx faster (goal >= 1.5x)\n"
+      "Cohort %s vs Cohort fp32, batch 1: %.2fx faster (goal >= 1.5x)\n"
       "Cohort int8 vs ONNX Runtime int8: %.2fx the time at batch 1, %.2fx at "
       "batch 32 (goal <= 1.5x)\n",
       rows[best].precision.c_str(), int8_speedup_b1, vs_ort_b1, vs_ort_b32);
