@@ -8,9 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/data/idx_reader.h"
-#include "common/ml/int8_model.h"
 #include "common/ml/model.h"
-#include "common/ml/testing/onnx_checker.h"
 #include "gtest/gtest.h"
 #include "sim/sim_config.h"
 #include "tests/common/ml/onnx_runtime.h"
@@ -84,19 +82,8 @@ TEST(ImportedMobileTest, TrainsTwoRoundsAndOnnxRuntimeAgrees) {
             published->weights.SerializeAsString())
       << "two rounds must have moved the weights";
 
-  ml::Int8Options exportable;
-  exportable.exportable = true;
-  auto int8 = ml::Int8Model::Create(**model, *train, exportable);
-  ASSERT_TRUE(int8.ok()) << int8.status();
-  const std::string fp32_path = dir + "/mobile_fp32.onnx";
-  const std::string int8_path = dir + "/mobile_int8.onnx";
-  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
-  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
-  EXPECT_TRUE(ml::testing::CheckOnnxFile(fp32_path).ok());
-  EXPECT_TRUE(ml::testing::CheckOnnxFile(int8_path).ok());
-
-  auto runs = ml::testing::RunBoth(**model, **int8, fp32_path, int8_path,
-                                   *test);
+  auto runs = ml::testing::ExportAndRunBoth(**model, *train,
+                                            dir + "/mobile", *test);
   ASSERT_TRUE(runs.ok()) << runs.status();
   const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double fp32_agreement =

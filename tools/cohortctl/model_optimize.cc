@@ -59,6 +59,24 @@ absl::StatusOr<std::unique_ptr<Model>> LoadOrCreate(const OptimizeOptions& o) {
   return Model::Create(o.arch, o.seed);
 }
 
+// The fp32 model pruned and fine-tuned; null for a model structured pruning
+// does not handle (a mobile backbone), which then has no pruned rows.
+absl::StatusOr<std::unique_ptr<Model>> PrunedVariant(
+    const OptimizeOptions& o, const Model& fp32,
+    const data::ImageDataset& train, Progress& progress) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Model> pruned, fp32.Clone());
+  const absl::Status s = pruned->PruneStructured(o.prune_fraction);
+  if (absl::IsFailedPrecondition(s)) {
+    progress.Step(absl::StrCat("no pruned variant: ", s.message()));
+    return nullptr;
+  }
+  COHORT_RETURN_IF_ERROR(s);
+  COHORT_RETURN_IF_ERROR(
+      pruned->Train(train, Sgd(o.prune_finetune_epochs, 0.01f, o.seed + 2))
+          .status());
+  return pruned;
+}
+
 absl::StatusOr<Variants> TrainVariants(const OptimizeOptions& o,
                                        const data::ImageDataset& train,
                                        const data::ImageDataset& test,
@@ -86,18 +104,8 @@ absl::StatusOr<Variants> TrainVariants(const OptimizeOptions& o,
 
   progress.Step(absl::StrCat("structured pruning at ", o.prune_fraction,
                              " and fine-tuning"));
-  COHORT_ASSIGN_OR_RETURN(v.pruned, v.fp32->Clone());
-  if (absl::Status s = v.pruned->PruneStructured(o.prune_fraction);
-      absl::IsFailedPrecondition(s)) {
-    // Not this kind of model (a mobile backbone): no pruned rows.
-    progress.Step(absl::StrCat("no pruned variant: ", s.message()));
-    v.pruned.reset();
-  } else {
-    COHORT_RETURN_IF_ERROR(s);
-    COHORT_RETURN_IF_ERROR(
-        v.pruned->Train(train, Sgd(o.prune_finetune_epochs, 0.01f, o.seed + 2))
-            .status());
-  }
+  COHORT_ASSIGN_OR_RETURN(v.pruned,
+                          PrunedVariant(o, *v.fp32, train, progress));
 
   progress.Step(absl::StrCat("distilling ", o.student_arch));
   COHORT_ASSIGN_OR_RETURN(v.student, Model::Create(o.student_arch, o.seed));

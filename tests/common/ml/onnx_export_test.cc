@@ -199,19 +199,9 @@ TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
   options.epochs = 2;
   options.momentum = 0.9f;
   ASSERT_TRUE((*model)->Train(*train, options).ok());
-  Int8Options exportable;
-  exportable.exportable = true;
-  auto int8 = Int8Model::Create(**model, *train, exportable);
-  ASSERT_TRUE(int8.ok()) << int8.status();
-  const std::string fp32_path = TempPath("fashion_fp32.onnx");
-  const std::string int8_path = TempPath("fashion_int8.onnx");
-  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
-  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
-  ExpectPythonCheckerAccepts(fp32_path);
-  ExpectPythonCheckerAccepts(int8_path);
-
   const int64_t n = test->num_examples;
-  auto runs = testing::RunBoth(**model, **int8, fp32_path, int8_path, *test);
+  auto runs = testing::ExportAndRunBoth(**model, *train, TempPath("fashion"),
+                                        *test);
   ASSERT_TRUE(runs.ok()) << runs.status();
   const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double agreement =
@@ -245,26 +235,15 @@ TEST(OnnxRuntimeTest, MobileNetStyleImportGivesCohortsLogits) {
   options.epochs = 2;
   options.momentum = 0.9f;
   ASSERT_TRUE((*model)->Train(train, options).ok());
-  Int8Options exportable;
-  exportable.exportable = true;
-  auto int8 = Int8Model::Create(**model, train, exportable);
-  ASSERT_TRUE(int8.ok()) << int8.status();
-  const std::string fp32_path = TempPath("mobile_fp32.onnx");
-  const std::string int8_path = TempPath("mobile_int8.onnx");
-  ASSERT_TRUE((*model)->ExportOnnx(fp32_path).ok());
-  ASSERT_TRUE((*int8)->ExportOnnx(int8_path).ok());
-  ExpectCheckerAccepts(fp32_path);
-  ExpectCheckerAccepts(int8_path);
-  ExpectPythonCheckerAccepts(fp32_path);
-  ExpectPythonCheckerAccepts(int8_path);
-  const std::vector<std::string> ops = OpTypes(Load(fp32_path));
+  auto runs =
+      testing::ExportAndRunBoth(**model, train, TempPath("mobile"), test);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  const std::vector<std::string> ops = OpTypes(Load(runs->fp32_path));
   for (const char* op : {"Add", "Clip", "HardSigmoid", "GlobalAveragePool"}) {
     EXPECT_TRUE(Contains(ops, op)) << op;
   }
   EXPECT_FALSE(Contains(ops, "BatchNormalization")) << "folded into convs";
 
-  auto runs = testing::RunBoth(**model, **int8, fp32_path, int8_path, test);
-  ASSERT_TRUE(runs.ok()) << runs.status();
   const float fp32_diff = MaxDifference(runs->ours_fp32, runs->ort_fp32);
   const double agreement =
       Agreement(Predictions(runs->ours_int8), Predictions(runs->ort_int8));

@@ -18,6 +18,7 @@
 #include "common/data/dataset.h"
 #include "common/ml/int8_model.h"
 #include "common/ml/model.h"
+#include "common/ml/testing/onnx_checker.h"
 #include "gtest/gtest.h"
 #include "tests/common/ml/logits.h"
 #include "tests/common/ml/temp_path.h"
@@ -75,32 +76,49 @@ inline absl::StatusOr<std::vector<float>> OnnxRuntimeLogits(
   return logits;
 }
 
-// Cohort's and ONNX Runtime's logits for all of `data`: fp32 from `model`
-// and the file it exported to fp32_path, int8 from `int8` and int8_path.
-struct BothRuntimes {
-  std::vector<float> ours_fp32, ours_int8, ort_fp32, ort_int8;
-};
-
-inline absl::StatusOr<BothRuntimes> RunBoth(Model& model, Int8Model& int8,
-                                            const std::string& fp32_path,
-                                            const std::string& int8_path,
-                                            const data::ImageDataset& data) {
-  const int64_t n = data.num_examples;
-  auto ours_fp32 = model.Logits(data, 0, n);
-  auto ours_int8 = int8.Logits(data, 0, n);
-  auto ort_fp32 = OnnxRuntimeLogits(fp32_path, data, 0, n);
-  auto ort_int8 = OnnxRuntimeLogits(int8_path, data, 0, n);
-  for (const auto* run : {&ours_fp32, &ours_int8, &ort_fp32, &ort_int8}) {
-    if (!run->ok()) return run->status();
-  }
-  return BothRuntimes{*std::move(ours_fp32), *std::move(ours_int8),
-                      *std::move(ort_fp32), *std::move(ort_int8)};
-}
 
 inline void ExpectPythonCheckerAccepts(const std::string& path) {
   const std::string cmd = absl::StrCat(
       "/usr/bin/python3 ", OnnxTestDir(), "/check_model.py ", path);
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// `model` and its int8 quantization (calibrated on `calibration`,
+// exportable) as ONNX files "<prefix>_fp32.onnx" and "<prefix>_int8.onnx",
+// which both checkers (C++ and python3-onnx) must accept, and the logits of
+// Cohort and ONNX Runtime for all of `data` from each.
+struct BothRuntimes {
+  std::string fp32_path, int8_path;
+  std::vector<float> ours_fp32, ours_int8, ort_fp32, ort_int8;
+};
+
+inline absl::StatusOr<BothRuntimes> ExportAndRunBoth(
+    Model& model, const data::ImageDataset& calibration,
+    const std::string& prefix, const data::ImageDataset& data) {
+  Int8Options exportable;
+  exportable.exportable = true;
+  auto int8 = Int8Model::Create(model, calibration, exportable);
+  if (!int8.ok()) return int8.status();
+  BothRuntimes out{prefix + "_fp32.onnx", prefix + "_int8.onnx"};
+  if (absl::Status s = model.ExportOnnx(out.fp32_path); !s.ok()) return s;
+  if (absl::Status s = (*int8)->ExportOnnx(out.int8_path); !s.ok()) return s;
+  for (const std::string& path : {out.fp32_path, out.int8_path}) {
+    if (absl::Status s = CheckOnnxFile(path); !s.ok()) return s;
+    ExpectPythonCheckerAccepts(path);
+  }
+  const int64_t n = data.num_examples;
+  auto ours_fp32 = model.Logits(data, 0, n);
+  auto ours_int8 = (*int8)->Logits(data, 0, n);
+  auto ort_fp32 = OnnxRuntimeLogits(out.fp32_path, data, 0, n);
+  auto ort_int8 = OnnxRuntimeLogits(out.int8_path, data, 0, n);
+  for (const auto* run : {&ours_fp32, &ours_int8, &ort_fp32, &ort_int8}) {
+    if (!run->ok()) return run->status();
+  }
+  out.ours_fp32 = *std::move(ours_fp32);
+  out.ours_int8 = *std::move(ours_int8);
+  out.ort_fp32 = *std::move(ort_fp32);
+  out.ort_int8 = *std::move(ort_int8);
+  return out;
 }
 
 }  // namespace cohort::ml::testing
