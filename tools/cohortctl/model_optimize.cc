@@ -218,6 +218,41 @@ absl::StatusOr<ml::QEngine> PickEngine(Model& model,
   return probe->engine();
 }
 
+// PTQ on every engine, measured end to end like the report rows; the
+// engine faster at batch 1 (a device's usual case) serves the int8 rows.
+struct EngineChoice {
+  std::vector<Row> rows;  // one ptq_int8 row per engine
+  ml::QEngine engine;
+};
+
+absl::StatusOr<EngineChoice> ChooseEngine(const OptimizeOptions& o,
+                                          Model& fp32,
+                                          const data::ImageDataset& calibration,
+                                          const data::ImageDataset& test,
+                                          const LatencyOptions& latency,
+                                          ml::QEngine library_pick) {
+  EngineChoice choice{{}, library_pick};
+  std::vector<InferenceFn> fns;
+  for (ml::QEngine e : ml::AvailableQEngines()) {
+    COHORT_ASSIGN_OR_RETURN(Row row,
+                            Int8Row("ptq_int8", fp32, e, calibration, test, o));
+    fns.push_back(row.run);
+    choice.rows.push_back(std::move(row));
+  }
+  COHORT_ASSIGN_OR_RETURN(std::vector<LatencyReport> by_engine,
+                          MeasureLatencies(fns, latency));
+  double best_ms = 0.0;
+  for (size_t i = 0; i < choice.rows.size(); ++i) {
+    std::fprintf(stderr, "  end to end: %s p50 batch-1 %.3f ms\n",
+                 choice.rows[i].report.engine.c_str(), by_engine[i].p50_b1_ms);
+    if (i == 0 || by_engine[i].p50_b1_ms < best_ms) {
+      best_ms = by_engine[i].p50_b1_ms;
+      choice.engine = choice.rows[i].int8->engine();
+    }
+  }
+  return choice;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<VariantReport>> RunModelOptimize(
@@ -248,29 +283,11 @@ absl::StatusOr<std::vector<VariantReport>> RunModelOptimize(
                           PickEngine(*v.fp32, calibration));
   LatencyOptions latency = o.latency;
   latency.num_examples = std::min(latency.num_examples, test.num_examples);
-  // PTQ on every engine, measured end to end like the report rows; the
-  // engine faster at batch 1 (a device's usual case) serves the int8 rows.
-  std::vector<Row> engine_rows;
-  std::vector<InferenceFn> engine_fns;
-  for (ml::QEngine e : ml::AvailableQEngines()) {
-    COHORT_ASSIGN_OR_RETURN(
-        Row row, Int8Row("ptq_int8", *v.fp32, e, calibration, test, o));
-    engine_fns.push_back(row.run);
-    engine_rows.push_back(std::move(row));
-  }
-  COHORT_ASSIGN_OR_RETURN(std::vector<LatencyReport> by_engine,
-                          MeasureLatencies(engine_fns, latency));
-  ml::QEngine engine = library_pick;
-  double best_ms = 0.0;
-  for (size_t i = 0; i < engine_rows.size(); ++i) {
-    std::fprintf(stderr, "  end to end: %s p50 batch-1 %.3f ms\n",
-                 engine_rows[i].report.engine.c_str(),
-                 by_engine[i].p50_b1_ms);
-    if (i == 0 || by_engine[i].p50_b1_ms < best_ms) {
-      best_ms = by_engine[i].p50_b1_ms;
-      engine = engine_rows[i].int8->engine();
-    }
-  }
+  COHORT_ASSIGN_OR_RETURN(
+      EngineChoice choice,
+      ChooseEngine(o, *v.fp32, calibration, test, latency, library_pick));
+  std::vector<Row> engine_rows = std::move(choice.rows);
+  const ml::QEngine engine = choice.engine;
 
   progress.Step(absl::StrCat("building variants on ", ml::QEngineName(engine),
                              " and measuring accuracy"));
