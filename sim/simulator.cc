@@ -125,7 +125,7 @@ absl::Status Simulator::SendReady(int64_t id,
       report.train_loss(),
       MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
              static_cast<uint64_t>(round_id)),
-      &random_, std::move(field), NoiseSeedOf(id, round_id));
+      &random_, std::move(field), NoiseSeedOf(id, round_id), report.clipped());
   c.drop = devices_->SecAggDropOf(id, round_id);
   COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
   secure_.push_back(std::move(c));
@@ -252,9 +252,10 @@ void Simulator::StartTraining(const RoundAttempt& a) {
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
   job.plan = a.assignment.plan();
   job.round_id = a.round_id;
-  // Under SecAgg+ the update encoding clips and counts (secure_update.h).
-  job.clip_norm =
-      a.assignment.secure_aggregation() ? 0.0 : a.assignment.clip_norm();
+  // Secure rounds clip the same way before encoding (the encoding's own
+  // clip then changes nothing) and count Report.clipped.
+  job.clip_norm = a.assignment.clip_norm();
+  job.statistics_clip_norm = a.assignment.statistics_clip_norm();
   job.evaluate = a.assignment.evaluate_before_training();
   job.release = highest_release_;
   job.poisoned_round = poison_.round > 0 && committed_ + 1 >= poison_.round &&
@@ -308,7 +309,8 @@ absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
       model::SetFloatData(v, &t);
     }
   }
-  return client::MakeReport(job.round_id, clip_norm, std::move(update));
+  return client::MakeReport(job.round_id, clip_norm, job.statistics_clip_norm,
+                            std::move(update));
 }
 
 bool Simulator::Poisons(int64_t id) const {

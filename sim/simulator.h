@@ -117,9 +117,10 @@ class Simulator {
     cohort::v1::ModelRef ref;
     cohort::v1::TrainingPlan plan;
     int64_t round_id = 0;
-    // The round's L2 bound (TaskAssignment.clip_norm) for a plain report;
-    // 0 in secure rounds, whose encoding clips.
+    // The round's L2 bounds (TaskAssignment.clip_norm and
+    // .statistics_clip_norm), in plain and secure rounds alike.
     double clip_norm = 0.0;
+    double statistics_clip_norm = 0.0;
     // Field monitoring: evaluate the model first (release it came under).
     bool evaluate = false;
     int64_t release = 0;

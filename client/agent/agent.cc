@@ -16,6 +16,7 @@
 #include "common/crypto/secure_random.h"
 #include "common/crypto/sha256.h"
 #include "common/model/flat_weights.h"
+#include "common/model/running_statistics.h"
 #include "glog/logging.h"
 
 namespace cohort::client {
@@ -402,12 +403,18 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
   if (assignment.secure_aggregation()) {
     LOG(INFO) << "round " << round << ": trained in " << absl::Now() - t0
               << "; aggregating securely";
-    return RunSecureRound(session, round, std::move(update));
+    // Clipped here as a plain report would be (MakeReport); the encoding's
+    // own clip then changes nothing.
+    const bool clipped =
+        model::PrepareUpdate(&update.delta, assignment.clip_norm(),
+                             assignment.statistics_clip_norm());
+    return RunSecureRound(session, round, std::move(update), clipped);
   }
   const int64_t examples = update.num_examples;
   const double loss = update.train_loss;
   auto ack = session.Report(
-      MakeReport(round, assignment.clip_norm(), std::move(update)));
+      MakeReport(round, assignment.clip_norm(),
+                 assignment.statistics_clip_norm(), std::move(update)));
   if (!ack.ok()) {
     if (ack.status().code() == absl::StatusCode::kFailedPrecondition) {
       // The round moved on or dropped this device: check in again.
@@ -425,14 +432,15 @@ absl::StatusOr<absl::Duration> Agent::DoAssignment(
 }
 
 absl::StatusOr<absl::Duration> Agent::RunSecureRound(
-    ParticipationSession& session, int64_t round, LocalUpdate update) {
+    ParticipationSession& session, int64_t round, LocalUpdate update,
+    bool clipped) {
   crypto::OpenSslRandom random;
   // The rounding stream is distinct from the training stream of this round.
   secagg::SecureRoundDriver driver(
       round, model::FlattenFloats(update.delta), update.num_examples,
       update.train_loss,
       TrainingSeed(DeviceKey(options_.device_id), round) ^ 0x5ec0a66ULL,
-      &random, std::move(update.field_evaluation));
+      &random, std::move(update.field_evaluation), std::nullopt, clipped);
   update.delta.Clear();
   const cohort::v1::ClientMessage ready = driver.Ready();
   // Any failure here only costs this round: check in again later.

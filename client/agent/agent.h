@@ -139,10 +139,12 @@ class Agent {
   absl::StatusOr<absl::Duration> DoAssignment(
       ParticipationSession& session,
       const cohort::v1::TaskAssignment& assignment);
-  // Secure rounds: waits for the cohort and runs SecAgg+ on `session`.
+  // Secure rounds: waits for the cohort and runs SecAgg+ on `session` with
+  // the prepared update (`clipped`: model::PrepareUpdate changed it).
   absl::StatusOr<absl::Duration> RunSecureRound(ParticipationSession& session,
                                                 int64_t round,
-                                                LocalUpdate update);
+                                                LocalUpdate update,
+                                                bool clipped);
   absl::Duration NextBackoff();
   // Waits for `d` or a stop request.
   void Wait(absl::Duration d);

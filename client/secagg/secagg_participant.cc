@@ -12,8 +12,10 @@ SecAggParticipant::SecAggParticipant(std::vector<float> delta, int64_t examples,
                                      std::optional<cohort::v1::FieldEvaluation>
                                          field_evaluation,
                                      std::optional<std::array<uint8_t, 32>>
-                                         noise_seed)
+                                         noise_seed,
+                                     bool clipped)
     : delta_(std::move(delta)),
+      clipped_(clipped),
       examples_(examples),
       loss_(loss),
       field_evaluation_(std::move(field_evaluation)),
@@ -30,7 +32,7 @@ absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() const {
       params_.encoding.loss_cap);
   if (params_.encoding.noise_stddev == 0) {
     return EncodeUpdate(params_.encoding, delta_, examples_, loss_, uniform,
-                        field);
+                        field, std::nullopt, clipped_);
   }
   std::array<uint8_t, 32> seed{};
   if (noise_seed_.has_value()) {
@@ -48,7 +50,7 @@ absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() const {
     return u.value_or(1.0);
   };
   auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
-                            uniform, field, noise);
+                            uniform, field, noise, clipped_);
   if (!failed.ok()) return failed;
   return input;
 }

@@ -36,7 +36,8 @@ class SecAggParticipant final : public ClientSender {
                     std::optional<cohort::v1::FieldEvaluation>
                         field_evaluation = std::nullopt,
                     std::optional<std::array<uint8_t, 32>> noise_seed =
-                        std::nullopt);
+                        std::nullopt,
+                    bool clipped = false);
 
   cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
 
@@ -59,6 +60,8 @@ class SecAggParticipant final : public ClientSender {
   absl::StatusOr<std::vector<uint64_t>> Encode() const;
 
   std::vector<float> delta_;
+  // The device clipped the delta before (model::PrepareUpdate).
+  bool clipped_ = false;
   int64_t examples_;
   double loss_;
   std::optional<cohort::v1::FieldEvaluation> field_evaluation_;

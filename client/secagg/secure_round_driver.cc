@@ -30,10 +30,11 @@ SecureRoundDriver::SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                                      std::optional<cohort::v1::FieldEvaluation>
                                          field_evaluation,
                                      std::optional<std::array<uint8_t, 32>>
-                                         noise_seed)
+                                         noise_seed,
+                                     bool clipped)
     : round_id_(round_id),
       participant_(std::move(delta), examples, loss, rounding_seed, random,
-                   std::move(field_evaluation), noise_seed) {}
+                   std::move(field_evaluation), noise_seed, clipped) {}
 
 cohort::v1::ClientMessage SecureRoundDriver::Ready() const {
   cohort::v1::ClientMessage m;

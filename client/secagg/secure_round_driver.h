@@ -68,14 +68,16 @@ class SecureRoundDriver {
   // keys its stochastic rounding.
   // `field_evaluation` travels only inside the masked input
   // (SecAggParticipant).
-  // `noise_seed`: SecAggParticipant's.
+  // `noise_seed`: SecAggParticipant's. `clipped`: the device clipped the
+  // update already (model::PrepareUpdate), for the clipped count.
   SecureRoundDriver(int64_t round_id, std::vector<float> delta,
                     int64_t examples, double loss, uint64_t rounding_seed,
                     crypto::SecureRandom* random,
                     std::optional<cohort::v1::FieldEvaluation>
                         field_evaluation = std::nullopt,
                     std::optional<std::array<uint8_t, 32>> noise_seed =
-                        std::nullopt);
+                        std::nullopt,
+                    bool clipped = false);
 
   SecureRoundDriver(const SecureRoundDriver&) = delete;
   SecureRoundDriver& operator=(const SecureRoundDriver&) = delete;

@@ -4,6 +4,7 @@
 #include "common/base/splitmix64.h"
 #include "common/crypto/sha256.h"
 #include "common/model/quantize.h"
+#include "common/model/running_statistics.h"
 #include "common/model/weights_util.h"
 
 namespace cohort::client {
@@ -37,15 +38,15 @@ absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
 }
 
 cohort::v1::Report MakeReport(int64_t round_id, double clip_norm,
+                              double statistics_clip_norm,
                               LocalUpdate update) {
   cohort::v1::Report report;
   report.set_round_id(round_id);
   // A coordinator before 0.9 sends no bound (0). A non-finite delta stays
   // non-finite (NaN norm: untouched; infinite: NaN after scaling), so the
   // coordinator drops it.
-  if (clip_norm > 0) {
-    report.set_clipped(model::ClipToNorm(&update.delta, clip_norm));
-  }
+  report.set_clipped(
+      model::PrepareUpdate(&update.delta, clip_norm, statistics_clip_norm));
   *report.mutable_delta() = std::move(update.delta);
   report.set_num_examples(update.num_examples);
   report.set_train_loss(update.train_loss);

@@ -21,10 +21,12 @@ absl::StatusOr<cohort::v1::Weights> VerifyModelBytes(
     const cohort::v1::ModelRef& ref, const std::string& bytes);
 
 // Wraps a local update as the Report for `round_id`, with its field
-// evaluation when it has one, its delta clipped to L2 norm `clip_norm`
-// (TaskAssignment.clip_norm; 0: no bound) and Report.clipped saying whether
-// clipping changed it.
+// evaluation when it has one, its delta prepared by model::PrepareUpdate
+// (TaskAssignment.clip_norm, 0: no bound, and .statistics_clip_norm: batch
+// norm statistics clipped apart, in update units) and Report.clipped saying
+// whether clipping changed it. Secure rounds send the same prepared delta.
 cohort::v1::Report MakeReport(int64_t round_id, double clip_norm,
+                              double statistics_clip_norm,
                               LocalUpdate update);
 
 // The field evaluation a device sends of release `release` (0: unsigned),

@@ -119,7 +119,7 @@ int64_t InputLength(const UpdateEncoding& e) {
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& e, absl::Span<const float> delta, int64_t examples,
     double loss, codec::UniformSource uniform, absl::Span<const double> field,
-    std::optional<absl::FunctionRef<double()>> noise) {
+    std::optional<absl::FunctionRef<double()>> noise, bool clipped_on_device) {
   if (examples < 1) return absl::InvalidArgumentError("examples must be >= 1");
   if (static_cast<int64_t>(field.size()) != FieldLength(e.field)) {
     return absl::InvalidArgumentError(
@@ -142,7 +142,8 @@ absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
   }
   const bool was_clipped =
       codec::ClipToNorm(absl::MakeSpan(clipped), e.params.clip_norm) >
-      e.params.clip_norm;
+          e.params.clip_norm ||
+      clipped_on_device;
   const int64_t capped = std::min(examples, e.example_cap);
   const double w = static_cast<double>(capped) / static_cast<double>(e.example_cap);
   std::vector<float> weighted(clipped.size());

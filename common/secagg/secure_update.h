@@ -88,11 +88,16 @@ int64_t EncodedDeltaLength(const UpdateEncoding& encoding);
 // knows it can subtract the noise); INVALID_ARGUMENT without one.
 // FAILED_PRECONDITION if conditional rounding fails 100 times in a row
 // (each try fails with probability below e^(-1/2)).
+//
+// `clipped_on_device`: the device already clipped the delta (block by
+// block, model::PrepareUpdate), which the clipped coordinate then counts
+// even though the whole vector is within clip_norm.
 absl::StatusOr<std::vector<uint64_t>> EncodeUpdate(
     const UpdateEncoding& encoding, absl::Span<const float> delta,
     int64_t examples, double loss, codec::UniformSource uniform,
     absl::Span<const double> field = {},
-    std::optional<absl::FunctionRef<double()>> noise = std::nullopt);
+    std::optional<absl::FunctionRef<double()>> noise = std::nullopt,
+    bool clipped_on_device = false);
 
 struct DecodedUpdateSum {
   std::vector<double> weighted_delta_sum;  // sum_i w_i clip(delta_i)

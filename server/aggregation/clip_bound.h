@@ -17,6 +17,9 @@ struct ClippingOptions {
   double learning_rate = 0.2;
   double min_clip_norm = 1e-3;
   double max_clip_norm = 1e6;
+  // The running statistics' own bound (model/running_statistics.h); 0:
+  // model::DefaultStatisticsClipNorm of the round's model. In [0, 1e6].
+  double statistics_clip_norm = 0.0;
 };
 
 // The L2 bound a round's updates are clipped to. Fixed, it is always

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/running_statistics.h"
 #include "common/model/weights_util.h"
 
 namespace cohort::server {
@@ -105,8 +106,17 @@ absl::StatusOr<ServerOptimizer::StepResult> ServerOptimizer::Step(
     w.resize(n);
     m.resize(n);
     v.resize(adaptive() ? n : 0);
+    // Running statistics are not gradients: they take the mean delta as it
+    // is, and their moments stay at the start values.
+    const bool statistic = model::IsRunningStatistic(model.tensors(i));
     for (size_t j = 0; j < n; ++j) {
       const double d = delta[j];
+      if (statistic) {
+        w[j] = static_cast<float>(base[j] + d);
+        m[j] = 0.0f;
+        if (adaptive()) v[j] = static_cast<float>(tau * tau);
+        continue;
+      }
       const double pm = prev_m.empty() ? 0.0 : prev_m[j];
       if (!adaptive()) {
         m[j] = static_cast<float>(options_.momentum * pm + d);
@@ -127,6 +137,7 @@ absl::StatusOr<ServerOptimizer::StepResult> ServerOptimizer::Step(
     if (stateful) AddLike(model.tensors(i), m, out.state.mutable_first_moment());
     if (adaptive()) AddLike(model.tensors(i), v, out.state.mutable_second_moment());
   }
+  model::ClampVariances(&out.weights);
   return out;
 }
 

@@ -37,7 +37,10 @@ std::string_view OptimizerName(ServerOptimizerOptions::Kind kind);
 //
 // with m = 0 and v = tau^2 before the first step, and no bias correction,
 // as in the paper; v saturates at the largest float. FedAvg with momentum
-// 0 keeps no state (w += eta * d).
+// 0 keeps no state (w += eta * d). Batch norm's running statistics
+// (model::IsRunningStatistic) are not gradients: every optimizer sets them
+// to w + d, their moments stay at the start values, and a variance below 0
+// becomes 0.
 //
 // The state is a cohort.v1.ServerOptimizerState, which the committer stores
 // with each version: Restore() resumes from it exactly, so a restarted

@@ -1,10 +1,12 @@
 #include "server/round/round_context.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
+#include "common/model/running_statistics.h"
 #include "common/model/weights_util.h"
 
 namespace cohort::server {
@@ -12,6 +14,25 @@ namespace cohort::server {
 void DropDevice(RoundContext& ctx, const std::string& device_id,
                 int64_t DropCounts::*cause) {
   if (ctx.dropped.insert(device_id).second) ++(ctx.drops.*cause);
+}
+
+double StatisticsClipNorm(const ClippingOptions& clipping,
+                          const cohort::v1::Weights& shared) {
+  if (model::CountStatistics(shared) == 0) return 0.0;
+  return clipping.statistics_clip_norm > 0
+             ? clipping.statistics_clip_norm
+             : model::DefaultStatisticsClipNorm(shared);
+}
+
+double EncodedBound(const RoundContext& ctx) {
+  return ctx.statistics_clip_norm > 0 ? std::sqrt(2.0) * ctx.clip_norm
+                                      : ctx.clip_norm;
+}
+
+double StatisticsUnits(const RoundContext& ctx) {
+  return ctx.statistics_clip_norm > 0
+             ? ctx.statistics_clip_norm / ctx.clip_norm
+             : 1.0;
 }
 
 cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
@@ -29,6 +50,7 @@ cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx) {
   a.set_secure_aggregation(ctx.options->secagg.enabled);
   a.set_evaluate_before_training(ctx.options->field_min_reports > 0);
   a.set_clip_norm(ctx.clip_norm);
+  a.set_statistics_clip_norm(ctx.statistics_clip_norm);
   return a;
 }
 
@@ -63,11 +85,12 @@ absl::Status CheckAssigned(const RoundContext& ctx, const std::string& device_id
   return absl::OkStatus();
 }
 
-// Accumulates the validated report's delta, clipped to ctx.clip_norm, and
-// says whether it was clipped, judged from the delta itself (Report.clipped
-// is the device's word, which the coordinator does not need): a delta at
-// the bound (within float rounding) was clipped by its device, a longer one
-// is clipped here (a copy).
+// Accumulates the validated report's delta, its trainable tensors and its
+// running statistics (in update units) each clipped to ctx.clip_norm
+// (model::PrepareUpdate), and says whether it was clipped, judged from the
+// delta itself (Report.clipped is the device's word, which the coordinator
+// does not need): a block at the bound (within float rounding) was clipped
+// by its device, a longer one is clipped here (a copy).
 absl::Status AccumulateClipped(RoundContext& ctx,
                                const cohort::v1::Report& report,
                                bool* clipped) {
@@ -76,13 +99,22 @@ absl::Status AccumulateClipped(RoundContext& ctx,
   // calibrated to one clipped update.
   const int64_t weight =
       ctx.options->privacy.enabled ? 1 : report.num_examples();
-  const double norm = model::L2Norm(report.delta());
+  // Without statistics the whole delta is one block.
+  const model::BlockNorms blocks = model::NormsOf(report.delta());
+  const double norm =
+      ctx.statistics_clip_norm > 0
+          ? std::max(blocks.trainable, blocks.statistics)
+          : std::hypot(blocks.trainable, blocks.statistics);
   if (!(norm > ctx.clip_norm * (1 + kRounding))) {
     *clipped = norm >= ctx.clip_norm * (1 - kRounding);
     return ctx.aggregator->Accumulate(report.delta(), weight);
   }
   cohort::v1::Weights delta = report.delta();
-  model::ClipToNorm(&delta, ctx.clip_norm);
+  if (ctx.statistics_clip_norm > 0) {
+    model::ClipEachBlock(&delta, ctx.clip_norm);
+  } else {
+    model::ClipToNorm(&delta, ctx.clip_norm);
+  }
   *clipped = true;
   return ctx.aggregator->Accumulate(delta, weight);
 }

@@ -42,6 +42,9 @@ struct RoundContext {
   absl::Time report_deadline;
   // The L2 bound this round's updates are clipped to (ClipBound).
   double clip_norm = 0.0;
+  // The bound of the running statistics in their own units
+  // (model/running_statistics.h); 0 when `shared` has none.
+  double statistics_clip_norm = 0.0;
 
   std::set<std::string> assigned;
   std::set<std::string> reported;
@@ -82,6 +85,20 @@ struct RoundContext {
 // counts `cause` (one of &DropCounts::disconnect, ::malformed, ...).
 void DropDevice(RoundContext& ctx, const std::string& device_id,
                 int64_t DropCounts::*cause);
+
+// The statistics bound of a round of `shared` weights: 0 without running
+// statistics, else the configured one or model::DefaultStatisticsClipNorm.
+double StatisticsClipNorm(const ClippingOptions& clipping,
+                          const cohort::v1::Weights& shared);
+
+// The L2 bound of the round's updates in update units
+// (model::EncodedUpdateBound): what SecAgg+'s grid and the DP noise are
+// sized for.
+double EncodedBound(const RoundContext& ctx);
+
+// S / C: turns the statistics of an aggregate in update units back into
+// their own units; 1 when the round has no statistics.
+double StatisticsUnits(const RoundContext& ctx);
 
 // Builds the TaskAssignment for `ctx`'s round.
 cohort::v1::TaskAssignment MakeAssignment(const RoundContext& ctx);

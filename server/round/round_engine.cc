@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
 #include "common/base/status_macros.h"
+#include "common/model/running_statistics.h"
 #include "glog/logging.h"
 #include "server/aggregation/fedavg_aggregator.h"
 #include "server/aggregation/robust_aggregator.h"
@@ -82,6 +83,8 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
   ctx->report_deadline = ctx->selection_deadline + options_.report_timeout;
   ctx->clip_norm = clip_norm_;
   ctx->shared = SharedWeights(model_, options_.personal);
+  ctx->statistics_clip_norm =
+      StatisticsClipNorm(options_.clipping, *ctx->shared);
   if (options_.robust.has_value()) {
     ctx->aggregator =
         std::make_unique<RobustAggregator>(*ctx->shared, *options_.robust);
@@ -213,7 +216,8 @@ bool RoundEngine::RunOnce() {
     if (phase == RoundPhase::kAbandoned) abandoned = AbandonLocked();
     if (phase == RoundPhase::kCommitting) {
       result = TakeResultLocked();
-      clip_norm = ctx_->clip_norm;
+      result->statistics_units = StatisticsUnits(*ctx_);
+      clip_norm = EncodedBound(*ctx_);
     }
   }
   if (abandoned.has_value() && observer_) observer_(*abandoned);
@@ -255,6 +259,8 @@ bool RoundEngine::CommitAndAdvance(RoundResult result, double clip_norm) {
       !noised.ok()) {
     return EndCommit(result, noised);
   }
+  model::ScaleStatistics(&result.mean_delta, result.statistics_units);
+  result.statistics_units = 1.0;
   auto committed = committer_.Commit(result);
   if (!committed.ok() && IsStoreAway(committed.status())) {
     return HoldForStore(std::move(result), committed.status());

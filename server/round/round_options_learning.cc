@@ -43,6 +43,11 @@ absl::Status ResolveClipping(const cohort::v1::ClippingConfig& c,
     }
     o.clipping.clip_norm = c.clip_norm();
   }
+  if (!(c.statistics_clip_norm() >= 0 && c.statistics_clip_norm() <= 1e6)) {
+    return Bad("round.clipping.statistics_clip_norm",
+               "must be in [0, 1e6] (0: 4 per statistic)");
+  }
+  o.clipping.statistics_clip_norm = c.statistics_clip_norm();
   if (!c.has_adaptive()) return absl::OkStatus();
   return ResolveAdaptiveClipping(c.adaptive(), o.clipping);
 }

@@ -42,6 +42,10 @@ struct RoundResult {
   // A secure round's field statistics, decoded from its sum: the devices'
   // evaluations of `parent` (plain rounds record each report as it comes).
   std::optional<secagg::FieldMean> field;
+  // The factor that turns mean_delta's running statistics from update units
+  // back into their own (StatisticsUnits; model/running_statistics.h), once
+  // any DP noise is added; 1 after that, or without statistics.
+  double statistics_units = 1.0;
 
   // clipped / participants; NaN when the round does not clip or has no
   // participants.

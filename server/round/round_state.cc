@@ -205,7 +205,7 @@ std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return CommitPlain(ctx);
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
-  auto round = SecAggRound::Start(ctx.options->secagg, ctx.clip_norm,
+  auto round = SecAggRound::Start(ctx.options->secagg, EncodedBound(ctx),
                                   ctx.round_id,
                                   model::TotalElements(*ctx.shared),
                                   ctx.ready_channels, now);

@@ -33,15 +33,11 @@ cohort::v1::SimConfig TwoRounds(const std::string& module) {
   c.mutable_plan()->set_momentum(0.9f);
   c.mutable_plan()->set_epochs(3);
   c.set_torchscript_path(module);
-  // The module's batch-norm statistics start far from the data's (the test
-  // module randomizes them), so the first rounds' deltas are mostly
-  // statistics: under the default clip norm (10) every update is clipped to
-  // a sliver of its weights' change, and under SecAgg+ those changes fall
-  // below the fixed-point grid, which leaves the global model at chance
-  // for two rounds (docs/DECISIONS.md, "Batch norm, depthwise convs and
-  // residuals"). Plain FedAvg with a bound the statistics fit in trains.
-  c.mutable_round()->mutable_secure_aggregation()->set_enabled(false);
-  c.mutable_round()->mutable_clipping()->set_clip_norm(1e4);
+  // The defaults: SecAgg+ over updates clipped to 10. The module's batch
+  // norm statistics start far from the data's (their first deltas have 5
+  // to 15 times the weights' norm); clipped and encoded apart from the
+  // weights (model/running_statistics.h), they move all the way and leave
+  // the weights their change.
   c.set_rounds(2);
   c.set_seed(14);
   c.mutable_data()->set_idx_dir(data::kDefaultFashionMnistDir);
@@ -96,7 +92,8 @@ TEST(ImportedMobileTest, TrainsTwoRoundsAndOnnxRuntimeAgrees) {
               static_cast<long long>(test->num_examples), fp32_diff,
               100 * fp32_agreement, 100 * int8_agreement,
               run.rows.front().test_accuracy, run.rows.back().test_accuracy);
-  EXPECT_GT(run.rows.back().test_accuracy, 0.25) << "far above chance, 0.1";
+  // One clip over weights and statistics left it at exactly 0.1000.
+  EXPECT_GT(run.rows.back().test_accuracy, 0.15) << "above chance, 0.1";
   EXPECT_LE(fp32_diff, 1e-4);
   EXPECT_EQ(fp32_agreement, 1.0);
   // A model two rounds from chance has many near ties, which int8 rounding

@@ -188,3 +188,40 @@ TEST(ServerOptimizerTest, RestoreRefusesStateThatDoesNotFit) {
 
 }  // namespace
 }  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+// A batch norm's running variance next to a weight: the optimizer steps the
+// weight and sets the statistic to w + d, clamped at 0, for every kind.
+TEST(ServerOptimizerTest, RunningStatisticsTakeTheMeanDeltaAsItIs) {
+  cohort::v1::Weights model = W({1.0f});
+  auto* var = model.add_tensors();
+  var->set_name("b.bn.running_var");
+  var->add_shape(2);
+  model::SetFloatData(std::vector<float>{2.0f, 0.5f}, var);
+  cohort::v1::Weights delta = W({0.5f});
+  auto* dvar = delta.add_tensors();
+  *dvar = *var;
+  model::SetFloatData(std::vector<float>{3.0f, -1.0f}, dvar);
+  for (const ServerOptimizerOptions& o :
+       {FedAvg(0.5, 0.9), Adaptive(Kind::kFedAdam), Adaptive(Kind::kFedYogi),
+        Adaptive(Kind::kFedAdagrad)}) {
+    ServerOptimizer opt(o);
+    auto step = opt.Step(model, delta);
+    ASSERT_TRUE(step.ok()) << step.status();
+    auto v = model::FloatView(step->weights.tensors(1));
+    EXPECT_FLOAT_EQ(v[0], 5.0f);
+    EXPECT_FLOAT_EQ(v[1], 0.0f) << "a variance below 0 becomes 0";
+    EXPECT_NE(At(step->weights, 0), 1.5f)
+        << "the weight takes the optimizer's step, not w + d";
+    opt.Accept(*std::move(step));
+    auto again = opt.Step(model, delta);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FLOAT_EQ(model::FloatView(again->weights.tensors(1))[0], 5.0f)
+        << "no momentum carries over to a statistic";
+  }
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -66,6 +66,9 @@ TEST(RoundOptionsClippingTest, BadValuesNameTheirField) {
     cohort::v1::RoundConfig c;
     c.mutable_clipping()->set_clip_norm(bad);
     ExpectRefused(Resolve(c), "round.clipping.clip_norm");
+    cohort::v1::RoundConfig s;
+    s.mutable_clipping()->set_statistics_clip_norm(bad);
+    ExpectRefused(Resolve(s), "round.clipping.statistics_clip_norm");
   }
   cohort::v1::RoundConfig c;
   c.mutable_clipping()->mutable_adaptive()->set_target_quantile(1.0);
