@@ -188,6 +188,7 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
     cohort::v1::CheckIn check_in;
     check_in.set_device_id(DeviceName(id));
     check_in.set_population("sim");
+    check_in.mutable_capabilities()->set_clips_statistics_apart(true);
     COHORT_ASSIGN_OR_RETURN(auto reply, session->CheckIn(check_in));
     if (!reply.has_task_assignment()) continue;
     a.assignment = reply.task_assignment();

@@ -154,6 +154,7 @@ absl::StatusOr<absl::Duration> Agent::ParticipateOnce() {
   check_in.mutable_capabilities()->set_cpu_cores(
       std::max(1, options_.num_threads));
   check_in.mutable_capabilities()->set_memory_bytes(PhysicalMemoryBytes());
+  check_in.mutable_capabilities()->set_clips_statistics_apart(true);
   check_in.set_cached_model_version(model_cache_.cached_version());
   if (auto field = CheckInFieldEvaluation()) {
     *check_in.mutable_field_evaluation() = *std::move(field);

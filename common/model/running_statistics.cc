@@ -18,13 +18,8 @@ double SquaredNorm(const cohort::v1::Tensor& t) {
 
 // Multiplies the tensors of one block (statistics or trainable) by factor.
 void ScaleBlock(cohort::v1::Weights* update, bool statistics, double factor) {
-  std::vector<float> scaled;
   for (auto& t : *update->mutable_tensors()) {
-    if (IsRunningStatistic(t) != statistics) continue;
-    auto values = FloatView(t);
-    scaled.assign(values.begin(), values.end());
-    for (float& v : scaled) v = static_cast<float>(v * factor);
-    SetFloatData(scaled, &t);
+    if (IsRunningStatistic(t) == statistics) ScaleTensor(&t, factor);
   }
 }
 

@@ -141,14 +141,15 @@ bool ClipToNorm(cohort::v1::Weights* weights, double clip_norm) {
   const double norm = L2Norm(*weights);
   if (!(norm > clip_norm)) return false;
   const double factor = clip_norm / norm;
-  std::vector<float> scaled;
-  for (auto& t : *weights->mutable_tensors()) {
-    auto values = FloatView(t);
-    scaled.assign(values.begin(), values.end());
-    for (float& v : scaled) v = static_cast<float>(v * factor);
-    SetFloatData(scaled, &t);
-  }
+  for (auto& t : *weights->mutable_tensors()) ScaleTensor(&t, factor);
   return true;
+}
+
+void ScaleTensor(cohort::v1::Tensor* tensor, double factor) {
+  auto values = FloatView(*tensor);
+  std::vector<float> scaled(values.begin(), values.end());
+  for (float& v : scaled) v = static_cast<float>(v * factor);
+  SetFloatData(scaled, tensor);
 }
 
 std::string SerializeWeights(const cohort::v1::Weights& weights) {

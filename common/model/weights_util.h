@@ -54,6 +54,9 @@ double L2Norm(const cohort::v1::Weights& weights);
 // refuse those first (ValidateDelta).
 bool ClipToNorm(cohort::v1::Weights* weights, double clip_norm);
 
+// Multiplies a FLOAT32 tensor's values by `factor`, in double precision.
+void ScaleTensor(cohort::v1::Tensor* tensor, double factor);
+
 // Deterministic serialization of a Weights message (what is hashed, stored
 // and streamed to devices).
 std::string SerializeWeights(const cohort::v1::Weights& weights);

@@ -96,6 +96,13 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
         absl::StrCat("this coordinator serves population '", engine_->task(),
                      "', not '", population, "'"));
   }
+  if (!check_in.capabilities().clips_statistics_apart() &&
+      engine_->has_running_statistics()) {
+    return absl::FailedPreconditionError(
+        "this task's model has batch norm running statistics, which this "
+        "agent does not clip apart from the weights "
+        "(Capabilities.clips_statistics_apart): upgrade the agent");
+  }
   // Rounds pause while the store is away: no device trains for a version
   // that could not be stored.
   if (absl::Status store = engine_->StoreStatus(); !store.ok()) return store;

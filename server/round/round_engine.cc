@@ -413,6 +413,11 @@ int64_t RoundEngine::round_id() const {
   return ctx_->round_id;
 }
 
+bool RoundEngine::has_running_statistics() const {
+  absl::MutexLock lock(&mu_);
+  return ctx_->statistics_clip_norm > 0;
+}
+
 int64_t RoundEngine::rounds_committed() const {
   absl::MutexLock lock(&mu_);
   return rounds_committed_;

@@ -191,6 +191,9 @@ class RoundEngine {
   RoundPhase phase() const;
   const std::string& task() const { return options_.task; }
   int64_t round_id() const;
+  // The open round's updates carry batch norm running statistics
+  // (RoundContext.statistics_clip_norm > 0).
+  bool has_running_statistics() const;
   // Rounds that ended with a new version: committed, held or rolled back.
   int64_t rounds_committed() const;
   // Devices holding an assignment in the open round.

@@ -2,6 +2,7 @@
 #define COHORT_TESTS_TESTING_FAKE_TASK_MODEL_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/model/weights_util.h"
@@ -12,16 +13,19 @@ namespace cohort::testing {
 // A linear "model" of one tensor "w" whose metric is the mean of its values,
 // so tests can see exactly what FedAvg produced. With head > 0, a second
 // tensor "head.weight" of `head` values, 0.5 initially, that the metric
-// ignores (a layer to keep personal).
+// ignores (a layer to keep personal), or named `head_name` (e.g. a batch
+// norm's "bn.running_var").
 class FakeTaskModel final : public server::TaskModel {
  public:
-  explicit FakeTaskModel(int dim = 4, int head = 0) : dim_(dim), head_(head) {}
+  explicit FakeTaskModel(int dim = 4, int head = 0,
+                         std::string head_name = "head.weight")
+      : dim_(dim), head_(head), head_name_(std::move(head_name)) {}
   const std::string& architecture() const override { return arch_; }
   absl::StatusOr<cohort::v1::Weights> InitialWeights() override {
     cohort::v1::Weights w = Filled(0.0f);
     if (head_ > 0) {
       auto* t = w.add_tensors();
-      t->set_name("head.weight");
+      t->set_name(head_name_);
       t->add_shape(head_);
       model::SetFloatData(std::vector<float>(head_, 0.5f), t);
     }
@@ -59,6 +63,7 @@ class FakeTaskModel final : public server::TaskModel {
  private:
   int dim_;
   int head_;
+  std::string head_name_;
   std::string arch_ = "fake";
 };
 
