@@ -28,6 +28,18 @@ class RoundEngineStatisticsTest : public RoundEngineTest {
     options_.clipping.statistics_clip_norm = 5.0;
   }
 
+  // A check-in through a DeviceSession, from an agent that says (or does
+  // not say) it clips statistics apart.
+  static absl::StatusOr<CheckInOutcome> CheckInAs(RoundEngine& engine,
+                                                  const std::string& device,
+                                                  bool clips_apart) {
+    DeviceSession session(&engine, nullptr, "");
+    cohort::v1::CheckIn hello;
+    hello.set_device_id(device);
+    hello.mutable_capabilities()->set_clips_statistics_apart(clips_apart);
+    return session.CheckIn(hello);
+  }
+
   // Every "w" value `w` and every statistic `s`, in update units.
   cohort::v1::Report Report(int64_t round, float w, float s) {
     cohort::v1::Report r = ReportOf(round, w, 10);
@@ -66,18 +78,12 @@ TEST_F(RoundEngineStatisticsTest, StatisticsAreClippedApartAndReadInTheirUnits) 
 
 TEST_F(RoundEngineStatisticsTest, AgentsThatDoNotClipStatisticsApartAreRefused) {
   auto engine = MakeEngine();
-  DeviceSession old_agent(engine.get(), nullptr, "");
-  cohort::v1::CheckIn hello;
-  hello.set_device_id("old");
-  auto refused = old_agent.CheckIn(hello);
+  auto refused = CheckInAs(*engine, "old", false);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("running statistics"),
             std::string::npos)
       << refused.status();
-  DeviceSession new_agent(engine.get(), nullptr, "");
-  hello.set_device_id("new");
-  hello.mutable_capabilities()->set_clips_statistics_apart(true);
-  auto assigned = new_agent.CheckIn(hello);
+  auto assigned = CheckInAs(*engine, "new", true);
   ASSERT_TRUE(assigned.ok()) << assigned.status();
   EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(*assigned));
 }
@@ -86,10 +92,7 @@ TEST_F(RoundEngineStatisticsTest, ModelsWithoutStatisticsKeepOneBound) {
   model_ = FakeTaskModel(4, 2);  // "head.weight": not a statistic
   auto engine = MakeEngine();
   EXPECT_FALSE(engine->has_running_statistics());
-  DeviceSession session(engine.get(), nullptr, "");
-  cohort::v1::CheckIn hello;
-  hello.set_device_id("old");
-  auto out = session.CheckIn(hello);
+  auto out = CheckInAs(*engine, "old", false);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(*out));
   EXPECT_EQ(std::get<cohort::v1::TaskAssignment>(*out).statistics_clip_norm(),
