@@ -25,8 +25,7 @@ double StatisticsClipNorm(const ClippingOptions& clipping,
 }
 
 double EncodedBound(const RoundContext& ctx) {
-  return ctx.statistics_clip_norm > 0 ? std::sqrt(2.0) * ctx.clip_norm
-                                      : ctx.clip_norm;
+  return model::EncodedUpdateBound(ctx.clip_norm, *ctx.shared);
 }
 
 double StatisticsUnits(const RoundContext& ctx) {
@@ -99,22 +98,15 @@ absl::Status AccumulateClipped(RoundContext& ctx,
   // calibrated to one clipped update.
   const int64_t weight =
       ctx.options->privacy.enabled ? 1 : report.num_examples();
-  // Without statistics the whole delta is one block.
+  // Without statistics (their block is empty) this is the whole delta.
   const model::BlockNorms blocks = model::NormsOf(report.delta());
-  const double norm =
-      ctx.statistics_clip_norm > 0
-          ? std::max(blocks.trainable, blocks.statistics)
-          : std::hypot(blocks.trainable, blocks.statistics);
+  const double norm = std::max(blocks.trainable, blocks.statistics);
   if (!(norm > ctx.clip_norm * (1 + kRounding))) {
     *clipped = norm >= ctx.clip_norm * (1 - kRounding);
     return ctx.aggregator->Accumulate(report.delta(), weight);
   }
   cohort::v1::Weights delta = report.delta();
-  if (ctx.statistics_clip_norm > 0) {
-    model::ClipEachBlock(&delta, ctx.clip_norm);
-  } else {
-    model::ClipToNorm(&delta, ctx.clip_norm);
-  }
+  model::ClipEachBlock(&delta, ctx.clip_norm);
   *clipped = true;
   return ctx.aggregator->Accumulate(delta, weight);
 }
