@@ -13,12 +13,21 @@ function(cohort_cc_library)
   target_compile_options(${A_NAME} PRIVATE ${COHORT_WARNINGS})
 endfunction()
 
+# Objects every executable of a sanitizer build needs (see COHORT_TSAN).
+function(cohort_add_sanitizer_support target)
+  if(TARGET cohort_tsan_absl_sync)
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:cohort_tsan_absl_sync>)
+    target_link_libraries(${target} PRIVATE ${CMAKE_DL_LIBS})
+  endif()
+endfunction()
+
 function(cohort_cc_binary)
   cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
   target_compile_options(${A_NAME} PRIVATE ${COHORT_WARNINGS})
   set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  cohort_add_sanitizer_support(${A_NAME})
 endfunction()
 
 function(cohort_cc_test)
@@ -27,6 +36,7 @@ function(cohort_cc_test)
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   target_compile_options(${A_NAME} PRIVATE ${COHORT_WARNINGS})
   set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  cohort_add_sanitizer_support(${A_NAME})
   gtest_discover_tests(${A_NAME}
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
     DISCOVERY_TIMEOUT 60

@@ -4,7 +4,9 @@
 
 #include <exception>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace cohort::ml::internal {
 
@@ -17,6 +19,14 @@ absl::Status GuardTorch(const std::function<absl::Status()>& body) {
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("LibTorch: ", e.what()));
   }
+}
+
+std::string FirstReasonLine(const std::string& text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) return std::string(line);
+  }
+  return "no reason given";
 }
 
 }  // namespace cohort::ml::internal

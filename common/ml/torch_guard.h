@@ -6,6 +6,7 @@
 // GuardTorch, so no c10::Error leaves the folder.
 
 #include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 
@@ -14,6 +15,11 @@ namespace cohort::ml::internal {
 // Runs `body`; a c10::Error or other std::exception it throws becomes
 // INTERNAL "LibTorch: <what>".
 absl::Status GuardTorch(const std::function<absl::Status()>& body);
+
+// The first line of a LibTorch error message that says something (the
+// TorchScript compiler's begin with an empty line); "no reason given" if
+// none does.
+std::string FirstReasonLine(const std::string& text);
 
 }  // namespace cohort::ml::internal
 

@@ -22,6 +22,7 @@
 #include "common/ml/chain_spec.h"
 #include "common/ml/torch_guard.h"
 #include "common/ml/torchscript_chain.h"
+#include "common/ml/torchscript_load.h"
 #include "common/ml/zoo.h"
 
 namespace cohort::ml {
@@ -33,16 +34,13 @@ using internal::Network;
 constexpr uintmax_t kMaxModuleBytes = 64u << 20;
 constexpr int64_t kProbeBatch = 3;
 
-std::string FirstLine(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
 
 // The TorchScript interpreter wraps the failing op's message in a long
 // traceback; the line that says what went wrong comes last.
 std::string Reason(const std::string& what) {
   const size_t at = what.rfind("RuntimeError: ");
-  if (at == std::string::npos) return FirstLine(what);
-  return FirstLine(what.substr(at + std::string("RuntimeError: ").size()));
+  if (at == std::string::npos) return internal::FirstReasonLine(what);
+  return internal::FirstReasonLine(what.substr(at + std::string("RuntimeError: ").size()));
 }
 
 std::string ShapeString(at::IntArrayRef sizes) {
@@ -314,15 +312,29 @@ absl::Status CheckReproduces(Network& network, const at::Tensor& probe,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<Network>> ImportLoaded(
+    torch::jit::Module& module);
+
+// The file is untrusted: whatever LibTorch throws while reading the loaded
+// module is a fault of the file too, so INVALID_ARGUMENT, never INTERNAL.
 absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
-  torch::jit::Module module;
+  absl::StatusOr<torch::jit::Module> module =
+      internal::LoadUntrustedModule(path);
+  if (!module.ok()) return module.status();
   try {
-    module = torch::jit::load(path);
+    return ImportLoaded(*module);
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, " is not a loadable TorchScript module: ",
-                     FirstLine(e.what_without_backtrace())));
+        absl::StrCat("module in ", path, " cannot be imported: ",
+                     internal::FirstReasonLine(e.what_without_backtrace())));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "module in ", path, " cannot be imported: ", internal::FirstReasonLine(e.what())));
   }
+}
+
+absl::StatusOr<std::shared_ptr<Network>> ImportLoaded(
+    torch::jit::Module& module) {
   module.eval();
   if (absl::Status s = CheckHasTrainable(module); !s.ok()) return s;
   torch::NoGradGuard no_grad;

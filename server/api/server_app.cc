@@ -48,7 +48,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   if (options.backend == StoreOptions::Backend::kPostgres) {
     COHORT_ASSIGN_OR_RETURN(
         auto store, PostgresStore::Connect(options.postgres_dsn,
-                                           options.postgres_statement_timeout));
+                                           options.postgres_statement_timeout,
+                                           options.postgres_call_timeout));
     return std::unique_ptr<Store>(std::move(store));
   }
   COHORT_ASSIGN_OR_RETURN(auto store, DirectoryStore::Open(options.directory));

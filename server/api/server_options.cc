@@ -28,6 +28,19 @@ absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
     o.postgres_statement_timeout =
         absl::Milliseconds(c.postgres_statement_timeout_ms());
   }
+  o.postgres_call_timeout = 2 * o.postgres_statement_timeout + absl::Seconds(10);
+  if (c.postgres_call_timeout_ms() < 0) {
+    return FieldError("store.postgres_call_timeout_ms", "must be >= 0");
+  }
+  if (c.postgres_call_timeout_ms() > 0) {
+    o.postgres_call_timeout = absl::Milliseconds(c.postgres_call_timeout_ms());
+    if (o.postgres_call_timeout < o.postgres_statement_timeout) {
+      return FieldError("store.postgres_call_timeout_ms",
+                        "must be at least store.postgres_statement_timeout_ms, "
+                        "or PostgreSQL could not cancel a slow statement "
+                        "before the connection is closed");
+    }
+  }
   return o;
 }
 

@@ -27,6 +27,8 @@ struct StoreOptions {
   std::string postgres_dsn;
   // kPostgres: the statement timeout of the coordinator's connections.
   absl::Duration postgres_statement_timeout = absl::Seconds(60);
+  // kPostgres: a store call with no answer this long loses its connection.
+  absl::Duration postgres_call_timeout = absl::Seconds(130);
 };
 
 // SigningConfig with defaults applied. Both paths empty: releases are not

@@ -89,24 +89,29 @@ class PostgresStore::Session {
 
 PostgresStore::PostgresStore(std::string dsn, std::string redacted_dsn,
                              absl::Duration statement_timeout,
+                             absl::Duration call_timeout,
                              std::unique_ptr<Session> session)
     : dsn_(std::move(dsn)),
       redacted_dsn_(std::move(redacted_dsn)),
       statement_timeout_(statement_timeout),
-      session_(std::move(session)) {}
+      session_(std::move(session)),
+      watchdog_(call_timeout) {}
 
 PostgresStore::~PostgresStore() = default;
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
-    const std::string& dsn, absl::Duration statement_timeout) {
+    const std::string& dsn, absl::Duration statement_timeout,
+    absl::Duration call_timeout) {
   COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
+  COHORT_ASSIGN_OR_RETURN(std::string bounded,
+                          WithConnectTimeout(dsn, call_timeout));
   {
-    // Migrations run without the statement timeout: waiting for another
-    // coordinator's migration lock, or rewriting a large table, may take
-    // longer and must not fail start-up.
+    // Migrations run without the statement timeout or the call timeout:
+    // waiting for another coordinator's migration lock, or rewriting a
+    // large table, may take longer and must not fail start-up.
     COHORT_ASSIGN_OR_RETURN(
         std::unique_ptr<Session> migrating,
-        OpenSession(dsn, redacted, absl::ZeroDuration()));
+        OpenSession(bounded, redacted, absl::ZeroDuration(), nullptr));
     absl::Status migrated = ApplyMigrations(migrating->conn());
     if (!migrated.ok()) {
       return absl::Status(
@@ -114,18 +119,26 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
           absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
     }
   }
-  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                          OpenSession(dsn, redacted, statement_timeout));
-  return std::unique_ptr<PostgresStore>(new PostgresStore(
-      dsn, std::move(redacted), statement_timeout, std::move(session)));
+  auto store = std::unique_ptr<PostgresStore>(
+      new PostgresStore(std::move(bounded), std::move(redacted),
+                        statement_timeout, call_timeout, nullptr));
+  absl::MutexLock lock(&store->mu_);
+  COHORT_ASSIGN_OR_RETURN(
+      store->session_,
+      OpenSession(store->dsn_, store->redacted_dsn_, statement_timeout,
+                  &store->watchdog_));
+  return store;
 }
 
 absl::StatusOr<std::unique_ptr<PostgresStore::Session>>
 PostgresStore::OpenSession(const std::string& dsn,
                            const std::string& redacted_dsn,
-                           absl::Duration statement_timeout) {
+                           absl::Duration statement_timeout,
+                           CallWatchdog* watchdog) {
+  bool stalled = false;
   try {
     auto session = std::make_unique<Session>(dsn);
+    if (watchdog != nullptr) watchdog->Arm(session->conn().sock());
     pqxx::nontransaction txn(session->conn());
     // NOTICEs ("relation already exists, skipping") would go to stderr.
     txn.exec("SET client_min_messages TO warning");
@@ -138,13 +151,34 @@ PostgresStore::OpenSession(const std::string& dsn,
           std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout))));
     }
     txn.commit();
-    return session;
+    if (watchdog != nullptr && watchdog->Disarm()) {
+      stalled = true;  // Answered, but the socket was shut down after.
+    } else {
+      return session;
+    }
   } catch (...) {
+    stalled = watchdog != nullptr && watchdog->Disarm();
     PgError error = PgErrorFromCurrentException("connect");
-    if (!error.connection_lost) return error.status;
-    return absl::UnavailableError(absl::StrCat(
-        "cannot connect to PostgreSQL (", redacted_dsn, "): ", error.message));
+    if (!stalled && !error.connection_lost) return error.status;
+    if (!stalled) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to PostgreSQL (", redacted_dsn,
+                       "): ", error.message));
+    }
   }
+  return absl::UnavailableError(absl::StrCat(
+      "cannot connect to PostgreSQL (", redacted_dsn,
+      "): no answer within ", absl::FormatDuration(watchdog->limit()),
+      "; the connection was closed"));
+}
+
+absl::Status PostgresStore::Stalled(absl::string_view what,
+                                    bool outcome_unknown) const {
+  return absl::UnavailableError(absl::StrCat(
+      what, ": no answer from PostgreSQL (", redacted_dsn_, ") within ",
+      absl::FormatDuration(watchdog_.limit()),
+      "; the connection was closed",
+      outcome_unknown ? " during COMMIT, outcome unknown" : ""));
 }
 
 absl::Status PostgresStore::Run(
@@ -154,14 +188,22 @@ absl::Status PostgresStore::Run(
   for (int attempt = 1;; ++attempt) {
     if (session_ == nullptr) {
       COHORT_ASSIGN_OR_RETURN(
-          session_, OpenSession(dsn_, redacted_dsn_, statement_timeout_));
+          session_,
+          OpenSession(dsn_, redacted_dsn_, statement_timeout_, &watchdog_));
     }
+    watchdog_.Arm(session_->conn().sock());
     try {
-      return body(session_->conn());
+      absl::Status status = body(session_->conn());
+      // Answered in time, but if the socket was shut down just after, the
+      // connection is unusable.
+      if (watchdog_.Disarm()) session_.reset();
+      return status;
     } catch (...) {
+      const bool stalled = watchdog_.Disarm();
       PgError error = PgErrorFromCurrentException(what);
-      if (!error.connection_lost) return error.status;
+      if (!stalled && !error.connection_lost) return error.status;
       session_.reset();
+      if (stalled) return Stalled(what, error.outcome_unknown);
       if (attempt >= 2 || error.outcome_unknown) return error.status;
       LOG(WARNING) << "lost connection to PostgreSQL (" << redacted_dsn_
                    << "), reconnecting: " << error.message;

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/store/call_watchdog.h"
 #include "server/store/store.h"
 
 namespace pqxx {
@@ -73,9 +74,19 @@ class PostgresStore final : public Store {
   // default none): a statement cancelled for running longer fails with
   // DEADLINE_EXCEEDED and leaves the connection usable. Migrations run on a
   // connection of their own without it.
+  //
+  // `call_timeout` (zero: none) bounds each store call on the client's side:
+  // a call that gets no answer for that long (a network that stalls without
+  // closing) has its connection closed and fails with UNAVAILABLE "no
+  // answer from PostgreSQL within <call_timeout>", and is not retried; the
+  // next call reconnects. It also bounds connecting (libpq's
+  // connect_timeout, unless `dsn` sets one) but not the migrations once
+  // connected. Keep it above `statement_timeout`, so that PostgreSQL
+  // cancels a slow statement first.
   static absl::StatusOr<std::unique_ptr<PostgresStore>> Connect(
       const std::string& dsn,
-      absl::Duration statement_timeout = absl::ZeroDuration());
+      absl::Duration statement_timeout = absl::ZeroDuration(),
+      absl::Duration call_timeout = absl::ZeroDuration());
 
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
@@ -114,12 +125,17 @@ class PostgresStore final : public Store {
   class Session;  // Owns the pqxx connection; defined in the .cc file.
 
   PostgresStore(std::string dsn, std::string redacted_dsn,
-                absl::Duration statement_timeout,
+                absl::Duration statement_timeout, absl::Duration call_timeout,
                 std::unique_ptr<Session> session);
 
+  // Connects and sets the session's parameters; with a `watchdog`, the
+  // parameters are set under it.
   static absl::StatusOr<std::unique_ptr<Session>> OpenSession(
       const std::string& dsn, const std::string& redacted_dsn,
-      absl::Duration statement_timeout);
+      absl::Duration statement_timeout, CallWatchdog* watchdog);
+
+  // The status of a call that `watchdog_` ended.
+  absl::Status Stalled(absl::string_view what, bool outcome_unknown) const;
 
   // Runs `body` (one transaction) on the connection and turns libpqxx
   // exceptions into a Status prefixed with `what`. On a broken connection it
@@ -128,11 +144,12 @@ class PostgresStore final : public Store {
                    absl::FunctionRef<absl::Status(pqxx::connection_base&)> body)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  const std::string dsn_;           // May hold a password; never logged.
+  const std::string dsn_;  // With connect_timeout; may hold a password.
   const std::string redacted_dsn_;  // For messages.
   const absl::Duration statement_timeout_;
   absl::Mutex mu_;
   std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);  // Null if lost.
+  CallWatchdog watchdog_;  // Armed only under mu_, around one call.
 };
 
 }  // namespace cohort::server

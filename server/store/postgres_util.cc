@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <pqxx/except>
 #include <vector>
@@ -94,7 +96,14 @@ PgError PgErrorFromCurrentException(absl::string_view context) {
   }
 }
 
-absl::StatusOr<std::string> RedactDsn(const std::string& dsn) {
+namespace {
+
+// `dsn`'s options as key=value pairs, without the passwords unless
+// `with_passwords`; `connect_timeout` is set to `connect_timeout` (if not
+// empty) when the DSN does not set it.
+absl::StatusOr<std::string> ConninfoPairs(const std::string& dsn,
+                                          bool with_passwords,
+                                          absl::string_view connect_timeout) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   if (options == nullptr) {
@@ -104,15 +113,36 @@ absl::StatusOr<std::string> RedactDsn(const std::string& dsn) {
         absl::StrCat("invalid PostgreSQL DSN: ", reason));
   }
   std::vector<std::string> parts;
+  bool has_connect_timeout = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     absl::string_view key = o->keyword;
-    if (o->val == nullptr || key == "password" || key == "sslpassword") {
+    if (o->val == nullptr) continue;
+    if (!with_passwords && (key == "password" || key == "sslpassword")) {
       continue;
     }
+    if (key == "connect_timeout") has_connect_timeout = true;
     parts.push_back(absl::StrCat(key, "=", QuoteConninfoValue(o->val)));
   }
   PQconninfoFree(options);
+  if (!has_connect_timeout && !connect_timeout.empty()) {
+    parts.push_back(absl::StrCat("connect_timeout=", connect_timeout));
+  }
   return absl::StrJoin(parts, " ");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RedactDsn(const std::string& dsn) {
+  return ConninfoPairs(dsn, /*with_passwords=*/false, "");
+}
+
+absl::StatusOr<std::string> WithConnectTimeout(const std::string& dsn,
+                                               absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) return dsn;
+  // libpq counts whole seconds and treats 1 as 2.
+  const int64_t seconds =
+      std::max<int64_t>(2, absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1))));
+  return ConninfoPairs(dsn, /*with_passwords=*/true, absl::StrCat(seconds));
 }
 
 }  // namespace cohort::server

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace cohort::server {
 
@@ -36,6 +37,14 @@ PgError PgErrorFromCurrentException(absl::string_view context);
 // log and error messages. INVALID_ARGUMENT with libpq's reason if `dsn` does
 // not parse.
 absl::StatusOr<std::string> RedactDsn(const std::string& dsn);
+
+// `dsn` with libpq's connect_timeout set to `timeout` (rounded up to whole
+// seconds, at least 2, as libpq counts it), unless `dsn` sets its own or
+// `timeout` <= 0 (then `dsn` is returned as it is). The result is in
+// key=value form and keeps the password. INVALID_ARGUMENT if `dsn` does not
+// parse.
+absl::StatusOr<std::string> WithConnectTimeout(const std::string& dsn,
+                                               absl::Duration timeout);
 
 }  // namespace cohort::server
 

@@ -99,7 +99,8 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << " tls={" << o.tls.ShortDebugString() << "} store={"
       << static_cast<int>(o.store.backend) << "," << o.store.directory << ","
       << o.store.postgres_dsn << ","
-      << Describe(o.store.postgres_statement_timeout)
+      << Describe(o.store.postgres_statement_timeout) << ","
+      << Describe(o.store.postgres_call_timeout)
       << "} arch=" << o.architecture
       << " ts=" << o.torchscript_path << " seed=" << o.seed
       << " holdout=" << o.holdout_dir << "," << o.holdout_examples

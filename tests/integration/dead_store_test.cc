@@ -13,10 +13,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/store/postgres_store.h"
 #include "tests/integration/admin_fixture.h"
+#include "tests/server/store/store_test_util.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pg_env.h"
 #include "tests/testing/prometheus_text.h"
@@ -25,13 +25,7 @@
 namespace cohort::testing {
 namespace {
 
-// The value of `key` in a libpq key=value DSN; "" if absent.
-std::string DsnValue(const std::string& dsn, const std::string& key) {
-  for (absl::string_view part : absl::StrSplit(dsn, ' ', absl::SkipEmpty())) {
-    if (absl::ConsumePrefix(&part, key + "=")) return std::string(part);
-  }
-  return "";
-}
+using server::store_testing::DsnValue;
 
 class DeadStoreTest : public AdminTest {
  protected:

@@ -130,6 +130,10 @@ void UnixSocketProxy::Forward(int client_fd) {
   }
   pollfd fds[2] = {{client_fd, POLLIN, 0}, {upstream, POLLIN, 0}};
   while (!cut_) {
+    if (stalled_) {
+      ::poll(nullptr, 0, 10);
+      continue;
+    }
     if (::poll(fds, 2, 100) <= 0) continue;
     if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
         !Pump(client_fd, upstream)) {

@@ -22,6 +22,7 @@ namespace cohort::testing {
 //   proxy.Start();   // the client's DSN says host=<dir> port=55432
 //   proxy.Cut();     // open connections break, new ones are refused
 //   proxy.Start();   // the server is reachable again
+//   proxy.Stall();   // connections stay open but nothing gets through
 //
 // One thread accepts; each connection gets a thread copying both ways.
 // Everything is closed and joined on Cut() and on destruction.
@@ -37,6 +38,12 @@ class UnixSocketProxy {
   // Stops listening, removes the socket file and breaks every forwarded
   // connection, as a database that went down does. Idempotent.
   void Cut();
+  // Stops copying bytes either way but keeps every connection open and
+  // accepts new ones, as a network that stalls without closing does (a
+  // dropped route, a frozen host). Resume() copies again, what was held
+  // first.
+  void Stall() { stalled_ = true; }
+  void Resume() { stalled_ = false; }
 
  private:
   void AcceptLoop(int listen_fd);
@@ -50,6 +57,7 @@ class UnixSocketProxy {
   std::vector<int> open_fds_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> cut_{false};
+  std::atomic<bool> stalled_{false};
 };
 
 }  // namespace cohort::testing

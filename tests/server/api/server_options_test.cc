@@ -71,6 +71,22 @@ TEST(ServerOptionsTest, StatementTimeoutDefaultsToAMinuteAndReachesTheOptions) {
   EXPECT_EQ(set->store.postgres_statement_timeout, absl::Milliseconds(2500));
 }
 
+TEST(ServerOptionsTest, CallTimeoutFollowsTheStatementTimeoutUnlessSet) {
+  auto defaults = Resolve("store { backend: POSTGRES postgres_dsn: 'x' }");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->store.postgres_call_timeout, absl::Seconds(130));
+  auto derived = Resolve(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_statement_timeout_ms: 2500 }");
+  ASSERT_TRUE(derived.ok()) << derived.status();
+  EXPECT_EQ(derived->store.postgres_call_timeout, absl::Seconds(15));
+  auto set = Resolve(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_statement_timeout_ms: 2500 postgres_call_timeout_ms: 4000 }");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->store.postgres_call_timeout, absl::Seconds(4));
+}
+
 TEST(ServerOptionsTest, TorchScriptModuleClearsTheZooArchitecture) {
   auto o = Resolve("torchscript_path: '/m.pt' architecture: 'mlp'");
   ASSERT_TRUE(o.ok()) << o.status();
@@ -87,6 +103,16 @@ TEST(ServerOptionsTest, BadValuesAreRefusedNamingTheField) {
       "store { backend: POSTGRES postgres_dsn: 'x' "
       "postgres_statement_timeout_ms: -1 }",
       "store.postgres_statement_timeout_ms");
+  ExpectRefusedNaming(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_call_timeout_ms: -1 }",
+      "store.postgres_call_timeout_ms");
+  // A call timeout below the statement timeout would close the connection
+  // before PostgreSQL could cancel a slow statement.
+  ExpectRefusedNaming(
+      "store { backend: POSTGRES postgres_dsn: 'x' "
+      "postgres_statement_timeout_ms: 5000 postgres_call_timeout_ms: 4000 }",
+      "store.postgres_call_timeout_ms");
   ExpectRefusedNaming("max_message_bytes: -1", "max_message_bytes");
   ExpectRefusedNaming("round { goal_count: -1 }", "round.goal_count");
   // max_buffered_bytes must hold two messages of max_message_bytes.

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "server/store/postgres_schema.h"
 #include "tests/server/store/store_test_util.h"
+#include "tests/testing/socket_proxy.h"
 
 namespace cohort::server {
 namespace {
@@ -136,6 +138,55 @@ TEST_F(PostgresStoreTest, StatementPastTheTimeoutIsDeadlineExceededAndLosesNothi
   ASSERT_TRUE(current->has_value());
   EXPECT_EQ((*current)->version, 1);  // the cancelled commit left nothing
   EXPECT_TRUE((*store)->CommitVersion(MakeRecord(2, 1)).ok());
+}
+
+// A network to the database that stalls without closing: nothing the store
+// sends gets an answer, and the statement timeout cannot help, since
+// PostgreSQL never sees the statement. The call fails with UNAVAILABLE once
+// the call timeout passes (the round engine then holds its commit), so does
+// reconnecting while the stall lasts, the stalled commit leaves nothing, and
+// the store works again once the network does.
+TEST_F(PostgresStoreTest, StalledNetworkIsUnavailableAfterTheCallTimeoutAndLosesNothing) {
+  const std::string host = store_testing::DsnValue(schema_->dsn(), "host");
+  if (host.empty() || host[0] != '/') GTEST_SKIP() << "no socket to proxy";
+  const std::string port = store_testing::DsnValue(schema_->dsn(), "port");
+  const std::string socket = absl::StrCat("/.s.PGSQL.", port.empty() ? "5432" : port);
+  // Socket paths are short (108 bytes): not under the test's folder.
+  const std::string dir = absl::StrCat("/tmp/cohort-stall-", ::getpid());
+  std::filesystem::create_directories(dir);
+  testing::UnixSocketProxy proxy(dir + socket, host + socket);
+  ASSERT_TRUE(proxy.Start().ok());
+  const absl::Duration call_timeout = absl::Milliseconds(1500);
+  auto store = PostgresStore::Connect(AppendDsnOption(schema_->dsn(), "host", dir),
+                                      absl::Milliseconds(300), call_timeout);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
+
+  proxy.Stall();
+  absl::Time start = absl::Now();
+  absl::Status commit = (*store)->CommitVersion(MakeRecord(2, 1));
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_EQ(commit.code(), StatusCode::kUnavailable) << commit;
+  EXPECT_TRUE(absl::StrContains(commit.message(), "no answer from PostgreSQL"))
+      << commit;
+  EXPECT_GE(waited, call_timeout);
+  EXPECT_LT(waited, call_timeout + absl::Seconds(5));
+  // Reconnecting meets the same stall: bounded by connect_timeout (2 s) or
+  // the call timeout, whichever ends it.
+  start = absl::Now();
+  auto during = (*store)->GetCurrent("mnist");
+  waited = absl::Now() - start;
+  EXPECT_EQ(during.status().code(), StatusCode::kUnavailable) << during.status();
+  EXPECT_LT(waited, absl::Seconds(8));
+
+  proxy.Resume();
+  auto current = (*store)->GetCurrent("mnist");
+  ASSERT_TRUE(current.ok()) << current.status();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, 1);  // the stalled commit left nothing
+  EXPECT_TRUE((*store)->CommitVersion(MakeRecord(2, 1)).ok());
+  proxy.Cut();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(PostgresStoreTest, MigrationsAreAppliedOnceAcrossConnects) {

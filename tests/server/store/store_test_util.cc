@@ -1,5 +1,6 @@
 #include "tests/server/store/store_test_util.h"
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -101,6 +102,19 @@ std::string AppendDsnOption(const std::string& dsn, absl::string_view key,
   std::string quoted =
       absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"'", "\\'"}});
   return absl::StrCat(dsn, " ", key, "='", quoted, "'");
+}
+
+std::string DsnValue(const std::string& dsn, absl::string_view key) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  PQfreemem(error);
+  std::string value;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr;
+       ++o) {
+    if (key == o->keyword && o->val != nullptr) value = o->val;
+  }
+  PQconninfoFree(options);
+  return value;
 }
 
 ScratchSchema::ScratchSchema(std::string base_dsn, std::string name)

@@ -37,6 +37,10 @@ std::string MakeTempDir(absl::string_view prefix);
 std::string AppendDsnOption(const std::string& dsn, absl::string_view key,
                             absl::string_view value);
 
+// The value of `key` in a libpq DSN (key=value or URI form); "" if absent
+// or if the DSN does not parse.
+std::string DsnValue(const std::string& dsn, absl::string_view key);
+
 // A PostgreSQL schema that exists for one test. dsn() points new
 // connections' search_path at it; the destructor drops it with its tables.
 class ScratchSchema {
