@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace cohort::ml::internal {
 namespace {
@@ -19,7 +18,7 @@ constexpr uint64_t kMaxMemo = uint64_t{1} << 24;
 // The pickle machine with its values reduced to "an item" or "a MARK".
 class Machine {
  public:
-  explicit Machine(std::string_view p) : p_(p) {}
+  explicit Machine(absl::string_view p) : p_(p) {}
 
   absl::Status Run() {
     while (at_ < p_.size()) {
@@ -32,10 +31,10 @@ class Machine {
   }
 
  private:
-  absl::Status Fault(std::string_view why) const {
+  absl::Status Fault(absl::string_view why) const {
     return absl::InvalidArgumentError(
-        absl::StrFormat("pickle opcode 0x%02x at byte %d: %s", op_, op_at_,
-                        why));
+        absl::StrCat("pickle opcode 0x", absl::Hex(op_, absl::kZeroPad2),
+                     " at byte ", op_at_, ": ", why));
   }
 
   // Reads an n-byte little-endian operand.
@@ -61,7 +60,7 @@ class Machine {
   // Skips a newline-terminated operand (GLOBAL's module and name).
   bool Line() {
     const size_t end = p_.find('\n', at_);
-    if (end == std::string_view::npos) return false;
+    if (end == absl::string_view::npos) return false;
     at_ = end + 1;
     return true;
   }
@@ -134,7 +133,7 @@ class Machine {
     return absl::OkStatus();
   }
 
-  std::string_view p_;
+  absl::string_view p_;
   size_t at_ = 0;
   size_t op_at_ = 0;
   uint8_t op_ = 0;
@@ -146,9 +145,8 @@ absl::Status Machine::Step() {
   uint64_t skip = 0;
   switch (op_) {
     case 0x80:  // PROTO
-      if (op_at_ != 0 || !Operand(1, &skip) || skip > 3) {
-        return Fault("PROTO must come first, protocol 0 to 3");
-      }
+      if (op_at_ != 0) return Fault("PROTO must come first");
+      if (!Operand(1, &skip) || skip > 3) return Fault("protocol 0 to 3 only");
       return absl::OkStatus();
     case '(':  // MARK
       stack_.push_back(true);
@@ -212,7 +210,7 @@ absl::Status Machine::Step() {
 
 }  // namespace
 
-absl::Status CheckPickleStructure(std::string_view pickle) {
+absl::Status CheckPickleStructure(absl::string_view pickle) {
   return Machine(pickle).Run();
 }
 

@@ -14,7 +14,7 @@
 // pop backed by items above the last MARK, each memo read of an index
 // already written, and STOP with exactly one item.
 
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 
@@ -22,7 +22,7 @@ namespace cohort::ml::internal {
 
 // OK if `pickle` is well formed in the sense above; INVALID_ARGUMENT naming
 // the opcode and byte offset of the first fault otherwise.
-absl::Status CheckPickleStructure(std::string_view pickle);
+absl::Status CheckPickleStructure(absl::string_view pickle);
 
 }  // namespace cohort::ml::internal
 

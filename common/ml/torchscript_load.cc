@@ -144,7 +144,7 @@ absl::Status CheckPickles(const std::string& path) {
     if (!absl::EndsWith(name, ".pkl")) continue;
     auto [data, size] = archive.getRecord(name);
     absl::Status s = CheckPickleStructure(
-        std::string_view(static_cast<const char*>(data.get()), size));
+        absl::string_view(static_cast<const char*>(data.get()), size));
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(name, ": ", s.message()));
   }
   return absl::OkStatus();

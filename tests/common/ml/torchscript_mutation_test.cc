@@ -9,22 +9,22 @@
 // hand to reach each layer of the loader: the zip container, the pickled
 // module (data.pkl), the TorchScript code it compiles, and the tensor
 // storages. COHORT_TORCHSCRIPT_MUTANTS sets how many (default 300; the
-// figures in docs/RELIABILITY.md come from a longer run).
+// figures in docs/RELIABILITY.md come from a longer run), and
+// COHORT_TORCHSCRIPT_MUTANTS_VERBOSE=1 prints each one and its outcome.
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/files.h"
 #include "common/ml/model.h"
 #include "common/ml/testing/torchscript_archive.h"
 #include "common/ml/testing/torchscript_fixtures.h"
@@ -40,20 +40,19 @@ using testing::ArchiveRecord;
 using testing::TempPath;
 
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  absl::StatusOr<std::string> bytes = base::ReadFile(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : "";
 }
 
 void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
+  const absl::Status s = base::WriteFileAtomically(path, bytes);
+  EXPECT_TRUE(s.ok()) << s;
 }
 
-int MutantCount() {
-  const char* env = std::getenv("COHORT_TORCHSCRIPT_MUTANTS");
-  return env != nullptr ? std::atoi(env) : 300;
+int EnvInt(const char* name, int otherwise) {
+  const char* env = std::getenv(name);
+  return env != nullptr ? std::atoi(env) : otherwise;
 }
 
 class Mutator {
@@ -153,6 +152,70 @@ bool AllFinite(const cohort::v1::Weights& weights) {
   return true;
 }
 
+// A valid module whose record `name` is replaced by `bytes`; its path.
+std::string WithRecord(const std::string& name, const std::string& bytes) {
+  const std::string seed = TempPath("regression_seed.pt");
+  EXPECT_TRUE(testing::WriteTorchScriptFixture(testing::Fixture::kChainCnn,
+                                               seed)
+                  .ok());
+  auto records = testing::ReadTorchScriptArchive(seed);
+  EXPECT_TRUE(records.ok()) << records.status();
+  bool found = false;
+  for (ArchiveRecord& r : *records) {
+    if (r.name == name) {
+      r.bytes = bytes;
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found) << name;
+  const std::string path = TempPath("regression.pt");
+  EXPECT_TRUE(testing::WriteTorchScriptArchive(path, *records).ok());
+  return path;
+}
+
+// Found by the mutation test: LibTorch's unpickler corrupted its heap on a
+// BUILD with one item on the stack (free(): invalid size).
+TEST(TorchScriptMutationTest, MalformedPickleIsRefusedBeforeLibTorchReadsIt) {
+  auto model = Model::ImportTorchScript(
+      WithRecord("constants.pkl", std::string("\x80\x02)b", 4)));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(model.status().message(),
+                                "constants.pkl: pickle opcode 0x62 at byte 3"))
+      << model.status();
+}
+
+// Found by the mutation test: a storage record cut short loaded, and the
+// module's forward read past its buffer (a segfault in addmm).
+TEST(TorchScriptMutationTest, TruncatedStorageRecordIsRefusedNotRead) {
+  const std::string seed = TempPath("truncated_seed.pt");
+  ASSERT_TRUE(testing::WriteTorchScriptFixture(testing::Fixture::kChainCnn,
+                                               seed)
+                  .ok());
+  auto records = testing::ReadTorchScriptArchive(seed);
+  ASSERT_TRUE(records.ok()) << records.status();
+  for (const ArchiveRecord& r : *records) {
+    if (r.name.rfind("data/", 0) != 0) continue;
+    auto model = Model::ImportTorchScript(
+        WithRecord(r.name, r.bytes.substr(0, r.bytes.size() / 2)));
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument)
+        << r.name;
+    EXPECT_TRUE(absl::StrContains(model.status().message(),
+                                  "reaches past the data the file holds"))
+        << model.status();
+  }
+}
+
+// Found by the mutation test: the TorchScript compiler's errors are not
+// c10::Error; they came back INTERNAL "LibTorch: " with an empty reason.
+TEST(TorchScriptMutationTest, CodeThatDoesNotCompileIsInvalidArgumentWithItsReason) {
+  auto model = Model::ImportTorchScript(
+      WithRecord("code/__torch__/cohort_fixture.py", "class ("));
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument)
+      << model.status();
+  EXPECT_TRUE(absl::StrContains(model.status().message(), "expected"))
+      << model.status();
+}
+
 TEST(TorchScriptMutationTest, HostileModulesAreRefusedOrUsable) {
   SetNumThreads(1);
   const std::string seed_path = TempPath("seed.pt");
@@ -172,9 +235,13 @@ TEST(TorchScriptMutationTest, HostileModulesAreRefusedOrUsable) {
   Mutator mutator(ReadAll(seed_path), *records, /*seed=*/16);
   std::map<std::string, int> outcomes;
   const std::string path = TempPath("mutant.pt");
-  const int count = MutantCount();
+  const int count = EnvInt("COHORT_TORCHSCRIPT_MUTANTS", 300);
+  // To replay mutant k: COHORT_TORCHSCRIPT_MUTANTS_FROM=k (the ones before
+  // are made, not imported).
+  const int from = EnvInt("COHORT_TORCHSCRIPT_MUTANTS_FROM", 0);
   for (int i = 0; i < count; ++i) {
     const std::string what = mutator.Next(path);
+    if (i < from) continue;
     SCOPED_TRACE(absl::StrCat("mutant ", i, ": ", what));
     if (std::getenv("COHORT_TORCHSCRIPT_MUTANTS_VERBOSE") != nullptr) {
       std::printf("mutant %d: %s\n", i, what.c_str());
