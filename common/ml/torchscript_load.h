@@ -15,6 +15,9 @@
 //   the buffer the storage keeps, so the file is read through a reader
 //   that remembers the length of every read, and every tensor is checked
 //   against the bytes its storage really got.
+// - Its TorchScript compiler crashed on a module whose code had a changed
+//   class constant. That kind cannot be checked for beforehand, so the file
+//   is loaded once in a child process first; a crash there is a refusal.
 
 #include <torch/csrc/jit/api/module.h>
 
@@ -29,7 +32,9 @@ namespace cohort::ml::internal {
 // pickle in it is malformed, or a tensor (parameter, buffer or tensor
 // attribute of any submodule, or a tensor constant in any method's graph)
 // reaches past the data the file holds for it, has a negative stride, or
-// comes from a compressed record (which torch.jit.save never writes).
+// comes from a compressed record (which torch.jit.save never writes), or
+// if loading it crashes LibTorch (in the child process). INTERNAL if no
+// child process can be started.
 absl::StatusOr<torch::jit::Module> LoadUntrustedModule(const std::string& path);
 
 }  // namespace cohort::ml::internal

@@ -15,7 +15,9 @@
 //     BlockingCounter, acquires the object's address;
 //   - releasing a Mutex, Notify() and DecrementCount() release it;
 //   - Await, LockWhen and CondVar waits release the Mutex before waiting
-//     and acquire it after.
+//     and acquire it after;
+//   - what a Condition reads while Abseil evaluates it is ignored (see
+//     Condition::Eval below).
 // These are happens-before edges only: TSan does not learn which thread
 // holds a Mutex, so it reports no lock-order inversions on them, and
 // readers of a reader lock are ordered among themselves (a write made under
@@ -32,6 +34,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
 
 namespace {
 
@@ -143,6 +148,14 @@ COHORT_TSAN_WRAP(bool,
                  _ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE,
                  (void* cv, void* mu, Time t), (cv, mu, t), RELEASE(mu),
                  ACQUIRE(mu))
+
+// absl::Condition: Abseil evaluates a waiter's condition inside the Mutex,
+// in the waiter's thread while it takes the Mutex or in the thread that
+// releases it, before the edges above are made. The condition only reads
+// what the Mutex guards, so TSan ignores the accesses it makes.
+COHORT_TSAN_WRAP(bool, _ZNK4absl7debian39Condition4EvalEv, (const void* c),
+                 (c), __tsan_ignore_thread_begin(),
+                 __tsan_ignore_thread_end())
 
 // absl::Notification
 COHORT_TSAN_WRAP_VOID(_ZN4absl7debian312Notification6NotifyEv, (void* n), (n),
