@@ -125,6 +125,8 @@ class Machine {
   }
 
   absl::Status Step();
+  // The opcodes that push one value read from their operand.
+  absl::Status PushOperand();
 
   absl::Status Stop() {
     if (stack_.size() != 1 || stack_.back()) {
@@ -157,24 +159,11 @@ absl::Status Machine::Step() {
       size_t items = 0;
       return PopMark(&items);
     }
-    case '2':  // DUP
-      if (absl::Status s = Pop(1); !s.ok()) return s;
-      Push();
+    case '2':  // DUP: the top item, twice
+      if (stack_.empty() || stack_.back()) return Fault("nothing to copy");
       return Push();
     case ')': case ']': case '}': case 'N': case 0x88: case 0x89:
       return Push();  // EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT, NONE, booleans
-    case 'K': return Operand(1, &skip) ? Push() : Fault("operand cut short");
-    case 'M': return Operand(2, &skip) ? Push() : Fault("operand cut short");
-    case 'J': return Operand(4, &skip) ? Push() : Fault("operand cut short");
-    case 'G': return Operand(8, &skip) ? Push() : Fault("operand cut short");
-    case 0x8a:  // LONG1
-      if (!Operand(1, &skip) || skip > 8) return Fault("LONG1 of more than 8 bytes");
-      return Operand(skip, &skip) ? Push() : Fault("operand cut short");
-    case 'X': case 'B': return Counted(4);  // BINUNICODE, BINBYTES
-    case 0x8c: case 'C': case 'U': return Counted(1);  // SHORT_BIN*
-    case 0x8d: case 0x8e: return Counted(8);  // BINUNICODE8, BINBYTES8
-    case 'c':  // GLOBAL
-      return Line() && Line() ? Push() : Fault("GLOBAL names cut short");
     case 't': return Collection(false);  // TUPLE
     case 'l': return Collection(false);  // LIST
     case 'd': return Collection(true);   // DICT
@@ -203,6 +192,26 @@ absl::Status Machine::Step() {
       if (absl::Status s = Pop(2); !s.ok()) return s;
       return Push();
     }
+    default:
+      return PushOperand();
+  }
+}
+
+absl::Status Machine::PushOperand() {
+  uint64_t skip = 0;
+  switch (op_) {
+    case 'K': return Operand(1, &skip) ? Push() : Fault("operand cut short");
+    case 'M': return Operand(2, &skip) ? Push() : Fault("operand cut short");
+    case 'J': return Operand(4, &skip) ? Push() : Fault("operand cut short");
+    case 'G': return Operand(8, &skip) ? Push() : Fault("operand cut short");
+    case 0x8a:  // LONG1
+      if (!Operand(1, &skip) || skip > 8) return Fault("LONG1 of more than 8 bytes");
+      return Operand(skip, &skip) ? Push() : Fault("operand cut short");
+    case 'X': case 'B': return Counted(4);  // BINUNICODE, BINBYTES
+    case 0x8c: case 'C': case 'U': return Counted(1);  // SHORT_BIN*
+    case 0x8d: case 0x8e: return Counted(8);  // BINUNICODE8, BINBYTES8
+    case 'c':  // GLOBAL
+      return Line() && Line() ? Push() : Fault("GLOBAL names cut short");
     default:
       return Fault("not an opcode TorchScript writes");
   }

