@@ -29,4 +29,14 @@ std::string FirstReasonLine(const std::string& text) {
   return "no reason given";
 }
 
+std::string CurrentExceptionReason() {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    return FirstReasonLine(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return FirstReasonLine(e.what());
+  }
+}
+
 }  // namespace cohort::ml::internal

@@ -21,6 +21,10 @@ absl::Status GuardTorch(const std::function<absl::Status()>& body);
 // none does.
 std::string FirstReasonLine(const std::string& text);
 
+// FirstReasonLine of the exception being handled (a c10::Error without its
+// backtrace, or any std::exception). Call only inside a catch block.
+std::string CurrentExceptionReason();
+
 }  // namespace cohort::ml::internal
 
 #endif  // COHORT_COMMON_ML_TORCH_GUARD_H_

@@ -323,13 +323,10 @@ absl::StatusOr<std::shared_ptr<Network>> Import(const std::string& path) {
   if (!module.ok()) return module.status();
   try {
     return ImportLoaded(*module);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception&) {
     return absl::InvalidArgumentError(
         absl::StrCat("module in ", path, " cannot be imported: ",
-                     internal::FirstReasonLine(e.what_without_backtrace())));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "module in ", path, " cannot be imported: ", internal::FirstReasonLine(e.what())));
+                     internal::CurrentExceptionReason()));
   }
 }
 

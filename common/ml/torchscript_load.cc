@@ -155,18 +155,6 @@ absl::Status CheckPickles(const std::string& path) {
   return absl::OkStatus();
 }
 
-// The message of the exception being handled, without LibTorch's
-// backtrace. Call only inside a catch block.
-std::string CurrentReason() {
-  try {
-    throw;
-  } catch (const c10::Error& e) {
-    return FirstReasonLine(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return FirstReasonLine(e.what());
-  }
-}
-
 absl::StatusOr<torch::jit::Module> Load(const std::string& path) {
   if (absl::Status s = CheckPickles(path); !s.ok()) return s;
   auto reader = std::make_shared<RecordingFileReader>(path);
@@ -216,7 +204,7 @@ absl::StatusOr<torch::jit::Module> LoadUntrustedModule(const std::string& path) 
     absl::Status survived = LoadInChild(path);
     module = survived.ok() ? Load(path) : survived;
   } catch (const std::exception&) {
-    module = absl::InvalidArgumentError(CurrentReason());
+    module = absl::InvalidArgumentError(CurrentExceptionReason());
   }
   if (module.ok()) return module;
   return absl::InvalidArgumentError(

@@ -135,9 +135,10 @@ PostgresStore::OpenSession(const std::string& dsn,
                            const std::string& redacted_dsn,
                            absl::Duration statement_timeout,
                            CallWatchdog* watchdog) {
+  std::unique_ptr<Session> session;
   bool stalled = false;
   try {
-    auto session = std::make_unique<Session>(dsn);
+    session = std::make_unique<Session>(dsn);
     if (watchdog != nullptr) watchdog->Arm(session->conn().sock());
     pqxx::nontransaction txn(session->conn());
     // NOTICEs ("relation already exists, skipping") would go to stderr.
@@ -151,11 +152,6 @@ PostgresStore::OpenSession(const std::string& dsn,
           std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout))));
     }
     txn.commit();
-    if (watchdog != nullptr && watchdog->Disarm()) {
-      stalled = true;  // Answered, but the socket was shut down after.
-    } else {
-      return session;
-    }
   } catch (...) {
     stalled = watchdog != nullptr && watchdog->Disarm();
     PgError error = PgErrorFromCurrentException("connect");
@@ -166,6 +162,8 @@ PostgresStore::OpenSession(const std::string& dsn,
                        "): ", error.message));
     }
   }
+  // Answered in time, unless the socket was shut down even so.
+  if (!stalled && (watchdog == nullptr || !watchdog->Disarm())) return session;
   return absl::UnavailableError(absl::StrCat(
       "cannot connect to PostgreSQL (", redacted_dsn,
       "): no answer within ", absl::FormatDuration(watchdog->limit()),
