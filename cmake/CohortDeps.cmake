@@ -26,3 +26,6 @@ find_package(Torch CONFIG REQUIRED)
 # onnx.proto (libonnx-dev) for common/ml's ONNX export; the checker (target
 # onnx) in its tests. Debian's LibTorch links the same libraries.
 find_package(ONNX CONFIG REQUIRED)
+# OpenMPI (libopenmpi-dev): cohort-sim's ranks under mpirun (sim/mpi, the
+# one target that links it). The C interface only.
+find_package(MPI REQUIRED COMPONENTS C)

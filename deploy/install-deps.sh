@@ -19,6 +19,7 @@ PACKAGES=(
   libpqxx-dev libpq-dev
   libsystemd-dev
   libsqlite3-dev  # the on-device example store (client/examples)
+  libopenmpi-dev openmpi-bin  # cohort-sim's ranks under mpirun (sim/mpi)
   prometheus-cpp-dev
   libtorch-dev libopenblas0-pthread
   libonnx-dev  # onnx.proto for the ONNX export (common/ml)
@@ -53,6 +54,7 @@ RUNTIME_PACKAGES=(
   libssl3 libsystemd0 libzstd1 zlib1g
   libsqlite3-0  # cohort-agent's example store (client/examples)
   libonnx1  # onnx.proto (common/ml ONNX export)
+  libopenmpi3  # cohort-sim (sim/mpi; mpirun itself is openmpi-bin)
 )
 
 if [ "${1:-}" = "--runtime" ]; then

@@ -1,6 +1,10 @@
 // cohort-sim: many virtual clients driving the real round engine.
 //
 //   cohort-sim --config=configs/sim/demo.textproto [--transport=grpc]
+//   mpirun -np N cohort-sim --config=...   (rank 0 runs the engine and
+//                                           writes the results; every
+//                                           rank trains a share of each
+//                                           round's clients)
 //
 // Exit codes: 0 on success, 2 for a bad scenario (checked before any work
 // starts), 1 for a failure during the run.
@@ -17,6 +21,8 @@
 #include "sim/output/progress_display.h"
 #include "sim/output/run_directory.h"
 #include "sim/output/sim_metrics.h"
+#include "sim/mpi/mpi_channel.h"
+#include "sim/ranked_training.h"
 #include "sim/sim_config.h"
 #include "sim/simulator.h"
 
@@ -33,9 +39,20 @@ namespace {
 
 using namespace cohort::sim;
 
+// The run's MPI ranks when mpirun started it; null otherwise.
+MpiChannel* mpi = nullptr;
+
+// A failure on any rank ends every rank of an MPI run (the others would
+// wait for it), naming the rank.
 int Fail(int code, const absl::Status& s) {
-  std::fprintf(stderr, "cohort-sim: %s\n", s.ToString().c_str());
-  return code;
+  if (mpi == nullptr) {
+    std::fprintf(stderr, "cohort-sim: %s\n", s.ToString().c_str());
+    return code;
+  }
+  std::fprintf(stderr, "cohort-sim rank %d of %d: %s\n", mpi->rank(),
+               mpi->size(), s.ToString().c_str());
+  std::fflush(stderr);
+  mpi->Abort(code);
 }
 
 absl::StatusOr<TransportKind> ParseTransport() {
@@ -114,6 +131,16 @@ class RunReporter {
   double sim_seconds_ = 0;
 };
 
+// Rank 0's messages over the run: what the benchmarks read as the
+// communication share (transfer seconds over wall seconds).
+void PrintTraffic(const MpiChannel& ranks, const RunReporter& reporter) {
+  const MpiChannel::Traffic& t = ranks.traffic();
+  std::printf("MPI rank 0: sent %.1f MB, received %.1f MB; transfer %.2f s, "
+              "waiting for ranks %.2f s, of %.1f s wall\n",
+              t.bytes_sent / 1e6, t.bytes_received / 1e6, t.transfer_seconds,
+              t.wait_seconds, absl::ToDoubleSeconds(reporter.wall()));
+}
+
 // The final model, plots and the closing lines.
 int WriteResults(Simulator& sim, const RunDirectory& run,
                  const RunReporter& reporter) {
@@ -156,10 +183,21 @@ int main(int argc, char** argv) {
       argc, argv,
       "Federated learning simulator.\n  cohort-sim --config=scenario.textproto");
   cohort::base::InitLogging(argv[0]);
+  std::unique_ptr<MpiChannel> ranks;
+  if (MpiChannel::LaunchedByMpirun()) {
+    auto started = MpiChannel::Init();
+    if (!started.ok()) return Fail(1, started.status());
+    ranks = *std::move(started);
+    mpi = ranks.get();
+  }
   auto transport = ParseTransport();
   if (!transport.ok()) return Fail(2, transport.status());
   auto config = LoadScenario(*transport);
   if (!config.ok()) return Fail(2, config.status());
+  if (mpi != nullptr && mpi->rank() != 0) {
+    absl::Status served = RunTrainingRank(*config, *mpi);
+    return served.ok() ? 0 : Fail(1, served);
+  }
 
   auto run = RunDirectory::Create(config->output_dir(), config->name());
   if (!run.ok()) return Fail(1, run.status());
@@ -168,18 +206,21 @@ int main(int argc, char** argv) {
   if (auto s = run->WriteText("config.textproto", text); !s.ok()) return Fail(1, s);
   auto csv = MetricsCsvWriter::Create(run->File(MetricsCsvWriter::kFileName));
   if (!csv.ok()) return Fail(1, csv.status());
-  auto sim = Simulator::Create(*config, *transport, run->File("state"));
+  auto sim = Simulator::Create(*config, *transport, run->File("state"), mpi);
   if (!sim.ok()) return Fail(1, sim.status());
 
   RunReporter reporter(*config, csv->get());
-  std::printf("cohort-sim: %lld clients, %d per round, %d rounds, %s, %s transport -> %s\n",
+  std::printf("cohort-sim: %lld clients, %d per round, %d rounds, %s, %s transport, "
+              "%d process%s -> %s\n",
               static_cast<long long>(config->population().num_clients()),
               config->clients_per_round(), config->rounds(),
               (*sim)->architecture().c_str(),
-              absl::GetFlag(FLAGS_transport).c_str(), run->path().c_str());
+              absl::GetFlag(FLAGS_transport).c_str(), mpi ? mpi->size() : 1,
+              mpi && mpi->size() > 1 ? "es" : "", run->path().c_str());
   std::fflush(stdout);
   absl::Status ran = (*sim)->Run(reporter.Callbacks());
   reporter.Finish();
   if (!ran.ok()) return Fail(1, ran);
+  if (mpi != nullptr && mpi->size() > 1) PrintTraffic(*mpi, reporter);
   return WriteResults(**sim, *run, reporter);
 }

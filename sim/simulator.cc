@@ -15,15 +15,11 @@
 #include "common/model/weights_util.h"
 #include "glog/logging.h"
 #include "sim/in_process_transport.h"
+#include "sim/random_streams.h"
 
 namespace cohort::sim {
 namespace {
 
-constexpr uint64_t kSelectStream = 11;
-constexpr uint64_t kTrainStream = 12;
-constexpr uint64_t kRoundingStream = 13;
-constexpr uint64_t kPoisonStream = 14;
-constexpr uint64_t kNoiseStream = 15;
 // Consecutive abandoned or unfillable round attempts before giving up.
 constexpr int kMaxFailedAttempts = 20;
 
@@ -83,7 +79,8 @@ absl::Status Simulator::Run(const Callbacks& callbacks) {
       return GiveUp();
     }
   }
-  return absl::OkStatus();
+  // Other ranks train no more; their processes end.
+  return training_->Stop();
 }
 
 absl::Status Simulator::GiveUp() const {
@@ -140,7 +137,7 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   if (!selected) return false;
   COHORT_RETURN_IF_ERROR(CheckRelease(a));
   PlanTimelines(a);
-  StartTraining(a);
+  COHORT_RETURN_IF_ERROR(StartTraining(a));
   COHORT_RETURN_IF_ERROR(PlayEvents(a, callbacks));
   COHORT_RETURN_IF_ERROR(CloseRound(a));
   if (!last_summary_.has_value()) return false;
@@ -181,7 +178,7 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
   while (engine_->phase() == server::RoundPhase::kSelecting &&
          static_cast<int64_t>(a.assigned.size()) < target &&
          draws++ < 50 * target + 1000) {
-    int64_t id = static_cast<int64_t>(pick.Uniform(population_->num_clients()));
+    int64_t id = static_cast<int64_t>(pick.Uniform(clients_->population->num_clients()));
     if (tried.contains(id) || !devices_->Available(id, clock_.Seconds())) continue;
     tried.insert(id);
     auto session = transport_->OpenSession();
@@ -217,7 +214,7 @@ void Simulator::PlanTimelines(RoundAttempt& a) {
   const int epochs = options_.plan.epochs();
   for (auto& p : a.assigned) {
     p.timeline = devices_->Plan(p.id, a.round_id,
-                                personalization_->NumTrainExamplesOf(p.id),
+                                clients_->personalization->NumTrainExamplesOf(p.id),
                                 epochs, model_bytes, model_bytes);
   }
   std::sort(a.assigned.begin(), a.assigned.end(),
@@ -245,79 +242,28 @@ void Simulator::PlanTimelines(RoundAttempt& a) {
   }
 }
 
-void Simulator::StartTraining(const RoundAttempt& a) {
+absl::Status Simulator::StartTraining(const RoundAttempt& a) {
   std::vector<int64_t> ids;
   for (size_t k : a.reporters) ids.push_back(a.assigned[k].id);
-  ClientJob job;
-  job.ref = a.assignment.model();
+  cohort::v1::SimTrainingBatch job;
+  *job.mutable_ref() = a.assignment.model();
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
-  job.plan = a.assignment.plan();
-  job.round_id = a.round_id;
+  *job.mutable_plan() = a.assignment.plan();
+  job.set_round_id(a.round_id);
   // Secure rounds clip the same way before encoding (the encoding's own
   // clip then changes nothing) and count Report.clipped.
-  job.clip_norm = a.assignment.clip_norm();
-  job.statistics_clip_norm = a.assignment.statistics_clip_norm();
-  job.evaluate = a.assignment.evaluate_before_training();
-  job.release = highest_release_;
-  job.poisoned_round = poison_.round > 0 && committed_ + 1 >= poison_.round &&
-                       committed_ + 1 < int64_t{poison_.round} + poison_.rounds;
-  pool_->Start(ids.size(), [this, ids, job](size_t k,
-                                            client::LocalTrainer& trainer) {
-    return TrainClient(job, ids[k], trainer);
-  });
-}
-
-absl::StatusOr<cohort::v1::Report> Simulator::TrainClient(
-    const ClientJob& job, int64_t id, client::LocalTrainer& trainer) {
-  COHORT_ASSIGN_OR_RETURN(std::string bytes,
-                          transport_->FetchModel(job.ref, "sim"));
-  COHORT_ASSIGN_OR_RETURN(auto global,
-                          client::VerifyModelBytes(job.ref, bytes));
-  // FedPer: the client's own personal layers, as an agent keeps them.
-  const model::PersonalLayers& personal = personalization_->personal();
-  COHORT_ASSIGN_OR_RETURN(
-      const cohort::v1::Weights start,
-      client::PersonalizedModel(std::move(global), personalization_->KeptOf(id),
-                                personal));
-  data::ImageDataset local = personalization_->TrainDataOf(id);
-  // As agents do: the architecture the assignment names (an imported
-  // model's chain travels this way).
-  const std::string& arch = job.ref.architecture();
-  std::optional<cohort::v1::FieldEvaluation> field;
-  if (job.evaluate) {
-    COHORT_ASSIGN_OR_RETURN(client::LocalEvaluation e,
-                            trainer.EvaluateOn(local, arch, start));
-    field = client::MakeFieldEvaluation(job.release, job.ref.version(), e);
+  job.set_clip_norm(a.assignment.clip_norm());
+  job.set_statistics_clip_norm(a.assignment.statistics_clip_norm());
+  job.set_evaluate(a.assignment.evaluate_before_training());
+  job.set_release(highest_release_);
+  job.set_poisoned_round(poison_.round > 0 && committed_ + 1 >= poison_.round &&
+                         committed_ + 1 < int64_t{poison_.round} + poison_.rounds);
+  if (training_->distributed()) {
+    // Other ranks get the release's bytes once, with their batch.
+    COHORT_ASSIGN_OR_RETURN(*job.mutable_model(),
+                            transport_->FetchModel(job.ref(), "sim"));
   }
-  COHORT_ASSIGN_OR_RETURN(
-      client::LocalUpdate update,
-      trainer.TrainOn(local, arch, start, job.plan,
-                      client::TrainingSeed(
-                          MixKey(config_.seed(), kTrainStream,
-                                 static_cast<uint64_t>(id)), job.round_id)));
-  update.field_evaluation = std::move(field);
-  // As an agent does: diverged personal layers are forgotten, not kept.
-  auto kept = client::KeepPersonal(start, personal, &update);
-  personalization_->Keep(id, kept.ok() ? *std::move(kept) : cohort::v1::Weights());
-  // A poisoning client does not clip its own update; the coordinator does.
-  double clip_norm = job.clip_norm;
-  if (job.poisoned_round && Poisons(id)) {
-    clip_norm = 0.0;
-    for (auto& t : *update.delta.mutable_tensors()) {
-      std::vector<float> v(model::FloatView(t).begin(),
-                           model::FloatView(t).end());
-      for (float& x : v) x *= static_cast<float>(poison_.scale);
-      model::SetFloatData(v, &t);
-    }
-  }
-  return client::MakeReport(job.round_id, clip_norm, job.statistics_clip_norm,
-                            std::move(update));
-}
-
-bool Simulator::Poisons(int64_t id) const {
-  const uint64_t key =
-      MixKey(config_.seed(), kPoisonStream, static_cast<uint64_t>(id));
-  return static_cast<double>(key >> 11) * 0x1.0p-53 < poison_.fraction;
+  return training_->Start(std::move(job), std::move(ids));
 }
 
 absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) {
@@ -346,7 +292,7 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
     clock_.AdvanceTo(a.t0 + absl::Seconds(p.timeline.event_s));
     if (p.timeline.drop != DropPhase::kNone) ++a.disconnects;
     if (reports) {
-      auto report = pool_->Take(next_reporter++);
+      auto report = training_->Take(next_reporter++);
       if (!report.ok()) {
         if (failure.ok()) failure = report.status();
         p.session->Close();
@@ -361,7 +307,7 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
     p.session->Close();
     report_progress();
   }
-  while (next_reporter < a.reporters.size()) pool_->Take(next_reporter++).IgnoreError();
+  while (next_reporter < a.reporters.size()) training_->Take(next_reporter++).IgnoreError();
   return failure;
 }
 
@@ -426,13 +372,13 @@ absl::Status Simulator::RecordRound(const RoundAttempt& a,
   row.train_loss = s.train_loss;
   auto acc = s.metrics.find("test_accuracy");
   row.test_accuracy = acc == s.metrics.end() ? 0 : acc->second;
-  if (personalization_->evaluates()) {
+  if (clients_->personalization->evaluates()) {
     std::vector<int64_t> reporters;
     for (size_t k : a.reporters) reporters.push_back(a.assigned[k].id);
     auto model = engine_->current_model();
     COHORT_ASSIGN_OR_RETURN(
         LocalAccuracy local,
-        personalization_->Evaluate(reporters, model->architecture,
+        clients_->personalization->Evaluate(reporters, model->architecture,
                                    model->weights, *evaluator_));
     row.local_accuracy = local.global;
     row.personalized_accuracy = local.personalized;
@@ -443,11 +389,11 @@ absl::Status Simulator::RecordRound(const RoundAttempt& a,
 
 absl::StatusOr<std::vector<ClientAccuracy>> Simulator::EvaluateClients() {
   std::vector<ClientAccuracy> rows;
-  if (!personalization_->evaluates()) return rows;
+  if (!clients_->personalization->evaluates()) return rows;
   auto model = engine_->current_model();
   COHORT_RETURN_IF_ERROR(
-      personalization_
-          ->Evaluate(personalization_->Trained(), model->architecture,
+      clients_->personalization
+          ->Evaluate(clients_->personalization->Trained(), model->architecture,
                      model->weights, *evaluator_, &rows)
           .status());
   return rows;

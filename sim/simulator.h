@@ -22,13 +22,15 @@
 #include "common/model/trust.h"
 #include "server/registry/release_registry.h"
 #include "server/registry/release_signer.h"
+#include "sim/client_data.h"
+#include "sim/client_work.h"
 #include "sim/device_model.h"
 #include "sim/sim_options.h"
 #include "common/crypto/secure_random.h"
 #include "sim/output/sim_metrics.h"
 #include "sim/personalization.h"
 #include "sim/secure_rounds.h"
-#include "sim/training_pool.h"
+#include "sim/ranked_training.h"
 #include "sim/virtual_clock.h"
 
 namespace cohort::sim {
@@ -45,7 +47,7 @@ struct RoundAttempt;  // simulator.cc
 // round's SecAgg+ phases (RunSecureAggregation).
 //
 // Reproducible: with the same config, results are bit-identical whatever the
-// thread count or transport, because every random draw is keyed by
+// thread count, transport or number of MPI ranks, because every random draw is keyed by
 // (seed, round, client id) and reports reach the engine in simulated-time
 // order (ties broken by client id). Not thread-safe: one Run() at a time.
 class Simulator {
@@ -58,10 +60,13 @@ class Simulator {
 
   // `config` must come from ResolveSimConfig. Loads the data, opens a
   // directory store in `state_dir` and starts the engine (and, for kGrpc, a
-  // TLS server on an ephemeral loopback port).
+  // TLS server on an ephemeral loopback port). With `ranks` (rank 0 of a
+  // run of several processes, borrowed), the other ranks train their share
+  // of each round's clients (RankedTraining; they run ServeTrainingRank)
+  // and Run tells them when the run is over.
   static absl::StatusOr<std::unique_ptr<Simulator>> Create(
       const cohort::v1::SimConfig& config, TransportKind transport,
-      const std::string& state_dir);
+      const std::string& state_dir, RankChannel* ranks = nullptr);
   ~Simulator();
 
   // Runs config.rounds() committed rounds. FAILED_PRECONDITION if the
@@ -86,7 +91,8 @@ class Simulator {
   Simulator() = default;
   // Create's steps: the data, population, local tests and device model
   // (returns the holdout, for the task); the transport.
-  absl::StatusOr<data::ImageDataset> SetUpClients(const SimOptions& o);
+  absl::StatusOr<data::ImageDataset> SetUpClients(const SimOptions& o,
+                                                  RankChannel* ranks);
   absl::Status SetUpTransport(TransportKind transport);
   absl::Status StartGrpc();
   int64_t max_message_bytes() const;
@@ -111,28 +117,8 @@ class Simulator {
   absl::Status CheckRelease(const RoundAttempt& a);
   // Each client's round on the virtual clock, in event order; the reporters.
   void PlanTimelines(RoundAttempt& a);
-  void StartTraining(const RoundAttempt& a);
-  // What every reporter of one round attempt trains from.
-  struct ClientJob {
-    cohort::v1::ModelRef ref;
-    cohort::v1::TrainingPlan plan;
-    int64_t round_id = 0;
-    // The round's L2 bounds (TaskAssignment.clip_norm and
-    // .statistics_clip_norm), in plain and secure rounds alike.
-    double clip_norm = 0.0;
-    double statistics_clip_norm = 0.0;
-    // Field monitoring: evaluate the model first (release it came under).
-    bool evaluate = false;
-    int64_t release = 0;
-    // One of the configured poisoned rounds (PoisonOptions).
-    bool poisoned_round = false;
-  };
-  // One client's download, field evaluation, training (and poisoning):
-  // its report. Runs on a pool thread.
-  absl::StatusOr<cohort::v1::Report> TrainClient(
-      const ClientJob& job, int64_t id, client::LocalTrainer& trainer);
-  // Whether client `id` poisons in the poisoned rounds (seeded).
-  bool Poisons(int64_t id) const;
+  // Starts the reporters' training (on every rank of the run).
+  absl::Status StartTraining(const RoundAttempt& a);
   // Plays the events in order: drops close their stream, reporters upload
   // (or send ready). Stops at the goal or the deadline.
   absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
@@ -151,10 +137,8 @@ class Simulator {
   absl::Status GiveUp() const;
 
   cohort::v1::SimConfig config_;
-  data::ImageDataset train_;
-  std::unique_ptr<data::ClientPopulation> population_;
-  // Local test splits and the personal layers clients keep.
-  std::unique_ptr<Personalization> personalization_;
+  // The clients' data, local test splits and the personal layers they keep.
+  std::unique_ptr<ClientData> clients_;
   // Evaluates local test splits on the simulator's thread.
   std::unique_ptr<client::LocalTrainer> evaluator_;
   std::unique_ptr<DeviceModel> devices_;
@@ -170,7 +154,8 @@ class Simulator {
   std::unique_ptr<server::CoordinatorService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<client::CoordinatorTransport> transport_;
-  std::unique_ptr<TrainingPool> pool_;
+  std::unique_ptr<ClientWork> work_;
+  std::unique_ptr<RankedTraining> training_;
   crypto::OpenSslRandom random_;
   // Devices of the current secure round waiting for, or in, SecAgg.
   std::vector<SecureClient> secure_;

@@ -12,7 +12,6 @@
 #include "common/crypto/ed25519.h"
 #include "common/model/signing.h"
 #include "common/base/status_macros.h"
-#include "common/data/idx_reader.h"
 #include "common/ml/model.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
@@ -79,7 +78,7 @@ absl::Status MakeRunKeys(absl::Time now, crypto::SecureRandom& random,
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
     const cohort::v1::SimConfig& config, TransportKind transport,
-    const std::string& state_dir) {
+    const std::string& state_dir, RankChannel* ranks) {
   COHORT_ASSIGN_OR_RETURN(const SimOptions o, ResolveSimOptions(config));
   std::unique_ptr<Simulator> sim(new Simulator());
   // simulator.h still holds a SimConfig: config_ carries only the resolved
@@ -92,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   // Client-level parallelism comes from the pool; one intra-op thread keeps
   // every client's arithmetic independent of the thread count.
   ml::SetNumThreads(1);
-  COHORT_ASSIGN_OR_RETURN(data::ImageDataset holdout, sim->SetUpClients(o));
+  COHORT_ASSIGN_OR_RETURN(data::ImageDataset holdout, sim->SetUpClients(o, ranks));
   COHORT_ASSIGN_OR_RETURN(auto store, server::DirectoryStore::Open(state_dir));
   WarnOnUnplannedSecAggDropout(o.devices, sim->options_);
   server::TaskModelSpec model;
@@ -114,23 +113,21 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   sim->registry_ = std::move(task.registry);
   sim->engine_ = std::move(task.engine);
   COHORT_RETURN_IF_ERROR(sim->SetUpTransport(transport));
-  sim->pool_ = std::make_unique<TrainingPool>(
-      o.threads, static_cast<size_t>(4 * o.threads));
   return sim;
 }
 
-absl::StatusOr<data::ImageDataset> Simulator::SetUpClients(const SimOptions& o) {
-  COHORT_ASSIGN_OR_RETURN(
-      train_, data::LoadFashionMnist(o.idx_dir, false, o.train_examples));
-  COHORT_ASSIGN_OR_RETURN(
-      data::ImageDataset holdout,
-      data::LoadFashionMnist(o.idx_dir, true, o.holdout_examples));
-  COHORT_ASSIGN_OR_RETURN(population_,
-                          data::ClientPopulation::Create(o.population, &train_));
-  COHORT_ASSIGN_OR_RETURN(
-      personalization_,
-      Personalization::Create(population_.get(), holdout, o.local_test_fraction,
-                              o.round.personal));
+absl::StatusOr<data::ImageDataset> Simulator::SetUpClients(
+    const SimOptions& o, RankChannel* ranks) {
+  data::ImageDataset holdout;
+  COHORT_ASSIGN_OR_RETURN(clients_, ClientData::Load(o, &holdout));
+  // Clients download through the simulator's transport, as agents do.
+  work_ = std::make_unique<ClientWork>(
+      o.seed, o.poison, clients_->personalization.get(),
+      [this](const cohort::v1::ModelRef& ref) {
+        return transport_->FetchModel(ref, "sim");
+      });
+  training_ = std::make_unique<RankedTraining>(
+      o.threads, work_.get(), clients_->personalization.get(), ranks);
   evaluator_ = client::LocalTrainer::CreateWithoutData();
   devices_ = std::make_unique<DeviceModel>(o.devices, o.seed);
   return holdout;
@@ -156,7 +153,7 @@ int64_t Simulator::max_message_bytes() const {
 }
 
 Simulator::~Simulator() {
-  pool_.reset();
+  training_.reset();
   transport_.reset();
   if (server_) server_->Shutdown();
 }
