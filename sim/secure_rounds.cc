@@ -105,18 +105,38 @@ bool HandleOne(SecureClient& c, const cohort::v1::ServerMessage& message,
   return stays;
 }
 
-// Delivers everything queued for `c`; returns whether anything was.
-bool Serve(SecureClient& c, const DeviceModel& devices, SecAggTraffic* traffic) {
-  bool any = false;
+// Takes what is queued for `c` (the stream ending makes it leave).
+std::vector<cohort::v1::ServerMessage> Inbox(SecureClient& c) {
+  std::vector<cohort::v1::ServerMessage> inbox;
   while (c.active) {
     auto message = c.session->Receive();
     if (!message.ok()) {
       // UNAVAILABLE: nothing queued yet. Anything else: the stream ended.
       if (message.status().code() != absl::StatusCode::kUnavailable) Leave(c);
-      return any;
+      break;
     }
-    any = true;
-    if (!HandleOne(c, *message, devices, traffic)) return any;
+    inbox.push_back(*std::move(message));
+  }
+  return inbox;
+}
+
+// One pass: every device's queued messages are taken first, then handled
+// device by device in `clients` order. What the devices' answers make the
+// engine send waits for the next pass, so each phase's messages are handled
+// in `clients` order whichever answer completed the phase before (the
+// simulator trains a device when its masked input is due, in that order).
+// Returns whether any message was handled.
+bool ServeAll(std::vector<SecureClient>& clients, const DeviceModel& devices,
+              SecAggTraffic* traffic) {
+  std::vector<std::vector<cohort::v1::ServerMessage>> inboxes;
+  inboxes.reserve(clients.size());
+  for (SecureClient& c : clients) inboxes.push_back(Inbox(c));
+  bool any = false;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    for (const auto& message : inboxes[i]) {
+      any = true;
+      if (!HandleOne(clients[i], message, devices, traffic)) break;
+    }
   }
   return any;
 }
@@ -155,8 +175,7 @@ absl::Status RunSecureAggregation(server::RoundEngine* engine,
   std::array<double, kSecAggPhases> charged{};
   // Bounded: every idle pass moves a phase deadline, and there are 4 phases.
   for (int idle = 0; engine->phase() == server::RoundPhase::kAggregating;) {
-    bool progressed = false;
-    for (SecureClient& c : clients) progressed |= Serve(c, devices, traffic);
+    const bool progressed = ServeAll(clients, devices, traffic);
     // Before the engine looks at the clock: the phases' work took this long.
     ChargePhases(clients, phase_timeout, charged, clock);
     engine->RunOnce();
@@ -168,8 +187,8 @@ absl::Status RunSecureAggregation(server::RoundEngine* engine,
     clock->AdvanceTo(clock->Now() + phase_timeout + absl::Milliseconds(1));
     engine->RunOnce();
   }
+  ServeAll(clients, devices, traffic);  // read the final Acks
   for (SecureClient& c : clients) {
-    if (c.active) Serve(c, devices, traffic);  // read the final Acks
     if (c.active) Leave(c);
   }
   return absl::OkStatus();

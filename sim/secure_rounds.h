@@ -41,7 +41,8 @@ struct SecAggTraffic {
 };
 
 // Plays the engine's Aggregating phase to its end: delivers each device's
-// queued SecAgg messages, sends its answers, drops a device right after the
+// queued SecAgg messages (in `clients` order within each phase, which is
+// the order the simulator trains them in), sends its answers, drops a device right after the
 // message its SecAggDrop names, and, when no device has anything left to
 // say, advances the virtual clock by `phase_timeout` so the phase deadline
 // passes. Returns when the engine leaves Aggregating (committed or

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -111,22 +112,52 @@ std::array<uint8_t, 32> Simulator::NoiseSeedOf(int64_t id,
 
 absl::Status Simulator::SendReady(int64_t id,
                                   client::ParticipationSession* session,
-                                  int64_t round_id, cohort::v1::Report report) {
+                                  int64_t round_id, size_t reporter) {
   SecureClient c;
   c.id = id;
   c.session = session;
-  std::optional<cohort::v1::FieldEvaluation> field;
-  if (report.has_field_evaluation()) field = report.field_evaluation();
+  // The client trains when its masked input is due, not now: a secure
+  // cohort's updates are never all in memory together.
   c.driver = std::make_unique<secagg::SecureRoundDriver>(
-      round_id, model::FlattenFloats(report.delta()), report.num_examples(),
-      report.train_loss(),
+      round_id,
+      [this, reporter]() -> absl::StatusOr<secagg::TrainedUpdate> {
+        COHORT_ASSIGN_OR_RETURN(cohort::v1::Report report, TakeReport(reporter));
+        secagg::TrainedUpdate u;
+        u.delta = model::FlattenFloats(report.delta());
+        u.examples = report.num_examples();
+        u.loss = report.train_loss();
+        if (report.has_field_evaluation()) {
+          u.field_evaluation = report.field_evaluation();
+        }
+        u.clipped = report.clipped();
+        return u;
+      },
       MixKey(config_.seed(), kRoundingStream, static_cast<uint64_t>(id),
              static_cast<uint64_t>(round_id)),
-      &random_, std::move(field), NoiseSeedOf(id, round_id), report.clipped());
+      &random_, NoiseSeedOf(id, round_id));
   c.drop = devices_->SecAggDropOf(id, round_id);
   COHORT_RETURN_IF_ERROR(session->Send(c.driver->Ready()));
   secure_.push_back(std::move(c));
   return absl::OkStatus();
+}
+
+absl::StatusOr<cohort::v1::Report> Simulator::TakeReport(size_t reporter) {
+  if (reporter < reports_taken_) {
+    return absl::InternalError(absl::StrCat(
+        "reporter ", reporter, "'s update was asked for out of order (", reports_taken_, " taken)"));
+  }
+  // Reporters before it that left the round never needed theirs.
+  DrainReports(reporter);
+  absl::StatusOr<cohort::v1::Report> report = training_->Take(reports_taken_++);
+  if (!report.ok()) training_failure_.Update(report.status());
+  return report;
+}
+
+void Simulator::DrainReports(size_t end) {
+  while (reports_taken_ < end) {
+    absl::StatusOr<cohort::v1::Report> r = training_->Take(reports_taken_++);
+    if (!r.ok()) training_failure_.Update(r.status());
+  }
 }
 
 absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
@@ -140,6 +171,10 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   COHORT_RETURN_IF_ERROR(StartTraining(a));
   COHORT_RETURN_IF_ERROR(PlayEvents(a, callbacks));
   COHORT_RETURN_IF_ERROR(CloseRound(a));
+  // Every reporter trained, whether its update was used or not (its
+  // personal layers and local test count either way).
+  DrainReports(a.reporters.size());
+  COHORT_RETURN_IF_ERROR(std::exchange(training_failure_, absl::OkStatus()));
   if (!last_summary_.has_value()) return false;
   VLOG(1) << "round " << committed_ + 1 << " took "
           << absl::ToDoubleSeconds(clock_.Now() - round_start) << " simulated s";
@@ -263,6 +298,7 @@ absl::Status Simulator::StartTraining(const RoundAttempt& a) {
     COHORT_ASSIGN_OR_RETURN(*job.mutable_model(),
                             transport_->FetchModel(job.ref(), "sim"));
   }
+  reports_taken_ = 0;
   return training_->Start(std::move(job), std::move(ids));
 }
 
@@ -276,7 +312,6 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
   };
   secure_.clear();
   size_t next_reporter = 0;
-  absl::Status failure;
   for (size_t i = 0; i < a.assigned.size(); ++i) {
     // The round ends at its goal or its deadline; later events never happen.
     if (engine_->phase() != server::RoundPhase::kReporting) break;
@@ -291,39 +326,28 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
     if (p.timeline.drop == DropPhase::kNone && !reports) continue;
     clock_.AdvanceTo(a.t0 + absl::Seconds(p.timeline.event_s));
     if (p.timeline.drop != DropPhase::kNone) ++a.disconnects;
+    if (reports && options_.secagg.enabled) {
+      // Keeps its session open: its update is due in the secure cohort.
+      COHORT_RETURN_IF_ERROR(
+          SendReady(p.id, p.session.get(), a.round_id, next_reporter++));
+      report_progress();
+      continue;
+    }
     if (reports) {
-      auto report = training_->Take(next_reporter++);
-      if (!report.ok()) {
-        if (failure.ok()) failure = report.status();
-        p.session->Close();
-        continue;
-      }
-      COHORT_ASSIGN_OR_RETURN(const bool waits, Upload(a, i, *std::move(report)));
-      if (waits) {
-        report_progress();
-        continue;
-      }
+      auto report = TakeReport(next_reporter++);
+      if (report.ok()) Upload(a, i, *std::move(report));
     }
     p.session->Close();
     report_progress();
   }
-  while (next_reporter < a.reporters.size()) training_->Take(next_reporter++).IgnoreError();
-  return failure;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<bool> Simulator::Upload(RoundAttempt& a, size_t i,
-                                       cohort::v1::Report report) {
+void Simulator::Upload(RoundAttempt& a, size_t i, cohort::v1::Report report) {
   RoundAttempt::Participant& p = a.assigned[i];
-  if (options_.secagg.enabled) {
-    // Keeps its session open: the update waits for the secure cohort.
-    COHORT_RETURN_IF_ERROR(
-        SendReady(p.id, p.session.get(), a.round_id, std::move(report)));
-    return true;
-  }
   a.bytes_up += static_cast<int64_t>(report.ByteSizeLong());
   auto ack = p.session->Report(report);
   if (!ack.ok()) LOG(WARNING) << DeviceName(p.id) << ": " << ack.status();
-  return false;
 }
 
 absl::Status Simulator::CloseRound(RoundAttempt& a) {

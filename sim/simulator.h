@@ -100,8 +100,17 @@ class Simulator {
   // The seed of client `id`'s distributed DP noise in `round_id`: keyed by
   // the run seed, so a run repeats.
   std::array<uint8_t, 32> NoiseSeedOf(int64_t id, int64_t round_id) const;
+  // `reporter` indexes the round's reporters: its update is taken from
+  // training when the driver asks for it (TakeReport).
   absl::Status SendReady(int64_t id, client::ParticipationSession* session,
-                         int64_t round_id, cohort::v1::Report report);
+                         int64_t round_id, size_t reporter);
+  // Reporter `reporter`'s report, after taking (and dropping) those of the
+  // reporters before it; reports are taken in reporter order only (INTERNAL
+  // otherwise). A training error is also kept in training_failure_, which
+  // fails the round attempt.
+  absl::StatusOr<cohort::v1::Report> TakeReport(size_t reporter);
+  // Takes the reports of every reporter before `end`.
+  void DrainReports(size_t end);
   // One round attempt; returns true when a round was committed. Its steps,
   // in order:
   absl::StatusOr<bool> RunRound(const Callbacks& callbacks);
@@ -122,9 +131,8 @@ class Simulator {
   // Plays the events in order: drops close their stream, reporters upload
   // (or send ready). Stops at the goal or the deadline.
   absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
-  // Reporter `i` finished; returns whether its stream stays open (SecAgg).
-  absl::StatusOr<bool> Upload(RoundAttempt& a, size_t i,
-                              cohort::v1::Report report);
+  // Plain rounds: reporter `i` uploads its report.
+  void Upload(RoundAttempt& a, size_t i, cohort::v1::Report report);
   // Closes the other streams, lets the engine conclude, runs SecAgg+.
   absl::Status CloseRound(RoundAttempt& a);
   // The round's row, with its reporters' local test accuracy; errors from
@@ -159,6 +167,10 @@ class Simulator {
   crypto::OpenSslRandom random_;
   // Devices of the current secure round waiting for, or in, SecAgg.
   std::vector<SecureClient> secure_;
+  // Reports taken from training_ this round attempt, and the first
+  // training error among them.
+  size_t reports_taken_ = 0;
+  absl::Status training_failure_;
 
   server::RoundOptions options_;
   PoisonOptions poison_;

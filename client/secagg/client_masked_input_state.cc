@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "client/secagg/secagg_client.h"
 #include "client/secagg/secagg_client_state.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/aes_ctr_prg.h"
@@ -26,7 +27,7 @@ absl::Status ClientMaskedInputState::DecryptShare(const EncryptedShare& share) {
     }
   }
   COHORT_ASSIGN_OR_RETURN(auto key,
-                          DeriveShareKey(*c.enc_key, *c.enc_peer[from],
+                          DeriveShareKey(*c.enc_key, *c.enc_peer[c.Slot(from)],
                                          c.config.round_id, c.id, from));
   const auto nonce = ShareNonce(from);
   const std::string ad = ShareAssociatedData(c.config.round_id, from, c.id);
@@ -54,23 +55,41 @@ absl::Status ClientMaskedInputState::DecryptShare(const EncryptedShare& share) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<uint64_t>> ClientMaskedInputState::MaskInput() {
+absl::StatusOr<std::vector<uint64_t>> ClientMaskedInputState::MaskInput(
+    const std::vector<int32_t>& rejected) {
   ClientContext& c = ctx();
   // All masks go on in one pass over y (crypto::AddMasks), so a client with
-  // k neighbours reads and writes its vector once, not k + 1 times.
+  // k neighbours reads and writes its vector once, not k + 1 times. A pair
+  // mask for every neighbour whose share arrived, decrypted or not: the
+  // server keeps a forger in the sum, so its pair masks must cancel.
+  std::vector<int> peers;
+  for (const HeldSharePair& h : c.held) peers.push_back(h.owner);
+  peers.insert(peers.end(), rejected.begin(), rejected.end());
   std::vector<crypto::MaskSeed> masks;
-  masks.reserve(c.held.size() + 1);
+  masks.reserve(peers.size() + 1);
   masks.push_back(crypto::MaskSeed{c.self_seed, false});
-  for (const HeldSharePair& h : c.held) {
-    const int j = h.owner;
+  for (const int j : peers) {
+    const int slot = c.Slot(j);
+    if (slot < 0 || !c.mask_peer[slot].has_value()) {
+      OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
+      return absl::InvalidArgumentError(
+          absl::StrCat("share from client ", j, ", which advertised no key"));
+    }
     COHORT_ASSIGN_OR_RETURN(auto seed,
-                            DerivePairwiseSeed(*c.mask_key, *c.mask_peer[j],
+                            DerivePairwiseSeed(*c.mask_key, *c.mask_peer[slot],
                                                c.config.round_id, c.id, j));
     // The lower id adds the pair's mask and the higher one subtracts it.
     masks.push_back(crypto::MaskSeed{seed, c.id > j});
   }
-  std::vector<uint64_t> y = c.input;
-  absl::Status s = crypto::AddMasks(masks, c.config.bits, absl::MakeSpan(y));
+  // The input is asked for once, now; y is it, masked in place.
+  absl::StatusOr<std::vector<uint64_t>> input = c.input();
+  absl::Status s = input.ok() ? CheckInput(c.config, *input) : input.status();
+  if (!s.ok()) {
+    OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
+    return s;
+  }
+  std::vector<uint64_t> y = *std::move(input);
+  s = crypto::AddMasks(masks, c.config.bits, absl::MakeSpan(y));
   OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
   COHORT_RETURN_IF_ERROR(s);
   return y;
@@ -87,14 +106,20 @@ absl::StatusOr<std::unique_ptr<ClientState>> ClientMaskedInputState::Handle(
   for (const EncryptedShare& share : msg->shares) {
     absl::Status s = DecryptShare(share);
     if (s.code() == absl::StatusCode::kUnauthenticated) {
-      // A forged share: report its sender instead of failing this client.
+      if (std::find(rejected.begin(), rejected.end(), share.peer) !=
+          rejected.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("two shares from client ", share.peer));
+      }
+      // A forged share: report its sender instead of failing this client
+      // (it holds no share of the sender, and still masks with it).
       LOG(WARNING) << "SecAgg client " << ctx().id << ": " << s;
       rejected.push_back(share.peer);
       continue;
     }
     COHORT_RETURN_IF_ERROR(s);
   }
-  COHORT_ASSIGN_OR_RETURN(auto y, MaskInput());
+  COHORT_ASSIGN_OR_RETURN(auto y, MaskInput(rejected));
   ctx().sender->Send(MaskedInput{std::move(y), std::move(rejected)});
   return std::make_unique<ClientUnmaskingState>(TakeContext());
 }

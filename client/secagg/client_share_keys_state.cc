@@ -13,8 +13,7 @@ namespace {
 absl::Status ParseBroadcast(ClientContext& c, const KeysBroadcast& msg) {
   std::vector<bool> seen(c.config.n, false);
   for (const PeerKeys& p : msg.neighbours) {
-    if (p.id < 0 || p.id >= c.config.n || p.id == c.id ||
-        !c.graph.AreNeighbors(c.id, p.id) || seen[p.id]) {
+    if (p.id < 0 || p.id >= c.config.n || c.Slot(p.id) < 0 || seen[p.id]) {
       return absl::InvalidArgumentError(
           absl::StrCat("KeysBroadcast names unexpected client ", p.id));
     }
@@ -23,8 +22,9 @@ absl::Status ParseBroadcast(ClientContext& c, const KeysBroadcast& msg) {
                             crypto::X25519PublicKey::FromBytes(p.enc_public_key));
     COHORT_ASSIGN_OR_RETURN(
         auto m, crypto::X25519PublicKey::FromBytes(p.mask_public_key));
-    c.enc_peer[p.id] = e;
-    c.mask_peer[p.id] = m;
+    const int slot = c.Slot(p.id);
+    c.enc_peer[slot] = e;
+    c.mask_peer[slot] = m;
   }
   return absl::OkStatus();
 }
@@ -46,19 +46,19 @@ absl::StatusOr<std::unique_ptr<ClientState>> ClientShareKeysState::Handle(
         c.config.t));
   }
   auto rng = [&](absl::Span<uint8_t> b) { return c.random->Fill(b); };
-  const int k = c.graph.degree();
+  const int k = static_cast<int>(c.neighbors.size());
   COHORT_ASSIGN_OR_RETURN(
       auto seed_shares,
       ShamirSecretSharing::Share(c.self_seed, c.config.t, k, rng));
   COHORT_ASSIGN_OR_RETURN(
       auto key_shares,
       ShamirSecretSharing::Share(c.mask_key->bytes(), c.config.t, k, rng));
-  const auto& nb = c.graph.Neighbors(c.id);
+  const auto& nb = c.neighbors;
   ShareKeys out;
   for (size_t idx = 0; idx < nb.size(); ++idx) {
     const int j = nb[idx];
-    if (!c.enc_peer[j].has_value()) continue;
-    auto key = DeriveShareKey(*c.enc_key, *c.enc_peer[j], c.config.round_id,
+    if (!c.enc_peer[idx].has_value()) continue;
+    auto key = DeriveShareKey(*c.enc_key, *c.enc_peer[idx], c.config.round_id,
                               c.id, j);
     if (!key.ok()) continue;  // a low-order key: treat j as absent
     std::vector<uint8_t> plain;

@@ -4,16 +4,8 @@
 
 namespace cohort::secagg {
 
-absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
-    const SecAggConfig& config, int id, std::vector<uint64_t> input,
-    crypto::SecureRandom* random, ClientSender* sender) {
-  if (random == nullptr || sender == nullptr) {
-    return absl::InvalidArgumentError("null random or sender");
-  }
-  if (id < 0 || id >= config.n || config.t < 1 || config.t > config.k ||
-      config.bits < 1 || config.bits > 64) {
-    return absl::InvalidArgumentError("bad SecAgg client config or id");
-  }
+absl::Status CheckInput(const SecAggConfig& config,
+                        const std::vector<uint64_t>& input) {
   if (static_cast<int64_t>(input.size()) != config.vector_length) {
     return absl::InvalidArgumentError(absl::StrCat(
         "input has ", input.size(), " values, expected ", config.vector_length));
@@ -23,9 +15,34 @@ absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
       return absl::InvalidArgumentError("input value >= 2^bits");
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
+    const SecAggConfig& config, int id, std::vector<uint64_t> input,
+    crypto::SecureRandom* random, ClientSender* sender) {
+  if (absl::Status s = CheckInput(config, input); !s.ok()) return s;
+  return Create(config, id,
+                InputSource([x = std::move(input)]() mutable
+                                -> absl::StatusOr<std::vector<uint64_t>> {
+                  return std::move(x);
+                }),
+                random, sender);
+}
+
+absl::StatusOr<std::unique_ptr<SecAggClient>> SecAggClient::Create(
+    const SecAggConfig& config, int id, InputSource input,
+    crypto::SecureRandom* random, ClientSender* sender) {
+  if (random == nullptr || sender == nullptr || input == nullptr) {
+    return absl::InvalidArgumentError("null random, sender or input");
+  }
+  if (id < 0 || id >= config.n || config.t < 1 || config.t > config.k ||
+      config.bits < 1 || config.bits > 64) {
+    return absl::InvalidArgumentError("bad SecAgg client config or id");
+  }
   auto graph = SharingGraph::Create(config.n, config.k, config.graph_seed);
   if (!graph.ok()) return graph.status();
-  auto ctx = std::make_unique<ClientContext>(config, id, *std::move(graph),
+  auto ctx = std::make_unique<ClientContext>(config, id, graph->Neighbors(id),
                                              std::move(input), random, sender);
   return std::unique_ptr<SecAggClient>(new SecAggClient(
       std::make_unique<ClientAdvertiseKeysState>(std::move(ctx))));

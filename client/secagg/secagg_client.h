@@ -14,6 +14,11 @@
 
 namespace cohort::secagg {
 
+// OK if `input` fits `config`: vector_length values, each < 2^bits;
+// INVALID_ARGUMENT otherwise.
+absl::Status CheckInput(const SecAggConfig& config,
+                        const std::vector<uint64_t>& input);
+
 // One client of a SecAgg+ instance. It generates two X25519 key pairs (one
 // for the AES-GCM keys that encrypt its shares, one for pairwise masks) and a
 // self-mask seed, shares the seed and the mask key t-of-k with its
@@ -25,8 +30,9 @@ namespace cohort::secagg {
 //
 // Any error (bad server message, too few neighbours) ends this client: the
 // facade reports it and moves to Aborted. A neighbour's forged share (AES-GCM
-// authentication failure) is reported to the server instead, which drops
-// that neighbour.
+// authentication failure) is reported to the server instead: the client
+// still masks with that neighbour (its advertised key suffices), holds no
+// share of it, and the server keeps both in the sum.
 // Thread-safe; random and sender must outlive the client.
 class SecAggClient {
  public:
@@ -34,6 +40,12 @@ class SecAggClient {
   // >= 2^bits).
   static absl::StatusOr<std::unique_ptr<SecAggClient>> Create(
       const SecAggConfig& config, int id, std::vector<uint64_t> input,
+      crypto::SecureRandom* random, ClientSender* sender);
+  // As above, with the input asked for when the masked input is due. Its
+  // errors, and CheckInput's, end the client then (ReceiveMessage of the
+  // shares returns them).
+  static absl::StatusOr<std::unique_ptr<SecAggClient>> Create(
+      const SecAggConfig& config, int id, InputSource input,
       crypto::SecureRandom* random, ClientSender* sender);
 
   // Sends AdvertiseKeys. FAILED_PRECONDITION if already started; INTERNAL if

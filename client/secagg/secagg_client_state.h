@@ -80,7 +80,10 @@ class ClientMaskedInputState final : public ClientState {
 
  private:
   absl::Status DecryptShare(const EncryptedShare& share);
-  absl::StatusOr<std::vector<uint64_t>> MaskInput();
+  // y = x + the self mask + a pair mask for every neighbour whose share
+  // arrived (those held, and `rejected`, whose share did not decrypt).
+  absl::StatusOr<std::vector<uint64_t>> MaskInput(
+      const std::vector<int32_t>& rejected);
 };
 
 class ClientUnmaskingState final : public ClientState {

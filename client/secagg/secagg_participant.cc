@@ -14,25 +14,45 @@ SecAggParticipant::SecAggParticipant(std::vector<float> delta, int64_t examples,
                                      std::optional<std::array<uint8_t, 32>>
                                          noise_seed,
                                      bool clipped)
-    : delta_(std::move(delta)),
-      clipped_(clipped),
-      examples_(examples),
-      loss_(loss),
-      field_evaluation_(std::move(field_evaluation)),
+    : SecAggParticipant(UpdateSource(nullptr), rounding_seed, random,
+                        noise_seed) {
+  // Given up front: a begin for another length is refused at begin.
+  dimension_ = static_cast<int64_t>(delta.size());
+  source_ = [u = TrainedUpdate{std::move(delta), examples, loss,
+                               std::move(field_evaluation), clipped}]() mutable
+      -> absl::StatusOr<TrainedUpdate> { return std::move(u); };
+}
+
+SecAggParticipant::SecAggParticipant(
+    UpdateSource source, uint64_t rounding_seed, crypto::SecureRandom* random,
+    std::optional<std::array<uint8_t, 32>> noise_seed)
+    : source_(std::move(source)),
       rounding_seed_(rounding_seed),
       noise_seed_(noise_seed),
       random_(random) {}
 
-absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() const {
+absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() {
+  if (source_ == nullptr) {
+    return absl::FailedPreconditionError("the update was encoded already");
+  }
+  absl::StatusOr<TrainedUpdate> update = std::move(source_)();
+  source_ = nullptr;
+  if (!update.ok()) return update.status();
+  if (params_.encoding.dimension != static_cast<int64_t>(update->delta.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SecAggBegin is for ", params_.encoding.dimension,
+        " coordinates, this update has ", update->delta.size()));
+  }
   base::SplitMix64 rng(rounding_seed_);
   auto uniform = [&rng] { return rng.NextDouble(); };
   const std::vector<double> field = FieldValues(
       params_.encoding.field,
-      field_evaluation_.has_value() ? &*field_evaluation_ : nullptr,
+      update->field_evaluation.has_value() ? &*update->field_evaluation : nullptr,
       params_.encoding.loss_cap);
   if (params_.encoding.noise_stddev == 0) {
-    return EncodeUpdate(params_.encoding, delta_, examples_, loss_, uniform,
-                        field, std::nullopt, clipped_);
+    return EncodeUpdate(params_.encoding, update->delta, update->examples,
+                        update->loss, uniform, field, std::nullopt,
+                        update->clipped);
   }
   std::array<uint8_t, 32> seed{};
   if (noise_seed_.has_value()) {
@@ -49,8 +69,9 @@ absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() const {
     if (!u.ok()) failed.Update(u.status());
     return u.value_or(1.0);
   };
-  auto input = EncodeUpdate(params_.encoding, delta_, examples_, loss_,
-                            uniform, field, noise, clipped_);
+  auto input = EncodeUpdate(params_.encoding, update->delta, update->examples,
+                            update->loss, uniform, field, noise,
+                            update->clipped);
   if (!failed.ok()) return failed;
   return input;
 }
@@ -73,18 +94,17 @@ void SecAggParticipant::Send(ClientToServer message) {
 absl::Status SecAggParticipant::Begin(const cohort::v1::SecAggBegin& begin) {
   auto params = ParseBegin(begin);
   if (!params.ok()) return params.status();
-  if (params->encoding.dimension != static_cast<int64_t>(delta_.size())) {
+  if (dimension_.has_value() && params->encoding.dimension != *dimension_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "SecAggBegin is for ", params->encoding.dimension,
-        " coordinates, this update has ", delta_.size()));
+        " coordinates, this update has ", *dimension_));
   }
   params_ = *std::move(params);
-  auto input = Encode();
-  if (!input.ok()) return input.status();
-  delta_.clear();
-  delta_.shrink_to_fit();
+  // Encoded when the masked input is due, not now: the update is held as
+  // floats (or not at all) through the first two phases.
   auto client = SecAggClient::Create(params_.config, params_.client_id,
-                                     *std::move(input), random_, this);
+                                     InputSource([this] { return Encode(); }),
+                                     random_, this);
   if (!client.ok()) return client.status();
   client_ = *std::move(client);
   return client_->Start();

@@ -7,7 +7,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "client/secagg/secagg_client.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "common/crypto/secure_random.h"
@@ -15,10 +17,28 @@
 
 namespace cohort::secagg {
 
+// What a device trained, as its masked input encodes it.
+struct TrainedUpdate {
+  std::vector<float> delta;  // model::FlattenFloats of the update
+  int64_t examples = 0;
+  double loss = 0;
+  // Goes into the masked input when begin's encoding carries a field
+  // layout (field_encoding.h), and nowhere else.
+  std::optional<cohort::v1::FieldEvaluation> field_evaluation;
+  // The device clipped the delta already (model::PrepareUpdate), for the
+  // clipped count.
+  bool clipped = false;
+};
+
+// Gives the update when the masked input is due (MaskedInputCollection),
+// once. The simulator trains its clients then, so a secure cohort's updates
+// are never all in memory together.
+using UpdateSource = absl::AnyInvocable<absl::StatusOr<TrainedUpdate>()>;
+
 // A device's side of a secure round, on the SecAgg messages (inner layer):
-// it holds the trained update until the server fixes the cohort (begin),
-// encodes it with the server's parameters (secure_update.h), and then runs a
-// SecAggClient. SecureRoundDriver (secure_round_driver.h) wraps it in the
+// it holds the trained update (or its UpdateSource) until the masked input
+// is due, encodes it then with the parameters of the server's begin
+// (secure_update.h), and runs a SecAggClient from begin on. SecureRoundDriver (secure_round_driver.h) wraps it in the
 // Participate stream's envelopes for the agent and the simulator.
 //
 // Not thread-safe; `random` must outlive it.
@@ -38,6 +58,13 @@ class SecAggParticipant final : public ClientSender {
                     std::optional<std::array<uint8_t, 32>> noise_seed =
                         std::nullopt,
                     bool clipped = false);
+  // The update comes from `source` when the masked input is due; its
+  // errors, and a dimension other than begin's (INVALID_ARGUMENT), end the
+  // device's part then.
+  SecAggParticipant(UpdateSource source, uint64_t rounding_seed,
+                    crypto::SecureRandom* random,
+                    std::optional<std::array<uint8_t, 32>> noise_seed =
+                        std::nullopt);
 
   cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
 
@@ -55,16 +82,13 @@ class SecAggParticipant final : public ClientSender {
 
  private:
   absl::Status Begin(const cohort::v1::SecAggBegin& begin);
-  // The masked input: EncodeUpdate of the update, with distributed DP noise
-  // when the encoding asks for it.
-  absl::StatusOr<std::vector<uint64_t>> Encode() const;
+  // The SecAggClient's input: the source's update, EncodeUpdate'd with
+  // distributed DP noise when the encoding asks for it.
+  absl::StatusOr<std::vector<uint64_t>> Encode();
 
-  std::vector<float> delta_;
-  // The device clipped the delta before (model::PrepareUpdate).
-  bool clipped_ = false;
-  int64_t examples_;
-  double loss_;
-  std::optional<cohort::v1::FieldEvaluation> field_evaluation_;
+  UpdateSource source_;
+  // The update's length when it was given up front (checked at begin).
+  std::optional<int64_t> dimension_;
   uint64_t rounding_seed_;
   std::optional<std::array<uint8_t, 32>> noise_seed_;
   crypto::SecureRandom* const random_;

@@ -36,6 +36,13 @@ SecureRoundDriver::SecureRoundDriver(int64_t round_id, std::vector<float> delta,
       participant_(std::move(delta), examples, loss, rounding_seed, random,
                    std::move(field_evaluation), noise_seed, clipped) {}
 
+SecureRoundDriver::SecureRoundDriver(
+    int64_t round_id, UpdateSource source, uint64_t rounding_seed,
+    crypto::SecureRandom* random,
+    std::optional<std::array<uint8_t, 32>> noise_seed)
+    : round_id_(round_id),
+      participant_(std::move(source), rounding_seed, random, noise_seed) {}
+
 cohort::v1::ClientMessage SecureRoundDriver::Ready() const {
   cohort::v1::ClientMessage m;
   *m.mutable_secagg() = participant_.Ready(round_id_);

@@ -33,7 +33,9 @@ struct SecureRoundStep {
   //   INVALID_ARGUMENT     a message that is neither Ack nor SecAgg
   //                        ("unexpected server message"), a SecAgg message
   //                        before begin, a second begin, a malformed message,
-  //                        or a begin that does not fit the update;
+  //                        or a begin that does not fit the update (at
+  //                        begin, or at the shares for an UpdateSource);
+  //   any code             an UpdateSource's own error, at the shares;
   //   ABORTED              the server aborted the protocol (secagg.abort), or
   //                        too few neighbours are left to go on;
   //   FAILED_PRECONDITION  a SecAgg message out of phase, or any message
@@ -78,6 +80,13 @@ class SecureRoundDriver {
                     std::optional<std::array<uint8_t, 32>> noise_seed =
                         std::nullopt,
                     bool clipped = false);
+  // The update comes from `source` when the masked input is due
+  // (SecAggParticipant's lazy form): its errors end the device's part at
+  // the shares message.
+  SecureRoundDriver(int64_t round_id, UpdateSource source,
+                    uint64_t rounding_seed, crypto::SecureRandom* random,
+                    std::optional<std::array<uint8_t, 32>> noise_seed =
+                        std::nullopt);
 
   SecureRoundDriver(const SecureRoundDriver&) = delete;
   SecureRoundDriver& operator=(const SecureRoundDriver&) = delete;

@@ -35,28 +35,28 @@ absl::Status MaskedInputServerState::Accept(int from,
           absl::StrCat("bad rejected peer ", accused[i]));
     }
   }
-  ctx().masked_inputs[from] = msg->masked;
   ctx().rejected_peers[from] = std::move(accused);
+  // Summed now (wrapping mod 2^64, reduced at unmasking): the input itself
+  // is not kept.
+  std::vector<uint64_t>& sum = ctx().masked_sum;
+  if (sum.empty()) sum.assign(msg->masked.size(), 0);
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] += msg->masked[i];
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<ServerState>> MaskedInputServerState::Finish() {
   ServerContext& c = ctx();
-  // A reported forged share drops its sender: the accuser did not mask with
-  // it, so its input cannot be summed; its mask key will be recovered.
-  for (int i : Completed()) {
-    for (int j : c.rejected_peers[i]) {
-      auto& d = c.delivered_from[i];
-      d.erase(std::remove(d.begin(), d.end(), j), d.end());
-      c.live[j] = false;
-    }
+  // U3: every client whose masked input was accepted (and summed), even
+  // one that went away since. A reported forged share drops nobody: the
+  // accuser masked with its sender all the same and holds no share of it.
+  c.u3.clear();
+  for (int i = 0; i < c.config.n; ++i) {
+    if (c.reached[i] == phase()) c.u3.push_back(i);
   }
-  c.u3 = Completed();
   if (static_cast<int>(c.u3.size()) < Threshold()) {
     return Abort(absl::AbortedError(absl::StrCat(
-                     "SecAgg: only ", c.u3.size(),
-                     " masked inputs left after forged-share reports, "
-                     "threshold ", Threshold())),
+                     "SecAgg: only ", c.u3.size(), " masked inputs, threshold ",
+                     Threshold())),
                  static_cast<int>(c.u3.size()), Threshold());
   }
   c.in_u3.assign(c.config.n, false);
@@ -64,12 +64,11 @@ absl::StatusOr<std::unique_ptr<ServerState>> MaskedInputServerState::Finish() {
   UnmaskingRequest request;
   request.survivors.assign(c.u3.begin(), c.u3.end());
   for (int i : c.u2) {
-    if (!c.in_u3[i]) {
-      request.dropped.push_back(i);
-      c.masked_inputs[i].clear();  // a dropped replayer's input is not used
-    }
+    if (!c.in_u3[i]) request.dropped.push_back(i);
   }
-  for (int i : c.u3) c.sender->Send(i, request);
+  for (int i : c.u3) {
+    if (c.live[i]) c.sender->Send(i, request);
+  }
   return std::make_unique<UnmaskingServerState>(TakeContext());
 }
 

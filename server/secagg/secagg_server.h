@@ -26,9 +26,16 @@ namespace cohort::secagg {
 // client answered, or when the caller's phase deadline passes and it calls
 // ProceedToNext(). Failure tiers: a bad message (malformed, wrong size,
 // replayed, out of phase, revealing the wrong kind of share) drops only its
-// sender, and a share its recipient reports as forged drops the share's
-// sender; fewer than t clients in a phase, fewer than t shares for a secret
-// in Unmasking, or shares that disagree, abort with no sum released.
+// sender, and a share its recipient reports as forged drops nobody (the
+// recipient masked with the sender all the same and holds no share of it);
+// fewer than t clients in a phase, fewer than t shares for a secret in
+// Unmasking, or shares that disagree, abort with no sum released.
+//
+// Masked inputs are summed as they arrive, so the server holds one vector
+// of vector_length values whatever n is. U3, the clients in the sum, is
+// every client whose masked input was accepted, including one that goes
+// away (or is dropped for a later message) before MaskedInputCollection
+// ends: the server then learns its self-mask seed, never its mask key.
 //
 // Thread-safe: one mutex serializes all calls. The sender is called with the
 // mutex held and must outlive the server.

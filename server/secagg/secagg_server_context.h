@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_SECAGG_SECAGG_SERVER_CONTEXT_H_
 #define COHORT_SERVER_SECAGG_SECAGG_SERVER_CONTEXT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -37,7 +38,7 @@ struct HeldShare {
 // time, measured with a steady clock. All zero until that step runs. Read by
 // benchmarks and logs through SecAggServer::unmasking_timings().
 struct UnmaskingTimings {
-  double summation_ms = 0;       // adding up the survivors' masked inputs
+  double summation_ms = 0;       // reducing U3's running sum mod 2^bits
   double reconstruction_ms = 0;  // Shamir: Lagrange coefficients, interpolation
   double key_agreement_ms = 0;   // dropped clients' pairwise seeds (X25519, HKDF)
   double mask_expansion_ms = 0;  // AES-CTR expansion of every mask into the sum
@@ -60,7 +61,6 @@ struct ServerContext {
     mask_keys.resize(n);
     pending_shares.resize(n);
     delivered_from.resize(n);
-    masked_inputs.resize(n);
     responses.resize(n);
     rejected_peers.resize(n);
     revealed_kinds.assign(n, 0);
@@ -87,12 +87,17 @@ struct ServerContext {
   // ShareKeys messages, by sender, until the phase ends.
   std::vector<std::vector<EncryptedShare>> pending_shares;
   // delivered_from[j]: senders whose share was routed to j (pairs are routed
-  // only in both directions). After MaskedInputCollection, senders that j
-  // rejected as forged are removed: then it lists exactly the clients j
-  // masked with and holds shares of.
+  // only in both directions), sorted: exactly the clients j masked with,
+  // whether or not it could decrypt their share.
   std::vector<std::vector<int>> delivered_from;
-  std::vector<std::vector<uint64_t>> masked_inputs;
-  // MaskedInput::rejected_peers, by accuser, until the phase ends.
+  // The sum mod 2^64 of every masked input accepted so far (vector_length
+  // values once the first arrives): inputs are added as they arrive, so the
+  // server holds one vector whatever the cohort's size (U3, the clients
+  // summed, is every client whose masked input was accepted).
+  std::vector<uint64_t> masked_sum;
+  // MaskedInput::rejected_peers, by accuser, sorted: delivered senders whose
+  // share it could not decrypt (forged or damaged). It masked with them all
+  // the same, and holds no share of them (HoldsShareOf).
   std::vector<std::vector<int32_t>> rejected_peers;
   std::vector<std::vector<HeldShare>> responses;
   // Per owner: which kinds of its shares the server ever accepted. Never
@@ -100,6 +105,15 @@ struct ServerContext {
   std::vector<uint8_t> revealed_kinds;
 
   UnmaskingTimings unmasking_timings;
+
+  // Whether `holder` holds a share of `owner`'s secrets: `owner`'s share was
+  // routed to it and it did not reject it.
+  bool HoldsShareOf(int holder, int owner) const {
+    const auto& d = delivered_from[holder];
+    const auto& r = rejected_peers[holder];
+    return std::binary_search(d.begin(), d.end(), owner) &&
+           !std::binary_search(r.begin(), r.end(), owner);
+  }
 
   // Why the last message was rejected (OK if it was accepted).
   absl::Status last_rejection;

@@ -105,7 +105,7 @@ std::unique_ptr<ServerState> ServerState::Abort(absl::Status why,
     if (ctx_->live[i]) ctx_->sender->Send(i, AbortRound{why.ToString()});
   }
   // Discard everything a partial result could be computed from.
-  for (auto& v : ctx_->masked_inputs) v.clear();
+  std::vector<uint64_t>().swap(ctx_->masked_sum);
   for (auto& r : ctx_->responses) r.clear();
   AbortInfo info{std::string(Name()), survivors, threshold, std::move(why)};
   return std::make_unique<AbortedServerState>(TakeContext(), std::move(info));

@@ -138,13 +138,12 @@ absl::Status UnmaskingServerState::Accept(int from,
     return absl::InvalidArgumentError("out-of-phase message in Unmasking");
   }
   const ServerContext& c = ctx();
-  const auto& held = c.delivered_from[from];
   std::vector<bool> seen(c.config.n, false);
   std::vector<HeldShare> accepted;
   for (const RevealedShare& r : msg->shares) {
     const int o = r.owner;
     if (o < 0 || o >= c.config.n ||
-        !std::binary_search(held.begin(), held.end(), o) || seen[o]) {
+        !c.HoldsShareOf(from, o) || seen[o]) {
       return absl::InvalidArgumentError(
           absl::StrCat("revealed share of unexpected owner ", o));
     }
@@ -230,7 +229,7 @@ absl::Status UnmaskingServerState::RemovePairwiseMasks(
             " does not match its advertised key"));
       }
       for (int j : c.graph.Neighbors(d)) {
-        // Survivor j masked with d iff it accepted d's share.
+        // Survivor j masked with d iff d's share was routed to it.
         const auto& masked_with = c.delivered_from[j];
         if (!c.in_u3[j] ||
             !std::binary_search(masked_with.begin(), masked_with.end(), d)) {
@@ -263,13 +262,11 @@ absl::StatusOr<std::unique_ptr<ServerState>> UnmaskingServerState::Finish() {
   const SecAggConfig& config = ctx().config;
   const uint64_t mask =
       config.bits == 64 ? ~uint64_t{0} : (uint64_t{1} << config.bits) - 1;
-  // Words wrap mod 2^64, a multiple of 2^bits, so one reduction at the end
-  // suffices.
-  std::vector<uint64_t> sum(config.vector_length, 0);
-  for (int s : ctx().u3) {
-    const uint64_t* y = ctx().masked_inputs[s].data();
-    for (size_t i = 0; i < sum.size(); ++i) sum[i] += y[i];
-  }
+  // U3's masked inputs were summed as they arrived, wrapping mod 2^64, a
+  // multiple of 2^bits, so one reduction now suffices.
+  std::vector<uint64_t> sum = std::move(ctx().masked_sum);
+  ctx().masked_sum.clear();
+  sum.resize(config.vector_length, 0);
   for (uint64_t& v : sum) v &= mask;
   timings.summation_ms = MsSince(start);
   absl::Status status = RemoveSelfMasks(sum);

@@ -4,6 +4,7 @@
 #include "client/secagg/secure_round_driver.h"
 
 #include <deque>
+#include <optional>
 #include <memory>
 #include <set>
 #include <vector>
@@ -249,6 +250,118 @@ TEST_F(SecureRoundDriverTest, HandleFullRoundOfThreeDriversSumsTheirUpdates) {
     for (int i = 0; i < kClients; ++i) plain += Delta(i)[j];
     // Stochastic rounding: under 1/scale per device and coordinate.
     EXPECT_NEAR(decoded->weighted_delta_sum[j], plain, 2e-3) << j;
+  }
+}
+
+// The simulator's form: each device's update comes from a source, asked
+// once, when the shares arrive (not at begin or keys), and the round sums
+// exactly what the eager drivers sum.
+TEST_F(SecureRoundDriverTest, AnUpdateSourceIsAskedOnceAtTheSharesAndSumsTheSame) {
+  StreamInbox inbox(kClients);
+  auto server = SecAggServer::Create(config_, &inbox);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<int> asked(kClients, 0);
+  std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
+  for (int i = 0; i < kClients; ++i) {
+    randoms_.push_back(std::make_unique<cohort::testing::FakeRandom>(100 + i));
+    drivers.push_back(std::make_unique<SecureRoundDriver>(
+        kRound,
+        [&asked, i]() -> absl::StatusOr<TrainedUpdate> {
+          ++asked[i];
+          return TrainedUpdate{Delta(i), kExamples, kLoss, std::nullopt, false};
+        },
+        1000 + i, randoms_.back().get()));
+    inbox.queues[i].push_back(Begin(i));
+  }
+  // Begin, then keys: nobody's update is needed yet.
+  for (int phase = 1; phase <= 2; ++phase) {
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_EQ(inbox.queues[i].size(), 1u) << "phase " << phase;
+      const SecureRoundStep step = drivers[i]->Handle(inbox.queues[i].front());
+      inbox.queues[i].pop_front();
+      ASSERT_TRUE(step.status.ok()) << step.status;
+      EXPECT_EQ(step.phase, phase);
+      for (const auto& out : step.send) {
+        auto parsed = FromProto(out.secagg(), config_);
+        ASSERT_TRUE(parsed.ok()) << parsed.status();
+        ASSERT_TRUE((*server)->ReceiveMessage(i, *parsed).ok());
+      }
+    }
+    EXPECT_EQ(asked, std::vector<int>(kClients, 0)) << "phase " << phase;
+  }
+  std::vector<std::set<int>> phases(kClients);
+  ASSERT_NO_FATAL_FAILURE(Pump(**server, inbox, drivers, phases));
+  EXPECT_EQ(asked, std::vector<int>(kClients, 1));
+  ASSERT_TRUE((*server)->IsCompleted()) << (*server)->StateName();
+  auto lazy = (*server)->Result();
+  ASSERT_TRUE(lazy.ok()) << lazy.status();
+
+  // The same devices with their updates given up front.
+  StreamInbox eager_inbox(kClients);
+  auto eager = SecAggServer::Create(config_, &eager_inbox);
+  ASSERT_TRUE(eager.ok()) << eager.status();
+  std::vector<std::unique_ptr<SecureRoundDriver>> eager_drivers;
+  for (int i = 0; i < kClients; ++i) {
+    eager_drivers.push_back(MakeDriver(i));
+    eager_inbox.queues[i].push_back(Begin(i));
+  }
+  std::vector<std::set<int>> eager_phases(kClients);
+  ASSERT_NO_FATAL_FAILURE(Pump(**eager, eager_inbox, eager_drivers, eager_phases));
+  auto sum = (*eager)->Result();
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*lazy, *sum);
+}
+
+TEST_F(SecureRoundDriverTest, AnUpdateSourceErrorOrWrongLengthEndsTheDeviceAtTheShares) {
+  for (const bool wrong_length : {false, true}) {
+    StreamInbox inbox(kClients);
+    auto server = SecAggServer::Create(config_, &inbox);
+    ASSERT_TRUE(server.ok()) << server.status();
+    std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
+    for (int i = 0; i < kClients; ++i) {
+      randoms_.push_back(std::make_unique<cohort::testing::FakeRandom>(100 + i));
+      drivers.push_back(std::make_unique<SecureRoundDriver>(
+          kRound,
+          [i, wrong_length]() -> absl::StatusOr<TrainedUpdate> {
+            if (i != 1) return TrainedUpdate{Delta(i), kExamples, kLoss};
+            if (!wrong_length) return absl::DataLossError("training failed");
+            return TrainedUpdate{std::vector<float>(kDimension + 1, 0.1f),
+                                 kExamples, kLoss};
+          },
+          1000 + i, randoms_.back().get()));
+      inbox.queues[i].push_back(Begin(i));
+    }
+    // Device 1 fails at its shares: its step says why and sends nothing.
+    std::optional<SecureRoundStep> failed;
+    for (bool progressed = true; progressed && !failed.has_value();) {
+      progressed = false;
+      for (int i = 0; i < kClients && !failed.has_value(); ++i) {
+        while (!inbox.queues[i].empty()) {
+          const cohort::v1::ServerMessage m = inbox.queues[i].front();
+          inbox.queues[i].pop_front();
+          progressed = true;
+          SecureRoundStep step = drivers[i]->Handle(m);
+          if (!step.status.ok()) {
+            ASSERT_EQ(i, 1) << step.status;
+            failed = std::move(step);
+            break;
+          }
+          for (const auto& out : step.send) {
+            auto parsed = FromProto(out.secagg(), config_);
+            ASSERT_TRUE(parsed.ok()) << parsed.status();
+            ASSERT_TRUE((*server)->ReceiveMessage(i, *parsed).ok());
+          }
+        }
+      }
+    }
+    ASSERT_TRUE(failed.has_value());
+    EXPECT_EQ(failed->phase, 3);
+    EXPECT_TRUE(failed->send.empty());
+    EXPECT_EQ(failed->status.code(), wrong_length
+                                         ? absl::StatusCode::kInvalidArgument
+                                         : absl::StatusCode::kDataLoss)
+        << failed->status;
+    EXPECT_EQ(drivers[1]->StateName(), "Aborted");
   }
 }
 

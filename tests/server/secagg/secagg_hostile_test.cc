@@ -48,22 +48,21 @@ void ExpectOnlyCulpritDropped(Harness& h, int culprit, absl::StatusCode code,
 }
 
 // A forged share (right size, fails AES-GCM authentication at its
-// recipient) is reported by the recipient; the server drops only its sender.
-void ExpectForgerDropped(Harness& h, int forger) {
+// recipient) is reported by the recipient, which still masks with its
+// sender: nobody is dropped, everyone is in the exact sum, and the server
+// learns only self-mask seeds.
+void ExpectForgeryHarmless(Harness& h) {
   h.Run();
   EXPECT_TRUE(h.client_errors.empty());
   ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
-  for (int i = 0; i < kN; ++i) {
-    EXPECT_EQ(h.server().IsDropped(i), i == forger) << i;
-  }
-  EXPECT_EQ(*h.server().Result(), h.ExpectedSum({forger}));
+  EXPECT_TRUE(h.rejections.empty());
+  for (int i = 0; i < kN; ++i) EXPECT_FALSE(h.server().IsDropped(i)) << i;
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
   const auto kinds = h.server().RevealedShareKindsForTesting();
-  for (int i = 0; i < kN; ++i) {
-    EXPECT_EQ(kinds[i], i == forger ? kRevealedKeyBit : kRevealedSeedBit) << i;
-  }
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(kinds[i], kRevealedSeedBit) << i;
 }
 
-TEST(SecAggHostileTest, ForgedShareFromClientDropsOnlyItsSender) {
+TEST(SecAggHostileTest, ForgedShareFromClientDropsNobodyAndSumsEveryone) {
   Harness h(Config(), NoDrops(), 1);
   h.client_hook = [](int phase, int client, ClientToServer m) {
     if (phase == 2 && client == 5) {
@@ -72,10 +71,10 @@ TEST(SecAggHostileTest, ForgedShareFromClientDropsOnlyItsSender) {
     }
     return One(std::move(m));
   };
-  ExpectForgerDropped(h, 5);
+  ExpectForgeryHarmless(h);
 }
 
-TEST(SecAggHostileTest, TamperedShareInTransitDropsOnlyThatSender) {
+TEST(SecAggHostileTest, TamperedShareInTransitDropsNobodyAndSumsEveryone) {
   Harness h(Config(), NoDrops(), 16);
   int sender = -1;
   h.server_hook = [&sender](int phase, int client, ServerToClient& m) {
@@ -85,14 +84,34 @@ TEST(SecAggHostileTest, TamperedShareInTransitDropsOnlyThatSender) {
       sender = share.peer;
     }
   };
-  h.Run();
+  ExpectForgeryHarmless(h);
   ASSERT_GE(sender, 0);
-  ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
-  EXPECT_TRUE(h.client_errors.empty());
-  for (int i = 0; i < kN; ++i) {
-    EXPECT_EQ(h.server().IsDropped(i), i == sender) << i;
-  }
-  EXPECT_EQ(*h.server().Result(), h.ExpectedSum({sender}));
+}
+
+// The accuser holds no share of the accused: a share it reveals for it in
+// Unmasking anyway is refused, and only the accuser is dropped (its input
+// stays in the sum, which it joined in MaskedInputCollection).
+TEST(SecAggHostileTest, AShareOfAnAccusedNeighbourIsRefusedInUnmasking) {
+  Harness h(Config(), NoDrops(), 18);
+  int accused = -1;
+  h.server_hook = [&accused](int phase, int client, ServerToClient& m) {
+    if (phase == 2 && client == 4) {
+      auto& share = std::get<SharesDelivery>(m).shares[0];
+      share.ciphertext[5] ^= 0x40;  // client 4 will report its sender
+      accused = share.peer;
+    }
+  };
+  h.client_hook = [&accused](int phase, int client, ClientToServer m) {
+    if (phase == 4 && client == 4) {
+      auto& response = std::get<UnmaskingResponse>(m);
+      RevealedShare claimed = response.shares[0];
+      claimed.owner = accused;
+      response.shares.push_back(claimed);
+    }
+    return One(std::move(m));
+  };
+  ExpectOnlyCulpritDropped(h, 4, absl::StatusCode::kInvalidArgument, true);
+  ASSERT_GE(accused, 0);
 }
 
 TEST(SecAggHostileTest, FalseForgeryReportIsValidated) {
@@ -140,15 +159,17 @@ TEST(SecAggHostileTest, ReplayedShareKeysDropsSender) {
               HasSubstr("replayed"));
 }
 
-TEST(SecAggHostileTest, ReplayedMaskedInputDropsSenderAndRevealsOnlyItsKey) {
+// The first copy was summed on arrival: the replayer is dropped but stays
+// in the sum, unmasked with its self-mask seed (never its mask key).
+TEST(SecAggHostileTest, ReplayedMaskedInputDropsSenderAndRevealsOnlyItsSeed) {
   Harness h(Config(), NoDrops(), 5);
   h.client_hook = [](int phase, int client, ClientToServer m) {
     auto out = One(m);
     if (phase == 3 && client == 5) out.push_back(std::move(m));
     return out;
   };
-  ExpectOnlyCulpritDropped(h, 5, absl::StatusCode::kInvalidArgument, false);
-  EXPECT_EQ(h.server().RevealedShareKindsForTesting()[5], kRevealedKeyBit);
+  ExpectOnlyCulpritDropped(h, 5, absl::StatusCode::kInvalidArgument, true);
+  EXPECT_EQ(h.server().RevealedShareKindsForTesting()[5], kRevealedSeedBit);
 }
 
 TEST(SecAggHostileTest, OutOfPhaseMessageDropsSender) {

@@ -213,7 +213,9 @@ TEST(SecAggServerTest, DroppedByPhaseCountsEachClientWhereItWent) {
 }
 
 // A client that answers a phase and then goes away before the phase ends
-// is dropped in that phase, not the next, and its input is not in the sum.
+// is dropped in that phase, not the next. Its masked input was summed on
+// arrival, so it stays in the sum (U3), and the server unmasks it with its
+// self-mask seed.
 TEST(SecAggServerTest, DroppedAfterAnsweringCountsInThePhaseItAnswered) {
   std::vector<int> last(10, 4);
   SecAggConfig config = SmallConfig();
@@ -234,8 +236,10 @@ TEST(SecAggServerTest, DroppedAfterAnsweringCountsInThePhaseItAnswered) {
   ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
   EXPECT_EQ(h.server().DroppedByPhase(), (std::array<int, 4>{0, 0, 1, 0}));
   const std::vector<int> in_sum = h.server().Contributors();
-  EXPECT_EQ(in_sum.size(), 9u);
-  EXPECT_EQ(std::count(in_sum.begin(), in_sum.end(), 0), 0);
+  EXPECT_EQ(in_sum.size(), 10u);
+  EXPECT_EQ(std::count(in_sum.begin(), in_sum.end(), 0), 1);
+  EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
+  EXPECT_EQ(h.server().RevealedShareKindsForTesting()[0], kRevealedSeedBit);
 }
 
 // The typed abort names the phase that could not finish, what it kept and
