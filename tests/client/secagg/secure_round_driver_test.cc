@@ -97,16 +97,45 @@ class SecureRoundDriverTest : public ::testing::Test {
                                         << step.status;
           ASSERT_FALSE(step.ack.has_value());
           phases[i].insert(step.phase);
-          for (const cohort::v1::ClientMessage& out : step.send) {
-            ASSERT_TRUE(out.has_secagg());
-            auto parsed = FromProto(out.secagg(), config_);
-            ASSERT_TRUE(parsed.ok()) << parsed.status();
-            absl::Status accepted = server.ReceiveMessage(i, *parsed);
-            ASSERT_TRUE(accepted.ok()) << "device " << i << ": " << accepted;
-          }
+          ASSERT_NO_FATAL_FAILURE(Forward(server, i, step));
         }
       }
     }
+  }
+
+  // Hands device i's answers to the server, which must accept them.
+  void Forward(SecAggServer& server, int i, const SecureRoundStep& step) {
+    for (const cohort::v1::ClientMessage& out : step.send) {
+      ASSERT_TRUE(out.has_secagg());
+      auto parsed = FromProto(out.secagg(), config_);
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      absl::Status accepted = server.ReceiveMessage(i, *parsed);
+      ASSERT_TRUE(accepted.ok()) << "device " << i << ": " << accepted;
+    }
+  }
+
+  // A whole round of kClients drivers holding their updates (MakeDriver);
+  // the server's sum, and the phases each device's steps reported.
+  std::vector<uint64_t> EagerRoundSum(std::vector<std::set<int>>& phases) {
+    StreamInbox inbox(kClients);
+    auto server = SecAggServer::Create(config_, &inbox);
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return {};
+    std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
+    for (int i = 0; i < kClients; ++i) {
+      drivers.push_back(MakeDriver(i));
+      inbox.queues[i].push_back(Begin(i));
+    }
+    phases.assign(kClients, {});
+    Pump(**server, inbox, drivers, phases);
+    EXPECT_TRUE((*server)->IsCompleted()) << (*server)->StateName();
+    EXPECT_EQ((*server)->Contributors(), (std::vector<int>{0, 1, 2}));
+    for (int i = 0; i < kClients; ++i) {
+      EXPECT_EQ(drivers[i]->StateName(), "Completed") << i;
+    }
+    auto sum = (*server)->Result();
+    EXPECT_TRUE(sum.ok()) << sum.status();
+    return sum.ok() ? *sum : std::vector<uint64_t>();
   }
 
   UpdateEncoding encoding_;
@@ -220,25 +249,13 @@ TEST_F(SecureRoundDriverTest, HandleServerAbortIsAborted) {
 // Three drivers against the real server: every phase runs, every driver
 // completes, and the unmasked sum decodes to the plain sum of the updates.
 TEST_F(SecureRoundDriverTest, HandleFullRoundOfThreeDriversSumsTheirUpdates) {
-  StreamInbox inbox(kClients);
-  auto server = SecAggServer::Create(config_, &inbox);
-  ASSERT_TRUE(server.ok()) << server.status();
-  std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
+  std::vector<std::set<int>> phases;
+  const std::vector<uint64_t> sum = EagerRoundSum(phases);
+  ASSERT_FALSE(HasFailure());
   for (int i = 0; i < kClients; ++i) {
-    drivers.push_back(MakeDriver(i));
-    inbox.queues[i].push_back(Begin(i));
-  }
-  std::vector<std::set<int>> phases(kClients);
-  ASSERT_NO_FATAL_FAILURE(Pump(**server, inbox, drivers, phases));
-  ASSERT_TRUE((*server)->IsCompleted()) << (*server)->StateName();
-  EXPECT_EQ((*server)->Contributors(), (std::vector<int>{0, 1, 2}));
-  for (int i = 0; i < kClients; ++i) {
-    EXPECT_EQ(drivers[i]->StateName(), "Completed") << i;
     EXPECT_EQ(phases[i], (std::set<int>{1, 2, 3, 4})) << i;
   }
-  auto sum = (*server)->Result();
-  ASSERT_TRUE(sum.ok()) << sum.status();
-  auto decoded = DecodeUpdateSum(encoding_, *sum);
+  auto decoded = DecodeUpdateSum(encoding_, sum);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->capped_examples, kClients * kExamples);
   EXPECT_EQ(decoded->clipped_updates, 0);
@@ -281,11 +298,7 @@ TEST_F(SecureRoundDriverTest, AnUpdateSourceIsAskedOnceAtTheSharesAndSumsTheSame
       inbox.queues[i].pop_front();
       ASSERT_TRUE(step.status.ok()) << step.status;
       EXPECT_EQ(step.phase, phase);
-      for (const auto& out : step.send) {
-        auto parsed = FromProto(out.secagg(), config_);
-        ASSERT_TRUE(parsed.ok()) << parsed.status();
-        ASSERT_TRUE((*server)->ReceiveMessage(i, *parsed).ok());
-      }
+      ASSERT_NO_FATAL_FAILURE(Forward(**server, i, step));
     }
     EXPECT_EQ(asked, std::vector<int>(kClients, 0)) << "phase " << phase;
   }
@@ -297,19 +310,8 @@ TEST_F(SecureRoundDriverTest, AnUpdateSourceIsAskedOnceAtTheSharesAndSumsTheSame
   ASSERT_TRUE(lazy.ok()) << lazy.status();
 
   // The same devices with their updates given up front.
-  StreamInbox eager_inbox(kClients);
-  auto eager = SecAggServer::Create(config_, &eager_inbox);
-  ASSERT_TRUE(eager.ok()) << eager.status();
-  std::vector<std::unique_ptr<SecureRoundDriver>> eager_drivers;
-  for (int i = 0; i < kClients; ++i) {
-    eager_drivers.push_back(MakeDriver(i));
-    eager_inbox.queues[i].push_back(Begin(i));
-  }
-  std::vector<std::set<int>> eager_phases(kClients);
-  ASSERT_NO_FATAL_FAILURE(Pump(**eager, eager_inbox, eager_drivers, eager_phases));
-  auto sum = (*eager)->Result();
-  ASSERT_TRUE(sum.ok()) << sum.status();
-  EXPECT_EQ(*lazy, *sum);
+  std::vector<std::set<int>> eager_phases;
+  EXPECT_EQ(*lazy, EagerRoundSum(eager_phases));
 }
 
 TEST_F(SecureRoundDriverTest, AnUpdateSourceErrorOrWrongLengthEndsTheDeviceAtTheShares) {
@@ -346,11 +348,7 @@ TEST_F(SecureRoundDriverTest, AnUpdateSourceErrorOrWrongLengthEndsTheDeviceAtThe
             failed = std::move(step);
             break;
           }
-          for (const auto& out : step.send) {
-            auto parsed = FromProto(out.secagg(), config_);
-            ASSERT_TRUE(parsed.ok()) << parsed.status();
-            ASSERT_TRUE((*server)->ReceiveMessage(i, *parsed).ok());
-          }
+          ASSERT_NO_FATAL_FAILURE(Forward(**server, i, step));
         }
       }
     }
