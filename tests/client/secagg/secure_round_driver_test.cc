@@ -71,6 +71,13 @@ class SecureRoundDriverTest : public ::testing::Test {
                                                randoms_.back().get());
   }
 
+  // Device i with its update from `source` (SecAggParticipant's lazy form).
+  std::unique_ptr<SecureRoundDriver> MakeLazyDriver(int i, UpdateSource source) {
+    randoms_.push_back(std::make_unique<cohort::testing::FakeRandom>(100 + i));
+    return std::make_unique<SecureRoundDriver>(kRound, std::move(source),
+                                               1000 + i, randoms_.back().get());
+  }
+
   cohort::v1::ServerMessage Begin(int i) const {
     cohort::v1::ServerMessage m;
     *m.mutable_secagg()->mutable_begin() =
@@ -280,14 +287,11 @@ TEST_F(SecureRoundDriverTest, AnUpdateSourceIsAskedOnceAtTheSharesAndSumsTheSame
   std::vector<int> asked(kClients, 0);
   std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
   for (int i = 0; i < kClients; ++i) {
-    randoms_.push_back(std::make_unique<cohort::testing::FakeRandom>(100 + i));
-    drivers.push_back(std::make_unique<SecureRoundDriver>(
-        kRound,
-        [&asked, i]() -> absl::StatusOr<TrainedUpdate> {
+    drivers.push_back(MakeLazyDriver(
+        i, [&asked, i]() -> absl::StatusOr<TrainedUpdate> {
           ++asked[i];
           return TrainedUpdate{Delta(i), kExamples, kLoss, std::nullopt, false};
-        },
-        1000 + i, randoms_.back().get()));
+        }));
     inbox.queues[i].push_back(Begin(i));
   }
   // Begin, then keys: nobody's update is needed yet.
@@ -321,16 +325,13 @@ TEST_F(SecureRoundDriverTest, AnUpdateSourceErrorOrWrongLengthEndsTheDeviceAtThe
     ASSERT_TRUE(server.ok()) << server.status();
     std::vector<std::unique_ptr<SecureRoundDriver>> drivers;
     for (int i = 0; i < kClients; ++i) {
-      randoms_.push_back(std::make_unique<cohort::testing::FakeRandom>(100 + i));
-      drivers.push_back(std::make_unique<SecureRoundDriver>(
-          kRound,
-          [i, wrong_length]() -> absl::StatusOr<TrainedUpdate> {
+      drivers.push_back(MakeLazyDriver(
+          i, [i, wrong_length]() -> absl::StatusOr<TrainedUpdate> {
             if (i != 1) return TrainedUpdate{Delta(i), kExamples, kLoss};
             if (!wrong_length) return absl::DataLossError("training failed");
             return TrainedUpdate{std::vector<float>(kDimension + 1, 0.1f),
                                  kExamples, kLoss};
-          },
-          1000 + i, randoms_.back().get()));
+          }));
       inbox.queues[i].push_back(Begin(i));
     }
     // Device 1 fails at its shares: its step says why and sends nothing.
