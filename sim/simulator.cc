@@ -143,8 +143,11 @@ absl::Status Simulator::SendReady(int64_t id,
 
 absl::StatusOr<cohort::v1::Report> Simulator::TakeReport(size_t reporter) {
   if (reporter < reports_taken_) {
-    return absl::InternalError(absl::StrCat(
-        "reporter ", reporter, "'s update was asked for out of order (", reports_taken_, " taken)"));
+    // A simulator bug that would make runs depend on timing: fail the run.
+    training_failure_.Update(absl::InternalError(
+        absl::StrCat("reporter ", reporter, "'s update was asked for out of "
+                     "order (", reports_taken_, " taken)")));
+    return training_failure_;
   }
   // Reporters before it that left the round never needed theirs.
   DrainReports(reporter);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "client/secagg/secagg_client.h"
 #include "client/secagg/secagg_client_state.h"
@@ -66,32 +67,36 @@ absl::StatusOr<std::vector<uint64_t>> ClientMaskedInputState::MaskInput(
   for (const HeldSharePair& h : c.held) peers.push_back(h.owner);
   peers.insert(peers.end(), rejected.begin(), rejected.end());
   std::vector<crypto::MaskSeed> masks;
-  masks.reserve(peers.size() + 1);
+  masks.reserve(peers.size() + 1);  // no reallocation leaves seeds behind
+  // The seeds are wiped on every way out.
+  absl::Cleanup wipe = [&masks] {
+    OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
+  };
   masks.push_back(crypto::MaskSeed{c.self_seed, false});
   for (const int j : peers) {
     const int slot = c.Slot(j);
     if (slot < 0 || !c.mask_peer[slot].has_value()) {
-      OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
       return absl::InvalidArgumentError(
           absl::StrCat("share from client ", j, ", which advertised no key"));
     }
-    COHORT_ASSIGN_OR_RETURN(auto seed,
-                            DerivePairwiseSeed(*c.mask_key, *c.mask_peer[slot],
-                                               c.config.round_id, c.id, j));
+    auto seed = DerivePairwiseSeed(*c.mask_key, *c.mask_peer[slot],
+                                   c.config.round_id, c.id, j);
+    if (!seed.ok()) return seed.status();
     // The lower id adds the pair's mask and the higher one subtracts it.
-    masks.push_back(crypto::MaskSeed{seed, c.id > j});
+    masks.push_back(crypto::MaskSeed{*seed, c.id > j});
+    OPENSSL_cleanse(seed->data(), seed->size());
   }
   // The input is asked for once, now; y is it, masked in place.
   absl::StatusOr<std::vector<uint64_t>> input = c.input();
   absl::Status s = input.ok() ? CheckInput(c.config, *input) : input.status();
-  if (!s.ok()) {
-    OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-    return s;
-  }
+  if (!s.ok()) return s;
   std::vector<uint64_t> y = *std::move(input);
   s = crypto::AddMasks(masks, c.config.bits, absl::MakeSpan(y));
-  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-  COHORT_RETURN_IF_ERROR(s);
+  if (!s.ok()) {
+    // y may still be (partly) the plain input.
+    OPENSSL_cleanse(y.data(), y.size() * sizeof(uint64_t));
+    return s;
+  }
   return y;
 }
 
@@ -104,13 +109,14 @@ absl::StatusOr<std::unique_ptr<ClientState>> ClientMaskedInputState::Handle(
   }
   std::vector<int32_t> rejected;
   for (const EncryptedShare& share : msg->shares) {
+    // One share a neighbour, whether the other copy decrypted or not.
+    if (std::find(rejected.begin(), rejected.end(), share.peer) !=
+        rejected.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("two shares from client ", share.peer));
+    }
     absl::Status s = DecryptShare(share);
     if (s.code() == absl::StatusCode::kUnauthenticated) {
-      if (std::find(rejected.begin(), rejected.end(), share.peer) !=
-          rejected.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("two shares from client ", share.peer));
-      }
       // A forged share: report its sender instead of failing this client
       // (it holds no share of the sender, and still masks with it).
       LOG(WARNING) << "SecAgg client " << ctx().id << ": " << s;

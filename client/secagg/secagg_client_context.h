@@ -34,7 +34,8 @@ struct HeldSharePair {
 
 // The client's input x (vector_length values < 2^bits), asked for once,
 // when the masked input is due: a device need not hold x through the first
-// two phases (the simulator trains its clients only then).
+// two phases (the simulator trains its clients only then). It runs under the
+// SecAggClient's lock, so it must not call back into that client.
 using InputSource = absl::AnyInvocable<absl::StatusOr<std::vector<uint64_t>>()>;
 
 // Data shared by the client states; each state owns it and moves it on.

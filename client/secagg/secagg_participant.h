@@ -32,7 +32,8 @@ struct TrainedUpdate {
 
 // Gives the update when the masked input is due (MaskedInputCollection),
 // once. The simulator trains its clients then, so a secure cohort's updates
-// are never all in memory together.
+// are never all in memory together. It runs while the device's SecAggClient
+// is locked: it must not call back into the driver.
 using UpdateSource = absl::AnyInvocable<absl::StatusOr<TrainedUpdate>()>;
 
 // A device's side of a secure round, on the SecAgg messages (inner layer):
@@ -65,6 +66,10 @@ class SecAggParticipant final : public ClientSender {
                     crypto::SecureRandom* random,
                     std::optional<std::array<uint8_t, 32>> noise_seed =
                         std::nullopt);
+
+  // Its SecAggClient points back at it (the sender and the input source).
+  SecAggParticipant(const SecAggParticipant&) = delete;
+  SecAggParticipant& operator=(const SecAggParticipant&) = delete;
 
   cohort::v1::SecAggClientMessage Ready(int64_t round_id) const;
 

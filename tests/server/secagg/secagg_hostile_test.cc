@@ -1,7 +1,9 @@
 // Hostile and malformed messages: each drops only its sender (server side)
 // or is a clear error (client side); the sum over the rest stays exact.
 
+#include <map>
 #include <variant>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -47,12 +49,33 @@ void ExpectOnlyCulpritDropped(Harness& h, int culprit, absl::StatusCode code,
   }
 }
 
+// Wraps h's client hook to keep each client's reported forgeries
+// (MaskedInput::rejected_peers) in `reports`, which must outlive the run.
+void RecordForgeryReports(Harness& h, std::map<int, std::vector<int32_t>>* reports) {
+  h.client_hook = [reports, hook = h.client_hook](int phase, int client,
+                                                   ClientToServer m) {
+    auto out = hook(phase, client, std::move(m));
+    for (const ClientToServer& sent : out) {
+      if (const auto* masked = std::get_if<MaskedInput>(&sent);
+          masked != nullptr && !masked->rejected_peers.empty()) {
+        (*reports)[client] = masked->rejected_peers;
+      }
+    }
+    return out;
+  };
+}
+
 // A forged share (right size, fails AES-GCM authentication at its
 // recipient) is reported by the recipient, which still masks with its
 // sender: nobody is dropped, everyone is in the exact sum, and the server
-// learns only self-mask seeds.
-void ExpectForgeryHarmless(Harness& h) {
+// learns only self-mask seeds. `forger`'s share was the one reported (a
+// reference: a server hook may learn it only during the run).
+void ExpectForgeryHarmless(Harness& h, const int& forger) {
+  std::map<int, std::vector<int32_t>> reports;
+  RecordForgeryReports(h, &reports);
   h.Run();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports.begin()->second, std::vector<int32_t>{forger});
   EXPECT_TRUE(h.client_errors.empty());
   ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
   EXPECT_TRUE(h.rejections.empty());
@@ -71,7 +94,41 @@ TEST(SecAggHostileTest, ForgedShareFromClientDropsNobodyAndSumsEveryone) {
     }
     return One(std::move(m));
   };
-  ExpectForgeryHarmless(h);
+  ExpectForgeryHarmless(h, 5);
+}
+
+// On a sparse graph, a forger that then leaves before its masked input
+// (last phase 2) is unmasked as a dropped client, with its mask key, from
+// the holders other than its accuser, and the accuser's pair mask with it
+// is removed; one that leaves in Unmasking (last phase 3) stays in the sum.
+TEST(SecAggHostileTest, AForgerThatLeavesLaterIsUnmaskedExactly) {
+  constexpr int kForger = 5;
+  for (const int forger_last : {2, 3}) {
+    SecAggConfig config = Config();
+    config.n = 12;
+    config.k = 6;
+    config.t = 4;
+    std::vector<int> last(config.n, 4);
+    last[kForger] = forger_last;
+    Harness h(config, last, 21 + forger_last);
+    h.client_hook = [](int phase, int client, ClientToServer m) {
+      if (phase == 2 && client == kForger) {
+        auto& c = std::get<ShareKeys>(m).shares[0].ciphertext;
+        std::fill(c.begin(), c.end(), 0x5a);
+      }
+      return One(std::move(m));
+    };
+    std::map<int, std::vector<int32_t>> reports;
+    RecordForgeryReports(h, &reports);
+    h.Run();
+    ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+    ASSERT_EQ(reports.size(), 1u) << forger_last;
+    EXPECT_EQ(reports.begin()->second, std::vector<int32_t>{kForger});
+    EXPECT_TRUE(h.client_errors.empty());
+    EXPECT_EQ(*h.server().Result(), h.ExpectedSum()) << forger_last;
+    EXPECT_EQ(h.server().RevealedShareKindsForTesting()[kForger],
+              forger_last == 2 ? kRevealedKeyBit : kRevealedSeedBit);
+  }
 }
 
 TEST(SecAggHostileTest, TamperedShareInTransitDropsNobodyAndSumsEveryone) {
@@ -84,7 +141,7 @@ TEST(SecAggHostileTest, TamperedShareInTransitDropsNobodyAndSumsEveryone) {
       sender = share.peer;
     }
   };
-  ExpectForgeryHarmless(h);
+  ExpectForgeryHarmless(h, sender);
   ASSERT_GE(sender, 0);
 }
 
@@ -321,6 +378,33 @@ TEST_F(ClientSideTest, TooFewNeighboursAborts) {
 TEST_F(ClientSideTest, AbortRoundEndsClient) {
   EXPECT_TRUE(client_->ReceiveMessage(AbortRound{"quorum lost"}).ok());
   EXPECT_TRUE(client_->IsAborted());
+}
+
+// Two shares from one neighbour, one of them forged, in either order: the
+// client refuses the delivery (it would otherwise mask with that neighbour
+// twice, or both hold and disown its share); the others sum exactly.
+TEST(SecAggHostileTest, ClientRefusesTwoSharesFromOneNeighbour) {
+  for (const bool forged_first : {true, false}) {
+    Harness h(Config(), NoDrops(), 19);
+    h.server_hook = [forged_first](int phase, int client, ServerToClient& m) {
+      if (phase == 2 && client == 3) {
+        auto& shares = std::get<SharesDelivery>(m).shares;
+        EncryptedShare forged = shares[0];
+        forged.ciphertext[5] ^= 0x40;
+        shares.insert(forged_first ? shares.begin() : shares.begin() + 1,
+                      forged);
+      }
+    };
+    h.Run();
+    ASSERT_EQ(h.client_errors.size(), 1u) << forged_first;
+    EXPECT_EQ(h.client_errors[0].first, 3);
+    EXPECT_EQ(h.client_errors[0].second.code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(h.client_errors[0].second.message()),
+                HasSubstr("two shares"));
+    ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+    EXPECT_EQ(*h.server().Result(), h.ExpectedSum());
+  }
 }
 
 TEST(SecAggHostileTest, ClientRefusesSurvivorListedAsDropped) {
