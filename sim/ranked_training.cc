@@ -1,5 +1,6 @@
 #include "sim/ranked_training.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,10 +14,22 @@ namespace {
 // How far each rank's pool trains ahead of the results taken.
 size_t Window(int threads) { return static_cast<size_t>(4 * threads); }
 
-std::string Serialize(const google::protobuf::Message& m) {
+// RESOURCE_EXHAUSTED for a message protobuf cannot write (over 2 GiB).
+absl::StatusOr<std::string> Serialize(const google::protobuf::Message& m) {
   std::string bytes;
-  m.SerializeToString(&bytes);
+  if (!m.SerializeToString(&bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a ", m.GetTypeName(), " of ", m.ByteSizeLong(),
+        " bytes is too large to send to another rank"));
+  }
   return bytes;
+}
+
+// Serializes `m` and sends it to rank `to`.
+absl::Status SendTo(RankChannel& channel, int to,
+                    const google::protobuf::Message& m) {
+  COHORT_ASSIGN_OR_RETURN(std::string bytes, Serialize(m));
+  return channel.Send(to, bytes);
 }
 
 cohort::v1::SimClientResult ResultOf(int64_t id,
@@ -31,11 +44,19 @@ cohort::v1::SimClientResult ResultOf(int64_t id,
   return r;
 }
 
-absl::StatusOr<cohort::v1::Report> ReportOf(cohort::v1::SimClientResult r) {
+// The result's report or error; nullopt if it is neither (malformed).
+std::optional<absl::StatusOr<cohort::v1::Report>> ReportOf(
+    cohort::v1::SimClientResult r) {
   if (r.code() != 0) {
     return absl::Status(static_cast<absl::StatusCode>(r.code()), r.message());
   }
+  if (!r.has_report()) return std::nullopt;
   return std::move(*r.mutable_report());
+}
+
+// A batch rank 0 could have sent: stop, or a release with its bytes.
+bool WellFormed(const cohort::v1::SimTrainingBatch& b) {
+  return b.stop() || (b.has_ref() && !b.model().empty());
 }
 
 }  // namespace
@@ -59,7 +80,7 @@ absl::Status RankedTraining::Start(cohort::v1::SimTrainingBatch job,
       c->set_id(ids[k]);
       *c->mutable_kept() = personalization_->KeptOf(ids[k]);
     }
-    COHORT_RETURN_IF_ERROR(channel_->Send(r, Serialize(batch)));
+    COHORT_RETURN_IF_ERROR(SendTo(*channel_, r, batch));
   }
   job.clear_model();
   job_ = std::make_shared<const cohort::v1::SimTrainingBatch>(std::move(job));
@@ -87,15 +108,21 @@ absl::StatusOr<cohort::v1::Report> RankedTraining::TakeRemote(size_t k) {
     return absl::InternalError(absl::StrCat(
         "rank ", from, " sent a malformed result for client ", id));
   }
-  personalization_->Keep(result.id(), std::move(*result.mutable_kept()));
-  return ReportOf(std::move(result));
+  cohort::v1::Weights kept = std::move(*result.mutable_kept());
+  auto report = ReportOf(std::move(result));
+  if (!report.has_value()) {
+    return absl::InternalError(absl::StrCat(
+        "rank ", from, " sent a result without a report for client ", id));
+  }
+  personalization_->Keep(id, std::move(kept));
+  return *std::move(report);
 }
 
 absl::Status RankedTraining::Stop() {
   cohort::v1::SimTrainingBatch stop;
   stop.set_stop(true);
   for (int r = 1; r < ranks(); ++r) {
-    COHORT_RETURN_IF_ERROR(channel_->Send(r, Serialize(stop)));
+    COHORT_RETURN_IF_ERROR(SendTo(*channel_, r, stop));
   }
   return absl::OkStatus();
 }
@@ -104,34 +131,40 @@ absl::Status ServeTrainingRank(RankChannel& channel, uint64_t seed,
                                const PoisonOptions& poison,
                                Personalization& personalization,
                                TrainingPool& pool) {
-  auto batch = std::make_shared<cohort::v1::SimTrainingBatch>();
-  // Read by pool threads only while a batch trains; replaced between.
+  cohort::v1::SimTrainingBatch batch;
+  // Pool threads read `batch` only while its clients train; every job is
+  // taken before the next batch is parsed into it, or before returning.
   const ClientWork work(seed, poison, &personalization,
                         [&batch](const cohort::v1::ModelRef&)
                             -> absl::StatusOr<std::string> {
-                          return batch->model();
+                          return batch.model();
                         });
   while (true) {
     COHORT_ASSIGN_OR_RETURN(std::string bytes, channel.Receive(0));
-    if (!batch->ParseFromString(bytes)) {
+    if (!batch.ParseFromString(bytes) || !WellFormed(batch)) {
       return absl::InternalError(absl::StrCat(
           "rank ", channel.rank(), ": rank 0 sent a malformed batch"));
     }
-    if (batch->stop()) return absl::OkStatus();
-    for (auto& c : *batch->mutable_clients()) {
+    if (batch.stop()) return absl::OkStatus();
+    for (auto& c : *batch.mutable_clients()) {
       personalization.Keep(c.id(), std::move(*c.mutable_kept()));
     }
-    const auto& clients = batch->clients();
+    const auto& clients = batch.clients();
     pool.Start(clients.size(), [&](size_t j, client::LocalTrainer& trainer) {
-      return work.Train(*batch, clients[j].id(), trainer);
+      return work.Train(batch, clients[j].id(), trainer);
     });
+    absl::Status sent;
     for (int j = 0; j < clients.size(); ++j) {
       absl::StatusOr<cohort::v1::Report> report = pool.Take(j);
       const int64_t id = clients[j].id();
-      COHORT_RETURN_IF_ERROR(channel.Send(
-          0, Serialize(ResultOf(id, std::move(report),
-                                personalization.KeptOf(id)))));
+      // After a failed send the rest are still taken: no job may outlive
+      // this frame's `batch` and `work`.
+      if (sent.ok()) {
+        sent = SendTo(channel, 0,
+                      ResultOf(id, std::move(report), personalization.KeptOf(id)));
+      }
     }
+    COHORT_RETURN_IF_ERROR(sent);
   }
 }
 

@@ -49,6 +49,7 @@ int Fail(int code, const absl::Status& s) {
     std::fprintf(stderr, "cohort-sim: %s\n", s.ToString().c_str());
     return code;
   }
+  std::fflush(stdout);
   std::fprintf(stderr, "cohort-sim rank %d of %d: %s\n", mpi->rank(),
                mpi->size(), s.ToString().c_str());
   std::fflush(stderr);

@@ -37,6 +37,12 @@ absl::StatusOr<std::unique_ptr<MpiChannel>> MpiChannel::Init() {
       rc != MPI_SUCCESS) {
     return MpiError(rc, "MPI_Init_thread");
   }
+  if (provided < MPI_THREAD_FUNNELED) {
+    MPI_Finalize();
+    return absl::UnavailableError(
+        "this MPI library cannot be used from a threaded process "
+        "(MPI_THREAD_FUNNELED)");
+  }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0;
   int size = 1;

@@ -35,20 +35,23 @@ class SimMpiTest : public ::testing::Test {
   }
 
   // A scenario with FedPer personal layers (each client's layers travel
-  // with its job to whichever rank trains it), local test splits and
+  // with its job to whichever rank trains it: 14 of 40 clients a round, so
+  // most train again, mostly on another rank), local test splits and
   // straggling devices, in rounds configured by `round` (SecAgg+ by
   // default); `extra` is appended.
   std::string Scenario(const std::string& name, const std::string& round,
-                       const std::string& extra = "") {
+                       const std::string& extra = "",
+                       double training_dropout = 0.1) {
     const std::string path = dir_ + "/" + name + ".textproto";
     std::ofstream(path) << absl::StrCat(
-        "population { num_clients: 400 partition: DIRICHLET alpha: 0.5 "
+        "population { num_clients: 40 partition: DIRICHLET alpha: 0.5 "
         "mean_examples: 25 quantity_sigma: 0.5 }\n"
         "clients_per_round: 14\n"
         "round { min_reports: 9 ", round, " }\n"
         "plan { batch_size: 10 learning_rate: 0.05 personal_layers: 'fc2' }\n"
         "architecture: 'mlp' seed: 11\n"
-        "devices { speed_sigma: 0.5 dropout_during_training: 0.1 }\n"
+        "devices { speed_sigma: 0.5 dropout_during_training: ",
+        training_dropout, " }\n"
         "data { idx_dir: '", dir_, "/data' }\n", extra);
     return path;
   }
@@ -105,8 +108,8 @@ TEST_F(SimMpiTest, TwoAndThreeRanksGiveTheSingleProcessRunBitForBit) {
   ASSERT_EQ(Run(scenario, "ranks2", 2, 1, &log), 0) << log;
   EXPECT_NE(log.find("2 processes"), std::string::npos) << log;
   // Only rank 0 writes results and reports progress.
-  EXPECT_EQ(log.find("cohort-sim: 400 clients"),
-            log.rfind("cohort-sim: 400 clients")) << log;
+  EXPECT_EQ(log.find("cohort-sim: 40 clients"),
+            log.rfind("cohort-sim: 40 clients")) << log;
   ExpectSameRun("single", "ranks2");
   ASSERT_EQ(Run(scenario, "ranks3", 3, 2, &log), 0) << log;
   ExpectSameRun("single", "ranks3");
@@ -127,6 +130,18 @@ TEST_F(SimMpiTest, PoisonedPlainRoundsOnTwoRanksGiveTheSingleProcessRun) {
   EXPECT_EQ(csv.find(",nan,0,nan,nan,"), std::string::npos) << csv;
   ASSERT_EQ(Run(scenario, "ranks2", 2, 1, &log), 0) << log;
   ExpectSameRun("single", "ranks2");
+}
+
+// Rank 0 failing mid-run (rounds that cannot fill) ends every rank: the
+// workers waiting for their next batch do not keep mpirun alive.
+TEST_F(SimMpiTest, ARunThatFailsOnRankZeroEndsEveryRank) {
+  const std::string scenario = Scenario(
+      "unfillable", "secure_aggregation { enabled: false }", "", 0.95);
+  std::string log;
+  EXPECT_EQ(Run(scenario, "unfillable", 2, 1, &log), 1) << log;
+  EXPECT_NE(log.find("cohort-sim rank 0 of 2: FAILED_PRECONDITION"),
+            std::string::npos)
+      << log;
 }
 
 // A /proc file's text (its size reads as 0, so not base::ReadFile).

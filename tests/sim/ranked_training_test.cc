@@ -119,13 +119,14 @@ class RankedTrainingTest : public ::testing::Test {
 
   // Every client's report (serialized, or its status) in order, and the
   // layers each keeps afterwards.
-  std::vector<std::string> TakeAll(RankedTraining& t, ClientData& d) {
+  std::vector<std::string> TakeAll(RankedTraining& t, ClientData& d,
+                                   const std::vector<int64_t>& ids) {
     std::vector<std::string> out;
-    for (size_t k = 0; k < ids_.size(); ++k) {
+    for (size_t k = 0; k < ids.size(); ++k) {
       auto r = t.Take(k);
       if (!r.ok()) ++failed_;
       out.push_back(r.ok() ? r->SerializeAsString() : r.status().ToString());
-      out.push_back(d.personalization->KeptOf(ids_[k]).SerializeAsString());
+      out.push_back(d.personalization->KeptOf(ids[k]).SerializeAsString());
     }
     return out;
   }
@@ -136,6 +137,9 @@ class RankedTrainingTest : public ::testing::Test {
   std::string model_;
   cohort::v1::SimTrainingBatch job_;
   const std::vector<int64_t> ids_ = {3, 17, 5, 29, 11, 0, 38};
+  // The second round: the same clients one place on, so each trains on
+  // another rank than in the first and needs the layers it kept there.
+  const std::vector<int64_t> moved_ = {38, 3, 17, 5, 29, 11, 0};
   int failed_ = 0;  // Takes that returned an error
 };
 
@@ -146,9 +150,9 @@ TEST_F(RankedTrainingTest, ThreeRanksTrainEveryClientAsOneRankDoes) {
   EXPECT_FALSE(one.distributed());
   // Two rounds: the second starts from the layers each client kept.
   std::vector<std::vector<std::string>> expected;
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(one.Start(job_, ids_).ok());
-    expected.push_back(TakeAll(one, *alone));
+  for (const auto* ids : {&ids_, &moved_}) {
+    ASSERT_TRUE(one.Start(job_, *ids).ok());
+    expected.push_back(TakeAll(one, *alone, *ids));
   }
 
   InMemoryRanks ranks(3);
@@ -168,9 +172,11 @@ TEST_F(RankedTrainingTest, ThreeRanksTrainEveryClientAsOneRankDoes) {
   ClientWork work = WorkOn(*mine);
   RankedTraining split(1, &work, mine->personalization.get(), &ranks.rank(0));
   EXPECT_TRUE(split.distributed());
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(split.Start(job_, ids_).ok());
-    EXPECT_EQ(TakeAll(split, *mine), expected[round]) << "round " << round;
+  int round = 0;
+  for (const auto* ids : {&ids_, &moved_}) {
+    ASSERT_TRUE(split.Start(job_, *ids).ok());
+    EXPECT_EQ(TakeAll(split, *mine, *ids), expected[round]) << "round " << round;
+    ++round;
   }
   EXPECT_EQ(mine->personalization->Trained(), alone->personalization->Trained());
   EXPECT_EQ(failed_, 0);
@@ -239,6 +245,15 @@ TEST_F(RankedTrainingTest, AMalformedOrMisorderedResultIsInternalNamingTheRank) 
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(r.status().message().find(absl::StrCat("client ", ids_[3])),
             std::string::npos)
+      << r.status();
+  // The right client, no error and no report (what an empty message parses
+  // to): not a success.
+  cohort::v1::SimClientResult empty;
+  empty.set_id(ids_[5]);
+  ASSERT_TRUE(ranks.rank(1).Send(0, empty.SerializeAsString()).ok());
+  r = split.Take(5);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(r.status().message().find("without a report"), std::string::npos)
       << r.status();
 }
 
