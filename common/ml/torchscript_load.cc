@@ -7,26 +7,26 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/serialization/import.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <cstdint>
 #include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
-
-#include <cstdint>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/child_process.h"
 #include "common/ml/pickle_check.h"
 #include "common/ml/torch_guard.h"
 
 namespace cohort::ml::internal {
 namespace {
+
+// How long the child may take to load a file. Cohort's largest test
+// modules load in under a second; a file that keeps the loader busy for
+// minutes is refused as hostile.
+constexpr absl::Duration kChildLoadLimit = absl::Minutes(2);
 
 // Reads a file for torch::jit::load and remembers, for each buffer read
 // into, how many bytes the last read put there. Throws as FileAdapter does
@@ -165,32 +165,24 @@ absl::StatusOr<torch::jit::Module> Load(const std::string& path) {
   return module;
 }
 
-// Loads `path` in a child process first. LibTorch's TorchScript compiler
-// has faults no check here can rule out (a changed class constant in the
-// module's code made it segfault in ScriptTypeParser::parseClassConstant):
-// such a file kills the child, not the caller. The child only loads and
-// exits; it runs no destructor, handler or thread of the caller.
+// Loads `path` in a child process first (base::TryInChildProcess).
+// LibTorch's TorchScript compiler has faults no check here can rule out (a
+// changed class constant in the module's code made it segfault in
+// ScriptTypeParser::parseClassConstant): such a file kills the child, not
+// the caller, and one that makes the loader spin is killed at
+// kChildLoadLimit.
 absl::Status LoadInChild(const std::string& path) {
-  const pid_t child = ::fork();
-  if (child < 0) {
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (child == 0) {
-    try {
-      (void)Load(path);
-    } catch (...) {
-    }
-    ::_exit(0);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "LibTorch's loader crashed reading it (signal ", WTERMSIG(status),
-        ", in a child process)"));
-  }
-  return absl::OkStatus();
+  absl::Status tried = base::TryInChildProcess(
+      [&path] {
+        try {
+          (void)Load(path);
+        } catch (...) {
+        }
+      },
+      kChildLoadLimit);
+  if (tried.ok() || tried.code() == absl::StatusCode::kInternal) return tried;
+  return absl::InvalidArgumentError(
+      absl::StrCat("LibTorch's loader ", tried.message(), " reading it"));
 }
 
 }  // namespace

@@ -33,8 +33,9 @@ namespace cohort::ml::internal {
 // attribute of any submodule, or a tensor constant in any method's graph)
 // reaches past the data the file holds for it, has a negative stride, or
 // comes from a compressed record (which torch.jit.save never writes), or
-// if loading it crashes LibTorch (in the child process). INTERNAL if no
-// child process can be started.
+// if loading it crashes LibTorch or keeps it busy over two minutes (in the
+// child process, base::TryInChildProcess). INTERNAL if no child process
+// can be started.
 absl::StatusOr<torch::jit::Module> LoadUntrustedModule(const std::string& path);
 
 }  // namespace cohort::ml::internal
