@@ -47,10 +47,10 @@ class ClientWork {
       const cohort::v1::SimTrainingBatch& job, int64_t id,
       client::LocalTrainer& trainer) const;
 
+ private:
   // Whether client `id` poisons in the poisoned rounds (seeded).
   bool Poisons(int64_t id) const;
 
- private:
   const uint64_t seed_;
   const PoisonOptions poison_;
   Personalization* const personalization_;
