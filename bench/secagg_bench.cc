@@ -13,7 +13,10 @@
 //                   Shamir reconstruction, seed derivation, mask expansion)
 //   bytes/client    payload bytes against the masked vector alone
 //
-//   secagg_bench [--out=docs/bench/secagg.json] [--only=mask|client|server|bytes]
+//   unmask limit    n = 1000, d = 1e5, 30% dropping, on 1 thread and every
+//                   core, against `openssl speed` AES-CTR and X25519 rates
+//                   (issue 17, item 5: unmask_vs_limit)
+//   secagg_bench [--out=docs/bench/secagg.json] [--only=mask|client|server|limit|bytes]
 //
 // The driver merges its keys into the existing JSON file and keeps keys it
 // does not own (such as accuracy_drop_points) untouched.
@@ -34,10 +37,12 @@
 #include "absl/strings/str_format.h"
 #include "bench/secagg_bench.h"
 #include "common/base/logging.h"
+#include "common/base/parallel_for.h"
 
 ABSL_FLAG(std::string, out, "docs/bench/secagg.json", "JSON file to merge into.");
 ABSL_FLAG(int, openssl_seconds, 1, "Seconds per block size for `openssl speed`.");
-ABSL_FLAG(std::string, only, "", "Run one part: mask, client, server or bytes.");
+ABSL_FLAG(std::string, only, "",
+          "Run one part: mask, client, server, limit or bytes.");
 ABSL_FLAG(std::string, idx_dir, "/usr/share/datasets/fashion-mnist",
           "Fashion-MNIST IDX files for the local-training baseline.");
 
@@ -149,6 +154,50 @@ std::string Keyed(const std::vector<std::pair<std::string, double>>& v) {
   return s + "}";
 }
 
+// Issue 17, item 5: Unmasking at n = 1000, d = 1e5, 30% dropping before
+// their masked input, on 1 thread and on every core, against its limit: the
+// keystream of every mask removed at `openssl speed` AES-256-CTR rate plus
+// every X25519 operation (one per pairwise mask, one public-key check per
+// dropped client) at `openssl speed ecdhx25519` rate, both one-core rates
+// measured in this run, divided by the threads used.
+std::string UnmaskVsLimit() {
+  const int seconds = absl::GetFlag(FLAGS_openssl_seconds);
+  std::string aes_line, x_line;
+  const double aes = OpensslBytesPerSecond(seconds, &aes_line);
+  const double x25519 = OpensslX25519PerSecond(seconds, &x_line);
+  const int n = 1000, dropped = 300, bits = 16;
+  const int64_t d = 100000;
+  std::string runs;
+  double headline = 0;
+  for (int threads : {1, base::AvailableCores()}) {
+    const ProtocolRun r = RunProtocol(n, d, bits, dropped, 0.3, 0.1, threads);
+    const int self_masks = n - dropped;
+    const int pairwise = r.masks_removed - self_masks;
+    const double keystream_ms =
+        1000.0 * r.masks_removed * d * ((bits + 7) / 8) / aes;
+    const double x25519_ms = 1000.0 * (pairwise + dropped) / x25519;
+    const double limit_ms = (keystream_ms + x25519_ms) / threads;
+    const double ratio = r.server_unmask_ms / limit_ms;
+    headline = ratio;  // the last run: every core
+    std::printf("unmask n=%d d=%lld drop=%d threads=%d: %.1f ms, limit %.1f ms "
+                "(keystream %.1f + x25519 %.1f, / %d) = %.3fx\n",
+                n, static_cast<long long>(d), dropped, threads, r.server_unmask_ms,
+                limit_ms, keystream_ms, x25519_ms, threads, ratio);
+    absl::StrAppend(&runs, runs.empty() ? "" : ", ", "\"", threads,
+                    "\": {\"server_unmask_ms\": ", J(r.server_unmask_ms),
+                    ", \"limit_ms\": ", J(limit_ms), ", \"keystream_ms_one_core\": ",
+                    J(keystream_ms), ", \"x25519_ms_one_core\": ", J(x25519_ms),
+                    ", \"ratio\": ", J(ratio), ", \"run\": ", ProtocolJson(r), "}");
+  }
+  return absl::StrCat(
+      "{\"ratio\": ", J(headline), ", \"goal\": 1.3, \"by_threads\": {", runs,
+      "}, \"openssl_aes_256_ctr_bytes_per_s\": ", J(aes),
+      ", \"openssl_x25519_per_s\": ", J(x25519), ", \"openssl_lines\": [\"",
+      aes_line, "\", \"", x_line, "\"], \"limit\": \"(masks_removed * d * "
+      "ceil(bits/8) / aes_rate + (pairwise_masks + dropped) / x25519_rate) / "
+      "threads\"}");
+}
+
 int Main() {
   const std::string only = absl::GetFlag(FLAGS_only);
   auto want = [&](const char* part) { return only.empty() || only == part; };
@@ -210,6 +259,7 @@ int Main() {
     ours.emplace_back("plain_sum_ms", Keyed(plain));
     ours.emplace_back("server_unmask_breakdown", absl::StrCat("{", detail, "}"));
   }
+  if (want("limit")) ours.emplace_back("unmask_vs_limit", UnmaskVsLimit());
   if (want("bytes")) {
     double headline = 0;
     const std::string detail = BytesPerClient(ctext, &headline);

@@ -23,6 +23,12 @@ struct MaskExpansion {
 };
 MaskExpansion MeasureMaskExpansion(int openssl_seconds);
 
+// `openssl speed -evp aes-256-ctr -seconds s`: keystream bytes/s at its
+// largest block, one core; the line it came from in *line_out.
+double OpensslBytesPerSecond(int seconds, std::string* line_out);
+// `openssl speed -seconds s ecdhx25519`: X25519 agreements/s, one core.
+double OpensslX25519PerSecond(int seconds, std::string* line_out);
+
 struct LocalTraining {
   double median_ms = 0;
   int64_t parameters = 0;
@@ -46,8 +52,10 @@ struct ProtocolRun {
 // if it has
 // no answer, the complete graph with t = n/2. CHECK-fails unless the secure
 // sum equals the plain sum.
+// The server unmasks on `server_threads` threads.
 ProtocolRun RunProtocol(int n, int64_t d, int bits, int dropped,
-                        double expected_dropout, double corrupt);
+                        double expected_dropout, double corrupt,
+                        int server_threads = 1);
 std::string ProtocolJson(const ProtocolRun& r);
 
 // Payload bytes per client against the masked vector alone.

@@ -64,32 +64,46 @@ double EvpBytesPerSecond(size_t total, int reps) {
   return static_cast<double>(total) / (best / 1000.0);
 }
 
-// `openssl speed -evp aes-256-ctr -seconds s`: bytes/s at its largest block
-// size (the last column, in 1000s of bytes per second).
-double OpensslBytesPerSecond(int seconds, std::string* line_out) {
-  const std::string cmd = absl::StrCat(
-      "openssl speed -evp aes-256-ctr -seconds ", seconds, " 2>/dev/null");
+// The last line of `openssl speed <args>` that starts with `prefix`
+// (case-insensitive), trailing blanks removed; its last column in *last.
+std::string OpensslSpeedLine(const std::string& args, const std::string& prefix,
+                             std::string* last) {
+  const std::string cmd = absl::StrCat("openssl speed ", args, " 2>/dev/null");
   FILE* p = ::popen(cmd.c_str(), "r");
   CHECK(p != nullptr) << "popen openssl";
   char buf[4096];
-  double result = -1;
+  std::string found;
   while (std::fgets(buf, sizeof(buf), p) != nullptr) {
     std::string line(buf);
     std::string lower = line;
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(ch));
-    if (lower.rfind("aes-256-ctr", 0) != 0) continue;
+    lower.erase(0, lower.find_first_not_of(' '));
+    if (lower.rfind(prefix, 0) != 0) continue;
     while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
-    std::string last = line.substr(line.find_last_of(" \t") + 1);
-    if (!last.empty() && last.back() == 'k') last.pop_back();
-    result = std::stod(last) * 1000.0;
-    *line_out = line;
+    found = line;
   }
   const int rc = ::pclose(p);
-  CHECK(rc == 0 && result > 0) << "openssl speed failed, rc " << rc;
-  return result;
+  CHECK(rc == 0 && !found.empty()) << "openssl speed " << args << " failed, rc " << rc;
+  *last = found.substr(found.find_last_of(" \t") + 1);
+  return found;
 }
 
 }  // namespace
+
+double OpensslBytesPerSecond(int seconds, std::string* line_out) {
+  std::string last;
+  *line_out = OpensslSpeedLine(
+      absl::StrCat("-evp aes-256-ctr -seconds ", seconds), "aes-256-ctr", &last);
+  if (!last.empty() && last.back() == 'k') last.pop_back();
+  return std::stod(last) * 1000.0;  // in 1000s of bytes per second
+}
+
+double OpensslX25519PerSecond(int seconds, std::string* line_out) {
+  std::string last;
+  *line_out = OpensslSpeedLine(absl::StrCat("-seconds ", seconds, " ecdhx25519"),
+                               "253 bits ecdh (x25519)", &last);
+  return std::stod(last);  // agreements per second
+}
 
 MaskExpansion MeasureMaskExpansion(int openssl_seconds) {
   // openssl speed runs before and after our cases and the faster of the two

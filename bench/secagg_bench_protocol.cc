@@ -50,7 +50,8 @@ std::vector<uint64_t> Input(int client, int64_t d, uint64_t mask) {
 }  // namespace
 
 ProtocolRun RunProtocol(int n, int64_t d, int bits, int dropped,
-                        double expected_dropout, double corrupt) {
+                        double expected_dropout, double corrupt,
+                        int server_threads) {
   ProtocolRun r;
   r.n = n;
   r.d = d;
@@ -63,7 +64,7 @@ ProtocolRun RunProtocol(int n, int64_t d, int bits, int dropped,
                             .vector_length = d, .graph_seed = 5,
                             .round_id = 11};
   Inbox inbox(n);
-  auto server = SecAggServer::Create(config, &inbox);
+  auto server = SecAggServer::Create(config, &inbox, server_threads);
   CHECK(server.ok()) << server.status();
   crypto::OpenSslRandom random;
   std::vector<Outbox> outs(n);

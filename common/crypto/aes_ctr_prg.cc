@@ -61,13 +61,19 @@ absl::Status CheckBits(int bits) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CtxPtr> NewCtx(absl::Span<const uint8_t> seed) {
+// A context whose keystream starts at 16-byte block `first_block` (the
+// counter block is the 128-bit big-endian block number).
+absl::StatusOr<CtxPtr> NewCtx(absl::Span<const uint8_t> seed,
+                              uint64_t first_block = 0) {
   COHORT_RETURN_IF_ERROR(CheckSeed(seed));
   CtxPtr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  static constexpr std::array<uint8_t, 16> kZeroCounter{};
+  std::array<uint8_t, 16> counter{};
+  for (int i = 0; i < 8; ++i) {
+    counter[15 - i] = static_cast<uint8_t>(first_block >> (8 * i));
+  }
   if (Aes256Ctr() == nullptr || ctx == nullptr ||
       EVP_EncryptInit_ex(ctx.get(), Aes256Ctr(), nullptr, seed.data(),
-                         kZeroCounter.data()) != 1) {
+                         counter.data()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal,
                         "AES-256-CTR setup failed");
   }
@@ -374,13 +380,27 @@ absl::Status AesCtrPrg::SubtractModPow2(int bits, absl::Span<uint64_t> acc) {
 
 absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,
                       absl::Span<uint64_t> acc) {
+  return AddMasksAt(masks, bits, /*first_element=*/0, acc);
+}
+
+absl::Status AddMasksAt(absl::Span<const MaskSeed> masks, int bits,
+                        uint64_t first_element, absl::Span<uint64_t> acc) {
   COHORT_RETURN_IF_ERROR(CheckBits(bits));
+  if (first_element % kMaskSliceAlignment != 0) {
+    return absl::InvalidArgumentError(
+        "a mask slice must start at a multiple of " +
+        std::to_string(kMaskSliceAlignment) + " elements, got " +
+        std::to_string(first_element));
+  }
+  // Element j starts at keystream byte w*j; with first_element a multiple
+  // of 16 that is a whole block.
+  const uint64_t first_block = first_element / 16 * ((bits + 7) / 8);
   std::vector<CtxPtr> ctxs;
   std::vector<Stream> streams;
   ctxs.reserve(masks.size());
   streams.reserve(masks.size());
   for (const MaskSeed& m : masks) {
-    COHORT_ASSIGN_OR_RETURN(CtxPtr ctx, NewCtx(m.seed));
+    COHORT_ASSIGN_OR_RETURN(CtxPtr ctx, NewCtx(m.seed, first_block));
     streams.push_back(Stream{ctx.get(), m.subtract});
     ctxs.push_back(std::move(ctx));
   }

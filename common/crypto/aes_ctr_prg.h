@@ -91,6 +91,19 @@ struct MaskSeed {
 absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,
                       absl::Span<uint64_t> acc);
 
+// Slices of a mask vector must start at a multiple of this many elements
+// (so that the slice starts on a whole AES block at every width).
+inline constexpr uint64_t kMaskSliceAlignment = 16;
+
+// AddMasks on the slice of the mask vectors that starts at element
+// `first_element` (a multiple of kMaskSliceAlignment) and is acc.size()
+// long: acc[j] gains +-e_{first_element + j}. The slices of one vector can
+// be unmasked on different threads (server unmasking), each seeking its
+// keystream instead of generating what comes before. INVALID_ARGUMENT for a
+// misaligned first_element, else as AddMasks.
+absl::Status AddMasksAt(absl::Span<const MaskSeed> masks, int bits,
+                        uint64_t first_element, absl::Span<uint64_t> acc);
+
 // AddMasks with one seed. Same status codes, plus INVALID_ARGUMENT unless
 // `seed` is 32 bytes.
 absl::Status AddMask(absl::Span<uint64_t> acc, absl::Span<const uint8_t> seed,

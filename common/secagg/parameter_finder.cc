@@ -170,4 +170,13 @@ absl::StatusOr<SecAggParameters> ChooseParameters(int n, double dropout_rate,
   return CompleteGraphFallback(n, dropout_rate, corrupt_fraction);
 }
 
+std::vector<int> GroupSizes(int n, int max_group_size) {
+  if (n <= 0) return {};
+  if (max_group_size <= 0 || n <= max_group_size) return {n};
+  const int groups = (n + max_group_size - 1) / max_group_size;
+  std::vector<int> sizes(groups, n / groups);
+  for (int g = 0; g < n % groups; ++g) ++sizes[g];
+  return sizes;
+}
+
 }  // namespace cohort::secagg

@@ -1,6 +1,8 @@
 #ifndef COHORT_COMMON_SECAGG_PARAMETER_FINDER_H_
 #define COHORT_COMMON_SECAGG_PARAMETER_FINDER_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 
 namespace cohort::secagg {
@@ -77,6 +79,18 @@ absl::StatusOr<SecAggParameters> FindParameters(int n, double dropout_rate,
 // FAILED_PRECONDITION for dropout_rate >= kMaxPlannableDropout.
 absl::StatusOr<SecAggParameters> ChooseParameters(int n, double dropout_rate,
                                                   double corrupt_fraction);
+
+// Smallest allowed max_group_size: with G >= 3 every group of a split
+// cohort holds at least 2 clients, which ChooseParameters serves.
+inline constexpr int kMinGroupSize = 3;
+
+// The one rule for splitting a cohort of n clients into SecAgg+ instances
+// of at most `max_group_size` clients (hierarchical secure aggregation):
+// ceil(n / max_group_size) groups whose sizes differ by at most one, the
+// larger first, so no group is a small remainder. max_group_size 0 (or n
+// <= max_group_size) gives one group of n. Sizes sum to n; {} for n <= 0.
+// Requires max_group_size == 0 or >= kMinGroupSize.
+std::vector<int> GroupSizes(int n, int max_group_size);
 
 }  // namespace cohort::secagg
 

@@ -215,4 +215,25 @@ absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
   return out;
 }
 
+absl::StatusOr<DecodedUpdateSum> AddDecodedSums(DecodedUpdateSum a,
+                                                const DecodedUpdateSum& b) {
+  if (a.weighted_delta_sum.size() != b.weighted_delta_sum.size() ||
+      a.field_sum.size() != b.field_sum.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure sums of different layouts: ", a.weighted_delta_sum.size(), "+",
+        a.field_sum.size(), " and ", b.weighted_delta_sum.size(), "+",
+        b.field_sum.size(), " values"));
+  }
+  for (size_t i = 0; i < a.weighted_delta_sum.size(); ++i) {
+    a.weighted_delta_sum[i] += b.weighted_delta_sum[i];
+  }
+  for (size_t i = 0; i < a.field_sum.size(); ++i) a.field_sum[i] += b.field_sum[i];
+  const double weight = a.weight_sum + b.weight_sum;
+  a.mean_loss = (a.mean_loss * a.weight_sum + b.mean_loss * b.weight_sum) / weight;
+  a.weight_sum = weight;
+  a.capped_examples += b.capped_examples;
+  a.clipped_updates += b.clipped_updates;
+  return a;
+}
+
 }  // namespace cohort::secagg

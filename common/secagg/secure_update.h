@@ -117,6 +117,13 @@ struct DecodedUpdateSum {
 absl::StatusOr<DecodedUpdateSum> DecodeUpdateSum(
     const UpdateEncoding& encoding, absl::Span<const uint64_t> sum);
 
+// The decoded sum of two disjoint sets of inputs (hierarchical secure
+// aggregation adds its groups' sums this way): sums and counts add, and
+// mean_loss is re-weighted by weight_sum. INVALID_ARGUMENT if the delta or
+// field sums differ in length.
+absl::StatusOr<DecodedUpdateSum> AddDecodedSums(DecodedUpdateSum a,
+                                                const DecodedUpdateSum& b);
+
 }  // namespace cohort::secagg
 
 #endif  // COHORT_COMMON_SECAGG_SECURE_UPDATE_H_

@@ -19,7 +19,7 @@
 #include "server/round/round_options.h"
 #include "server/round/round_outcome.h"
 #include "server/round/round_result.h"
-#include "server/round/secagg_round.h"
+#include "server/round/secagg_groups.h"
 
 namespace cohort::server {
 
@@ -66,7 +66,7 @@ struct RoundContext {
   // Secure aggregation (options->secagg.enabled). `reported` holds the
   // devices that finished training; their streams wait here for the cohort.
   std::map<std::string, std::shared_ptr<DeviceChannel>> ready_channels;
-  std::shared_ptr<SecAggRound> secagg;
+  std::shared_ptr<SecAggGroups> secagg;
 
   // What the round hands to its commit, plain or secure alike. Set by the
   // state that moves the round to Committing; the engine takes it from

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
+#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/model/running_statistics.h"
 #include "glog/logging.h"
@@ -89,7 +90,8 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
     ctx->aggregator =
         std::make_unique<RobustAggregator>(*ctx->shared, *options_.robust);
   } else {
-    ctx->aggregator = std::make_unique<FedAvgAggregator>(*ctx->shared);
+    ctx->aggregator = std::make_unique<FedAvgAggregator>(
+        *ctx->shared, base::AvailableCores());
   }
   ctx_ = std::move(ctx);
   state_ = std::make_unique<SelectingState>();
@@ -149,7 +151,7 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
     const std::string& device_id, int64_t round_id,
     const cohort::v1::SecAggClientMessage& message,
     std::shared_ptr<DeviceChannel> channel) {
-  std::shared_ptr<SecAggRound> round;
+  std::shared_ptr<SecAggGroups> round;
   {
     absl::MutexLock lock(&mu_);
     if (message.has_ready()) {

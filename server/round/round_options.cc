@@ -182,6 +182,13 @@ absl::Status ResolveSecAggProtocol(
     return Bad("round.secure_aggregation.phase_timeout_ms", "must be >= 0");
   }
   o.secagg.phase_timeout = Ms(sa.phase_timeout_ms(), o.secagg.phase_timeout);
+  if (sa.max_group_size() != 0 && sa.max_group_size() < secagg::kMinGroupSize) {
+    return Bad("round.secure_aggregation.max_group_size",
+               absl::StrCat("must be 0 (one SecAgg+ instance) or at least ",
+                            secagg::kMinGroupSize,
+                            ", so that every group holds 2 devices"));
+  }
+  o.secagg.max_group_size = sa.max_group_size();
   return absl::OkStatus();
 }
 
@@ -213,13 +220,15 @@ absl::Status CheckSecureCohorts(const RoundOptions& o) {
                    : "round.min_reports",
                std::string(params.status().message()));
   }
+  // The largest SecAgg+ instance: the encoding's modulus grows with it.
+  const int largest = secagg::GroupSizes(o.selection_target(),
+                                         s.max_group_size).front();
   auto encoding = secagg::PlanUpdateEncoding(
       s.bits_per_coordinate, o.clipping.clip_norm, s.rotate,
-      /*rotation_seed=*/0,
-      s.example_cap, /*dimension=*/1, o.selection_target());
+      /*rotation_seed=*/0, s.example_cap, /*dimension=*/1, largest);
   if (!encoding.ok()) {
     return Bad("round.secure_aggregation",
-               absl::StrCat("no update encoding for ", o.selection_target(),
+               absl::StrCat("no update encoding for ", largest,
                             " devices: ", encoding.status().message()));
   }
   return absl::OkStatus();

@@ -30,6 +30,8 @@ struct SecAggOptions {
   double expected_dropout = 0.1;
   double corrupt_fraction = 0.05;
   absl::Duration phase_timeout = absl::Seconds(60);
+  // Devices per SecAgg+ instance; 0 = one instance (SecAggGroups).
+  int max_group_size = 0;
   // The field statistics devices add to their masked input: the image
   // layout when field monitoring is on, else disabled.
   secagg::FieldLayout field;

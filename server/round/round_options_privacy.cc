@@ -138,6 +138,12 @@ absl::Status CheckDistributed(const RoundOptions& o) {
                "the clipped count is not noised under distributed DP; use a "
                "fixed clip_norm");
   }
+  if (o.secagg.max_group_size != 0) {
+    return Bad("round.secure_aggregation.max_group_size",
+               "distributed DP plans its noise for the whole cohort's sum, "
+               "but each SecAgg group releases its own sum with only its "
+               "devices' noise; leave max_group_size at 0");
+  }
   return absl::OkStatus();
 }
 

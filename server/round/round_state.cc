@@ -205,7 +205,7 @@ std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return CommitPlain(ctx);
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
-  auto round = SecAggRound::Start(ctx.options->secagg, EncodedBound(ctx),
+  auto round = SecAggGroups::Start(ctx.options->secagg, EncodedBound(ctx),
                                   ctx.round_id,
                                   model::TotalElements(*ctx.shared),
                                   ctx.ready_channels, now);
@@ -223,7 +223,11 @@ std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   return std::make_unique<AggregatingState>();
 }
 
-void CountSecAggDrops(const SecAggRound& s, DropCounts& drops) {
+// The Ack of a device whose SecAgg+ instance aborted.
+constexpr char kSecAggAbortedAck[] =
+    "secure aggregation aborted; no sum was released";
+
+void CountSecAggDrops(const SecAggGroups& s, DropCounts& drops) {
   const std::array<int, 4> by_phase = s.dropped_by_phase();
   for (size_t i = 0; i < by_phase.size(); ++i) {
     drops.secagg_by_phase[i] = by_phase[i];
@@ -232,8 +236,8 @@ void CountSecAggDrops(const SecAggRound& s, DropCounts& drops) {
 
 // SecAgg+ aborted: no sum is released; the reason names its phase.
 std::unique_ptr<RoundState> SecAggAborted(RoundContext& ctx) {
-  SecAggRound& s = *ctx.secagg;
-  s.SendAcks("secure aggregation aborted; no sum was released");
+  SecAggGroups& s = *ctx.secagg;
+  s.SendAcks(kSecAggAbortedAck, kSecAggAbortedAck);
   ctx.drops.secagg = s.num_clients() - s.live_count();
   CountSecAggDrops(s, ctx.drops);
   AbandonReason r;
@@ -263,7 +267,13 @@ std::optional<int64_t> ClippedOfSum(int64_t round_id, int64_t clipped,
 }
 
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
-  SecAggRound& s = *ctx.secagg;
+  SecAggGroups& s = *ctx.secagg;
+  if (s.groups_aborted() > 0) {
+    LOG(WARNING) << "round " << ctx.round_id << ": " << s.groups_aborted()
+                 << " of " << s.num_groups()
+                 << " SecAgg groups aborted; their devices' inputs are not "
+                    "in the sum";
+  }
   ctx.drops.secagg = s.num_clients() - s.contributors();
   CountSecAggDrops(s, ctx.drops);
   auto sum = s.Result();
@@ -271,7 +281,7 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   auto mean = sum.ok() ? MeanDelta(*ctx.shared, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {
-    s.SendAcks("the secure sum could not be decoded");
+    s.SendAcks("the secure sum could not be decoded", kSecAggAbortedAck);
     AbandonReason r;
     r.cause = AbandonCause::kSumUndecodable;
     r.phase = "Completed";
@@ -294,7 +304,7 @@ std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
                                     s.contributors()),
       .field = FieldOfSum(ctx.round_id, s.encoding(), *sum, s.contributors()),
   };
-  s.SendAcks("input not in the secure sum");
+  s.SendAcks("input not in the secure sum", kSecAggAbortedAck);
   return std::make_unique<CommittingState>();
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
+#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
 #include "common/secagg/parameter_finder.h"
@@ -28,7 +29,7 @@ uint64_t PublicSeed(int64_t round_id, const std::vector<std::string>& devices,
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
+absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Plan(
     const SecAggOptions& options, double clip_norm, int64_t round_id,
     int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
@@ -40,8 +41,10 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
     r->channels_.push_back(std::move(channel));
   }
   r->phase_timeout_ = options.phase_timeout;
-  COHORT_RETURN_IF_ERROR(r->Plan(options, clip_norm, round_id, dimension));
-  auto server = secagg::SecAggServer::Create(r->config_, r.get());
+  COHORT_RETURN_IF_ERROR(
+      r->PlanEncoding(options, clip_norm, round_id, dimension));
+  auto server = secagg::SecAggServer::Create(r->config_, r.get(),
+                                             base::AvailableCores());
   if (!server.ok()) return server.status();
   r->server_ = *std::move(server);
   {
@@ -53,11 +56,11 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Start(
   LOG(INFO) << "round " << round_id << ": secure aggregation over " << c.n
             << " devices, k=" << c.k << " t=" << c.t << ", "
             << c.vector_length << " coordinates mod 2^" << c.bits;
-  r->SendBegins();
   return r;
 }
 
-absl::Status SecAggRound::Plan(const SecAggOptions& options, double clip_norm,
+absl::Status SecAggRound::PlanEncoding(const SecAggOptions& options,
+                                       double clip_norm,
                                int64_t round_id,
                                int64_t dimension) {
   const int n = static_cast<int>(devices_.size());
@@ -93,7 +96,7 @@ absl::Status SecAggRound::Plan(const SecAggOptions& options, double clip_norm,
   return absl::OkStatus();
 }
 
-void SecAggRound::SendBegins() {
+void SecAggRound::Begin() {
   for (int i = 0; i < config_.n; ++i) {
     secagg::BeginParams begin{config_, i, encoding_};
     cohort::v1::ServerMessage m;

@@ -33,16 +33,23 @@ class SecAggRound final : public secagg::ServerSender {
   // Picks k and t for n = cohort.size() devices (secagg::ChooseParameters:
   // a cohort too small to meet the targets gets the complete graph with t
   // just above k/2 and a warning), plans the update encoding for `dimension`
-  // coordinates, and sends every device its SecAggBegin. INVALID_ARGUMENT
-  // for fewer than 2 devices or an impossible encoding, FAILED_PRECONDITION
-  // for an expected dropout no cohort can be planned for; then nothing was
-  // sent. ResolveRoundOptions refuses configs that could get either.
-  // Devices clip their updates to `clip_norm`, the round's bound.
-  static absl::StatusOr<std::shared_ptr<SecAggRound>> Start(
+  // coordinates and creates the server; nothing is sent until Begin.
+  // INVALID_ARGUMENT for fewer than 2 devices or an impossible encoding,
+  // FAILED_PRECONDITION for an expected dropout no cohort can be planned
+  // for. ResolveRoundOptions refuses configs that could get either.
+  // Devices clip their updates to `clip_norm`, the round's bound. One
+  // SecAggRound is one SecAgg+ instance: the whole secure cohort, or one
+  // group of it (SecAggGroups).
+  static absl::StatusOr<std::shared_ptr<SecAggRound>> Plan(
       const SecAggOptions& options, double clip_norm, int64_t round_id,
       int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
       absl::Time now);
+  // Sends every device its SecAggBegin. Once, after Plan.
+  void Begin();
+
+  // The devices, in SecAgg+ id order.
+  const std::vector<std::string>& devices() const { return devices_; }
 
   // One protocol message from `device`. OK if accepted; otherwise the device
   // is out of the protocol and its stream should end with the status
@@ -78,7 +85,7 @@ class SecAggRound final : public secagg::ServerSender {
   std::string phase_name() const { return server_->StateName(); }
 
   // Ends every device's stream with an Ack: accepted for the contributors of
-  // a completed round, not accepted (with `message`) for everyone else.
+  // a completed instance, not accepted (with `message`) for everyone else.
   void SendAcks(const std::string& message);
 
   // secagg::ServerSender: routes to the device's channel.
@@ -87,10 +94,9 @@ class SecAggRound final : public secagg::ServerSender {
  private:
   SecAggRound() = default;
   // Fills config_ and encoding_ for the cohort in devices_.
-  absl::Status Plan(const SecAggOptions& options, double clip_norm,
+  absl::Status PlanEncoding(const SecAggOptions& options, double clip_norm,
                     int64_t round_id,
                     int64_t dimension);
-  void SendBegins();
 
   secagg::SecAggConfig config_;
   secagg::UpdateEncoding encoding_;

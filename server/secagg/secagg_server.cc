@@ -9,7 +9,7 @@
 namespace cohort::secagg {
 
 absl::StatusOr<std::unique_ptr<SecAggServer>> SecAggServer::Create(
-    const SecAggConfig& config, ServerSender* sender) {
+    const SecAggConfig& config, ServerSender* sender, int threads) {
   if (sender == nullptr) return absl::InvalidArgumentError("null sender");
   if (config.t < 1 || config.t > config.k) {
     return absl::InvalidArgumentError(
@@ -21,6 +21,7 @@ absl::StatusOr<std::unique_ptr<SecAggServer>> SecAggServer::Create(
   auto graph = SharingGraph::Create(config.n, config.k, config.graph_seed);
   if (!graph.ok()) return graph.status();
   auto ctx = std::make_unique<ServerContext>(config, *std::move(graph), sender);
+  ctx->threads = std::max(1, threads);
   return std::unique_ptr<SecAggServer>(new SecAggServer(
       std::make_unique<AdvertiseKeysServerState>(std::move(ctx))));
 }

@@ -43,8 +43,11 @@ class SecAggServer {
  public:
   // INVALID_ARGUMENT for inconsistent parameters (n < 2, bad k for the
   // SharingGraph, t outside [1, k], bits outside [1, 64], no coordinates).
+  // Unmasking reconstructs secrets, agrees pairwise keys and expands masks
+  // on `threads` threads (base::AvailableCores() for every core); the sum
+  // does not depend on it.
   static absl::StatusOr<std::unique_ptr<SecAggServer>> Create(
-      const SecAggConfig& config, ServerSender* sender);
+      const SecAggConfig& config, ServerSender* sender, int threads = 1);
 
   // Handles one message from client `from`. OK if it was accepted.
   // Otherwise the message was rejected and, unless the code is

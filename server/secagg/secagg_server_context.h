@@ -39,8 +39,12 @@ struct HeldShare {
 // benchmarks and logs through SecAggServer::unmasking_timings().
 struct UnmaskingTimings {
   double summation_ms = 0;       // reducing U3's running sum mod 2^bits
-  double reconstruction_ms = 0;  // Shamir: Lagrange coefficients, interpolation
-  double key_agreement_ms = 0;   // dropped clients' pairwise seeds (X25519, HKDF)
+  // Wall time on all threads: the survivors' self-mask seeds (Shamir:
+  // Lagrange coefficients, interpolation) ...
+  double reconstruction_ms = 0;
+  // ... and the dropped clients' mask keys (Shamir) and pairwise seeds
+  // (X25519, HKDF).
+  double key_agreement_ms = 0;
   double mask_expansion_ms = 0;  // AES-CTR expansion of every mask into the sum
   double total_ms = 0;           // the whole step, including the above
   int secrets_reconstructed = 0;  // self-mask seeds plus mask keys
@@ -69,6 +73,8 @@ struct ServerContext {
   SecAggConfig config;
   SharingGraph graph;
   ServerSender* sender;  // not owned
+  // Threads Unmasking derives and removes masks on (SecAggServer::Create).
+  int threads = 1;
 
   // false once a client dropped (timed out or sent a bad message).
   std::vector<bool> live;

@@ -9,7 +9,9 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
+#include "common/crypto/aes_ctr_prg.h"
 #include "server/secagg/secagg_server_state.h"
 
 namespace cohort::secagg {
@@ -69,10 +71,12 @@ class UnmaskingServerState final : public ServerState {
   absl::StatusOr<std::unique_ptr<ServerState>> Finish() override;
 
  private:
-  absl::Status RemoveSelfMasks(std::vector<uint64_t>& sum);
-  absl::Status RemovePairwiseMasks(std::vector<uint64_t>& sum);
-  absl::StatusOr<std::array<uint8_t, 32>> Reconstruct(int owner,
-                                                      ShareKind kind);
+  // The survivors' self-mask seeds (to subtract) and the pairwise masks
+  // between each dropped client and its surviving neighbours (to undo),
+  // appended to `masks`; derived on ctx().threads threads. ABORTED for a
+  // secret without t consistent shares or a mask key that does not match.
+  absl::Status SelfMasks(std::vector<crypto::MaskSeed>& masks);
+  absl::Status PairwiseMasks(std::vector<crypto::MaskSeed>& masks);
 };
 
 }  // namespace cohort::secagg

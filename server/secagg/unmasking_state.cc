@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/aes_ctr_prg.h"
 #include "common/secagg/secagg_derivation.h"
@@ -103,15 +106,76 @@ absl::StatusOr<std::array<uint8_t, 32>> ReconstructSecret(
   return *secret;
 }
 
-// Applies the masks in one fused pass and wipes the seeds.
-absl::Status ApplyMasks(std::vector<crypto::MaskSeed>& masks, int bits,
-                        std::vector<uint64_t>& sum, UnmaskingTimings& timings) {
+// Masks derived by one unmasking thread, wiped when it is done with.
+struct MaskWork {
+  std::vector<crypto::MaskSeed> masks;
+  // The first failure, at position `failed_at` of the task's owner list.
+  absl::Status status;
+  size_t failed_at = 0;
+  int secrets = 0;
+  int lagrange_sets = 0;
+  ~MaskWork() {
+    OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
+  }
+};
+
+// Runs derive(owner, cache, work) for every owner in `owners`, spread over
+// `threads` threads (each with its own Lagrange cache), and gathers their
+// masks into `masks`. On failure, the failure of the earliest owner.
+absl::Status DeriveMasks(
+    const std::vector<int>& owners, int threads,
+    const std::function<absl::Status(int, LagrangeCache&, MaskWork&)>& derive,
+    std::vector<crypto::MaskSeed>& masks, UnmaskingTimings& timings) {
+  const int tasks = std::max(1, std::min<int>(threads, owners.size()));
+  std::vector<MaskWork> work(tasks);
+  base::ParallelFor(tasks, tasks, [&](int t) {
+    LagrangeCache cache;
+    for (size_t i = t; i < owners.size(); i += tasks) {
+      absl::Status s = derive(owners[i], cache, work[t]);
+      if (!s.ok()) {
+        work[t].status = std::move(s);
+        work[t].failed_at = i;
+        break;
+      }
+    }
+    work[t].lagrange_sets = cache.size();
+  });
+  const MaskWork* failed = nullptr;
+  for (MaskWork& w : work) {
+    timings.secrets_reconstructed += w.secrets;
+    timings.lagrange_sets += w.lagrange_sets;
+    if (!w.status.ok() && (failed == nullptr || w.failed_at < failed->failed_at)) {
+      failed = &w;
+    }
+    masks.insert(masks.end(), w.masks.begin(), w.masks.end());
+  }
+  return failed == nullptr ? absl::OkStatus() : failed->status;
+}
+
+// Applies the masks to `sum` in `threads` slices (crypto::AddMasksAt), each
+// on its own thread; every slice is one fused pass over its part of `sum`.
+absl::Status ApplyMasks(absl::Span<const crypto::MaskSeed> masks, int bits,
+                        int threads, std::vector<uint64_t>& sum,
+                        UnmaskingTimings& timings) {
   const auto t0 = Clock::now();
-  absl::Status s = crypto::AddMasks(masks, bits, absl::MakeSpan(sum));
+  const size_t align = crypto::kMaskSliceAlignment;
+  const size_t per_slice =
+      (sum.size() + threads - 1) / std::max(threads, 1);
+  const size_t slice = std::max(align, (per_slice + align - 1) / align * align);
+  const int slices = static_cast<int>((sum.size() + slice - 1) / slice);
+  std::vector<absl::Status> status(slices);
+  base::ParallelFor(slices, threads, [&](int i) {
+    const size_t first = i * slice;
+    const size_t length = std::min(slice, sum.size() - first);
+    status[i] = crypto::AddMasksAt(masks, bits, first,
+                                   absl::MakeSpan(sum).subspan(first, length));
+  });
   timings.mask_expansion_ms += MsSince(t0);
   timings.masks_removed += static_cast<int>(masks.size());
-  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-  return s;
+  for (absl::Status& s : status) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 // Shares that arrived for the worst-off secret Unmasking needs (the
@@ -168,91 +232,71 @@ absl::Status UnmaskingServerState::Accept(int from,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::array<uint8_t, 32>> UnmaskingServerState::Reconstruct(
-    int owner, ShareKind kind) {
-  LagrangeCache cache;
-  return ReconstructSecret(owner, SharesByOwner(ctx(), kind)[owner],
-                           ctx().config.t, cache);
-}
-
-absl::Status UnmaskingServerState::RemoveSelfMasks(std::vector<uint64_t>& sum) {
-  ServerContext& c = ctx();
-  UnmaskingTimings& timings = c.unmasking_timings;
-  auto t0 = Clock::now();
+absl::Status UnmaskingServerState::SelfMasks(
+    std::vector<crypto::MaskSeed>& masks) {
+  const ServerContext& c = ctx();
+  const auto t0 = Clock::now();
   const auto shares = SharesByOwner(c, ShareKind::kSelfMaskSeed);
-  LagrangeCache cache;
-  std::vector<crypto::MaskSeed> masks;
-  masks.reserve(c.u3.size());
-  absl::Status status;
-  for (int s : c.u3) {
-    auto seed = ReconstructSecret(s, shares[s], c.config.t, cache);
-    if (!seed.ok()) {
-      status = seed.status();
-      break;
-    }
-    masks.push_back(crypto::MaskSeed{*seed, /*subtract=*/true});
-    OPENSSL_cleanse(seed->data(), seed->size());
-  }
-  timings.reconstruction_ms += MsSince(t0);
-  timings.secrets_reconstructed += static_cast<int>(masks.size());
-  timings.lagrange_sets += cache.size();
-  if (status.ok()) status = ApplyMasks(masks, c.config.bits, sum, timings);
-  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-  return status;
+  absl::Status s = DeriveMasks(
+      c.u3, c.threads,
+      [&](int owner, LagrangeCache& cache, MaskWork& work) -> absl::Status {
+        COHORT_ASSIGN_OR_RETURN(
+            auto seed, ReconstructSecret(owner, shares[owner], c.config.t, cache));
+        ++work.secrets;
+        work.masks.push_back(crypto::MaskSeed{seed, /*subtract=*/true});
+        OPENSSL_cleanse(seed.data(), seed.size());
+        return absl::OkStatus();
+      },
+      masks, ctx().unmasking_timings);
+  ctx().unmasking_timings.reconstruction_ms += MsSince(t0);
+  return s;
 }
 
-absl::Status UnmaskingServerState::RemovePairwiseMasks(
-    std::vector<uint64_t>& sum) {
-  ServerContext& c = ctx();
-  UnmaskingTimings& timings = c.unmasking_timings;
+absl::Status UnmaskingServerState::PairwiseMasks(
+    std::vector<crypto::MaskSeed>& masks) {
+  const ServerContext& c = ctx();
+  const auto t0 = Clock::now();
   const auto shares = SharesByOwner(c, ShareKind::kMaskKey);
-  LagrangeCache cache;
-  std::vector<crypto::MaskSeed> masks;
-  absl::Status status;
+  std::vector<int> dropped;
   for (int d : c.u2) {
-    if (c.in_u3[d]) continue;
-    auto t0 = Clock::now();
-    auto key_bytes = ReconstructSecret(d, shares[d], c.config.t, cache);
-    timings.reconstruction_ms += MsSince(t0);
-    if (!key_bytes.ok()) {
-      status = key_bytes.status();
-      break;
-    }
-    ++timings.secrets_reconstructed;
-    t0 = Clock::now();
-    status = [&]() -> absl::Status {
-      COHORT_ASSIGN_OR_RETURN(auto key,
-                              crypto::X25519PrivateKey::FromBytes(*key_bytes));
-      if (!(key.PublicKey() == *c.mask_keys[d])) {
-        return absl::AbortedError(absl::StrCat(
-            "SecAgg: reconstructed mask key of client ", d,
-            " does not match its advertised key"));
-      }
-      for (int j : c.graph.Neighbors(d)) {
-        // Survivor j masked with d iff d's share was routed to it.
-        const auto& masked_with = c.delivered_from[j];
-        if (!c.in_u3[j] ||
-            !std::binary_search(masked_with.begin(), masked_with.end(), d)) {
-          continue;
-        }
-        COHORT_ASSIGN_OR_RETURN(
-            auto seed,
-            DerivePairwiseSeed(key, *c.mask_keys[j], c.config.round_id, d, j));
-        // Survivor j added the mask if j < d and subtracted it otherwise;
-        // removing it does the opposite.
-        masks.push_back(crypto::MaskSeed{seed, /*subtract=*/j < d});
-        OPENSSL_cleanse(seed.data(), seed.size());
-      }
-      return absl::OkStatus();
-    }();
-    OPENSSL_cleanse(key_bytes->data(), key_bytes->size());
-    timings.key_agreement_ms += MsSince(t0);
-    if (!status.ok()) break;
+    if (!c.in_u3[d]) dropped.push_back(d);
   }
-  timings.lagrange_sets += cache.size();
-  if (status.ok()) status = ApplyMasks(masks, c.config.bits, sum, timings);
-  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-  return status;
+  absl::Status s = DeriveMasks(
+      dropped, c.threads,
+      [&](int d, LagrangeCache& cache, MaskWork& work) -> absl::Status {
+        COHORT_ASSIGN_OR_RETURN(
+            auto key_bytes, ReconstructSecret(d, shares[d], c.config.t, cache));
+        ++work.secrets;
+        absl::Cleanup wipe = [&] {
+          OPENSSL_cleanse(key_bytes.data(), key_bytes.size());
+        };
+        COHORT_ASSIGN_OR_RETURN(auto key,
+                                crypto::X25519PrivateKey::FromBytes(key_bytes));
+        if (!(key.PublicKey() == *c.mask_keys[d])) {
+          return absl::AbortedError(absl::StrCat(
+              "SecAgg: reconstructed mask key of client ", d,
+              " does not match its advertised key"));
+        }
+        for (int j : c.graph.Neighbors(d)) {
+          // Survivor j masked with d iff d's share was routed to it.
+          const auto& masked_with = c.delivered_from[j];
+          if (!c.in_u3[j] ||
+              !std::binary_search(masked_with.begin(), masked_with.end(), d)) {
+            continue;
+          }
+          COHORT_ASSIGN_OR_RETURN(
+              auto seed,
+              DerivePairwiseSeed(key, *c.mask_keys[j], c.config.round_id, d, j));
+          // Survivor j added the mask if j < d and subtracted it otherwise;
+          // removing it does the opposite.
+          work.masks.push_back(crypto::MaskSeed{seed, /*subtract=*/j < d});
+          OPENSSL_cleanse(seed.data(), seed.size());
+        }
+        return absl::OkStatus();
+      },
+      masks, ctx().unmasking_timings);
+  ctx().unmasking_timings.key_agreement_ms += MsSince(t0);
+  return s;
 }
 
 absl::StatusOr<std::unique_ptr<ServerState>> UnmaskingServerState::Finish() {
@@ -269,8 +313,13 @@ absl::StatusOr<std::unique_ptr<ServerState>> UnmaskingServerState::Finish() {
   sum.resize(config.vector_length, 0);
   for (uint64_t& v : sum) v &= mask;
   timings.summation_ms = MsSince(start);
-  absl::Status status = RemoveSelfMasks(sum);
-  if (status.ok()) status = RemovePairwiseMasks(sum);
+  std::vector<crypto::MaskSeed> masks;
+  absl::Status status = SelfMasks(masks);
+  if (status.ok()) status = PairwiseMasks(masks);
+  if (status.ok()) {
+    status = ApplyMasks(masks, config.bits, ctx().threads, sum, timings);
+  }
+  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
   timings.total_ms = MsSince(start);
   if (!status.ok()) {
     std::fill(sum.begin(), sum.end(), 0);

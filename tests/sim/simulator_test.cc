@@ -171,6 +171,27 @@ TEST_F(SimulatorTest, SecureRoundsTakeLongerOnTheVirtualClockThanPlainOnes) {
   }
 }
 
+// Hierarchical SecAgg+ in the simulator: 12 clients a round in groups of at
+// most 4 (three SecAgg+ instances) commit the same rounds with the same
+// participants as one instance, and learn as much (the groups' decoded sums
+// add to the cohort's sum up to floating-point rounding).
+TEST_F(SimulatorTest, SecureRoundsInGroupsCommitWhatOneGroupCommits) {
+  auto one = Secure(Scenario());
+  one.set_rounds(2);
+  auto grouped = one;
+  grouped.mutable_round()->mutable_secure_aggregation()->set_max_group_size(4);
+  Outcome a = RunSim(one, TransportKind::kInProcess, "one_group");
+  Outcome b = RunSim(grouped, TransportKind::kInProcess, "groups");
+  ASSERT_EQ(a.rows.size(), 2u);
+  ASSERT_EQ(b.rows.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_GE(b.rows[i].participants, 8) << "round " << i + 1;
+    EXPECT_EQ(b.rows[i].participants, a.rows[i].participants) << "round " << i + 1;
+    EXPECT_NEAR(b.rows[i].test_accuracy, a.rows[i].test_accuracy, 0.02)
+        << "round " << i + 1;
+  }
+}
+
 // Field monitoring in the production path, played by the simulator: every
 // device of round 3 sends -20 times its update; in round 4 devices score
 // that version on their own data, far below version 3, and the coordinator

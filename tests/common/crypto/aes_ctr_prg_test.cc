@@ -250,6 +250,31 @@ TEST(AesCtrPrgTest, AddMasksOppositeSignsCancel) {
   EXPECT_NE(acc, input);
 }
 
+// Slices unmasked apart (as server unmasking does on several threads) give
+// the whole vector's result at every width, with slice edges inside and at
+// 16 KiB blocks; a slice that does not start on an aligned element is
+// refused.
+TEST(AesCtrPrgTest, AddMasksAtSlicesEqualTheWholeVector) {
+  std::vector<MaskSeed> masks;
+  for (int i = 0; i < 4; ++i) masks.push_back(Mask(20 + i, i % 2 == 0));
+  for (int bits = 1; bits <= 64; ++bits) {
+    const size_t len = 70001;
+    std::vector<uint64_t> whole(len);
+    for (size_t j = 0; j < len; ++j) whole[j] = j * 2654435761u;
+    std::vector<uint64_t> sliced = whole;
+    ASSERT_TRUE(AddMasks(masks, bits, absl::MakeSpan(whole)).ok());
+    const size_t cuts[] = {0, 16, 16384, 16400, 49152, 70000, len};
+    for (size_t c = 0; c + 1 < std::size(cuts); ++c) {
+      auto slice = absl::MakeSpan(sliced).subspan(cuts[c], cuts[c + 1] - cuts[c]);
+      ASSERT_TRUE(AddMasksAt(masks, bits, cuts[c], slice).ok()) << bits;
+    }
+    ASSERT_EQ(sliced, whole) << "bits " << bits;
+  }
+  std::vector<uint64_t> acc(8, 0);
+  EXPECT_EQ(AddMasksAt(masks, 16, 8, absl::MakeSpan(acc)).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AesCtrPrgTest, AddMasksBadArguments) {
   std::vector<uint64_t> acc(4, 1);
   EXPECT_EQ(AddMasks({Mask(1, false)}, 0, absl::MakeSpan(acc)).code(),

@@ -1,5 +1,6 @@
 #include "common/secagg/parameter_finder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -227,6 +228,32 @@ TEST(FindParametersTest, FoundParametersAreNotAFallbackAndCarryTheirOwnBounds) {
   EXPECT_LT(p->log2_failure, kLog2FailureTarget);
   EXPECT_LT(p->log2_security, kLog2SecurityTarget);
   EXPECT_NE(p->log2_failure, p->log2_security);
+}
+
+// Hierarchical secure aggregation splits a cohort into near-equal groups:
+// no small remainder group, every size at most the bound and at least 2.
+TEST(GroupSizesTest, SplitsIntoNearEqualGroupsOfAtMostTheBound) {
+  EXPECT_EQ(GroupSizes(10, 0), std::vector<int>({10}));
+  EXPECT_EQ(GroupSizes(10, 10), std::vector<int>({10}));
+  EXPECT_EQ(GroupSizes(11, 10), std::vector<int>({6, 5}));
+  EXPECT_EQ(GroupSizes(7, 3), std::vector<int>({3, 2, 2}));
+  EXPECT_EQ(GroupSizes(10000, 1000), std::vector<int>(10, 1000));
+  EXPECT_EQ(GroupSizes(5001, 500).size(), 11u);
+  EXPECT_TRUE(GroupSizes(0, 5).empty());
+  for (int bound = kMinGroupSize; bound <= 12; ++bound) {
+    for (int n = 1; n <= 200; ++n) {
+      const std::vector<int> sizes = GroupSizes(n, bound);
+      int total = 0;
+      for (int s : sizes) {
+        EXPECT_LE(s, bound);
+        EXPECT_GE(s, n >= 2 ? 2 : 1) << "n=" << n << " bound=" << bound;
+        EXPECT_LE(sizes.front() - s, 1);
+        total += s;
+      }
+      EXPECT_EQ(total, n);
+      EXPECT_EQ(static_cast<int>(sizes.size()), (n + bound - 1) / bound);
+    }
+  }
 }
 
 }  // namespace

@@ -102,6 +102,34 @@ void CheckSumDecodes(bool rotate) {
 TEST(SecureUpdateTest, SumDecodesWithoutRotation) { CheckSumDecodes(false); }
 TEST(SecureUpdateTest, SumDecodesWithRotation) { CheckSumDecodes(true); }
 
+// Hierarchical secure aggregation adds decoded group sums: sums and counts
+// add, the mean loss is re-weighted, and mismatched layouts are refused.
+TEST(SecureUpdateTest, AddDecodedSumsAddsAndReweightsTheLoss) {
+  DecodedUpdateSum a{.weighted_delta_sum = {1.0, -2.0},
+                     .weight_sum = 1.5,
+                     .capped_examples = 15,
+                     .mean_loss = 2.0,
+                     .clipped_updates = 1,
+                     .field_sum = {0.5}};
+  DecodedUpdateSum b{.weighted_delta_sum = {0.25, 4.0},
+                     .weight_sum = 0.5,
+                     .capped_examples = 5,
+                     .mean_loss = 6.0,
+                     .clipped_updates = 2,
+                     .field_sum = {1.0}};
+  auto sum = AddDecodedSums(a, b);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(sum->weighted_delta_sum, std::vector<double>({1.25, 2.0}));
+  EXPECT_DOUBLE_EQ(sum->weight_sum, 2.0);
+  EXPECT_EQ(sum->capped_examples, 20);
+  EXPECT_DOUBLE_EQ(sum->mean_loss, (2.0 * 1.5 + 6.0 * 0.5) / 2.0);
+  EXPECT_EQ(sum->clipped_updates, 3);
+  EXPECT_EQ(sum->field_sum, std::vector<double>({1.5}));
+  b.weighted_delta_sum.pop_back();
+  EXPECT_EQ(AddDecodedSums(a, b).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SecureUpdateTest, RefusesBadInputs) {
   auto e = PlanUpdateEncoding(16, 1.0, false, 0, 10, 4, 3);
   ASSERT_TRUE(e.ok());

@@ -62,6 +62,38 @@ TEST(FedAvgAggregatorTest, ResultMatchesDirectMeanForRandomUpdates) {
   for (int j = 0; j < kDim; ++j) EXPECT_NEAR(a[j], expected[j] / total, 1e-5);
 }
 
+// A model large enough to be added on several threads, whose ranges cross
+// the tensor boundary: the mean is the one-thread mean bit for bit, and the
+// direct mean.
+TEST(FedAvgAggregatorTest, SeveralThreadsGiveTheOneThreadMeanExactly) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  const size_t kA = 300001, kB = 123457;  // 2^18 < kA + kB
+  auto model = Make(std::vector<float>(kA), std::vector<float>(kB));
+  FedAvgAggregator one(model, 1), three(model, 3);
+  std::vector<double> expected(kA + kB, 0.0);
+  for (int c = 0; c < 3; ++c) {
+    std::vector<float> a(kA), b(kB);
+    for (float& x : a) x = normal(rng);
+    for (float& x : b) x = normal(rng);
+    for (size_t j = 0; j < kA; ++j) expected[j] += (c + 1) * a[j];
+    for (size_t j = 0; j < kB; ++j) expected[kA + j] += (c + 1) * b[j];
+    const auto delta = Make(a, b);
+    ASSERT_TRUE(one.Accumulate(delta, c + 1).ok());
+    ASSERT_TRUE(three.Accumulate(delta, c + 1).ok());
+  }
+  auto x = std::move(one).MeanDelta(model);
+  auto y = std::move(three).MeanDelta(model);
+  ASSERT_TRUE(x.ok() && y.ok());
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(x->tensors(t).data(), y->tensors(t).data()) << t;
+  }
+  auto b = model::FloatView(y->tensors(1));
+  for (size_t j = 0; j < kB; j += 997) {
+    EXPECT_NEAR(b[j], expected[kA + j] / 6, 1e-5) << j;
+  }
+}
+
 TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyMean) {
   auto model = Make({1, 1}, {0});
   FedAvgAggregator agg(model);

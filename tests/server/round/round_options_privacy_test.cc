@@ -153,6 +153,13 @@ TEST(RoundOptionsPrivacyTest, DistributedNeedsSecureRoundsAndAFixedBound) {
   adaptive.mutable_differential_privacy()->set_noise_multiplier(1);
   adaptive.mutable_clipping()->mutable_adaptive();
   ExpectRefused(Resolve(adaptive), "round.clipping.adaptive");
+  // Each SecAgg group would release a sum with only its own devices' noise.
+  cohort::v1::RoundConfig grouped = Private();
+  grouped.mutable_differential_privacy()->set_mechanism(
+      Dp::DISTRIBUTED_DISCRETE_GAUSSIAN);
+  grouped.mutable_differential_privacy()->set_noise_multiplier(1);
+  grouped.mutable_secure_aggregation()->set_max_group_size(50);
+  ExpectRefused(Resolve(grouped), "round.secure_aggregation.max_group_size");
 }
 
 TEST(RoundOptionsPrivacyTest, DistributedIsPlannedForTheModel) {

@@ -35,6 +35,20 @@ TEST(RoundOptionsDefaultsTest, OneDeviceRoundsNeedPlainFedAvgAndSayHow) {
   EXPECT_TRUE(Resolve(c).ok());
 }
 
+TEST(RoundOptionsSecAggTest, GroupSizeReachesTheOptionsAndIsChecked) {
+  cohort::v1::RoundConfig c;
+  EXPECT_EQ(ResolveRoundOptions("", c, {})->secagg.max_group_size, 0);
+  c.mutable_secure_aggregation()->set_max_group_size(500);
+  auto o = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->secagg.max_group_size, 500);
+  // A group of 2 could leave a group of 1, whose "sum" is its update.
+  c.mutable_secure_aggregation()->set_max_group_size(2);
+  ExpectRefused(Resolve(c), "round.secure_aggregation.max_group_size");
+  c.mutable_secure_aggregation()->set_max_group_size(-1);
+  ExpectRefused(Resolve(c), "round.secure_aggregation.max_group_size");
+}
+
 TEST(RoundOptionsClippingTest, FieldsReachTheOptions) {
   cohort::v1::RoundConfig c;
   c.mutable_clipping()->set_clip_norm(2.5);

@@ -143,6 +143,33 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(info.param.bits);
     });
 
+// Unmasking on several threads (seeds derived in parallel, the sum unmasked
+// in slices) gives the sum one thread gives, exactly, with clients dropping
+// before their masked input (pairwise masks to undo) and vectors long enough
+// for several 16 KiB blocks per slice.
+TEST(SecAggServerTest, UnmaskingOnSeveralThreadsGivesTheExactSum) {
+  const int n = 40;
+  const auto last = DropPlan(n, 0.1, 4242);
+  SecAggConfig config = ConfigFor(n, 0.1, last, 24);
+  config.vector_length = 20011;
+  std::vector<uint64_t> sums[2];
+  int thread_counts[2] = {1, 3};
+  for (int i = 0; i < 2; ++i) {
+    Harness h(config, last, 31, thread_counts[i]);
+    h.Run();
+    ASSERT_TRUE(h.server().IsCompleted()) << h.server().AbortStatus();
+    auto sum = h.server().Result();
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ(*sum, h.ExpectedSum()) << thread_counts[i] << " threads";
+    // Self masks of U3 and, beyond them, pairwise masks of the dropped.
+    EXPECT_GT(h.server().unmasking_timings().masks_removed,
+              static_cast<int>(std::count_if(last.begin(), last.end(),
+                                             [](int p) { return p >= 3; })));
+    sums[i] = *std::move(sum);
+  }
+  EXPECT_EQ(sums[0], sums[1]);
+}
+
 // n = 3 is too small for per-phase rates; drop one client at each point.
 TEST(SecAggServerTest, ThreeClientsOneDropsAtEachPoint) {
   for (int phase = 1; phase <= 3; ++phase) {

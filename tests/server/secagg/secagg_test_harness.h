@@ -48,12 +48,12 @@ inline uint64_t SplitMix(uint64_t& s) {
 class Harness {
  public:
   // Client i sends its messages for phases 1..last_phase[i] and then goes
-  // silent (4 = never drops).
+  // silent (4 = never drops). The server unmasks on `threads` threads.
   Harness(const SecAggConfig& config, std::vector<int> last_phase,
-          uint64_t seed)
+          uint64_t seed, int threads = 1)
       : config_(config), last_phase_(std::move(last_phase)), inbox_(config.n),
         outboxes_(config.n) {
-    auto server = SecAggServer::Create(config, &inbox_);
+    auto server = SecAggServer::Create(config, &inbox_, threads);
     CHECK(server.ok()) << server.status();
     server_ = *std::move(server);
     const uint64_t mask =
