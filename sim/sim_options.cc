@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/field_error.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/sha256.h"
 #include "server/round/task_model.h"
 
 namespace cohort::sim {
@@ -162,6 +163,9 @@ absl::Status ResolveRound(const cohort::v1::SimConfig& c, SimOptions& o) {
   o.round = *std::move(resolved);
   // Noise drawn from the run's seed, so a run repeats exactly.
   if (o.round.privacy.enabled) o.round.privacy.noise_seed = o.seed;
+  // SecAgg groups dealt from the seed too.
+  o.round.secagg.group_key =
+      crypto::Sha256(absl::StrCat("cohort-sim secagg groups|", o.seed));
   return absl::OkStatus();
 }
 

@@ -5,11 +5,11 @@
 
 namespace cohort::base {
 
-// Calls fn(0) ... fn(tasks - 1), each once, spread over min(threads, tasks)
-// threads (the caller's among them; threads <= 1 runs them all on the
-// caller), and returns when all have returned. Task t runs on thread
-// t % threads, so which tasks share a thread is fixed. fn must be safe to
-// call concurrently for distinct tasks.
+// Calls fn(0) ... fn(tasks - 1), each once, spread over
+// used = min(threads, tasks) threads (the caller's among them; threads <= 1
+// runs them all on the caller), and returns when all have returned. Task t
+// runs on thread t % used, so which tasks share a thread is fixed. fn must
+// be safe to call concurrently for distinct tasks.
 void ParallelFor(int tasks, int threads, absl::FunctionRef<void(int)> fn);
 
 // The cores this process may use (std::thread::hardware_concurrency, at

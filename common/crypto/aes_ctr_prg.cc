@@ -1,5 +1,6 @@
 #include "common/crypto/aes_ctr_prg.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #if defined(__x86_64__)
@@ -377,6 +378,8 @@ absl::Status AesCtrPrg::SubtractModPow2(int bits, absl::Span<uint64_t> acc) {
   const Stream s{ctx_.get(), true};
   return Expand({&s, 1}, bits, Fold::kAdd, acc);
 }
+
+void WipeBytes(void* p, size_t n) { OPENSSL_cleanse(p, n); }
 
 absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,
                       absl::Span<uint64_t> acc) {

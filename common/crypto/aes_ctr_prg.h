@@ -79,6 +79,30 @@ struct MaskSeed {
   bool subtract = false;
 };
 
+// OPENSSL_cleanse, for WipingAllocator (keeps <openssl/crypto.h> out of
+// this header).
+void WipeBytes(void* p, size_t n);
+
+// An allocator that wipes (OPENSSL_cleanse) what it frees, so a vector of
+// secrets leaves none behind when it grows or dies.
+template <typename T>
+struct WipingAllocator {
+  using value_type = T;
+  WipingAllocator() = default;
+  template <typename U>
+  WipingAllocator(const WipingAllocator<U>&) {}  // NOLINT: allocator rebind
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) {
+    WipeBytes(p, n * sizeof(T));
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <typename U>
+  bool operator==(const WipingAllocator<U>&) const { return true; }
+};
+
+// Masks whose storage is wiped when freed.
+using MaskSeeds = std::vector<MaskSeed, WipingAllocator<MaskSeed>>;
+
 // acc[j] = (acc[j] + sum over masks of +-e_j) mod 2^bits, where e is each
 // mask's element stream. Equivalent to one AesCtrPrg per seed calling
 // AddModPow2 / SubtractModPow2 on `acc`, but `acc` is walked once in

@@ -16,6 +16,7 @@
 #include "common/base/descriptor_limit.h"
 #include "common/base/files.h"
 #include "common/base/status_macros.h"
+#include "common/crypto/secure_random.h"
 #include "common/data/idx_reader.h"
 #include "common/ml/model.h"
 #include "glog/logging.h"
@@ -410,6 +411,10 @@ absl::Status RunServer(const cohort::v1::ServerConfig& config,
   COHORT_ASSIGN_OR_RETURN(
       ServerOptions options,
       ResolveServerOptions(config, base::RaiseDescriptorLimit()));
+  // Unknown to devices, so none can choose its SecAgg group by its id.
+  crypto::OpenSslRandom random;
+  COHORT_RETURN_IF_ERROR(
+      random.Fill(absl::MakeSpan(options.round.secagg.group_key)));
   return Serve(options, stop, notifier);
 }
 

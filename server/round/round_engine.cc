@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
-#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/model/running_statistics.h"
 #include "glog/logging.h"
@@ -90,8 +89,8 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
     ctx->aggregator =
         std::make_unique<RobustAggregator>(*ctx->shared, *options_.robust);
   } else {
-    ctx->aggregator = std::make_unique<FedAvgAggregator>(
-        *ctx->shared, base::AvailableCores());
+    ctx->aggregator =
+        std::make_unique<FedAvgAggregator>(*ctx->shared, options_.threads);
   }
   ctx_ = std::move(ctx);
   state_ = std::make_unique<SelectingState>();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/field_error.h"
+#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/secagg/parameter_finder.h"
 #include "common/secagg/secure_update.h"
@@ -220,9 +221,11 @@ absl::Status CheckSecureCohorts(const RoundOptions& o) {
                    : "round.min_reports",
                std::string(params.status().message()));
   }
-  // The largest SecAgg+ instance: the encoding's modulus grows with it.
-  const int largest = secagg::GroupSizes(o.selection_target(),
-                                         s.max_group_size).front();
+  // The largest SecAgg+ instance any cohort size can make: the encoding's
+  // modulus grows with it.
+  const int largest = s.max_group_size == 0
+                          ? o.selection_target()
+                          : std::min(s.max_group_size, o.selection_target());
   auto encoding = secagg::PlanUpdateEncoding(
       s.bits_per_coordinate, o.clipping.clip_norm, s.rotate,
       /*rotation_seed=*/0, s.example_cap, /*dimension=*/1, largest);
@@ -323,6 +326,7 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));
   COHORT_RETURN_IF_ERROR(ResolveReleasePolicy(c, o));
   COHORT_RETURN_IF_ERROR(internal::ResolvePrivacy(c, o));
+  o.threads = base::AvailableCores();
   return o;
 }
 

@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_ROUND_ROUND_OPTIONS_H_
 #define COHORT_SERVER_ROUND_ROUND_OPTIONS_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,11 @@ struct SecAggOptions {
   absl::Duration phase_timeout = absl::Seconds(60);
   // Devices per SecAgg+ instance; 0 = one instance (SecAggGroups).
   int max_group_size = 0;
+  // Keys the per-round shuffle that deals devices into groups, so that no
+  // device can choose its group by its id. The coordinator draws it from
+  // OpenSSL at start-up; the simulator derives it from its seed, so its
+  // runs repeat.
+  std::array<uint8_t, 32> group_key{};
   // The field statistics devices add to their masked input: the image
   // layout when field monitoring is on, else disabled.
   secagg::FieldLayout field;
@@ -71,6 +77,10 @@ struct RoundOptions {
   // in mean field accuracy, as a fraction, that rolls back.
   int field_min_reports = 0;
   double field_max_accuracy_drop = 0.05;
+  // Threads the coordinator adds updates and unmasks secure sums on
+  // (FedAvgAggregator, SecAggServer): base::AvailableCores() once resolved,
+  // every core; 1 in a default-constructed value.
+  int threads = 1;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
   int selection_target() const;

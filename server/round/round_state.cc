@@ -205,10 +205,10 @@ std::unique_ptr<RoundState> CommitPlain(RoundContext& ctx) {
 std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   if (!ctx.options->secagg.enabled) return CommitPlain(ctx);
   // A copy: if SecAgg+ cannot start, Abandon still answers every device.
-  auto round = SecAggGroups::Start(ctx.options->secagg, EncodedBound(ctx),
-                                  ctx.round_id,
-                                  model::TotalElements(*ctx.shared),
-                                  ctx.ready_channels, now);
+  auto round = SecAggGroups::Start(
+      ctx.options->secagg, EncodedBound(ctx), ctx.round_id,
+      model::TotalElements(*ctx.shared), ctx.ready_channels, now,
+      ctx.options->threads);
   if (!round.ok()) {
     AbandonReason r;
     r.cause = AbandonCause::kSecAggNotStarted;
@@ -223,7 +223,7 @@ std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   return std::make_unique<AggregatingState>();
 }
 
-// The Ack of a device whose SecAgg+ instance aborted.
+// The Ack of a device whose SecAgg+ instance aborted or was left out.
 constexpr char kSecAggAbortedAck[] =
     "secure aggregation aborted; no sum was released";
 
@@ -266,22 +266,44 @@ std::optional<int64_t> ClippedOfSum(int64_t round_id, int64_t clipped,
   return std::nullopt;
 }
 
+// Fewer inputs in the secure sum than min_reports (groups were left out,
+// or devices left between ready and their masked input): not committed.
+std::unique_ptr<RoundState> TooFewInSum(RoundContext& ctx) {
+  SecAggGroups& s = *ctx.secagg;
+  s.SendAcks("too few inputs in the secure sum; the round was not committed",
+             kSecAggAbortedAck, /*accept=*/false);
+  AbandonReason r;
+  r.cause = AbandonCause::kTooFewReports;
+  r.phase = "the secure sum";
+  r.threshold = ctx.options->min_reports;
+  r.survivors = s.contributors();
+  r.cohort = s.num_clients();
+  r.detail = absl::StrCat(s.groups_left_out(), " of ", s.num_groups(),
+                          " SecAgg groups left out");
+  return Abandon(ctx, std::move(r));
+}
+
 std::unique_ptr<RoundState> SecAggCompleted(RoundContext& ctx) {
   SecAggGroups& s = *ctx.secagg;
-  if (s.groups_aborted() > 0) {
-    LOG(WARNING) << "round " << ctx.round_id << ": " << s.groups_aborted()
-                 << " of " << s.num_groups()
-                 << " SecAgg groups aborted; their devices' inputs are not "
-                    "in the sum";
-  }
+  // First: a group whose sum does not decode is left out of what follows.
+  auto sum = s.Result();
   ctx.drops.secagg = s.num_clients() - s.contributors();
   CountSecAggDrops(s, ctx.drops);
-  auto sum = s.Result();
+  if (s.groups_left_out() > 0) {
+    LOG(WARNING) << "round " << ctx.round_id << ": " << s.groups_left_out()
+                 << " of " << s.num_groups()
+                 << " SecAgg groups left out; their devices' inputs are not "
+                    "in the sum";
+  }
+  if (sum.ok() && s.contributors() < ctx.options->min_reports) {
+    return TooFewInSum(ctx);
+  }
   if (sum.ok()) sum = CheckPrivateSum(*ctx.options, s.contributors(), *std::move(sum));
   auto mean = sum.ok() ? MeanDelta(*ctx.shared, *sum)
                        : absl::StatusOr<cohort::v1::Weights>(sum.status());
   if (!mean.ok()) {
-    s.SendAcks("the secure sum could not be decoded", kSecAggAbortedAck);
+    s.SendAcks("the secure sum could not be decoded", kSecAggAbortedAck,
+               /*accept=*/false);
     AbandonReason r;
     r.cause = AbandonCause::kSumUndecodable;
     r.phase = "Completed";

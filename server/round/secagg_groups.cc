@@ -3,29 +3,65 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/splitmix64.h"
+#include "common/crypto/sha256.h"
 #include "common/secagg/parameter_finder.h"
 #include "glog/logging.h"
 
 namespace cohort::server {
 
+namespace {
+
+// The cohort's devices in a shuffled order keyed by `key` and the round
+// (Fisher-Yates over SplitMix64 seeded from SHA-256(key | round)): fixed for
+// a key, round and cohort, and unknown to devices.
+std::vector<std::string> ShuffledDevices(
+    const std::map<std::string, std::shared_ptr<DeviceChannel>>& cohort,
+    const std::array<uint8_t, 32>& key, int64_t round_id) {
+  std::vector<std::string> order;
+  order.reserve(cohort.size());
+  for (const auto& [device, channel] : cohort) order.push_back(device);
+  std::string material = "cohort secagg groups|";
+  material.append(reinterpret_cast<const char*>(key.data()), key.size());
+  absl::StrAppend(&material, "|", round_id);
+  const auto digest = crypto::Sha256(material);
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
+  base::SplitMix64 rng(seed);
+  for (size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[rng.Uniform(i)]);
+  }
+  return order;
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<SecAggGroups>> SecAggGroups::Start(
     const SecAggOptions& options, double clip_norm, int64_t round_id,
     int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
-    absl::Time now) {
+    absl::Time now, int threads) {
   const std::vector<int> sizes = secagg::GroupSizes(
       static_cast<int>(cohort.size()), options.max_group_size);
   std::vector<std::map<std::string, std::shared_ptr<DeviceChannel>>> split(
       sizes.size());
-  auto it = cohort.begin();
-  for (size_t g = 0; g < sizes.size(); ++g) {
-    for (int i = 0; i < sizes[g]; ++i, ++it) split[g].insert(*it);
+  if (sizes.size() == 1) {
+    split[0] = cohort;
+  } else {
+    const std::vector<std::string> order =
+        ShuffledDevices(cohort, options.group_key, round_id);
+    size_t next = 0;
+    for (size_t g = 0; g < sizes.size(); ++g) {
+      for (int i = 0; i < sizes[g]; ++i, ++next) {
+        split[g].emplace(order[next], cohort.at(order[next]));
+      }
+    }
   }
   // Plan every group before any device hears of it.
   std::shared_ptr<SecAggGroups> r(new SecAggGroups());
   for (size_t g = 0; g < split.size(); ++g) {
     auto group = SecAggRound::Plan(options, clip_norm, round_id, dimension,
-                                   std::move(split[g]), now);
+                                   std::move(split[g]), now, threads);
     if (!group.ok()) {
       if (split.size() == 1) return group.status();
       return absl::Status(group.status().code(),
@@ -37,6 +73,7 @@ absl::StatusOr<std::shared_ptr<SecAggGroups>> SecAggGroups::Start(
     }
     r->groups_.push_back(*std::move(group));
   }
+  r->undecodable_.assign(r->groups_.size(), false);
   if (r->groups_.size() > 1) {
     LOG(INFO) << "round " << round_id << ": " << cohort.size()
               << " devices in " << r->groups_.size()
@@ -83,9 +120,9 @@ bool SecAggGroups::aborted() const {
   return true;
 }
 
-int SecAggGroups::groups_aborted() const {
+int SecAggGroups::groups_left_out() const {
   int n = 0;
-  for (const auto& group : groups_) n += group->aborted() ? 1 : 0;
+  for (size_t g = 0; g < groups_.size(); ++g) n += summed(g) ? 0 : 1;
   return n;
 }
 
@@ -93,47 +130,61 @@ absl::Status SecAggGroups::abort_status() const {
   if (!aborted()) return absl::OkStatus();
   const absl::Status first = groups_.front()->abort_status();
   if (groups_.size() == 1) return first;
-  return absl::Status(first.code(),
-                      absl::StrCat("all ", groups_.size(),
-                                   " SecAgg groups aborted; group 0: ",
-                                   first.message()));
+  std::string detail =
+      absl::StrCat("all ", groups_.size(), " SecAgg groups aborted");
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const auto info = groups_[g]->abort_info();
+    if (!info.has_value()) continue;
+    absl::StrAppend(&detail, g == 0 ? ": " : "; ", "group ", g, " in ",
+                    info->phase, " (", info->survivors, " of ",
+                    groups_[g]->num_clients(), " left, t=", info->threshold,
+                    ")");
+  }
+  return absl::Status(first.code(), detail);
 }
 
 std::optional<secagg::AbortInfo> SecAggGroups::abort_info() const {
   if (!aborted()) return std::nullopt;
   std::optional<secagg::AbortInfo> info = groups_.front()->abort_info();
-  if (info.has_value()) info->status = abort_status();
+  if (!info.has_value() || groups_.size() == 1) return info;
+  info->survivors = 0;
+  for (const auto& group : groups_) {
+    if (auto i = group->abort_info()) info->survivors += i->survivors;
+  }
+  info->status = abort_status();
   return info;
 }
 
-absl::StatusOr<secagg::DecodedUpdateSum> SecAggGroups::Result() const {
+absl::StatusOr<secagg::DecodedUpdateSum> SecAggGroups::Result() {
   if (!completed()) {
     return absl::FailedPreconditionError("no SecAgg group has completed");
   }
   std::optional<secagg::DecodedUpdateSum> total;
+  absl::Status first_error;
   for (size_t g = 0; g < groups_.size(); ++g) {
-    if (!groups_[g]->completed()) continue;
+    if (!summed(g)) continue;
     auto sum = groups_[g]->Result();
-    if (!sum.ok()) {
-      return absl::Status(sum.status().code(),
-                          absl::StrCat("SecAgg group ", g, ": ",
-                                       sum.status().message()));
+    if (sum.ok() && total.has_value()) {
+      sum = secagg::AddDecodedSums(*std::move(total), *sum);
     }
-    if (!total.has_value()) {
-      total = *std::move(sum);
+    if (!sum.ok()) {
+      // Left out, as an aborted group is; the others still count.
+      undecodable_[g] = true;
+      LOG(WARNING) << "SecAgg group " << g << " of " << groups_.size()
+                   << " left out: its sum does not decode: " << sum.status();
+      if (first_error.ok()) first_error = sum.status();
       continue;
     }
-    auto added = secagg::AddDecodedSums(*std::move(total), *sum);
-    if (!added.ok()) return added.status();
-    total = *std::move(added);
+    total = *std::move(sum);
   }
+  if (!total.has_value()) return first_error;
   return *std::move(total);
 }
 
 int64_t SecAggGroups::contributors() const {
   int64_t n = 0;
-  for (const auto& group : groups_) {
-    if (group->completed()) n += group->contributors();
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (summed(g)) n += groups_[g]->contributors();
   }
   return n;
 }
@@ -160,9 +211,13 @@ std::array<int, 4> SecAggGroups::dropped_by_phase() const {
 }
 
 void SecAggGroups::SendAcks(const std::string& message,
-                            const std::string& aborted_message) {
-  for (auto& group : groups_) {
-    group->SendAcks(group->aborted() ? aborted_message : message);
+                            const std::string& left_out_message, bool accept) {
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (summed(g)) {
+      groups_[g]->SendAcks(message, accept);
+    } else {
+      groups_[g]->SendAcks(left_out_message, /*accept=*/false);
+    }
   }
 }
 

@@ -5,7 +5,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/kill_point.h"
-#include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
 #include "common/crypto/sha256.h"
 #include "common/secagg/parameter_finder.h"
@@ -33,7 +32,7 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Plan(
     const SecAggOptions& options, double clip_norm, int64_t round_id,
     int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
-    absl::Time now) {
+    absl::Time now, int threads) {
   std::shared_ptr<SecAggRound> r(new SecAggRound());
   for (auto& [device, channel] : cohort) {
     r->ids_[device] = static_cast<int>(r->devices_.size());
@@ -43,8 +42,7 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Plan(
   r->phase_timeout_ = options.phase_timeout;
   COHORT_RETURN_IF_ERROR(
       r->PlanEncoding(options, clip_norm, round_id, dimension));
-  auto server = secagg::SecAggServer::Create(r->config_, r.get(),
-                                             base::AvailableCores());
+  auto server = secagg::SecAggServer::Create(r->config_, r.get(), threads);
   if (!server.ok()) return server.status();
   r->server_ = *std::move(server);
   {
@@ -60,9 +58,8 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Plan(
 }
 
 absl::Status SecAggRound::PlanEncoding(const SecAggOptions& options,
-                                       double clip_norm,
-                               int64_t round_id,
-                               int64_t dimension) {
+                                       double clip_norm, int64_t round_id,
+                                       int64_t dimension) {
   const int n = static_cast<int>(devices_.size());
   COHORT_ASSIGN_OR_RETURN(
       secagg::SecAggParameters params,
@@ -154,9 +151,11 @@ int64_t SecAggRound::contributors() const {
   return static_cast<int64_t>(server_->Contributors().size());
 }
 
-void SecAggRound::SendAcks(const std::string& message) {
+void SecAggRound::SendAcks(const std::string& message, bool accept) {
   std::vector<bool> in_sum(devices_.size(), false);
-  for (int i : server_->Contributors()) in_sum[i] = true;
+  if (accept) {
+    for (int i : server_->Contributors()) in_sum[i] = true;
+  }
   for (size_t i = 0; i < devices_.size(); ++i) {
     cohort::v1::ServerMessage m;
     m.mutable_ack()->set_round_id(static_cast<int64_t>(config_.round_id));

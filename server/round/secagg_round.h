@@ -39,12 +39,12 @@ class SecAggRound final : public secagg::ServerSender {
   // for. ResolveRoundOptions refuses configs that could get either.
   // Devices clip their updates to `clip_norm`, the round's bound. One
   // SecAggRound is one SecAgg+ instance: the whole secure cohort, or one
-  // group of it (SecAggGroups).
+  // group of it (SecAggGroups). Unmasking runs on `threads` threads.
   static absl::StatusOr<std::shared_ptr<SecAggRound>> Plan(
       const SecAggOptions& options, double clip_norm, int64_t round_id,
       int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
-      absl::Time now);
+      absl::Time now, int threads);
   // Sends every device its SecAggBegin. Once, after Plan.
   void Begin();
 
@@ -85,8 +85,9 @@ class SecAggRound final : public secagg::ServerSender {
   std::string phase_name() const { return server_->StateName(); }
 
   // Ends every device's stream with an Ack: accepted for the contributors of
-  // a completed instance, not accepted (with `message`) for everyone else.
-  void SendAcks(const std::string& message);
+  // a completed instance (unless `accept` is false: its sum was left out),
+  // not accepted (with `message`) for everyone else.
+  void SendAcks(const std::string& message, bool accept = true);
 
   // secagg::ServerSender: routes to the device's channel.
   void Send(int client, secagg::ServerToClient message) override;
@@ -95,8 +96,7 @@ class SecAggRound final : public secagg::ServerSender {
   SecAggRound() = default;
   // Fills config_ and encoding_ for the cohort in devices_.
   absl::Status PlanEncoding(const SecAggOptions& options, double clip_norm,
-                    int64_t round_id,
-                    int64_t dimension);
+                            int64_t round_id, int64_t dimension);
 
   secagg::SecAggConfig config_;
   secagg::UpdateEncoding encoding_;

@@ -75,8 +75,8 @@ class UnmaskingServerState final : public ServerState {
   // between each dropped client and its surviving neighbours (to undo),
   // appended to `masks`; derived on ctx().threads threads. ABORTED for a
   // secret without t consistent shares or a mask key that does not match.
-  absl::Status SelfMasks(std::vector<crypto::MaskSeed>& masks);
-  absl::Status PairwiseMasks(std::vector<crypto::MaskSeed>& masks);
+  absl::Status SelfMasks(crypto::MaskSeeds& masks);
+  absl::Status PairwiseMasks(crypto::MaskSeeds& masks);
 };
 
 }  // namespace cohort::secagg

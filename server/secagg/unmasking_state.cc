@@ -5,7 +5,6 @@
 #include <functional>
 #include <map>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/parallel_for.h"
 #include "common/base/status_macros.h"
@@ -106,18 +105,32 @@ absl::StatusOr<std::array<uint8_t, 32>> ReconstructSecret(
   return *secret;
 }
 
-// Masks derived by one unmasking thread, wiped when it is done with.
+// Masks derived by one unmasking thread (wiped storage).
 struct MaskWork {
-  std::vector<crypto::MaskSeed> masks;
+  crypto::MaskSeeds masks;
   // The first failure, at position `failed_at` of the task's owner list.
   absl::Status status;
   size_t failed_at = 0;
   int secrets = 0;
   int lagrange_sets = 0;
-  ~MaskWork() {
-    OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
-  }
 };
+
+// A reconstructed secret that wipes itself.
+struct Secret {
+  std::array<uint8_t, 32> bytes{};
+  ~Secret() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+// ReconstructSecret into `out`, leaving no copy of the secret behind.
+absl::Status ReconstructInto(int owner, absl::Span<const ShamirShare> shares,
+                             int t, LagrangeCache& cache, Secret& out) {
+  absl::StatusOr<std::array<uint8_t, 32>> secret =
+      ReconstructSecret(owner, shares, t, cache);
+  if (!secret.ok()) return secret.status();
+  out.bytes = *secret;
+  OPENSSL_cleanse(secret->data(), secret->size());
+  return absl::OkStatus();
+}
 
 // Runs derive(owner, cache, work) for every owner in `owners`, spread over
 // `threads` threads (each with its own Lagrange cache), and gathers their
@@ -125,7 +138,7 @@ struct MaskWork {
 absl::Status DeriveMasks(
     const std::vector<int>& owners, int threads,
     const std::function<absl::Status(int, LagrangeCache&, MaskWork&)>& derive,
-    std::vector<crypto::MaskSeed>& masks, UnmaskingTimings& timings) {
+    crypto::MaskSeeds& masks, UnmaskingTimings& timings) {
   const int tasks = std::max(1, std::min<int>(threads, owners.size()));
   std::vector<MaskWork> work(tasks);
   base::ParallelFor(tasks, tasks, [&](int t) {
@@ -141,6 +154,9 @@ absl::Status DeriveMasks(
     work[t].lagrange_sets = cache.size();
   });
   const MaskWork* failed = nullptr;
+  size_t total = masks.size();
+  for (const MaskWork& w : work) total += w.masks.size();
+  masks.reserve(total);
   for (MaskWork& w : work) {
     timings.secrets_reconstructed += w.secrets;
     timings.lagrange_sets += w.lagrange_sets;
@@ -232,19 +248,18 @@ absl::Status UnmaskingServerState::Accept(int from,
   return absl::OkStatus();
 }
 
-absl::Status UnmaskingServerState::SelfMasks(
-    std::vector<crypto::MaskSeed>& masks) {
+absl::Status UnmaskingServerState::SelfMasks(crypto::MaskSeeds& masks) {
   const ServerContext& c = ctx();
   const auto t0 = Clock::now();
   const auto shares = SharesByOwner(c, ShareKind::kSelfMaskSeed);
   absl::Status s = DeriveMasks(
       c.u3, c.threads,
       [&](int owner, LagrangeCache& cache, MaskWork& work) -> absl::Status {
-        COHORT_ASSIGN_OR_RETURN(
-            auto seed, ReconstructSecret(owner, shares[owner], c.config.t, cache));
+        Secret seed;
+        COHORT_RETURN_IF_ERROR(
+            ReconstructInto(owner, shares[owner], c.config.t, cache, seed));
         ++work.secrets;
-        work.masks.push_back(crypto::MaskSeed{seed, /*subtract=*/true});
-        OPENSSL_cleanse(seed.data(), seed.size());
+        work.masks.push_back(crypto::MaskSeed{seed.bytes, /*subtract=*/true});
         return absl::OkStatus();
       },
       masks, ctx().unmasking_timings);
@@ -252,8 +267,7 @@ absl::Status UnmaskingServerState::SelfMasks(
   return s;
 }
 
-absl::Status UnmaskingServerState::PairwiseMasks(
-    std::vector<crypto::MaskSeed>& masks) {
+absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
   const ServerContext& c = ctx();
   const auto t0 = Clock::now();
   const auto shares = SharesByOwner(c, ShareKind::kMaskKey);
@@ -264,14 +278,12 @@ absl::Status UnmaskingServerState::PairwiseMasks(
   absl::Status s = DeriveMasks(
       dropped, c.threads,
       [&](int d, LagrangeCache& cache, MaskWork& work) -> absl::Status {
-        COHORT_ASSIGN_OR_RETURN(
-            auto key_bytes, ReconstructSecret(d, shares[d], c.config.t, cache));
+        Secret key_bytes;
+        COHORT_RETURN_IF_ERROR(
+            ReconstructInto(d, shares[d], c.config.t, cache, key_bytes));
         ++work.secrets;
-        absl::Cleanup wipe = [&] {
-          OPENSSL_cleanse(key_bytes.data(), key_bytes.size());
-        };
-        COHORT_ASSIGN_OR_RETURN(auto key,
-                                crypto::X25519PrivateKey::FromBytes(key_bytes));
+        COHORT_ASSIGN_OR_RETURN(
+            auto key, crypto::X25519PrivateKey::FromBytes(key_bytes.bytes));
         if (!(key.PublicKey() == *c.mask_keys[d])) {
           return absl::AbortedError(absl::StrCat(
               "SecAgg: reconstructed mask key of client ", d,
@@ -284,13 +296,15 @@ absl::Status UnmaskingServerState::PairwiseMasks(
               !std::binary_search(masked_with.begin(), masked_with.end(), d)) {
             continue;
           }
-          COHORT_ASSIGN_OR_RETURN(
-              auto seed,
-              DerivePairwiseSeed(key, *c.mask_keys[j], c.config.round_id, d, j));
           // Survivor j added the mask if j < d and subtracted it otherwise;
           // removing it does the opposite.
-          work.masks.push_back(crypto::MaskSeed{seed, /*subtract=*/j < d});
-          OPENSSL_cleanse(seed.data(), seed.size());
+          crypto::MaskSeed& mask = work.masks.emplace_back();
+          mask.subtract = j < d;
+          absl::StatusOr<std::array<uint8_t, 32>> seed = DerivePairwiseSeed(
+              key, *c.mask_keys[j], c.config.round_id, d, j);
+          if (!seed.ok()) return seed.status();
+          mask.seed = *seed;
+          OPENSSL_cleanse(seed->data(), seed->size());
         }
         return absl::OkStatus();
       },
@@ -313,13 +327,12 @@ absl::StatusOr<std::unique_ptr<ServerState>> UnmaskingServerState::Finish() {
   sum.resize(config.vector_length, 0);
   for (uint64_t& v : sum) v &= mask;
   timings.summation_ms = MsSince(start);
-  std::vector<crypto::MaskSeed> masks;
+  crypto::MaskSeeds masks;
   absl::Status status = SelfMasks(masks);
   if (status.ok()) status = PairwiseMasks(masks);
   if (status.ok()) {
     status = ApplyMasks(masks, config.bits, ctx().threads, sum, timings);
   }
-  OPENSSL_cleanse(masks.data(), masks.size() * sizeof(crypto::MaskSeed));
   timings.total_ms = MsSince(start);
   if (!status.ok()) {
     std::fill(sum.begin(), sum.end(), 0);
