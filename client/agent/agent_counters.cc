@@ -11,14 +11,14 @@ namespace cohort::client {
 namespace {
 
 constexpr Refusal kRefusals[] = {
-    Refusal::kDeadline,      Refusal::kModelRefused, Refusal::kModelDownload,
-    Refusal::kSecAgg,        Refusal::kServerRefused, Refusal::kIneligible,
+    Refusal::kDeadline, Refusal::kModelRefused,  Refusal::kModelDownload,
+    Refusal::kSecAgg,   Refusal::kServerRefused, Refusal::kIneligible,
     Refusal::kBudget};
 constexpr RoundResult kRoundResults[] = {
     RoundResult::kAccepted, RoundResult::kNotUsed, RoundResult::kAbandoned};
 // RetryWindow.cause values this build knows (coordinator.proto).
-constexpr const char* kRetryCauses[] = {"not_selecting", "round_full",
-                                        "already_assigned", "paused"};
+constexpr const char* kRetryCauses[] = {
+    "not_selecting", "round_full", "already_assigned", "paused", "standby"};
 constexpr const char* kCheckInResults[] = {"assigned", "retry", "error"};
 
 template <typename T>

@@ -130,7 +130,8 @@ std::shared_ptr<const std::string> MakeDelta(const PublishedModel& base,
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
   return NewParticipateReactor(engine_, &live_devices_,
-                               PeerCommonName(*context), counters_, deadlines_);
+                               PeerCommonName(*context), counters_, deadlines_,
+                               leadership_);
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*
@@ -139,6 +140,13 @@ CoordinatorService::FetchModel(grpc::CallbackServerContext* context,
   if (counters_ != nullptr) {
     counters_->Bytes("fetch_model", "in",
                      static_cast<int64_t>(request->ByteSizeLong()));
+  }
+  if (leadership_ != nullptr && !leadership_->leading()) {
+    return new FetchModelReactor(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("this coordinator stands by: ",
+                                  leadership_->StandbyRetry().reason())),
+        ModelStream{}, 0, counters_);
   }
   ModelStream stream;
   stream.model = request->version() == 0
@@ -205,9 +213,9 @@ absl::StatusOr<cohort::v1::DeviceCertificate> Renew(
   COHORT_ASSIGN_OR_RETURN(const crypto::CsrInfo csr,
                           crypto::VerifyCsrPem(csr_pem));
   if (csr.common_name != peer) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "device ", peer, " may not renew a certificate for '",
-        absl::CHexEscape(csr.common_name), "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("device ", peer, " may not renew a certificate for '",
+                     absl::CHexEscape(csr.common_name), "'"));
   }
   return ca->Issue(csr_pem, peer, absl::Now());
 }

@@ -12,6 +12,7 @@
 #include "server/api/participate_reactor.h"
 #include "server/enrollment/fleet_ca.h"
 #include "server/round/device_session.h"
+#include "server/round/leadership.h"
 #include "server/round/published_model.h"
 #include "server/round/round_engine.h"
 
@@ -39,11 +40,19 @@ class CoordinatorService final
   // bytes. `ca` (may be null: no enrollment, borrowed) issues renewed
   // device certificates. `deadlines` bound how long Participate streams
   // wait for their devices (none by default).
+  // `leadership` (may be null: always leading; borrowed): while it stands
+  // by, check-ins get a RetryWindow with cause "standby" and FetchModel
+  // UNAVAILABLE, and the engine (not started yet) is not touched.
   explicit CoordinatorService(RoundEngine* engine,
                               DeviceApiCounters* counters = nullptr,
                               const FleetCa* ca = nullptr,
-                              StreamDeadlines deadlines = {})
-      : engine_(engine), counters_(counters), ca_(ca), deadlines_(deadlines) {}
+                              StreamDeadlines deadlines = {},
+                              const Leadership* leadership = nullptr)
+      : engine_(engine),
+        counters_(counters),
+        ca_(ca),
+        deadlines_(deadlines),
+        leadership_(leadership) {}
 
   grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
   Participate(grpc::CallbackServerContext* context) override;
@@ -85,6 +94,7 @@ class CoordinatorService final
   DeviceApiCounters* const counters_;
   const FleetCa* const ca_;
   const StreamDeadlines deadlines_;
+  const Leadership* const leadership_;
   LiveDevices live_devices_;
   absl::Mutex deltas_mu_;
   // Most recently used first.

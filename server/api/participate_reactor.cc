@@ -56,8 +56,8 @@ class ParticipateReactor final
  public:
   ParticipateReactor(RoundEngine* engine, LiveDevices* live,
                      std::string cert_name, DeviceApiCounters* counters,
-                     StreamDeadlines deadlines)
-      : session_(engine, live, std::move(cert_name), counters),
+                     StreamDeadlines deadlines, const Leadership* leadership)
+      : session_(engine, live, std::move(cert_name), counters, leadership),
         counters_(counters),
         deadlines_(deadlines),
         channel_(std::make_shared<StreamChannel>(this)) {
@@ -86,8 +86,9 @@ class ParticipateReactor final
       HandleSecAgg();
     } else {
       session_.End();
-      FinishWith(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                              "expected Report or SecAgg after TaskAssignment"));
+      FinishWith(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                       "expected Report or SecAgg after TaskAssignment"));
     }
   }
 
@@ -134,9 +135,10 @@ class ParticipateReactor final
         grpc::StatusCode::DEADLINE_EXCEEDED,
         check_in ? absl::StrCat("no CheckIn within ",
                                 absl::FormatDuration(deadlines_.check_in))
-                 : absl::StrCat("no report within ",
-                                absl::FormatDuration(deadlines_.after_report_deadline),
-                                " after the round's report deadline")));
+                 : absl::StrCat(
+                       "no report within ",
+                       absl::FormatDuration(deadlines_.after_report_deadline),
+                       " after the round's report deadline")));
   }
 
   void OnDone() override {
@@ -192,8 +194,9 @@ class ParticipateReactor final
 
   void HandleCheckIn() {
     if (!in_.has_check_in()) {
-      FinishWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "the first message on Participate must be CheckIn"));
+      FinishWith(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "the first message on Participate must be CheckIn"));
       return;
     }
     auto outcome = session_.CheckIn(in_.check_in());
@@ -306,9 +309,10 @@ void StreamChannel::Expire(Awaited awaited) {
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>* NewParticipateReactor(
     RoundEngine* engine, LiveDevices* live, std::string cert_name,
-    DeviceApiCounters* counters, StreamDeadlines deadlines) {
+    DeviceApiCounters* counters, StreamDeadlines deadlines,
+    const Leadership* leadership) {
   return new ParticipateReactor(engine, live, std::move(cert_name), counters,
-                                deadlines);
+                                deadlines, leadership);
 }
 
 }  // namespace cohort::server

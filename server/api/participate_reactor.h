@@ -35,12 +35,14 @@ struct StreamDeadlines {
 // rules are DeviceSession's; `live` (may be null) counts each identity's
 // open streams, `counters` (may be null) the check-ins, refused messages and
 // bytes (rpc "participate") and streams ended by `deadlines` (check-in
-// result "timed_out", rejected report reason "timed_out").
+// result "timed_out", rejected report reason "timed_out"). `leadership`
+// (may be null: leading) as DeviceSession's.
 grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
 NewParticipateReactor(RoundEngine* engine, LiveDevices* live,
                       std::string cert_name,
                       DeviceApiCounters* counters = nullptr,
-                      StreamDeadlines deadlines = {});
+                      StreamDeadlines deadlines = {},
+                      const Leadership* leadership = nullptr);
 
 }  // namespace cohort::server
 

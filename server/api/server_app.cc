@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/clock.h"
@@ -24,12 +25,13 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/api/admin_service.h"
-#include "server/api/enrollment_service.h"
+#include "server/api/coordination.h"
 #include "server/api/coordinator_service.h"
 #include "server/api/engine_health.h"
+#include "server/api/enrollment_service.h"
 #include "server/api/front_door.h"
-#include "server/api/tls.h"
 #include "server/api/health_monitor.h"
+#include "server/api/tls.h"
 #include "server/metrics/device_api_metrics.h"
 #include "server/metrics/live_gauges.h"
 #include "server/metrics/metrics_server.h"
@@ -37,9 +39,9 @@
 #include "server/metrics/store_metrics.h"
 #include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
-#include "server/round/task_assembly.h"
 #include "server/round/report_size.h"
 #include "server/round/run_recorder.h"
+#include "server/round/task_assembly.h"
 #include "server/store/directory_store.h"
 #include "server/store/postgres_store.h"
 
@@ -66,8 +68,8 @@ class PrivateSocketDir {
   static absl::StatusOr<std::unique_ptr<PrivateSocketDir>> Create() {
     char pattern[] = "/tmp/cohort-server.XXXXXX";
     if (::mkdtemp(pattern) == nullptr) {
-      return absl::InternalError(
-          absl::StrCat("mkdtemp /tmp/cohort-server.XXXXXX: ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat(
+          "mkdtemp /tmp/cohort-server.XXXXXX: ", std::strerror(errno)));
     }
     return std::unique_ptr<PrivateSocketDir>(new PrivateSocketDir(pattern));
   }
@@ -102,7 +104,8 @@ absl::StatusOr<DeviceApi> ServeDeviceApi(
                                   api.socket_dir->socket_path(), limits));
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + api.socket_dir->socket_path(), credentials);
+  builder.AddListeningPort("unix:" + api.socket_dir->socket_path(),
+                           credentials);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<int64_t>(
       options.max_message_bytes, std::numeric_limits<int>::max())));
   // Bound what connections can make the server hold: concurrent streams,
@@ -120,16 +123,17 @@ absl::StatusOr<DeviceApi> ServeDeviceApi(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(limits.keepalive));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             ms(limits.min_client_keepalive));
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ms(limits.min_client_keepalive));
   grpc::ResourceQuota quota("cohort-server");
   quota.Resize(static_cast<size_t>(limits.max_buffered_bytes));
   builder.SetResourceQuota(quota);
   builder.RegisterService(service);
   api.grpc = builder.BuildAndStart();
   if (api.grpc == nullptr) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve gRPC on ", api.socket_dir->socket_path()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", api.socket_dir->socket_path()));
   }
   api.door->Start();
   return api;
@@ -157,9 +161,9 @@ absl::StatusOr<AdminApi> ServeAdminApi(
   builder.RegisterService(api.service.get());
   api.grpc = builder.BuildAndStart();
   if (api.grpc == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "admin.listen_address: cannot serve the admin API on ",
-        options.listen_address, " (in use?)"));
+    return absl::UnavailableError(
+        absl::StrCat("admin.listen_address: cannot serve the admin API on ",
+                     options.listen_address, " (in use?)"));
   }
   LOG(INFO) << "serving the admin API on port " << port
             << " (mTLS; allowed subjects: "
@@ -185,9 +189,9 @@ absl::StatusOr<EnrollmentApi> ServeEnrollment(const ServerOptions& options,
   const EnrollmentOptions& o = options.enrollment;
   if (!o.enabled()) return api;
   COHORT_ASSIGN_OR_RETURN(
-      api.ca, FleetCa::Load(options.tls.ca_cert_path(), o.ca_key_path,
-                            o.certificate_validity,
-                            options.admin.allowed_subjects));
+      api.ca,
+      FleetCa::Load(options.tls.ca_cert_path(), o.ca_key_path,
+                    o.certificate_validity, options.admin.allowed_subjects));
   cohort::v1::TlsConfig server_only = options.tls;
   server_only.clear_ca_cert_path();
   COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(server_only));
@@ -206,9 +210,9 @@ absl::StatusOr<EnrollmentApi> ServeEnrollment(const ServerOptions& options,
   builder.SetResourceQuota(quota);
   api.grpc = builder.BuildAndStart();
   if (api.grpc == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "enrollment.listen_address: cannot serve enrollment on ",
-        o.listen_address, " (in use?)"));
+    return absl::UnavailableError(
+        absl::StrCat("enrollment.listen_address: cannot serve enrollment on ",
+                     o.listen_address, " (in use?)"));
   }
   LOG(INFO) << "serving enrollment on port " << port
             << " (server-authenticated TLS; device certificates valid "
@@ -248,11 +252,17 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStoreForServer(
     const StoreOptions& options) {
   auto opened = OpenStore(options);
   if (!opened.ok()) {
-    return absl::Status(opened.status().code(),
-                        absl::StrCat("cannot open the store: ",
-                                     opened.status().message()));
+    return absl::Status(
+        opened.status().code(),
+        absl::StrCat("cannot open the store: ", opened.status().message()));
   }
   return std::move(*opened);
+}
+
+// Writes the bound port to port_file, if asked.
+absl::Status WritePortFile(const ServerOptions& options, int port) {
+  if (options.port_file.empty()) return absl::OkStatus();
+  return base::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
 }
 
 // Announces the bound port in the log and, if asked, in port_file.
@@ -261,8 +271,7 @@ absl::Status AnnounceServing(const ServerOptions& options, int port,
   LOG(INFO) << "serving task " << options.round.task << " on port " << port
             << " (TLS" << (options.tls.ca_cert_path().empty() ? "" : ", mTLS")
             << "), model version " << model_version;
-  if (options.port_file.empty()) return absl::OkStatus();
-  return base::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n"));
+  return WritePortFile(options, port);
 }
 
 // The release key, or null when releases are not signed. Errors of
@@ -274,9 +283,8 @@ absl::StatusOr<std::unique_ptr<ReleaseSigner>> LoadSigner(
                     "unsigned, and agents that pin a root refuse them";
     return nullptr;
   }
-  auto signer = ReleaseSigner::Load(signing.release_key_path,
-                                    signing.certificate_path,
-                                    signing.root_paths);
+  auto signer = ReleaseSigner::Load(
+      signing.release_key_path, signing.certificate_path, signing.root_paths);
   if (!signer.ok()) {
     return absl::Status(signer.status().code(),
                         absl::StrCat("signing: ", signer.status().message()));
@@ -296,12 +304,12 @@ std::shared_ptr<LiveGauges> LiveGaugesOf(const std::string& task,
     LiveState state;
     state.model = engine.current_model();
     state.paused = engine.paused();
-    state.connections = ConnectionCounts{
-        .accepted = c.accepted.load(),
-        .refused = c.refused.load(),
-        .shed = c.shed_on_descriptor_exhaustion.load(),
-        .open = c.open.load(),
-        .unauthenticated = c.unauthenticated.load()};
+    state.connections =
+        ConnectionCounts{.accepted = c.accepted.load(),
+                         .refused = c.refused.load(),
+                         .shed = c.shed_on_descriptor_exhaustion.load(),
+                         .open = c.open.load(),
+                         .unauthenticated = c.unauthenticated.load()};
     return state;
   });
 }
@@ -333,7 +341,8 @@ std::unique_ptr<HealthMonitor> WatchHealth(Store* store, RoundEngine* engine,
 }
 
 // Tells systemd and the log that the engine has stopped.
-void ReportStopping(base::ServiceNotifier& notifier, const RoundEngine& engine) {
+void ReportStopping(base::ServiceNotifier& notifier,
+                    const RoundEngine& engine) {
   const std::string what = absl::StrCat(
       "stopping after ", engine.rounds_committed(),
       " committed rounds; model version ", engine.current_model()->version);
@@ -347,6 +356,11 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   COHORT_ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                           OpenStoreForServer(options.store));
+  // Stopped by `stop`, or by the lease keeper when the lease is lost.
+  absl::Notification engine_stop;
+  Coordination coordination;
+  COHORT_ASSIGN_OR_RETURN(
+      store, OpenCoordination(options, std::move(store), &coordination));
   COHORT_ASSIGN_OR_RETURN(
       data::ImageDataset holdout,
       data::LoadFashionMnist(options.holdout_dir, /*test_split=*/true,
@@ -361,24 +375,47 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
   store = std::make_unique<InstrumentedStore>(
       std::move(store), options.round.task, registry, base::RealClock::Get());
   DeviceApiMetrics device_api(options.round.task, registry);
+  // A coordinator that shares its task starts the engine once it leads.
   COHORT_ASSIGN_OR_RETURN(
       AssembledTask task,
-      AssembleTask(std::move(store), ModelSpecOf(options), std::move(holdout),
-                   options.round, base::RealClock::Get(),
-                   [&recorder, counters](const RoundSummary& s) {
-                     recorder->Record(s);
-                     counters->Record(s);
-                   },
-                   ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
+      (coordination.enabled() ? PrepareTask : AssembleTask)(
+          std::move(store), ModelSpecOf(options), std::move(holdout),
+          options.round, base::RealClock::Get(),
+          [&recorder, counters](const RoundSummary& s) {
+            recorder->Record(s);
+            counters->Record(s);
+          },
+          ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
+  // The keeper's thread deposes the task's store: it stops first.
+  absl::Cleanup stop_keeper = [&coordination] {
+    if (coordination.enabled()) coordination.keeper->Finish();
+  };
   COHORT_ASSIGN_OR_RETURN(EnrollmentApi enrollment,
                           ServeEnrollment(options, task.store.get()));
+  Leadership leadership(options.round.retry_min, options.round.retry_max);
+  if (coordination.enabled()) leadership.StandBy("starting up");
   CoordinatorService service(
       &engine, &device_api, enrollment.ca.get(),
       {.check_in = options.limits.check_in_timeout,
-       .after_report_deadline = options.limits.report_grace});
+       .after_report_deadline = options.limits.report_grace},
+      &leadership);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
+  if (coordination.enabled()) {
+    LOG(INFO) << "device port " << serving.door->port()
+              << " open; standing by for the lease on task "
+              << options.round.task;
+    COHORT_RETURN_IF_ERROR(WritePortFile(options, serving.door->port()));
+    absl::StatusOr<bool> leading =
+        LeadWhenGranted(coordination, stop, &engine_stop, engine, leadership,
+                        *serving.grpc, *notifier);
+    if (!leading.ok() || !*leading) {
+      AdminApi no_admin;
+      StopServing(no_admin, enrollment, serving);
+      return leading.status();
+    }
+  }
   COHORT_ASSIGN_OR_RETURN(
       AdminApi admin,
       ServeAdminApi(options.admin, credentials, task.store.get(), &engine,
@@ -395,12 +432,14 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
       {serving.grpc.get(), admin.grpc.get(), enrollment.grpc.get()});
   auto monitor = NotifyServing(*notifier, engine, serving.door->port(),
                                base::RealClock::Get());
-  engine.Run(stop);
+  engine.Run(coordination.enabled() ? &engine_stop : stop);
   monitor.reset();  // no watchdog pings once the engine has stopped
   health.reset();
   ReportStopping(*notifier, engine);
   StopServing(admin, enrollment, serving);
-  return absl::OkStatus();
+  if (!coordination.enabled()) return absl::OkStatus();
+  coordination.keeper->Finish();  // releases the lease unless it was lost
+  return coordination.keeper->lost();
 }
 
 }  // namespace

@@ -1,14 +1,25 @@
 #include "server/api/server_options.h"
 
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 #include "common/base/field_error.h"
 #include "common/base/host_port.h"
 #include "common/base/status_macros.h"
 #include "server/round/task_model.h"
+#include "server/store/store_util.h"
 
 namespace cohort::server {
 namespace {
 
 using base::FieldError;
+
+// "<hostname>:<pid>": names this process in a task's lease.
+std::string DefaultLeaseHolder() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "localhost", ":", ::getpid());
+}
 
 absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
   StoreOptions o;
@@ -28,7 +39,8 @@ absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
     o.postgres_statement_timeout =
         absl::Milliseconds(c.postgres_statement_timeout_ms());
   }
-  o.postgres_call_timeout = 2 * o.postgres_statement_timeout + absl::Seconds(10);
+  o.postgres_call_timeout =
+      2 * o.postgres_statement_timeout + absl::Seconds(10);
   if (c.postgres_call_timeout_ms() < 0) {
     return FieldError("store.postgres_call_timeout_ms", "must be >= 0");
   }
@@ -44,11 +56,42 @@ absl::StatusOr<StoreOptions> ResolveStore(const cohort::v1::StoreConfig& c) {
   return o;
 }
 
+// The first field of CoordinationConfig that is set, for errors that refuse
+// the whole block.
+std::string CoordinationPath(const cohort::v1::CoordinationConfig& c) {
+  if (c.lease_ms() != 0) return "coordination.lease_ms";
+  if (!c.holder().empty()) return "coordination.holder";
+  return "coordination";
+}
+
+absl::StatusOr<CoordinationOptions> ResolveCoordination(
+    const cohort::v1::ServerConfig& config, const StoreOptions& store) {
+  CoordinationOptions o;
+  if (!config.has_coordination()) return o;
+  const cohort::v1::CoordinationConfig& c = config.coordination();
+  if (store.backend != StoreOptions::Backend::kPostgres) {
+    return FieldError(CoordinationPath(c),
+                      "needs store.backend POSTGRES: a directory store serves "
+                      "one coordinator");
+  }
+  o.enabled = true;
+  if (c.lease_ms() != 0) {
+    if (c.lease_ms() < 500 || c.lease_ms() > 600000) {
+      return FieldError("coordination.lease_ms", "must be 500 to 600000");
+    }
+    o.lease = absl::Milliseconds(c.lease_ms());
+  }
+  o.holder = c.holder().empty() ? DefaultLeaseHolder() : c.holder();
+  if (absl::Status valid = ValidateLeaseHolder(o.holder); !valid.ok()) {
+    return FieldError("coordination.holder", valid.message());
+  }
+  return o;
+}
+
 // The holdout is always the test split: evaluating on the training split
 // would report accuracy on data devices trained on. DataConfig is shared
 // with the agent, so the field cannot be reserved here; it is refused.
-absl::Status ResolveHoldout(const cohort::v1::DataConfig& c,
-                            ServerOptions& o) {
+absl::Status ResolveHoldout(const cohort::v1::DataConfig& c, ServerOptions& o) {
   if (c.use_test_split()) {
     return FieldError("holdout.use_test_split",
                       "does not apply: the holdout is always the test split; "
@@ -101,7 +144,8 @@ absl::StatusOr<SigningOptions> ResolveSigning(
   o.release_key_path = c.release_key_path();
   o.certificate_path = c.certificate_path();
   o.root_paths.assign(c.root_paths().begin(), c.root_paths().end());
-  if (c.manifest_ttl_hours() > 0) o.manifest_ttl = absl::Hours(c.manifest_ttl_hours());
+  if (c.manifest_ttl_hours() > 0)
+    o.manifest_ttl = absl::Hours(c.manifest_ttl_hours());
   return o;
 }
 
@@ -196,9 +240,8 @@ absl::StatusOr<EnrollmentOptions> ResolveEnrollment(
     return FieldError("enrollment.ca_key_path",
                       "is required with enrollment.listen_address");
   }
-  const int days = c.certificate_validity_days() == 0
-                       ? 90
-                       : c.certificate_validity_days();
+  const int days =
+      c.certificate_validity_days() == 0 ? 90 : c.certificate_validity_days();
   if (days < 1 || days > 3650) {
     return FieldError("enrollment.certificate_validity_days",
                       "must be in [1, 3650] (0: 90)");
@@ -217,13 +260,15 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   ServerOptions o;
   COHORT_RETURN_IF_ERROR(ResolveProcess(config, o));
   COHORT_ASSIGN_OR_RETURN(
-      o.round, ResolveRoundOptions(config.task(), config.round(), config.plan()));
+      o.round,
+      ResolveRoundOptions(config.task(), config.round(), config.plan()));
   COHORT_ASSIGN_OR_RETURN(o.store, ResolveStore(config.store()));
   COHORT_RETURN_IF_ERROR(ResolveHoldout(config.holdout(), o));
   COHORT_ASSIGN_OR_RETURN(o.signing, ResolveSigning(config.signing()));
   COHORT_ASSIGN_OR_RETURN(o.admin, ResolveAdmin(config.admin(), config.tls()));
   COHORT_ASSIGN_OR_RETURN(o.metrics, ResolveMetrics(config.metrics()));
   COHORT_ASSIGN_OR_RETURN(o.enrollment, ResolveEnrollment(config));
+  COHORT_ASSIGN_OR_RETURN(o.coordination, ResolveCoordination(config, o.store));
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

@@ -53,6 +53,17 @@ struct EnrollmentOptions {
   bool enabled() const { return !listen_address.empty(); }
 };
 
+// coordination.*: several coordinators for one task (CoordinationConfig).
+struct CoordinationOptions {
+  bool enabled = false;
+  absl::Duration lease = absl::Seconds(10);
+  // "<hostname>:<pid>" unless configured.
+  std::string holder;
+  // A leader renews its lease this often; a standby tries for it this often.
+  absl::Duration renew_every() const { return lease / 3; }
+  absl::Duration poll_every() const { return lease / 10; }
+};
+
 // ServerConfig with defaults applied and values checked: everything
 // cohort-server reads from its config, read once by ResolveServerOptions.
 // Defaults are the members' initializers, as in RoundOptions.
@@ -90,6 +101,7 @@ struct ServerOptions {
   // The Prometheus metrics port (plain HTTP); off by default.
   MetricsOptions metrics;
   EnrollmentOptions enrollment;
+  CoordinationOptions coordination;
 };
 
 // The one resolver of ServerConfig. `descriptor_limit` is the process's soft

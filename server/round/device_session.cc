@@ -64,12 +64,13 @@ absl::string_view RejectionReason(const absl::Status& status) {
 }  // namespace
 
 DeviceSession::DeviceSession(RoundEngine* engine, LiveDevices* live,
-                             std::string cert_name,
-                             DeviceApiCounters* counters)
+                             std::string cert_name, DeviceApiCounters* counters,
+                             const Leadership* leadership)
     : engine_(engine),
       live_(live),
       cert_name_(std::move(cert_name)),
-      counters_(counters) {}
+      counters_(counters),
+      leadership_(leadership) {}
 
 DeviceSession::~DeviceSession() { End(); }
 
@@ -83,11 +84,13 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckIn(
 absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
     const cohort::v1::CheckIn& check_in) {
   if (!device_.empty()) {
-    return absl::FailedPreconditionError("this conversation already checked in");
+    return absl::FailedPreconditionError(
+        "this conversation already checked in");
   }
   const std::string device =
       cert_name_.empty() ? check_in.device_id() : cert_name_;
-  if (absl::Status valid = ValidateStoreName(device, "device id"); !valid.ok()) {
+  if (absl::Status valid = ValidateStoreName(device, "device id");
+      !valid.ok()) {
     return valid;
   }
   const std::string& population = check_in.population();
@@ -95,6 +98,11 @@ absl::StatusOr<CheckInOutcome> DeviceSession::CheckInUncounted(
     return absl::FailedPreconditionError(
         absl::StrCat("this coordinator serves population '", engine_->task(),
                      "', not '", population, "'"));
+  }
+  // A standby's engine has not started: nothing past here may touch it.
+  if (leadership_ != nullptr && !leadership_->leading()) {
+    device_ = device;
+    return leadership_->StandbyRetry();
   }
   if (!check_in.capabilities().clips_statistics_apart() &&
       engine_->has_running_statistics()) {
@@ -153,7 +161,8 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> DeviceSession::SecAgg(
       return refused;
     }
   }
-  auto ack = engine_->SubmitSecAgg(device_, round_id_, message, std::move(channel));
+  auto ack =
+      engine_->SubmitSecAgg(device_, round_id_, message, std::move(channel));
   const cohort::v1::Ack* answer =
       ack.ok() && ack->has_value() ? &**ack : nullptr;
   CountRejection("secagg", ack.status(), answer);

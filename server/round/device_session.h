@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "server/round/device_api_counters.h"
+#include "server/round/leadership.h"
 #include "server/round/round_engine.h"
 
 namespace cohort::server {
@@ -49,8 +50,11 @@ class DeviceSession {
   // `cert_name` is the peer certificate's common name under mTLS (it wins
   // over CheckIn.device_id), else empty. `live` and `counters` may be null;
   // both are borrowed.
+  // While `leadership` (may be null: always leading; borrowed) stands by,
+  // every check-in gets its StandbyRetry and the engine is not touched.
   DeviceSession(RoundEngine* engine, LiveDevices* live, std::string cert_name,
-                DeviceApiCounters* counters = nullptr);
+                DeviceApiCounters* counters = nullptr,
+                const Leadership* leadership = nullptr);
   ~DeviceSession();
   DeviceSession(const DeviceSession&) = delete;
   DeviceSession& operator=(const DeviceSession&) = delete;
@@ -97,6 +101,7 @@ class DeviceSession {
   LiveDevices* const live_;
   const std::string cert_name_;
   DeviceApiCounters* const counters_;
+  const Leadership* const leadership_;
   // Set once by CheckIn, before any other thread can see the session.
   std::string device_;
   int64_t round_id_ = 0;

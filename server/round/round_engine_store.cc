@@ -14,24 +14,24 @@ namespace cohort::server {
 absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::ParseRecord(
     const ModelVersionRecord& record) const {
   if (record.architecture != task_model_->architecture()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "task '", options_.task, "' was created with architecture '",
-        record.architecture, "', config says '", task_model_->architecture(),
-        "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("task '", options_.task,
+                     "' was created with architecture '", record.architecture,
+                     "', config says '", task_model_->architecture(), "'"));
   }
   cohort::v1::Weights weights;
   if (!weights.ParseFromString(record.weights)) {
-    return absl::DataLossError(absl::StrCat(
-        "stored weights of version ", record.version, " do not parse"));
+    return absl::DataLossError(absl::StrCat("stored weights of version ",
+                                            record.version, " do not parse"));
   }
   // Stored bytes are untrusted: they must have exactly the architecture's
   // layout (names, shapes, sizes) and hold only finite values.
   COHORT_ASSIGN_OR_RETURN(auto reference, task_model_->InitialWeights());
   absl::Status layout = model::ValidateDelta(reference, weights);
   if (!layout.ok()) {
-    return absl::DataLossError(absl::StrCat("stored weights of version ",
-                                            record.version, " are corrupt: ",
-                                            layout.message()));
+    return absl::DataLossError(
+        absl::StrCat("stored weights of version ", record.version,
+                     " are corrupt: ", layout.message()));
   }
   return Publish(record.version, record.round_id, record.architecture,
                  std::move(weights), record.metrics, options_.int8_artifacts);
@@ -41,9 +41,9 @@ absl::StatusOr<std::shared_ptr<const PublishedModel>> RoundEngine::LoadRecord(
     const ModelVersionRecord& record) {
   COHORT_ASSIGN_OR_RETURN(auto model, ParseRecord(record));
   // A crash between storing a version and releasing it is finished here.
-  return committer_.Released(std::move(model), record.parent,
-                             absl::StrCat("version ", record.version,
-                                          " released on resuming"));
+  return committer_.Released(
+      std::move(model), record.parent,
+      absl::StrCat("version ", record.version, " released on resuming"));
 }
 
 absl::StatusOr<std::shared_ptr<const PublishedModel>>
@@ -72,11 +72,13 @@ void RoundEngine::ReconcileWithStore() {
   }
   if ((*current)->version == ours) return;
   auto model = LoadStoredHead(**current);
-  if (!model.ok() && IsStoreAway(model.status())) {
-    // Releasing it needs the store, which is away or slow: the next failed
-    // commit reconciles again.
-    LOG(ERROR) << "cannot adopt version " << (*current)->version << " yet: "
-               << model.status();
+  if (!model.ok() && (IsStoreAway(model.status()) ||
+                      model.status().code() == absl::StatusCode::kAborted)) {
+    // Releasing it needs the store, which is away or slow (the next failed
+    // commit reconciles again), or a lease this coordinator no longer holds
+    // (it is stopping; the new leader releases it).
+    LOG(ERROR) << "cannot adopt version " << (*current)->version
+               << " yet: " << model.status();
     return;
   }
   // The store is the source of truth; an unreadable current version is a
@@ -94,8 +96,9 @@ void RoundEngine::ReconcileWithStore() {
 
 absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(
     const PendingRollback& request) {
-  COHORT_ASSIGN_OR_RETURN(ModelVersionRecord record,
-                          store_->GetVersion(options_.task, request.to_version));
+  COHORT_ASSIGN_OR_RETURN(
+      ModelVersionRecord record,
+      store_->GetVersion(options_.task, request.to_version));
   COHORT_ASSIGN_OR_RETURN(auto source, ParseRecord(record));
   std::shared_ptr<const PublishedModel> head;
   {

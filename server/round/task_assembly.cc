@@ -6,13 +6,22 @@
 
 namespace cohort::server {
 
-absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
-                                           const TaskModelSpec& model,
-                                           data::ImageDataset holdout,
-                                           const RoundOptions& round,
-                                           base::Clock* clock,
-                                           RoundEngine::Observer observer,
-                                           const ReleaseSetup& release) {
+absl::StatusOr<AssembledTask> AssembleTask(
+    std::unique_ptr<Store> store, const TaskModelSpec& model,
+    data::ImageDataset holdout, const RoundOptions& round, base::Clock* clock,
+    RoundEngine::Observer observer, const ReleaseSetup& release) {
+  COHORT_ASSIGN_OR_RETURN(
+      AssembledTask task,
+      PrepareTask(std::move(store), model, std::move(holdout), round, clock,
+                  std::move(observer), release));
+  COHORT_RETURN_IF_ERROR(task.engine->Start());
+  return task;
+}
+
+absl::StatusOr<AssembledTask> PrepareTask(
+    std::unique_ptr<Store> store, const TaskModelSpec& model,
+    data::ImageDataset holdout, const RoundOptions& round, base::Clock* clock,
+    RoundEngine::Observer observer, const ReleaseSetup& release) {
   AssembledTask task;
   task.store = std::move(store);
   COHORT_ASSIGN_OR_RETURN(
@@ -27,9 +36,8 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
   RoundOptions planned = round;
   COHORT_RETURN_IF_ERROR(
       PlanDistributedPrivacy(planned, model::TotalElements(shared)));
-  COHORT_RETURN_IF_ERROR(CheckReportFits(shared, planned,
-                                         model.max_message_bytes,
-                                         "max_message_bytes"));
+  COHORT_RETURN_IF_ERROR(CheckReportFits(
+      shared, planned, model.max_message_bytes, "max_message_bytes"));
   if (release.signer != nullptr) {
     task.registry = std::make_unique<ReleaseRegistry>(
         round.task, task.store.get(), release.signer, clock,
@@ -38,7 +46,6 @@ absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
   task.engine = std::make_unique<RoundEngine>(
       planned, task.store.get(), task.task_model.get(), clock,
       std::move(observer), task.registry.get());
-  COHORT_RETURN_IF_ERROR(task.engine->Start());
   return task;
 }
 

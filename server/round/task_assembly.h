@@ -6,9 +6,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/data/dataset.h"
-#include "absl/time/time.h"
 #include "server/registry/release_registry.h"
 #include "server/registry/release_signer.h"
 #include "server/round/ml_task_model.h"
@@ -22,8 +22,8 @@ namespace cohort::server {
 struct TaskModelSpec {
   std::string torchscript_path;  // wins over architecture when set
   std::string architecture = "small_cnn";
-  uint64_t seed = 1;             // initial weights of a zoo architecture
-  int64_t max_message_bytes = 0; // a device's report must fit (report_size.h)
+  uint64_t seed = 1;              // initial weights of a zoo architecture
+  int64_t max_message_bytes = 0;  // a device's report must fit (report_size.h)
 };
 
 // Signed releases: a null signer leaves versions unsigned.
@@ -47,13 +47,19 @@ struct AssembledTask {
 // exceed max_message_bytes (INVALID_ARGUMENT naming the field), builds the
 // engine on `store` and starts it (resuming the store's history). Errors
 // from the model import and the store as they come.
-absl::StatusOr<AssembledTask> AssembleTask(std::unique_ptr<Store> store,
-                                           const TaskModelSpec& model,
-                                           data::ImageDataset holdout,
-                                           const RoundOptions& round,
-                                           base::Clock* clock,
-                                           RoundEngine::Observer observer,
-                                           const ReleaseSetup& release = {});
+absl::StatusOr<AssembledTask> AssembleTask(
+    std::unique_ptr<Store> store, const TaskModelSpec& model,
+    data::ImageDataset holdout, const RoundOptions& round, base::Clock* clock,
+    RoundEngine::Observer observer, const ReleaseSetup& release = {});
+
+// AssembleTask without starting the engine: everything is checked and
+// loaded but the store's history, which RoundEngine::Start reads. A
+// coordinator that stands by for its task's lease starts the engine when it
+// leads. The engine must not serve devices before it has started.
+absl::StatusOr<AssembledTask> PrepareTask(
+    std::unique_ptr<Store> store, const TaskModelSpec& model,
+    data::ImageDataset holdout, const RoundOptions& round, base::Clock* clock,
+    RoundEngine::Observer observer, const ReleaseSetup& release = {});
 
 }  // namespace cohort::server
 

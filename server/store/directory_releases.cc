@@ -2,6 +2,7 @@
 // CURRENT_RELEASE pointer (layout in directory_store.h, formats in
 // directory_format.h).
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,9 +15,6 @@
 #include "server/store/directory_format.h"
 #include "server/store/directory_io.h"
 #include "server/store/directory_store.h"
-
-#include <algorithm>
-#include <optional>
 #include "server/store/store_util.h"
 
 namespace cohort::server {
@@ -77,12 +75,14 @@ absl::Status DirectoryStore::CheckCommitted(const ReleaseRecord& record) const {
     COHORT_ASSIGN_OR_RETURN(chain, ReadChain(record.task, record.version));
   }
   bool found = !chain.empty() && chain.back().record.version == record.version;
-  return CheckReleasable(record, found ? std::optional<bool>(false)
-                                       : std::nullopt);
+  return CheckReleasable(record,
+                         found ? std::optional<bool>(false) : std::nullopt);
 }
 
 absl::Status DirectoryStore::AppendRelease(const ReleaseRecord& record) {
   COHORT_RETURN_IF_ERROR(ValidateRelease(record));
+  COHORT_RETURN_IF_ERROR(
+      CheckLeaseEpoch(record.task, std::nullopt, record.lease_epoch));
   const std::string& task = record.task;
   absl::MutexLock lock(&write_mu_);
   ScopedFlock flock(lock_fd_);

@@ -97,9 +97,10 @@ absl::StatusOr<VersionMeta> DirectoryStore::ReadMeta(const std::string& task,
   return meta;
 }
 
-absl::StatusOr<std::string> DirectoryStore::ReadChecked(
-    const VersionMeta& meta, const char* suffix, int64_t bytes,
-    uint32_t crc32) const {
+absl::StatusOr<std::string> DirectoryStore::ReadChecked(const VersionMeta& meta,
+                                                        const char* suffix,
+                                                        int64_t bytes,
+                                                        uint32_t crc32) const {
   std::string path = VersionPath(meta.record.task, meta.record.version, suffix);
   COHORT_ASSIGN_OR_RETURN(std::string data, ReadRequired(path, bytes));
   if (static_cast<int64_t>(data.size()) != bytes ||
@@ -117,10 +118,10 @@ absl::Status DirectoryStore::ReadWeights(VersionMeta* meta) const {
       meta->record.weights,
       ReadChecked(*meta, ".weights", meta->weights_bytes, meta->weights_crc32));
   if (meta->optimizer_bytes == 0) return absl::OkStatus();
-  COHORT_ASSIGN_OR_RETURN(meta->record.optimizer_state,
-                          ReadChecked(*meta, ".optimizer",
-                                      meta->optimizer_bytes,
-                                      meta->optimizer_crc32));
+  COHORT_ASSIGN_OR_RETURN(
+      meta->record.optimizer_state,
+      ReadChecked(*meta, ".optimizer", meta->optimizer_bytes,
+                  meta->optimizer_crc32));
   return absl::OkStatus();
 }
 
@@ -140,6 +141,9 @@ absl::StatusOr<std::vector<VersionMeta>> DirectoryStore::ReadChain(
 
 absl::Status DirectoryStore::CommitVersion(const ModelVersionRecord& record) {
   COHORT_RETURN_IF_ERROR(ValidateCommit(record));
+  // No leases here: one coordinator per directory.
+  COHORT_RETURN_IF_ERROR(
+      CheckLeaseEpoch(record.task, std::nullopt, record.lease_epoch));
   absl::MutexLock lock(&write_mu_);
   ScopedFlock flock(lock_fd_);
   COHORT_RETURN_IF_ERROR(flock.status());

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "server/store/postgres_leases.h"
 #include "server/store/postgres_store.h"
 #include "server/store/store_util.h"
 
@@ -17,7 +18,8 @@ namespace cohort::server {
 namespace {
 
 constexpr char kReleaseColumns[] =
-    "release, version, kind, reason, actor, created_at_ms, signed_manifest";
+    "release, version, kind, reason, actor, created_at_ms, signed_manifest, "
+    "lease_epoch";
 
 // A record from the kReleaseColumns of `row`; DATA_LOSS for an unknown kind.
 absl::StatusOr<ReleaseRecord> ReleaseFromRow(const std::string& task,
@@ -35,6 +37,7 @@ absl::StatusOr<ReleaseRecord> ReleaseFromRow(const std::string& task,
   r.actor = row[4].as<std::string>();
   r.created_at_unix_ms = row[5].as<int64_t>();
   r.signed_manifest = pqxx::binarystring(row[6]).str();
+  r.lease_epoch = row[7].as<int64_t>();
   return r;
 }
 
@@ -70,6 +73,11 @@ absl::Status PostgresStore::AppendRelease(const ReleaseRecord& record) {
   return Run("AppendRelease", [&](pqxx::connection_base& conn) -> absl::Status {
     pqxx::work txn(conn, "append_release");
     int64_t current = LockCurrentRelease(txn, task);
+    absl::Status fence = CheckLeaseFence(txn, task, record.lease_epoch);
+    if (!fence.ok()) {
+      txn.abort();
+      return fence;
+    }
     // release >= 1 here, so release - 1 cannot overflow (current + 1 could).
     if (record.release - 1 != current) {
       txn.abort();
@@ -83,19 +91,21 @@ absl::Status PostgresStore::AppendRelease(const ReleaseRecord& record) {
         "SELECT held FROM model_versions WHERE task = $1 AND version = $2",
         task, record.version);
     absl::Status releasable = CheckReleasable(
-        record, version.empty() ? std::nullopt
-                                : std::optional<bool>(version[0][0].as<bool>()));
+        record, version.empty()
+                    ? std::nullopt
+                    : std::optional<bool>(version[0][0].as<bool>()));
     if (!releasable.ok()) {
       txn.abort();
       return releasable;
     }
     txn.exec_params(
         "INSERT INTO releases (task, release, version, kind, reason, actor, "
-        "created_at_ms, signed_manifest) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "created_at_ms, signed_manifest, lease_epoch) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         task, record.release, record.version,
         std::string(ReleaseKindName(record.kind)), record.reason, record.actor,
-        record.created_at_unix_ms, pqxx::binarystring(record.signed_manifest));
+        record.created_at_unix_ms, pqxx::binarystring(record.signed_manifest),
+        record.lease_epoch);
     txn.exec_params(
         "INSERT INTO current_release (task, release) VALUES ($1, $2) "
         "ON CONFLICT (task) DO UPDATE SET release = EXCLUDED.release",

@@ -90,6 +90,18 @@ CREATE TABLE enrollment_tokens (
 ALTER TABLE model_versions
   ADD COLUMN optimizer_state BYTEA NOT NULL DEFAULT ''::bytea;
 )sql"},
+    {6, "task leases and the lease epoch of each write", R"sql(
+CREATE TABLE task_leases (
+  task        TEXT        PRIMARY KEY,
+  holder      TEXT        NOT NULL,
+  epoch       BIGINT      NOT NULL,
+  expires_at  TIMESTAMPTZ NOT NULL,
+  acquired_at TIMESTAMPTZ NOT NULL,
+  CHECK (epoch >= 0)
+);
+ALTER TABLE model_versions ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE releases ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr char kCreateMigrationsTable[] = R"sql(

@@ -21,6 +21,10 @@
 //   enrollment_tokens     token_sha256 pk (hex); device_id, created_ms,
 //                         expires_ms, created_by, used_ms (0 while
 //                         unused) (migration 4)
+//   task_leases           task pk; holder, epoch, expires_at, acquired_at
+//                         (migration 6; postgres_leases.h). Versions and
+//                         releases gain lease_epoch, the epoch they were
+//                         written under (0: none).
 //
 // Migrations are an ordered list of SQL scripts, numbered from 1. Each is
 // applied in its own transaction together with its schema_migrations row,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "glog/logging.h"
+#include "server/store/postgres_leases.h"
 #include "server/store/postgres_schema.h"
 #include "server/store/postgres_util.h"
 #include "server/store/store_util.h"
@@ -16,9 +17,10 @@ namespace cohort::server {
 namespace {
 
 constexpr char kVersionColumns[] =
-    "version, parent, round_id, architecture, created_at_ms, held";
+    "version, parent, round_id, architecture, created_at_ms, held, "
+    "lease_epoch";
 
-// Fills the kVersionColumns fields of a record from the first six columns.
+// Fills the kVersionColumns fields of a record from the first seven columns.
 ModelVersionRecord RecordFromRow(const std::string& task,
                                  const pqxx::row& row) {
   ModelVersionRecord r;
@@ -29,6 +31,7 @@ ModelVersionRecord RecordFromRow(const std::string& task,
   r.architecture = row[3].as<std::string>();
   r.created_at_unix_ms = row[4].as<int64_t>();
   r.held = row[5].as<bool>();
+  r.lease_epoch = row[6].as<int64_t>();
   return r;
 }
 
@@ -66,8 +69,8 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
   }
   std::vector<ModelVersionRecord> records;
   records.push_back(RecordFromRow(task, rows[0]));
-  records[0].weights = pqxx::binarystring(rows[0][6]).str();
-  records[0].optimizer_state = pqxx::binarystring(rows[0][7]).str();
+  records[0].weights = pqxx::binarystring(rows[0][7]).str();
+  records[0].optimizer_state = pqxx::binarystring(rows[0][8]).str();
   COHORT_RETURN_IF_ERROR(AddMetrics(
       txn.exec_params("SELECT version, name, value FROM model_version_metrics "
                       "WHERE task = $1 AND version = $2",
@@ -77,27 +80,6 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
 }
 
 }  // namespace
-
-class PostgresStore::Session {
- public:
-  explicit Session(const std::string& dsn) : conn_(dsn) {}
-  pqxx::connection& conn() { return conn_; }
-
- private:
-  pqxx::connection conn_;
-};
-
-PostgresStore::PostgresStore(std::string dsn, std::string redacted_dsn,
-                             absl::Duration statement_timeout,
-                             absl::Duration call_timeout,
-                             std::unique_ptr<Session> session)
-    : dsn_(std::move(dsn)),
-      redacted_dsn_(std::move(redacted_dsn)),
-      statement_timeout_(statement_timeout),
-      session_(std::move(session)),
-      watchdog_(call_timeout) {}
-
-PostgresStore::~PostgresStore() = default;
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     const std::string& dsn, absl::Duration statement_timeout,
@@ -110,103 +92,33 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     // waiting for another coordinator's migration lock, or rewriting a
     // large table, may take longer and must not fail start-up.
     COHORT_ASSIGN_OR_RETURN(
-        std::unique_ptr<Session> migrating,
-        OpenSession(bounded, redacted, absl::ZeroDuration(), nullptr));
-    absl::Status migrated = ApplyMigrations(migrating->conn());
+        std::unique_ptr<PostgresConnection> migrating,
+        PostgresConnection::Open(bounded, redacted, absl::ZeroDuration(),
+                                 absl::ZeroDuration()));
+    absl::Status migrated = migrating->Run(
+        "migrate", [](pqxx::connection_base& conn) -> absl::Status {
+          return ApplyMigrations(conn);
+        });
     if (!migrated.ok()) {
       return absl::Status(
           migrated.code(),
           absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
     }
   }
-  auto store = std::unique_ptr<PostgresStore>(
-      new PostgresStore(std::move(bounded), std::move(redacted),
-                        statement_timeout, call_timeout, nullptr));
-  absl::MutexLock lock(&store->mu_);
   COHORT_ASSIGN_OR_RETURN(
-      store->session_,
-      OpenSession(store->dsn_, store->redacted_dsn_, statement_timeout,
-                  &store->watchdog_));
-  return store;
+      std::unique_ptr<PostgresConnection> connection,
+      PostgresConnection::Open(std::move(bounded), std::move(redacted),
+                               statement_timeout, call_timeout));
+  return std::unique_ptr<PostgresStore>(
+      new PostgresStore(std::move(connection)));
 }
 
-absl::StatusOr<std::unique_ptr<PostgresStore::Session>>
-PostgresStore::OpenSession(const std::string& dsn,
-                           const std::string& redacted_dsn,
-                           absl::Duration statement_timeout,
-                           CallWatchdog* watchdog) {
-  std::unique_ptr<Session> session;
-  bool stalled = false;
-  try {
-    session = std::make_unique<Session>(dsn);
-    if (watchdog != nullptr) watchdog->Arm(session->conn().sock());
-    pqxx::nontransaction txn(session->conn());
-    // NOTICEs ("relation already exists, skipping") would go to stderr.
-    txn.exec("SET client_min_messages TO warning");
-    // Any value > 0 makes float8 output shortest-exact, so metrics read
-    // back bit for bit whatever the server's default.
-    txn.exec("SET extra_float_digits TO 3");
-    if (statement_timeout > absl::ZeroDuration()) {
-      txn.exec(absl::StrCat(
-          "SET statement_timeout TO ",
-          std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout))));
-    }
-    txn.commit();
-  } catch (...) {
-    stalled = watchdog != nullptr && watchdog->Disarm();
-    PgError error = PgErrorFromCurrentException("connect");
-    if (!stalled && !error.connection_lost) return error.status;
-    if (!stalled) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot connect to PostgreSQL (", redacted_dsn,
-                       "): ", error.message));
-    }
-  }
-  // Answered in time, unless the socket was shut down even so.
-  if (!stalled && (watchdog == nullptr || !watchdog->Disarm())) return session;
-  return absl::UnavailableError(absl::StrCat(
-      "cannot connect to PostgreSQL (", redacted_dsn,
-      "): no answer within ", absl::FormatDuration(watchdog->limit()),
-      "; the connection was closed"));
-}
-
-absl::Status PostgresStore::Stalled(absl::string_view what,
-                                    bool outcome_unknown) const {
-  return absl::UnavailableError(absl::StrCat(
-      what, ": no answer from PostgreSQL (", redacted_dsn_, ") within ",
-      absl::FormatDuration(watchdog_.limit()),
-      "; the connection was closed",
-      outcome_unknown ? " during COMMIT, outcome unknown" : ""));
-}
+PostgresStore::~PostgresStore() = default;
 
 absl::Status PostgresStore::Run(
     absl::string_view what,
     absl::FunctionRef<absl::Status(pqxx::connection_base&)> body) {
-  absl::MutexLock lock(&mu_);
-  for (int attempt = 1;; ++attempt) {
-    if (session_ == nullptr) {
-      COHORT_ASSIGN_OR_RETURN(
-          session_,
-          OpenSession(dsn_, redacted_dsn_, statement_timeout_, &watchdog_));
-    }
-    watchdog_.Arm(session_->conn().sock());
-    try {
-      absl::Status status = body(session_->conn());
-      // Answered in time, but if the socket was shut down just after, the
-      // connection is unusable.
-      if (watchdog_.Disarm()) session_.reset();
-      return status;
-    } catch (...) {
-      const bool stalled = watchdog_.Disarm();
-      PgError error = PgErrorFromCurrentException(what);
-      if (!stalled && !error.connection_lost) return error.status;
-      session_.reset();
-      if (stalled) return Stalled(what, error.outcome_unknown);
-      if (attempt >= 2 || error.outcome_unknown) return error.status;
-      LOG(WARNING) << "lost connection to PostgreSQL (" << redacted_dsn_
-                   << "), reconnecting: " << error.message;
-    }
-  }
+  return connection_->Run(what, body);
 }
 
 absl::Status PostgresStore::CommitVersion(const ModelVersionRecord& record) {
@@ -220,6 +132,11 @@ absl::Status PostgresStore::CommitVersion(const ModelVersionRecord& record) {
         "SELECT pg_advisory_xact_lock(hashtextextended("
         "'cohort.task/' || COALESCE(current_schema(), '') || '/' || $1, 0))",
         task);
+    absl::Status fence = CheckLeaseFence(txn, task, record.lease_epoch);
+    if (!fence.ok()) {
+      txn.abort();
+      return fence;
+    }
     pqxx::result current_row = txn.exec_params(
         "SELECT version FROM current_version WHERE task = $1 FOR UPDATE", task);
     int64_t current = current_row.empty() ? 0 : current_row[0][0].as<int64_t>();
@@ -228,21 +145,20 @@ absl::Status PostgresStore::CommitVersion(const ModelVersionRecord& record) {
         "COALESCE(BOOL_OR(version = $2), false) "
         "FROM model_versions WHERE task = $1",
         task, record.version);
-    absl::Status order =
-        CheckCommitOrder(record, current, numbers[0].as<int64_t>(),
-                         numbers[1].as<bool>());
+    absl::Status order = CheckCommitOrder(
+        record, current, numbers[0].as<int64_t>(), numbers[1].as<bool>());
     if (!order.ok()) {
       txn.abort();
       return order;
     }
     txn.exec_params(
         "INSERT INTO model_versions (task, version, parent, round_id, "
-        "architecture, created_at_ms, weights, held, optimizer_state) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "architecture, created_at_ms, weights, held, optimizer_state, "
+        "lease_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         task, record.version, record.parent, record.round_id,
         record.architecture, record.created_at_unix_ms,
         pqxx::binarystring(record.weights), record.held,
-        pqxx::binarystring(record.optimizer_state));
+        pqxx::binarystring(record.optimizer_state), record.lease_epoch);
     for (const auto& [name, value] : record.metrics) {
       txn.exec_params(
           "INSERT INTO model_version_metrics (task, version, name, value) "

@@ -5,16 +5,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/store/call_watchdog.h"
+#include "server/store/postgres_connection.h"
 #include "server/store/store.h"
 
 namespace pqxx {
@@ -29,20 +28,21 @@ namespace cohort::server {
 // "options='-c search_path=cohort'").
 //
 // Every call is one transaction. CommitVersion takes a transaction-scoped
-// advisory lock on the task and the task's current_version row, checks the
-// parent, inserts the version and its metrics and moves current_version, so
-// several coordinators may share a database. AppendRelease does the same for
-// the release log: an advisory lock on the task's releases and its
-// current_release row FOR UPDATE, the release-number and version checks,
-// then the releases row and the current_release update, all in one
-// transaction. UseEnrollmentToken reads the token's row FOR UPDATE, checks it
-// and sets used_ms in one transaction, so concurrent uses of one token queue
-// on the row lock and only the first finds it unused.
+// advisory lock on the task, checks the writer's lease epoch against
+// task_leases (CheckLeaseFence, postgres_leases.h), locks the task's
+// current_version row, checks the parent, inserts the version and its
+// metrics and moves current_version, so several coordinators may share a
+// database. AppendRelease does the same for the release log: an advisory
+// lock on the task's releases and its current_release row FOR UPDATE, the
+// lease fence, the release-number and version checks, then the releases row
+// and the current_release update, all in one transaction.
+// UseEnrollmentToken reads the token's row FOR UPDATE, checks it and sets
+// used_ms in one transaction, so concurrent uses of one token queue on the
+// row lock and only the first finds it unused.
 //
-// Thread-safe: one connection, used by one call at a time under a mutex. If a
-// call finds the connection broken it reconnects and retries the call once
-// (the failed transaction was rolled back by the server); if the connection
-// broke during COMMIT the outcome is unknown and the call is not retried.
+// Thread-safe: one PostgresConnection, used by one call at a time; it
+// reconnects and retries a call once when the connection broke, never when
+// it broke during COMMIT.
 //
 // Task names and device ids are checked with ValidateStoreName
 // (store_util.h), as in every backend. ListDevices orders by byte order
@@ -122,34 +122,16 @@ class PostgresStore final : public Store {
       int64_t now_unix_ms) override;
 
  private:
-  class Session;  // Owns the pqxx connection; defined in the .cc file.
+  explicit PostgresStore(std::unique_ptr<PostgresConnection> connection)
+      : connection_(std::move(connection)) {}
 
-  PostgresStore(std::string dsn, std::string redacted_dsn,
-                absl::Duration statement_timeout, absl::Duration call_timeout,
-                std::unique_ptr<Session> session);
+  // Runs `body` (one transaction) on the connection (PostgresConnection::Run:
+  // `body` may run twice, so it must reset its outputs).
+  absl::Status Run(
+      absl::string_view what,
+      absl::FunctionRef<absl::Status(pqxx::connection_base&)> body);
 
-  // Connects and sets the session's parameters; with a `watchdog`, the
-  // parameters are set under it.
-  static absl::StatusOr<std::unique_ptr<Session>> OpenSession(
-      const std::string& dsn, const std::string& redacted_dsn,
-      absl::Duration statement_timeout, CallWatchdog* watchdog);
-
-  // The status of a call that `watchdog_` ended.
-  absl::Status Stalled(absl::string_view what, bool outcome_unknown) const;
-
-  // Runs `body` (one transaction) on the connection and turns libpqxx
-  // exceptions into a Status prefixed with `what`. On a broken connection it
-  // reconnects and runs `body` once more, so `body` must reset its outputs.
-  absl::Status Run(absl::string_view what,
-                   absl::FunctionRef<absl::Status(pqxx::connection_base&)> body)
-      ABSL_LOCKS_EXCLUDED(mu_);
-
-  const std::string dsn_;  // With connect_timeout; may hold a password.
-  const std::string redacted_dsn_;  // For messages.
-  const absl::Duration statement_timeout_;
-  absl::Mutex mu_;
-  std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);  // Null if lost.
-  CallWatchdog watchdog_;  // Armed only under mu_, around one call.
+  std::unique_ptr<PostgresConnection> connection_;
 };
 
 }  // namespace cohort::server

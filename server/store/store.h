@@ -16,8 +16,8 @@ namespace cohort::server {
 // the store treats it as opaque bytes.
 struct ModelVersionRecord {
   std::string task;
-  int64_t version = 0;  // 1, 2, 3, ... per task
-  int64_t parent = 0;   // 0 for the initial model
+  int64_t version = 0;   // 1, 2, 3, ... per task
+  int64_t parent = 0;    // 0 for the initial model
   int64_t round_id = 0;  // round that produced it; 0 for the initial model
   std::string architecture;
   int64_t created_at_unix_ms = 0;
@@ -30,6 +30,9 @@ struct ModelVersionRecord {
   // (plain FedAvg, the initial model, a rollback, a held version). Opaque
   // to the store.
   std::string optimizer_state;
+  // The lease (lease_table.h) under which the writer leads the task; 0: the
+  // writer holds none. Checked by CommitVersion's fence and stored.
+  int64_t lease_epoch = 0;
 };
 
 // One release: a model version published to devices under a release number.
@@ -47,6 +50,9 @@ struct ReleaseRecord {
   std::string actor;  // operator certificate subject, or "gate"
   int64_t created_at_unix_ms = 0;
   std::string signed_manifest;
+  // As ModelVersionRecord::lease_epoch: checked by AppendRelease's fence
+  // and stored.
+  int64_t lease_epoch = 0;
 };
 
 // A device as the coordinator remembers it: identity, last seen and counters.
@@ -83,6 +89,17 @@ struct EnrollmentTokenRecord {
 // Implementations are thread-safe. Every mutating call is atomic: after a
 // crash at any point, a reader sees either all of a call's effects or none.
 //
+// Several coordinators may share a store that keeps task leases
+// (PostgresLeases): then every version and release a coordinator writes
+// carries the epoch of its lease, and CommitVersion and AppendRelease check
+// it (the fence, CheckLeaseEpoch in store_util.h) before anything else of
+// the store's state: ABORTED if the writer's lease is no longer live (it
+// was deposed and must stop writing), FAILED_PRECONDITION for an epoch the
+// store never granted, or for a write without one while another process
+// holds a live lease on the task. A store without leases (DirectoryStore)
+// serves one coordinator and refuses every epoch but 0. With these codes
+// nothing changes.
+//
 // Status codes: UNAVAILABLE when the backing service cannot be reached (the
 // caller may retry), DATA_LOSS when stored state fails to parse, INTERNAL for
 // other I/O failures.
@@ -106,8 +123,8 @@ class Store {
       const std::string& task) = 0;
 
   // NOT_FOUND if the version does not exist.
-  virtual absl::StatusOr<ModelVersionRecord> GetVersion(
-      const std::string& task, int64_t version) = 0;
+  virtual absl::StatusOr<ModelVersionRecord> GetVersion(const std::string& task,
+                                                        int64_t version) = 0;
 
   // Every version of the task, oldest first, with `weights` left empty.
   virtual absl::StatusOr<std::vector<ModelVersionRecord>> ListVersions(

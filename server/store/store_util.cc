@@ -61,6 +61,10 @@ absl::Status ValidateCommit(const ModelVersionRecord& record) {
                      " must be greater than parent ", record.parent,
                      " and the parent must be >= 0"));
   }
+  if (record.lease_epoch < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task ", record.task, ": lease epoch ", record.lease_epoch, " < 0"));
+  }
   if (record.architecture.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("architecture contains a NUL byte");
   }
@@ -87,8 +91,8 @@ absl::Status CheckReleasable(const ReleaseRecord& record,
   return absl::OkStatus();
 }
 
-absl::Status CheckCommitOrder(const ModelVersionRecord& record,
-                              int64_t current, int64_t highest, bool taken) {
+absl::Status CheckCommitOrder(const ModelVersionRecord& record, int64_t current,
+                              int64_t highest, bool taken) {
   if (record.parent != current) {
     return absl::FailedPreconditionError(
         absl::StrCat("task ", record.task, ": commit of version ",
@@ -100,10 +104,9 @@ absl::Status CheckCommitOrder(const ModelVersionRecord& record,
         "task ", record.task, " already has a version ", record.version));
   }
   if (record.version <= highest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("task ", record.task, ": version ", record.version,
-                     " is below held version ", highest,
-                     "; version numbers only grow"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", record.task, ": version ", record.version,
+        " is below held version ", highest, "; version numbers only grow"));
   }
   return absl::OkStatus();
 }
@@ -116,6 +119,10 @@ absl::Status ValidateRelease(const ReleaseRecord& record) {
   if (record.release < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": release numbers start at 1"));
+  }
+  if (record.lease_epoch < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": lease epoch ", record.lease_epoch, " < 0"));
   }
   if (ReleaseKindName(record.kind) == nullptr) {
     return absl::InvalidArgumentError(
@@ -292,6 +299,49 @@ bool ParseInt64(absl::string_view text, int64_t* value) {
 bool IsStoreAway(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+absl::Status ValidateLeaseHolder(absl::string_view holder) {
+  if (holder.empty() || holder.size() > kMaxLeaseHolderBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease holder is ", holder.size(), " bytes, must be 1..",
+                     kMaxLeaseHolderBytes));
+  }
+  if (holder.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("lease holder contains a NUL byte");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLeaseEpoch(const std::string& task,
+                             const std::optional<LeaseInfo>& stored,
+                             int64_t epoch) {
+  if (!stored.has_value()) {
+    if (epoch == 0) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", task, " has no lease, so a write under lease epoch ", epoch,
+        " is refused (a store without leases serves one coordinator)"));
+  }
+  if (epoch == 0) {
+    if (!stored->live) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", task, " is led through leases (epoch ", stored->epoch,
+        ", held by ", stored->holder,
+        "): a coordinator without `coordination` must not write it"));
+  }
+  if (stored->live && stored->epoch == epoch) return absl::OkStatus();
+  return LeaseLostError(task, epoch, stored);
+}
+
+absl::Status LeaseLostError(const std::string& task, int64_t epoch,
+                            const std::optional<LeaseInfo>& stored) {
+  std::string now = "no lease is stored";
+  if (stored.has_value()) {
+    now = absl::StrCat("the lease is epoch ", stored->epoch, " of ",
+                       stored->holder, stored->live ? "" : ", expired");
+  }
+  return absl::AbortedError(absl::StrCat("task ", task, ": lease epoch ", epoch,
+                                         " is no longer live (", now, ")"));
 }
 
 }  // namespace cohort::server

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/store/lease_table.h"
 #include "server/store/store.h"
 
 namespace cohort::server {
@@ -25,8 +26,8 @@ inline constexpr size_t kMaxStoreNameLength = 128;
 absl::Status ValidateStoreName(absl::string_view name, absl::string_view what);
 
 // Checks a record before CommitVersion: valid task name, 0 <= parent <
-// version, and no NUL bytes in the architecture or metric names (PostgreSQL
-// text cannot hold them). INVALID_ARGUMENT otherwise.
+// version, lease_epoch >= 0, and no NUL bytes in the architecture or metric
+// names (PostgreSQL text cannot hold them). INVALID_ARGUMENT otherwise.
 absl::Status ValidateCommit(const ModelVersionRecord& record);
 
 // The order rule of CommitVersion, checked against what the store holds:
@@ -39,8 +40,8 @@ absl::Status ValidateCommit(const ModelVersionRecord& record);
 absl::Status CheckReleasable(const ReleaseRecord& record,
                              std::optional<bool> held);
 
-absl::Status CheckCommitOrder(const ModelVersionRecord& record,
-                              int64_t current, int64_t highest, bool taken);
+absl::Status CheckCommitOrder(const ModelVersionRecord& record, int64_t current,
+                              int64_t highest, bool taken);
 
 // Largest ReleaseRecord::signed_manifest, in bytes. Manifests are a few KiB;
 // the limit keeps a release row and a release file small.
@@ -49,7 +50,8 @@ inline constexpr size_t kMaxSignedManifestBytes = size_t{1} << 20;
 // Largest ReleaseRecord::reason and ReleaseRecord::actor, in bytes each.
 inline constexpr size_t kMaxReleaseTextBytes = size_t{64} << 10;
 
-// Checks a record before AppendRelease: valid task name, release >= 1, a kind
+// Checks a record before AppendRelease: valid task name, release >= 1,
+// lease_epoch >= 0, a kind
 // that is one of the enumerators, a signed_manifest of
 // 1..kMaxSignedManifestBytes bytes, and reason and actor of at most
 // kMaxReleaseTextBytes with no NUL byte. INVALID_ARGUMENT otherwise. Whether
@@ -119,6 +121,33 @@ bool ParseInt64(absl::string_view text, int64_t* value);
 // commit outcome) or DEADLINE_EXCEEDED (a statement timeout). The same call
 // may succeed once the store answers again.
 bool IsStoreAway(const absl::Status& status);
+
+// Longest Lease::holder, in bytes.
+inline constexpr size_t kMaxLeaseHolderBytes = 256;
+
+// A lease holder is 1..kMaxLeaseHolderBytes bytes with no NUL byte.
+// INVALID_ARGUMENT otherwise.
+absl::Status ValidateLeaseHolder(absl::string_view holder);
+
+// The lease rule of CommitVersion and AppendRelease (the fence) for a write
+// to `task` carrying `epoch`, given the task's stored lease (std::nullopt:
+// never granted; a backend without leases passes std::nullopt):
+//   no lease,            epoch 0        OK: one coordinator, no leases;
+//   no lease,            epoch != 0     FAILED_PRECONDITION: no such lease;
+//   an expired lease,    epoch 0        OK: nobody leads the task now;
+//   a live lease,        epoch 0        FAILED_PRECONDITION: the task is led
+//                                       through leases by another process;
+//   a live lease of `epoch`             OK;
+//   any other epoch, or `epoch` expired ABORTED (LeaseLostError): the writer
+//                                       was deposed and must stop writing.
+absl::Status CheckLeaseEpoch(const std::string& task,
+                             const std::optional<LeaseInfo>& stored,
+                             int64_t epoch);
+
+// ABORTED "task <task>: lease epoch <epoch> is no longer live (...)",
+// naming the stored lease if there is one.
+absl::Status LeaseLostError(const std::string& task, int64_t epoch,
+                            const std::optional<LeaseInfo>& stored);
 
 }  // namespace cohort::server
 

@@ -60,12 +60,13 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " lr=" << r.server_optimizer.learning_rate
       << " beta1=" << r.server_optimizer.beta1
       << " beta2=" << r.server_optimizer.beta2
-      << " tau=" << r.server_optimizer.tau
-      << " plan={" << r.plan.ShortDebugString() << "}"
+      << " tau=" << r.server_optimizer.tau << " plan={"
+      << r.plan.ShortDebugString() << "}"
       << " personal={" << absl::StrJoin(r.personal.entries(), ",") << "}"
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
-      << s.bits_per_coordinate << "," << s.rotate << "," << s.example_cap << "," << s.expected_dropout << ","
-      << s.corrupt_fraction << "," << Describe(s.phase_timeout) << "}"
+      << s.bits_per_coordinate << "," << s.rotate << "," << s.example_cap << ","
+      << s.expected_dropout << "," << s.corrupt_fraction << ","
+      << Describe(s.phase_timeout) << "}"
       << " clip={" << r.clipping.clip_norm << "," << r.clipping.adaptive << ","
       << r.clipping.target_quantile << "," << r.clipping.learning_rate << ","
       << r.clipping.min_clip_norm << "," << r.clipping.max_clip_norm << "}";
@@ -79,17 +80,16 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << p.update_noise_multiplier << "," << p.clipped_count_stddev << ","
       << p.target_epsilon.value_or(-1) << "," << p.delta << ","
       << p.sampling_rate << "," << p.noise_seed.value_or(0) << "}";
-  out << " gate=" << r.gate_max_accuracy_drop.value_or(-1)
-      << " field={" << r.field_min_reports << ","
-      << r.field_max_accuracy_drop << "}";
+  out << " gate=" << r.gate_max_accuracy_drop.value_or(-1) << " field={"
+      << r.field_min_reports << "," << r.field_max_accuracy_drop << "}";
 }
 
-void DescribeLimits(const server::FrontDoorOptions& l, std::ostringstream& out) {
-  out << " limits={" << l.max_connections << "," << l.max_unauthenticated
-      << "," << Describe(l.handshake_timeout) << "," << Describe(l.keepalive)
-      << "," << Describe(l.min_client_keepalive) << ","
-      << l.max_buffered_bytes << "," << Describe(l.check_in_timeout) << ","
-      << Describe(l.report_grace) << "}";
+void DescribeLimits(const server::FrontDoorOptions& l,
+                    std::ostringstream& out) {
+  out << " limits={" << l.max_connections << "," << l.max_unauthenticated << ","
+      << Describe(l.handshake_timeout) << "," << Describe(l.keepalive) << ","
+      << Describe(l.min_client_keepalive) << "," << l.max_buffered_bytes << ","
+      << Describe(l.check_in_timeout) << "," << Describe(l.report_grace) << "}";
 }
 
 std::string DescribeServer(const server::ServerOptions& o) {
@@ -100,8 +100,7 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << static_cast<int>(o.store.backend) << "," << o.store.directory << ","
       << o.store.postgres_dsn << ","
       << Describe(o.store.postgres_statement_timeout) << ","
-      << Describe(o.store.postgres_call_timeout)
-      << "} arch=" << o.architecture
+      << Describe(o.store.postgres_call_timeout) << "} arch=" << o.architecture
       << " ts=" << o.torchscript_path << " seed=" << o.seed
       << " holdout=" << o.holdout_dir << "," << o.holdout_examples
       << " max_msg=" << o.max_message_bytes << " run_dir=" << o.run_dir << " ";
@@ -112,11 +111,13 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << ",[" << absl::StrJoin(o.signing.root_paths, ",") << "]}";
   out << " admin={" << o.admin.listen_address << "," << o.admin.port_file
       << ",[" << absl::StrJoin(o.admin.allowed_subjects, ",") << "]}";
-  out << " metrics={" << o.metrics.listen_address << ","
-      << o.metrics.port_file << "}";
+  out << " metrics={" << o.metrics.listen_address << "," << o.metrics.port_file
+      << "}";
   out << " enrollment={" << o.enrollment.listen_address << ","
       << o.enrollment.port_file << "," << o.enrollment.ca_key_path << ","
       << Describe(o.enrollment.certificate_validity) << "}";
+  out << " coordination={" << o.coordination.enabled << ","
+      << Describe(o.coordination.lease) << "," << o.coordination.holder << "}";
   return out.str();
 }
 
@@ -127,17 +128,17 @@ std::string DescribeSim(const sim::SimOptions& o) {
   out << "name=" << o.name << " out=" << o.output_dir
       << " arch=" << o.architecture << " ts=" << o.torchscript_path
       << " cpr=" << o.clients_per_round << " rounds=" << o.rounds
-      << " seed=" << o.seed << " threads=" << o.threads
-      << " data=" << o.idx_dir << "," << o.train_examples << ","
-      << o.holdout_examples << " max_msg=" << o.max_message_bytes
-      << " grpc_tls={" << o.grpc_tls.ShortDebugString() << "} population={"
-      << p.num_clients << "," << static_cast<int>(p.layout) << ","
-      << static_cast<int>(p.scheme) << "," << p.alpha << ","
-      << p.labels_per_client << "," << p.mean_examples << ","
-      << p.quantity_sigma << "," << p.min_examples << "," << p.max_examples
-      << "," << p.seed << "} devices={" << o.devices.ShortDebugString()
-      << "} poison={" << o.poison.round << "," << o.poison.rounds << "," << o.poison.fraction << ","
-      << o.poison.scale << "} local_test=" << o.local_test_fraction << " ";
+      << " seed=" << o.seed << " threads=" << o.threads << " data=" << o.idx_dir
+      << "," << o.train_examples << "," << o.holdout_examples
+      << " max_msg=" << o.max_message_bytes << " grpc_tls={"
+      << o.grpc_tls.ShortDebugString() << "} population={" << p.num_clients
+      << "," << static_cast<int>(p.layout) << "," << static_cast<int>(p.scheme)
+      << "," << p.alpha << "," << p.labels_per_client << "," << p.mean_examples
+      << "," << p.quantity_sigma << "," << p.min_examples << ","
+      << p.max_examples << "," << p.seed << "} devices={"
+      << o.devices.ShortDebugString() << "} poison={" << o.poison.round << ","
+      << o.poison.rounds << "," << o.poison.fraction << "," << o.poison.scale
+      << "} local_test=" << o.local_test_fraction << " ";
   DescribeRound(o.round, out);
   return out.str();
 }
@@ -147,16 +148,15 @@ std::string DescribeAgent(const client::AgentOptions& o) {
   const data::PartitionFieldNames& n = p.fields;
   std::ostringstream out;
   out.precision(17);
-  out << "server=" << o.server_address << " tls={"
-      << o.tls.ShortDebugString() << "} name=" << o.server_name_override
-      << " device=" << o.device_id << " population=" << o.population
-      << " data=" << o.idx_dir << "," << o.use_test_split << ","
-      << o.max_examples << " partition={" << static_cast<int>(p.scheme) << ","
-      << p.num_shards << "," << p.alpha << "," << p.seed << ","
-      << p.min_examples << "," << p.max_draws << "," << n.scheme << ","
-      << n.num_shards << "," << n.alpha << "," << n.min_examples
-      << "} shard=" << o.shard_index << " state=" << o.state_dir
-      << " threads=" << o.num_threads
+  out << "server=" << o.server_address << " tls={" << o.tls.ShortDebugString()
+      << "} name=" << o.server_name_override << " device=" << o.device_id
+      << " population=" << o.population << " data=" << o.idx_dir << ","
+      << o.use_test_split << "," << o.max_examples << " partition={"
+      << static_cast<int>(p.scheme) << "," << p.num_shards << "," << p.alpha
+      << "," << p.seed << "," << p.min_examples << "," << p.max_draws << ","
+      << n.scheme << "," << n.num_shards << "," << n.alpha << ","
+      << n.min_examples << "} shard=" << o.shard_index
+      << " state=" << o.state_dir << " threads=" << o.num_threads
       << " backoff=" << Describe(o.backoff_initial) << ","
       << Describe(o.backoff_max) << " max_rounds=" << o.max_rounds
       << " keepalive=" << Describe(o.keepalive)
@@ -164,11 +164,10 @@ std::string DescribeAgent(const client::AgentOptions& o) {
       << " root=" << o.trusted_root_path
       << " metrics_textfile=" << o.metrics_textfile;
   const client::EligibilityOptions& e = o.eligibility;
-  out << " eligibility={" << e.require_ac_power << ","
-      << e.min_battery_percent << "," << e.max_load_average << ","
-      << e.max_temperature_c << "," << e.window_start_minute << ","
-      << e.window_end_minute << "," << e.min_new_examples << ","
-      << Describe(e.recheck_interval) << ","
+  out << " eligibility={" << e.require_ac_power << "," << e.min_battery_percent
+      << "," << e.max_load_average << "," << e.max_temperature_c << ","
+      << e.window_start_minute << "," << e.window_end_minute << ","
+      << e.min_new_examples << "," << Describe(e.recheck_interval) << ","
       << Describe(e.training_check_interval) << "}";
   const client::BudgetOptions& b = o.budgets;
   out << " budgets={" << b.max_training_threads << ","
@@ -199,7 +198,8 @@ void CollectLeaves(const Descriptor* d, const std::string& prefix,
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     const std::string path = prefix + std::string(f->name());
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !f->is_repeated()) {
       CollectLeaves(f->message_type(), path + ".", out);
     } else {
       out->push_back(path);
@@ -331,8 +331,8 @@ template <typename Config>
 std::vector<std::string> UnreadFields(const Config& base,
                                       const Resolver<Config>& resolve) {
   absl::StatusOr<std::string> described = resolve(base);
-  EXPECT_TRUE(described.ok()) << "the base config must resolve: "
-                              << described.status();
+  EXPECT_TRUE(described.ok())
+      << "the base config must resolve: " << described.status();
   if (!described.ok()) return {};
   std::vector<std::string> unread;
   for (const std::string& path : LeavesOf(Config::descriptor())) {
@@ -345,7 +345,8 @@ std::vector<std::string> UnreadFields(const Config& base,
 // today: a field that does not apply is refused by the resolver instead
 // (holdout.use_test_split, the simulator's data.use_test_split and
 // round.goal_count / round.max_rounds), which counts as read.
-const std::map<std::string, std::string>& NotApplicable(const std::string& config) {
+const std::map<std::string, std::string>& NotApplicable(
+    const std::string& config) {
   static const auto* server = new std::map<std::string, std::string>{};
   static const auto* sim = new std::map<std::string, std::string>{};
   static const auto* agent = new std::map<std::string, std::string>{};
@@ -374,7 +375,8 @@ void ExpectEveryFieldRead(const Config& base, const Resolver<Config>& resolve) {
         << name << "." << path << " is listed as not applicable (" << why
         << ") but is read or does not exist: remove it from the list";
   }
-  EXPECT_GT(leaves.size(), 20u) << name << ": the descriptor walk found too little";
+  EXPECT_GT(leaves.size(), 20u)
+      << name << ": the descriptor walk found too little";
 }
 
 Resolver<cohort::v1::ServerConfig> ServerResolver() {
@@ -432,6 +434,16 @@ class ConfigFieldsTest : public ::testing::Test {
 
 TEST_F(ConfigFieldsTest, EveryServerConfigFieldIsRead) {
   ExpectEveryFieldRead(cohort::v1::ServerConfig(), ServerResolver());
+}
+
+// coordination.* applies only with a PostgreSQL store; on the default
+// directory store it is refused, so it is checked again where it is read.
+TEST_F(ConfigFieldsTest, EveryServerConfigFieldIsReadOnPostgresWithLeases) {
+  cohort::v1::ServerConfig base;
+  base.mutable_store()->set_backend(cohort::v1::StoreConfig::POSTGRES);
+  base.mutable_store()->set_postgres_dsn("host=/nonexistent");
+  base.mutable_coordination();
+  ExpectEveryFieldRead(base, ServerResolver());
 }
 
 TEST_F(ConfigFieldsTest, EverySimConfigFieldIsRead) {

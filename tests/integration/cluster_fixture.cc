@@ -33,9 +33,9 @@ void ClusterTest::SetUp() {
   data_dir_ = dir_ + "/data";
   pki_dir_ = dir_ + "/pki";
   ASSERT_TRUE(WriteSyntheticFashionMnist(data_dir_, 1500, 500, 3));
-  std::string cmd = absl::StrCat(COHORT_SOURCE_DIR,
-                                 "/deploy/pki/make-dev-pki.sh ", pki_dir_,
-                                 " 4 > /dev/null");
+  std::string cmd =
+      absl::StrCat(COHORT_SOURCE_DIR, "/deploy/pki/make-dev-pki.sh ", pki_dir_,
+                   " 4 > /dev/null");
   ASSERT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -80,12 +80,11 @@ limits { %s }
 %s
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
-      o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "",
-      o.store, o.task, o.goal, o.selection_timeout_ms, o.report_timeout_ms, o.max_rounds,
+      o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "", o.store,
+      o.task, o.goal, o.selection_timeout_ms, o.report_timeout_ms, o.max_rounds,
       absl::StrCat(o.secure ? "" : "secure_aggregation { enabled: false } ",
                    o.round_extra),
-      data_dir_, dir_, name,
-      o.max_message_bytes, o.limits, o.extra);
+      data_dir_, dir_, name, o.max_message_bytes, o.limits, o.extra);
   std::string path = absl::StrCat(dir_, "/", name, ".textproto");
   WriteText(path, config);
   std::filesystem::remove(absl::StrCat(dir_, "/", name, ".port"));
@@ -172,25 +171,34 @@ std::unique_ptr<cohort::v1::Coordinator::Stub> ClusterTest::TlsStub(int port) {
   return channel.ok() ? cohort::v1::Coordinator::NewStub(*channel) : nullptr;
 }
 
-bool ClusterTest::CheckInAnswered(cohort::v1::Coordinator::Stub& stub,
-                                  const std::string& device_id,
-                                  absl::Duration timeout) {
+std::optional<cohort::v1::ServerMessage> ClusterTest::FirstAnswer(
+    cohort::v1::Coordinator::Stub& stub, const std::string& device_id,
+    absl::Duration timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   auto stream = stub.Participate(&ctx);
   cohort::v1::ClientMessage hello;
   hello.mutable_check_in()->set_device_id(device_id);
   cohort::v1::ServerMessage reply;
-  const bool answered = stream->Write(hello) && stream->Read(&reply) &&
-                        (reply.has_task_assignment() || reply.has_retry_window());
+  const bool answered = stream->Write(hello) && stream->Read(&reply);
   ctx.TryCancel();
   grpc::Status status = stream->Finish();
   if (!answered) {
     std::fprintf(stderr, "check-in of %s not answered: %d %s\n",
                  device_id.c_str(), static_cast<int>(status.error_code()),
                  status.error_message().c_str());
+    return std::nullopt;
   }
-  return answered;
+  return reply;
+}
+
+bool ClusterTest::CheckInAnswered(cohort::v1::Coordinator::Stub& stub,
+                                  const std::string& device_id,
+                                  absl::Duration timeout) {
+  std::optional<cohort::v1::ServerMessage> reply =
+      FirstAnswer(stub, device_id, timeout);
+  return reply.has_value() &&
+         (reply->has_task_assignment() || reply->has_retry_window());
 }
 
 }  // namespace cohort::testing

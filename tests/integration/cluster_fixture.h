@@ -2,11 +2,12 @@
 #define COHORT_TESTS_INTEGRATION_CLUSTER_FIXTURE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "cohort/v1/coordinator.grpc.pb.h"
 #include "absl/time/time.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
 
@@ -39,9 +40,9 @@ class ClusterTest : public ::testing::Test {
     // most tests drive; a secure test sets it and its secure_aggregation
     // fields in round_extra.
     bool secure = false;
-    std::string round_extra;      // more RoundConfig fields (textproto)
-    std::string limits;           // ConnectionLimits fields (textproto)
-    std::string extra;            // more ServerConfig fields (textproto)
+    std::string round_extra;  // more RoundConfig fields (textproto)
+    std::string limits;       // ConnectionLimits fields (textproto)
+    std::string extra;        // more ServerConfig fields (textproto)
     // Command words put before the binary, e.g. {"prlimit", "--nofile=512"}.
     std::vector<std::string> launcher;
   };
@@ -58,10 +59,10 @@ class ClusterTest : public ::testing::Test {
   static int CommittedRounds(const std::string& metrics_csv);
   // Optional changes to an agent's config.
   struct AgentOverrides {
-    std::string ca_path;        // default: the test CA
-    std::string cert_pki;       // PKI dir of the device certificate
-    std::string cert_name;      // default: device-<index>
-    std::string extra;          // more AgentConfig fields (textproto)
+    std::string ca_path;    // default: the test CA
+    std::string cert_pki;   // PKI dir of the device certificate
+    std::string cert_name;  // default: device-<index>
+    std::string extra;      // more AgentConfig fields (textproto)
     // The fields inside `tls { }` instead of the test CA and the device's
     // certificate, e.g. only a ca_cert_path for a device that enrolls.
     std::string tls;
@@ -83,6 +84,11 @@ class ClusterTest : public ::testing::Test {
   static bool CheckInAnswered(cohort::v1::Coordinator::Stub& stub,
                               const std::string& device_id,
                               absl::Duration timeout);
+  // The first message the coordinator sends after that check-in; nullopt
+  // (logged) if none came within `timeout`.
+  static std::optional<cohort::v1::ServerMessage> FirstAnswer(
+      cohort::v1::Coordinator::Stub& stub, const std::string& device_id,
+      absl::Duration timeout);
 
   std::string dir_;
   std::string data_dir_;

@@ -1,79 +1,13 @@
 #ifndef COHORT_TESTS_TESTING_FORWARDING_STORE_H_
 #define COHORT_TESTS_TESTING_FORWARDING_STORE_H_
 
-// A Store that passes every call to another one. Tests derive from it and
-// override only the calls they make fail, so a method added to Store is
-// forwarded in one place.
+// Tests name the forwarding Store as their own; it lives with the store.
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include "server/store/store.h"
+#include "server/store/forwarding_store.h"
 
 namespace cohort::testing {
 
-class ForwardingStore : public server::Store {
- public:
-  explicit ForwardingStore(server::Store* inner) : inner_(inner) {}
-
-  absl::Status CommitVersion(const server::ModelVersionRecord& r) override {
-    return inner_->CommitVersion(r);
-  }
-  absl::StatusOr<std::optional<server::ModelVersionRecord>> GetCurrent(
-      const std::string& t) override {
-    return inner_->GetCurrent(t);
-  }
-  absl::StatusOr<server::ModelVersionRecord> GetVersion(const std::string& t,
-                                                        int64_t v) override {
-    return inner_->GetVersion(t, v);
-  }
-  absl::StatusOr<std::vector<server::ModelVersionRecord>> ListVersions(
-      const std::string& t) override {
-    return inner_->ListVersions(t);
-  }
-  absl::StatusOr<int64_t> LastRoundId(const std::string& t) override {
-    return inner_->LastRoundId(t);
-  }
-  absl::Status RecordDevice(const std::string& d, int64_t s, int64_t c,
-                            int64_t a, int64_t r) override {
-    return inner_->RecordDevice(d, s, c, a, r);
-  }
-  absl::StatusOr<server::DeviceRecord> GetDevice(const std::string& d) override {
-    return inner_->GetDevice(d);
-  }
-  absl::StatusOr<std::vector<server::DeviceRecord>> ListDevices(
-      const std::string& after, int limit) override {
-    return inner_->ListDevices(after, limit);
-  }
-  absl::Status AppendRelease(const server::ReleaseRecord& r) override {
-    return inner_->AppendRelease(r);
-  }
-  absl::StatusOr<std::optional<server::ReleaseRecord>> GetCurrentRelease(
-      const std::string& t) override {
-    return inner_->GetCurrentRelease(t);
-  }
-  absl::StatusOr<std::vector<server::ReleaseRecord>> ListReleases(
-      const std::string& t) override {
-    return inner_->ListReleases(t);
-  }
-  absl::StatusOr<server::ReleaseRecord> GetRelease(const std::string& t,
-                                                   int64_t r) override {
-    return inner_->GetRelease(t, r);
-  }
-  absl::Status AddEnrollmentToken(
-      const server::EnrollmentTokenRecord& r) override {
-    return inner_->AddEnrollmentToken(r);
-  }
-  absl::StatusOr<server::EnrollmentTokenRecord> UseEnrollmentToken(
-      const std::string& h, const std::string& d, int64_t now) override {
-    return inner_->UseEnrollmentToken(h, d, now);
-  }
-
- private:
-  server::Store* const inner_;
-};
+using ForwardingStore = server::ForwardingStore;
 
 }  // namespace cohort::testing
 

@@ -11,6 +11,7 @@
 #include "common/model/delta.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/round/leadership.h"
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_task_model.h"
@@ -65,10 +66,16 @@ class CoordinatorServiceTest : public ::testing::Test {
     options_.task = "t";
     options_.goal_count = 1;
     options_.min_reports = 1;
-    engine_ = std::make_unique<RoundEngine>(options_, store_.get(), &model_,
-                                            &clock_);
-    ASSERT_TRUE(engine_->Start().ok());
-    service_ = std::make_unique<CoordinatorService>(engine_.get(), &counters_);
+    engine_ =
+        std::make_unique<RoundEngine>(options_, store_.get(), &model_, &clock_);
+    // A standby serves devices before its engine starts.
+    if (standby_reason_.empty()) {
+      ASSERT_TRUE(engine_->Start().ok());
+    } else {
+      leadership_.StandBy(standby_reason_);
+    }
+    service_ = std::make_unique<CoordinatorService>(
+        engine_.get(), &counters_, nullptr, StreamDeadlines{}, &leadership_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -123,6 +130,8 @@ class CoordinatorServiceTest : public ::testing::Test {
   }
 
   std::string root_;
+  std::string standby_reason_;  // set before SetUp: stand by
+  Leadership leadership_{absl::Seconds(1), absl::Seconds(3)};
   std::unique_ptr<DirectoryStore> store_;
   RoundOptions options_;
   cohort::testing::FakeTaskModel model_{700000};  // 2.8 MB: three chunks
@@ -133,6 +142,53 @@ class CoordinatorServiceTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<cohort::v1::Coordinator::Stub> stub_;
 };
+
+// A coordinator standing by while another leads its task: check-ins get a
+// RetryWindow with cause "standby" and FetchModel UNAVAILABLE, without
+// touching the engine, which has not started; once it leads, devices are
+// served as usual.
+class StandbyServiceTest : public CoordinatorServiceTest {
+ protected:
+  void SetUp() override {
+    standby_reason_ = "task t is led by b:7 (epoch 2)";
+    CoordinatorServiceTest::SetUp();
+  }
+
+  cohort::v1::ServerMessage CheckIn(const std::string& device) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->Participate(&ctx);
+    cohort::v1::ClientMessage hello;
+    hello.mutable_check_in()->set_device_id(device);
+    EXPECT_TRUE(stream->Write(hello));
+    cohort::v1::ServerMessage reply;
+    EXPECT_TRUE(stream->Read(&reply));
+    ctx.TryCancel();
+    stream->Finish();
+    return reply;
+  }
+};
+
+TEST_F(StandbyServiceTest, StandbyTurnsDevicesAwayUntilItLeads) {
+  cohort::v1::ServerMessage reply = CheckIn("d1");
+  ASSERT_TRUE(reply.has_retry_window()) << reply.ShortDebugString();
+  EXPECT_EQ(reply.retry_window().cause(), "standby");
+  EXPECT_EQ(reply.retry_window().reason(), standby_reason_);
+  EXPECT_EQ(reply.retry_window().min_delay_ms(), 1000);
+  EXPECT_EQ(reply.retry_window().max_delay_ms(), 3000);
+  EXPECT_EQ(counters_.CheckIns("standby"), 1);
+  grpc::Status status;
+  int chunks = 0;
+  EXPECT_TRUE(Fetch(0, 0, &status, &chunks).empty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("led by b:7"), std::string::npos)
+      << status.error_message();
+
+  ASSERT_TRUE(engine_->Start().ok());
+  leadership_.Lead();
+  EXPECT_TRUE(CheckIn("d2").has_task_assignment());
+  EXPECT_FALSE(Fetch(0, 0, &status, &chunks).empty());
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
 
 TEST_F(CoordinatorServiceTest, FetchModelStreamsChunksAndResumesAtOffset) {
   grpc::Status status;
@@ -228,7 +284,8 @@ TEST_F(CoordinatorServiceTest, ParticipateAssignsAcceptsReportAndCommits) {
   EXPECT_EQ(engine_->current_model()->version, 2);
 }
 
-TEST_F(CoordinatorServiceTest, ParticipateRejectsWrongPopulationAndBadIdentity) {
+TEST_F(CoordinatorServiceTest,
+       ParticipateRejectsWrongPopulationAndBadIdentity) {
   for (auto [id, population, code] :
        {std::tuple{"d1", "other", grpc::StatusCode::FAILED_PRECONDITION},
         std::tuple{"", "t", grpc::StatusCode::INVALID_ARGUMENT},
@@ -359,9 +416,9 @@ TEST_F(CoordinatorServiceTest, CountsCheckInsRejectionsAndBytes) {
   EXPECT_EQ(counters_.Rejections("report/malformed"), 1);
   EXPECT_EQ(counters_.Rejections("report/late"), 0);
   // Both check-ins and the report came in; the assignment went out.
-  EXPECT_EQ(counters_.BytesOf("participate/in"),
-            wrong_bytes + hello_bytes +
-                static_cast<int64_t>(msg.ByteSizeLong()));
+  EXPECT_EQ(
+      counters_.BytesOf("participate/in"),
+      wrong_bytes + hello_bytes + static_cast<int64_t>(msg.ByteSizeLong()));
   EXPECT_EQ(counters_.BytesOf("participate/out"), reply_bytes);
   // The chunks carry the artifact plus a little framing each.
   EXPECT_GE(counters_.BytesOf("fetch_model/out"),
@@ -374,7 +431,8 @@ TEST_F(CoordinatorServiceTest, CountsCheckInsRejectionsAndBytes) {
 // A second check-in of a device that holds this round's assignment gets a
 // retry window with the machine-readable cause, counted as such.
 TEST_F(CoordinatorServiceTest, RetryWindowCarriesItsCause) {
-  auto check_in = [&](grpc::ClientContext* ctx, cohort::v1::ServerMessage* reply) {
+  auto check_in = [&](grpc::ClientContext* ctx,
+                      cohort::v1::ServerMessage* reply) {
     auto stream = stub_->Participate(ctx);
     cohort::v1::ClientMessage hello;
     hello.mutable_check_in()->set_device_id("d1");

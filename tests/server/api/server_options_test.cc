@@ -41,6 +41,34 @@ TEST(ServerOptionsTest, EmptyConfigGetsTheMemberDefaults) {
   EXPECT_EQ(o->limits.max_connections, FrontDoorOptions().max_connections);
 }
 
+TEST(ServerOptionsTest, CoordinationNeedsPostgresAndBoundedLease) {
+  auto alone = Resolve("");
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_FALSE(alone->coordination.enabled);
+  const std::string pg = "store { backend: POSTGRES postgres_dsn: 'x' } ";
+  auto defaults = Resolve(pg + "coordination {}");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_TRUE(defaults->coordination.enabled);
+  EXPECT_EQ(defaults->coordination.lease, absl::Seconds(10));
+  EXPECT_TRUE(absl::StrContains(defaults->coordination.holder, ":"))
+      << defaults->coordination.holder;
+  auto set = Resolve(pg + "coordination { lease_ms: 3000 holder: 'a' }");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->coordination.lease, absl::Seconds(3));
+  EXPECT_EQ(set->coordination.renew_every(), absl::Seconds(1));
+  EXPECT_EQ(set->coordination.holder, "a");
+  ExpectRefusedNaming("coordination { lease_ms: 3000 }",
+                      "coordination.lease_ms");
+  ExpectRefusedNaming("coordination {}", "coordination");
+  ExpectRefusedNaming(pg + "coordination { lease_ms: 499 }",
+                      "coordination.lease_ms");
+  ExpectRefusedNaming(pg + "coordination { lease_ms: 600001 }",
+                      "coordination.lease_ms");
+  ExpectRefusedNaming(
+      pg + "coordination { holder: '" + std::string(257, 'h') + "' }",
+      "coordination.holder");
+}
+
 TEST(ServerOptionsTest, SetFieldsReachTheOptions) {
   auto o = Resolve(
       "listen_address: '0.0.0.0:1' seed: 7 task: 't' architecture: 'mlp' "
@@ -116,8 +144,9 @@ TEST(ServerOptionsTest, BadValuesAreRefusedNamingTheField) {
   ExpectRefusedNaming("max_message_bytes: -1", "max_message_bytes");
   ExpectRefusedNaming("round { goal_count: -1 }", "round.goal_count");
   // max_buffered_bytes must hold two messages of max_message_bytes.
-  ExpectRefusedNaming("max_message_bytes: 1000 limits { max_buffered_bytes: 1000 }",
-                      "limits.max_buffered_bytes");
+  ExpectRefusedNaming(
+      "max_message_bytes: 1000 limits { max_buffered_bytes: 1000 }",
+      "limits.max_buffered_bytes");
 }
 
 TEST(ServerOptionsTest, AdminIsOffByDefaultAndAdmitsTheOperator) {
@@ -185,9 +214,10 @@ TEST(ServerOptionsTest, EnrollmentNeedsTheFleetCaAndTheAdminPort) {
       "enrollment.listen_address");
   ExpectRefusedNaming(base + "enrollment { listen_address: ':0' }",
                       "enrollment.ca_key_path");
-  ExpectRefusedNaming(base + "enrollment { listen_address: ':0' "
-                             "ca_key_path: '/k' certificate_validity_days: "
-                             "3651 }",
+  ExpectRefusedNaming(base +
+                          "enrollment { listen_address: ':0' "
+                          "ca_key_path: '/k' certificate_validity_days: "
+                          "3651 }",
                       "enrollment.certificate_validity_days");
   ExpectRefusedNaming("enrollment { ca_key_path: '/k' }",
                       "enrollment.ca_key_path");
@@ -202,8 +232,8 @@ TEST(ServerOptionsTest, MetricsAreOffByDefault) {
 }
 
 TEST(ServerOptionsTest, MetricsFieldsReachTheOptions) {
-  auto o = Resolve(
-      "metrics { listen_address: '0.0.0.0:9464' port_file: '/m' }");
+  auto o =
+      Resolve("metrics { listen_address: '0.0.0.0:9464' port_file: '/m' }");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->metrics.enabled());
   EXPECT_EQ(o->metrics.listen_address, "0.0.0.0:9464");

@@ -2,7 +2,6 @@
 // migrations and reconnecting. Cases that need a server skip unless
 // COHORT_TEST_PG_DSN is set.
 
-#include "tests/testing/pg_env.h"
 #include "server/store/postgres_store.h"
 
 #include <arpa/inet.h>
@@ -22,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "server/store/postgres_schema.h"
 #include "tests/server/store/store_test_util.h"
+#include "tests/testing/pg_env.h"
 #include "tests/testing/socket_proxy.h"
 
 namespace cohort::server {
@@ -110,7 +110,8 @@ class PostgresStoreTest : public ::testing::Test {
 // statement wait. Past the statement timeout the call fails with
 // DEADLINE_EXCEEDED (the round engine then holds its commit), nothing is
 // half-written, and the same connection works once the lock is gone.
-TEST_F(PostgresStoreTest, StatementPastTheTimeoutIsDeadlineExceededAndLosesNothing) {
+TEST_F(PostgresStoreTest,
+       StatementPastTheTimeoutIsDeadlineExceededAndLosesNothing) {
   auto store = PostgresStore::Connect(schema_->dsn(), absl::Milliseconds(300));
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
@@ -129,7 +130,8 @@ TEST_F(PostgresStoreTest, StatementPastTheTimeoutIsDeadlineExceededAndLosesNothi
   }
   ASSERT_EQ(held, "1");
   auto slow = (*store)->GetCurrent("mnist");
-  EXPECT_EQ(slow.status().code(), StatusCode::kDeadlineExceeded) << slow.status();
+  EXPECT_EQ(slow.status().code(), StatusCode::kDeadlineExceeded)
+      << slow.status();
   absl::Status commit = (*store)->CommitVersion(MakeRecord(2, 1));
   EXPECT_EQ(commit.code(), StatusCode::kDeadlineExceeded) << commit;
   blocker.join();
@@ -146,19 +148,22 @@ TEST_F(PostgresStoreTest, StatementPastTheTimeoutIsDeadlineExceededAndLosesNothi
 // the call timeout passes (the round engine then holds its commit), so does
 // reconnecting while the stall lasts, the stalled commit leaves nothing, and
 // the store works again once the network does.
-TEST_F(PostgresStoreTest, StalledNetworkIsUnavailableAfterTheCallTimeoutAndLosesNothing) {
+TEST_F(PostgresStoreTest,
+       StalledNetworkIsUnavailableAfterTheCallTimeoutAndLosesNothing) {
   const std::string host = store_testing::DsnValue(schema_->dsn(), "host");
   if (host.empty() || host[0] != '/') GTEST_SKIP() << "no socket to proxy";
   const std::string port = store_testing::DsnValue(schema_->dsn(), "port");
-  const std::string socket = absl::StrCat("/.s.PGSQL.", port.empty() ? "5432" : port);
+  const std::string socket =
+      absl::StrCat("/.s.PGSQL.", port.empty() ? "5432" : port);
   // Socket paths are short (108 bytes): not under the test's folder.
   const std::string dir = absl::StrCat("/tmp/cohort-stall-", ::getpid());
   std::filesystem::create_directories(dir);
   testing::UnixSocketProxy proxy(dir + socket, host + socket);
   ASSERT_TRUE(proxy.Start().ok());
   const absl::Duration call_timeout = absl::Milliseconds(1500);
-  auto store = PostgresStore::Connect(AppendDsnOption(schema_->dsn(), "host", dir),
-                                      absl::Milliseconds(300), call_timeout);
+  auto store =
+      PostgresStore::Connect(AppendDsnOption(schema_->dsn(), "host", dir),
+                             absl::Milliseconds(300), call_timeout);
   ASSERT_TRUE(store.ok()) << store.status();
   ASSERT_TRUE((*store)->CommitVersion(MakeRecord(1, 0)).ok());
 
@@ -176,7 +181,8 @@ TEST_F(PostgresStoreTest, StalledNetworkIsUnavailableAfterTheCallTimeoutAndLoses
   start = absl::Now();
   auto during = (*store)->GetCurrent("mnist");
   waited = absl::Now() - start;
-  EXPECT_EQ(during.status().code(), StatusCode::kUnavailable) << during.status();
+  EXPECT_EQ(during.status().code(), StatusCode::kUnavailable)
+      << during.status();
   EXPECT_LT(waited, absl::Seconds(8));
 
   proxy.Resume();
@@ -214,8 +220,10 @@ TEST_F(PostgresStoreTest, ReleaseLogMigrationUpgradesAnOlderDatabase) {
     ASSERT_TRUE(old.ok()) << old.status();
     ASSERT_TRUE((*old)->CommitVersion(MakeRecord(1, 0)).ok());
   }
-  Query("DROP TABLE current_release, releases");
-  Query("DELETE FROM schema_migrations WHERE version = 2");
+  // Migration 6 (leases) came after it and touches the releases table.
+  Query("DROP TABLE current_release, releases, task_leases");
+  Query("ALTER TABLE model_versions DROP COLUMN lease_epoch");
+  Query("DELETE FROM schema_migrations WHERE version IN (2, 6)");
   auto store = PostgresStore::Connect(schema_->dsn());
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(Query("SELECT max(version) FROM schema_migrations"),

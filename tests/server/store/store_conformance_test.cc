@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/store/store.h"
@@ -115,6 +116,33 @@ TEST_P(StoreConformanceTest, InvalidRecordsAreInvalidArgument) {
   auto current = store_->GetCurrent(kTask);
   ASSERT_TRUE(current.ok());
   EXPECT_FALSE(current->has_value());
+}
+
+// Without a lease on the task (and a directory has none), a write that
+// claims one is refused, and a negative epoch is malformed; nothing changes.
+TEST_P(StoreConformanceTest, LeaseEpochWithoutALeaseIsRefused) {
+  ASSERT_TRUE(store_->CommitVersion(MakeRecord(1, 0)).ok());
+  ModelVersionRecord claimed = MakeRecord(2, 1);
+  claimed.lease_epoch = 3;
+  absl::Status s = store_->CommitVersion(claimed);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "has no lease")) << s;
+  claimed.lease_epoch = -1;
+  EXPECT_EQ(store_->CommitVersion(claimed).code(),
+            StatusCode::kInvalidArgument);
+  ReleaseRecord release = store_testing::MakeTestRelease(kTask, 1, 1);
+  release.lease_epoch = 3;
+  EXPECT_EQ(store_->AppendRelease(release).code(),
+            StatusCode::kFailedPrecondition);
+  release.lease_epoch = -1;
+  EXPECT_EQ(store_->AppendRelease(release).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListVersions(kTask)->size(), 1u);
+  EXPECT_TRUE(store_->ListReleases(kTask)->empty());
+  release.lease_epoch = 0;
+  ASSERT_TRUE(store_->AppendRelease(release).ok());
+  EXPECT_EQ(store_->GetRelease(kTask, 1)->lease_epoch, 0);
+  EXPECT_EQ(store_->GetVersion(kTask, 1)->lease_epoch, 0);
 }
 
 TEST_P(StoreConformanceTest, UnsafeNamesAreInvalidArgument) {

@@ -184,6 +184,7 @@ void ExpectSameRecord(const ModelVersionRecord& got,
   EXPECT_EQ(got.architecture, want.architecture);
   EXPECT_EQ(got.created_at_unix_ms, want.created_at_unix_ms);
   EXPECT_EQ(got.held, want.held);
+  EXPECT_EQ(got.lease_epoch, want.lease_epoch);
   EXPECT_EQ(got.metrics.size(), want.metrics.size());
   for (const auto& [name, value] : want.metrics) {
     auto it = got.metrics.find(name);
@@ -225,6 +226,7 @@ void ExpectSameRelease(const ReleaseRecord& got, const ReleaseRecord& want) {
   EXPECT_EQ(static_cast<int>(got.kind), static_cast<int>(want.kind));
   EXPECT_EQ(got.reason, want.reason);
   EXPECT_EQ(got.actor, want.actor);
+  EXPECT_EQ(got.lease_epoch, want.lease_epoch);
   EXPECT_EQ(got.created_at_unix_ms, want.created_at_unix_ms);
   EXPECT_TRUE(got.signed_manifest == want.signed_manifest)
       << "signed manifests differ: \"" << absl::CHexEscape(got.signed_manifest)
