@@ -15,7 +15,6 @@ namespace {
 
 using internal::OpenSslError;
 
-using KdfPtr = std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)>;
 using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)>;
 
 // OSSL_PARAM wants non-const pointers even for inputs it only reads.
@@ -35,12 +34,15 @@ absl::StatusOr<std::vector<uint8_t>> HkdfSha256(absl::Span<const uint8_t> ikm,
         "HKDF-SHA256: length must be in [1, 8160], got " +
         std::to_string(length));
   }
-  KdfPtr kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr),
-             &EVP_KDF_free);
-  if (kdf == nullptr) {
+  // Fetched once: finding the provider's HKDF costs more than deriving a
+  // 32-byte key. (OpenSSL 3.0 cannot copy an HKDF context, so the digest
+  // is still named per call.)
+  static EVP_KDF* const kHkdf =
+      EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
+  if (kHkdf == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "HKDF unavailable");
   }
-  KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()), &EVP_KDF_CTX_free);
+  KdfCtxPtr ctx(EVP_KDF_CTX_new(kHkdf), &EVP_KDF_CTX_free);
   if (ctx == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "EVP_KDF_CTX_new failed");
   }

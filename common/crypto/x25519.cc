@@ -17,7 +17,6 @@ namespace {
 using internal::OpenSslError;
 
 using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 
 absl::Status CheckSize(absl::Span<const uint8_t> bytes, const char* what) {
   if (bytes.size() != kX25519KeySize) {
@@ -78,19 +77,41 @@ X25519PrivateKey::~X25519PrivateKey() {
 
 absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>>
 X25519PrivateKey::ComputeSharedSecret(const X25519PublicKey& peer) const {
-  PkeyPtr theirs(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.bytes().data(),
-                                  peer.bytes().size()),
+  COHORT_ASSIGN_OR_RETURN(X25519PeerKey loaded, X25519PeerKey::Load(peer));
+  COHORT_ASSIGN_OR_RETURN(X25519Agreements agreements,
+                          X25519Agreements::Create(*this));
+  return agreements.With(loaded);
+}
+
+absl::StatusOr<X25519PeerKey> X25519PeerKey::Load(const X25519PublicKey& key) {
+  std::shared_ptr<EVP_PKEY> pkey(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, key.bytes().data(),
+                                  key.bytes().size()),
       &EVP_PKEY_free);
-  if (pkey_ == nullptr || theirs == nullptr) {
-    return OpenSslError(absl::StatusCode::kInternal, "cannot load X25519 keys");
+  if (pkey == nullptr) {
+    return OpenSslError(absl::StatusCode::kInternal,
+                        "cannot load X25519 public key");
   }
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(pkey_.get(), nullptr), &EVP_PKEY_CTX_free);
+  return X25519PeerKey(std::move(pkey));
+}
+
+absl::StatusOr<X25519Agreements> X25519Agreements::Create(
+    const X25519PrivateKey& own) {
+  if (own.pkey_ == nullptr) {
+    return absl::InternalError("X25519 private key is not loaded");
+  }
+  std::shared_ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(own.pkey_.get(), nullptr),
+                                    &EVP_PKEY_CTX_free);
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal,
                         "cannot initialise X25519 derivation");
   }
-  if (EVP_PKEY_derive_set_peer(ctx.get(), theirs.get()) != 1) {
+  return X25519Agreements(own.pkey_, std::move(ctx));
+}
+
+absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>>
+X25519Agreements::With(const X25519PeerKey& peer) {
+  if (EVP_PKEY_derive_set_peer(ctx_.get(), peer.pkey_.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "X25519 peer key rejected");
   }
@@ -98,7 +119,7 @@ X25519PrivateKey::ComputeSharedSecret(const X25519PublicKey& peer) const {
   size_t len = secret.size();
   // OpenSSL itself fails the derivation when the result is all zeros (a
   // low-order peer point), so a failure here means a bad peer key.
-  if (EVP_PKEY_derive(ctx.get(), secret.data(), &len) != 1) {
+  if (EVP_PKEY_derive(ctx_.get(), secret.data(), &len) != 1) {
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "X25519 derivation failed: low-order peer key");
   }

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -78,6 +79,47 @@ class X25519PrivateKey {
   // scalar multiplication), so doing it once per key rather than once per
   // agreement halves the cost of ComputeSharedSecret.
   std::shared_ptr<EVP_PKEY> pkey_;
+  friend class X25519Agreements;
+};
+
+// A public key loaded into OpenSSL once, for agreements with many private
+// keys (a SecAgg+ server meets each survivor's key once for every dropped
+// neighbour). Immutable value type; thread-safe.
+class X25519PeerKey {
+ public:
+  // INTERNAL if OpenSSL cannot load the key.
+  static absl::StatusOr<X25519PeerKey> Load(const X25519PublicKey& key);
+
+ private:
+  explicit X25519PeerKey(std::shared_ptr<EVP_PKEY> pkey)
+      : pkey_(std::move(pkey)) {}
+  friend class X25519Agreements;
+
+  std::shared_ptr<EVP_PKEY> pkey_;
+};
+
+// X25519 agreements of one private key with many peers on one OpenSSL
+// derivation context, set up once. Setting a context up (finding the
+// provider's key exchange) costs about as much as the scalar
+// multiplication itself, so a caller with many peers for one key uses this;
+// ComputeSharedSecret is one agreement on a context of its own. Movable, not
+// thread-safe: one per thread.
+class X25519Agreements {
+ public:
+  // INTERNAL if OpenSSL cannot set the context up.
+  static absl::StatusOr<X25519Agreements> Create(const X25519PrivateKey& own);
+
+  // X25519(own, peer), with the codes of ComputeSharedSecret.
+  absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>> With(
+      const X25519PeerKey& peer);
+
+ private:
+  X25519Agreements(std::shared_ptr<EVP_PKEY> own,
+                   std::shared_ptr<EVP_PKEY_CTX> ctx)
+      : own_(std::move(own)), ctx_(std::move(ctx)) {}
+
+  std::shared_ptr<EVP_PKEY> own_;  // kept alive for the context
+  std::shared_ptr<EVP_PKEY_CTX> ctx_;
 };
 
 }  // namespace cohort::crypto

@@ -37,14 +37,31 @@ inline std::string PairInfo(const char* label, uint64_t round_id, int a, int b) 
 inline absl::Span<const uint8_t> AsBytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
-inline absl::StatusOr<std::vector<uint8_t>> DerivePairKey(
-    const crypto::X25519PrivateKey& own, const crypto::X25519PublicKey& peer,
-    const char* label, uint64_t round_id, int a, int b) {
-  auto secret = own.ComputeSharedSecret(peer);
+// HKDF of an X25519 shared secret (or its error) into a pair's key.
+inline absl::StatusOr<std::vector<uint8_t>> PairKeyFromSecret(
+    const absl::StatusOr<std::array<uint8_t, 32>>& secret, const char* label,
+    uint64_t round_id, int a, int b) {
   if (!secret.ok()) return secret.status();
   const std::string info = PairInfo(label, round_id, a, b);
   return crypto::HkdfSha256(*secret, {}, AsBytes(info), 32);
 }
+
+inline absl::StatusOr<std::vector<uint8_t>> DerivePairKey(
+    const crypto::X25519PrivateKey& own, const crypto::X25519PublicKey& peer,
+    const char* label, uint64_t round_id, int a, int b) {
+  return PairKeyFromSecret(own.ComputeSharedSecret(peer), label, round_id, a,
+                           b);
+}
+
+inline absl::StatusOr<std::array<uint8_t, 32>> SeedFromKey(
+    const absl::StatusOr<std::vector<uint8_t>>& bytes) {
+  if (!bytes.ok()) return bytes.status();
+  std::array<uint8_t, 32> seed{};
+  std::copy(bytes->begin(), bytes->end(), seed.begin());
+  return seed;
+}
+
+inline constexpr char kPairMaskLabel[] = "cohort-secagg-pair-mask";
 }  // namespace internal
 
 // AES-256-GCM key for the shares exchanged between clients a and b.
@@ -62,12 +79,17 @@ inline absl::StatusOr<crypto::AesGcmKey> DeriveShareKey(
 inline absl::StatusOr<std::array<uint8_t, 32>> DerivePairwiseSeed(
     const crypto::X25519PrivateKey& own, const crypto::X25519PublicKey& peer,
     uint64_t round_id, int a, int b) {
-  auto bytes = internal::DerivePairKey(own, peer, "cohort-secagg-pair-mask",
-                                       round_id, a, b);
-  if (!bytes.ok()) return bytes.status();
-  std::array<uint8_t, 32> seed{};
-  std::copy(bytes->begin(), bytes->end(), seed.begin());
-  return seed;
+  return internal::SeedFromKey(internal::DerivePairKey(
+      own, peer, internal::kPairMaskLabel, round_id, a, b));
+}
+
+// The same seed from agreements of one key with many peers (a server
+// unmasking a dropped client meets all its surviving neighbours).
+inline absl::StatusOr<std::array<uint8_t, 32>> DerivePairwiseSeed(
+    crypto::X25519Agreements& own, const crypto::X25519PeerKey& peer,
+    uint64_t round_id, int a, int b) {
+  return internal::SeedFromKey(internal::PairKeyFromSecret(
+      own.With(peer), internal::kPairMaskLabel, round_id, a, b));
 }
 
 inline std::array<uint8_t, crypto::kAesGcmNonceSize> ShareNonce(int sender) {

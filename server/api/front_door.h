@@ -73,7 +73,7 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
 // readable from any thread.
 class FrontDoor {
  public:
-  static constexpr int kRelayBufferBytes = 16 * 1024;
+  static constexpr int kRelayBufferBytes = 128 * 1024;
   // Descriptors each relayed connection holds (see max_connections).
   static constexpr int kDescriptorsPerConnection = 3;
 

@@ -267,6 +267,26 @@ absl::Status UnmaskingServerState::SelfMasks(crypto::MaskSeeds& masks) {
   return s;
 }
 
+namespace {
+
+// The mask keys of the survivors that masked with a dropped client, loaded
+// into OpenSSL once each (a survivor meets every dropped neighbour).
+absl::StatusOr<std::vector<std::optional<crypto::X25519PeerKey>>>
+LoadSurvivingNeighbours(const ServerContext& c,
+                        const std::vector<int>& dropped) {
+  std::vector<std::optional<crypto::X25519PeerKey>> peers(c.mask_keys.size());
+  for (int d : dropped) {
+    for (int j : c.graph.Neighbors(d)) {
+      if (!c.in_u3[j] || peers[j].has_value()) continue;
+      COHORT_ASSIGN_OR_RETURN(peers[j],
+                              crypto::X25519PeerKey::Load(*c.mask_keys[j]));
+    }
+  }
+  return peers;
+}
+
+}  // namespace
+
 absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
   const ServerContext& c = ctx();
   const auto t0 = Clock::now();
@@ -275,6 +295,9 @@ absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
   for (int d : c.u2) {
     if (!c.in_u3[d]) dropped.push_back(d);
   }
+  COHORT_ASSIGN_OR_RETURN(const std::vector<std::optional<crypto::X25519PeerKey>>
+                              peers,
+                          LoadSurvivingNeighbours(c, dropped));
   absl::Status s = DeriveMasks(
       dropped, c.threads,
       [&](int d, LagrangeCache& cache, MaskWork& work) -> absl::Status {
@@ -289,6 +312,8 @@ absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
               "SecAgg: reconstructed mask key of client ", d,
               " does not match its advertised key"));
         }
+        COHORT_ASSIGN_OR_RETURN(crypto::X25519Agreements agreements,
+                                crypto::X25519Agreements::Create(key));
         for (int j : c.graph.Neighbors(d)) {
           // Survivor j masked with d iff d's share was routed to it.
           const auto& masked_with = c.delivered_from[j];
@@ -301,7 +326,7 @@ absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
           crypto::MaskSeed& mask = work.masks.emplace_back();
           mask.subtract = j < d;
           absl::StatusOr<std::array<uint8_t, 32>> seed = DerivePairwiseSeed(
-              key, *c.mask_keys[j], c.config.round_id, d, j);
+              agreements, *peers[j], c.config.round_id, d, j);
           if (!seed.ok()) return seed.status();
           mask.seed = *seed;
           OPENSSL_cleanse(seed->data(), seed->size());
