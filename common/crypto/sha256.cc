@@ -22,4 +22,11 @@ std::string Sha256Hex(std::string_view data) {
   return BytesToHex(Sha256(data));
 }
 
+uint64_t Sha256Prefix64(std::string_view data) {
+  const std::array<uint8_t, kSha256Size> digest = Sha256(data);
+  uint64_t prefix = 0;
+  for (int i = 0; i < 8; ++i) prefix = (prefix << 8) | digest[i];
+  return prefix;
+}
+
 }  // namespace cohort::crypto

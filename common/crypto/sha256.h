@@ -18,6 +18,10 @@ std::array<uint8_t, kSha256Size> Sha256(std::string_view data);
 // Thread-safe.
 std::string Sha256Hex(std::string_view data);
 
+// The first 8 bytes of SHA-256(`data`) as a big-endian integer: a seed
+// derived from public or secret material (e.g. a PRNG's). Thread-safe.
+uint64_t Sha256Prefix64(std::string_view data);
+
 }  // namespace cohort::crypto
 
 #endif  // COHORT_COMMON_CRYPTO_SHA256_H_

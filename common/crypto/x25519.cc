@@ -65,8 +65,9 @@ absl::StatusOr<X25519PrivateKey> X25519PrivateKey::FromBytes(
   }
   std::array<uint8_t, kX25519KeySize> priv;
   std::copy(bytes.begin(), bytes.end(), priv.begin());
-  X25519PrivateKey key(priv, X25519PublicKey(pub),
-                       std::shared_ptr<EVP_PKEY>(pkey.release(), &EVP_PKEY_free));
+  X25519PrivateKey key(
+      priv, X25519PublicKey(pub),
+      std::shared_ptr<EVP_PKEY>(pkey.release(), &EVP_PKEY_free));
   OPENSSL_cleanse(priv.data(), priv.size());
   return key;
 }

@@ -25,12 +25,14 @@ namespace cohort::secagg {
 
 // Plaintext of one encrypted share: sender id, recipient id (4 bytes each,
 // big-endian), then the self-mask-seed share and the mask-key share.
-inline constexpr size_t kSharePlaintextSize = 8 + 2 * FieldElement::kEncodedBytes;
+inline constexpr size_t kSharePlaintextSize =
+    8 + 2 * FieldElement::kEncodedBytes;
 inline constexpr size_t kShareCiphertextSize =
     kSharePlaintextSize + crypto::kAesGcmTagSize;
 
 namespace internal {
-inline std::string PairInfo(const char* label, uint64_t round_id, int a, int b) {
+inline std::string PairInfo(const char* label, uint64_t round_id, int a,
+                            int b) {
   return absl::StrCat(label, "|round=", round_id, "|", std::min(a, b), "|",
                       std::max(a, b));
 }

@@ -17,8 +17,8 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "common/base/listen_socket.h"
+#include "glog/logging.h"
 #include "server/api/sockets.h"
 
 namespace cohort::server {
@@ -95,7 +95,8 @@ void Transfer(Relay& r, int d, char* scratch) {
   const int src = r.fd[d], dst = r.fd[1 - d];
   while (!r.failed) {
     if (!p.empty()) {
-      const ssize_t w = SendSome(r, dst, p.held.get() + p.begin, p.end - p.begin);
+      const ssize_t w =
+          SendSome(r, dst, p.held.get() + p.begin, p.end - p.begin);
       if (w <= 0) return;
       p.begin += static_cast<size_t>(w);
       if (p.empty()) {
@@ -202,8 +203,8 @@ class FrontDoor::Loop {
 
   void AcceptPending() {
     for (;;) {
-      int fd = ::accept4(listen_fd_, nullptr, nullptr,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd =
+          ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
         Admit(fd);
         continue;
@@ -232,13 +233,15 @@ class FrontDoor::Loop {
 
   void Admit(int fd) {
     counters_.accepted++;
-    const bool full = counters_.open.load() >= options_.max_connections ||
-                      counters_.unauthenticated.load() >= options_.max_unauthenticated;
+    const bool full =
+        counters_.open.load() >= options_.max_connections ||
+        counters_.unauthenticated.load() >= options_.max_unauthenticated;
     int backend = full ? -1 : ConnectBackend(backend_path_);
     if (backend < 0) {
       counters_.refused++;  // before the close, which the peer can observe
       ::close(fd);
-      LogRefusal(full ? "connection limit reached" : "gRPC backend unreachable");
+      LogRefusal(full ? "connection limit reached"
+                      : "gRPC backend unreachable");
       return;
     }
     // gRPC sets TCP_NODELAY on the sockets it owns; this one is the door's.
@@ -272,7 +275,8 @@ class FrontDoor::Loop {
     }
   }
 
-  void Close(std::unordered_map<uint64_t, std::unique_ptr<Relay>>::iterator it) {
+  void Close(
+      std::unordered_map<uint64_t, std::unique_ptr<Relay>>::iterator it) {
     if (it->second->young) counters_.unauthenticated--;
     counters_.open--;
     CloseFds(*it->second);
@@ -361,7 +365,8 @@ FrontDoor::~FrontDoor() {
 
 void FrontDoor::Start() {
   CHECK(loop_ == nullptr) << "FrontDoor::Start called twice";
-  loop_ = std::make_unique<Loop>(listen_fd_, backend_path_, options_, &counters_);
+  loop_ =
+      std::make_unique<Loop>(listen_fd_, backend_path_, options_, &counters_);
   thread_ = std::thread([this] { loop_->Run(); });
 }
 

@@ -24,10 +24,7 @@ std::vector<std::string> ShuffledDevices(
   std::string material = "cohort secagg groups|";
   material.append(reinterpret_cast<const char*>(key.data()), key.size());
   absl::StrAppend(&material, "|", round_id);
-  const auto digest = crypto::Sha256(material);
-  uint64_t seed = 0;
-  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
-  base::SplitMix64 rng(seed);
+  base::SplitMix64 rng(crypto::Sha256Prefix64(material));
   for (size_t i = order.size(); i > 1; --i) {
     std::swap(order[i - 1], order[rng.Uniform(i)]);
   }
@@ -75,9 +72,9 @@ absl::StatusOr<std::shared_ptr<SecAggGroups>> SecAggGroups::Start(
   }
   r->undecodable_.assign(r->groups_.size(), false);
   if (r->groups_.size() > 1) {
-    LOG(INFO) << "round " << round_id << ": " << cohort.size()
-              << " devices in " << r->groups_.size()
-              << " SecAgg groups of at most " << options.max_group_size;
+    LOG(INFO) << "round " << round_id << ": " << cohort.size() << " devices in "
+              << r->groups_.size() << " SecAgg groups of at most "
+              << options.max_group_size;
   }
   for (auto& group : r->groups_) group->Begin();
   return r;

@@ -20,10 +20,7 @@ uint64_t PublicSeed(int64_t round_id, const std::vector<std::string>& devices,
                     const char* label) {
   std::string material = absl::StrCat(label, "|", round_id);
   for (const auto& d : devices) absl::StrAppend(&material, "|", d);
-  const auto digest = crypto::Sha256(material);
-  uint64_t seed = 0;
-  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
-  return seed;
+  return crypto::Sha256Prefix64(material);
 }
 
 }  // namespace
@@ -52,8 +49,8 @@ absl::StatusOr<std::shared_ptr<SecAggRound>> SecAggRound::Plan(
   }
   const secagg::SecAggConfig& c = r->config_;
   LOG(INFO) << "round " << round_id << ": secure aggregation over " << c.n
-            << " devices, k=" << c.k << " t=" << c.t << ", "
-            << c.vector_length << " coordinates mod 2^" << c.bits;
+            << " devices, k=" << c.k << " t=" << c.t << ", " << c.vector_length
+            << " coordinates mod 2^" << c.bits;
   return r;
 }
 
@@ -61,10 +58,9 @@ absl::Status SecAggRound::PlanEncoding(const SecAggOptions& options,
                                        double clip_norm, int64_t round_id,
                                        int64_t dimension) {
   const int n = static_cast<int>(devices_.size());
-  COHORT_ASSIGN_OR_RETURN(
-      secagg::SecAggParameters params,
-      secagg::ChooseParameters(n, options.expected_dropout,
-                               options.corrupt_fraction));
+  COHORT_ASSIGN_OR_RETURN(secagg::SecAggParameters params,
+                          secagg::ChooseParameters(n, options.expected_dropout,
+                                                   options.corrupt_fraction));
   if (params.fallback) {
     LOG(WARNING) << "round " << round_id << ": " << n
                  << " devices are too few for the SecAgg+ targets at dropout "
@@ -160,7 +156,8 @@ void SecAggRound::SendAcks(const std::string& message, bool accept) {
     cohort::v1::ServerMessage m;
     m.mutable_ack()->set_round_id(static_cast<int64_t>(config_.round_id));
     m.mutable_ack()->set_accepted(in_sum[i]);
-    m.mutable_ack()->set_message(in_sum[i] ? "update summed securely" : message);
+    m.mutable_ack()->set_message(in_sum[i] ? "update summed securely"
+                                           : message);
     channels_[i]->Send(std::move(m));
   }
 }

@@ -27,8 +27,8 @@ double MsSince(Clock::time_point t0) {
 // the share of owner's secrets that holder received.
 uint32_t ShareX(const SharingGraph& graph, int owner, int holder) {
   const auto& nb = graph.Neighbors(owner);
-  return static_cast<uint32_t>(
-      std::lower_bound(nb.begin(), nb.end(), holder) - nb.begin() + 1);
+  return static_cast<uint32_t>(std::lower_bound(nb.begin(), nb.end(), holder) -
+                               nb.begin() + 1);
 }
 
 // Lagrange coefficients by share-point set. With no dropouts every owner's
@@ -98,9 +98,9 @@ absl::StatusOr<std::array<uint8_t, 32>> ReconstructSecret(
     }
   }
   if (!secret.ok()) {
-    return absl::AbortedError(absl::StrCat("SecAgg: shares of client ", owner,
-                                           " inconsistent: ",
-                                           secret.status().message()));
+    return absl::AbortedError(
+        absl::StrCat("SecAgg: shares of client ", owner,
+                     " inconsistent: ", secret.status().message()));
   }
   return *secret;
 }
@@ -160,7 +160,8 @@ absl::Status DeriveMasks(
   for (MaskWork& w : work) {
     timings.secrets_reconstructed += w.secrets;
     timings.lagrange_sets += w.lagrange_sets;
-    if (!w.status.ok() && (failed == nullptr || w.failed_at < failed->failed_at)) {
+    if (!w.status.ok() &&
+        (failed == nullptr || w.failed_at < failed->failed_at)) {
       failed = &w;
     }
     masks.insert(masks.end(), w.masks.begin(), w.masks.end());
@@ -175,8 +176,7 @@ absl::Status ApplyMasks(absl::Span<const crypto::MaskSeed> masks, int bits,
                         UnmaskingTimings& timings) {
   const auto t0 = Clock::now();
   const size_t align = crypto::kMaskSliceAlignment;
-  const size_t per_slice =
-      (sum.size() + threads - 1) / std::max(threads, 1);
+  const size_t per_slice = (sum.size() + threads - 1) / std::max(threads, 1);
   const size_t slice = std::max(align, (per_slice + align - 1) / align * align);
   const int slices = static_cast<int>((sum.size() + slice - 1) / slice);
   std::vector<absl::Status> status(slices);
@@ -202,8 +202,8 @@ int FewestShares(const ServerContext& c) {
   const auto keys = SharesByOwner(c, ShareKind::kMaskKey);
   int fewest = -1;
   for (int owner : c.u2) {
-    const int held = static_cast<int>(
-        (c.in_u3[owner] ? seeds[owner] : keys[owner]).size());
+    const int held =
+        static_cast<int>((c.in_u3[owner] ? seeds[owner] : keys[owner]).size());
     if (fewest < 0 || held < fewest) fewest = held;
   }
   return std::max(fewest, 0);
@@ -222,8 +222,7 @@ absl::Status UnmaskingServerState::Accept(int from,
   std::vector<HeldShare> accepted;
   for (const RevealedShare& r : msg->shares) {
     const int o = r.owner;
-    if (o < 0 || o >= c.config.n ||
-        !c.HoldsShareOf(from, o) || seen[o]) {
+    if (o < 0 || o >= c.config.n || !c.HoldsShareOf(from, o) || seen[o]) {
       return absl::InvalidArgumentError(
           absl::StrCat("revealed share of unexpected owner ", o));
     }
@@ -239,8 +238,8 @@ absl::Status UnmaskingServerState::Accept(int from,
   }
   for (const HeldShare& h : accepted) {
     uint8_t& bits = ctx().revealed_kinds[h.owner];
-    bits |= h.kind == ShareKind::kSelfMaskSeed ? kRevealedSeedBit
-                                               : kRevealedKeyBit;
+    bits |=
+        h.kind == ShareKind::kSelfMaskSeed ? kRevealedSeedBit : kRevealedKeyBit;
     CHECK(bits != (kRevealedSeedBit | kRevealedKeyBit))
         << "SecAgg server holds both kinds of shares of client " << h.owner;
   }
@@ -295,9 +294,9 @@ absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
   for (int d : c.u2) {
     if (!c.in_u3[d]) dropped.push_back(d);
   }
-  COHORT_ASSIGN_OR_RETURN(const std::vector<std::optional<crypto::X25519PeerKey>>
-                              peers,
-                          LoadSurvivingNeighbours(c, dropped));
+  COHORT_ASSIGN_OR_RETURN(
+      const std::vector<std::optional<crypto::X25519PeerKey>> peers,
+      LoadSurvivingNeighbours(c, dropped));
   absl::Status s = DeriveMasks(
       dropped, c.threads,
       [&](int d, LagrangeCache& cache, MaskWork& work) -> absl::Status {
@@ -308,9 +307,9 @@ absl::Status UnmaskingServerState::PairwiseMasks(crypto::MaskSeeds& masks) {
         COHORT_ASSIGN_OR_RETURN(
             auto key, crypto::X25519PrivateKey::FromBytes(key_bytes.bytes));
         if (!(key.PublicKey() == *c.mask_keys[d])) {
-          return absl::AbortedError(absl::StrCat(
-              "SecAgg: reconstructed mask key of client ", d,
-              " does not match its advertised key"));
+          return absl::AbortedError(
+              absl::StrCat("SecAgg: reconstructed mask key of client ", d,
+                           " does not match its advertised key"));
         }
         COHORT_ASSIGN_OR_RETURN(crypto::X25519Agreements agreements,
                                 crypto::X25519Agreements::Create(key));

@@ -43,6 +43,16 @@ absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(
   return connection;
 }
 
+absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
+    const std::string& dsn, absl::Duration statement_timeout,
+    absl::Duration call_timeout, absl::Duration connect_timeout) {
+  COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
+  COHORT_ASSIGN_OR_RETURN(std::string bounded,
+                          WithConnectTimeout(dsn, connect_timeout));
+  return Open(std::move(bounded), std::move(redacted), statement_timeout,
+              call_timeout);
+}
+
 absl::StatusOr<std::unique_ptr<PostgresConnection::Session>>
 PostgresConnection::OpenSession() {
   std::unique_ptr<Session> session;

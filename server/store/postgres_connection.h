@@ -46,6 +46,14 @@ class PostgresConnection {
       std::string dsn, std::string redacted_dsn,
       absl::Duration statement_timeout, absl::Duration call_timeout);
 
+  // Open on `dsn` as given by an operator: its password kept out of
+  // messages (RedactDsn), connecting bounded by `connect_timeout` unless the
+  // DSN sets one (WithConnectTimeout). INVALID_ARGUMENT for a DSN that does
+  // not parse.
+  static absl::StatusOr<std::unique_ptr<PostgresConnection>> Connect(
+      const std::string& dsn, absl::Duration statement_timeout,
+      absl::Duration call_timeout, absl::Duration connect_timeout);
+
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
   ~PostgresConnection();

@@ -45,13 +45,10 @@ absl::Status CheckLeaseArguments(const std::string& task,
 absl::StatusOr<std::unique_ptr<PostgresLeases>> PostgresLeases::Connect(
     const std::string& dsn, absl::Duration statement_timeout,
     absl::Duration call_timeout) {
-  COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
-  COHORT_ASSIGN_OR_RETURN(std::string bounded,
-                          WithConnectTimeout(dsn, call_timeout));
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<PostgresConnection> connection,
-      PostgresConnection::Open(std::move(bounded), std::move(redacted),
-                               statement_timeout, call_timeout));
+      PostgresConnection::Connect(dsn, statement_timeout, call_timeout,
+                                  call_timeout));
   return std::unique_ptr<PostgresLeases>(
       new PostgresLeases(std::move(connection)));
 }

@@ -84,17 +84,14 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     const std::string& dsn, absl::Duration statement_timeout,
     absl::Duration call_timeout) {
-  COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
-  COHORT_ASSIGN_OR_RETURN(std::string bounded,
-                          WithConnectTimeout(dsn, call_timeout));
   {
     // Migrations run without the statement timeout or the call timeout:
     // waiting for another coordinator's migration lock, or rewriting a
     // large table, may take longer and must not fail start-up.
     COHORT_ASSIGN_OR_RETURN(
         std::unique_ptr<PostgresConnection> migrating,
-        PostgresConnection::Open(bounded, redacted, absl::ZeroDuration(),
-                                 absl::ZeroDuration()));
+        PostgresConnection::Connect(dsn, absl::ZeroDuration(),
+                                    absl::ZeroDuration(), call_timeout));
     absl::Status migrated = migrating->Run(
         "migrate", [](pqxx::connection_base& conn) -> absl::Status {
           return ApplyMigrations(conn);
@@ -102,13 +99,14 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     if (!migrated.ok()) {
       return absl::Status(
           migrated.code(),
-          absl::StrCat("PostgreSQL (", redacted, "): ", migrated.message()));
+          absl::StrCat("PostgreSQL (", migrating->redacted_dsn(),
+                       "): ", migrated.message()));
     }
   }
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<PostgresConnection> connection,
-      PostgresConnection::Open(std::move(bounded), std::move(redacted),
-                               statement_timeout, call_timeout));
+      PostgresConnection::Connect(dsn, statement_timeout, call_timeout,
+                                  call_timeout));
   return std::unique_ptr<PostgresStore>(
       new PostgresStore(std::move(connection)));
 }
