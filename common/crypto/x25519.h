@@ -109,6 +109,12 @@ class X25519Agreements {
   // INTERNAL if OpenSSL cannot set the context up.
   static absl::StatusOr<X25519Agreements> Create(const X25519PrivateKey& own);
 
+  X25519Agreements(X25519Agreements&&) = default;
+  X25519Agreements& operator=(X25519Agreements&&) = default;
+  // Copies would share the context, which is not thread-safe.
+  X25519Agreements(const X25519Agreements&) = delete;
+  X25519Agreements& operator=(const X25519Agreements&) = delete;
+
   // X25519(own, peer), with the codes of ComputeSharedSecret.
   absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>> With(
       const X25519PeerKey& peer);

@@ -71,9 +71,14 @@ absl::StatusOr<bool> LeadWhenGranted(Coordination& coordination,
   }
   LeaseFencedStore* fenced = coordination.fenced;
   fenced->Lead(lease->epoch);
-  // Renewing from now on: resuming may take longer than the lease.
-  coordination.keeper->Keep(*lease, stop, engine_stop,
-                            [fenced] { fenced->Depose(); });
+  // Renewing from now on: resuming may take longer than the lease. Once it
+  // is lost, nothing more is written and devices are turned away at once.
+  coordination.keeper->Keep(
+      *lease, stop, engine_stop, [fenced, &leadership, &devices] {
+        fenced->Depose();
+        leadership.StandBy("this coordinator lost the task's lease");
+        SetLeaderHealth(devices, false);
+      });
   if (absl::Status started = engine.Start(); !started.ok()) {
     fenced->Depose();
     coordination.keeper->Finish();

@@ -42,10 +42,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenCoordination(
 // "cohort.v1.Coordinator" is NOT_SERVING, and the service manager hears
 // READY=1 and watchdog pings with a "standing by" status. Then fences the
 // store's writes with the lease's epoch, has the keeper renew the lease
-// (deposing the store and notifying `engine_stop` if it is lost, or when
-// `stop` is notified), starts `engine` (which resumes from the last
+// (if it is lost: deposing the store, standing `leadership` and the health
+// service by, and notifying `engine_stop`; also notifying it when `stop`
+// is),  starts `engine` (which resumes from the last
 // committed version and release) and leads. False if `stop` came
-// first; errors of RoundEngine::Start.
+// first; errors of RoundEngine::Start. `leadership` and `devices` must
+// outlive the keeper's thread (LeaseKeeper::Finish).
 absl::StatusOr<bool> LeadWhenGranted(Coordination& coordination,
                                      absl::Notification* stop,
                                      absl::Notification* engine_stop,

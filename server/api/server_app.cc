@@ -50,9 +50,11 @@ namespace cohort::server {
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   if (options.backend == StoreOptions::Backend::kPostgres) {
     COHORT_ASSIGN_OR_RETURN(
-        auto store, PostgresStore::Connect(options.postgres_dsn,
-                                           options.postgres_statement_timeout,
-                                           options.postgres_call_timeout));
+        auto store,
+        PostgresStore::Connect(options.postgres_dsn,
+                               options.postgres_statement_timeout,
+                               options.postgres_call_timeout,
+                               options.postgres_idle_in_transaction_timeout));
     return std::unique_ptr<Store>(std::move(store));
   }
   COHORT_ASSIGN_OR_RETURN(auto store, DirectoryStore::Open(options.directory));
@@ -387,10 +389,6 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
           },
           ReleaseSetup{signer.get(), options.signing.manifest_ttl}));
   RoundEngine& engine = *task.engine;
-  // The keeper's thread deposes the task's store: it stops first.
-  absl::Cleanup stop_keeper = [&coordination] {
-    if (coordination.enabled()) coordination.keeper->Finish();
-  };
   COHORT_ASSIGN_OR_RETURN(EnrollmentApi enrollment,
                           ServeEnrollment(options, task.store.get()));
   Leadership leadership(options.round.retry_min, options.round.retry_max);
@@ -402,6 +400,11 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
       &leadership);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
+  // The keeper's thread deposes the task's store and stands the service by
+  // when the lease is lost: it stops before any of them goes.
+  absl::Cleanup stop_keeper = [&coordination] {
+    if (coordination.enabled()) coordination.keeper->Finish();
+  };
   if (coordination.enabled()) {
     LOG(INFO) << "device port " << serving.door->port()
               << " open; standing by for the lease on task "

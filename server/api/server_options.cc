@@ -269,6 +269,10 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   COHORT_ASSIGN_OR_RETURN(o.metrics, ResolveMetrics(config.metrics()));
   COHORT_ASSIGN_OR_RETURN(o.enrollment, ResolveEnrollment(config));
   COHORT_ASSIGN_OR_RETURN(o.coordination, ResolveCoordination(config, o.store));
+  // A leader frozen mid-commit must not hold a standby off past its lease.
+  if (o.coordination.enabled) {
+    o.store.postgres_idle_in_transaction_timeout = o.coordination.lease / 2;
+  }
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));

@@ -29,6 +29,9 @@ struct StoreOptions {
   absl::Duration postgres_statement_timeout = absl::Seconds(60);
   // kPostgres: a store call with no answer this long loses its connection.
   absl::Duration postgres_call_timeout = absl::Seconds(130);
+  // kPostgres: how long a session stopped mid-transaction keeps its locks;
+  // zero: the statement timeout. Half the lease with `coordination`.
+  absl::Duration postgres_idle_in_transaction_timeout = absl::ZeroDuration();
 };
 
 // SigningConfig with defaults applied. Both paths empty: releases are not

@@ -12,6 +12,15 @@
 
 namespace cohort::server {
 
+namespace {
+
+// A timeout for a SET: whole milliseconds, at least 1.
+int64_t Milliseconds(absl::Duration d) {
+  return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
+}
+
+}  // namespace
+
 class PostgresConnection::Session {
  public:
   explicit Session(const std::string& dsn) : conn_(dsn) {}
@@ -21,23 +30,26 @@ class PostgresConnection::Session {
   pqxx::connection conn_;
 };
 
-PostgresConnection::PostgresConnection(std::string dsn,
-                                       std::string redacted_dsn,
-                                       absl::Duration statement_timeout,
-                                       absl::Duration call_timeout)
+PostgresConnection::PostgresConnection(
+    std::string dsn, std::string redacted_dsn, absl::Duration statement_timeout,
+    absl::Duration call_timeout, absl::Duration idle_in_transaction_timeout)
     : dsn_(std::move(dsn)),
       redacted_dsn_(std::move(redacted_dsn)),
       statement_timeout_(statement_timeout),
+      idle_in_transaction_timeout_(idle_in_transaction_timeout >
+                                           absl::ZeroDuration()
+                                       ? idle_in_transaction_timeout
+                                       : statement_timeout),
       watchdog_(call_timeout) {}
 
 PostgresConnection::~PostgresConnection() = default;
 
 absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(
     std::string dsn, std::string redacted_dsn, absl::Duration statement_timeout,
-    absl::Duration call_timeout) {
-  auto connection = std::unique_ptr<PostgresConnection>(
-      new PostgresConnection(std::move(dsn), std::move(redacted_dsn),
-                             statement_timeout, call_timeout));
+    absl::Duration call_timeout, absl::Duration idle_in_transaction_timeout) {
+  auto connection = std::unique_ptr<PostgresConnection>(new PostgresConnection(
+      std::move(dsn), std::move(redacted_dsn), statement_timeout, call_timeout,
+      idle_in_transaction_timeout));
   absl::MutexLock lock(&connection->mu_);
   COHORT_ASSIGN_OR_RETURN(connection->session_, connection->OpenSession());
   return connection;
@@ -45,12 +57,13 @@ absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(
 
 absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
     const std::string& dsn, absl::Duration statement_timeout,
-    absl::Duration call_timeout, absl::Duration connect_timeout) {
+    absl::Duration call_timeout, absl::Duration connect_timeout,
+    absl::Duration idle_in_transaction_timeout) {
   COHORT_ASSIGN_OR_RETURN(std::string redacted, RedactDsn(dsn));
   COHORT_ASSIGN_OR_RETURN(std::string bounded,
                           WithConnectTimeout(dsn, connect_timeout));
   return Open(std::move(bounded), std::move(redacted), statement_timeout,
-              call_timeout);
+              call_timeout, idle_in_transaction_timeout);
 }
 
 absl::StatusOr<std::unique_ptr<PostgresConnection::Session>>
@@ -67,10 +80,12 @@ PostgresConnection::OpenSession() {
     // back bit for bit whatever the server's default.
     txn.exec("SET extra_float_digits TO 3");
     if (statement_timeout_ > absl::ZeroDuration()) {
-      const int64_t ms =
-          std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout_));
-      txn.exec(absl::StrCat("SET statement_timeout TO ", ms));
-      txn.exec(absl::StrCat("SET idle_in_transaction_session_timeout TO ", ms));
+      txn.exec(absl::StrCat("SET statement_timeout TO ",
+                            Milliseconds(statement_timeout_)));
+    }
+    if (idle_in_transaction_timeout_ > absl::ZeroDuration()) {
+      txn.exec(absl::StrCat("SET idle_in_transaction_session_timeout TO ",
+                            Milliseconds(idle_in_transaction_timeout_)));
     }
     txn.commit();
   } catch (...) {

@@ -24,13 +24,13 @@ namespace cohort::server {
 // PostgresLeases.
 //
 // Each session sets `statement_timeout` (zero: the server's own) and
-// `idle_in_transaction_session_timeout` to the same value, so a process that
-// stops in the middle of a transaction (SIGSTOP, a paused VM) cannot hold
-// its row locks for longer. `call_timeout` (zero: none) bounds each call on
-// the client's side with a CallWatchdog: a call that gets no answer for that
-// long has its connection closed and fails with UNAVAILABLE "no answer from
-// PostgreSQL within <call_timeout>", and is not retried; the next call
-// reconnects.
+// `idle_in_transaction_session_timeout` (zero: the statement timeout), so a
+// process that stops in the middle of a transaction (SIGSTOP, a paused VM)
+// holds its row locks no longer than that. `call_timeout` (zero: none) bounds
+// each call on the client's side with a CallWatchdog: a call that gets no
+// answer for that long has its connection closed and fails with UNAVAILABLE "no
+// answer from PostgreSQL within <call_timeout>", and is not retried; the next
+// call reconnects.
 //
 // Run() turns libpqxx exceptions into a Status (PgErrorFromCurrentException,
 // postgres_util.h). If it finds the connection broken it reconnects and runs
@@ -44,7 +44,8 @@ class PostgresConnection {
   // (<redacted_dsn>): ..." if the server cannot be reached.
   static absl::StatusOr<std::unique_ptr<PostgresConnection>> Open(
       std::string dsn, std::string redacted_dsn,
-      absl::Duration statement_timeout, absl::Duration call_timeout);
+      absl::Duration statement_timeout, absl::Duration call_timeout,
+      absl::Duration idle_in_transaction_timeout = absl::ZeroDuration());
 
   // Open on `dsn` as given by an operator: its password kept out of
   // messages (RedactDsn), connecting bounded by `connect_timeout` unless the
@@ -52,7 +53,8 @@ class PostgresConnection {
   // not parse.
   static absl::StatusOr<std::unique_ptr<PostgresConnection>> Connect(
       const std::string& dsn, absl::Duration statement_timeout,
-      absl::Duration call_timeout, absl::Duration connect_timeout);
+      absl::Duration call_timeout, absl::Duration connect_timeout,
+      absl::Duration idle_in_transaction_timeout = absl::ZeroDuration());
 
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
@@ -72,7 +74,8 @@ class PostgresConnection {
 
   PostgresConnection(std::string dsn, std::string redacted_dsn,
                      absl::Duration statement_timeout,
-                     absl::Duration call_timeout);
+                     absl::Duration call_timeout,
+                     absl::Duration idle_in_transaction_timeout);
 
   // Connects and sets the session's parameters under the watchdog.
   absl::StatusOr<std::unique_ptr<Session>> OpenSession();
@@ -83,6 +86,7 @@ class PostgresConnection {
   const std::string dsn_;  // May hold a password.
   const std::string redacted_dsn_;
   const absl::Duration statement_timeout_;
+  const absl::Duration idle_in_transaction_timeout_;
   absl::Mutex mu_;
   std::unique_ptr<Session> session_ ABSL_GUARDED_BY(mu_);  // Null if lost.
   CallWatchdog watchdog_;  // Armed only under mu_, around one call.

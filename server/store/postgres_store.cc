@@ -83,7 +83,7 @@ absl::StatusOr<ModelVersionRecord> LoadVersion(pqxx::transaction_base& txn,
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
     const std::string& dsn, absl::Duration statement_timeout,
-    absl::Duration call_timeout) {
+    absl::Duration call_timeout, absl::Duration idle_in_transaction_timeout) {
   {
     // Migrations run without the statement timeout or the call timeout:
     // waiting for another coordinator's migration lock, or rewriting a
@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Connect(
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<PostgresConnection> connection,
       PostgresConnection::Connect(dsn, statement_timeout, call_timeout,
-                                  call_timeout));
+                                  call_timeout, idle_in_transaction_timeout));
   return std::unique_ptr<PostgresStore>(
       new PostgresStore(std::move(connection)));
 }

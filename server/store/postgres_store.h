@@ -83,10 +83,16 @@ class PostgresStore final : public Store {
   // connect_timeout, unless `dsn` sets one) but not the migrations once
   // connected. Keep it above `statement_timeout`, so that PostgreSQL
   // cancels a slow statement first.
+  //
+  // `idle_in_transaction_timeout` (zero: the statement timeout) bounds how
+  // long a session stopped in the middle of a transaction keeps its locks
+  // (a coordinator that shares its task sets it below its lease, so a
+  // frozen leader cannot hold a take-over up).
   static absl::StatusOr<std::unique_ptr<PostgresStore>> Connect(
       const std::string& dsn,
       absl::Duration statement_timeout = absl::ZeroDuration(),
-      absl::Duration call_timeout = absl::ZeroDuration());
+      absl::Duration call_timeout = absl::ZeroDuration(),
+      absl::Duration idle_in_transaction_timeout = absl::ZeroDuration());
 
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;

@@ -100,10 +100,12 @@ std::string DescribeServer(const server::ServerOptions& o) {
       << static_cast<int>(o.store.backend) << "," << o.store.directory << ","
       << o.store.postgres_dsn << ","
       << Describe(o.store.postgres_statement_timeout) << ","
-      << Describe(o.store.postgres_call_timeout) << "} arch=" << o.architecture
-      << " ts=" << o.torchscript_path << " seed=" << o.seed
-      << " holdout=" << o.holdout_dir << "," << o.holdout_examples
-      << " max_msg=" << o.max_message_bytes << " run_dir=" << o.run_dir << " ";
+      << Describe(o.store.postgres_call_timeout) << ","
+      << Describe(o.store.postgres_idle_in_transaction_timeout)
+      << "} arch=" << o.architecture << " ts=" << o.torchscript_path
+      << " seed=" << o.seed << " holdout=" << o.holdout_dir << ","
+      << o.holdout_examples << " max_msg=" << o.max_message_bytes
+      << " run_dir=" << o.run_dir << " ";
   DescribeRound(o.round, out);
   DescribeLimits(o.limits, out);
   out << " signing={" << o.signing.release_key_path << ","

@@ -57,6 +57,13 @@ TEST(ServerOptionsTest, CoordinationNeedsPostgresAndBoundedLease) {
   EXPECT_EQ(set->coordination.lease, absl::Seconds(3));
   EXPECT_EQ(set->coordination.renew_every(), absl::Seconds(1));
   EXPECT_EQ(set->coordination.holder, "a");
+  // A leader frozen mid-commit holds its locks for half a lease at most.
+  EXPECT_EQ(set->store.postgres_idle_in_transaction_timeout,
+            absl::Milliseconds(1500));
+  EXPECT_EQ(defaults->store.postgres_idle_in_transaction_timeout,
+            absl::Seconds(5));
+  EXPECT_EQ(alone->store.postgres_idle_in_transaction_timeout,
+            absl::ZeroDuration());
   ExpectRefusedNaming("coordination { lease_ms: 3000 }",
                       "coordination.lease_ms");
   ExpectRefusedNaming("coordination {}", "coordination");
