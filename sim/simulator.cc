@@ -24,14 +24,14 @@ namespace {
 // Consecutive abandoned or unfillable round attempts before giving up.
 constexpr int kMaxFailedAttempts = 20;
 
-std::string DeviceName(int64_t id) { return absl::StrCat("client-", id); }
-
 double WallSeconds() { return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()); }
 
 // How many of the latest abandon reasons the give-up error names.
 constexpr size_t kAbandonsNamed = 3;
 
 }  // namespace
+
+std::string DeviceName(int64_t id) { return absl::StrCat("client-", id); }
 
 // One round attempt: what RunRound's steps share.
 struct RoundAttempt {
@@ -48,12 +48,7 @@ struct RoundAttempt {
   std::vector<size_t> reporters;
   absl::Time t0;
   double deadline_s = 0;
-  int64_t bytes_up = 0;
-  int64_t bytes_down = 0;
-  // Device-model drops played before the round closed (their streams end).
-  int64_t disconnects = 0;
-  // Devices still working when the report deadline closed the round.
-  int64_t timeouts = 0;
+  RoundTally tally;
 };
 
 void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
@@ -69,6 +64,7 @@ void Simulator::OnRoundEnd(const server::RoundSummary& summary) {
 
 absl::Status Simulator::Run(const Callbacks& callbacks) {
   wall_start_ = WallSeconds();
+  if (options_.buffered.has_value()) return RunBuffered(callbacks);
   int failed = 0;
   // The engine finishes early when the task's privacy budget is spent.
   while (committed_ < options_.max_rounds &&
@@ -112,7 +108,7 @@ std::array<uint8_t, 32> Simulator::NoiseSeedOf(int64_t id,
 
 absl::Status Simulator::SendReady(int64_t id,
                                   client::ParticipationSession* session,
-                                  int64_t round_id, size_t reporter) {
+                                  int64_t round_id, ReportSource take) {
   SecureClient c;
   c.id = id;
   c.session = session;
@@ -120,8 +116,8 @@ absl::Status Simulator::SendReady(int64_t id,
   // cohort's updates are never all in memory together.
   c.driver = std::make_unique<secagg::SecureRoundDriver>(
       round_id,
-      [this, reporter]() -> absl::StatusOr<secagg::TrainedUpdate> {
-        COHORT_ASSIGN_OR_RETURN(cohort::v1::Report report, TakeReport(reporter));
+      [take = std::move(take)]() -> absl::StatusOr<secagg::TrainedUpdate> {
+        COHORT_ASSIGN_OR_RETURN(cohort::v1::Report report, take());
         secagg::TrainedUpdate u;
         u.delta = model::FlattenFloats(report.delta());
         u.examples = report.num_examples();
@@ -169,9 +165,11 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   RoundAttempt a;
   COHORT_ASSIGN_OR_RETURN(const bool selected, Select(a, attempt));
   if (!selected) return false;
-  COHORT_RETURN_IF_ERROR(CheckRelease(a));
+  COHORT_RETURN_IF_ERROR(CheckRelease(a.assignment));
   PlanTimelines(a);
-  COHORT_RETURN_IF_ERROR(StartTraining(a));
+  std::vector<int64_t> ids;
+  for (size_t k : a.reporters) ids.push_back(a.assigned[k].id);
+  COHORT_RETURN_IF_ERROR(StartTraining(a.assignment, std::move(ids)));
   COHORT_RETURN_IF_ERROR(PlayEvents(a, callbacks));
   COHORT_RETURN_IF_ERROR(CloseRound(a));
   // Every reporter trained, whether its update was used or not (its
@@ -181,7 +179,8 @@ absl::StatusOr<bool> Simulator::RunRound(const Callbacks& callbacks) {
   if (!last_summary_.has_value()) return false;
   VLOG(1) << "round " << committed_ + 1 << " took "
           << absl::ToDoubleSeconds(clock_.Now() - round_start) << " simulated s";
-  COHORT_RETURN_IF_ERROR(RecordRound(a, callbacks));
+  for (size_t k : a.reporters) a.tally.reporters.push_back(a.assigned[k].id);
+  COHORT_RETURN_IF_ERROR(RecordRound(a.tally, callbacks));
   return true;
 }
 
@@ -232,14 +231,15 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
   return absl::OkStatus();
 }
 
-absl::Status Simulator::CheckRelease(const RoundAttempt& a) {
+absl::Status Simulator::CheckRelease(
+    const cohort::v1::TaskAssignment& assignment) {
   model::ManifestExpectations expect;
   expect.task = options_.task;
   expect.min_release = highest_release_;
   expect.now = clock_.Now();
-  auto m = model::VerifyAssignedModel(*root_, a.assignment.model(), expect);
+  auto m = model::VerifyAssignedModel(*root_, assignment.model(), expect);
   if (!m.ok()) {
-    return absl::InternalError(absl::StrCat("round ", a.round_id,
+    return absl::InternalError(absl::StrCat("round ", assignment.round_id(),
                                             ": the assigned release does not "
                                             "verify: ", m.status().ToString()));
   }
@@ -276,30 +276,29 @@ void Simulator::PlanTimelines(RoundAttempt& a) {
   // Every assigned device downloads the model unless it drops at check-in,
   // including those still training when the round closes.
   for (const auto& p : a.assigned) {
-    if (p.timeline.drop != DropPhase::kAfterCheckIn) a.bytes_down += model_bytes;
+    if (p.timeline.drop != DropPhase::kAfterCheckIn) a.tally.bytes_down += model_bytes;
   }
 }
 
-absl::Status Simulator::StartTraining(const RoundAttempt& a) {
-  std::vector<int64_t> ids;
-  for (size_t k : a.reporters) ids.push_back(a.assigned[k].id);
+absl::Status Simulator::StartTraining(
+    const cohort::v1::TaskAssignment& assignment, std::vector<int64_t> ids) {
   cohort::v1::SimTrainingBatch job;
-  *job.mutable_ref() = a.assignment.model();
+  *job.mutable_ref() = assignment.model();
   // The resolved plan, as agents receive it (e.g. QAT on for int8 tasks).
-  *job.mutable_plan() = a.assignment.plan();
-  job.set_round_id(a.round_id);
+  *job.mutable_plan() = assignment.plan();
+  job.set_round_id(assignment.round_id());
   // Secure rounds clip the same way before encoding (the encoding's own
   // clip then changes nothing) and count Report.clipped.
-  job.set_clip_norm(a.assignment.clip_norm());
-  job.set_statistics_clip_norm(a.assignment.statistics_clip_norm());
-  job.set_evaluate(a.assignment.evaluate_before_training());
+  job.set_clip_norm(assignment.clip_norm());
+  job.set_statistics_clip_norm(assignment.statistics_clip_norm());
+  job.set_evaluate(assignment.evaluate_before_training());
   job.set_release(highest_release_);
   job.set_poisoned_round(poison_.round > 0 && committed_ + 1 >= poison_.round &&
                          committed_ + 1 < int64_t{poison_.round} + poison_.rounds);
   if (training_->distributed()) {
     // Other ranks get the release's bytes once, with their batch.
     COHORT_ASSIGN_OR_RETURN(*job.mutable_model(),
-                            transport_->FetchModel(job.ref(), "sim"));
+                            Download(job.ref()));
   }
   reports_taken_ = 0;
   return training_->Start(std::move(job), std::move(ids));
@@ -321,18 +320,21 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
     RoundAttempt::Participant& p = a.assigned[i];
     if (p.timeline.event_s > a.deadline_s) {
       // Events are in time order: everyone from here on is still working.
-      a.timeouts = static_cast<int64_t>(a.assigned.size() - i);
+      a.tally.timeouts = static_cast<int64_t>(a.assigned.size() - i);
       break;
     }
     const bool reports = next_reporter < a.reporters.size() &&
                          a.reporters[next_reporter] == i;
     if (p.timeline.drop == DropPhase::kNone && !reports) continue;
     clock_.AdvanceTo(a.t0 + absl::Seconds(p.timeline.event_s));
-    if (p.timeline.drop != DropPhase::kNone) ++a.disconnects;
+    if (p.timeline.drop != DropPhase::kNone) ++a.tally.disconnects;
     if (reports && options_.secagg.enabled) {
       // Keeps its session open: its update is due in the secure cohort.
-      COHORT_RETURN_IF_ERROR(
-          SendReady(p.id, p.session.get(), a.round_id, next_reporter++));
+      const size_t reporter = next_reporter++;
+      COHORT_RETURN_IF_ERROR(SendReady(p.id, p.session.get(), a.round_id,
+                                       [this, reporter] {
+                                         return TakeReport(reporter);
+                                       }));
       report_progress();
       continue;
     }
@@ -348,7 +350,7 @@ absl::Status Simulator::PlayEvents(RoundAttempt& a, const Callbacks& callbacks) 
 
 void Simulator::Upload(RoundAttempt& a, size_t i, cohort::v1::Report report) {
   RoundAttempt::Participant& p = a.assigned[i];
-  a.bytes_up += static_cast<int64_t>(report.ByteSizeLong());
+  a.tally.bytes_up += static_cast<int64_t>(report.ByteSizeLong());
   auto ack = p.session->Report(report);
   if (!ack.ok()) LOG(WARNING) << DeviceName(p.id) << ": " << ack.status();
 }
@@ -370,15 +372,15 @@ absl::Status Simulator::CloseRound(RoundAttempt& a) {
     COHORT_RETURN_IF_ERROR(RunSecureAggregation(
         engine_.get(), &clock_, *devices_, options_.secagg.phase_timeout,
         secure_, &traffic));
-    a.bytes_up += traffic.bytes_up;
-    a.bytes_down += traffic.bytes_down;
+    a.tally.bytes_up += traffic.bytes_up;
+    a.tally.bytes_down += traffic.bytes_down;
   }
   for (auto& p : a.assigned) p.session->Close();
   secure_.clear();
   return absl::OkStatus();
 }
 
-absl::Status Simulator::RecordRound(const RoundAttempt& a,
+absl::Status Simulator::RecordRound(const RoundTally& t,
                                     const Callbacks& callbacks) {
   const server::RoundSummary& s = *last_summary_;
   ++committed_;
@@ -390,22 +392,20 @@ absl::Status Simulator::RecordRound(const RoundAttempt& a,
   // Timeouts and disconnects as the device model played them; refused
   // reports and SecAgg+ losses as the coordinator counted them.
   row.outcome = s.outcome_columns(abandoned_since_row_);
-  row.outcome.drops = {a.timeouts, a.disconnects, s.drops.malformed,
+  row.outcome.drops = {t.timeouts, t.disconnects, s.drops.malformed,
                        s.drops.secagg};
   abandoned_since_row_ = 0;
   row.dropped = row.outcome.drops.lost();
-  row.bytes_up = a.bytes_up;
-  row.bytes_down = a.bytes_down;
+  row.bytes_up = t.bytes_up;
+  row.bytes_down = t.bytes_down;
   row.train_loss = s.train_loss;
   auto acc = s.metrics.find("test_accuracy");
   row.test_accuracy = acc == s.metrics.end() ? 0 : acc->second;
   if (clients_->personalization->evaluates()) {
-    std::vector<int64_t> reporters;
-    for (size_t k : a.reporters) reporters.push_back(a.assigned[k].id);
     auto model = engine_->current_model();
     COHORT_ASSIGN_OR_RETURN(
         LocalAccuracy local,
-        clients_->personalization->Evaluate(reporters, model->architecture,
+        clients_->personalization->Evaluate(t.reporters, model->architecture,
                                    model->weights, *evaluator_));
     row.local_accuracy = local.global;
     row.personalized_accuracy = local.personalized;

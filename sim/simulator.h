@@ -5,11 +5,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "client/transport/transport.h"
 #include "cohort/v1/config.pb.h"
 #include "common/base/random.h"
@@ -37,7 +40,24 @@ namespace cohort::sim {
 
 enum class TransportKind { kInProcess, kGrpc };
 
-struct RoundAttempt;  // simulator.cc
+struct RoundAttempt;     // simulator.cc
+struct BufferedFlights;  // simulator_buffered.cc
+
+// The device id virtual client `id` checks in under.
+std::string DeviceName(int64_t id);
+
+// What the simulator saw of one round (or buffer) besides the engine's
+// summary: its traffic, the device model's drops, and the clients whose
+// updates it took (whose local test accuracy the row reports).
+struct RoundTally {
+  int64_t bytes_up = 0;
+  int64_t bytes_down = 0;
+  // Device-model drops played before the round closed (their streams end).
+  int64_t disconnects = 0;
+  // Devices still working when the report deadline closed the round.
+  int64_t timeouts = 0;
+  std::vector<int64_t> reporters;
+};
 
 // Drives the production round engine with many virtual clients. Clients
 // check in, download, train (LocalTrainer) and report through a
@@ -94,16 +114,22 @@ class Simulator {
   absl::StatusOr<data::ImageDataset> SetUpClients(const SimOptions& o,
                                                   RankChannel* ranks);
   absl::Status SetUpTransport(TransportKind transport);
+  // The release's bytes, as clients download them: held by a buffered run
+  // for versions the coordinator may no longer serve, else fetched.
+  // Thread-safe.
+  absl::StatusOr<std::string> Download(const cohort::v1::ModelRef& ref);
   absl::Status StartGrpc();
   int64_t max_message_bytes() const;
+  // A trained client's report, taken when its masked input is due.
+  using ReportSource = std::function<absl::StatusOr<cohort::v1::Report>()>;
   // Secure rounds: wraps a trained client as a SecureClient and sends ready.
   // The seed of client `id`'s distributed DP noise in `round_id`: keyed by
   // the run seed, so a run repeats.
   std::array<uint8_t, 32> NoiseSeedOf(int64_t id, int64_t round_id) const;
-  // `reporter` indexes the round's reporters: its update is taken from
-  // training when the driver asks for it (TakeReport).
+  // `take` gives its update when the driver asks for it (TakeReport in a
+  // synchronous round).
   absl::Status SendReady(int64_t id, client::ParticipationSession* session,
-                         int64_t round_id, size_t reporter);
+                         int64_t round_id, ReportSource take);
   // Reporter `reporter`'s report, after taking (and dropping) those of the
   // reporters before it; reports are taken in reporter order only (INTERNAL
   // otherwise). A training error is also kept in training_failure_, which
@@ -123,11 +149,13 @@ class Simulator {
   // (model::VerifyAssignedModel against the run's root, no lower than the
   // last release). Every selected device gets the same assignment, so one
   // check stands for all. INTERNAL if it does not verify: a coordinator bug.
-  absl::Status CheckRelease(const RoundAttempt& a);
+  absl::Status CheckRelease(const cohort::v1::TaskAssignment& assignment);
   // Each client's round on the virtual clock, in event order; the reporters.
   void PlanTimelines(RoundAttempt& a);
-  // Starts the reporters' training (on every rank of the run).
-  absl::Status StartTraining(const RoundAttempt& a);
+  // Starts training `ids`, in order, for `assignment` (on every rank of the
+  // run).
+  absl::Status StartTraining(const cohort::v1::TaskAssignment& assignment,
+                             std::vector<int64_t> ids);
   // Plays the events in order: drops close their stream, reporters upload
   // (or send ready). Stops at the goal or the deadline.
   absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
@@ -137,7 +165,29 @@ class Simulator {
   absl::Status CloseRound(RoundAttempt& a);
   // The round's row, with its reporters' local test accuracy; errors from
   // evaluating them.
-  absl::Status RecordRound(const RoundAttempt& a, const Callbacks& callbacks);
+  absl::Status RecordRound(const RoundTally& tally, const Callbacks& callbacks);
+
+  // Buffered tasks (RoundOptions.buffered; simulator_buffered.cc): clients
+  // check in whenever the engine has a free slot, train on the version they
+  // were given, and report on the virtual clock in event order, each buffer
+  // a row. Fails like Run when no client can be assigned or too many
+  // buffers in a row are abandoned.
+  absl::Status RunBuffered(const Callbacks& callbacks);
+  // Reachable clients not yet used in the open buffer check in until the
+  // engine has no free slot; the new ones are planned on the device model.
+  absl::Status Refill(BufferedFlights& f);
+  // Trains every client of `round_id` that will report and has no update
+  // yet, as one batch from the version that round assigned.
+  absl::Status TrainRound(BufferedFlights& f, int64_t round_id);
+  // Keeps the bytes of `ref`'s version for Download; forgets those no
+  // assignment in flight holds.
+  absl::Status Hold(const cohort::v1::ModelRef& ref);
+  void ReleaseUnheld(const BufferedFlights& f);
+  // The earliest client event: a drop or a late device leaves, a reporter
+  // uploads (or sends ready); then the engine commits or aggregates.
+  absl::Status LandNext(BufferedFlights& f, const Callbacks& callbacks);
+  // The engine ended a buffer: runs its SecAgg+, records a committed one.
+  absl::Status EndBuffer(BufferedFlights& f, const Callbacks& callbacks);
   // The engine's observer: keeps a committed round's summary, counts an
   // abandoned one and keeps its reason.
   void OnRoundEnd(const server::RoundSummary& summary);
@@ -164,6 +214,9 @@ class Simulator {
   std::unique_ptr<client::CoordinatorTransport> transport_;
   std::unique_ptr<ClientWork> work_;
   std::unique_ptr<RankedTraining> training_;
+  // Buffered runs: the bytes of each version clients in flight hold.
+  absl::Mutex downloads_mu_;
+  std::map<int64_t, std::string> downloads_ ABSL_GUARDED_BY(downloads_mu_);
   crypto::OpenSslRandom random_;
   // Devices of the current secure round waiting for, or in, SecAgg.
   std::vector<SecureClient> secure_;

@@ -116,6 +116,16 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(
   return sim;
 }
 
+absl::StatusOr<std::string> Simulator::Download(
+    const cohort::v1::ModelRef& ref) {
+  {
+    absl::MutexLock lock(&downloads_mu_);
+    auto held = downloads_.find(ref.version());
+    if (held != downloads_.end()) return held->second;
+  }
+  return transport_->FetchModel(ref, "sim");
+}
+
 absl::StatusOr<data::ImageDataset> Simulator::SetUpClients(
     const SimOptions& o, RankChannel* ranks) {
   data::ImageDataset holdout;
@@ -123,9 +133,7 @@ absl::StatusOr<data::ImageDataset> Simulator::SetUpClients(
   // Clients download through the simulator's transport, as agents do.
   work_ = std::make_unique<ClientWork>(
       o.seed, o.poison, clients_->personalization.get(),
-      [this](const cohort::v1::ModelRef& ref) {
-        return transport_->FetchModel(ref, "sim");
-      });
+      [this](const cohort::v1::ModelRef& ref) { return Download(ref); });
   training_ = std::make_unique<RankedTraining>(
       o.threads, work_.get(), clients_->personalization.get(), ranks);
   evaluator_ = client::LocalTrainer::CreateWithoutData();

@@ -43,6 +43,11 @@ absl::StatusOr<std::vector<uint64_t>> SecAggParticipant::Encode() {
         "SecAggBegin is for ", params_.encoding.dimension,
         " coordinates, this update has ", update->delta.size()));
   }
+  if (params_.update_scale != 1.0) {
+    // The staleness weight scales the update, not its example weight.
+    const float scale = static_cast<float>(params_.update_scale);
+    for (float& v : update->delta) v *= scale;
+  }
   base::SplitMix64 rng(rounding_seed_);
   auto uniform = [&rng] { return rng.NextDouble(); };
   const std::vector<double> field = FieldValues(

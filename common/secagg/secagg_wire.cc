@@ -189,6 +189,7 @@ cohort::v1::SecAggBegin MakeBegin(const BeginParams& p) {
   e->set_field_features(p.encoding.field.features);
   e->set_noise_stddev(p.encoding.noise_stddev);
   e->set_rounding_bound(p.encoding.rounding_bound);
+  if (p.update_scale != 1.0) b.set_update_scale(p.update_scale);
   return b;
 }
 
@@ -211,6 +212,10 @@ absl::StatusOr<BeginParams> ParseBegin(const cohort::v1::SecAggBegin& b) {
   p.config.graph_seed = b.graph_seed();
   p.config.round_id = static_cast<uint64_t>(b.round_id());
   p.client_id = b.client_id();
+  if (b.update_scale() != 0) {
+    if (!(b.update_scale() > 0 && b.update_scale() <= 1)) return bad("update_scale");
+    p.update_scale = b.update_scale();
+  }
   const auto& e = b.encoding();
   p.encoding.params.clip_norm = e.clip_norm();
   p.encoding.params.scale = e.scale();

@@ -30,12 +30,16 @@ struct BeginParams {
   SecAggConfig config;
   int client_id = -1;
   UpdateEncoding encoding;
+  // Buffered rounds: the factor the device scales its delta by before
+  // encoding (FedBuff's staleness weight), in (0, 1].
+  double update_scale = 1.0;
 };
 
 cohort::v1::SecAggBegin MakeBegin(const BeginParams& params);
 // INVALID_ARGUMENT, naming the field, unless the parameters are consistent:
 // 2 <= n <= kMaxClients, a client id in [0, n), 1 <= t <= k < n, a valid
-// encoding whose input length is vector_length and whose modulus is bits.
+// encoding whose input length is vector_length and whose modulus is bits,
+// and an update_scale of 0 (read as 1) or in (0, 1].
 absl::StatusOr<BeginParams> ParseBegin(const cohort::v1::SecAggBegin& begin);
 
 inline constexpr int kMaxClients = 100000;

@@ -84,16 +84,37 @@ absl::Status CheckAssigned(const RoundContext& ctx, const std::string& device_id
   return absl::OkStatus();
 }
 
+// The device's claim on this round's aggregate: its synchronous assignment
+// (CheckAssigned, weight 1 at the round's bound), or its buffered one.
+absl::StatusOr<Admission> Admit(RoundContext& ctx, const std::string& device_id,
+                                int64_t round_id) {
+  if (ctx.in_flight == nullptr) {
+    if (absl::Status s = CheckAssigned(ctx, device_id, round_id); !s.ok()) {
+      return s;
+    }
+    return Admission{.clip_norm = ctx.clip_norm};
+  }
+  auto admission = ctx.in_flight->Admit(device_id, round_id, ctx.model->version);
+  if (admission.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // Too stale to use: late, like a device still working at a deadline.
+    ++ctx.drops.timeout;
+  }
+  if (admission.ok()) ctx.assigned.insert(device_id);
+  return admission;
+}
+
 // Accumulates the validated report's delta, its trainable tensors and its
-// running statistics (in update units) each clipped to ctx.clip_norm
-// (model::PrepareUpdate), and says whether it was clipped, judged from the
-// delta itself (Report.clipped is the device's word, which the coordinator
-// does not need): a block at the bound (within float rounding) was clipped
-// by its device, a longer one is clipped here (a copy).
+// running statistics (in update units) each clipped to the admitted bound
+// (model::PrepareUpdate) and scaled by the admission's staleness weight,
+// and says whether it was clipped, judged from the delta itself
+// (Report.clipped is the device's word, which the coordinator does not
+// need): a block at the bound (within float rounding) was clipped by its
+// device, a longer one is clipped here (a copy).
 absl::Status AccumulateClipped(RoundContext& ctx,
                                const cohort::v1::Report& report,
-                               bool* clipped) {
+                               const Admission& admission, bool* clipped) {
   constexpr double kRounding = 1e-5;
+  const double bound = admission.clip_norm;
   // Under differential privacy every device weighs 1: the noise is
   // calibrated to one clipped update.
   const int64_t weight =
@@ -101,13 +122,16 @@ absl::Status AccumulateClipped(RoundContext& ctx,
   // Without statistics (their block is empty) this is the whole delta.
   const model::BlockNorms blocks = model::NormsOf(report.delta());
   const double norm = std::max(blocks.trainable, blocks.statistics);
-  if (!(norm > ctx.clip_norm * (1 + kRounding))) {
-    *clipped = norm >= ctx.clip_norm * (1 - kRounding);
+  const bool too_long = norm > bound * (1 + kRounding);
+  *clipped = too_long || norm >= bound * (1 - kRounding);
+  if (!too_long && admission.scale == 1.0) {
     return ctx.aggregator->Accumulate(report.delta(), weight);
   }
   cohort::v1::Weights delta = report.delta();
-  model::ClipEachBlock(&delta, ctx.clip_norm);
-  *clipped = true;
+  if (too_long) model::ClipEachBlock(&delta, bound);
+  if (admission.scale != 1.0) {
+    for (auto& t : *delta.mutable_tensors()) model::ScaleTensor(&t, admission.scale);
+  }
   return ctx.aggregator->Accumulate(delta, weight);
 }
 
@@ -132,21 +156,19 @@ absl::Status AcceptReady(RoundContext& ctx, const std::string& device_id,
     return absl::InvalidArgumentError(
         "this task does not use secure aggregation; send a Report");
   }
-  if (absl::Status s = CheckAssigned(ctx, device_id, round_id); !s.ok()) {
-    return s;
-  }
+  auto admission = Admit(ctx, device_id, round_id);
+  if (!admission.ok()) return admission.status();
   ctx.reported.insert(device_id);
   ctx.ready_channels[device_id] = std::move(channel);
+  if (ctx.in_flight != nullptr) ctx.update_scales[device_id] = admission->scale;
   return absl::OkStatus();
 }
 
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report) {
-  if (absl::Status s = CheckAssigned(ctx, device_id, report.round_id());
-      !s.ok()) {
-    return s;
-  }
+  auto admission = Admit(ctx, device_id, report.round_id());
+  if (!admission.ok()) return admission.status();
   if (ctx.options->secagg.enabled) {
     DropDevice(ctx, device_id, &DropCounts::malformed);
     return absl::InvalidArgumentError(
@@ -166,7 +188,7 @@ absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
   }
   bool clipped = false;
   if (valid.ok()) {
-    valid = AccumulateClipped(ctx, report, &clipped);
+    valid = AccumulateClipped(ctx, report, *admission, &clipped);
   }
   if (!valid.ok()) {
     DropDevice(ctx, device_id, &DropCounts::malformed);

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "server/aggregation/update_aggregator.h"
+#include "server/round/buffer_ledger.h"
 #include "server/round/device_channel.h"
 #include "server/round/published_model.h"
 #include "server/round/round_metrics.h"
@@ -46,6 +47,9 @@ struct RoundContext {
   // (model/running_statistics.h); 0 when `shared` has none.
   double statistics_clip_norm = 0.0;
 
+  // Buffered rounds (options->buffered): the devices assigned while this
+  // buffer was open, and those whose update it took (assigned in any
+  // buffer); `reported`, `dropped` and `drops` are this buffer's.
   std::set<std::string> assigned;
   std::set<std::string> reported;
   // Assigned devices that sent a bad report or went away before reporting
@@ -67,6 +71,12 @@ struct RoundContext {
   // devices that finished training; their streams wait here for the cohort.
   std::map<std::string, std::shared_ptr<DeviceChannel>> ready_channels;
   std::shared_ptr<SecAggGroups> secagg;
+
+  // Buffered rounds: the task's open assignments, shared by every buffer's
+  // context (null for synchronous rounds), and under secure aggregation
+  // each ready device's staleness weight (SecAggBegin.update_scale).
+  std::shared_ptr<BufferLedger> in_flight;
+  std::map<std::string, double> update_scales;
 
   // What the round hands to its commit, plain or secure alike. Set by the
   // state that moves the round to Committing; the engine takes it from
@@ -117,6 +127,11 @@ cohort::v1::RetryWindow MakeRetry(const RoundContext& ctx, const char* cause,
 // update or a num_examples outside [1, max_examples_per_report] (the device is
 // dropped from the round and counted in drops.malformed). On success the
 // device counts as reported.
+// Buffered rounds take the device's open assignment from ctx.in_flight
+// instead (BufferLedger::Admit: ABORTED without one, FAILED_PRECONDITION,
+// counted in drops.timeout, for a version too stale or rolled back), clip
+// to the bound it was assigned with and scale the delta by its staleness
+// weight, so the buffer's mean is sum(n_i s_i delta_i) / sum(n_i).
 absl::StatusOr<cohort::v1::Ack> AcceptReport(RoundContext& ctx,
                                              const std::string& device_id,
                                              const cohort::v1::Report& report);
@@ -135,8 +150,9 @@ absl::StatusOr<RoundResult> PlainResult(RoundContext& ctx);
 
 // Secure rounds: a device finished training and waits for the cohort on
 // `channel`. Codes: INVALID_ARGUMENT when the task does not use secure
-// aggregation; ABORTED as for AcceptReport. On success the device counts as
-// reported.
+// aggregation; ABORTED and FAILED_PRECONDITION as for AcceptReport. On
+// success the device counts as reported (and, buffered, its staleness
+// weight is kept in ctx.update_scales).
 absl::Status AcceptReady(RoundContext& ctx, const std::string& device_id,
                          int64_t round_id,
                          std::shared_ptr<DeviceChannel> channel);

@@ -92,6 +92,19 @@ void RoundEngine::OpenRoundLocked(absl::Time now) {
     ctx->aggregator =
         std::make_unique<FedAvgAggregator>(*ctx->shared, options_.threads);
   }
+  if (options_.buffered.has_value()) {
+    // The open assignments outlive the buffer they were made in.
+    ctx->in_flight = ctx_ != nullptr && ctx_->in_flight != nullptr
+                         ? ctx_->in_flight
+                         : std::make_shared<BufferLedger>(
+                               options_.buffered->max_staleness,
+                               options_.buffered->staleness_exponent);
+    ctx->report_deadline = now + options_.report_timeout;
+    ctx_ = std::move(ctx);
+    state_ = std::make_unique<BufferingState>();
+    VLOG(1) << "buffer " << ctx_->round_id << " open";
+    return;
+  }
   ctx_ = std::move(ctx);
   state_ = std::make_unique<SelectingState>();
   VLOG(1) << "round " << ctx_->round_id << " open";
@@ -173,7 +186,11 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
       AdvanceLocked(clock_->Now());
       return std::optional<cohort::v1::Ack>();
     }
-    if (round_id != ctx_->round_id || ctx_->secagg == nullptr) {
+    // A buffered device's stream is of the round it was assigned in; its
+    // SecAgg+ instance (if any) is the open buffer's.
+    const bool this_round =
+        ctx_->in_flight != nullptr || round_id == ctx_->round_id;
+    if (!this_round || ctx_->secagg == nullptr) {
       return absl::AbortedError(absl::StrCat(
           "no secure aggregation is running for round ", round_id));
     }
@@ -192,7 +209,16 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
 
 void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {
   absl::MutexLock lock(&mu_);
-  if (round_id != ctx_->round_id) return;
+  if (ctx_->in_flight != nullptr) {
+    // Buffered: the stream may belong to an earlier buffer's assignment.
+    if (ctx_->in_flight->Close(device_id, round_id)) {
+      DropDevice(*ctx_, device_id, &DropCounts::disconnect);
+    } else if (!ctx_->reported.contains(device_id)) {
+      return;
+    }
+  } else if (round_id != ctx_->round_id) {
+    return;
+  }
   state_->HandleDrop(*ctx_, device_id);
   AdvanceLocked(clock_->Now());
 }

@@ -304,6 +304,11 @@ class RoundEngine {
     absl::Notification done;
     absl::StatusOr<RollbackOutcome> result = absl::UnknownError("not run");
   };
+  // Buffered rounds: model_ changed other than by this engine's commit (a
+  // rollback, or a version found in the store): updates trained from
+  // earlier versions are refused from now on (BufferLedger::Forget), and an
+  // open buffer is dropped for a new one on model_.
+  void ForgetInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Driver thread: runs the queued rollbacks.
   void RunPendingRollbacks();
   absl::StatusOr<RollbackOutcome> ExecuteRollback(const PendingRollback& request);

@@ -90,6 +90,7 @@ void RoundEngine::ReconcileWithStore() {
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
+  ForgetInFlightLocked();
   clip_norm_ = committer_.clip_norm();
   dp_rounds_ = committer_.privacy_rounds();
 }
@@ -119,7 +120,30 @@ absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
+  ForgetInFlightLocked();
   return RollbackOutcome{(*model)->version, (*model)->release};
+}
+
+void RoundEngine::ForgetInFlightLocked() {
+  if (ctx_ == nullptr || ctx_->in_flight == nullptr) return;
+  ctx_->in_flight->Forget(model_->version);
+  // The open buffer builds on the old version: its updates are dropped and
+  // a new buffer opens on model_. A buffer aggregating or committing now
+  // fails its commit instead (its parent is no longer current).
+  if (state_->phase() != RoundPhase::kBuffering) return;
+  for (auto& [device, channel] : ctx_->ready_channels) {
+    cohort::v1::ServerMessage m;
+    m.mutable_ack()->set_round_id(ctx_->round_id);
+    m.mutable_ack()->set_accepted(false);
+    m.mutable_ack()->set_message(absl::StrCat(
+        "version ", model_->version, " replaced the one this update built "
+        "on; update not used"));
+    channel->Send(std::move(m));
+  }
+  LOG(WARNING) << "buffer " << ctx_->round_id << " dropped with "
+               << ctx_->reported.size() << " updates: version "
+               << model_->version << " replaced its base";
+  OpenRoundLocked(clock_->Now());
 }
 
 void RoundEngine::RunPendingRollbacks() {

@@ -321,6 +321,7 @@ absl::StatusOr<RoundOptions> ResolveRoundOptions(
   COHORT_RETURN_IF_ERROR(ResolveSecAggEncoding(c.secure_aggregation(), o));
   COHORT_RETURN_IF_ERROR(ResolveSecAggProtocol(c.secure_aggregation(), o));
   COHORT_RETURN_IF_ERROR(internal::ResolveAggregator(c, o));
+  COHORT_RETURN_IF_ERROR(internal::ResolveBuffered(c, o));
   COHORT_RETURN_IF_ERROR(CheckSecureCohorts(o));
   o.int8_artifacts = c.artifact_format() != cohort::v1::RoundConfig::ARTIFACT_FP32;
   COHORT_RETURN_IF_ERROR(ResolvePlan(plan, o));

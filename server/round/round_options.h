@@ -46,6 +46,16 @@ struct SecAggOptions {
   std::optional<secagg::UpdateEncoding> distributed_encoding;
 };
 
+// BufferedConfig with defaults applied (FedBuff; buffer_ledger.h).
+struct BufferedOptions {
+  // Devices holding an assignment at once.
+  int concurrency = 20;
+  // Versions an update may lag the current one by.
+  int max_staleness = 10;
+  // a in the staleness weight (1 + staleness)^-a.
+  double staleness_exponent = 0.5;
+};
+
 // RoundConfig with defaults applied and values checked.
 struct RoundOptions {
   std::string task = "fashion_mnist";
@@ -81,6 +91,9 @@ struct RoundOptions {
   // (FedAvgAggregator, SecAggServer): base::AvailableCores() once resolved,
   // every core; 1 in a default-constructed value.
   int threads = 1;
+  // Buffered asynchronous rounds: goal_count is the buffer size K, and
+  // over_selection is 1. nullopt: synchronous rounds.
+  std::optional<BufferedOptions> buffered;
 
   // Devices assigned per round: ceil(goal_count * over_selection).
   int selection_target() const;

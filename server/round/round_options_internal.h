@@ -31,6 +31,12 @@ absl::Status ResolveAggregator(const cohort::v1::RoundConfig& c,
 // needs every other field resolved.
 absl::Status ResolvePrivacy(const cohort::v1::RoundConfig& c, RoundOptions& o);
 
+// RoundConfig.buffered into o.buffered (and o.over_selection = 1); needs
+// o.goal_count and o.secagg resolved, and runs before the checks of secure
+// cohorts, which then plan for a buffer of goal_count devices.
+absl::Status ResolveBuffered(const cohort::v1::RoundConfig& c,
+                             RoundOptions& o);
+
 }  // namespace cohort::server::internal
 
 #endif  // COHORT_SERVER_ROUND_ROUND_OPTIONS_INTERNAL_H_

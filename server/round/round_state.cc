@@ -22,6 +22,8 @@ const char* PhaseName(RoundPhase phase) {
       return "abandoned";
     case RoundPhase::kFinished:
       return "finished";
+    case RoundPhase::kBuffering:
+      return "buffering";
   }
   return "unknown";
 }
@@ -208,7 +210,7 @@ std::unique_ptr<RoundState> Conclude(RoundContext& ctx, absl::Time now) {
   auto round = SecAggGroups::Start(
       ctx.options->secagg, EncodedBound(ctx), ctx.round_id,
       model::TotalElements(*ctx.shared), ctx.ready_channels, now,
-      ctx.options->threads);
+      ctx.options->threads, ctx.update_scales);
   if (!round.ok()) {
     AbandonReason r;
     r.cause = AbandonCause::kSecAggNotStarted;
@@ -349,6 +351,48 @@ std::unique_ptr<RoundState> ReportingState::ProceedToNext(RoundContext& ctx,
   // Quorum can no longer be reached: stop waiting.
   if (reported + ctx.outstanding() < min) {
     return Abandon(ctx, ReportsReason(ctx, AbandonCause::kQuorumUnreachable));
+  }
+  return nullptr;
+}
+
+CheckInOutcome BufferingState::HandleCheckIn(RoundContext& ctx,
+                                             const std::string& device_id) {
+  BufferLedger& open = *ctx.in_flight;
+  const int concurrency = ctx.options->buffered->concurrency;
+  // A device that checks in again has given up its old assignment.
+  const bool again = open.contains(device_id);
+  if (!again && static_cast<int>(open.size()) >= concurrency) {
+    return MakeRetry(ctx, "round_full",
+                     absl::StrCat(concurrency, " devices are at work"));
+  }
+  open.Assign(device_id, InFlight{.round_id = ctx.round_id,
+                                  .version = ctx.model->version,
+                                  .clip_norm = ctx.clip_norm,
+                                  .deadline = ctx.report_deadline});
+  ctx.assigned.insert(device_id);
+  base::KillPoint("server.selection");
+  return MakeAssignment(ctx);
+}
+
+absl::StatusOr<cohort::v1::Ack> BufferingState::HandleReport(
+    RoundContext& ctx, const std::string& device_id,
+    const cohort::v1::Report& report) {
+  return AcceptReport(ctx, device_id, report);
+}
+
+absl::Status BufferingState::HandleReady(
+    RoundContext& ctx, const std::string& device_id, int64_t round_id,
+    std::shared_ptr<DeviceChannel> channel) {
+  return AcceptReady(ctx, device_id, round_id, std::move(channel));
+}
+
+std::unique_ptr<RoundState> BufferingState::ProceedToNext(RoundContext& ctx,
+                                                          absl::Time now) {
+  // Assignments made from now on are due report_timeout after this tick.
+  ctx.report_deadline = now + ctx.options->report_timeout;
+  ctx.drops.timeout += ctx.in_flight->Expire(now);
+  if (static_cast<int>(ctx.reported.size()) >= ctx.options->goal_count) {
+    return Conclude(ctx, now);
   }
   return nullptr;
 }

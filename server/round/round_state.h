@@ -18,6 +18,7 @@ enum class RoundPhase {
   kCommitting,  // the engine is turning the sum into a new version
   kAbandoned,   // quorum lost; nothing from this round is kept
   kFinished,    // max_rounds reached; the server only sends RetryWindow
+  kBuffering,   // buffered rounds: assigning and taking updates until K
 };
 
 const char* PhaseName(RoundPhase phase);
@@ -30,6 +31,8 @@ const char* PhaseName(RoundPhase phase);
 // SecAgg+ losses when aggregation ends).
 // Transitions: Selecting -> Reporting -> Committing | Abandoned, and for
 // secure rounds Reporting -> Aggregating -> Committing | Abandoned.
+// Buffered rounds: Buffering -> Committing, or for secure buffers
+// Buffering -> Aggregating -> Committing | Abandoned.
 // Committing, Abandoned and Finished are left by the engine itself.
 class RoundState {
  public:
@@ -83,6 +86,28 @@ class SelectingState final : public RoundState {
 class ReportingState final : public RoundState {
  public:
   RoundPhase phase() const override { return RoundPhase::kReporting; }
+  absl::StatusOr<cohort::v1::Ack> HandleReport(
+      RoundContext& ctx, const std::string& device_id,
+      const cohort::v1::Report& report) override;
+  absl::Status HandleReady(RoundContext& ctx, const std::string& device_id,
+                           int64_t round_id,
+                           std::shared_ptr<DeviceChannel> channel) override;
+  std::unique_ptr<RoundState> ProceedToNext(RoundContext& ctx,
+                                            absl::Time now) override;
+};
+
+// Buffered rounds (FedBuff; RoundOptions.buffered): assigns a device
+// whenever fewer than `concurrency` hold an open assignment (one checking
+// in again gives up its old one), takes updates under the assignments of
+// this and earlier buffers (ctx.in_flight, AcceptReport), and at goal_count
+// updates commits them, or starts aggregating them securely, like a
+// synchronous round. Assignments expire at their deadline (counted as
+// timeouts); nothing times the buffer itself out.
+class BufferingState final : public RoundState {
+ public:
+  RoundPhase phase() const override { return RoundPhase::kBuffering; }
+  CheckInOutcome HandleCheckIn(RoundContext& ctx,
+                               const std::string& device_id) override;
   absl::StatusOr<cohort::v1::Ack> HandleReport(
       RoundContext& ctx, const std::string& device_id,
       const cohort::v1::Report& report) override;

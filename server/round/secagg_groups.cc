@@ -37,7 +37,8 @@ absl::StatusOr<std::shared_ptr<SecAggGroups>> SecAggGroups::Start(
     const SecAggOptions& options, double clip_norm, int64_t round_id,
     int64_t dimension,
     std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
-    absl::Time now, int threads) {
+    absl::Time now, int threads,
+    const std::map<std::string, double>& update_scales) {
   const std::vector<int> sizes = secagg::GroupSizes(
       static_cast<int>(cohort.size()), options.max_group_size);
   std::vector<std::map<std::string, std::shared_ptr<DeviceChannel>>> split(
@@ -76,7 +77,7 @@ absl::StatusOr<std::shared_ptr<SecAggGroups>> SecAggGroups::Start(
               << r->groups_.size() << " SecAgg groups of at most "
               << options.max_group_size;
   }
-  for (auto& group : r->groups_) group->Begin();
+  for (auto& group : r->groups_) group->Begin(update_scales);
   return r;
 }
 

@@ -39,12 +39,15 @@ class SecAggGroups final {
   // Splits `cohort`, plans one SecAggRound per group (SecAggRound::Plan,
   // whose errors it returns, naming the group; then no device heard
   // anything) and sends every device its group's SecAggBegin. Each group
-  // unmasks on `threads` threads.
+  // unmasks on `threads` threads. `update_scales` (buffered rounds) gives
+  // a device's staleness weight, sent in its SecAggBegin; absent devices
+  // weigh 1.
   static absl::StatusOr<std::shared_ptr<SecAggGroups>> Start(
       const SecAggOptions& options, double clip_norm, int64_t round_id,
       int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
-      absl::Time now, int threads);
+      absl::Time now, int threads,
+      const std::map<std::string, double>& update_scales = {});
 
   // Routes to the device's group (SecAggRound::Receive); ABORTED for a
   // device in no group.

@@ -89,9 +89,11 @@ absl::Status SecAggRound::PlanEncoding(const SecAggOptions& options,
   return absl::OkStatus();
 }
 
-void SecAggRound::Begin() {
+void SecAggRound::Begin(const std::map<std::string, double>& update_scales) {
   for (int i = 0; i < config_.n; ++i) {
     secagg::BeginParams begin{config_, i, encoding_};
+    auto scale = update_scales.find(devices_[i]);
+    if (scale != update_scales.end()) begin.update_scale = scale->second;
     cohort::v1::ServerMessage m;
     *m.mutable_secagg()->mutable_begin() = secagg::MakeBegin(begin);
     channels_[i]->Send(std::move(m));

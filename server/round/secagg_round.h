@@ -45,8 +45,9 @@ class SecAggRound final : public secagg::ServerSender {
       int64_t dimension,
       std::map<std::string, std::shared_ptr<DeviceChannel>> cohort,
       absl::Time now, int threads);
-  // Sends every device its SecAggBegin. Once, after Plan.
-  void Begin();
+  // Sends every device its SecAggBegin, with its entry of `update_scales`
+  // (SecAggBegin.update_scale; 1 when absent). Once, after Plan.
+  void Begin(const std::map<std::string, double>& update_scales = {});
 
   // The devices, in SecAgg+ id order.
   const std::vector<std::string>& devices() const { return devices_; }

@@ -198,5 +198,60 @@ TEST(RoundOptionsRobustTest, ImpossibleParametersNameTheirField) {
   ExpectRefused(Resolve(mean), "round.robust.byzantine_devices");
 }
 
+TEST(RoundOptionsBufferedTest, DefaultsFollowTheBufferSize) {
+  cohort::v1::RoundConfig c = Plain();
+  c.set_goal_count(5);
+  c.mutable_buffered();
+  auto o = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_TRUE(o->buffered.has_value());
+  EXPECT_EQ(o->buffered->concurrency, 10);
+  EXPECT_EQ(o->buffered->max_staleness, 10);
+  EXPECT_DOUBLE_EQ(o->buffered->staleness_exponent, 0.5);
+  EXPECT_EQ(o->selection_target(), 5);
+  c.mutable_buffered()->set_concurrency(7);
+  c.mutable_buffered()->set_max_staleness(0);
+  c.mutable_buffered()->set_staleness_exponent(0);
+  o = ResolveRoundOptions("", c, {});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->buffered->concurrency, 7);
+  EXPECT_EQ(o->buffered->max_staleness, 0);
+  EXPECT_DOUBLE_EQ(o->buffered->staleness_exponent, 0);
+  EXPECT_FALSE(ResolveRoundOptions("", Plain(), {})->buffered.has_value());
+}
+
+TEST(RoundOptionsBufferedTest, FieldsNothingWouldReadAreRefused) {
+  cohort::v1::RoundConfig c = Plain();
+  c.set_goal_count(5);
+  c.mutable_buffered();
+  cohort::v1::RoundConfig over = c;
+  over.set_over_selection(1.3);
+  ExpectRefused(Resolve(over), "round.over_selection");
+  cohort::v1::RoundConfig selection = c;
+  selection.set_selection_timeout_ms(1000);
+  ExpectRefused(Resolve(selection), "round.selection_timeout_ms");
+  cohort::v1::RoundConfig quorum = c;
+  quorum.set_min_reports(3);
+  ExpectRefused(Resolve(quorum), "round.min_reports");
+  cohort::v1::RoundConfig dp = c;
+  dp.mutable_differential_privacy()->set_mechanism(
+      cohort::v1::DifferentialPrivacyConfig::CENTRAL_GAUSSIAN);
+  ExpectRefused(Resolve(dp), "round.differential_privacy");
+  cohort::v1::RoundConfig few = c;
+  few.mutable_buffered()->set_concurrency(4);
+  ExpectRefused(Resolve(few), "round.buffered.concurrency");
+  cohort::v1::RoundConfig stale = c;
+  stale.mutable_buffered()->set_max_staleness(-1);
+  ExpectRefused(Resolve(stale), "round.buffered.max_staleness");
+  cohort::v1::RoundConfig exponent = c;
+  exponent.mutable_buffered()->set_staleness_exponent(11);
+  ExpectRefused(Resolve(exponent), "round.buffered.staleness_exponent");
+  // Under secure aggregation min_reports bounds the buffer's secure sum.
+  cohort::v1::RoundConfig secure = c;
+  secure.clear_secure_aggregation();
+  secure.set_min_reports(3);
+  EXPECT_TRUE(Resolve(secure).ok()) << Resolve(secure);
+}
+
 }  // namespace
 }  // namespace cohort::server

@@ -206,5 +206,61 @@ TEST_F(SecureRoundTest, PlaintextReportsAndStrangersAreRefused) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAborted);  // second ready
 }
 
+// A buffered task's secure buffer: the first goal_count ready devices are
+// one SecAgg+ instance, and a device that trained from an older version
+// scales its own update by the staleness weight the coordinator sent it.
+TEST_F(SecureRoundTest, BufferedSecureBufferIsOneInstanceWithStalenessWeights) {
+  options_.min_reports = 3;
+  options_.buffered = BufferedOptions{
+      .concurrency = 4, .max_staleness = 3, .staleness_exponent = 0.5};
+  StartEngine(3);
+  ASSERT_EQ(engine_->phase(), RoundPhase::kBuffering);
+  auto assign = [&](int i, float value, int64_t* round) {
+    Device d;
+    d.name = "device-" + std::to_string(i);
+    auto out = engine_->CheckIn(d.name);
+    EXPECT_TRUE(std::holds_alternative<cohort::v1::TaskAssignment>(out));
+    *round = std::get<cohort::v1::TaskAssignment>(out).round_id();
+    d.participant = std::make_unique<secagg::SecAggParticipant>(
+        model::FlattenFloats(model_.Filled(value)), 10, 0.5, 1000 + i,
+        &random_, std::nullopt);
+    return d;
+  };
+  auto ready = [&](Device& d, int64_t round) {
+    auto r = engine_->SubmitSecAgg(d.name, round, d.participant->Ready(round),
+                                   d.channel);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(r->has_value());
+  };
+  int64_t first = 0;
+  for (int i = 0; i < 4; ++i) devices_.push_back(assign(i, 1.0f, &first));
+  Device stale = std::move(devices_.back());
+  devices_.pop_back();
+  for (auto& d : devices_) ready(d, first);
+  EXPECT_EQ(engine_->phase(), RoundPhase::kAggregating);
+  Pump();
+  ASSERT_EQ(summaries_.size(), 1u);
+  EXPECT_NEAR(CurrentValue(), 1.0, 1e-3);
+  const double after_first = CurrentValue();
+
+  // Buffer 2: the device still training from version 1, and two new ones.
+  devices_.clear();
+  devices_.push_back(std::move(stale));
+  ready(devices_[0], first);
+  int64_t second = 0;
+  for (int i = 4; i < 6; ++i) {
+    devices_.push_back(assign(i, 1.0f, &second));
+    ready(devices_.back(), second);
+  }
+  EXPECT_GT(second, first);
+  Pump();
+  ASSERT_EQ(summaries_.size(), 2u);
+  EXPECT_EQ(summaries_[1].participants, 3);
+  // Unweighted, the buffer would add 1, 0.1 more. The tolerance is a few
+  // steps of the 16-bit grid over [-10, 10] (3e-4 each) that each device
+  // rounds to stochastically.
+  EXPECT_NEAR(CurrentValue(), after_first + (std::sqrt(0.5) + 2.0) / 3, 5e-3);
+}
+
 }  // namespace
 }  // namespace cohort::server
