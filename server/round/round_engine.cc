@@ -143,6 +143,7 @@ CheckInOutcome RoundEngine::CheckIn(const std::string& device_id) {
 absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
     const std::string& device_id, const cohort::v1::Report& report) {
   absl::MutexLock lock(&mu_);
+  CloseUnusableAssignmentLocked(device_id, report.round_id());
   auto ack = state_->HandleReport(*ctx_, device_id, report);
   bool used = ack.ok() && ack->accepted();
   if (used && report.has_field_evaluation()) {
@@ -151,7 +152,11 @@ absl::StatusOr<cohort::v1::Ack> RoundEngine::SubmitReport(
   if (ack.ok() || ack.status().code() == absl::StatusCode::kInvalidArgument) {
     CountDevice(device_id, 0, used ? 1 : 0, used ? 0 : 1);
   }
-  if (!ack.ok()) {
+  if (ack.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // A buffered task's stale update: routine, and counted as a timeout.
+    VLOG(1) << "round " << ctx_->round_id << ": report from " << device_id
+            << " refused: " << ack.status();
+  } else if (!ack.ok()) {
     LOG(WARNING) << "round " << ctx_->round_id << ": report from "
                  << device_id << " refused: " << ack.status();
   }
@@ -167,6 +172,7 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
   {
     absl::MutexLock lock(&mu_);
     if (message.has_ready()) {
+      CloseUnusableAssignmentLocked(device_id, message.ready().round_id());
       absl::Status s = state_->HandleReady(*ctx_, device_id,
                                            message.ready().round_id(),
                                            std::move(channel));
@@ -205,6 +211,14 @@ absl::StatusOr<std::optional<cohort::v1::Ack>> RoundEngine::SubmitSecAgg(
     return s;
   }
   return std::optional<cohort::v1::Ack>();
+}
+
+void RoundEngine::CloseUnusableAssignmentLocked(const std::string& device_id,
+                                                 int64_t round_id) {
+  if (ctx_->in_flight != nullptr &&
+      state_->phase() != RoundPhase::kBuffering) {
+    ctx_->in_flight->Close(device_id, round_id);
+  }
 }
 
 void RoundEngine::Drop(const std::string& device_id, int64_t round_id) {

@@ -304,6 +304,12 @@ class RoundEngine {
     absl::Notification done;
     absl::StatusOr<RollbackOutcome> result = absl::UnknownError("not run");
   };
+  // Buffered rounds: an update that arrives while no buffer takes updates
+  // (one is aggregating or committing) is not used; its assignment closes
+  // so that its slot frees.
+  void CloseUnusableAssignmentLocked(const std::string& device_id,
+                                     int64_t round_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Buffered rounds: model_ changed other than by this engine's commit (a
   // rollback, or a version found in the store): updates trained from
   // earlier versions are refused from now on (BufferLedger::Forget), and an

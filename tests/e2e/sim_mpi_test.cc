@@ -115,6 +115,18 @@ TEST_F(SimMpiTest, TwoAndThreeRanksGiveTheSingleProcessRunBitForBit) {
   ExpectSameRun("single", "ranks3");
 }
 
+// Buffered asynchronous rounds (FedBuff) under SecAgg+: the clients of a
+// round train as one batch split across the ranks, from the version they
+// were given, which may be one the coordinator no longer serves.
+TEST_F(SimMpiTest, BufferedSecureRunOnTwoRanksGivesTheSingleProcessRun) {
+  const std::string scenario =
+      Scenario("buffered", "buffered { concurrency: 24 }");
+  std::string log;
+  ASSERT_EQ(Run(scenario, "single", 0, 2, &log), 0) << log;
+  ASSERT_EQ(Run(scenario, "ranks2", 2, 1, &log), 0) << log;
+  ExpectSameRun("single", "ranks2");
+}
+
 // Plain FedAvg with field monitoring and a poisoning minority from round
 // 2: evaluation before training and poisoned updates come from every rank.
 TEST_F(SimMpiTest, PoisonedPlainRoundsOnTwoRanksGiveTheSingleProcessRun) {

@@ -69,7 +69,7 @@ tls { cert_path: "%s/%s.crt" key_path: "%s/%s.key" %s }
 store { %s }
 task: "%s"
 architecture: "small_cnn"
-round { goal_count: %d over_selection: 1.3 selection_timeout_ms: %d
+round { goal_count: %d %s
         report_timeout_ms: %d retry_min_ms: 100 retry_max_ms: 300
         max_rounds: %d %s }
 plan { epochs: 1 batch_size: 16 learning_rate: 0.05 momentum: 0.9 }
@@ -81,7 +81,12 @@ limits { %s }
 )",
       o.listen, dir_, name, pki, o.cert, pki, o.cert,
       o.mtls ? absl::StrCat("ca_cert_path: \"", pki, "/ca.crt\"") : "", o.store,
-      o.task, o.goal, o.selection_timeout_ms, o.report_timeout_ms, o.max_rounds,
+      o.task, o.goal,
+      o.buffered.has_value()
+          ? absl::StrCat("buffered { ", *o.buffered, " }")
+          : absl::StrCat("over_selection: 1.3 selection_timeout_ms: ",
+                         o.selection_timeout_ms),
+      o.report_timeout_ms, o.max_rounds,
       absl::StrCat(o.secure ? "" : "secure_aggregation { enabled: false } ",
                    o.round_extra),
       data_dir_, dir_, name, o.max_message_bytes, o.limits, o.extra);

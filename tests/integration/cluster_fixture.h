@@ -41,6 +41,9 @@ class ClusterTest : public ::testing::Test {
     // fields in round_extra.
     bool secure = false;
     std::string round_extra;  // more RoundConfig fields (textproto)
+    // Set: buffered rounds with these BufferedConfig fields (textproto), in
+    // place of over_selection and selection_timeout_ms.
+    std::optional<std::string> buffered;
     std::string limits;       // ConnectionLimits fields (textproto)
     std::string extra;        // more ServerConfig fields (textproto)
     // Command words put before the binary, e.g. {"prlimit", "--nofile=512"}.

@@ -80,6 +80,42 @@ TEST_F(FederatedTrainingTest, ThreeAgentsThreeRoundsImproveAccuracy) {
   EXPECT_GT(after, 0.8);
 }
 
+// Buffered asynchronous rounds (FedBuff) in the production path: a version
+// every 2 updates while the third agent keeps training, each version built
+// on the one before.
+TEST_F(FederatedTrainingTest, BufferedRoundsCommitEveryTwoUpdatesAcrossAgents) {
+  ServerOptions o;
+  o.store = absl::StrCat("backend: POSTGRES postgres_dsn: \"", dsn_, "\"");
+  o.task = UniqueTask();
+  o.goal = 2;
+  o.max_rounds = 4;
+  o.buffered = "concurrency: 3 max_staleness: 3";
+  auto server = StartServer(o, "server");
+  int port = WaitForPort(*server, "server");
+  ASSERT_GT(port, 0) << server->Log();
+  std::vector<std::unique_ptr<Subprocess>> agents;
+  for (int i = 0; i < 3; ++i) agents.push_back(StartAgent(i, port, o.task));
+  auto code = server->Wait(absl::Minutes(3));
+  ASSERT_TRUE(code.has_value()) << "server did not commit 4 buffers:\n"
+                                << server->Log();
+  EXPECT_EQ(*code, 0) << server->Log();
+  for (auto& a : agents) a->Signal(SIGTERM);
+  for (auto& a : agents) {
+    auto agent_code = a->Wait(absl::Seconds(30));
+    ASSERT_TRUE(agent_code.has_value()) << a->Log();
+    EXPECT_EQ(*agent_code, 0) << a->Log();
+  }
+  auto versions = Versions(o.task);
+  ASSERT_EQ(versions.size(), 5u);  // initial + 4 buffers
+  for (size_t i = 1; i < versions.size(); ++i) {
+    EXPECT_EQ(versions[i].parent, versions[i - 1].version);
+    EXPECT_EQ(versions[i].metrics.at("participants"), 2.0);
+  }
+  const double before = versions.front().metrics.at("test_accuracy");
+  const double after = versions.back().metrics.at("test_accuracy");
+  EXPECT_GT(after, before + 0.3) << "accuracy " << before << " -> " << after;
+}
+
 // The production path with SecAgg+: real agents over mTLS; the server only
 // ever sees masked updates and still learns.
 TEST_F(FederatedTrainingTest, SecureAggregationAcrossAgentsImprovesAccuracy) {

@@ -3,7 +3,8 @@
 // conversations at a time send it CheckIn, Report and SecAgg+ messages
 // decoded from the input, in plain or secure rounds, while the fake clock
 // moves and the engine's loop commits, abandons and opens rounds. Each input
-// starts a fresh engine on a fresh directory store.
+// starts a fresh engine on a fresh directory store, with synchronous or
+// buffered (FedBuff) rounds.
 //
 // Besides "no crash": every version the engine publishes keeps the initial
 // model's tensors and shapes and holds only finite values, and the round id
@@ -55,6 +56,13 @@ cohort::server::RoundOptions Options(FuzzedDataProvider& in) {
   o.int8_artifacts = in.ConsumeBool();
   if (o.goal_count >= 2 && o.min_reports >= 2 && in.ConsumeBool()) {
     o.secagg.enabled = true;
+  }
+  if (in.ConsumeBool()) {
+    // Buffered rounds (FedBuff): assignments outlive their buffer.
+    o.buffered = cohort::server::BufferedOptions{
+        .concurrency = in.ConsumeIntegralInRange(o.goal_count, 6),
+        .max_staleness = in.ConsumeIntegralInRange(0, 3),
+        .staleness_exponent = 0.5};
   }
   return o;
 }
