@@ -179,5 +179,22 @@ TEST_F(BufferedEngineTest, UpdateFromARolledBackVersionIsNoLongerKnown) {
   EXPECT_FLOAT_EQ(Value(*engine), 2.0f);
 }
 
+TEST_F(BufferedEngineTest, UpdateArrivingWhileTheBufferCommitsFreesItsSlot) {
+  options_.buffered->concurrency = 3;
+  auto engine = MakeEngine();
+  const int64_t first = engine->round_id();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Assign(*engine, Dev(i)), first);
+  ASSERT_TRUE(engine->SubmitReport(Dev(0), ReportOf(first, 1.0f, 1)).ok());
+  ASSERT_TRUE(engine->SubmitReport(Dev(1), ReportOf(first, 1.0f, 1)).ok());
+  ASSERT_EQ(engine->phase(), RoundPhase::kCommitting);
+  auto late = engine->SubmitReport(Dev(2), ReportOf(first, 1.0f, 1));
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_FALSE(late->accepted());
+  EXPECT_TRUE(engine->RunOnce());
+  // All three slots are free again: device 2's update was not used.
+  for (int i = 3; i < 6; ++i) EXPECT_EQ(Assign(*engine, Dev(i)), first + 1);
+  EXPECT_EQ(Assign(*engine, Dev(6)), -1);
+}
+
 }  // namespace
 }  // namespace cohort::server
