@@ -365,19 +365,23 @@ absl::Status Simulator::CloseRound(RoundAttempt& a) {
   if (engine_->phase() == server::RoundPhase::kReporting) {
     clock_.AdvanceTo(a.t0 + absl::Seconds(a.deadline_s));
   }
-  last_summary_.reset();
-  engine_->RunOnce();
-  if (engine_->phase() == server::RoundPhase::kAggregating) {
-    SecAggTraffic traffic;
-    COHORT_RETURN_IF_ERROR(RunSecureAggregation(
-        engine_.get(), &clock_, *devices_, options_.secagg.phase_timeout,
-        secure_, &traffic));
-    a.tally.bytes_up += traffic.bytes_up;
-    a.tally.bytes_down += traffic.bytes_down;
-  }
+  COHORT_RETURN_IF_ERROR(Conclude(a.tally).status());
   for (auto& p : a.assigned) p.session->Close();
   secure_.clear();
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Simulator::Conclude(RoundTally& tally) {
+  last_summary_.reset();
+  engine_->RunOnce();
+  if (engine_->phase() != server::RoundPhase::kAggregating) return false;
+  SecAggTraffic traffic;
+  COHORT_RETURN_IF_ERROR(RunSecureAggregation(
+      engine_.get(), &clock_, *devices_, options_.secagg.phase_timeout,
+      secure_, &traffic));
+  tally.bytes_up += traffic.bytes_up;
+  tally.bytes_down += traffic.bytes_down;
+  return true;
 }
 
 absl::Status Simulator::RecordRound(const RoundTally& t,

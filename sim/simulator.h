@@ -161,6 +161,10 @@ class Simulator {
   absl::Status PlayEvents(RoundAttempt& a, const Callbacks& callbacks);
   // Plain rounds: reporter `i` uploads its report.
   void Upload(RoundAttempt& a, size_t i, cohort::v1::Report report);
+  // Lets the engine conclude the open round and, when it aggregates,
+  // plays its SecAgg+ to the end (RunSecureAggregation; the traffic goes to
+  // `tally`). Returns whether it aggregated.
+  absl::StatusOr<bool> Conclude(RoundTally& tally);
   // Closes the other streams, lets the engine conclude, runs SecAgg+.
   absl::Status CloseRound(RoundAttempt& a);
   // The round's row, with its reporters' local test accuracy; errors from

@@ -225,15 +225,8 @@ absl::Status Simulator::LandNext(BufferedFlights& f,
 absl::Status Simulator::EndBuffer(BufferedFlights& f,
                                   const Callbacks& callbacks) {
   const int64_t abandoned = abandoned_since_row_;
-  last_summary_.reset();
-  engine_->RunOnce();
-  if (engine_->phase() == server::RoundPhase::kAggregating) {
-    SecAggTraffic traffic;
-    COHORT_RETURN_IF_ERROR(RunSecureAggregation(
-        engine_.get(), &clock_, *devices_, options_.secagg.phase_timeout,
-        secure_, &traffic));
-    f.tally.bytes_up += traffic.bytes_up;
-    f.tally.bytes_down += traffic.bytes_down;
+  COHORT_ASSIGN_OR_RETURN(const bool aggregated, Conclude(f.tally));
+  if (aggregated) {
     secure_.clear();
     for (auto& session : f.waiting) session->Close();
     f.waiting.clear();
