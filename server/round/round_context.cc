@@ -94,6 +94,10 @@ absl::StatusOr<Admission> Admit(RoundContext& ctx, const std::string& device_id,
     }
     return Admission{.clip_norm = ctx.clip_norm};
   }
+  if (ctx.reported.contains(device_id)) {
+    return absl::AbortedError(absl::StrCat(
+        "device '", device_id, "' already reported into buffer ", ctx.round_id));
+  }
   auto admission = ctx.in_flight->Admit(device_id, round_id, ctx.model->version);
   if (admission.status().code() == absl::StatusCode::kFailedPrecondition) {
     // Too stale to use: late, like a device still working at a deadline.

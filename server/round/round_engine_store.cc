@@ -90,9 +90,10 @@ void RoundEngine::ReconcileWithStore() {
   absl::MutexLock lock(&mu_);
   previous_ = model_;
   model_ = *model;
-  ForgetInFlightLocked();
   clip_norm_ = committer_.clip_norm();
   dp_rounds_ = committer_.privacy_rounds();
+  // After the bound: a new buffer opens with the head's.
+  ForgetInFlightLocked();
 }
 
 absl::StatusOr<RollbackOutcome> RoundEngine::ExecuteRollback(

@@ -359,9 +359,17 @@ CheckInOutcome BufferingState::HandleCheckIn(RoundContext& ctx,
                                              const std::string& device_id) {
   BufferLedger& open = *ctx.in_flight;
   const int concurrency = ctx.options->buffered->concurrency;
-  // A device that checks in again has given up its old assignment.
-  const bool again = open.contains(device_id);
-  if (!again && static_cast<int>(open.size()) >= concurrency) {
+  if (open.contains(device_id)) {
+    return MakeRetry(ctx, "already_assigned",
+                     "device already holds an open assignment");
+  }
+  // One update per device and buffer (its id keys the buffer's sets).
+  if (ctx.reported.contains(device_id)) {
+    return MakeRetry(ctx, "already_assigned",
+                     absl::StrCat("device's update is in buffer ",
+                                  ctx.round_id, "; check in after it commits"));
+  }
+  if (static_cast<int>(open.size()) >= concurrency) {
     return MakeRetry(ctx, "round_full",
                      absl::StrCat(concurrency, " devices are at work"));
   }

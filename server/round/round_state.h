@@ -97,8 +97,9 @@ class ReportingState final : public RoundState {
 };
 
 // Buffered rounds (FedBuff; RoundOptions.buffered): assigns a device
-// whenever fewer than `concurrency` hold an open assignment (one checking
-// in again gives up its old one), takes updates under the assignments of
+// whenever fewer than `concurrency` hold an open assignment (not one that
+// holds one, or whose update this buffer took), takes updates under the
+// assignments of
 // this and earlier buffers (ctx.in_flight, AcceptReport), and at goal_count
 // updates commits them, or starts aggregating them securely, like a
 // synchronous round. Assignments expire at their deadline (counted as

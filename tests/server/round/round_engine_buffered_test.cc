@@ -196,5 +196,25 @@ TEST_F(BufferedEngineTest, UpdateArrivingWhileTheBufferCommitsFreesItsSlot) {
   EXPECT_EQ(Assign(*engine, Dev(6)), -1);
 }
 
+// One assignment per device, and one update per device and buffer: a
+// device that checks in again while assigned, or after its update joined
+// the open buffer, is told to come back.
+TEST_F(BufferedEngineTest, ADeviceHoldsOneAssignmentAndOneUpdatePerBuffer) {
+  auto engine = MakeEngine();
+  const int64_t first = engine->round_id();
+  ASSERT_EQ(Assign(*engine, Dev(0)), first);
+  auto again = engine->CheckIn(Dev(0));
+  ASSERT_TRUE(std::holds_alternative<cohort::v1::RetryWindow>(again));
+  EXPECT_EQ(std::get<cohort::v1::RetryWindow>(again).cause(),
+            "already_assigned");
+  ASSERT_TRUE(engine->SubmitReport(Dev(0), ReportOf(first, 1.0f, 1)).ok());
+  EXPECT_EQ(Assign(*engine, Dev(0)), -1);
+  ASSERT_EQ(Assign(*engine, Dev(1)), first);
+  ASSERT_TRUE(engine->SubmitReport(Dev(1), ReportOf(first, 3.0f, 1)).ok());
+  EXPECT_TRUE(engine->RunOnce());
+  EXPECT_FLOAT_EQ(Value(*engine), 2.0f);
+  EXPECT_EQ(Assign(*engine, Dev(0)), first + 1);
+}
+
 }  // namespace
 }  // namespace cohort::server
