@@ -66,7 +66,7 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
       << " int8=" << r.int8_artifacts << " secagg={" << s.enabled << ","
       << s.bits_per_coordinate << "," << s.rotate << "," << s.example_cap << ","
       << s.expected_dropout << "," << s.corrupt_fraction << ","
-      << Describe(s.phase_timeout) << "}"
+      << Describe(s.phase_timeout) << "," << s.max_group_size << "}"
       << " clip={" << r.clipping.clip_norm << "," << r.clipping.adaptive << ","
       << r.clipping.target_quantile << "," << r.clipping.learning_rate << ","
       << r.clipping.min_clip_norm << "," << r.clipping.max_clip_norm << "}";
@@ -74,6 +74,11 @@ void DescribeRound(const server::RoundOptions& r, std::ostringstream& out) {
     out << " robust={" << static_cast<int>(r.robust->rule) << ","
         << r.robust->trim_fraction << "," << r.robust->byzantine_devices << ","
         << r.robust->krum_selected << "}";
+  }
+  if (r.buffered.has_value()) {
+    out << " buffered={" << r.buffered->concurrency << ","
+        << r.buffered->max_staleness << "," << r.buffered->staleness_exponent
+        << "}";
   }
   const server::PrivacyOptions& p = r.privacy;
   out << " dp={" << p.enabled << "," << p.noise_multiplier << ","
