@@ -219,16 +219,28 @@ absl::Status Simulator::CheckInSome(RoundAttempt& a, base::Random& pick,
     if (tried.contains(id) || !devices_->Available(id, clock_.Seconds())) continue;
     tried.insert(id);
     auto session = transport_->OpenSession();
-    cohort::v1::CheckIn check_in;
-    check_in.set_device_id(DeviceName(id));
-    check_in.set_population("sim");
-    check_in.mutable_capabilities()->set_clips_statistics_apart(true);
-    COHORT_ASSIGN_OR_RETURN(auto reply, session->CheckIn(check_in));
+    COHORT_ASSIGN_OR_RETURN(auto reply, CheckIn(id, *session));
     if (!reply.has_task_assignment()) continue;
     a.assignment = reply.task_assignment();
     a.assigned.push_back({id, std::move(session), {}});
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<cohort::v1::ServerMessage> Simulator::CheckIn(
+    int64_t id, client::ParticipationSession& session) {
+  cohort::v1::CheckIn check_in;
+  check_in.set_device_id(DeviceName(id));
+  check_in.set_population("sim");
+  check_in.mutable_capabilities()->set_clips_statistics_apart(true);
+  return session.CheckIn(check_in);
+}
+
+ClientTimeline Simulator::PlanClient(int64_t id, int64_t round_id,
+                                     int64_t model_bytes) const {
+  return devices_->Plan(id, round_id,
+                        clients_->personalization->NumTrainExamplesOf(id),
+                        options_.plan.epochs(), model_bytes, model_bytes);
 }
 
 absl::Status Simulator::CheckRelease(
@@ -249,11 +261,8 @@ absl::Status Simulator::CheckRelease(
 
 void Simulator::PlanTimelines(RoundAttempt& a) {
   const int64_t model_bytes = a.assignment.model().size_bytes();
-  const int epochs = options_.plan.epochs();
   for (auto& p : a.assigned) {
-    p.timeline = devices_->Plan(p.id, a.round_id,
-                                clients_->personalization->NumTrainExamplesOf(p.id),
-                                epochs, model_bytes, model_bytes);
+    p.timeline = PlanClient(p.id, a.round_id, model_bytes);
   }
   std::sort(a.assigned.begin(), a.assigned.end(),
             [](const auto& x, const auto& y) {

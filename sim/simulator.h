@@ -150,6 +150,13 @@ class Simulator {
   // last release). Every selected device gets the same assignment, so one
   // check stands for all. INTERNAL if it does not verify: a coordinator bug.
   absl::Status CheckRelease(const cohort::v1::TaskAssignment& assignment);
+  // Virtual client `id` checks in on `session`, as an agent does.
+  absl::StatusOr<cohort::v1::ServerMessage> CheckIn(
+      int64_t id, client::ParticipationSession& session);
+  // Client `id`'s timeline for an assignment of `round_id` whose release is
+  // `model_bytes` long (down) and whose update is as long (up).
+  ClientTimeline PlanClient(int64_t id, int64_t round_id,
+                            int64_t model_bytes) const;
   // Each client's round on the virtual clock, in event order; the reporters.
   void PlanTimelines(RoundAttempt& a);
   // Starts training `ids`, in order, for `assignment` (on every rank of the

@@ -94,11 +94,7 @@ absl::Status Simulator::Refill(BufferedFlights& f) {
       continue;
     }
     auto session = transport_->OpenSession();
-    cohort::v1::CheckIn check_in;
-    check_in.set_device_id(DeviceName(id));
-    check_in.set_population("sim");
-    check_in.mutable_capabilities()->set_clips_statistics_apart(true);
-    COHORT_ASSIGN_OR_RETURN(auto reply, session->CheckIn(check_in));
+    COHORT_ASSIGN_OR_RETURN(auto reply, CheckIn(id, *session));
     // Every slot is taken (or the task paused): try again after an event.
     if (!reply.has_task_assignment()) break;
     f.used.insert(id);
@@ -117,10 +113,7 @@ absl::Status Simulator::Refill(BufferedFlights& f) {
       absl::FromUnixMillis(assignment.report_deadline_unix_ms());
   for (size_t i = first; i < f.open.size(); ++i) {
     BufferedFlights::Flight& fl = f.open[i];
-    const ClientTimeline t = devices_->Plan(
-        fl.id, fl.round_id,
-        clients_->personalization->NumTrainExamplesOf(fl.id),
-        options_.plan.epochs(), model_bytes, model_bytes);
+    const ClientTimeline t = PlanClient(fl.id, fl.round_id, model_bytes);
     fl.due = clock_.Now() + absl::Seconds(t.event_s);
     fl.drops = t.drop != DropPhase::kNone;
     fl.late = !fl.drops && fl.due > deadline;
