@@ -1,5 +1,6 @@
 #include "server/aggregation/fedavg_aggregator.h"
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -63,8 +64,8 @@ TEST(FedAvgAggregatorTest, ResultMatchesDirectMeanForRandomUpdates) {
 }
 
 // A model large enough to be added on several threads, whose ranges cross
-// the tensor boundary: the mean is the one-thread mean bit for bit, and the
-// direct mean.
+// the tensor boundary, over 35 updates: the mean
+// is the one-thread mean bit for bit, and the direct mean.
 TEST(FedAvgAggregatorTest, SeveralThreadsGiveTheOneThreadMeanExactly) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
@@ -72,15 +73,18 @@ TEST(FedAvgAggregatorTest, SeveralThreadsGiveTheOneThreadMeanExactly) {
   auto model = Make(std::vector<float>(kA), std::vector<float>(kB));
   FedAvgAggregator one(model, 1), three(model, 3);
   std::vector<double> expected(kA + kB, 0.0);
-  for (int c = 0; c < 3; ++c) {
+  int64_t total = 0;
+  for (int c = 0; c < 35; ++c) {
     std::vector<float> a(kA), b(kB);
     for (float& x : a) x = normal(rng);
     for (float& x : b) x = normal(rng);
-    for (size_t j = 0; j < kA; ++j) expected[j] += (c + 1) * a[j];
-    for (size_t j = 0; j < kB; ++j) expected[kA + j] += (c + 1) * b[j];
+    const int n = 1 + c % 5;
+    for (size_t j = 0; j < kA; ++j) expected[j] += n * a[j];
+    for (size_t j = 0; j < kB; ++j) expected[kA + j] += n * b[j];
+    total += n;
     const auto delta = Make(a, b);
-    ASSERT_TRUE(one.Accumulate(delta, c + 1).ok());
-    ASSERT_TRUE(three.Accumulate(delta, c + 1).ok());
+    ASSERT_TRUE(one.Accumulate(delta, n).ok());
+    ASSERT_TRUE(three.Accumulate(delta, n).ok());
   }
   auto x = std::move(one).MeanDelta(model);
   auto y = std::move(three).MeanDelta(model);
@@ -90,8 +94,28 @@ TEST(FedAvgAggregatorTest, SeveralThreadsGiveTheOneThreadMeanExactly) {
   }
   auto b = model::FloatView(y->tensors(1));
   for (size_t j = 0; j < kB; j += 997) {
-    EXPECT_NEAR(b[j], expected[kA + j] / 6, 1e-5) << j;
+    EXPECT_NEAR(b[j], expected[kA + j] / total, 1e-5) << j;
   }
+}
+
+// 200,000 updates of 0.1: a float running sum drifts by more than 1e-3 of
+// the mean (checked here, as the reason for the double sum), the double sum
+// stays within float rounding of it.
+TEST(FedAvgAggregatorTest, DoubleSumKeepsPrecisionOverManyUpdates) {
+  const int kClients = 200000;
+  auto model = Make({0}, {0});
+  FedAvgAggregator agg(model);
+  const auto delta = Make({0.1f}, {-3.0f});
+  float naive = 0;
+  for (int c = 0; c < kClients; ++c) {
+    ASSERT_TRUE(agg.Accumulate(delta, 1).ok());
+    naive += 0.1f;
+  }
+  EXPECT_GT(std::abs(naive / kClients - 0.1f), 1e-3 * 0.1f);
+  auto out = std::move(agg).MeanDelta(model);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NEAR(model::FloatView(out->tensors(0))[0], 0.1f, 1e-6 * 0.1f);
+  EXPECT_NEAR(model::FloatView(out->tensors(1))[0], -3.0f, 1e-6 * 3.0f);
 }
 
 TEST(FedAvgAggregatorTest, RejectsBadInputAndEmptyMean) {
