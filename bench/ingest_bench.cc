@@ -2,19 +2,20 @@
 // item 5: ingest_vs_raw_tls). bench/limits starts a cohort-server (plain
 // FedAvg, fp32 artifacts, a goal of --devices reports) and runs this
 // against it:
-//   ingest   --devices fake devices check in over one GrpcTransport
-//            (GrpcTransport multiplexes every session on one TLS
-//            connection), fetch the model once, and then all send their
-//            Report at once, each on its own thread; from the first send to
-//            the last accepted Ack, report bytes per second;
+//   ingest   in each of --rounds rounds, --devices fake devices check in
+//            over one GrpcTransport (GrpcTransport multiplexes every
+//            session on one TLS connection), fetch the model once, and then
+//            all send their Report at once, each on its own thread; from the
+//            first send to the last accepted Ack, report bytes per second;
+//            the best round;
 //   raw TLS  the same number of bytes written in 16 KiB records over one
 //            TLS 1.3 connection on loopback, in this process, with the
-//            coordinator's certificate and key (raw_tls_baseline.cc); best
-//            of three.
+//            coordinator's certificate and key (raw_tls_baseline.cc); the
+//            best of as many runs.
 // Prints one JSON object.
 //
 //   ingest_bench --target=127.0.0.1:PORT --ca=ca.crt --cert=server.crt
-//                --key=server.key [--devices=24]
+//                --key=server.key [--devices=24] [--rounds=3]
 
 #include <algorithm>
 #include <chrono>
@@ -36,6 +37,9 @@ ABSL_FLAG(std::string, ca, "", "The coordinator's trust root (PEM file).");
 ABSL_FLAG(std::string, cert, "", "The coordinator's certificate, for raw TLS.");
 ABSL_FLAG(std::string, key, "", "The coordinator's key, for raw TLS.");
 ABSL_FLAG(int, devices, 24, "Devices that report at once (the round's goal).");
+ABSL_FLAG(int, rounds, 3,
+          "Rounds measured (the coordinator's max_rounds); the fastest counts, "
+          "as the best of as many raw TLS runs does.");
 
 namespace cohort::bench {
 namespace {
@@ -79,30 +83,28 @@ cohort::v1::Report MakeReport(const cohort::v1::Weights& model,
   return report;
 }
 
-int Main() {
-  const int n = absl::GetFlag(FLAGS_devices);
-  cohort::v1::TlsConfig tls;
-  tls.set_ca_cert_path(absl::GetFlag(FLAGS_ca));
-  auto transport = client::GrpcTransport::Connect(absl::GetFlag(FLAGS_target),
-                                                  tls, "localhost");
-  CHECK(transport.ok()) << transport.status();
+// One round: `n` devices check in, one fetches the model, and all send
+// their Report at once; the seconds from the first send to the last
+// accepted Ack, and the bytes of one report.
+double IngestRound(client::CoordinatorTransport& transport, int n, int round,
+                   double* report_bytes) {
   std::vector<Device> devices(n);
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      devices[i].assignment =
-          Assign(**transport, devices[i], absl::StrCat("ingest-", i));
+      devices[i].assignment = Assign(transport, devices[i],
+                                     absl::StrCat("ingest-", round, "-", i));
     });
   }
   for (auto& t : threads) t.join();
   threads.clear();
   const auto& a = devices[0].assignment;
-  auto bytes = (*transport)->FetchModel(a.model(), a.task());
+  auto bytes = transport.FetchModel(a.model(), a.task());
   CHECK(bytes.ok()) << bytes.status();
   cohort::v1::Weights model;
   CHECK(model.ParseFromString(*bytes)) << "the artifact is not fp32 Weights";
   const cohort::v1::Report report = MakeReport(model, a.round_id());
-  const double report_bytes = static_cast<double>(report.ByteSizeLong());
+  *report_bytes = static_cast<double>(report.ByteSizeLong());
   absl::Notification go;
   std::vector<int> accepted(n, 0);
   for (int i = 0; i < n; ++i) {
@@ -120,12 +122,29 @@ int Main() {
   const double seconds =
       std::chrono::duration<double>(Clock::now() - t0).count();
   const int ok = static_cast<int>(std::count(accepted.begin(), accepted.end(), 1));
-  CHECK_EQ(ok, n) << "reports refused";
+  CHECK_EQ(ok, n) << "reports refused in round " << round;
+  return seconds;
+}
+
+int Main() {
+  const int n = absl::GetFlag(FLAGS_devices);
+  const int rounds = absl::GetFlag(FLAGS_rounds);
+  cohort::v1::TlsConfig tls;
+  tls.set_ca_cert_path(absl::GetFlag(FLAGS_ca));
+  auto transport = client::GrpcTransport::Connect(absl::GetFlag(FLAGS_target),
+                                                  tls, "localhost");
+  CHECK(transport.ok()) << transport.status();
+  double report_bytes = 0, seconds = 1e300;
+  for (int r = 0; r < rounds; ++r) {
+    const double s = IngestRound(**transport, n, r, &report_bytes);
+    std::fprintf(stderr, "round %d: %.3f s\n", r + 1, s);
+    seconds = std::min(seconds, s);
+  }
   const double total = report_bytes * n;
   const double ingest = total / seconds;
   auto raw = RawTlsBytesPerSecond(absl::GetFlag(FLAGS_cert),
                                   absl::GetFlag(FLAGS_key),
-                                  static_cast<int64_t>(total), 3);
+                                  static_cast<int64_t>(total), rounds);
   CHECK(raw.ok()) << raw.status();
   const double ratio = ingest / *raw;
   std::fprintf(stderr,
@@ -133,14 +152,14 @@ int Main() {
                "%.4g B/s; %.3fx\n",
                n, report_bytes, seconds, ingest, *raw, ratio);
   std::printf(
-      "{\"ratio\": %.4f, \"goal\": 0.5, \"devices\": %d, \"report_bytes\": %.0f, "
+      "{\"ratio\": %.4f, \"goal\": 0.5, \"devices\": %d, \"rounds\": %d, \"report_bytes\": %.0f, "
       "\"ingest_seconds\": %.4f, \"ingest_bytes_per_s\": %.4g, "
       "\"raw_tls_bytes_per_s\": %.4g, \"method\": \"%d devices on one "
       "GrpcTransport (one TLS connection) send a plain Report each at once; "
       "from the first send to the last accepted Ack. Baseline: the same bytes "
       "over one in-process TLS 1.3 loopback connection, 16 KiB writes, same "
-      "certificate, best of 3\"}\n",
-      ratio, n, report_bytes, seconds, ingest, *raw, n);
+      "certificate; each the best of %d\"}\n",
+      ratio, n, rounds, report_bytes, seconds, ingest, *raw, n, rounds);
   return 0;
 }
 

@@ -11,9 +11,7 @@ namespace cohort::model {
 namespace {
 
 double SquaredNorm(const cohort::v1::Tensor& t) {
-  double sum = 0.0;
-  for (float v : FloatView(t)) sum += static_cast<double>(v) * v;
-  return sum;
+  return SumOfSquares(FloatView(t));
 }
 
 // Multiplies the tensors of one block (statistics or trainable) by factor.

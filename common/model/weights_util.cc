@@ -1,6 +1,8 @@
 #include "common/model/weights_util.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -40,6 +42,37 @@ std::span<const float> FloatView(const cohort::v1::Tensor& tensor) {
           tensor.data().size() / sizeof(float)};
 }
 
+// Both loops below run without an early exit or a single running sum, so
+// that the compiler vectorises them (this file is built at -O3): they read
+// every update a coordinator receives.
+bool AllFinite(std::span<const float> values) {
+  // A float is NaN or infinite when its 8 exponent bits are all ones; only
+  // then does adding 1 to that field carry into the sign bit. An OR of
+  // integers is a reduction SSE2 vectorises, which a float compare is not.
+  constexpr uint32_t kExponent = 0x7f800000u, kExponentOne = 0x00800000u;
+  uint32_t carried = 0;
+  for (float v : values) {
+    carried |= (std::bit_cast<uint32_t>(v) & kExponent) + kExponentOne;
+  }
+  return (carried & 0x80000000u) == 0;
+}
+
+double SumOfSquares(std::span<const float> values) {
+  constexpr size_t kLanes = 8;
+  double lane[kLanes] = {};
+  const size_t n = values.size(), whole = n - n % kLanes;
+  for (size_t i = 0; i < whole; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) {
+      const double v = values[i + j];
+      lane[j] += v * v;
+    }
+  }
+  double sum = 0.0;
+  for (size_t i = whole; i < n; ++i) sum += static_cast<double>(values[i]) * values[i];
+  for (double l : lane) sum += l;
+  return sum;
+}
+
 void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor) {
   tensor->set_dtype(cohort::v1::DTYPE_FLOAT32);
   tensor->mutable_data()->assign(reinterpret_cast<const char*>(values.data()),
@@ -77,11 +110,9 @@ absl::Status ValidateDelta(const cohort::v1::Weights& model,
           absl::StrCat("tensor '", d.name(), "' carries ", d.data().size(),
                        " bytes, expected ", n * 4));
     }
-    for (float v : FloatView(d)) {
-      if (!std::isfinite(v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tensor '", d.name(), "' holds NaN or Inf"));
-      }
+    if (!AllFinite(FloatView(d))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", d.name(), "' holds NaN or Inf"));
     }
   }
   return absl::OkStatus();
@@ -131,9 +162,7 @@ absl::StatusOr<cohort::v1::Weights> Add(const cohort::v1::Weights& a,
 
 double L2Norm(const cohort::v1::Weights& weights) {
   double sum = 0.0;
-  for (const auto& t : weights.tensors()) {
-    for (float v : FloatView(t)) sum += static_cast<double>(v) * v;
-  }
+  for (const auto& t : weights.tensors()) sum += SumOfSquares(FloatView(t));
   return std::sqrt(sum);
 }
 

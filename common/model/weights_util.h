@@ -31,6 +31,14 @@ int64_t ElementCount(const cohort::v1::Tensor& tensor);
 // Views a FLOAT32 tensor's payload as floats. The caller has validated it.
 std::span<const float> FloatView(const cohort::v1::Tensor& tensor);
 
+// Whether every value is finite (neither NaN nor infinite).
+bool AllFinite(std::span<const float> values);
+
+// sum_i values[i]^2 in double precision, in a fixed order (eight interleaved
+// partial sums, then the tail), so the same values always give the same
+// bits. Values must be finite.
+double SumOfSquares(std::span<const float> values);
+
 // Copies `values` into a FLOAT32 tensor payload.
 void SetFloatData(std::span<const float> values, cohort::v1::Tensor* tensor);
 

@@ -124,7 +124,7 @@ void Transfer(Relay& r, int d, char* scratch) {
     const ssize_t w = SendSome(r, dst, scratch, static_cast<size_t>(n));
     if (w < 0) return;
     if (w < n) {
-      p.held = std::make_unique<char[]>(static_cast<size_t>(n - w));
+      p.held = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(n - w));
       std::memcpy(p.held.get(), scratch + w, static_cast<size_t>(n - w));
       p.end = static_cast<size_t>(n - w);
     }

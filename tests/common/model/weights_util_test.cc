@@ -126,5 +126,46 @@ TEST(WeightsUtilTest, SubtractAndAddAreElementwiseAndCheckLayout) {
   EXPECT_EQ(Add(a, b).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+
+// Every position of arrays of 1 to 40 values (the vectorised body and the
+// tail), each non-finite value and the finite extremes beside it.
+TEST(WeightsUtilTest, AllFiniteFindsEveryNonFiniteValueAnywhere) {
+  const float kInf = std::numeric_limits<float>::infinity();
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  const float kMax = std::numeric_limits<float>::max();
+  const float kTiny = std::numeric_limits<float>::denorm_min();
+  for (size_t n = 1; n <= 40; ++n) {
+    std::vector<float> v(n, 1.0f);
+    v[0] = -kMax;
+    v[n - 1] = kMax;
+    if (n > 2) v[n / 2] = kTiny;
+    EXPECT_TRUE(AllFinite(v)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      for (float bad : {kInf, -kInf, kNaN, -kNaN}) {
+        std::vector<float> w = v;
+        w[i] = bad;
+        EXPECT_FALSE(AllFinite(w)) << n << " " << i << " " << bad;
+      }
+    }
+  }
+  EXPECT_TRUE(AllFinite({}));
+}
+
+TEST(WeightsUtilTest, SumOfSquaresMatchesTheDirectSumForEveryTailLength) {
+  for (size_t n = 0; n <= 35; ++n) {
+    std::vector<float> v(n);
+    double direct = 0;
+    for (size_t i = 0; i < n; ++i) {
+      v[i] = 0.25f * static_cast<float>(i) - 3.0f;
+      direct += static_cast<double>(v[i]) * v[i];
+    }
+    EXPECT_NEAR(SumOfSquares(v), direct, 1e-12 * (1 + direct)) << n;
+  }
+  // The largest float squares to about 1.2e77: no overflow in double.
+  const float kMax = std::numeric_limits<float>::max();
+  EXPECT_DOUBLE_EQ(SumOfSquares(std::vector<float>{kMax, kMax}),
+                   2.0 * static_cast<double>(kMax) * kMax);
+}
+
 }  // namespace
 }  // namespace cohort::model
