@@ -209,16 +209,21 @@ absl::StatusOr<ListDevicesResponse> DevicesOf(
 
 AdminService::AdminService(Store* store, RoundEngine* engine,
                            const std::vector<std::string>& allowed_subjects,
-                           const FleetCa* ca)
+                           const FleetCa* ca, SubjectOf subject_of)
     : store_(store),
       engine_(engine),
       allowed_subjects_(allowed_subjects.begin(), allowed_subjects.end()),
-      ca_(ca) {}
+      ca_(ca),
+      subject_of_(subject_of != nullptr
+                      ? std::move(subject_of)
+                      : [](const grpc::ServerContext& c) {
+                          return PeerCommonName(c);
+                        }) {}
 
 grpc::Status AdminService::Authorize(const grpc::ServerContext& context,
                                      const char* method,
                                      std::string* subject) const {
-  *subject = PeerCommonName(context);
+  *subject = subject_of_(context);
   if (!subject->empty() && allowed_subjects_.contains(*subject)) {
     return grpc::Status::OK;
   }

@@ -1,6 +1,7 @@
 #ifndef COHORT_SERVER_API_ADMIN_SERVICE_H_
 #define COHORT_SERVER_API_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,11 +43,17 @@ struct AdminOptions {
 // passed to the engine with actor "operator:<CN>".
 class AdminService final : public cohort::v1::Admin::Service {
  public:
+  // The common name of the caller's verified client certificate, "" when
+  // there is none.
+  using SubjectOf = std::function<std::string(const grpc::ServerContext&)>;
+
   // `ca` (borrowed; null: the coordinator does not enroll) decides which
-  // device names a token may be made for.
+  // device names a token may be made for. `subject_of` reads the caller's
+  // name; null: from the TLS peer (PeerCommonName). The admin API fuzzer
+  // passes its own, having no TLS connection.
   AdminService(Store* store, RoundEngine* engine,
                const std::vector<std::string>& allowed_subjects,
-               const FleetCa* ca = nullptr);
+               const FleetCa* ca = nullptr, SubjectOf subject_of = nullptr);
 
   grpc::Status ListVersions(
       grpc::ServerContext* context,
@@ -138,6 +145,7 @@ class AdminService final : public cohort::v1::Admin::Service {
   RoundEngine* const engine_;
   const std::set<std::string> allowed_subjects_;
   const FleetCa* const ca_;
+  const SubjectOf subject_of_;
 };
 
 }  // namespace cohort::server

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "common/model/weights_util.h"
+#include "fuzz/server/round/engine_fuzz_util.h"
 #include "server/round/device_channel.h"
 #include "server/round/device_session.h"
 #include "server/round/round_engine.h"
@@ -38,11 +39,6 @@ using cohort::server::DeviceSession;
 using cohort::server::RoundEngine;
 
 constexpr int kSessions = 4;
-
-class DroppingChannel final : public cohort::server::DeviceChannel {
- public:
-  void Send(cohort::v1::ServerMessage message) override {}
-};
 
 cohort::server::RoundOptions Options(FuzzedDataProvider& in) {
   cohort::server::RoundOptions o;
@@ -109,34 +105,6 @@ cohort::v1::SecAggClientMessage MakeSecAgg(FuzzedDataProvider& in,
   return m;
 }
 
-// The published model has the initial tensors, shapes and finite values.
-void CheckModel(const RoundEngine& engine, const cohort::v1::Weights& initial) {
-  const cohort::v1::Weights& w = engine.current_model()->weights;
-  if (w.tensors_size() != initial.tensors_size()) std::abort();
-  for (int i = 0; i < w.tensors_size(); ++i) {
-    const auto& t = w.tensors(i);
-    if (t.name() != initial.tensors(i).name()) std::abort();
-    if (t.shape_size() != initial.tensors(i).shape_size()) std::abort();
-    for (int d = 0; d < t.shape_size(); ++d) {
-      if (t.shape(d) != initial.tensors(i).shape(d)) std::abort();
-    }
-    for (float v : cohort::model::FloatView(t)) {
-      if (!std::isfinite(v)) std::abort();
-    }
-  }
-}
-
-// In memory where there is a tmpfs: the store syncs every write.
-std::string FreshDir() {
-  static int inputs = 0;
-  const char* base =
-      std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
-  const std::string dir = absl::StrCat(
-      base, "/cohort-device-session-fuzz-", ::getpid(), "-", inputs++);
-  std::filesystem::remove_all(dir);
-  return dir;
-}
-
 void Run(FuzzedDataProvider& in, const std::string& dir) {
   auto store = cohort::server::DirectoryStore::Open(dir);
   if (!store.ok()) std::abort();
@@ -147,7 +115,7 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
   const cohort::v1::Weights initial = engine.current_model()->weights;
   cohort::server::LiveDevices live;
   std::array<std::unique_ptr<DeviceSession>, kSessions> sessions;
-  auto channel = std::make_shared<DroppingChannel>();
+  auto channel = std::make_shared<cohort::fuzz::DroppingChannel>();
   int64_t round_id = engine.round_id();
   int64_t committed = engine.rounds_committed();
   for (int step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
@@ -174,7 +142,7 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
         [[fallthrough]];
       default:
         engine.RunOnce();
-        CheckModel(engine, initial);
+        cohort::fuzz::CheckModel(engine, initial);
         if (engine.round_id() < round_id) std::abort();
         if (engine.rounds_committed() < committed) std::abort();
         round_id = engine.round_id();
@@ -184,14 +152,14 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
   }
   for (auto& s : sessions) s.reset();
   engine.RunOnce();
-  CheckModel(engine, initial);
+  cohort::fuzz::CheckModel(engine, initial);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  const std::string dir = FreshDir();
+  const std::string dir = cohort::fuzz::FreshDir("device-session-fuzz");
   Run(in, dir);
   std::filesystem::remove_all(dir);
   return 0;

@@ -1,0 +1,60 @@
+// What the fuzzers that drive a live round engine share: a fresh store
+// directory per input, a device channel that drops what it is sent, and the
+// check that a published model keeps the initial layout and finite values.
+
+#ifndef COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
+#define COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "cohort/v1/model.pb.h"
+#include "common/model/weights_util.h"
+#include "server/round/device_channel.h"
+#include "server/round/round_engine.h"
+
+namespace cohort::fuzz {
+
+class DroppingChannel final : public server::DeviceChannel {
+ public:
+  void Send(cohort::v1::ServerMessage message) override {}
+};
+
+// The published model has the initial tensors, shapes and finite values.
+inline void CheckModel(const server::RoundEngine& engine,
+                       const cohort::v1::Weights& initial) {
+  const cohort::v1::Weights& w = engine.current_model()->weights;
+  if (w.tensors_size() != initial.tensors_size()) std::abort();
+  for (int i = 0; i < w.tensors_size(); ++i) {
+    const auto& t = w.tensors(i);
+    if (t.name() != initial.tensors(i).name()) std::abort();
+    if (t.shape_size() != initial.tensors(i).shape_size()) std::abort();
+    for (int d = 0; d < t.shape_size(); ++d) {
+      if (t.shape(d) != initial.tensors(i).shape(d)) std::abort();
+    }
+    for (float v : model::FloatView(t)) {
+      if (!std::isfinite(v)) std::abort();
+    }
+  }
+}
+
+// A directory that does not exist yet, in memory where there is a tmpfs
+// (the store syncs every write), named after `fuzzer`.
+inline std::string FreshDir(const std::string& fuzzer) {
+  static int inputs = 0;
+  const char* base =
+      std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
+  const std::string dir =
+      absl::StrCat(base, "/cohort-", fuzzer, "-", ::getpid(), "-", inputs++);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+}  // namespace cohort::fuzz
+
+#endif  // COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
