@@ -307,9 +307,5 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  FuzzedDataProvider in(data, size);
-  const std::string dir = cohort::fuzz::FreshDir("admin-service-fuzz");
-  Run(in, dir);
-  std::filesystem::remove_all(dir);
-  return 0;
+  return cohort::fuzz::RunInFreshDir("admin-service-fuzz", data, size, Run);
 }

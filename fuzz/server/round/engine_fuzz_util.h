@@ -5,9 +5,11 @@
 #ifndef COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
 #define COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
 
+#include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -53,6 +55,18 @@ inline std::string FreshDir(const std::string& fuzzer) {
       absl::StrCat(base, "/cohort-", fuzzer, "-", ::getpid(), "-", inputs++);
   std::filesystem::remove_all(dir);
   return dir;
+}
+
+// One input: `run(in, dir)` on a fresh directory (FreshDir(fuzzer)),
+// removed afterwards. The body of a LLVMFuzzerTestOneInput.
+template <typename F>
+int RunInFreshDir(const std::string& fuzzer, const uint8_t* data, size_t size,
+                  F run) {
+  FuzzedDataProvider in(data, size);
+  const std::string dir = FreshDir(fuzzer);
+  run(in, dir);
+  std::filesystem::remove_all(dir);
+  return 0;
 }
 
 }  // namespace cohort::fuzz
