@@ -159,7 +159,10 @@ std::string Keyed(const std::vector<std::pair<std::string, double>>& v) {
 // keystream of every mask removed at `openssl speed` AES-256-CTR rate plus
 // every X25519 operation (one per pairwise mask, one public-key check per
 // dropped client) at `openssl speed ecdhx25519` rate, both one-core rates
-// measured in this run, divided by the threads used.
+// measured in this run, divided by the threads used. Beside it, the same
+// work at the rates `openssl speed -multi <threads>` measures on as many
+// cores at once (`ratio_vs_measured_cores`): what the cores give together,
+// which the division assumes is `threads` times one core.
 std::string UnmaskVsLimit() {
   const int seconds = absl::GetFlag(FLAGS_openssl_seconds);
   std::string aes_line, x_line;
@@ -178,16 +181,32 @@ std::string UnmaskVsLimit() {
     const double x25519_ms = 1000.0 * (pairwise + dropped) / x25519;
     const double limit_ms = (keystream_ms + x25519_ms) / threads;
     const double ratio = r.server_unmask_ms / limit_ms;
+    std::string multi_aes_line = aes_line, multi_x_line = x_line;
+    const double multi_aes =
+        threads > 1 ? OpensslBytesPerSecond(seconds, &multi_aes_line, threads) : aes;
+    const double multi_x25519 =
+        threads > 1 ? OpensslX25519PerSecond(seconds, &multi_x_line, threads) : x25519;
+    const double measured_ms =
+        1000.0 * (r.masks_removed * d * ((bits + 7) / 8) / multi_aes +
+                  (pairwise + dropped) / multi_x25519);
+    const double measured_ratio = r.server_unmask_ms / measured_ms;
     headline = ratio;  // the last run: every core
     std::printf("unmask n=%d d=%lld drop=%d threads=%d: %.1f ms, limit %.1f ms "
-                "(keystream %.1f + x25519 %.1f, / %d) = %.3fx\n",
+                "(keystream %.1f + x25519 %.1f, / %d) = %.3fx; at openssl's "
+                "rates on %d cores at once %.1f ms = %.3fx\n",
                 n, static_cast<long long>(d), dropped, threads, r.server_unmask_ms,
-                limit_ms, keystream_ms, x25519_ms, threads, ratio);
+                limit_ms, keystream_ms, x25519_ms, threads, ratio, threads,
+                measured_ms, measured_ratio);
     absl::StrAppend(&runs, runs.empty() ? "" : ", ", "\"", threads,
                     "\": {\"server_unmask_ms\": ", J(r.server_unmask_ms),
                     ", \"limit_ms\": ", J(limit_ms), ", \"keystream_ms_one_core\": ",
                     J(keystream_ms), ", \"x25519_ms_one_core\": ", J(x25519_ms),
-                    ", \"ratio\": ", J(ratio), ", \"run\": ", ProtocolJson(r), "}");
+                    ", \"ratio\": ", J(ratio), ", \"measured_cores_limit_ms\": ",
+                    J(measured_ms), ", \"ratio_vs_measured_cores\": ",
+                    J(measured_ratio), ", \"openssl_multi_aes_256_ctr_bytes_per_s\": ",
+                    J(multi_aes), ", \"openssl_multi_x25519_per_s\": ", J(multi_x25519),
+                    ", \"openssl_multi_lines\": [\"", multi_aes_line, "\", \"",
+                    multi_x_line, "\"], \"run\": ", ProtocolJson(r), "}");
   }
   return absl::StrCat(
       "{\"ratio\": ", J(headline), ", \"goal\": 1.3, \"by_threads\": {", runs,

@@ -24,10 +24,15 @@ struct MaskExpansion {
 MaskExpansion MeasureMaskExpansion(int openssl_seconds);
 
 // `openssl speed -evp aes-256-ctr -seconds s`: keystream bytes/s at its
-// largest block, one core; the line it came from in *line_out.
-double OpensslBytesPerSecond(int seconds, std::string* line_out);
-// `openssl speed -seconds s ecdhx25519`: X25519 agreements/s, one core.
-double OpensslX25519PerSecond(int seconds, std::string* line_out);
+// largest block, one core; the line it came from in *line_out. With
+// `processes` > 1, `-multi processes`: the sum over that many processes
+// running at once, what the machine's cores give together.
+double OpensslBytesPerSecond(int seconds, std::string* line_out,
+                             int processes = 1);
+// `openssl speed -seconds s ecdhx25519`: X25519 agreements/s, one core (or
+// the sum over `processes` at once, as above).
+double OpensslX25519PerSecond(int seconds, std::string* line_out,
+                              int processes = 1);
 
 struct LocalTraining {
   double median_ms = 0;

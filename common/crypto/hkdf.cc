@@ -1,13 +1,17 @@
 #include "common/crypto/hkdf.h"
 
 #include <openssl/core_names.h>
-#include <openssl/kdf.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/base/status_macros.h"
 #include "common/crypto/openssl_util.h"
 
 namespace cohort::crypto {
@@ -15,11 +19,58 @@ namespace {
 
 using internal::OpenSslError;
 
-using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)>;
+constexpr size_t kHashLength = 32;
 
-// OSSL_PARAM wants non-const pointers even for inputs it only reads.
-void* Mutable(absl::Span<const uint8_t> bytes) {
-  return const_cast<uint8_t*>(bytes.data());
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+
+// This thread's HMAC-SHA256 context: fetched and given its digest once per
+// thread, then re-keyed by every call. Looking a digest up by name takes
+// OpenSSL 3.0's global name-map lock; done per derivation (as EVP_KDF's HKDF
+// needs, since its context cannot be copied), it serialised the threads of
+// a SecAgg+ unmasking, which derives one key per pairwise mask.
+EVP_MAC_CTX* ThreadHmacSha256() {
+  thread_local const std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx = [] {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    if (mac == nullptr) return std::unique_ptr<EVP_MAC_CTX, MacCtxFree>();
+    std::unique_ptr<EVP_MAC_CTX, MacCtxFree> c(EVP_MAC_CTX_new(mac));
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end()};
+    if (c != nullptr && EVP_MAC_CTX_set_params(c.get(), params) != 1) c.reset();
+    return c;
+  }();
+  return ctx.get();
+}
+
+// HMAC-SHA256(key, the concatenation of `parts`) into `out`.
+absl::Status Hmac(absl::Span<const uint8_t> key,
+                  std::initializer_list<absl::Span<const uint8_t>> parts,
+                  uint8_t out[kHashLength]) {
+  EVP_MAC_CTX* ctx = ThreadHmacSha256();
+  if (ctx == nullptr) {
+    return OpenSslError(absl::StatusCode::kInternal, "HMAC-SHA256 unavailable");
+  }
+  // A key of zero bytes still needs a non-null pointer to be set.
+  static constexpr uint8_t kNoKey[1] = {0};
+  if (EVP_MAC_init(ctx, key.empty() ? kNoKey : key.data(), key.size(),
+                   nullptr) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "HMAC init failed");
+  }
+  for (absl::Span<const uint8_t> part : parts) {
+    if (!part.empty() && EVP_MAC_update(ctx, part.data(), part.size()) != 1) {
+      return OpenSslError(absl::StatusCode::kInternal, "HMAC update failed");
+    }
+  }
+  size_t written = 0;
+  if (EVP_MAC_final(ctx, out, &written, kHashLength) != 1 ||
+      written != kHashLength) {
+    return OpenSslError(absl::StatusCode::kInternal, "HMAC final failed");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -34,40 +85,27 @@ absl::StatusOr<std::vector<uint8_t>> HkdfSha256(absl::Span<const uint8_t> ikm,
         "HKDF-SHA256: length must be in [1, 8160], got " +
         std::to_string(length));
   }
-  // Fetched once: finding the provider's HKDF costs more than deriving a
-  // 32-byte key. (OpenSSL 3.0 cannot copy an HKDF context, so the digest
-  // is still named per call.)
-  static EVP_KDF* const kHkdf =
-      EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
-  if (kHkdf == nullptr) {
-    return OpenSslError(absl::StatusCode::kInternal, "HKDF unavailable");
-  }
-  KdfCtxPtr ctx(EVP_KDF_CTX_new(kHkdf), &EVP_KDF_CTX_free);
-  if (ctx == nullptr) {
-    return OpenSslError(absl::StatusCode::kInternal, "EVP_KDF_CTX_new failed");
-  }
-  char digest[] = "SHA256";
-  OSSL_PARAM params[5];
-  int n = 0;
-  params[n++] =
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                  Mutable(ikm), ikm.size());
-  // OpenSSL ignores a zero-length salt or info, which matches RFC 5869's
-  // defaults; leaving them out makes that explicit.
-  if (!salt.empty()) {
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                                    Mutable(salt), salt.size());
-  }
-  if (!info.empty()) {
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                                    Mutable(info), info.size());
-  }
-  params[n] = OSSL_PARAM_construct_end();
+  // Extract: PRK = HMAC(salt, IKM); an empty salt is HashLen zero bytes.
+  static constexpr uint8_t kZeroSalt[kHashLength] = {};
+  uint8_t prk[kHashLength];
+  COHORT_RETURN_IF_ERROR(
+      Hmac(salt.empty() ? absl::Span<const uint8_t>(kZeroSalt) : salt, {ikm},
+           prk));
+  // Expand: T(i) = HMAC(PRK, T(i-1) | info | i), OKM = T(1) | T(2) | ...
   std::vector<uint8_t> out(length);
-  if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
-    return OpenSslError(absl::StatusCode::kInternal, "HKDF derivation failed");
+  uint8_t block[kHashLength];
+  size_t done = 0;
+  for (uint8_t i = 1; done < length; ++i) {
+    const uint8_t counter[1] = {i};
+    const absl::Span<const uint8_t> previous =
+        i == 1 ? absl::Span<const uint8_t>() : absl::MakeConstSpan(block);
+    COHORT_RETURN_IF_ERROR(Hmac(prk, {previous, info, counter}, block));
+    const size_t n = std::min(kHashLength, length - done);
+    std::copy(block, block + n, out.begin() + done);
+    done += n;
   }
+  OPENSSL_cleanse(prk, sizeof(prk));
+  OPENSSL_cleanse(block, sizeof(block));
   return out;
 }
 

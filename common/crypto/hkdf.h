@@ -12,7 +12,8 @@ namespace cohort::crypto {
 // The largest output HKDF-SHA256 can produce (RFC 5869: 255 * HashLen).
 inline constexpr size_t kHkdfSha256MaxLength = 255 * 32;
 
-// HKDF-SHA256 (RFC 5869, extract-then-expand) through OpenSSL's EVP_KDF.
+// HKDF-SHA256 (RFC 5869, extract-then-expand) over OpenSSL's HMAC-SHA256,
+// with one HMAC context per thread that no call looks up by name.
 // An empty `salt` means HashLen zero bytes, as the RFC specifies; `info` may be
 // empty. Thread-safe.
 //

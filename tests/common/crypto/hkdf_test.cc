@@ -1,6 +1,11 @@
 #include "common/crypto/hkdf.h"
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/crypto/hex.h"
@@ -78,6 +83,71 @@ TEST(HkdfSha256Test, BadArgumentsAreInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(HkdfSha256({}, {}, {}, 32).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// OpenSSL's own HKDF (EVP_KDF), the reference for the HMAC-based one.
+std::vector<uint8_t> OpenSslHkdf(const std::vector<uint8_t>& ikm,
+                                 std::vector<uint8_t> salt,
+                                 std::vector<uint8_t> info, size_t length) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  char digest[] = "SHA256";
+  std::vector<uint8_t> key = ikm;
+  OSSL_PARAM params[5];
+  int n = 0;
+  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key.data(), key.size());
+  if (!salt.empty()) {
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size());
+  }
+  if (!info.empty()) {
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size());
+  }
+  params[n] = OSSL_PARAM_construct_end();
+  std::vector<uint8_t> out(length);
+  EXPECT_EQ(EVP_KDF_derive(ctx, out.data(), out.size(), params), 1);
+  EVP_KDF_CTX_free(ctx);
+  return out;
+}
+
+// Every output length around a block boundary and the maximum, with and
+// without salt and info, long keys (longer than SHA-256's 64-byte block,
+// which HMAC hashes first) included.
+TEST(HkdfSha256Test, MatchesOpenSslsHkdf) {
+  for (size_t length : {size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{64},
+                        size_t{65}, size_t{1000}, kHkdfSha256MaxLength}) {
+    for (int shape = 0; shape < 4; ++shape) {
+      const auto ikm = Range(shape * 7, shape == 3 ? 100 : 32);
+      const auto salt = shape & 1 ? Range(0x40, shape == 3 ? 90 : 16)
+                                  : std::vector<uint8_t>();
+      const auto info = shape & 2 ? Range(0x90, 20) : std::vector<uint8_t>();
+      auto okm = HkdfSha256(ikm, salt, info, length);
+      ASSERT_TRUE(okm.ok()) << okm.status();
+      EXPECT_EQ(*okm, OpenSslHkdf(ikm, salt, info, length))
+          << "length " << length << " shape " << shape;
+    }
+  }
+}
+
+// Each thread keeps its own HMAC context: threads deriving at once get what
+// one thread gets.
+TEST(HkdfSha256Test, ThreadsDeriveWhatOneThreadDerives) {
+  constexpr int kThreads = 4, kKeys = 200;
+  auto derive = [](int t, int k) {
+    return HkdfSha256(Range(t, 32), Range(k, 8), Range(t + k, 5), 32).value();
+  };
+  std::vector<std::vector<std::vector<uint8_t>>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kKeys; ++k) got[t].push_back(derive(t, k));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int k = 0; k < kKeys; ++k) ASSERT_EQ(got[t][k], derive(t, k)) << t << " " << k;
+  }
 }
 
 }  // namespace
