@@ -189,10 +189,11 @@ void PlayRound(FuzzedDataProvider& in, RoundEngine& engine,
   engine.RunOnce();
 }
 
-grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
-                  RoundEngine& engine) {
-  grpc::ServerContext context;
-  switch (in.ConsumeIntegralInRange(0, 11)) {
+// The RPCs that only read: the versions, releases, a manifest, the status,
+// the tasks and the devices.
+grpc::Status Read(FuzzedDataProvider& in, AdminService& admin,
+                  grpc::ServerContext& context) {
+  switch (in.ConsumeIntegralInRange(0, 5)) {
     case 0: {
       auto r = Request<cohort::v1::ListVersionsRequest>(
           in, [&](auto& q) { q.set_task(Task(in)); });
@@ -213,7 +214,35 @@ grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
       cohort::v1::SignedManifest out;
       return admin.GetManifest(&context, &r, &out);
     }
-    case 3: case 4: case 5: {
+    case 3: {
+      auto r = Request<cohort::v1::StatusRequest>(
+          in, [&](auto& q) { q.set_task(Task(in)); });
+      cohort::v1::StatusResponse out;
+      return admin.Status(&context, &r, &out);
+    }
+    case 4: {
+      cohort::v1::ListTasksRequest r;
+      cohort::v1::ListTasksResponse out;
+      return admin.ListTasks(&context, &r, &out);
+    }
+    default: {
+      auto r = Request<cohort::v1::ListDevicesRequest>(in, [&](auto& q) {
+        q.set_task(Task(in));
+        q.set_limit(in.ConsumeIntegralInRange(-1, 1001));
+        q.set_after(in.ConsumeBool() ? "d1" : in.ConsumeRandomLengthString(8));
+      });
+      cohort::v1::ListDevicesResponse out;
+      return admin.ListDevices(&context, &r, &out);
+    }
+  }
+}
+
+// The RPCs that change something: releases (against the driver thread),
+// pause and resume, enrollment tokens.
+grpc::Status Write(FuzzedDataProvider& in, AdminService& admin,
+                   RoundEngine& engine, grpc::ServerContext& context) {
+  switch (in.ConsumeIntegralInRange(0, 2)) {
+    case 0: {
       const int which = in.ConsumeIntegralInRange(0, 2);
       const auto r = Release(in);
       cohort::v1::RollbackResponse out;
@@ -223,32 +252,12 @@ grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
                             : admin.Pin(&context, &r, &out);
       });
     }
-    case 6: {
-      auto r = Request<cohort::v1::StatusRequest>(
-          in, [&](auto& q) { q.set_task(Task(in)); });
-      cohort::v1::StatusResponse out;
-      return admin.Status(&context, &r, &out);
-    }
-    case 7: case 8: {
+    case 1: {
       const bool pause = in.ConsumeBool();
       const auto r = Pause(in);
       cohort::v1::StatusResponse out;
       return pause ? admin.Pause(&context, &r, &out)
                    : admin.Resume(&context, &r, &out);
-    }
-    case 9: {
-      cohort::v1::ListTasksRequest r;
-      cohort::v1::ListTasksResponse out;
-      return admin.ListTasks(&context, &r, &out);
-    }
-    case 10: {
-      auto r = Request<cohort::v1::ListDevicesRequest>(in, [&](auto& q) {
-        q.set_task(Task(in));
-        q.set_limit(in.ConsumeIntegralInRange(-1, 1001));
-        q.set_after(in.ConsumeBool() ? "d1" : in.ConsumeRandomLengthString(8));
-      });
-      cohort::v1::ListDevicesResponse out;
-      return admin.ListDevices(&context, &r, &out);
     }
     default: {
       auto r = Request<cohort::v1::CreateEnrollmentTokenRequest>(
@@ -261,6 +270,13 @@ grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
       return admin.CreateEnrollmentToken(&context, &r, &out);
     }
   }
+}
+
+grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
+                  RoundEngine& engine) {
+  grpc::ServerContext context;
+  return in.ConsumeBool() ? Read(in, admin, context)
+                          : Write(in, admin, engine, context);
 }
 
 void Run(FuzzedDataProvider& in, const std::string& dir) {
