@@ -98,6 +98,9 @@ class Network : public torch::nn::Module {
   // A deep copy: weights, ranges, masks, mode and dropout generator state.
   std::shared_ptr<Network> Clone() const;
 
+  // The generator of the dropout masks (tests: a clone owns its own).
+  const at::Generator& dropout_generator() const { return dropout_generator_; }
+
  private:
   torch::Tensor Quantize(torch::Tensor x, ActivationRange& range);
   torch::Tensor Dropout(const torch::Tensor& x, double p);
