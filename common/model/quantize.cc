@@ -22,11 +22,9 @@ absl::Status CheckFloatTensor(const Tensor& t) {
         absl::StrCat("tensor '", t.name(), "' carries ", t.data().size(),
                      " bytes for ", n, " fp32 elements"));
   }
-  for (float v : FloatView(t)) {
-    if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", t.name(), "' holds NaN or Inf"));
-    }
+  if (!AllFinite(FloatView(t))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", t.name(), "' holds NaN or Inf"));
   }
   return absl::OkStatus();
 }

@@ -8,7 +8,6 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -39,9 +38,7 @@ inline void CheckModel(const server::RoundEngine& engine,
     for (int d = 0; d < t.shape_size(); ++d) {
       if (t.shape(d) != initial.tensors(i).shape(d)) std::abort();
     }
-    for (float v : model::FloatView(t)) {
-      if (!std::isfinite(v)) std::abort();
-    }
+    if (!model::AllFinite(model::FloatView(t))) std::abort();
   }
 }
 
