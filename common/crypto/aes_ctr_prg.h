@@ -105,11 +105,12 @@ using MaskSeeds = std::vector<MaskSeed, WipingAllocator<MaskSeed>>;
 
 // acc[j] = (acc[j] + sum over masks of +-e_j) mod 2^bits, where e is each
 // mask's element stream. Equivalent to one AesCtrPrg per seed calling
-// AddModPow2 / SubtractModPow2 on `acc`, but `acc` is walked once in
-// cache-sized blocks: each block's masks are summed in narrow lanes while the
-// keystream is still in L1, and folded into the 64-bit words once. This is
-// the path for masking (client) and unmasking (server); it allocates two
-// block buffers per call, never a vector per seed.
+// AddModPow2 / SubtractModPow2 on `acc`, but `acc` is walked once per 64
+// masks in cache-sized blocks: each block's masks are summed in narrow lanes
+// while the keystream is still in L1, and folded into the 64-bit words once.
+// This is the path for masking (client) and unmasking (server); it holds two
+// block buffers and at most 64 cipher contexts (about 0.7 KB each) at a
+// time, whatever the number of masks.
 // INVALID_ARGUMENT if bits is outside [1, 64]; INTERNAL if OpenSSL fails (acc
 // is then unspecified). Thread-safe for distinct `acc`.
 absl::Status AddMasks(absl::Span<const MaskSeed> masks, int bits,

@@ -235,6 +235,25 @@ TEST(AesCtrPrgTest, AddMasksEqualsSequentialPrgCalls) {
   }
 }
 
+// AddMasks expands at most 64 masks per pass over `acc`; counts at, just
+// past and across several passes, with mixed signs, match the elementwise
+// reference.
+TEST(AesCtrPrgTest, AddMasksAcrossPassesOfSixtyFourMasks) {
+  for (int count : {63, 64, 65, 129}) {
+    std::vector<MaskSeed> masks;
+    for (int i = 0; i < count; ++i) {
+      masks.push_back(Mask(static_cast<uint8_t>(30 + i), i % 3 == 0));
+    }
+    for (int bits : {16, 24, 33}) {
+      std::vector<uint64_t> acc(9000);
+      for (size_t j = 0; j < acc.size(); ++j) acc[j] = j * 40503u;
+      const auto expected = ReferenceMasked(acc, masks, bits);
+      ASSERT_TRUE(AddMasks(masks, bits, absl::MakeSpan(acc)).ok());
+      ASSERT_EQ(acc, expected) << count << " masks, bits " << bits;
+    }
+  }
+}
+
 // A mask added by one party and subtracted by another cancels exactly, as
 // the pairwise masks of SecAgg must.
 TEST(AesCtrPrgTest, AddMasksOppositeSignsCancel) {
