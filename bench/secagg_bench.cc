@@ -154,67 +154,95 @@ std::string Keyed(const std::vector<std::pair<std::string, double>>& v) {
   return s + "}";
 }
 
+// `openssl speed` rates at one moment: AES-256-CTR bytes/s (16 KiB blocks)
+// and X25519 agreements/s, over `processes` processes at once.
+struct OpensslRates {
+  double aes = 0, x25519 = 0;
+  std::string aes_line, x_line;
+};
+
+OpensslRates MeasureOpenssl(int seconds, int processes) {
+  OpensslRates r;
+  r.aes = OpensslBytesPerSecond(seconds, &r.aes_line, processes);
+  r.x25519 = OpensslX25519PerSecond(seconds, &r.x_line, processes);
+  return r;
+}
+
+std::string RatesJson(const OpensslRates& r) {
+  return absl::StrCat("{\"aes_256_ctr_bytes_per_s\": ", J(r.aes),
+                      ", \"x25519_per_s\": ", J(r.x25519), ", \"lines\": [\"",
+                      r.aes_line, "\", \"", r.x_line, "\"]}");
+}
+
+// Milliseconds that `masks` masks of d 16-bit elements and `agreements`
+// X25519 operations take at `rates`.
+double WorkMs(const OpensslRates& rates, int masks, int64_t d, int bits,
+              int agreements) {
+  return 1000.0 * (static_cast<double>(masks) * d * ((bits + 7) / 8) / rates.aes +
+                   agreements / rates.x25519);
+}
+
 // Issue 17, item 5: Unmasking at n = 1000, d = 1e5, 30% dropping before
 // their masked input, on 1 thread and on every core, against its limit: the
 // keystream of every mask removed at `openssl speed` AES-256-CTR rate plus
 // every X25519 operation (one per pairwise mask, one public-key check per
-// dropped client) at `openssl speed ecdhx25519` rate, both one-core rates
-// measured in this run, divided by the threads used. Beside it, the same
-// work at the rates `openssl speed -multi <threads>` measures on as many
+// dropped client) at `openssl speed ecdhx25519` rate, divided by the
+// threads used. This machine's speed drifts by up to a fifth within
+// minutes, so the one-core rates are measured just before and just after
+// each unmasking run and averaged. Beside it, the same work at the rates
+// `openssl speed -multi <threads>` measures right after the run on as many
 // cores at once (`ratio_vs_measured_cores`): what the cores give together,
 // which the division assumes is `threads` times one core.
-std::string UnmaskVsLimit() {
-  const int seconds = absl::GetFlag(FLAGS_openssl_seconds);
-  std::string aes_line, x_line;
-  const double aes = OpensslBytesPerSecond(seconds, &aes_line);
-  const double x25519 = OpensslX25519PerSecond(seconds, &x_line);
+std::string UnmaskRunJson(int threads, int seconds, double* ratio_out) {
   const int n = 1000, dropped = 300, bits = 16;
   const int64_t d = 100000;
+  const OpensslRates before = MeasureOpenssl(seconds, 1);
+  const ProtocolRun r = RunProtocol(n, d, bits, dropped, 0.3, 0.1, threads);
+  const OpensslRates after = MeasureOpenssl(seconds, 1);
+  const OpensslRates multi =
+      threads > 1 ? MeasureOpenssl(seconds, threads) : after;
+  OpensslRates one_core;
+  one_core.aes = (before.aes + after.aes) / 2;
+  one_core.x25519 = (before.x25519 + after.x25519) / 2;
+  const int agreements = r.masks_removed - (n - dropped) + dropped;
+  const double keystream_ms = WorkMs(one_core, r.masks_removed, d, bits, 0);
+  const double x25519_ms = 1000.0 * agreements / one_core.x25519;
+  const double limit_ms = (keystream_ms + x25519_ms) / threads;
+  const double ratio = r.server_unmask_ms / limit_ms;
+  const double measured_ms = threads > 1
+      ? WorkMs(multi, r.masks_removed, d, bits, agreements) : limit_ms;
+  const double measured_ratio = r.server_unmask_ms / measured_ms;
+  std::printf("unmask n=%d d=%lld drop=%d threads=%d: %.1f ms, limit %.1f ms "
+              "(keystream %.1f + x25519 %.1f, / %d) = %.3fx; at openssl's "
+              "rates on %d cores at once %.1f ms = %.3fx\n",
+              n, static_cast<long long>(d), dropped, threads, r.server_unmask_ms,
+              limit_ms, keystream_ms, x25519_ms, threads, ratio, threads,
+              measured_ms, measured_ratio);
+  *ratio_out = ratio;
+  return absl::StrCat(
+      "\"", threads, "\": {\"server_unmask_ms\": ", J(r.server_unmask_ms),
+      ", \"limit_ms\": ", J(limit_ms), ", \"keystream_ms_one_core\": ",
+      J(keystream_ms), ", \"x25519_ms_one_core\": ", J(x25519_ms),
+      ", \"ratio\": ", J(ratio), ", \"measured_cores_limit_ms\": ",
+      J(measured_ms), ", \"ratio_vs_measured_cores\": ", J(measured_ratio),
+      ", \"openssl_before\": ", RatesJson(before), ", \"openssl_after\": ",
+      RatesJson(after), ", \"openssl_multi\": ", RatesJson(multi),
+      ", \"run\": ", ProtocolJson(r), "}");
+}
+
+std::string UnmaskVsLimit() {
+  const int seconds = absl::GetFlag(FLAGS_openssl_seconds);
   std::string runs;
-  double headline = 0;
+  double ratio = 0;  // the last run's: every core
   for (int threads : {1, base::AvailableCores()}) {
-    const ProtocolRun r = RunProtocol(n, d, bits, dropped, 0.3, 0.1, threads);
-    const int self_masks = n - dropped;
-    const int pairwise = r.masks_removed - self_masks;
-    const double keystream_ms =
-        1000.0 * r.masks_removed * d * ((bits + 7) / 8) / aes;
-    const double x25519_ms = 1000.0 * (pairwise + dropped) / x25519;
-    const double limit_ms = (keystream_ms + x25519_ms) / threads;
-    const double ratio = r.server_unmask_ms / limit_ms;
-    std::string multi_aes_line = aes_line, multi_x_line = x_line;
-    const double multi_aes =
-        threads > 1 ? OpensslBytesPerSecond(seconds, &multi_aes_line, threads) : aes;
-    const double multi_x25519 =
-        threads > 1 ? OpensslX25519PerSecond(seconds, &multi_x_line, threads) : x25519;
-    const double measured_ms =
-        1000.0 * (r.masks_removed * d * ((bits + 7) / 8) / multi_aes +
-                  (pairwise + dropped) / multi_x25519);
-    const double measured_ratio = r.server_unmask_ms / measured_ms;
-    headline = ratio;  // the last run: every core
-    std::printf("unmask n=%d d=%lld drop=%d threads=%d: %.1f ms, limit %.1f ms "
-                "(keystream %.1f + x25519 %.1f, / %d) = %.3fx; at openssl's "
-                "rates on %d cores at once %.1f ms = %.3fx\n",
-                n, static_cast<long long>(d), dropped, threads, r.server_unmask_ms,
-                limit_ms, keystream_ms, x25519_ms, threads, ratio, threads,
-                measured_ms, measured_ratio);
-    absl::StrAppend(&runs, runs.empty() ? "" : ", ", "\"", threads,
-                    "\": {\"server_unmask_ms\": ", J(r.server_unmask_ms),
-                    ", \"limit_ms\": ", J(limit_ms), ", \"keystream_ms_one_core\": ",
-                    J(keystream_ms), ", \"x25519_ms_one_core\": ", J(x25519_ms),
-                    ", \"ratio\": ", J(ratio), ", \"measured_cores_limit_ms\": ",
-                    J(measured_ms), ", \"ratio_vs_measured_cores\": ",
-                    J(measured_ratio), ", \"openssl_multi_aes_256_ctr_bytes_per_s\": ",
-                    J(multi_aes), ", \"openssl_multi_x25519_per_s\": ", J(multi_x25519),
-                    ", \"openssl_multi_lines\": [\"", multi_aes_line, "\", \"",
-                    multi_x_line, "\"], \"run\": ", ProtocolJson(r), "}");
+    absl::StrAppend(&runs, runs.empty() ? "" : ", ",
+                    UnmaskRunJson(threads, seconds, &ratio));
   }
   return absl::StrCat(
-      "{\"ratio\": ", J(headline), ", \"goal\": 1.3, \"by_threads\": {", runs,
-      "}, \"openssl_aes_256_ctr_bytes_per_s\": ", J(aes),
-      ", \"openssl_x25519_per_s\": ", J(x25519), ", \"openssl_lines\": [\"",
-      aes_line, "\", \"", x_line, "\"], \"limit\": \"(masks_removed * d * "
-      "ceil(bits/8) / aes_rate + (pairwise_masks + dropped) / x25519_rate) / "
-      "threads\"}");
+      "{\"ratio\": ", J(ratio), ", \"goal\": 1.3, \"by_threads\": {", runs,
+      "}, \"limit\": \"(masks_removed * d * ceil(bits/8) / aes_rate + "
+      "(pairwise_masks + dropped) / x25519_rate) / threads, the one-core "
+      "rates the mean of openssl speed just before and just after the run\"}");
 }
 
 int Main() {
