@@ -112,7 +112,14 @@ absl::StatusOr<X25519Agreements> X25519Agreements::Create(
 
 absl::StatusOr<std::array<uint8_t, kX25519SharedSecretSize>>
 X25519Agreements::With(const X25519PeerKey& peer) {
-  if (EVP_PKEY_derive_set_peer(ctx_.get(), peer.pkey_.get()) != 1) {
+  // validate_peer = 0: for an X25519 public key OpenSSL 3.0's check only
+  // confirms that a public key is present, which X25519PeerKey::Load
+  // guarantees, yet the check creates a context by fetching the key type
+  // by name, a lookup under OpenSSL's global store lock on every call (5%
+  // of a SecAgg+ unmasking thread's time, and a lock its threads share).
+  // Low-order peer keys are refused below, where they show.
+  if (EVP_PKEY_derive_set_peer_ex(ctx_.get(), peer.pkey_.get(),
+                                  /*validate_peer=*/0) != 1) {
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "X25519 peer key rejected");
   }

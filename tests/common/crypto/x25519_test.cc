@@ -92,17 +92,35 @@ TEST(X25519Test, GenerateReportsRandomFailure) {
             absl::StatusCode::kInternal);
 }
 
+// Every encoding of a point of small order (0, 1, the two points of order
+// 8, and p - 1, p, p + 1) gives an all-zero secret with any clamped scalar;
+// each is refused, also when the same context then meets a good key (the
+// agreements of one key with many peers, as SecAgg+ unmasking does).
 TEST(X25519Test, LowOrderPeerIsInvalidArgument) {
   auto alice = X25519PrivateKey::FromBytes(Hex(kAlicePrivate));
-  ASSERT_TRUE(alice.ok());
-  std::vector<uint8_t> zero(32, 0), one(32, 0);
-  one[0] = 1;
-  for (const auto& point : {zero, one}) {
-    auto peer = X25519PublicKey::FromBytes(point);
+  auto bob = X25519PrivateKey::FromBytes(Hex(kBobPrivate));
+  ASSERT_TRUE(alice.ok() && bob.ok());
+  auto agreements = X25519Agreements::Create(*alice);
+  ASSERT_TRUE(agreements.ok());
+  auto good = X25519PeerKey::Load(bob->PublicKey());
+  ASSERT_TRUE(good.ok());
+  const std::string ff(60, 'f');
+  for (const std::string& hex :
+       {std::string(64, '0'), "01" + std::string(62, '0'),
+        std::string("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        std::string("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+        "ec" + ff + "7f", "ed" + ff + "7f", "ee" + ff + "7f"}) {
+    auto peer = X25519PublicKey::FromBytes(Hex(hex));
     ASSERT_TRUE(peer.ok());
-    auto secret = alice->ComputeSharedSecret(*peer);
-    EXPECT_EQ(secret.status().code(), absl::StatusCode::kInvalidArgument)
-        << BytesToHex(point);
+    EXPECT_EQ(alice->ComputeSharedSecret(*peer).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << hex;
+    auto loaded = X25519PeerKey::Load(*peer);
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(agreements->With(*loaded).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << hex;
+    EXPECT_TRUE(agreements->With(*good).ok()) << "after " << hex;
   }
 }
 
