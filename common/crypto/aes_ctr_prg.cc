@@ -406,6 +406,8 @@ absl::Status AddMasksAt(absl::Span<const MaskSeed> masks, int bits,
   // Element j starts at keystream byte w*j; with first_element a multiple
   // of 16 that is a whole block.
   const uint64_t first_block = first_element / 16 * ((bits + 7) / 8);
+  // No masks still reduces acc mod 2^bits, as the contract says.
+  if (masks.empty()) return Expand({}, bits, Fold::kAdd, acc);
   std::vector<CtxPtr> ctxs;
   std::vector<Stream> streams;
   const size_t group = std::min(masks.size(), kMasksPerPass);

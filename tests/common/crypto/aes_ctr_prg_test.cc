@@ -254,6 +254,13 @@ TEST(AesCtrPrgTest, AddMasksAcrossPassesOfSixtyFourMasks) {
   }
 }
 
+// No masks at all still reduces every element mod 2^bits.
+TEST(AesCtrPrgTest, AddMasksWithNoMasksReduces) {
+  std::vector<uint64_t> acc = {255, 256, 257, ~uint64_t{0}};
+  ASSERT_TRUE(AddMasks({}, 8, absl::MakeSpan(acc)).ok());
+  EXPECT_EQ(acc, (std::vector<uint64_t>{255, 0, 1, 255}));
+}
+
 // A mask added by one party and subtracted by another cancels exactly, as
 // the pairwise masks of SecAgg must.
 TEST(AesCtrPrgTest, AddMasksOppositeSignsCancel) {
@@ -288,6 +295,20 @@ TEST(AesCtrPrgTest, AddMasksAtSlicesEqualTheWholeVector) {
       ASSERT_TRUE(AddMasksAt(masks, bits, cuts[c], slice).ok()) << bits;
     }
     ASSERT_EQ(sliced, whole) << "bits " << bits;
+  }
+  // More masks than one pass of 64: every pass seeks to the slice's start.
+  std::vector<MaskSeed> many;
+  for (int i = 0; i < 65; ++i) many.push_back(Mask(100 + i, i % 2 == 0));
+  for (int bits : {16, 24, 33}) {
+    std::vector<uint64_t> whole(20000, 7), sliced(20000, 7);
+    ASSERT_TRUE(AddMasks(many, bits, absl::MakeSpan(whole)).ok());
+    for (size_t first : {size_t{0}, size_t{8192}}) {
+      const size_t length = first == 0 ? 8192 : sliced.size() - 8192;
+      ASSERT_TRUE(AddMasksAt(many, bits, first,
+                             absl::MakeSpan(sliced).subspan(first, length))
+                      .ok());
+    }
+    ASSERT_EQ(sliced, whole) << "65 masks, bits " << bits;
   }
   std::vector<uint64_t> acc(8, 0);
   EXPECT_EQ(AddMasksAt(masks, 16, 8, absl::MakeSpan(acc)).code(),

@@ -224,7 +224,12 @@ TEST_P(StoreConformanceTest, GetVersionReturnsOlderVersionsWithWeights) {
 TEST_P(StoreConformanceTest, OptimizerStateIsStoredWithItsVersion) {
   Commit(MakeRecord(1, 0));
   ModelVersionRecord v2 = MakeRecord(2, 1);
-  v2.optimizer_state = std::string("state\0with\xffbytes", 17);
+  // A NUL and a 0xff byte inside. The literal is split so that "\xff" does
+  // not swallow the hex digit "b" that follows, and the length is counted by
+  // the compiler (a hand count of 17 read past the literal's end).
+  static constexpr char kState[] = "state\0with\xff" "bytes";
+  v2.optimizer_state = std::string(kState, sizeof(kState) - 1);
+  ASSERT_EQ(v2.optimizer_state.size(), 16u);
   Commit(v2);
   auto current = store_->GetCurrent(kTask);
   ASSERT_TRUE(current.ok()) << current.status();
