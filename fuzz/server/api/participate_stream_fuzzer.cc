@@ -90,14 +90,7 @@ struct Stream {
 };
 
 cohort::server::RoundOptions Options(FuzzedDataProvider& in) {
-  cohort::server::RoundOptions o;
-  o.task = "t";
-  o.goal_count = in.ConsumeIntegralInRange(1, 3);
-  o.over_selection = 1.0;
-  o.min_reports = in.ConsumeIntegralInRange(1, o.goal_count);
-  o.selection_timeout = absl::Seconds(1);
-  o.report_timeout = absl::Seconds(5);
-  o.max_examples_per_report = 1000;
+  cohort::server::RoundOptions o = cohort::fuzz::FuzzRoundOptions(in, 3);
   o.secagg.enabled = o.min_reports >= 2 && in.ConsumeBool();
   return o;
 }

@@ -41,14 +41,7 @@ using cohort::server::RoundEngine;
 constexpr int kSessions = 4;
 
 cohort::server::RoundOptions Options(FuzzedDataProvider& in) {
-  cohort::server::RoundOptions o;
-  o.task = "t";
-  o.goal_count = in.ConsumeIntegralInRange(1, 4);
-  o.over_selection = 1.0;
-  o.min_reports = in.ConsumeIntegralInRange(1, o.goal_count);
-  o.selection_timeout = absl::Seconds(1);
-  o.report_timeout = absl::Seconds(5);
-  o.max_examples_per_report = 1000;
+  cohort::server::RoundOptions o = cohort::fuzz::FuzzRoundOptions(in, 4);
   o.int8_artifacts = in.ConsumeBool();
   if (o.goal_count >= 2 && o.min_reports >= 2 && in.ConsumeBool()) {
     o.secagg.enabled = true;

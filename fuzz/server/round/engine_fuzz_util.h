@@ -1,6 +1,7 @@
 // What the fuzzers that drive a live round engine share: a fresh store
 // directory per input, a device channel that drops what it is sent, and the
-// check that a published model keeps the initial layout and finite values.
+// check that a published model keeps the initial layout and finite values,
+// and the round options they start from.
 
 #ifndef COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
 #define COHORT_FUZZ_SERVER_ROUND_ENGINE_FUZZ_UTIL_H_
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cohort/v1/model.pb.h"
 #include "common/model/weights_util.h"
 #include "server/round/device_channel.h"
@@ -25,6 +27,22 @@ class DroppingChannel final : public server::DeviceChannel {
  public:
   void Send(cohort::v1::ServerMessage message) override {}
 };
+
+// Round options for task "t" with fuzzed goal (1 to `max_goal`) and minimum
+// (1 to the goal), consumed in that order; short selection and report
+// timeouts, every device selected.
+inline server::RoundOptions FuzzRoundOptions(FuzzedDataProvider& in,
+                                             int max_goal) {
+  server::RoundOptions o;
+  o.task = "t";
+  o.goal_count = in.ConsumeIntegralInRange(1, max_goal);
+  o.over_selection = 1.0;
+  o.min_reports = in.ConsumeIntegralInRange(1, o.goal_count);
+  o.selection_timeout = absl::Seconds(1);
+  o.report_timeout = absl::Seconds(5);
+  o.max_examples_per_report = 1000;
+  return o;
+}
 
 // The published model has the initial tensors, shapes and finite values.
 inline void CheckModel(const server::RoundEngine& engine,
