@@ -245,6 +245,66 @@ std::string UnmaskVsLimit() {
       "rates the mean of openssl speed just before and just after the run\"}");
 }
 
+// Client 0's cost in a demo-sized round (100 clients, k and t for 10%
+// expected dropout) against one local training, at d = 1e5 and 1e6 ("client"),
+// or only the d = 1e5 round whose share ciphertext size "bytes" needs.
+// Returns that ciphertext size.
+size_t ClientPart(bool client, Members& ours) {
+  const LocalTraining train =
+      client ? MeasureLocalTraining(absl::GetFlag(FLAGS_idx_dir)) : LocalTraining{};
+  std::vector<std::pair<std::string, double>> client_ms, ratio;
+  std::string runs;
+  size_t ctext = 0;
+  for (int64_t d : {int64_t{100000}, int64_t{1000000}}) {
+    if (!client && d > 100000) break;
+    const ProtocolRun r = RunProtocol(100, d, 16, 0, 0.1, 0.1);
+    ctext = r.share_ciphertext_bytes;
+    client_ms.emplace_back(absl::StrCat(d), r.client0_ms);
+    ratio.emplace_back(absl::StrCat(d), r.client0_ms / train.median_ms);
+    absl::StrAppend(&runs, runs.empty() ? "" : ", ", "\"", d, "\": {\"k\": ", r.k,
+                    ", \"t\": ", r.t, "}");
+    std::printf("client n=100 k=%d t=%d d=%lld: %.1f ms", r.k, r.t,
+                static_cast<long long>(d), r.client0_ms);
+    if (client) std::printf(" (%.2fx local training)", r.client0_ms / train.median_ms);
+    std::printf("\n");
+  }
+  if (!client) return ctext;
+  ours.emplace_back("client_ms", Keyed(client_ms));
+  ours.emplace_back("client_detail", absl::StrCat(
+      "{\"n\": 100, \"bits\": 16, \"params_by_d\": {", runs,
+      "}, \"method\": \"client 0's Start + every ReceiveMessage (key generation, "
+      "X25519 + HKDF per neighbour, Shamir sharing, AES-GCM, mask expansion, "
+      "unmasking response) while a real SecAggServer drives 100 in-memory clients; "
+      "k, t from FindParameters(100, 0.1, 0.1)\", \"cnn_local_training_ms\": ",
+      J(train.median_ms), ", \"cnn_parameters\": ", train.parameters,
+      ", \"cnn_training\": \"small_cnn, 60 Fashion-MNIST examples x 2 epochs, "
+      "batch 10, lr 0.05 (the demo plan), 1 thread, median of 5 after a warm-up\", "
+      "\"client_ms_vs_local_training\": ", Keyed(ratio), "}"));
+  return ctext;
+}
+
+// Server unmasking at n = 1000, d = 1e5 with 0, 10 and 30% dropping, against
+// a plain sum of the survivors.
+void ServerPart(Members& ours) {
+  std::vector<std::pair<std::string, double>> unmask, plain;
+  std::string detail;
+  for (int pct : {0, 10, 30}) {
+    const int n = 1000;
+    const ProtocolRun r =
+        RunProtocol(n, 100000, 16, n * pct / 100, pct / 100.0, 0.1);
+    unmask.emplace_back(absl::StrCat(pct), r.server_unmask_ms);
+    plain.emplace_back(absl::StrCat(pct), r.plain_sum_ms);
+    absl::StrAppend(&detail, detail.empty() ? "" : ", ", "\"", pct, "\": ", ProtocolJson(r));
+    std::printf("server n=1000 d=1e5 drop=%d%% k=%d t=%d: unmask %.1f ms (sum %.1f, "
+                "shamir %.1f, x25519 %.1f, masks %.1f), plain sum %.1f ms\n",
+                pct, r.k, r.t, r.server_unmask_ms, r.summation_ms, r.reconstruction_ms,
+                r.key_agreement_ms, r.mask_expansion_ms, r.plain_sum_ms);
+  }
+  ours.emplace_back("server_unmask_ms", Keyed(unmask));
+  ours.emplace_back("plain_sum_ms", Keyed(plain));
+  ours.emplace_back("server_unmask_breakdown", absl::StrCat("{", detail, "}"));
+}
+
 int Main() {
   const std::string only = absl::GetFlag(FLAGS_only);
   auto want = [&](const char* part) { return only.empty() || only == part; };
@@ -255,57 +315,8 @@ int Main() {
     ours.emplace_back("mask_expansion_detail", m.detail_json);
   }
   size_t ctext = 0;
-  if (want("client") || want("bytes")) {
-    // A demo-sized round: 100 clients, k and t for 10% expected dropout.
-    const LocalTraining train =
-        want("client") ? MeasureLocalTraining(absl::GetFlag(FLAGS_idx_dir)) : LocalTraining{};
-    std::vector<std::pair<std::string, double>> client_ms, ratio;
-    std::string runs;
-    for (int64_t d : {int64_t{100000}, int64_t{1000000}}) {
-      if (!want("client") && d > 100000) break;
-      const ProtocolRun r = RunProtocol(100, d, 16, 0, 0.1, 0.1);
-      ctext = r.share_ciphertext_bytes;
-      client_ms.emplace_back(absl::StrCat(d), r.client0_ms);
-      ratio.emplace_back(absl::StrCat(d), r.client0_ms / train.median_ms);
-      absl::StrAppend(&runs, runs.empty() ? "" : ", ", "\"", d, "\": {\"k\": ", r.k,
-                      ", \"t\": ", r.t, "}");
-      std::printf("client n=100 k=%d t=%d d=%lld: %.1f ms (%.2fx local training)\n",
-                  r.k, r.t, static_cast<long long>(d), r.client0_ms,
-                  r.client0_ms / train.median_ms);
-    }
-    if (want("client")) {
-      ours.emplace_back("client_ms", Keyed(client_ms));
-      ours.emplace_back("client_detail", absl::StrCat(
-          "{\"n\": 100, \"bits\": 16, \"params_by_d\": {", runs,
-          "}, \"method\": \"client 0's Start + every ReceiveMessage (key generation, "
-          "X25519 + HKDF per neighbour, Shamir sharing, AES-GCM, mask expansion, "
-          "unmasking response) while a real SecAggServer drives 100 in-memory clients; "
-          "k, t from FindParameters(100, 0.1, 0.1)\", \"cnn_local_training_ms\": ",
-          J(train.median_ms), ", \"cnn_parameters\": ", train.parameters,
-          ", \"cnn_training\": \"small_cnn, 60 Fashion-MNIST examples x 2 epochs, "
-          "batch 10, lr 0.05 (the demo plan), 1 thread, median of 5 after a warm-up\", "
-          "\"client_ms_vs_local_training\": ", Keyed(ratio), "}"));
-    }
-  }
-  if (want("server")) {
-    std::vector<std::pair<std::string, double>> unmask, plain;
-    std::string detail;
-    for (int pct : {0, 10, 30}) {
-      const int n = 1000;
-      const ProtocolRun r =
-          RunProtocol(n, 100000, 16, n * pct / 100, pct / 100.0, 0.1);
-      unmask.emplace_back(absl::StrCat(pct), r.server_unmask_ms);
-      plain.emplace_back(absl::StrCat(pct), r.plain_sum_ms);
-      absl::StrAppend(&detail, detail.empty() ? "" : ", ", "\"", pct, "\": ", ProtocolJson(r));
-      std::printf("server n=1000 d=1e5 drop=%d%% k=%d t=%d: unmask %.1f ms (sum %.1f, "
-                  "shamir %.1f, x25519 %.1f, masks %.1f), plain sum %.1f ms\n",
-                  pct, r.k, r.t, r.server_unmask_ms, r.summation_ms, r.reconstruction_ms,
-                  r.key_agreement_ms, r.mask_expansion_ms, r.plain_sum_ms);
-    }
-    ours.emplace_back("server_unmask_ms", Keyed(unmask));
-    ours.emplace_back("plain_sum_ms", Keyed(plain));
-    ours.emplace_back("server_unmask_breakdown", absl::StrCat("{", detail, "}"));
-  }
+  if (want("client") || want("bytes")) ctext = ClientPart(want("client"), ours);
+  if (want("server")) ServerPart(ours);
   if (want("limit")) ours.emplace_back("unmask_vs_limit", UnmaskVsLimit());
   if (want("bytes")) {
     double headline = 0;
