@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -23,11 +24,12 @@ namespace {
 
 // One check-in on a fresh stream of `stub`: the time from opening the
 // stream to the coordinator's first answer, or nullopt (then `error`, when
-// not null and empty, gets the status).
+// not null and empty, gets the status, and `code`, when not null, its code).
 std::optional<absl::Duration> TimedCheckIn(cohort::v1::Coordinator::Stub& stub,
                                            const std::string& device_id,
                                            const LoadOptions& options,
-                                           std::string* error) {
+                                           std::string* error,
+                                           grpc::StatusCode* code = nullptr) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.answer_timeout));
   const absl::Time start = absl::Now();
@@ -40,9 +42,13 @@ std::optional<absl::Duration> TimedCheckIn(cohort::v1::Coordinator::Stub& stub,
       stream->Write(hello) && stream->Read(&reply) &&
       (reply.has_task_assignment() || reply.has_retry_window());
   const absl::Duration latency = absl::Now() - start;
-  ctx.TryCancel();  // a device that got an assignment leaves at once
+  if (answered) {
+    ctx.TryCancel();  // a device that got an assignment leaves at once
+    stream->Finish();
+    return latency;
+  }
   const grpc::Status status = stream->Finish();
-  if (answered) return latency;
+  if (code != nullptr) *code = status.error_code();
   if (error != nullptr && error->empty()) {
     *error = absl::StrCat("check-in of ", device_id, ": ", status.error_code(),
                           " ", status.error_message());
@@ -57,18 +63,22 @@ double Percentile(const std::vector<double>& ms, double q) {
   return ms[std::clamp<size_t>(rank, 1, ms.size()) - 1];
 }
 
-// `options.probes` check-ins of the well-behaved device, one every
-// probe_interval, on its own long-lived connection.
-LatencyStats RunProbes(cohort::v1::Coordinator::Stub& stub,
-                       const LoadOptions& options, const std::string& phase,
-                       std::string* error) {
+using Stubs = std::vector<std::unique_ptr<cohort::v1::Coordinator::Stub>>;
+
+// `options.probes` check-ins of the well-behaved devices, one every
+// probe_interval, each device in turn on its own long-lived connection.
+LatencyStats RunProbes(const Stubs& devices, const LoadOptions& options,
+                       const std::string& phase, std::string* error) {
   LatencyStats stats;
   std::vector<double> ms;
   for (int i = 0; i < options.probes; ++i) {
     const absl::Time next = absl::Now() + options.probe_interval;
     ++stats.sent;
+    const size_t device = static_cast<size_t>(i) % devices.size();
     auto latency = TimedCheckIn(
-        stub, absl::StrCat(options.device_prefix, "-probe-", phase, "-", i),
+        *devices[device],
+        absl::StrCat(options.device_prefix, "-probe-", device, "-", phase, "-",
+                     i),
         options, error);
     if (latency.has_value()) ms.push_back(absl::ToDoubleMilliseconds(*latency));
     absl::SleepFor(next - absl::Now());
@@ -114,6 +124,7 @@ class Flood {
   }
   void Tally(LoadResult* result) const {
     result->flood_checkins = answered_;
+    result->flood_refused = refused_;
     result->flood_errors = errors_;
     result->flood_seconds = seconds_;
   }
@@ -129,12 +140,14 @@ class Flood {
     for (int64_t n = 0; !stop_; ++n) {
       const std::string id =
           absl::StrCat(options_.device_prefix, "-flood-", thread, "-", n);
-      if (TimedCheckIn(*stub, id, options_, nullptr).has_value()) {
+      grpc::StatusCode code = grpc::StatusCode::OK;
+      if (TimedCheckIn(*stub, id, options_, nullptr, &code).has_value()) {
         ++answered_;
-      } else {
-        ++errors_;  // e.g. refused at the door: back off as a device would
-        absl::SleepFor(absl::Milliseconds(100));
+        continue;
       }
+      // Refused (over the rate, or at the door): back off as a device would.
+      ++(code == grpc::StatusCode::RESOURCE_EXHAUSTED ? refused_ : errors_);
+      absl::SleepFor(options_.flood_backoff);
     }
   }
 
@@ -142,6 +155,7 @@ class Flood {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> answered_{0};
+  std::atomic<int64_t> refused_{0};
   std::atomic<int64_t> errors_{0};
   absl::Time start_;
   double seconds_ = 0;
@@ -186,18 +200,22 @@ absl::StatusOr<LoadResult> RunDeviceLoad(const LoadOptions& options) {
     return absl::InvalidArgumentError("a target and a CA are required");
   }
   if (options.held_streams < 0 || options.ramp < 1 ||
-      options.flood_threads < 0 || options.probes < 1) {
+      options.flood_threads < 0 || options.probes < 1 ||
+      options.probe_devices < 1) {
     return absl::InvalidArgumentError(
-        "held_streams and flood_threads must be >= 0, ramp and probes >= 1");
+        "held_streams and flood_threads must be >= 0, ramp, probes and "
+        "probe_devices >= 1");
   }
   LoadResult result;
-  auto probe = cohort::v1::Coordinator::NewStub(OwnConnection(options));
-  // Connects the probe's channel, so the idle phase times check-ins only.
-  for (int i = 0; i < 3; ++i) {
-    TimedCheckIn(*probe, absl::StrCat(options.device_prefix, "-probe-warm-", i),
+  Stubs probes;
+  for (int d = 0; d < options.probe_devices; ++d) {
+    probes.push_back(cohort::v1::Coordinator::NewStub(OwnConnection(options)));
+    // Connects the device's channel, so the idle phase times check-ins only.
+    TimedCheckIn(*probes.back(),
+                 absl::StrCat(options.device_prefix, "-probe-", d, "-warm"),
                  options, nullptr);
   }
-  result.idle = RunProbes(*probe, options, "idle", &result.first_error);
+  result.idle = RunProbes(probes, options, "idle", &result.first_error);
   result.server_rss_idle_bytes = ProcStatusBytes(options.server_pid, "VmRSS");
 
   RssSampler sampler(options.server_pid);
@@ -209,7 +227,7 @@ absl::StatusOr<LoadResult> RunDeviceLoad(const LoadOptions& options) {
   flood.Start();
   absl::SleepFor(absl::Seconds(1));
   std::string probe_error;
-  result.flood = RunProbes(*probe, options, "flood", &probe_error);
+  result.flood = RunProbes(probes, options, "flood", &probe_error);
   flood.Stop();
   flood.Tally(&result);
   result.server_rss_max_bytes = sampler.Stop();
@@ -231,8 +249,11 @@ std::string LoadResultJson(const LoadOptions& o, const LoadResult& r) {
       "{\n",
       absl::StrFormat(
           "  \"held_streams\": %d,\n  \"ramp\": %d,\n  \"flood_threads\": %d,\n"
-          "  \"probes_per_phase\": %d,\n  \"probe_interval_ms\": %d,\n",
-          o.held_streams, o.ramp, o.flood_threads, o.probes,
+          "  \"flood_backoff_ms\": %d,\n  \"probes_per_phase\": %d,\n"
+          "  \"probe_devices\": %d,\n  \"probe_interval_ms\": %d,\n",
+          o.held_streams, o.ramp, o.flood_threads,
+          static_cast<int>(absl::ToInt64Milliseconds(o.flood_backoff)),
+          o.probes, o.probe_devices,
           static_cast<int>(absl::ToInt64Milliseconds(o.probe_interval))),
       absl::StrFormat(
           "  \"held_assigned\": %d,\n  \"held_retried\": %d,\n"
@@ -241,10 +262,12 @@ std::string LoadResultJson(const LoadOptions& o, const LoadResult& r) {
           r.held_assigned, r.held_retried, r.held_failed, r.held_ended_early,
           r.ramp_seconds),
       absl::StrFormat(
-          "  \"flood_checkins\": %d,\n  \"flood_errors\": %d,\n"
-          "  \"flood_checkins_per_second\": %.1f,\n",
-          r.flood_checkins, r.flood_errors,
-          r.flood_seconds > 0 ? r.flood_checkins / r.flood_seconds : 0.0),
+          "  \"flood_checkins\": %d,\n  \"flood_refused\": %d,\n"
+          "  \"flood_errors\": %d,\n  \"flood_checkins_per_second\": %.1f,\n"
+          "  \"flood_refused_per_second\": %.1f,\n",
+          r.flood_checkins, r.flood_refused, r.flood_errors,
+          r.flood_seconds > 0 ? r.flood_checkins / r.flood_seconds : 0.0,
+          r.flood_seconds > 0 ? r.flood_refused / r.flood_seconds : 0.0),
       "  \"probe_idle\": ", stats(r.idle), ",\n",
       "  \"probe_under_load\": ", stats(r.flood), ",\n",
       absl::StrFormat("  \"p99_under_load_vs_idle\": %.2f,\n",

@@ -15,14 +15,20 @@ namespace cohort::bench {
 // over TLS), in three parts that run together:
 //  - held streams: fake devices, one TLS connection each, that check in and
 //    then hold their stream open as a device does while it trains;
-//  - a flood: threads that check in as a new fake device each time, as fast
-//    as the coordinator answers, and close the stream. They run at nice 19:
-//    the generator shares the coordinator's machine, and a real flood would
-//    not take the coordinator's CPU to send its requests;
-//  - probes: one well-behaved device on its own connection that checks in
-//    every `probe_interval` and times the answer (TaskAssignment or
-//    RetryWindow), first on the idle coordinator, then under the held
-//    streams and the flood.
+//  - a flood: threads, one connection each, that check in as a new fake
+//    device each time, as fast as the coordinator answers, and close the
+//    stream. A refused check-in (an RPC error, such as RESOURCE_EXHAUSTED
+//    past the coordinator's per-source rate) is followed by
+//    `flood_backoff`, as a device backs off; zero makes a flood that
+//    ignores refusals. They run at nice 19: the generator shares the
+//    coordinator's machine, and a real flood would not take the
+//    coordinator's CPU to send its requests;
+//  - probes: `probe_devices` well-behaved devices, each on its own
+//    connection, that check in in turn, one every `probe_interval`, and
+//    time the answer (TaskAssignment or RetryWindow), first on the idle
+//    coordinator, then under the held streams and the flood. Each device
+//    checks in once per probe_interval x probe_devices, which must stay
+//    within the coordinator's check-in rate per source.
 // Devices present no client certificate, so the coordinator must run
 // without mTLS (CheckIn.device_id names each fake device).
 struct LoadOptions {
@@ -34,7 +40,9 @@ struct LoadOptions {
   int held_streams = 5000;
   int ramp = 64;  // held streams waiting for their answer at once
   int flood_threads = 8;
+  absl::Duration flood_backoff = absl::Milliseconds(100);
   int probes = 200;  // per phase
+  int probe_devices = 40;
   absl::Duration probe_interval = absl::Milliseconds(25);
   absl::Duration answer_timeout = absl::Seconds(10);  // per check-in
   // Every held stream must have its answer by then.
@@ -64,7 +72,8 @@ struct LoadResult {
   int held_ended_early = 0;
   double ramp_seconds = 0;
   int64_t flood_checkins = 0;  // answered
-  int64_t flood_errors = 0;
+  int64_t flood_refused = 0;   // RESOURCE_EXHAUSTED (the per-source rate)
+  int64_t flood_errors = 0;    // any other RPC error
   double flood_seconds = 0;
   // The coordinator's VmRSS before any load, its highest sample while the
   // streams were held (every 100 ms), and its VmHWM at the end; 0 without

@@ -30,6 +30,10 @@ ABSL_FLAG(int, ramp, 64, "Held streams waiting for their answer at once.");
 ABSL_FLAG(int, flood_threads, 8, "Threads checking in as new devices.");
 ABSL_FLAG(int, probes, 200, "Check-ins of the well-behaved device per phase.");
 ABSL_FLAG(int, probe_interval_ms, 25, "Between the well-behaved check-ins.");
+ABSL_FLAG(int, probe_devices, 40,
+          "Well-behaved devices, one connection each, checking in in turn.");
+ABSL_FLAG(int, flood_backoff_ms, 100,
+          "A flood thread's pause after a refused check-in; 0 ignores refusals.");
 ABSL_FLAG(int, server_pid, 0, "The coordinator's pid, for its memory.");
 ABSL_FLAG(std::string, out, "", "Also write the JSON result here.");
 
@@ -55,6 +59,8 @@ int main(int argc, char** argv) {
   options.ramp = absl::GetFlag(FLAGS_ramp);
   options.flood_threads = absl::GetFlag(FLAGS_flood_threads);
   options.probes = absl::GetFlag(FLAGS_probes);
+  options.probe_devices = absl::GetFlag(FLAGS_probe_devices);
+  options.flood_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_flood_backoff_ms));
   options.probe_interval = absl::Milliseconds(absl::GetFlag(FLAGS_probe_interval_ms));
   options.server_pid = absl::GetFlag(FLAGS_server_pid);
   auto result = cohort::bench::RunDeviceLoad(options);

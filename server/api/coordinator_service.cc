@@ -129,9 +129,17 @@ std::shared_ptr<const std::string> MakeDelta(const PublishedModel& base,
 
 grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
 CoordinatorService::Participate(grpc::CallbackServerContext* context) {
-  return NewParticipateReactor(engine_, &live_devices_,
-                               PeerCommonName(*context), counters_, deadlines_,
-                               leadership_);
+  std::string cert_name = PeerCommonName(*context);
+  if (limiter_ != nullptr) {
+    const absl::Status admitted =
+        limiter_->Admit(CheckInSource(cert_name, context->peer()));
+    if (!admitted.ok()) {
+      if (counters_ != nullptr) counters_->CheckIn("rate_limited");
+      return NewRefusedParticipateReactor(ToGrpcStatus(admitted));
+    }
+  }
+  return NewParticipateReactor(engine_, &live_devices_, std::move(cert_name),
+                               counters_, deadlines_, leadership_);
 }
 
 grpc::ServerWriteReactor<cohort::v1::ModelChunk>*

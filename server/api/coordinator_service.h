@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
+#include "server/api/check_in_limiter.h"
 #include "server/api/participate_reactor.h"
 #include "server/enrollment/fleet_ca.h"
 #include "server/round/device_session.h"
@@ -43,16 +44,21 @@ class CoordinatorService final
   // `leadership` (may be null: always leading; borrowed): while it stands
   // by, check-ins get a RetryWindow with cause "standby" and FetchModel
   // UNAVAILABLE, and the engine (not started yet) is not touched.
+  // `limiter` (may be null: no limit; borrowed) admits each Participate
+  // stream by its CheckInSource; a stream over the rate ends at once with
+  // RESOURCE_EXHAUSTED (check-in result "rate_limited").
   explicit CoordinatorService(RoundEngine* engine,
                               DeviceApiCounters* counters = nullptr,
                               const FleetCa* ca = nullptr,
                               StreamDeadlines deadlines = {},
-                              const Leadership* leadership = nullptr)
+                              const Leadership* leadership = nullptr,
+                              CheckInLimiter* limiter = nullptr)
       : engine_(engine),
         counters_(counters),
         ca_(ca),
         deadlines_(deadlines),
-        leadership_(leadership) {}
+        leadership_(leadership),
+        limiter_(limiter) {}
 
   grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
   Participate(grpc::CallbackServerContext* context) override;
@@ -95,6 +101,7 @@ class CoordinatorService final
   const FleetCa* const ca_;
   const StreamDeadlines deadlines_;
   const Leadership* const leadership_;
+  CheckInLimiter* const limiter_;
   LiveDevices live_devices_;
   absl::Mutex deltas_mu_;
   // Most recently used first.

@@ -203,10 +203,12 @@ class FrontDoor::Loop {
 
   void AcceptPending() {
     for (;;) {
-      int fd =
-          ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage device = {};
+      socklen_t len = sizeof(device);
+      int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&device),
+                         &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        Admit(fd);
+        Admit(fd, device);
         continue;
       }
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -231,12 +233,16 @@ class FrontDoor::Loop {
     reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
 
-  void Admit(int fd) {
+  // `device` is where the connection came from; gRPC sees it as the
+  // relay's peer (RelayedPeerName).
+  void Admit(int fd, const sockaddr_storage& device) {
     counters_.accepted++;
     const bool full =
         counters_.open.load() >= options_.max_connections ||
         counters_.unauthenticated.load() >= options_.max_unauthenticated;
-    int backend = full ? -1 : ConnectBackend(backend_path_);
+    const uint64_t id = next_id_++;
+    int backend =
+        full ? -1 : ConnectBackend(backend_path_, RelayedPeerName(id, device));
     if (backend < 0) {
       counters_.refused++;  // before the close, which the peer can observe
       ::close(fd);
@@ -253,7 +259,6 @@ class FrontDoor::Loop {
     auto relay = std::make_unique<Relay>();
     relay->fd[0] = fd;
     relay->fd[1] = backend;
-    const uint64_t id = next_id_++;
     for (int side = 0; side < 2; ++side) {
       relay->interest[side] = EPOLLIN;
       Watch(relay->fd[side], (id << 1) | side, EPOLLIN, EPOLL_CTL_ADD);

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
+#include "server/api/check_in_limiter.h"
 
 namespace cohort::server {
 
@@ -42,6 +43,9 @@ struct FrontDoorOptions {
   absl::Duration report_grace = absl::Seconds(60);
   // gRPC's memory quota for transport buffers (see ConnectionLimits).
   int64_t max_buffered_bytes = int64_t{256} << 20;
+  // Check-ins per source (ConnectionLimits.check_in_rate, check_in_burst).
+  // CoordinatorService applies it, not the door.
+  CheckInRate check_in;
 };
 
 // Fills FrontDoorOptions from the config. `descriptor_limit` is the process's
@@ -55,7 +59,10 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
 
 // FrontDoor owns the coordinator's public TCP socket and relays each accepted
 // connection, byte for byte, to gRPC serving on a Unix socket in a private
-// directory. TLS still ends in gRPC, so peer certificates are unchanged.
+// directory. TLS still ends in gRPC, so peer certificates are unchanged, and
+// the door's end of each relay is named after the device's address
+// (RelayedPeerName), so DevicePeer(context->peer()) still tells where a call
+// came from.
 //
 // Why: gRPC 1.51 has no connection limit, and its listener stops accepting
 // for good after one accept4() failure such as EMFILE. The door instead

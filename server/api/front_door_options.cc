@@ -1,6 +1,7 @@
 #include "server/api/front_door.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -21,12 +22,16 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
   if (c.max_connections() < 0 || c.max_unauthenticated_connections() < 0 ||
       c.handshake_timeout_ms() < 0 || c.keepalive_ms() < 0 ||
       c.min_client_keepalive_ms() < 0 || c.check_in_timeout_ms() < 0 ||
-      c.report_grace_ms() < 0) {
+      c.report_grace_ms() < 0 || c.check_in_burst() < 0 ||
+      !(c.check_in_rate() >= 0) || !std::isfinite(c.check_in_rate())) {
     return absl::InvalidArgumentError(
         "limits: max_connections, max_unauthenticated_connections, "
         "handshake_timeout_ms, keepalive_ms, min_client_keepalive_ms, "
-        "check_in_timeout_ms and report_grace_ms must not be negative");
+        "check_in_timeout_ms, report_grace_ms, check_in_rate and "
+        "check_in_burst must not be negative (check_in_rate also finite)");
   }
+  if (c.check_in_rate() > 0) o.check_in.per_second = c.check_in_rate();
+  if (c.check_in_burst() > 0) o.check_in.burst = c.check_in_burst();
   if (c.report_grace_ms() > 0) {
     o.report_grace = absl::Milliseconds(c.report_grace_ms());
   }

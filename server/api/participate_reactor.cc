@@ -295,6 +295,13 @@ class ParticipateReactor final
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
+class RefusedReactor final
+    : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
+ public:
+  explicit RefusedReactor(const grpc::Status& refused) { Finish(refused); }
+  void OnDone() override { delete this; }
+};
+
 void StreamChannel::Send(ServerMessage message) {
   absl::MutexLock lock(&mu_);
   if (reactor_ != nullptr) reactor_->Enqueue(std::move(message));
@@ -313,6 +320,11 @@ grpc::ServerBidiReactor<ClientMessage, ServerMessage>* NewParticipateReactor(
     const Leadership* leadership) {
   return new ParticipateReactor(engine, live, std::move(cert_name), counters,
                                 deadlines, leadership);
+}
+
+grpc::ServerBidiReactor<ClientMessage, ServerMessage>*
+NewRefusedParticipateReactor(const grpc::Status& refused) {
+  return new RefusedReactor(refused);
 }
 
 }  // namespace cohort::server

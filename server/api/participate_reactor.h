@@ -44,6 +44,11 @@ NewParticipateReactor(RoundEngine* engine, LiveDevices* live,
                       StreamDeadlines deadlines = {},
                       const Leadership* leadership = nullptr);
 
+// A Participate stream ended at once with `refused` (not OK), before its
+// CheckIn is read: the answer to a source over its check-in rate.
+grpc::ServerBidiReactor<cohort::v1::ClientMessage, cohort::v1::ServerMessage>*
+NewRefusedParticipateReactor(const grpc::Status& refused);
+
 }  // namespace cohort::server
 
 #endif  // COHORT_SERVER_API_PARTICIPATE_REACTOR_H_

@@ -398,11 +398,12 @@ absl::Status Serve(const ServerOptions& options, absl::Notification* stop,
                           ServeEnrollment(options, task.store.get()));
   Leadership leadership(options.round.retry_min, options.round.retry_max);
   if (coordination.enabled()) leadership.StandBy("starting up");
+  CheckInLimiter limiter(options.limits.check_in, base::RealClock::Get());
   CoordinatorService service(
       &engine, &device_api, enrollment.ca.get(),
       {.check_in = options.limits.check_in_timeout,
        .after_report_deadline = options.limits.report_grace},
-      &leadership);
+      &leadership, &limiter);
   COHORT_ASSIGN_OR_RETURN(auto serving,
                           ServeDeviceApi(options, credentials, &service));
   // The keeper's thread deposes the task's store and stands the service by

@@ -94,7 +94,8 @@ void DescribeLimits(const server::FrontDoorOptions& l,
   out << " limits={" << l.max_connections << "," << l.max_unauthenticated << ","
       << Describe(l.handshake_timeout) << "," << Describe(l.keepalive) << ","
       << Describe(l.min_client_keepalive) << "," << l.max_buffered_bytes << ","
-      << Describe(l.check_in_timeout) << "," << Describe(l.report_grace) << "}";
+      << Describe(l.check_in_timeout) << "," << Describe(l.report_grace) << ","
+      << l.check_in.per_second << "," << l.check_in.burst << "}";
 }
 
 std::string DescribeServer(const server::ServerOptions& o) {

@@ -280,30 +280,25 @@ grpc::Status Call(FuzzedDataProvider& in, AdminService& admin,
 }
 
 void Run(FuzzedDataProvider& in, const std::string& dir) {
-  auto store = cohort::server::DirectoryStore::Open(dir);
-  if (!store.ok()) std::abort();
-  cohort::testing::FakeTaskModel model;
-  cohort::testing::FakeClock clock;
   cohort::server::RoundOptions options;
   options.task = kTask;
   options.goal_count = 1;
   options.min_reports = 1;
   options.over_selection = 1.0;
-  RoundEngine engine(options, store->get(), &model, &clock);
-  if (!engine.Start().ok()) std::abort();
-  const cohort::v1::Weights initial = engine.current_model()->weights;
+  cohort::fuzz::FuzzEngine fuzz(dir, options);
+  RoundEngine& engine = fuzz.engine();
   // Whether the caller is allowed is decided per step, before the call.
   std::string subject = kOperator;
-  AdminService admin(store->get(), &engine, {kOperator}, Ca(),
+  AdminService admin(&fuzz.store(), &engine, {kOperator}, Ca(),
                      [&](const grpc::ServerContext&) { return subject; });
   cohort::server::LiveDevices live;
   int devices = 0;
   for (int step = 0; step < 48 && in.remaining_bytes() > 0; ++step) {
     const int action = in.ConsumeIntegralInRange(0, 7);
     if (action == 0) {
-      PlayRound(in, engine, live, model, &devices);
+      PlayRound(in, engine, live, fuzz.model(), &devices);
     } else if (action == 1) {
-      clock.Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 100000)));
+      fuzz.clock().Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 100000)));
       engine.RunOnce();
     } else {
       const bool allowed = in.ConsumeIntegralInRange(0, 4) > 0;
@@ -312,11 +307,11 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
                 : in.ConsumeBool()
                     ? ""
                     : absl::StrCat("x", in.ConsumeRandomLengthString(12));
-      const Snapshot before = Take(**store, engine);
+      const Snapshot before = Take(fuzz.store(), engine);
       const grpc::Status status = Call(in, admin, engine);
-      CheckStep(before, Take(**store, engine), status, allowed);
+      CheckStep(before, Take(fuzz.store(), engine), status, allowed);
     }
-    cohort::fuzz::CheckModel(engine, initial);
+    fuzz.Check();
   }
 }
 

@@ -162,13 +162,8 @@ void CheckAnswered(Stub& stub, bool may_time_out) {
 }
 
 void Run(FuzzedDataProvider& in, const std::string& dir) {
-  auto store = cohort::server::DirectoryStore::Open(dir);
-  if (!store.ok()) std::abort();
-  cohort::testing::FakeTaskModel model;
-  cohort::testing::FakeClock clock;
-  cohort::server::RoundEngine engine(Options(in), store->get(), &model, &clock);
-  if (!engine.Start().ok()) std::abort();
-  const cohort::v1::Weights initial = engine.current_model()->weights;
+  cohort::fuzz::FuzzEngine fuzz(dir, Options(in));
+  cohort::server::RoundEngine& engine = fuzz.engine();
   cohort::server::StreamDeadlines deadlines;
   if (in.ConsumeIntegralInRange(0, 7) == 0) {
     deadlines.check_in = absl::Milliseconds(in.ConsumeIntegralInRange(1, 20));
@@ -194,7 +189,9 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
           break;
         case 1:
         case 2:
-          if (stream) stream->Write(MakeMessage(in, model, engine.round_id()));
+          if (stream) {
+            stream->Write(MakeMessage(in, fuzz.model(), engine.round_id()));
+          }
           break;
         case 3:
           if (stream) stream->WritesDone();
@@ -206,9 +203,9 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
           Fetch(in, *stub);
           break;
         default:
-          clock.Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 6000)));
+          fuzz.clock().Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 6000)));
           engine.RunOnce();
-          cohort::fuzz::CheckModel(engine, initial);
+          fuzz.Check();
           break;
       }
     }
@@ -216,7 +213,7 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
   engine.RunOnce();
   CheckAnswered(*stub, deadlines.check_in != absl::ZeroDuration());
   server->Shutdown(In(1000));
-  cohort::fuzz::CheckModel(engine, initial);
+  fuzz.Check();
 }
 
 }  // namespace

@@ -99,13 +99,8 @@ cohort::v1::SecAggClientMessage MakeSecAgg(FuzzedDataProvider& in,
 }
 
 void Run(FuzzedDataProvider& in, const std::string& dir) {
-  auto store = cohort::server::DirectoryStore::Open(dir);
-  if (!store.ok()) std::abort();
-  cohort::testing::FakeTaskModel model;
-  cohort::testing::FakeClock clock;
-  RoundEngine engine(Options(in), store->get(), &model, &clock);
-  if (!engine.Start().ok()) std::abort();
-  const cohort::v1::Weights initial = engine.current_model()->weights;
+  cohort::fuzz::FuzzEngine fuzz(dir, Options(in));
+  RoundEngine& engine = fuzz.engine();
   cohort::server::LiveDevices live;
   std::array<std::unique_ptr<DeviceSession>, kSessions> sessions;
   auto channel = std::make_shared<cohort::fuzz::DroppingChannel>();
@@ -119,7 +114,7 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
         (void)session->CheckIn(MakeCheckIn(in));
         break;
       case 1:
-        if (session) (void)session->Report(MakeReport(in, model, round_id));
+        if (session) (void)session->Report(MakeReport(in, fuzz.model(), round_id));
         break;
       case 2:
         if (session) (void)session->SecAgg(MakeSecAgg(in, round_id), channel);
@@ -131,11 +126,11 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
         if (session) session->Answered();
         break;
       case 5:
-        clock.Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 10000)));
+        fuzz.clock().Advance(absl::Milliseconds(in.ConsumeIntegralInRange(0, 10000)));
         [[fallthrough]];
       default:
         engine.RunOnce();
-        cohort::fuzz::CheckModel(engine, initial);
+        fuzz.Check();
         if (engine.round_id() < round_id) std::abort();
         if (engine.rounds_committed() < committed) std::abort();
         round_id = engine.round_id();
@@ -145,7 +140,7 @@ void Run(FuzzedDataProvider& in, const std::string& dir) {
   }
   for (auto& s : sessions) s.reset();
   engine.RunOnce();
-  cohort::fuzz::CheckModel(engine, initial);
+  fuzz.Check();
 }
 
 }  // namespace

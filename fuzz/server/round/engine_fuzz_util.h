@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,9 @@
 #include "common/model/weights_util.h"
 #include "server/round/device_channel.h"
 #include "server/round/round_engine.h"
+#include "server/store/directory_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_task_model.h"
 
 namespace cohort::fuzz {
 
@@ -59,6 +63,37 @@ inline void CheckModel(const server::RoundEngine& engine,
     if (!model::AllFinite(model::FloatView(t))) std::abort();
   }
 }
+
+// A started round engine for one input: a directory store at `dir`, a fake
+// model and clock, and the weights the engine started with, which Check()
+// compares every published version against. Aborts if the store does not
+// open or the engine does not start.
+class FuzzEngine {
+ public:
+  FuzzEngine(const std::string& dir, const server::RoundOptions& options) {
+    auto store = server::DirectoryStore::Open(dir);
+    if (!store.ok()) std::abort();
+    store_ = *std::move(store);
+    engine_ = std::make_unique<server::RoundEngine>(options, store_.get(),
+                                                    &model_, &clock_);
+    if (!engine_->Start().ok()) std::abort();
+    initial_ = engine_->current_model()->weights;
+  }
+
+  server::DirectoryStore& store() { return *store_; }
+  const testing::FakeTaskModel& model() const { return model_; }
+  testing::FakeClock& clock() { return clock_; }
+  server::RoundEngine& engine() { return *engine_; }
+  // CheckModel against the initial weights.
+  void Check() const { CheckModel(*engine_, initial_); }
+
+ private:
+  std::unique_ptr<server::DirectoryStore> store_;
+  testing::FakeTaskModel model_;
+  testing::FakeClock clock_;
+  std::unique_ptr<server::RoundEngine> engine_;
+  cohort::v1::Weights initial_;
+};
 
 // A directory that does not exist yet, in memory where there is a tmpfs
 // (the store syncs every write), named after `fuzzer`.

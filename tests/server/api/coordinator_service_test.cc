@@ -11,6 +11,7 @@
 #include "common/model/delta.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/api/front_door.h"
 #include "server/round/leadership.h"
 #include "server/store/directory_store.h"
 #include "tests/testing/fake_clock.h"
@@ -451,6 +452,78 @@ TEST_F(CoordinatorServiceTest, RetryWindowCarriesItsCause) {
   EXPECT_EQ(counters_.CheckIns("assigned"), 1);
   first_ctx.TryCancel();
   second_ctx.TryCancel();
+}
+
+}  // namespace
+}  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+// What a check-in on a new stream of `stub` ended with: OK when answered.
+grpc::StatusCode CheckInCode(cohort::v1::Coordinator::Stub& stub,
+                             const std::string& device) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub.Participate(&ctx);
+  cohort::v1::ClientMessage hello;
+  hello.mutable_check_in()->set_device_id(device);
+  stream->Write(hello);
+  cohort::v1::ServerMessage reply;
+  if (stream->Read(&reply)) {
+    ctx.TryCancel();
+    stream->Finish();
+    return grpc::StatusCode::OK;
+  }
+  return stream->Finish().error_code();
+}
+
+// Behind the front door, as in cohort-server, each device connection is its
+// own source: one over its check-in rate is refused at once while another
+// connection is served, which only holds if gRPC's peer still names the
+// device's address through the relay.
+TEST_F(CoordinatorServiceTest, CheckInRateIsPerDeviceConnectionThroughTheDoor) {
+  testing::FakeClock frozen;  // no refill during the test
+  CheckInLimiter limiter({.per_second = 1, .burst = 2}, &frozen);
+  CoordinatorService limited(engine_.get(), &counters_, nullptr,
+                             StreamDeadlines{}, &leadership_, &limiter);
+  const std::string socket = root_ + ".sock";
+  std::filesystem::remove(socket);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&limited);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto door = FrontDoor::Listen("127.0.0.1:0", socket, FrontDoorOptions{});
+  ASSERT_TRUE(door.ok()) << door.status();
+  (*door)->Start();
+  auto connect = [&] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection
+    return cohort::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", (*door)->port()),
+        grpc::InsecureChannelCredentials(), args));
+  };
+  auto first = connect();
+  auto second = connect();
+  EXPECT_EQ(CheckInCode(*first, "a1"), grpc::StatusCode::OK);
+  EXPECT_EQ(CheckInCode(*first, "a2"), grpc::StatusCode::OK);
+  EXPECT_EQ(CheckInCode(*first, "a3"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(counters_.CheckIns("rate_limited"), 1);
+  EXPECT_EQ(CheckInCode(*second, "b1"), grpc::StatusCode::OK);
+  EXPECT_EQ(CheckInCode(*second, "b2"), grpc::StatusCode::OK);
+  EXPECT_EQ(CheckInCode(*second, "b3"), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Model downloads are not check-ins.
+  grpc::ClientContext ctx;
+  cohort::v1::FetchModelRequest req;
+  req.set_version(1);
+  cohort::v1::ModelChunk chunk;
+  auto reader = first->FetchModel(&ctx, req);
+  EXPECT_TRUE(reader->Read(&chunk));
+  ctx.TryCancel();
+  reader->Finish();
+  (*door)->Stop();
+  server->Shutdown();
 }
 
 }  // namespace

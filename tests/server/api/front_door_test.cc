@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -309,6 +310,33 @@ TEST(ResolveFrontDoorOptionsTest, StreamDeadlinesDefaultAndRefuseNegatives) {
     EXPECT_NE(refused.status().message().find(field), std::string::npos)
         << refused.status();
   }
+}
+
+TEST(ResolveFrontDoorOptionsTest, CheckInRateDefaultsAndRefusesNonFinite) {
+  cohort::v1::ConnectionLimits limits;
+  auto defaults = ResolveFrontDoorOptions(limits, 4096, 1 << 20);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->check_in.per_second, 5);
+  EXPECT_EQ(defaults->check_in.burst, 20);
+  limits.set_check_in_rate(0.5);
+  limits.set_check_in_burst(3);
+  auto set = ResolveFrontDoorOptions(limits, 4096, 1 << 20);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->check_in.per_second, 0.5);
+  EXPECT_EQ(set->check_in.burst, 3);
+  for (double rate : {-1.0, std::nan(""), HUGE_VAL}) {
+    cohort::v1::ConnectionLimits bad;
+    bad.set_check_in_rate(rate);
+    auto refused = ResolveFrontDoorOptions(bad, 4096, 1 << 20);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << rate;
+    EXPECT_NE(refused.status().message().find("check_in_rate"),
+              std::string::npos);
+  }
+  cohort::v1::ConnectionLimits bad_burst;
+  bad_burst.set_check_in_burst(-2);
+  EXPECT_EQ(ResolveFrontDoorOptions(bad_burst, 4096, 1 << 20).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FrontDoorListenTest, BadAddressIsInvalidArgument) {
