@@ -31,8 +31,9 @@ void CheckInLimiter::DropFullLocked(absl::Time now) {
 }
 
 absl::Status CheckInLimiter::Admit(absl::string_view source) {
-  const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
+  // Read under the lock, so no bucket's time moves backwards.
+  const absl::Time now = clock_->Now();
   auto it = buckets_.find(source);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_sources_) DropFullLocked(now);
@@ -53,7 +54,8 @@ absl::Status CheckInLimiter::Admit(absl::string_view source) {
     b.tokens -= 1;
     return absl::OkStatus();
   }
-  const double wait_s = (1 - b.tokens) / rate_.per_second;
+  // At most 100 s: ResolveFrontDoorOptions refuses slower rates.
+  const double wait_s = std::min(100.0, (1 - b.tokens) / rate_.per_second);
   return absl::ResourceExhaustedError(absl::StrCat(
       "more than ", rate_.per_second, " check-ins per second (burst ",
       rate_.burst, ") from this ", source.substr(0, source.find(' ')),

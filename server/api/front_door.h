@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cohort/v1/config.pb.h"
@@ -47,6 +48,17 @@ struct FrontDoorOptions {
   // CoordinatorService applies it, not the door.
   CheckInRate check_in;
 };
+
+// The slowest check_in_rate accepted, a check-in per 100 s.
+inline constexpr double kMinCheckInRate = 0.01;
+
+// A well-behaved agent waits at least `retry_min` (the round's RetryWindow
+// floor) between check-ins, so the limit must admit 1 / retry_min a second:
+// an unset check_in_rate rises to twice that when the default is lower, and
+// a configured one below it is INVALID_ARGUMENT naming the field.
+absl::Status FitCheckInRateToRetries(const cohort::v1::ConnectionLimits& limits,
+                                     absl::Duration retry_min,
+                                     CheckInRate* rate);
 
 // Fills FrontDoorOptions from the config. `descriptor_limit` is the process's
 // soft RLIMIT_NOFILE: max_connections is lowered to what it allows after a

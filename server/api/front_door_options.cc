@@ -8,6 +8,25 @@
 
 namespace cohort::server {
 
+absl::Status FitCheckInRateToRetries(const cohort::v1::ConnectionLimits& limits,
+                                     absl::Duration retry_min,
+                                     CheckInRate* rate) {
+  if (retry_min <= absl::ZeroDuration()) return absl::OkStatus();
+  const double agent_rate = 1.0 / absl::ToDoubleSeconds(retry_min);
+  if (limits.check_in_rate() <= 0) {
+    rate->per_second = std::max(rate->per_second, 2 * agent_rate);
+    return absl::OkStatus();
+  }
+  if (rate->per_second < agent_rate) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.check_in_rate: ", rate->per_second,
+        " a second would refuse agents that wait round.retry_min_ms (",
+        absl::FormatDuration(retry_min), ") between check-ins; use at least ",
+        agent_rate));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
     const cohort::v1::ConnectionLimits& c, int64_t descriptor_limit,
     int64_t max_message_bytes) {
@@ -29,6 +48,11 @@ absl::StatusOr<FrontDoorOptions> ResolveFrontDoorOptions(
         "handshake_timeout_ms, keepalive_ms, min_client_keepalive_ms, "
         "check_in_timeout_ms, report_grace_ms, check_in_rate and "
         "check_in_burst must not be negative (check_in_rate also finite)");
+  }
+  if (c.check_in_rate() > 0 && c.check_in_rate() < kMinCheckInRate) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.check_in_rate: ", c.check_in_rate(), " is below ",
+        kMinCheckInRate, " (a check-in per 100 s)"));
   }
   if (c.check_in_rate() > 0) o.check_in.per_second = c.check_in_rate();
   if (c.check_in_burst() > 0) o.check_in.burst = c.check_in_burst();

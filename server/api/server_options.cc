@@ -276,6 +276,8 @@ absl::StatusOr<ServerOptions> ResolveServerOptions(
   COHORT_ASSIGN_OR_RETURN(
       o.limits, ResolveFrontDoorOptions(config.limits(), descriptor_limit,
                                         o.max_message_bytes));
+  COHORT_RETURN_IF_ERROR(FitCheckInRateToRetries(
+      config.limits(), o.round.retry_min, &o.limits.check_in));
   return o;
 }
 

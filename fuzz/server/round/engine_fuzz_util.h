@@ -79,6 +79,9 @@ class FuzzEngine {
     if (!engine_->Start().ok()) std::abort();
     initial_ = engine_->current_model()->weights;
   }
+  // The engine points at the members beside it.
+  FuzzEngine(const FuzzEngine&) = delete;
+  FuzzEngine& operator=(const FuzzEngine&) = delete;
 
   server::DirectoryStore& store() { return *store_; }
   const testing::FakeTaskModel& model() const { return model_; }

@@ -333,10 +333,38 @@ TEST(ResolveFrontDoorOptionsTest, CheckInRateDefaultsAndRefusesNonFinite) {
     EXPECT_NE(refused.status().message().find("check_in_rate"),
               std::string::npos);
   }
+  cohort::v1::ConnectionLimits too_slow;
+  too_slow.set_check_in_rate(0.001);
+  EXPECT_EQ(ResolveFrontDoorOptions(too_slow, 4096, 1 << 20).status().code(),
+            absl::StatusCode::kInvalidArgument);
   cohort::v1::ConnectionLimits bad_burst;
   bad_burst.set_check_in_burst(-2);
   EXPECT_EQ(ResolveFrontDoorOptions(bad_burst, 4096, 1 << 20).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Agents wait at least retry_min between check-ins: the default rate rises
+// to admit twice their rate, and a configured one that would refuse them is
+// an error.
+TEST(ResolveFrontDoorOptionsTest, CheckInRateAdmitsAgentsThatWaitRetryMin) {
+  cohort::v1::ConnectionLimits unset;
+  CheckInRate rate;  // the default, 5 a second
+  ASSERT_TRUE(
+      FitCheckInRateToRetries(unset, absl::Milliseconds(100), &rate).ok());
+  EXPECT_EQ(rate.per_second, 20);
+  rate = {};
+  ASSERT_TRUE(FitCheckInRateToRetries(unset, absl::Seconds(1), &rate).ok());
+  EXPECT_EQ(rate.per_second, 5);
+  cohort::v1::ConnectionLimits set;
+  set.set_check_in_rate(8);
+  rate.per_second = 8;
+  const absl::Status refused =
+      FitCheckInRateToRetries(set, absl::Milliseconds(100), &rate);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("limits.check_in_rate"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(FitCheckInRateToRetries(set, absl::Seconds(1), &rate).ok());
+  EXPECT_EQ(rate.per_second, 8);
 }
 
 TEST(FrontDoorListenTest, BadAddressIsInvalidArgument) {
