@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "common/crypto/hex.h"
 #include "absl/strings/str_cat.h"
 
 namespace cohort::server {
@@ -19,26 +21,19 @@ namespace {
 constexpr absl::string_view kAbstractScheme = "unix-abstract:";
 constexpr absl::string_view kRelayPrefix = "cohort-door/";
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "%5B" -> "[": gRPC percent-encodes what a URI path may not hold.
 std::string PercentDecoded(absl::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    const int high = i + 2 < s.size() && s[i] == '%' ? HexDigit(s[i + 1]) : -1;
-    const int low = high >= 0 ? HexDigit(s[i + 2]) : -1;
-    if (low < 0) {
-      out.push_back(s[i]);
-      continue;
+    if (s[i] == '%' && i + 2 < s.size()) {
+      if (auto byte = crypto::HexToBytes(std::string_view(s.data() + i + 1, 2)); byte.ok()) {
+        out.push_back(static_cast<char>((*byte)[0]));
+        i += 2;
+        continue;
+      }
     }
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
+    out.push_back(s[i]);
   }
   return out;
 }
